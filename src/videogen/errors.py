@@ -1,0 +1,39 @@
+"""videogen's error types. Every mistake a user can make ends in one of these."""
+
+from __future__ import annotations
+
+
+class VideoGenError(Exception):
+    """Base class of every error videogen raises on purpose."""
+
+
+class SpecError(VideoGenError, ValueError):
+    """A spec field breaks a rule of the model or of videogen.
+
+    The message names the field, the rule and a valid value. Raised before any weight loads.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, valid: object = None):
+        super().__init__(message)
+        self.field = field
+        self.valid = valid
+
+
+class ModelNotFoundError(SpecError):
+    """`spec.model` names no catalog entry, no local pipeline folder and no reachable Hub repo."""
+
+
+class MissingDependencyError(VideoGenError, ImportError):
+    """An optional package is needed for what the spec asks; the message names the pip extra."""
+
+
+class Cancelled(VideoGenError):
+    """The `on_step` callback returned False: the generation stopped and nothing was written."""
+
+
+class SnapWarning(UserWarning):
+    """`snap=True` rounded a spec value to the nearest one the model accepts."""
+
+
+class OutputExistsError(VideoGenError, FileExistsError):
+    """The output path exists and `overwrite=True` was not given."""

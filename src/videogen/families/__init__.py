@@ -1,0 +1,46 @@
+"""The family registry: one line per family. Adding a family = one module + one line here."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Family
+
+FAMILY_MODULES: dict[str, str] = {
+    "wan": "videogen.families.wan",
+}
+
+
+def get_family(name: str) -> "Family":
+    """The family object registered under `name`."""
+    return _load(name)
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> "Family":
+    if name not in FAMILY_MODULES:
+        from ..errors import SpecError
+
+        raise SpecError(
+            f"family={name!r} is not a videogen family; known: {', '.join(FAMILY_MODULES)}", field="family"
+        )
+    return importlib.import_module(FAMILY_MODULES[name]).FAMILY
+
+
+def all_families() -> list["Family"]:
+    return [_load(name) for name in FAMILY_MODULES]
+
+
+def family_for_class(class_name: str) -> "Family | None":
+    """The family that drives a diffusers pipeline class (exact name match)."""
+    for fam in all_families():
+        if class_name in fam.pipeline_classes():
+            return fam
+    return None
+
+
+def known_pipeline_classes() -> set[str]:
+    return {cls for fam in all_families() for cls in fam.pipeline_classes()}

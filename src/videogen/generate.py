@@ -1,0 +1,234 @@
+"""`generate(spec)`: resolve → validate → plan → load (cached) → call → VideoResult. Nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .catalog import ModelCard, resolve
+from .errors import Cancelled, SpecError
+from .families import get_family
+from .families.base import Family
+from .result import VideoResult
+from .spec import SPEC_FIELDS, VideoSpec
+from .validate import complete
+
+logger = logging.getLogger("videogen")
+
+OnStep = Callable[[int, int], Any]
+#: held while a family that draws from the global torch RNG runs, so its draws stay reproducible
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+def build_spec(spec: VideoSpec | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> VideoSpec:
+    """One VideoSpec from a spec (or a dict) and keyword fields (which win)."""
+    unknown = sorted(set(fields) - set(SPEC_FIELDS))
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], SPEC_FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(
+            f"{unknown[0]!r} is not a VideoSpec field{hint}; fields: {', '.join(SPEC_FIELDS)}. "
+            "Pipeline-specific arguments go in extra={...}",
+            field=unknown[0],
+        )
+    if spec is None:
+        return VideoSpec(**fields)
+    if isinstance(spec, Mapping):
+        return build_spec(None, {**spec, **fields})
+    if not isinstance(spec, VideoSpec):
+        raise SpecError(f"spec must be a videogen.VideoSpec, not {type(spec).__name__}", field="spec")
+    return spec.replace(**fields) if fields else spec
+
+
+def load_media(spec: VideoSpec) -> dict[str, Any]:
+    """The spec's images and video as PIL images (errors name the field), before any weight loads."""
+    from .media import to_frames, to_pil
+
+    media: dict[str, Any] = {}
+    for name in ("image", "last_image"):
+        if getattr(spec, name) is not None:
+            media[name] = to_pil(getattr(spec, name), name)
+    if spec.video is not None:
+        media["video"] = to_frames(spec.video, "video")
+    return media
+
+
+@dataclass
+class Prepared:
+    """A spec checked against its card, with everything decided that needs no weights."""
+
+    spec: VideoSpec
+    card: ModelCard
+    family: Family
+    media: dict[str, Any]
+    device: str
+    plan: Any
+    class_name: str
+    snapped: dict[str, Any] = field(default_factory=dict)
+    validate_seconds: float = 0.0
+
+
+def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) -> Prepared:
+    """Resolve, validate and plan a spec without loading any weights (what `plan` and errors need)."""
+    from .memory import resolve_plan
+    from .runtime import pick_device
+
+    start = time.perf_counter()
+    spec = build_spec(spec, fields)
+    card = resolve(spec.model)
+    family = get_family(card.family)
+    media = load_media(spec)
+    spec, rules = complete(spec, card, family, media)
+    device = pick_device()
+    plan = resolve_plan(spec.memory, spec, card, family, device)
+    return Prepared(
+        spec=spec, card=card, family=family, media=media, device=device, plan=plan,
+        class_name=card.pipeline_class(spec.task, family), snapped=rules.snapped,
+        validate_seconds=time.perf_counter() - start,
+    )
+
+
+def generate(
+    spec: VideoSpec | Mapping[str, Any] | None = None,
+    *,
+    on_step: OnStep | None = None,
+    progress: bool = True,
+    **fields: Any,
+) -> VideoResult:
+    """Generate one video. `spec` and/or keyword fields (`model=..., prompt=...`) describe it.
+
+    `on_step(step, total)` runs after each denoising step; returning False cancels (`Cancelled`).
+    `progress=False` silences the progress bar. Safe to call from several threads.
+    """
+    start = time.perf_counter()
+    prepared = prepare(spec, **fields)
+    return run(prepared, on_step=on_step, progress=progress, started=start)
+
+
+def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
+        started: float | None = None) -> VideoResult:
+    """Load (cached) and call the pipeline for a prepared spec."""
+    from .memory import apply_plan, load_key, load_kwargs
+    from .pipeline import CACHE, call_parameters, load_pipeline, pipeline_class
+    from .runtime import peak_memory, reset_peak, versions
+    from .lora import apply_loras, check_loras
+    from .schedulers import check_scheduler_name, scheduler_for_call
+    from .validate import check_extra_against_signature
+
+    started = started if started is not None else time.perf_counter()
+    p = prepared
+    spec, card, family = p.spec, p.card, p.family
+    cls = pipeline_class(p.class_name)
+    params = call_parameters(cls)
+    check_extra_against_signature(spec, params, p.class_name)
+    check_scheduler_name(spec.scheduler)
+    check_loras(spec.loras, cls)
+
+    key = (card.name, card.source, card.revision, p.device, load_key(p.plan))
+    loads_before = CACHE.loads
+    kwargs_for_load = load_kwargs(p.plan, card, p.device)
+    entry = CACHE.get(key, lambda: load_pipeline(card, family, cls, kwargs_for_load))
+    loaded_now = CACHE.loads != loads_before
+
+    media = dict(p.media)
+    if spec.task == "v2v" and "video" in media:
+        media["video"] = media["video"][: spec.num_frames]
+
+    with entry.lock:
+        pipe = entry.pipeline(cls)
+        if entry.state.get(("plan", p.class_name)) != p.plan:
+            apply_plan(pipe, p.plan, p.device, family)
+            entry.state[("plan", p.class_name)] = p.plan
+        apply_loras(pipe, spec.loras, entry.state)
+        kwargs = family.call_kwargs(spec, card, media, params)
+        call_start = time.perf_counter()
+        reset_peak(p.device)
+        with scheduler_for_call(pipe, spec.scheduler, card.name):
+            output = _call(pipe, family, spec, kwargs, params, on_step, progress, p.device)
+        call_seconds = time.perf_counter() - call_start
+
+    frames = to_uint8(family.frames(output, spec, card))
+    total = time.perf_counter() - started
+    metadata = {
+        "versions": versions(),
+        "model": {"name": card.name, "family": card.family, "repo": card.repo, "revision": entry.revision,
+                  "pipeline": p.class_name},
+        "spec": spec.summary(),
+        "device": p.device,
+        "memory_plan": getattr(p.plan, "name", repr(p.plan)),
+        "snapped": p.snapped,
+        "timings": {"validate_s": round(p.validate_seconds, 6),
+                    "load_s": round(entry.load_seconds, 4) if loaded_now else 0.0,
+                    "cached": not loaded_now, "call_s": round(call_seconds, 4), "total_s": round(total, 4)},
+        "memory": peak_memory(p.device),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return VideoResult(frames=frames, fps=int(spec.fps), seed=int(spec.seed), spec=spec, metadata=metadata)
+
+
+def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], params: set[str],
+          on_step: OnStep | None, progress: bool, device: str) -> Any:
+    """Call the pipeline with videogen's generator, step callbacks and progress setting."""
+    import torch
+
+    total = family.total_steps(spec, kwargs)
+    counter = {"step": 0}
+
+    def tick() -> None:
+        counter["step"] += 1
+        if on_step is not None and on_step(counter["step"], total) is False:
+            raise Cancelled(f"cancelled by on_step after step {counter['step']} of {total}")
+
+    restore: Callable[[], None] = lambda: None  # noqa: E731
+    if "callback_on_step_end" in params:
+        def on_step_end(_pipe: Any, _i: int, _t: Any, _kw: dict) -> dict:
+            tick()
+            return {}
+
+        kwargs["callback_on_step_end"] = on_step_end
+    elif "callback" in params:
+        kwargs["callback"] = lambda _i, _t, _latents: tick()
+        kwargs["callback_steps"] = 1
+    else:  # pipelines without callbacks (I2VGen-XL): count the scheduler's steps
+        scheduler = pipe.scheduler
+        original_step = scheduler.step
+
+        def counted_step(*args: Any, **kw: Any) -> Any:
+            out = original_step(*args, **kw)
+            tick()
+            return out
+
+        scheduler.step = counted_step
+
+        def restore() -> None:
+            del scheduler.step
+
+    pipe.set_progress_bar_config(disable=not progress)
+    generator = torch.Generator(device="cpu").manual_seed(int(spec.seed))
+    rng_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
+    rng_lock = _GLOBAL_RNG_LOCK if family.uses_global_rng else contextlib.nullcontext()
+    try:
+        with rng_lock, torch.random.fork_rng(devices=rng_devices), torch.inference_mode():
+            torch.manual_seed(int(spec.seed))
+            with family.call_context(pipe, spec):
+                return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
+    finally:
+        restore()
+
+
+def to_uint8(frames: Any) -> Any:
+    """Frames as uint8 T×H×W×3, rounding floats in [0, 1] as diffusers' own `numpy_to_pil` does."""
+    import numpy as np
+
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        frames = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise RuntimeError(f"videogen: the pipeline returned frames of shape {frames.shape}, expected T×H×W×3")
+    return np.ascontiguousarray(frames)

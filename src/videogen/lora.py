@@ -1,0 +1,69 @@
+"""`spec.loras`: load adapters once per cached pipeline, switch between them with `set_adapters`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import MissingDependencyError, SpecError, VideoGenError
+from .spec import LoRA
+
+logger = logging.getLogger("videogen")
+
+
+def check_loras(loras: Sequence[LoRA], pipeline_cls: type) -> None:
+    """Before weights load: the pipeline takes LoRAs, peft is installed, local sources exist."""
+    if not loras:
+        return
+    if not hasattr(pipeline_cls, "load_lora_weights"):
+        raise SpecError(f"loras: {pipeline_cls.__name__} does not take LoRA adapters; remove loras",
+                        field="loras")
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError("loras need peft: pip install 'videogen[lora]'") from None
+    names = set()
+    for lora in loras:
+        if not isinstance(lora.weight, (int, float)) or isinstance(lora.weight, bool):
+            raise SpecError(f"loras: weight {lora.weight!r} of {lora.source} must be a number, e.g. 0.8",
+                            field="loras")
+        if lora.adapter_name in names:
+            raise SpecError(f"loras: adapter name {lora.adapter_name!r} is used twice", field="loras")
+        names.add(lora.adapter_name)
+        looks_local = lora.source.startswith((".", "/", "~")) or os.path.splitext(lora.source)[1] != ""
+        if looks_local and not Path(lora.source).expanduser().exists():
+            raise SpecError(f"loras: no file or folder at {lora.source!r}", field="loras")
+
+
+def apply_loras(pipe: Any, loras: Sequence[LoRA], state: dict[str, Any]) -> None:
+    """Make exactly `loras` active on `pipe`: load new ones, switch weights, disable when none."""
+    loaded: set[str] = state.setdefault("lora_loaded", set())
+    for lora in loras:
+        if lora.adapter_name in loaded:
+            continue
+        source = Path(lora.source).expanduser()
+        kwargs: dict[str, Any] = {"adapter_name": lora.adapter_name}
+        if source.is_file():
+            kwargs["weight_name"] = source.name
+            location = str(source.parent)
+        else:
+            location = lora.source
+            if lora.weight_name:
+                kwargs["weight_name"] = lora.weight_name
+        try:
+            pipe.load_lora_weights(location, **kwargs)
+        except Exception as exc:
+            raise VideoGenError(f"loras: loading {lora.source} failed ({type(exc).__name__}: {exc})") from exc
+        loaded.add(lora.adapter_name)
+        logger.info("loaded LoRA %s as %s", lora.source, lora.adapter_name)
+    wanted = tuple((lora.adapter_name, float(lora.weight)) for lora in loras)
+    if state.get("lora_active") == wanted:
+        return
+    if wanted:
+        pipe.enable_lora()
+        pipe.set_adapters([n for n, _ in wanted], adapter_weights=[w for _, w in wanted])
+    elif loaded:
+        pipe.disable_lora()
+    state["lora_active"] = wanted

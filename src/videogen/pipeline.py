@@ -1,0 +1,183 @@
+"""Loading pipelines (from the Hub, local folders or the built tiny models) and the pipeline cache."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Hashable
+
+from .errors import ModelNotFoundError, VideoGenError
+
+if TYPE_CHECKING:
+    from .catalog import ModelCard
+    from .families.base import Family
+
+logger = logging.getLogger("videogen")
+
+
+def pipeline_class(name: str) -> type:
+    """The diffusers pipeline class called `name`."""
+    import diffusers
+
+    return getattr(diffusers, name)
+
+
+def call_parameters(cls: type) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(cls.__call__).parameters) - {"self"}
+
+
+def locate(card: "ModelCard", family: "Family") -> tuple["ModelCard", str | None]:
+    """The card pointed at a local folder holding the weights, and the revision it is at.
+
+    Tiny models are built on first use; Hub repos are downloaded (or found in the Hub cache) by
+    diffusers. Cards assembled from several repos are left to the family's `load`.
+    """
+    if card.tiny:
+        from .testing import tiny_folder
+
+        folder = tiny_folder(card.family, card.tiny)
+        return card.with_path(folder), f"tiny:{folder.name}"
+    if card.path:
+        return card, None
+    if card.components:
+        return card, card.revision
+    from diffusers import DiffusionPipeline
+
+    try:
+        folder = DiffusionPipeline.download(
+            card.repo, revision=card.revision, variant=card.variant, use_safetensors=True
+        )
+    except Exception as exc:
+        raise ModelNotFoundError(
+            f"model={card.name!r}: could not get {card.repo} from the Hub ({type(exc).__name__}: {exc}). "
+            "Check the network or HF_TOKEN (gated models need an accepted licence), or download the "
+            "repo and pass its local folder as model",
+            field="model",
+        ) from None
+    match = re.search(r"snapshots/([0-9a-f]{40})", str(folder))
+    return card.with_path(folder), (match.group(1) if match else card.revision)
+
+
+@dataclass
+class CacheEntry:
+    """A loaded model: its pipelines by class (sharing components), a lock serialising calls."""
+
+    key: Hashable
+    base: Any
+    revision: str | None
+    load_seconds: float
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    pipelines: dict[str, Any] = field(default_factory=dict)
+    #: state applied after load (memory plan, LoRAs), owned by the modules that apply it
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def pipeline(self, cls: type) -> Any:
+        """The pipeline of class `cls` over this entry's components (from_pipe: no reload)."""
+        name = cls.__name__
+        if name not in self.pipelines:
+            if type(self.base) is cls:
+                self.pipelines[name] = self.base
+            else:
+                self.pipelines[name] = cls.from_pipe(self.base)
+        return self.pipelines[name]
+
+
+class PipelineCache:
+    """A bounded, least-recently-used cache of loaded pipelines, safe to use from several threads."""
+
+    def __init__(self, max_entries: int | None = None):
+        self.max_entries = max_entries or int(os.environ.get("VIDEOGEN_CACHE_SIZE", "2"))
+        self._entries: OrderedDict[Hashable, CacheEntry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[Hashable, threading.Lock] = {}
+        self.loads = 0
+
+    def get(self, key: Hashable, loader: Callable[[], tuple[Any, str | None]]) -> CacheEntry:
+        """The entry for `key`, loading it once (concurrent callers for one key wait for that load)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    return entry
+            start = time.perf_counter()
+            base, revision = loader()
+            entry = CacheEntry(key=key, base=base, revision=revision, load_seconds=time.perf_counter() - start)
+            with self._lock:
+                self.loads += 1
+                self._entries[key] = entry
+                self._loading.pop(key, None)
+                while len(self._entries) > self.max_entries:
+                    old_key, _ = self._entries.popitem(last=False)
+                    logger.info("pipeline cache: evicted %s", old_key)
+            return entry
+
+    def evict(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+        _free_memory()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._entries)
+
+
+CACHE = PipelineCache()
+
+
+def clear_cache() -> None:
+    """Drop every cached pipeline and free the memory it held."""
+    CACHE.clear()
+
+
+def _free_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def load_pipeline(card: "ModelCard", family: "Family", cls: type, load_kwargs: dict[str, Any]) -> tuple[Any, str | None]:
+    """Locate the weights and load `cls` from them. Loading errors become VideoGenError."""
+    located, revision = locate(card, family)
+    logger.info("loading %s (%s) from %s", card.name, cls.__name__, located.source)
+    kwargs = {"use_safetensors": True, **load_kwargs}
+    try:
+        pipe = family.load(located, cls, kwargs)
+    except VideoGenError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise VideoGenError(
+            f"model={card.name!r}: loading {cls.__name__} from {located.source} failed "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    return pipe, revision
+
+

@@ -1,0 +1,81 @@
+"""`spec.scheduler`: a diffusers scheduler class name (+ keyword arguments), built from the pipeline's own."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Mapping
+
+from .errors import SpecError
+
+
+def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
+    """(class name, kwargs) from "Name" or {"name": "Name", **kwargs}; None for the pipeline's own."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        kwargs = {k: v for k, v in value.items() if k != "name"}
+        return value["name"], kwargs
+    raise SpecError(
+        f"scheduler={value!r}: give a diffusers scheduler class name, e.g. scheduler='UniPCMultistepScheduler', "
+        "or a dict with its arguments, e.g. {'name': 'UniPCMultistepScheduler', 'flow_shift': 5.0}",
+        field="scheduler",
+    )
+
+
+def check_scheduler_name(value: Any) -> None:
+    """The name must be a diffusers scheduler class (checked before weights load)."""
+    parsed = parse_scheduler(value)
+    if parsed is None:
+        return
+    import diffusers
+
+    name = parsed[0]
+    cls = getattr(diffusers, name, None)
+    if cls is None or not name.endswith("Scheduler"):
+        import difflib
+
+        names = [n for n in dir(diffusers) if n.endswith("Scheduler") and not n.startswith("_")]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SpecError(f"scheduler={name!r} is not a diffusers scheduler class; {hint}"
+                        "e.g. 'UniPCMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'", field="scheduler")
+
+
+def build_scheduler(pipe: Any, value: Any, model_name: str) -> Any | None:
+    """The scheduler the spec asks for, from the pipeline's scheduler config; None keeps the pipeline's."""
+    parsed = parse_scheduler(value)
+    if parsed is None:
+        return None
+    import diffusers
+
+    name, kwargs = parsed
+    cls = getattr(diffusers, name)
+    current = pipe.scheduler
+    compatible = {c.__name__ for c in getattr(current, "compatibles", [])} | {type(current).__name__}
+    if name not in compatible:
+        raise SpecError(
+            f"scheduler={name!r} can't drive {model_name} (its scheduler is {type(current).__name__}); "
+            f"compatible: {', '.join(sorted(compatible))}",
+            field="scheduler",
+        )
+    try:
+        return cls.from_config(current.config, **kwargs)
+    except TypeError as exc:
+        raise SpecError(f"scheduler arguments {kwargs}: {exc}", field="scheduler") from None
+
+
+@contextlib.contextmanager
+def scheduler_for_call(pipe: Any, value: Any, model_name: str) -> Iterator[None]:
+    """Use the spec's scheduler for one call and put the pipeline's own back afterwards."""
+    scheduler = build_scheduler(pipe, value, model_name)
+    if scheduler is None:
+        yield
+        return
+    original = pipe.scheduler
+    pipe.scheduler = scheduler
+    try:
+        yield
+    finally:
+        pipe.scheduler = original

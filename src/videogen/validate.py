@@ -1,0 +1,253 @@
+"""Checking a spec against its model card, before any weight loads: fast, pure Python."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import SnapWarning, SpecError
+from .spec import VideoSpec
+
+if TYPE_CHECKING:
+    from .catalog import ModelCard
+    from .families.base import Family
+
+TASK_INPUTS = {"i2v": ("image",), "flf2v": ("image", "last_image"), "v2v": ("video",)}
+TASK_WORDS = {
+    "t2v": "text-to-video",
+    "i2v": "image-to-video",
+    "flf2v": "first-last-frame-to-video",
+    "v2v": "video-to-video",
+    "conditioned": "conditioned generation",
+}
+MAX_SEED = 2**63 - 1
+
+
+@dataclass
+class Rules:
+    """Applies one rule at a time: returns the value, or raises SpecError, or rounds it when `snap`."""
+
+    card: "ModelCard"
+    snap: bool
+    snapped: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: loaded media (PIL images, lists of frames) for rules that depend on them
+    media: dict[str, Any] = field(default_factory=dict)
+
+    def fix(self, name: str, value: Any, valid: Any, rule: str) -> Any:
+        """`value` if it equals `valid`; otherwise `valid` with a warning (snap) or a SpecError."""
+        if value == valid:
+            return value
+        if self.snap:
+            message = f"snap: {name}={value!r} → {valid!r} ({rule})"
+            warnings.warn(message, SnapWarning, stacklevel=4)
+            self.snapped[name] = {"requested": value, "used": valid, "rule": rule}
+            return valid
+        raise SpecError(
+            f"{name}={value!r} is not valid for {self.card.name}: {rule}; nearest valid value: "
+            f"{name}={valid!r} (or pass snap=True to round automatically)",
+            field=name,
+            valid=valid,
+        )
+
+    def refuse(self, name: str, message: str, valid: Any = None) -> None:
+        """A rule `snap` can't fix."""
+        raise SpecError(f"{name}: {message}", field=name, valid=valid)
+
+
+def nearest_frame_count(n: int, step: int, offset: int, max_frames: int | None = None) -> int:
+    """The count of the form step·k + offset nearest to n (ties go up), at least the smallest valid."""
+    k = max(0, math.floor((n - offset) / step + 0.5))
+    valid = step * k + offset
+    if valid < 1:
+        valid += step
+    if max_frames is not None and valid > max_frames:
+        valid = offset + step * ((max_frames - offset) // step)
+    return valid
+
+
+def nearest_multiple(n: int, multiple: int) -> int:
+    return max(multiple, int(math.floor(n / multiple + 0.5)) * multiple)
+
+
+def _int_field(spec: VideoSpec, name: str, minimum: int = 1, example: int = 1) -> int | None:
+    value = getattr(spec, name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise SpecError(f"{name}={value!r} must be a whole number (e.g. {name}={example})", field=name)
+    if value < minimum:
+        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name)
+    return int(value)
+
+
+def _float_field(spec: VideoSpec, name: str, minimum: float, example: float) -> float | None:
+    value = getattr(spec, name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise SpecError(f"{name}={value!r} must be a number (e.g. {name}={example})", field=name)
+    if value < minimum:
+        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name)
+    return float(value)
+
+
+def check_task(spec: VideoSpec, card: "ModelCard") -> str:
+    """The task, checked against what the model does and what inputs it needs."""
+    task = spec.inferred_task()
+    if task not in card.tasks:
+        from .catalog import list_models
+
+        others = [c.name for c in list_models(card.family, include_tiny=bool(card.tiny)) if task in c.tasks]
+        hint = f"models of this family that do it: {', '.join(others[:4])}" if others else (
+            f"{card.name} does {', '.join(card.tasks)}")
+        inputs = [k for k in ("image", "last_image", "video") if getattr(spec, k) is not None]
+        given = f" (inferred from the inputs given: {', '.join(inputs) or 'no image or video'})" if not spec.task else ""
+        if card.tasks and all(t in TASK_INPUTS for t in card.tasks) and task == "t2v":
+            needed = " and ".join(TASK_INPUTS[card.tasks[0]])
+            raise SpecError(
+                f"image: {card.name} does {TASK_WORDS[card.tasks[0]]} only and needs {needed}; pass "
+                f"{TASK_INPUTS[card.tasks[0]][0]}=<path, URL, PIL image or array>",
+                field=TASK_INPUTS[card.tasks[0]][0],
+            )
+        raise SpecError(
+            f"task={task!r}{given}: {card.name} does not do {TASK_WORDS.get(task, task)}; "
+            f"its tasks are {', '.join(card.tasks)}; {hint}",
+            field="task",
+            valid=card.tasks,
+        )
+    for name in TASK_INPUTS.get(task, ()):
+        if getattr(spec, name) is None:
+            raise SpecError(
+                f"{name} is required for {TASK_WORDS[task]} (task={task!r}); pass {name}=<path, URL, "
+                f"PIL image{' list' if name == 'video' else ''} or array>",
+                field=name,
+            )
+    unused = {"t2v": ("image", "last_image", "video"), "i2v": ("last_image", "video"),
+              "flf2v": ("video",), "v2v": ("image", "last_image")}.get(task, ())
+    for name in unused:
+        if getattr(spec, name) is not None:
+            raise SpecError(
+                f"{name} is not used by {TASK_WORDS[task]} (task={task!r}); leave it out or choose the "
+                "task that takes it",
+                field=name,
+            )
+    return task
+
+
+def complete(spec: VideoSpec, card: "ModelCard", family: "Family", media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
+    """The spec with defaults filled and every rule of the card and the family enforced."""
+    rules = Rules(card=card, snap=bool(spec.snap), media=media)
+    task = check_task(spec, card)
+
+    for name in ("prompt", "negative_prompt"):
+        value = getattr(spec, name)
+        if value is not None and not isinstance(value, str):
+            raise SpecError(f"{name} must be a string, not {type(value).__name__}", field=name)
+    if not family.accepts_prompt:
+        for name in ("prompt", "negative_prompt"):
+            if getattr(spec, name):
+                raise SpecError(
+                    f"{name}: {card.name} has no text encoder and takes no {name.replace('_', ' ')}; "
+                    f"leave {name} out (it is conditioned on the image alone)",
+                    field=name,
+                )
+    elif not (spec.prompt or "").strip() and task != "conditioned":
+        raise SpecError(
+            f"prompt is required for {card.name}: describe the video, e.g. prompt='a cat surfing a wave'",
+            field="prompt",
+        )
+
+    height = _int_field(spec, "height", 8, card.height)
+    width = _int_field(spec, "width", 8, card.width)
+    num_frames = _int_field(spec, "num_frames", 1, card.num_frames)
+    fps = _int_field(spec, "fps", 1, card.fps)
+    steps = _int_field(spec, "steps", 1, card.steps)
+    guidance = _float_field(spec, "guidance_scale", 0.0, card.guidance_scale)
+    seed = _int_field(spec, "seed", 0, 42)
+    if seed is not None and seed > MAX_SEED:
+        raise SpecError(f"seed={seed} must be below 2**63 (e.g. seed=42)", field="seed")
+    if not isinstance(spec.extra, dict) or not all(isinstance(k, str) for k in spec.extra):
+        raise SpecError("extra must be a dict of keyword arguments for the pipeline", field="extra")
+    for key in spec.extra:
+        if key in family.reserved_call_kwargs():
+            own = {"num_inference_steps": "steps"}.get(key, key)
+            raise SpecError(
+                f"extra[{key!r}] is set by videogen; use the spec field "
+                f"{own if own in VideoSpec.__dataclass_fields__ else 'for it'} instead",
+                field="extra",
+            )
+
+    video = media.get("video")
+    if task == "v2v" and video is not None:
+        if num_frames is None:
+            num_frames = len(video)
+        elif num_frames > len(video):
+            raise SpecError(
+                f"num_frames={num_frames} is more than the input video's {len(video)} frames; "
+                f"pass num_frames={len(video)} or fewer (or leave it out)",
+                field="num_frames",
+                valid=len(video),
+            )
+
+    height = height if height is not None else card.height
+    width = width if width is not None else card.width
+    num_frames = num_frames if num_frames is not None else card.num_frames
+
+    if card.sizes:
+        if (height, width) not in card.sizes:
+            valid = min(card.sizes, key=lambda hw: abs(hw[0] - height) + abs(hw[1] - width))
+            shown = ", ".join(f"{h}x{w}" for h, w in card.sizes)
+            rule = f"it only runs at {shown} (height x width)"
+            height = rules.fix("height", height, valid[0], rule)
+            width = rules.fix("width", width, valid[1], rule)
+    else:
+        m = card.size_multiple
+        height = rules.fix("height", height, nearest_multiple(height, m), f"height must be a multiple of {m}")
+        width = rules.fix("width", width, nearest_multiple(width, m), f"width must be a multiple of {m}")
+
+    if card.frame_rule is not None:
+        step, offset = card.frame_rule
+        valid = nearest_frame_count(num_frames, step, offset, card.max_frames)
+        if task == "v2v" and video is not None and valid > len(video):
+            valid -= step
+        form = f"{step}k+{offset}" if offset else f"a multiple of {step}"
+        limit = f", at most {card.max_frames}" if card.max_frames else ""
+        num_frames = rules.fix("num_frames", num_frames, valid, f"num_frames must be {form}{limit}")
+    elif card.max_frames is not None and num_frames > card.max_frames:
+        num_frames = rules.fix("num_frames", num_frames, card.max_frames,
+                               f"num_frames must be at most {card.max_frames}")
+
+    if seed is None:
+        seed = secrets.randbits(63)
+    done = spec.replace(
+        task=task,
+        height=height,
+        width=width,
+        num_frames=num_frames,
+        fps=fps if fps is not None else card.fps,
+        steps=steps if steps is not None else card.steps,
+        guidance_scale=guidance if guidance is not None else card.guidance_scale,
+        seed=seed,
+    )
+    done = family.check(done, card, rules)
+    return done, rules
+
+
+def check_extra_against_signature(spec: VideoSpec, params: set[str], class_name: str) -> None:
+    """Every `extra` key must be a parameter of the pipeline's `__call__`."""
+    import difflib
+
+    for key in spec.extra:
+        if key not in params:
+            close = difflib.get_close_matches(key, sorted(params), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            public = sorted(p for p in params if not p.startswith("_") and p not in {
+                "prompt_embeds", "negative_prompt_embeds", "latents"})
+            raise SpecError(
+                f"extra[{key!r}] is not a parameter of {class_name}.__call__; {hint}"
+                f"it takes: {', '.join(public)}",
+                field="extra",
+            )
