@@ -149,7 +149,7 @@ def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = T
         kwargs = family.call_kwargs(spec, card, media, params)
         call_start = time.perf_counter()
         reset_peak(p.device)
-        with scheduler_for_call(pipe, spec.scheduler, card.name):
+        with scheduler_for_call(pipe, spec.scheduler, card.name, family.flow_matching):
             output = _call(pipe, family, spec, kwargs, params, on_step, progress, p.device)
         call_seconds = time.perf_counter() - call_start
 

@@ -43,8 +43,20 @@ def check_scheduler_name(value: Any) -> None:
                         "e.g. 'UniPCMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'", field="scheduler")
 
 
-def build_scheduler(pipe: Any, value: Any, model_name: str) -> Any | None:
-    """The scheduler the spec asks for, from the pipeline's scheduler config; None keeps the pipeline's."""
+#: schedulers that run a flow-matching model when given flow sigmas (diffusers' Wan/LTX/Hunyuan docs)
+FLOW_SCHEDULERS = ("FlowMatchEulerDiscreteScheduler", "UniPCMultistepScheduler", "DPMSolverMultistepScheduler")
+
+
+def _flow_shift(config: Mapping[str, Any]) -> float:
+    return float(config.get("flow_shift") or config.get("shift") or 1.0)
+
+
+def build_scheduler(pipe: Any, value: Any, model_name: str, flow_matching: bool = False) -> Any | None:
+    """The scheduler the spec asks for, from the pipeline's scheduler config; None keeps the pipeline's.
+
+    For flow-matching models, UniPC and DPM-Solver get flow sigmas and the model's shift unless the
+    spec sets them, as the diffusers docs do for Wan.
+    """
     parsed = parse_scheduler(value)
     if parsed is None:
         return None
@@ -54,22 +66,30 @@ def build_scheduler(pipe: Any, value: Any, model_name: str) -> Any | None:
     cls = getattr(diffusers, name)
     current = pipe.scheduler
     compatible = {c.__name__ for c in getattr(current, "compatibles", [])} | {type(current).__name__}
+    if flow_matching:
+        compatible = {n for n in compatible if n in FLOW_SCHEDULERS} | set(FLOW_SCHEDULERS)
     if name not in compatible:
         raise SpecError(
             f"scheduler={name!r} can't drive {model_name} (its scheduler is {type(current).__name__}); "
-            f"compatible: {', '.join(sorted(compatible))}",
+            f"use one of {', '.join(sorted(compatible))}",
             field="scheduler",
         )
+    defaults: dict[str, Any] = {}
+    if flow_matching and name == "FlowMatchEulerDiscreteScheduler":
+        defaults = {"shift": _flow_shift(current.config)}
+    elif flow_matching:
+        defaults = {"prediction_type": "flow_prediction", "use_flow_sigmas": True,
+                    "flow_shift": _flow_shift(current.config)}
     try:
-        return cls.from_config(current.config, **kwargs)
+        return cls.from_config(current.config, **{**defaults, **kwargs})
     except TypeError as exc:
         raise SpecError(f"scheduler arguments {kwargs}: {exc}", field="scheduler") from None
 
 
 @contextlib.contextmanager
-def scheduler_for_call(pipe: Any, value: Any, model_name: str) -> Iterator[None]:
+def scheduler_for_call(pipe: Any, value: Any, model_name: str, flow_matching: bool = False) -> Iterator[None]:
     """Use the spec's scheduler for one call and put the pipeline's own back afterwards."""
-    scheduler = build_scheduler(pipe, value, model_name)
+    scheduler = build_scheduler(pipe, value, model_name, flow_matching)
     if scheduler is None:
         yield
         return

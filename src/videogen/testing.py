@@ -27,15 +27,18 @@ def cache_root() -> Path:
 
 
 def _fingerprint(family: str, variant: str) -> str:
+    """Changes with the versions that shape a tiny model and with the builder's own source."""
+    import inspect
+
+    from . import _tiny
+    from .families import get_family
     from .runtime import versions
 
     v = versions()
-    text = "|".join([family, variant, v["videogen"], v["diffusers"], v["transformers"], _TINY_FORMAT])
-    return hashlib.sha1(text.encode()).hexdigest()[:10]
-
-
-#: bump when a tiny builder changes, so cached folders are rebuilt
-_TINY_FORMAT = "1"
+    digest = hashlib.sha1("|".join([family, variant, v["diffusers"], v["transformers"]]).encode())
+    for module in (inspect.getmodule(type(get_family(family))), _tiny):
+        digest.update(Path(inspect.getfile(module)).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def tiny_folder(family: str, variant: str) -> Path:

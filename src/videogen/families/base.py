@@ -33,6 +33,8 @@ class Family:
     accepts_prompt: bool = True
     #: The pipeline draws from the global torch RNG (not only `generator`).
     uses_global_rng: bool = False
+    #: A flow-matching model (Wan, LTX, Hunyuan, FramePack): which schedulers fit, with flow sigmas.
+    flow_matching: bool = False
     #: The pipeline's own name for the frame count parameter (None: frames come from the inputs).
     frames_param: str | None = "num_frames"
 

@@ -68,6 +68,7 @@ class WanFamily(Family):
         "v2v": "WanVideoToVideoPipeline",
     }
     cards = CARDS
+    flow_matching = True
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
@@ -96,7 +97,7 @@ class WanFamily(Family):
 def build_tiny_wan(variant: str, folder: Path) -> None:
     """Tiny Wan pipelines: "t2v", "i2v", "flf2v", "a14b" (2.2 two experts), "ti2v" (2.2 5B layout)."""
     import diffusers
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
 
     from .. import _tiny
 
@@ -121,14 +122,15 @@ def build_tiny_wan(variant: str, folder: Path) -> None:
 
     components: dict[str, Any] = dict(
         tokenizer=_tiny.t5_tokenizer(), text_encoder=_tiny.umt5_encoder(32), vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                          flow_shift=3.0),  # as the Wan 2.1 repos ship
     )
     if image_cond:
         from transformers import CLIPVisionModel
 
         extra: dict[str, Any] = dict(in_channels=36, image_dim=4)
         if variant == "flf2v":
-            extra["pos_embed_seq_len"] = 2 * (4 * 4 + 1)
+            extra["pos_embed_seq_len"] = 2 * ((32 // 4) ** 2 + 1)  # two images of CLIP tokens + class token
         components["transformer"] = transformer(**extra)
         components["image_encoder"] = CLIPVisionModel(
             _tiny.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
