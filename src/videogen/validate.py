@@ -100,7 +100,7 @@ def check_task(spec: VideoSpec, card: "ModelCard") -> str:
     if task not in card.tasks:
         from .catalog import list_models
 
-        others = [c.name for c in list_models(card.family, include_tiny=bool(card.tiny)) if task in c.tasks]
+        others = [c.name for c in list_models(card.family) if task in c.tasks and bool(c.tiny) == bool(card.tiny)]
         hint = f"models of this family that do it: {', '.join(others[:4])}" if others else (
             f"{card.name} does {', '.join(card.tasks)}")
         inputs = [k for k in ("image", "last_image", "video") if getattr(spec, k) is not None]
