@@ -133,7 +133,7 @@ def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = T
     key = (card.name, card.source, card.revision, p.device, load_key(p.plan))
     loads_before = CACHE.loads
     kwargs_for_load = load_kwargs(p.plan, card, p.device)
-    entry = CACHE.get(key, lambda: load_pipeline(card, family, cls, kwargs_for_load))
+    entry = CACHE.get(key, lambda: load_pipeline(card, family, cls, kwargs_for_load, progress))
     loaded_now = CACHE.loads != loads_before
 
     media = dict(p.media)

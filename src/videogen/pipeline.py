@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -10,7 +11,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator
 
 from .errors import ModelNotFoundError, VideoGenError
 
@@ -164,13 +165,38 @@ def _free_memory() -> None:
         pass
 
 
-def load_pipeline(card: "ModelCard", family: "Family", cls: type, load_kwargs: dict[str, Any]) -> tuple[Any, str | None]:
+@contextlib.contextmanager
+def loading_bars(show: bool) -> Iterator[None]:
+    """Hide diffusers' and transformers' loading progress bars while loading when `show` is False."""
+    if show:
+        yield
+        return
+    import diffusers
+    import transformers
+
+    d_log, t_log = diffusers.utils.logging, transformers.utils.logging
+    d_was, t_was = d_log.is_progress_bar_enabled(), t_log.is_progress_bar_enabled()
+    d_log.disable_progress_bar()
+    t_log.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if d_was:
+            d_log.enable_progress_bar()
+        if t_was:
+            t_log.enable_progress_bar()
+
+
+def load_pipeline(card: "ModelCard", family: "Family", cls: type, load_kwargs: dict[str, Any],
+                  progress: bool = True) -> tuple[Any, str | None]:
     """Locate the weights and load `cls` from them. Loading errors become VideoGenError."""
-    located, revision = locate(card, family)
+    with loading_bars(progress):
+        located, revision = locate(card, family)
     logger.info("loading %s (%s) from %s", card.name, cls.__name__, located.source)
     kwargs = {"use_safetensors": True, **load_kwargs}
     try:
-        pipe = family.load(located, cls, kwargs)
+        with loading_bars(progress):
+            pipe = family.load(located, cls, kwargs)
     except VideoGenError:
         raise
     except (OSError, ValueError, KeyError) as exc:
