@@ -143,10 +143,16 @@ def card_from_folder(path: Path) -> ModelCard:
 
 def _card_from_hub(repo_id: str) -> ModelCard:
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     try:
         index = json.loads(Path(hf_hub_download(repo_id, "model_index.json")).read_text())
+    except LocalEntryNotFoundError:
+        raise ModelNotFoundError(
+            f"model={repo_id!r} is not in the catalog, is not in the local Hub cache and the Hub can't be "
+            "reached (offline); connect, or download the repo and pass its local folder as model",
+            field="model",
+        ) from None
     except (RepositoryNotFoundError, EntryNotFoundError) as exc:
         raise ModelNotFoundError(
             f"model={repo_id!r}: the Hub has no diffusers pipeline there ({type(exc).__name__}). "

@@ -1,0 +1,71 @@
+"""Catalog: names, repo ids, local folders recognised by model_index.json, every card well formed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import videogen
+from videogen.catalog import list_models, resolve
+from videogen.families import all_families, get_family
+from videogen.testing import tiny_pipeline
+
+
+def test_every_card_is_well_formed() -> None:
+    names = [c.name for c in list_models()]
+    assert len(names) == len(set(names)), "duplicate catalog names"
+    for card in list_models():
+        family = get_family(card.family)
+        assert card.tasks, card.name
+        for task in card.tasks:
+            assert card.pipeline_class(task, family), (card.name, task)
+        assert card.height % card.size_multiple == 0 or card.sizes, card.name
+        assert card.width % card.size_multiple == 0 or card.sizes, card.name
+        if card.frame_rule:
+            step, offset = card.frame_rule
+            assert (card.num_frames - offset) % step == 0, card.name
+        assert bool(card.tiny) != bool(card.repo or card.components), card.name
+
+
+def test_every_family_has_a_tiny_model_per_task() -> None:
+    for family in all_families():
+        tasks = {t for c in family.cards if not c.tiny for t in c.tasks}
+        tiny_tasks = {t for c in family.cards if c.tiny for t in c.tasks}
+        assert tasks <= tiny_tasks, (family.name, tasks - tiny_tasks)
+
+
+def test_resolve_by_name_is_case_insensitive_and_by_repo_id() -> None:
+    assert resolve("WAN2.1-T2V-1.3B").name == "wan2.1-t2v-1.3b"
+    assert resolve("Wan-AI/Wan2.1-T2V-1.3B-Diffusers").name == "wan2.1-t2v-1.3b"
+
+
+def test_local_folder_outside_the_catalog_gets_its_familys_rules(tmp_path: Path) -> None:
+    folder = tmp_path / "my-wan"
+    shutil.copytree(tiny_pipeline("wan", "t2v"), folder)
+    card = resolve(str(folder))
+    assert card.family == "wan" and card.path == str(folder)
+    assert card.frame_rule == (4, 1) and card.size_multiple == 16
+    # the TI2V layout (VAE ×16) is recognised from its configs: multiples of 32
+    ti2v = tmp_path / "my-ti2v"
+    shutil.copytree(videogen.testing.tiny_folder("wan", "ti2v"), ti2v)
+    assert resolve(str(ti2v)).size_multiple == 32
+    # and generates through the same path
+    result = videogen.generate(model=str(folder), prompt="a", height=32, width=32, num_frames=5, steps=1,
+                               progress=False)
+    assert result.frames.shape == (5, 32, 32, 3)
+
+
+def test_folder_without_model_index_or_with_an_unknown_pipeline(tmp_path: Path) -> None:
+    with pytest.raises(videogen.ModelNotFoundError, match="model_index.json"):
+        resolve(str(tmp_path))
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    with pytest.raises(videogen.SpecError, match="StableDiffusionPipeline.*supported pipelines"):
+        resolve(str(tmp_path))
+
+
+def test_unknown_repo_id_offline_is_a_clear_error() -> None:
+    with pytest.raises(videogen.ModelNotFoundError, match="not in the catalog"):
+        resolve("someone/not-a-model")
