@@ -112,15 +112,16 @@ def to_frames(value: Any, field: str = "video") -> list["Image.Image"]:
 
 def read_video(path: str | os.PathLike) -> tuple["np.ndarray", float | None]:
     """Frames (uint8 T×H×W×3) and fps of an .mp4/.gif/.webp file or a folder of .png frames."""
-    import imageio.v3 as iio
     import numpy as np
 
     path = Path(path)
     if path.is_dir():
+        import imageio.v3 as iio
+
         files = sorted(path.glob("*.png"))
         return np.stack([iio.imread(f)[..., :3] for f in files]), None
     suffix = path.suffix.lower()
-    if suffix == ".mp4":
+    if suffix not in (".gif", ".webp"):  # mp4, mov, avi, mkv, ...: ffmpeg
         import imageio.v2 as iio2
 
         reader = iio2.get_reader(str(path), format="FFMPEG")
@@ -130,20 +131,16 @@ def read_video(path: str | os.PathLike) -> tuple["np.ndarray", float | None]:
         finally:
             reader.close()
         return frames, fps
+    from PIL import Image, ImageSequence
+
     try:
-        frames = iio.imread(path, index=None)
+        with Image.open(path) as img:
+            frames_list = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(img)]
+            duration = img.info.get("duration")
     except Exception as exc:
-        raise SpecError(f"video: {str(path)!r} is not a video imageio can read ({exc})", field="video") from None
-    if frames.ndim == 3:
-        frames = frames[None]
-    fps = None
-    try:
-        duration = iio.immeta(path).get("duration")
-        if duration:
-            fps = 1000.0 / float(duration)
-    except Exception:
-        pass
-    return np.ascontiguousarray(frames[..., :3]), fps
+        raise SpecError(f"video: {str(path)!r} is not a video videogen can read ({exc})", field="video") from None
+    fps = 1000.0 / float(duration) if duration else None
+    return np.stack(frames_list), fps
 
 
 # ---- writing ---------------------------------------------------------------------------------------

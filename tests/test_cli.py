@@ -1,0 +1,56 @@
+"""The `videogen` command, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "videogen.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ}, timeout=300)
+
+
+def test_generate_writes_the_video_and_prints_its_path(tmp_path: Path) -> None:
+    out = run("generate", "--model", "tiny-wan", "--prompt", "a ferret", "--num-frames", "5",
+              "--guidance-scale", "4.5", "--seed", "7", "--extra", "max_sequence_length=64",
+              "-o", "ferret.mp4", "-q", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ferret.mp4"
+    meta = json.loads((tmp_path / "ferret.json").read_text())
+    assert meta["spec"]["num_frames"] == 5 and meta["spec"]["guidance_scale"] == 4.5
+    assert meta["spec"]["extra"] == {"max_sequence_length": 64} and meta["spec"]["seed"] == 7
+
+
+def test_models_lists_the_catalog(tmp_path: Path) -> None:
+    out = run("models", cwd=tmp_path)
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:3] == ["name", "family", "tasks"]
+    import videogen
+
+    for card in videogen.list_models():
+        assert any(line.split()[0] == card.name for line in lines[1:]), card.name
+
+
+def test_demo_runs_offline_and_prints_the_path(tmp_path: Path) -> None:
+    out = run("demo", "-q", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    path = tmp_path / out.stdout.strip()
+    assert path.suffix == ".mp4" and path.stat().st_size > 0
+
+
+def test_user_errors_print_one_line_and_exit_2(tmp_path: Path) -> None:
+    out = run("generate", "--model", "tiny-wan", "--prompt", "x", "--num-frames", "8", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("videogen: error: num_frames=8")
+    assert "num_frames=9" in out.stderr
+    out = run("generate", "--model", "no-such-model", "--prompt", "x", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "videogen models" in out.stderr
+    (tmp_path / "taken.mp4").write_bytes(b"")
+    out = run("generate", "--model", "tiny-wan", "--prompt", "x", "-o", "taken.mp4", cwd=tmp_path)
+    assert out.returncode == 2 and "--overwrite" in out.stderr and "Traceback" not in out.stderr

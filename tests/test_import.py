@@ -1,0 +1,23 @@
+"""`import videogen` is instant: no torch, no diffusers until the first real call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_does_not_load_torch_or_diffusers() -> None:
+    code = ("import sys, videogen\n"
+            "videogen.VideoSpec; videogen.SpecError; videogen.list_models()\n"
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_names() -> None:
+    import videogen
+
+    for name in ("VideoSpec", "VideoResult", "generate", "SpecError", "Cancelled", "VideoGenError",
+                 "list_models", "MemoryPlan", "plan", "clear_cache"):
+        assert getattr(videogen, name) is not None, name
+    assert videogen.testing.tiny_pipeline is not None

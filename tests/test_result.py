@@ -1,0 +1,96 @@
+"""Saving results: every format read back, metadata beside and inside, atomic, no overwrite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import videogen
+from videogen.media import read_video, write_video
+
+
+@pytest.fixture(scope="module")
+def result() -> videogen.VideoResult:
+    return videogen.generate(model="tiny-wan", prompt="a ferret", seed=3, fps=8, progress=False)
+
+
+@pytest.mark.parametrize("name", ["clip.mp4", "clip.gif", "clip.webp", "frames"])
+def test_save_and_read_back(result: videogen.VideoResult, tmp_path: Path, name: str) -> None:
+    path = result.save(tmp_path / name)
+    assert path == tmp_path / name and path.exists()
+    frames, fps = read_video(path)
+    assert frames.shape == result.frames.shape  # frame count and size
+    if name != "frames":  # GIF stores delays in 1/100 s: 125 ms becomes 120 or 130
+        assert fps == pytest.approx(8, rel=0.05 if name == "clip.gif" else 0.01)
+    if name in ("frames", "clip.webp"):  # lossless formats give the exact frames back
+        assert (frames == result.frames).all()
+    elif name == "clip.gif":  # palette quantisation
+        assert np.abs(frames.astype(int) - result.frames).mean() < 12
+    else:  # H.264 at high quality
+        assert np.abs(frames.astype(int) - result.frames).mean() < 12
+    sidecar = json.loads((tmp_path / (Path(name).stem + ".json")).read_text())
+    assert sidecar["spec"]["seed"] == 3 and sidecar["model"]["name"] == "tiny-wan"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_mp4_is_h264_with_metadata_in_its_comment(result: videogen.VideoResult, tmp_path: Path) -> None:
+    import imageio_ffmpeg
+
+    path = result.save(tmp_path / "clip.mp4")
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-f", "ffmetadata", "-"],
+                           capture_output=True, text=True)
+    assert "h264" in probe.stderr
+    assert "comment=" in probe.stdout and '"seed": 3' in probe.stdout.replace("\\", "")
+
+
+def test_no_overwrite_unless_asked(result: videogen.VideoResult, tmp_path: Path) -> None:
+    path = tmp_path / "clip.gif"
+    result.save(path)
+    before = path.read_bytes()
+    with pytest.raises(videogen.OutputExistsError, match="overwrite=True"):
+        result.save(path)
+    assert path.read_bytes() == before
+    other = videogen.generate(model="tiny-wan", prompt="other", seed=4, progress=False)
+    other.save(path, overwrite=True)
+    assert path.read_bytes() != before
+    frames_dir = tmp_path / "frames"
+    result.save(frames_dir)
+    with pytest.raises(videogen.OutputExistsError):
+        result.save(frames_dir)
+    other.save(frames_dir, overwrite=True)
+    assert (read_video(frames_dir)[0] == other.frames).all()
+
+
+def test_a_failed_write_leaves_nothing(result: videogen.VideoResult, tmp_path: Path, monkeypatch) -> None:
+    from videogen import media
+
+    def broken(frames, path, fps, meta):
+        Path(path).write_bytes(b"half a video")
+        raise OSError("disk full")
+
+    monkeypatch.setitem(media._WRITERS, "mp4", broken)
+    with pytest.raises(OSError, match="disk full"):
+        result.save(tmp_path / "clip.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_suffix_is_a_spec_error(result: videogen.VideoResult, tmp_path: Path) -> None:
+    with pytest.raises(videogen.SpecError, match=r"\.mp4, \.gif, \.webp"):
+        result.save(tmp_path / "clip.avi")
+
+
+def test_notebook_display_is_an_inline_video_with_settings(result: videogen.VideoResult) -> None:
+    html = result._repr_html_()
+    assert "<video" in html and "data:video/mp4;base64," in html
+    assert "a ferret" in html and "tiny-wan" in html and "32x32" in html
+
+
+def test_write_video_accepts_plain_arrays(tmp_path: Path) -> None:
+    frames = np.random.default_rng(0).integers(0, 255, (4, 16, 24, 3), dtype=np.uint8)
+    write_video(frames, tmp_path / "a.webp", fps=4)
+    back, fps = read_video(tmp_path / "a.webp")
+    assert back.shape == (4, 16, 24, 3) and fps == pytest.approx(4, rel=0.01)
