@@ -69,3 +69,10 @@ def test_folder_without_model_index_or_with_an_unknown_pipeline(tmp_path: Path) 
 def test_unknown_repo_id_offline_is_a_clear_error() -> None:
     with pytest.raises(videogen.ModelNotFoundError, match="not in the catalog"):
         resolve("someone/not-a-model")
+
+
+def test_docs_models_md_is_in_sync_with_the_catalog() -> None:
+    from videogen.catalog import models_markdown
+
+    docs = Path(__file__).parent.parent / "docs" / "models.md"
+    assert docs.read_text() == models_markdown() + "\n", "run: videogen models --markdown > docs/models.md"

@@ -84,6 +84,35 @@ def list_models(family: str | None = None, *, include_tiny: bool = True) -> list
     return sorted(cards, key=lambda c: (bool(c.tiny), c.family, c.name))
 
 
+def models_markdown() -> str:
+    """docs/models.md, generated from the catalog (`videogen models --markdown`)."""
+    from .families import all_families
+
+    lines = ["# Models", "",
+             "Generated from the catalog by `videogen models --markdown > docs/models.md`; a test keeps it in sync.",
+             "Sizes are width x height; frames and size rules are checked before any weight loads.", ""]
+    for fam in all_families():
+        lines += [f"## {fam.name}", "",
+                  "| name | tasks | Hub repo | default size | frames | fps | steps | guidance | rules |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for c in sorted(fam.cards, key=lambda c: (bool(c.tiny), c.name)):
+            rules = []
+            if c.frame_rule:
+                step, offset = c.frame_rule
+                rules.append(f"frames {step}k+{offset}" if offset else f"frames multiple of {step}")
+            if c.max_frames:
+                rules.append(f"at most {c.max_frames} frames")
+            rules.append("sizes " + ", ".join(f"{w}x{h}" for h, w in c.sizes) if c.sizes
+                         else f"multiples of {c.size_multiple}")
+            repo = c.repo or ("built offline (tiny)" if c.tiny else "")
+            if c.components:
+                repo = " + ".join(sorted({r for r, _ in c.components.values()} | ({c.repo} if c.repo else set())))
+            lines.append(f"| `{c.name}` | {', '.join(c.tasks)} | {repo} | {c.width}x{c.height} | {c.num_frames} "
+                         f"| {c.fps} | {c.steps} | {c.guidance_scale:g} | {'; '.join(rules)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _by_name() -> dict[str, ModelCard]:
     return {c.name.lower(): c for c in all_cards()}
 

@@ -141,8 +141,11 @@ def _demo_image() -> Path:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .catalog import list_models
+    from .catalog import list_models, models_markdown
 
+    if args.markdown:
+        print(models_markdown())
+        return 0
     cards = list_models(args.family, include_tiny=not args.no_tiny)
     rows = [("name", "family", "tasks", "size", "frames", "fps", "steps", "guidance", "repo")]
     for c in cards:
@@ -185,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the catalog")
     models.add_argument("--family")
     models.add_argument("--no-tiny", action="store_true", help="leave out the tiny test models")
+    models.add_argument("--markdown", action="store_true", help="print docs/models.md")
     models.set_defaults(func=cmd_models)
 
     plan = sub.add_parser("plan", help="show the memory plan for a spec, without loading weights")
