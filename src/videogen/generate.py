@@ -214,7 +214,7 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
     rng_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
     rng_lock = _GLOBAL_RNG_LOCK if family.uses_global_rng else contextlib.nullcontext()
     try:
-        with rng_lock, torch.random.fork_rng(devices=rng_devices), torch.inference_mode():
+        with rng_lock, torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(int(spec.seed))
             with family.call_context(pipe, spec):
                 return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
