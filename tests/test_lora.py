@@ -14,20 +14,8 @@ pytest.importorskip("peft")
 
 
 @pytest.fixture(scope="module")
-def tiny_lora(tmp_path_factory) -> Path:
-    import diffusers
-    import torch
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    folder = videogen.testing.tiny_pipeline("wan")
-    transformer = diffusers.WanTransformer3DModel.from_pretrained(folder, subfolder="transformer")
-    torch.manual_seed(0)
-    transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
-                                       target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    out = tmp_path_factory.mktemp("lora")
-    diffusers.WanPipeline.save_lora_weights(out, transformer_lora_layers=get_peft_model_state_dict(transformer))
-    return out / "pytorch_lora_weights.safetensors"
+def tiny_lora() -> Path:
+    return videogen.testing.tiny_lora("wan")
 
 
 def frames(**kw) -> np.ndarray:

@@ -9,8 +9,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import VideoGenError
 
@@ -126,17 +127,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo_image() -> Path:
-    import numpy as np
-    from PIL import Image
-
-    from .testing import cache_root
+    from .testing import cache_root, sample_image
 
     path = cache_root() / "demo-image.png"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        y, x = np.mgrid[0:256, 0:256]
-        rgb = np.stack([x, y, 255 - (x + y) // 2], -1).astype(np.uint8)
-        Image.fromarray(rgb).save(path)
+        sample_image().save(path)
     return path
 
 

@@ -8,12 +8,14 @@ it through the same path a real model takes. Folders are cached under `$VIDEOGEN
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("videogen")
 _BUILD_LOCK = threading.Lock()
@@ -99,3 +101,48 @@ def tiny_pipeline(family: str, task: str = "t2v") -> Path:
 
     card = resolve(tiny_card_name(family, task))
     return tiny_folder(card.family, card.tiny)
+
+
+def sample_image(height: int = 256, width: int = 256) -> Any:
+    """A smooth synthetic RGB test picture (PIL), for image-to-video demos and examples offline."""
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
+                    255 - (x * 127 // max(width - 1, 1) + y * 127 // max(height - 1, 1))], -1)
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
+def tiny_lora(family: str = "wan", rank: int = 4) -> Path:
+    """A LoRA file (peft, random non-zero weights) for the tiny `family` transformer, built once and cached."""
+    import diffusers
+    import torch
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from .catalog import resolve
+    from .families import get_family
+
+    card = resolve(tiny_card_name(family))
+    folder = tiny_folder(card.family, card.tiny)
+    target = cache_root() / "tiny" / f"{folder.name}-lora-r{rank}" / "pytorch_lora_weights.safetensors"
+    if target.is_file():
+        return target
+    pipe_cls = getattr(diffusers, card.pipeline_class("t2v" if "t2v" in card.tasks else card.tasks[0],
+                                                      get_family(card.family)))
+    index = json.loads((folder / "model_index.json").read_text())
+    model_cls = getattr(diffusers, index["transformer"][1])
+    transformer = model_cls.from_pretrained(folder, subfolder="transformer")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        transformer.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                           target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    tmp = Path(tempfile.mkdtemp(prefix=".lora.", dir=cache_root() / "tiny"))
+    try:
+        pipe_cls.save_lora_weights(tmp, transformer_lora_layers=get_peft_model_state_dict(transformer))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / target.name, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
