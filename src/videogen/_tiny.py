@@ -90,3 +90,44 @@ def clip_image_processor(size: int) -> Any:
 
     return CLIPImageProcessor(crop_size={"height": size, "width": size}, size={"shortest_edge": size},
                               do_center_crop=True, do_resize=True)
+
+
+def llama_config(hidden: int = 16, **overrides: Any) -> Any:
+    """A tiny Llama config: vocab 1000 (every `llama_tokenizer` id fits), 2 layers, 4 heads."""
+    from transformers import LlamaConfig
+
+    base = dict(vocab_size=1000, hidden_size=hidden, intermediate_size=37, num_attention_heads=4,
+                num_key_value_heads=4, num_hidden_layers=2, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    base.update(overrides)
+    return LlamaConfig(**base)
+
+
+def hunyuan_text_parts(llama_hidden: int = 16, clip_hidden: int = 8) -> dict[str, Any]:
+    """HunyuanVideo's text side (also FramePack's): Llama tokenizer + LlamaModel, CLIP tokenizer + text model.
+
+    The Llama tokenizer keeps right padding when saved (HunyuanVideo crops the template off the front).
+    The transformer needs `text_embed_dim=llama_hidden` and `pooled_projection_dim=clip_hidden`.
+    """
+    from transformers import CLIPTextModel, LlamaModel
+
+    tokenizer = llama_tokenizer()
+    tokenizer.init_kwargs["padding_side"] = "right"
+    return dict(
+        tokenizer=tokenizer,
+        text_encoder=LlamaModel(llama_config(llama_hidden)).eval(),
+        tokenizer_2=clip_tokenizer(77),
+        text_encoder_2=CLIPTextModel(clip_text_config(clip_hidden)).eval(),
+    )
+
+
+def hunyuan_video_vae() -> Any:
+    """A tiny AutoencoderKLHunyuanVideo: 4 latent channels, ×8 in space, ×4 in time."""
+    from diffusers import AutoencoderKLHunyuanVideo
+
+    return AutoencoderKLHunyuanVideo(
+        in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4, up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8), layers_per_block=1, act_fn="silu", norm_num_groups=4,
+        scaling_factor=0.476986, spatial_compression_ratio=8, temporal_compression_ratio=4,
+        mid_block_add_attention=True,
+    )

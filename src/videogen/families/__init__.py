@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 FAMILY_MODULES: dict[str, str] = {
     "wan": "videogen.families.wan",
+    "hunyuanvideo": "videogen.families.hunyuanvideo",
+    "framepack": "videogen.families.framepack",
 }
 
 
