@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 FAMILY_MODULES: dict[str, str] = {
     "wan": "videogen.families.wan",
+    "ltx": "videogen.families.ltx",
+    "cogvideox": "videogen.families.cogvideox",
     "hunyuanvideo": "videogen.families.hunyuanvideo",
     "framepack": "videogen.families.framepack",
 }

@@ -1,0 +1,201 @@
+"""CogVideoX (THUDM / Zhipu AI): text-, image- and video-to-video. Not a flow-matching model (DDIM / DPM).
+
+Rules, from the model cards:
+* CogVideoX 1.0 (2b, 5b, 5b-I2V): 480x720 only; num_frames 8k+1, at most 49; 8 fps. 5b-I2V's learned
+  positional embeddings make any other size fail; other counts than 8k+1 come out longer (4k+1 with k
+  odd is decoded to 4k+4 frames).
+* CogVideoX 1.5 (5B, 5B-I2V): num_frames 16k+1, at most 161 (81 by default); 16 fps. The 5B text model
+  runs at 768x1360; the I2V model at any size whose shorter side is 768 and longer side at most 1360.
+  1.5 does no video-to-video here: CogVideoXVideoToVideoPipeline needs an even latent frame count,
+  which no 16k+1 (or 8k+1) count gives.
+* height and width are multiples of 16 (VAE ×8, patch ×2; diffusers only checks ×8).
+* max_sequence_length is fixed by the checkpoint (transformer.config.max_text_seq_length, 226):
+  videogen passes it, and an `extra` that sets another value is refused (the 2b and 5b-I2V positional
+  embeddings have exactly that many text slots, so another length fails or misplaces tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import ModelCard
+from ..errors import SpecError
+from .base import Family
+
+if TYPE_CHECKING:
+    from ..spec import VideoSpec
+    from ..validate import Rules
+
+#: the text length of every released CogVideoX checkpoint
+TEXT_TOKENS = 226
+#: cards whose size is free within (shorter side, longest longer side): CogVideoX 1.5 I2V
+SIDE_RULES: dict[str, tuple[int, int]] = {"cogvideox1.5-5b-i2v": (768, 1360)}
+V10: dict[str, Any] = {"height": 480, "width": 720, "num_frames": 49, "fps": 8, "frame_rule": (8, 1),
+                       "max_frames": 49, "sizes": ((480, 720),)}
+V15: dict[str, Any] = {"height": 768, "width": 1360, "num_frames": 81, "fps": 16, "frame_rule": (16, 1),
+                       "max_frames": 161}
+
+
+def _card(name: str, repo: str | None, tasks: tuple[str, ...], version: dict[str, Any],
+          **kw: Any) -> ModelCard:
+    base: dict[str, Any] = {"steps": 50, "guidance_scale": 6.0, "size_multiple": 16,
+                            "dtypes": {"default": "bfloat16"},
+                            "call_defaults": {"max_sequence_length": TEXT_TOKENS}, **version}
+    base.update(kw)
+    return ModelCard(name=name, family="cogvideox", repo=repo, tasks=tasks, **base)
+
+
+def _tiny_card(name: str, variant: str, tasks: tuple[str, ...], version: dict[str, Any], frames: int,
+               description: str) -> ModelCard:
+    """16x16, `frames` frames (at most 2·frames - 1), 2 steps, 16 text tokens."""
+    return _card(name, None, tasks, version, tiny=variant, height=16, width=16, sizes=((16, 16),),
+                 num_frames=frames, max_frames=2 * frames - 1, steps=2,
+                 call_defaults={"max_sequence_length": 16}, description=description)
+
+
+CARDS = (
+    _card("cogvideox-2b", "THUDM/CogVideoX-2b", ("t2v", "v2v"), V10, dtypes={"default": "float16"},
+          arch="cogvideox-2b",
+          description="CogVideoX 2B; text/video-to-video, 480x720, 49 frames at 8 fps (fp16)"),
+    _card("cogvideox-5b", "THUDM/CogVideoX-5b", ("t2v", "v2v"), V10, arch="cogvideox-5b",
+          description="CogVideoX 5B; text/video-to-video, 480x720, 49 frames at 8 fps"),
+    _card("cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", ("i2v",), V10, arch="cogvideox-5b-i2v",
+          description="CogVideoX 5B image-to-video; 480x720 only"),
+    _card("cogvideox1.5-5b", "THUDM/CogVideoX1.5-5B", ("t2v",), V15, sizes=((768, 1360),),
+          arch="cogvideox1.5-5b",
+          description="CogVideoX 1.5 5B text-to-video; 768x1360, up to 161 frames, 16 fps"),
+    _card("cogvideox1.5-5b-i2v", "THUDM/CogVideoX1.5-5B-I2V", ("i2v",), V15, arch="cogvideox1.5-5b-i2v",
+          description="CogVideoX 1.5 5B image-to-video; shorter side 768, longer up to 1360, 16 fps"),
+    # tiny random-weight models, built offline (videogen.testing)
+    _tiny_card("tiny-cogvideox", "t2v", ("t2v", "v2v"), V10, 9,
+               "tiny random CogVideoX 1.0 (2b layout: sin-cos positions)"),
+    _tiny_card("tiny-cogvideox-i2v", "i2v", ("i2v",), V10, 9,
+               "tiny random CogVideoX 1.0 I2V (5b-I2V layout: learned positions)"),
+    _tiny_card("tiny-cogvideox1.5", "1.5", ("t2v",), V15, 17, "tiny random CogVideoX 1.5 (temporal patch 2)"),
+)
+
+
+class CogVideoXFamily(Family):
+    name = "cogvideox"
+    pipelines = MappingProxyType({
+        "t2v": "CogVideoXPipeline",
+        "i2v": "CogVideoXImageToVideoPipeline",
+        "v2v": "CogVideoXVideoToVideoPipeline",
+    })
+    cards = CARDS
+
+    # ---- catalog -------------------------------------------------------------------------------
+    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
+                          read_config: Callable[[str], dict]) -> ModelCard:
+        """A 2b / 5b / 5b-I2V / 1.5 template, with the size and text length of the configs."""
+        transformer = read_config("transformer")
+        vae = read_config("vae")
+        v15 = transformer.get("patch_size_t") is not None
+        i2v = class_name == "CogVideoXImageToVideoPipeline"
+        template = {(False, False): "cogvideox-5b", (False, True): "cogvideox-5b-i2v",
+                    (True, False): "cogvideox1.5-5b", (True, True): "cogvideox1.5-5b-i2v"}[(v15, i2v)]
+        if template == "cogvideox-5b" and int(transformer.get("num_attention_heads") or 0) == 30:
+            template = "cogvideox-2b"  # 30 heads: the 2b architecture (fp16)
+        card = next(c for c in CARDS if c.name == template)
+        spatial = 2 ** (len(vae.get("block_out_channels") or (0,) * 4) - 1)
+        patch = int(transformer.get("patch_size") or 2)
+        kw: dict[str, Any] = {}
+        if not v15 and transformer.get("sample_height") and transformer.get("sample_width"):
+            # 1.0: the size and frame count the model was trained at (1.5 configs hold placeholders)
+            height = int(transformer["sample_height"]) * spatial
+            width = int(transformer["sample_width"]) * spatial
+            frames = int(transformer.get("sample_frames") or card.num_frames)
+            kw.update(height=height, width=width, sizes=((height, width),), num_frames=frames,
+                      max_frames=max(frames, card.max_frames or 0))
+        tokens = int(transformer.get("max_text_seq_length") or TEXT_TOKENS)
+        return replace(card, name=ref, repo=ref, size_multiple=spatial * patch,
+                       call_defaults={"max_sequence_length": tokens}, arch=None,
+                       description=f"{class_name} (not in the catalog)", **kw)
+
+    # ---- validation ----------------------------------------------------------------------------
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        if card.name in SIDE_RULES:
+            short, longest = SIDE_RULES[card.name]
+            height, width = int(spec.height), int(spec.width)
+            longer = min(max(height, width, short), longest)
+            valid = (short, longer) if height <= width else (longer, short)
+            rule = f"the shorter side must be {short} and the longer side {short} to {longest}"
+            height = rules.fix("height", height, valid[0], rule)
+            width = rules.fix("width", width, valid[1], rule)
+            spec = spec.replace(height=height, width=width)
+        tokens = card.call_defaults.get("max_sequence_length")
+        if "max_sequence_length" in spec.extra and tokens is not None:
+            value = spec.extra["max_sequence_length"]
+            if value != tokens:
+                label = "extra['max_sequence_length']"
+                rule = ("CogVideoX's text length is fixed by the checkpoint (transformer "
+                        f"max_text_seq_length={tokens}); videogen passes it, so leave it out")
+                try:
+                    rules.fix(label, value, tokens, rule)
+                except SpecError as exc:
+                    raise SpecError(str(exc), field="extra", valid=tokens) from None
+                spec = spec.replace(extra={**spec.extra, "max_sequence_length": tokens})
+        return spec
+
+    # ---- calling -------------------------------------------------------------------------------
+    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
+                    params: set[str]) -> dict[str, Any]:
+        kwargs = super().call_kwargs(spec, card, media, params)
+        return {k: v for k, v in kwargs.items() if k in params}
+
+    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+        steps = int(spec.steps or 0)
+        if spec.task == "v2v":  # the pipeline skips the first (1 - strength) of the schedule
+            strength = float(call_kwargs.get("strength", 0.8))
+            steps = min(int(steps * strength), steps)
+        return steps
+
+    # ---- tiny models ---------------------------------------------------------------------------
+    def build_tiny(self, variant: str, folder: Path) -> None:
+        build_tiny_cogvideox(variant, folder)
+
+
+def build_tiny_cogvideox(variant: str, folder: Path) -> None:
+    """Tiny CogVideoX pipelines: "t2v" (2b layout), "i2v" (5b-I2V layout), "1.5" (1.5 text model)."""
+    import diffusers
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXDPMScheduler,
+        CogVideoXTransformer3DModel,
+    )
+
+    from .. import _tiny
+
+    if variant not in ("t2v", "i2v", "1.5"):
+        raise ValueError(f"unknown tiny cogvideox variant {variant!r}")
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8,) * 4, latent_channels=4,
+        layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4, sample_height=16,
+        sample_width=16)
+    kw: dict[str, Any] = dict(num_attention_heads=4, attention_head_dim=8, in_channels=4, out_channels=4,  # noqa: C408
+                              time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=2,
+                              sample_height=2, sample_frames=9, patch_size=2, temporal_compression_ratio=4,
+                              max_text_seq_length=16)
+    if variant == "i2v":  # image latents concatenated to the noise; rotary + learned positions (5b-I2V)
+        kw.update(in_channels=8, num_attention_heads=2, attention_head_dim=16,
+                  use_rotary_positional_embeddings=True, use_learned_positional_embeddings=True)
+    elif variant == "1.5":  # temporal patch 2, rotary positions only
+        kw.update(num_attention_heads=2, attention_head_dim=16, patch_size_t=2, sample_frames=17,
+                  use_rotary_positional_embeddings=True)
+    # the schedulers the 2b (DDIM) and 5b (DPM) repos ship
+    scheduler_cls = CogVideoXDDIMScheduler if variant == "t2v" else CogVideoXDPMScheduler
+    scheduler = scheduler_cls(clip_sample=False, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                              timestep_spacing="trailing", snr_shift_scale=3.0 if variant == "t2v" else 1.0)
+    components = {"tokenizer": _tiny.t5_tokenizer(), "text_encoder": _tiny.t5_encoder(32), "vae": vae,
+                      "transformer": CogVideoXTransformer3DModel(**kw), "scheduler": scheduler}
+    cls = diffusers.CogVideoXImageToVideoPipeline if variant == "i2v" else diffusers.CogVideoXPipeline
+    cls(**components).save_pretrained(folder)
+
+
+FAMILY = CogVideoXFamily()
