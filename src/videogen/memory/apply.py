@@ -1,0 +1,325 @@
+"""The post-load part of a plan, applied to a loaded pipeline in a fixed order, and changed in place.
+
+Order: layerwise casting → attention backend → forward chunking → VAE tiling/slicing → placement
+(to the device, model / sequential / group offload) → compile. When a later plan differs, the features
+that changed are undone in reverse order and applied again; the ones diffusers can't undo (layerwise
+casting, sequential and disk offload) are part of the load key, so they never change on one pipeline.
+Every step delegates to diffusers / accelerate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import VideoGenError
+from .plans import MemoryPlan
+
+logger = logging.getLogger("videogen")
+
+STATE_KEY = "memory"
+_GROUP_HOOKS = ("group_offloading", "layer_execution_tracker", "lazy_prefetch_group_offloading")
+FEATURES = ("layerwise", "attention", "chunking", "vae", "placement", "compile")
+
+
+@dataclass
+class Applied:
+    """What is in place on a cached pipeline's components, and which pipeline object placed them."""
+
+    plan: MemoryPlan
+    pipes: list[Any] = field(default_factory=list)  # weak references
+
+    def placed_on(self, pipe: Any) -> bool:
+        return any(ref() is pipe for ref in self.pipes)
+
+
+def _part(plan: MemoryPlan, feature: str) -> tuple:
+    if feature == "layerwise":
+        return (plan.layerwise_casting, plan.layerwise_components)
+    if feature == "attention":
+        return (plan.attention_backend,)
+    if feature == "chunking":
+        return (plan.forward_chunking,)
+    if feature == "vae":
+        return (plan.vae_tiling, plan.vae_slicing)
+    if feature == "placement":
+        return (plan.placement, plan.offload_type, plan.blocks_per_group, plan.use_stream, plan.record_stream,
+                plan.low_cpu_mem_usage, plan.offload_to_disk, plan.components)
+    return (plan.compile, plan.compile_mode, plan.compile_fullgraph)
+
+
+def modules(pipe: Any) -> dict[str, Any]:
+    """The pipeline's torch.nn.Module components by name."""
+    import torch
+
+    return {n: m for n, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+
+
+def denoisers(pipe: Any) -> dict[str, Any]:
+    from .components import role_of
+
+    return {n: m for n, m in modules(pipe).items() if role_of(n) == "denoiser"}
+
+
+def apply_plan(pipe: Any, plan: MemoryPlan, device: str, family: Any = None,
+               state: dict[str, Any] | None = None) -> None:
+    """Put `plan`'s post-load part in place on `pipe`, changing what a previous plan left there.
+
+    `state` is the cache entry's state dict (shared by the pipelines built over the same components).
+    """
+    if state is None:
+        state = pipe.__dict__.setdefault("_videogen_state", {})
+    previous: Applied | None = state.get(STATE_KEY)
+    if previous is not None and previous.plan.load_part() != plan.load_part():
+        raise VideoGenError("videogen: a memory plan with another load-time part reached a cached pipeline "
+                            f"({previous.plan.name} → {plan.name}); it needs its own load")
+    if previous is None:
+        changed = set(FEATURES)
+    else:
+        changed = {f for f in FEATURES if _part(previous.plan, f) != _part(plan, f)}
+        if plan.placement == "model" and not previous.placed_on(pipe):
+            changed.add("placement")  # accelerate's hook chain belongs to one pipeline object
+        if "placement" in changed and (previous.plan.compile or plan.compile):
+            changed.add("compile")
+        for feature in reversed(FEATURES):
+            if feature in changed:
+                _UNDO[feature](pipe, previous, device)
+    for feature in FEATURES:
+        if feature in changed:
+            _APPLY[feature](pipe, plan, device)
+    pipes = [] if previous is None or "placement" in changed else [r for r in previous.pipes if r() is not None]
+    pipes.append(weakref.ref(pipe))
+    state[STATE_KEY] = Applied(plan, pipes)
+    logger.info("memory plan %s in place (%s)", plan.name, ", ".join(sorted(changed)) or "unchanged")
+
+
+# ---- apply ---------------------------------------------------------------------------------------
+def _apply_layerwise(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    if not plan.layerwise_casting:
+        return
+    import torch
+    from diffusers.hooks import apply_layerwise_casting
+    from diffusers.hooks.layerwise_casting import DEFAULT_SKIP_MODULES_PATTERN
+
+    storage = getattr(torch, plan.layerwise_casting)
+    mods = modules(pipe)
+    for name in plan.layerwise_components:
+        module = mods[name]
+        compute = next(p.dtype for p in module.parameters())
+        if hasattr(module, "enable_layerwise_casting"):
+            module.enable_layerwise_casting(storage_dtype=storage, compute_dtype=compute)
+        else:
+            apply_layerwise_casting(module, storage, compute, DEFAULT_SKIP_MODULES_PATTERN)
+
+
+def _apply_attention(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    if plan.attention_backend:
+        for module in denoisers(pipe).values():
+            module.set_attention_backend(plan.attention_backend)
+
+
+def _apply_chunking(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    if plan.forward_chunking:
+        for module in denoisers(pipe).values():
+            if hasattr(module, "enable_forward_chunking"):
+                module.enable_forward_chunking()
+
+
+def _apply_vae(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    vae = getattr(pipe, "vae", None)
+    if vae is None:
+        return
+    if plan.vae_tiling:
+        vae.enable_tiling()
+    if plan.vae_slicing:
+        vae.enable_slicing()
+
+
+def _apply_placement(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    if plan.placement == "none":
+        pipe.to(device)
+    elif plan.placement == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif plan.placement == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        _apply_group(pipe, plan, device)
+
+
+def _apply_group(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    import torch
+    from diffusers.hooks import apply_group_offloading
+
+    from .components import capabilities_of_module
+
+    for name, module in modules(pipe).items():
+        own = plan.component(name)
+        offload = own.offload if own is not None else plan.offload_type
+        if offload == "resident" or capabilities_of_module(module).multihead_attention:
+            if offload != "resident":
+                logger.warning("memory: %s stays resident (torch.nn.MultiheadAttention: group offload can't "
+                               "move its weights)", name)
+            module.to(device)
+            continue
+        module.to("cpu")
+        blocks = own.blocks_per_group if own and own.blocks_per_group else plan.blocks_per_group
+        kwargs: dict[str, Any] = {
+            "onload_device": torch.device(device), "offload_device": torch.device("cpu"),
+            "offload_type": offload, "num_blocks_per_group": blocks if offload == "block_level" else None,
+            "use_stream": plan.use_stream, "record_stream": plan.record_stream,
+            "low_cpu_mem_usage": plan.low_cpu_mem_usage,
+            "offload_to_disk_path": os.path.join(plan.offload_to_disk, name) if plan.offload_to_disk else None}
+        if hasattr(module, "enable_group_offload"):
+            module.enable_group_offload(**kwargs)
+        else:
+            apply_group_offloading(module, block_modules=block_modules(module) if offload == "block_level"
+                                   else None, **kwargs)
+
+
+def block_modules(module: Any) -> list[str] | None:
+    """Names of the submodules group offload must descend into to reach the repeated blocks.
+
+    diffusers' block-level offload groups the ModuleLists that are direct children; a transformers
+    encoder keeps its layers deeper (`encoder.block`, `text_model.encoder.layers`), so name the path.
+    """
+    import torch
+
+    total = sum(p.numel() for p in module.parameters()) or 1
+    direct = [c for c in module.children() if isinstance(c, (torch.nn.ModuleList, torch.nn.Sequential))]
+    if any(sum(p.numel() for p in c.parameters()) > 0.3 * total for c in direct):
+        return None
+    names: set[str] = set()
+    for path, sub in module.named_modules():
+        if not path or not isinstance(sub, (torch.nn.ModuleList, torch.nn.Sequential)) or len(sub) < 2:
+            continue
+        if sum(p.numel() for p in sub.parameters()) < 0.3 * total:
+            continue
+        parts = path.split(".")
+        names.update(parts[:-1])
+    return sorted(names) or None
+
+
+def _apply_compile(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    if not plan.compile:
+        return
+    kwargs: dict[str, Any] = {"fullgraph": plan.compile_fullgraph}
+    if plan.compile_mode:
+        kwargs["mode"] = plan.compile_mode
+    for module in denoisers(pipe).values():
+        if plan.compile == "regional":
+            module.compile_repeated_blocks(**kwargs)
+        else:
+            module.compile(**kwargs)
+
+
+# ---- undo ----------------------------------------------------------------------------------------
+def _undo_layerwise(pipe: Any, previous: Applied, device: str) -> None:
+    pass  # part of the load key: never changes on one pipeline
+
+
+def _undo_attention(pipe: Any, previous: Applied, device: str) -> None:
+    if previous.plan.attention_backend:
+        for module in denoisers(pipe).values():
+            module.reset_attention_backend()
+
+
+def _undo_chunking(pipe: Any, previous: Applied, device: str) -> None:
+    if previous.plan.forward_chunking:
+        for module in denoisers(pipe).values():
+            for sub in module.modules():
+                if hasattr(sub, "set_chunk_feed_forward"):
+                    sub.set_chunk_feed_forward(None, 0)
+
+
+def _undo_vae(pipe: Any, previous: Applied, device: str) -> None:
+    vae = getattr(pipe, "vae", None)
+    if vae is not None:
+        if getattr(vae, "use_tiling", False):
+            vae.disable_tiling()
+        if getattr(vae, "use_slicing", False):
+            vae.disable_slicing()
+
+
+def _undo_placement(pipe: Any, previous: Applied, device: str) -> None:
+    placement = previous.plan.placement
+    if placement == "sequential" or (placement == "group" and previous.plan.offload_to_disk):
+        raise VideoGenError(f"videogen: {placement} offload can't be undone in place; it needs its own load")
+    if placement == "model":
+        import accelerate.hooks
+
+        for ref in previous.pipes:
+            old = ref()
+            if old is not None:
+                old._all_hooks = []
+        for module in modules(pipe).values():
+            if hasattr(module, "_hf_hook"):
+                accelerate.hooks.remove_hook_from_module(module, recurse=True)
+        pipe._all_hooks = []
+    elif placement == "group":
+        from diffusers.hooks import HookRegistry
+
+        for module in modules(pipe).values():
+            if hasattr(module, "_diffusers_hook"):
+                registry = HookRegistry.check_if_exists_or_initialize(module)
+                for hook in _GROUP_HOOKS:
+                    registry.remove_hook(hook, recurse=True)
+            module.to("cpu")
+
+
+def _undo_compile(pipe: Any, previous: Applied, device: str) -> None:
+    for module in denoisers(pipe).values():
+        for sub in module.modules():
+            if getattr(sub, "_compiled_call_impl", None) is not None:
+                sub._compiled_call_impl = None
+
+
+_APPLY = {"layerwise": _apply_layerwise, "attention": _apply_attention, "chunking": _apply_chunking,
+          "vae": _apply_vae, "placement": _apply_placement, "compile": _apply_compile}
+_UNDO = {"layerwise": _undo_layerwise, "attention": _undo_attention, "chunking": _undo_chunking,
+         "vae": _undo_vae, "placement": _undo_placement, "compile": _undo_compile}
+
+
+def call_kwargs(plan: MemoryPlan, params: set[str] | frozenset[str]) -> dict[str, Any]:
+    """Call-time arguments of the plan (decode_chunk_size), for pipelines that take them."""
+    if plan.decode_chunk_size and "decode_chunk_size" in params:
+        return {"decode_chunk_size": int(plan.decode_chunk_size)}
+    return {}
+
+
+# ---- introspection -------------------------------------------------------------------------------
+def in_place(pipe: Any) -> dict[str, dict[str, Any]]:
+    """What is really in place on each component, read from its hooks and attributes (tests, bench)."""
+    from diffusers.hooks.group_offloading import _is_group_offload_enabled
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, module in modules(pipe).items():
+        hooks: set[str] = set()
+        for sub in module.modules():
+            reg = getattr(sub, "_diffusers_hook", None)
+            if reg is not None:
+                hooks.update(reg.hooks)
+        info: dict[str, Any] = {
+            "group_offload": _is_group_offload_enabled(module),
+            "accelerate_hook": any(hasattr(sub, "_hf_hook") for sub in module.modules()),
+            "layerwise_casting": "layerwise_casting" in hooks,
+            "hooks": sorted(hooks),
+            "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in module.parameters()}),
+            "devices": sorted({p.device.type for p in module.parameters()}),
+            "compiled": sum(getattr(sub, "_compiled_call_impl", None) is not None for sub in module.modules()),
+            "forward_chunking": any(getattr(sub, "_chunk_size", None) for sub in module.modules()),
+            "tiling": bool(getattr(module, "use_tiling", False)),
+            "slicing": bool(getattr(module, "use_slicing", False)),
+            "quantized": getattr(module, "hf_quantizer", None) is not None
+            or getattr(module, "is_quantized", False) is True,
+        }
+        backends = set()
+        for sub in module.modules():
+            proc = getattr(sub, "processor", None)
+            if proc is not None and hasattr(proc, "_attention_backend"):
+                backends.add(str(getattr(proc._attention_backend, "value", proc._attention_backend)))
+        info["attention_backends"] = sorted(backends)
+        out[name] = info
+    return out

@@ -1,0 +1,284 @@
+"""A pipeline's components before any weight loads, and what each component class supports.
+
+Components come from, in order: the stored full-size architecture (`configs/<card.arch>.json`), the
+`model_index.json` of a local (or already built tiny) pipeline folder, and the pipeline class's
+`__init__` annotations (classes only). Capabilities are probed from the class itself, built with its
+default config on the meta device (no memory, no weights): nothing here is a list of families.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .plans import DENOISERS, TEXT_ENCODERS
+
+if TYPE_CHECKING:
+    from ..catalog import ModelCard
+
+logger = logging.getLogger("videogen")
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One model component of a pipeline: its class and, when known, its config."""
+
+    name: str
+    class_name: str
+    library: str  # "diffusers" or "transformers"
+    config: Mapping[str, Any] | None = None
+    #: a folder holding its weights (safetensors headers give exact sizes)
+    folder: str | None = None
+
+    @property
+    def role(self) -> str:
+        return role_of(self.name)
+
+
+def role_of(name: str) -> str:
+    """"denoiser", "text_encoder", "vae", "image_encoder" or "other", from diffusers' component names."""
+    if name in DENOISERS:
+        return "denoiser"
+    if name in TEXT_ENCODERS or name.startswith("text_encoder"):
+        return "text_encoder"
+    if name == "vae":
+        return "vae"
+    if name.startswith("image_encoder"):
+        return "image_encoder"
+    return "other"
+
+
+@cache
+def arch_config(arch: str | None) -> dict[str, Any] | None:
+    """The stored full-size architecture `arch` (components with class and config), or None."""
+    if not arch:
+        return None
+    path = CONFIG_DIR / f"{arch}.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def known_archs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+def _library_of(module_name: str) -> str:
+    return "transformers" if module_name.startswith("transformers") else "diffusers"
+
+
+@cache
+def annotated_components(pipeline_class: str) -> tuple[Component, ...]:
+    """Model components named in the pipeline class's `__init__` annotations (class only)."""
+    import typing
+
+    import diffusers
+    import torch
+
+    cls = getattr(diffusers, pipeline_class)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to the raw ones
+        hints = dict(getattr(cls.__init__, "__annotations__", {}))
+    out = []
+    for name, hint in hints.items():
+        for candidate in typing.get_args(hint) or (hint,):
+            if isinstance(candidate, type) and issubclass(candidate, torch.nn.Module):
+                out.append(Component(name, candidate.__name__, _library_of(candidate.__module__)))
+                break
+    return tuple(out)
+
+
+def folder_components(folder: Path, pipeline_class: str | None = None) -> tuple[Component, ...] | None:
+    """Model components listed in a pipeline folder's model_index.json, with their configs.
+
+    When the folder holds another pipeline class than `pipeline_class` (a pipeline assembled from
+    several repos, e.g. FramePack over a HunyuanVideo folder), components the class's annotations
+    name differently are looked up by class in the folder's subfolders.
+    """
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        return None
+    index = json.loads(index_file.read_text())
+    found: dict[str, Component] = {}
+    for name, value in index.items():
+        if name.startswith("_") or not isinstance(value, list) or len(value) != 2 or value[0] is None:
+            continue
+        library, class_name = value
+        config_file = folder / name / "config.json"
+        if library not in ("diffusers", "transformers") or not config_file.is_file():
+            continue
+        if class_name.endswith(("Scheduler", "Tokenizer", "TokenizerFast", "Processor", "ImageProcessor")):
+            continue
+        found[name] = Component(name, class_name, library, json.loads(config_file.read_text()), str(folder / name))
+    if pipeline_class and index.get("_class_name") != pipeline_class:
+        for wanted in annotated_components(pipeline_class):
+            have = found.get(wanted.name)
+            if (have is None and wanted.name in index) or (have and have.class_name == wanted.class_name):
+                continue  # listed as absent, or the same class
+            config, where = _config_by_class(folder, wanted.class_name)
+            found[wanted.name] = Component(wanted.name, wanted.class_name, wanted.library, config, where)
+    return tuple(found.values())
+
+
+def _config_by_class(folder: Path, class_name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The first config.json under `folder` (two levels deep) written for `class_name`."""
+    for path in sorted(folder.glob("*/config.json")) + sorted(folder.glob("*/*/config.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("_class_name") == class_name or class_name in (data.get("architectures") or []):
+            return data, str(path.parent)
+    return None, None
+
+
+def hub_cache_folder(repo: str, revision: str | None) -> Path | None:
+    """The Hub cache's snapshot of `repo` when its model_index.json is already there (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo, "model_index.json", revision=revision)
+    except Exception:  # noqa: BLE001 - any failure means: not cached
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def pipeline_components(card: ModelCard, pipeline_class: str) -> tuple[list[Component], str]:
+    """The model components of `card` run by `pipeline_class`, and where that knowledge came from."""
+    arch = arch_config(card.arch)
+    if arch is not None:
+        comps = [Component(n, c["class"], c["library"], c["config"]) for n, c in arch["components"].items()]
+        return comps, f"stored architecture configs/{card.arch}.json"
+    folder = Path(card.path) if card.path else None
+    if card.tiny:  # built offline in seconds; generate builds it next anyway
+        from ..testing import tiny_folder
+
+        folder = tiny_folder(card.family, card.tiny)
+    elif folder is None and card.repo:
+        folder = hub_cache_folder(card.repo, card.revision)
+    if folder is not None:
+        comps = folder_components(folder, pipeline_class)
+        if comps:
+            return list(comps), f"pipeline folder {folder}"
+    return list(annotated_components(pipeline_class)), f"{pipeline_class} annotations (classes only, no sizes)"
+
+
+# ---- capabilities -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Capabilities:
+    """What one component class supports, probed on the meta device."""
+
+    class_name: str
+    is_diffusers: bool
+    tiling: bool = False
+    slicing: bool = False
+    forward_chunking: bool = False
+    repeated_blocks: tuple[str, ...] = ()
+    group_offload: bool = True
+    #: "all", "some" or "none" of its attention processors follow `set_attention_backend`
+    attention_backend: str = "none"
+    #: holds torch.nn.MultiheadAttention, whose weights group/sequential offload leave on the CPU
+    multihead_attention: bool = False
+    single_file: bool = False
+
+
+def component_class(class_name: str, library: str) -> type:
+    import importlib
+
+    module = importlib.import_module(library)
+    return getattr(module, class_name)
+
+
+@cache
+def capabilities(class_name: str, library: str) -> Capabilities:
+    """Probe `class_name` (built with its default config on the meta device)."""
+    import torch
+
+    cls = component_class(class_name, library)
+    is_diffusers = library == "diffusers"
+    try:
+        with torch.device("meta"):
+            model = cls() if is_diffusers else cls(cls.config_class())
+    except Exception as exc:  # noqa: BLE001 - a class that needs arguments: judge from the class alone
+        logger.debug("capability probe of %s on meta failed: %s", class_name, exc)
+        model = None
+    return _capabilities_of(cls, model, is_diffusers)
+
+
+def capabilities_of_module(module: Any) -> Capabilities:
+    """Capabilities of a loaded module (used when applying a plan)."""
+    return _capabilities_of(type(module), module, type(module).__module__.startswith("diffusers"))
+
+
+def _capabilities_of(cls: type, model: Any, is_diffusers: bool) -> Capabilities:
+    import torch
+
+    backend = "none"
+    mha = False
+    if model is not None:
+        flags = []
+        try:
+            from diffusers.models.attention import AttentionModuleMixin
+            from diffusers.models.attention_processor import Attention
+
+            for module in model.modules():
+                if isinstance(module, (Attention, AttentionModuleMixin)):
+                    flags.append(hasattr(getattr(module, "processor", None), "_attention_backend"))
+                if isinstance(module, torch.nn.MultiheadAttention):
+                    mha = True
+        except ImportError:
+            pass
+        backend = "all" if flags and all(flags) else ("some" if any(flags) else "none")
+    single_file = False
+    try:
+        from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
+
+        single_file = cls.__name__ in SINGLE_FILE_LOADABLE_CLASSES
+    except ImportError:
+        pass
+    return Capabilities(
+        class_name=cls.__name__,
+        is_diffusers=is_diffusers,
+        tiling=model is not None and hasattr(model, "use_tiling") and hasattr(cls, "enable_tiling"),
+        slicing=model is not None and hasattr(model, "use_slicing") and hasattr(cls, "enable_slicing"),
+        forward_chunking=hasattr(cls, "enable_forward_chunking"),
+        repeated_blocks=tuple(getattr(cls, "_repeated_blocks", None) or ()),
+        group_offload=bool(getattr(cls, "_supports_group_offloading", True)),
+        attention_backend=backend,
+        multihead_attention=mha,
+        single_file=single_file,
+    )
+
+
+@cache
+def pipeline_call_parameters(pipeline_class: str) -> frozenset[str]:
+    import inspect
+
+    import diffusers
+
+    return frozenset(inspect.signature(getattr(diffusers, pipeline_class).__call__).parameters)
+
+
+@cache
+def batches_guidance(pipeline_class: str) -> bool:
+    """Whether the pipeline runs the conditional and unconditional passes as one batch of two."""
+    import inspect
+
+    import diffusers
+
+    try:
+        source = inspect.getsource(getattr(diffusers, pipeline_class).__call__)
+    except (OSError, TypeError):
+        return True
+    return "[latents] * 2" in source or "[latent_model_input] * 2" in source
+
+
+def by_role(components: list[Component], role: str) -> list[Component]:
+    return [c for c in components if c.role == role]

@@ -1,0 +1,393 @@
+"""Estimates without weights: each component's bytes (built on the meta device from its config), the
+denoiser's and the VAE's activation memory at the spec's size, and each plan's peak GPU memory.
+
+The activation model is a small formula per component kind (transformer, UNet, VAE, text encoder),
+read off configs; its constants are first guesses to calibrate with `videogen bench memory` on a GPU
+(docs/benchmarks.md). Free GPU memory and free RAM come from the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from .components import Component
+from .plans import MemoryPlan
+
+if TYPE_CHECKING:
+    from ..catalog import ModelCard
+
+logger = logging.getLogger("videogen")
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1}
+#: bytes per weight of a quantized Linear layer (scales included, roughly)
+QUANT_BYTES = {"int8": 1.03, "float8": 1.03, "int4": 0.53, "8bit": 1.03, "4bit": 0.53}
+GIB = 1024 ** 3
+#: allocator slack on top of the live tensors (fragmentation, cuBLAS workspaces)
+OVERHEAD_FRACTION = 0.05
+OVERHEAD_BYTES = 256 * 1024 ** 2
+
+
+@dataclass(frozen=True)
+class ModuleStats:
+    """Parameter counts of one component, built on the meta device."""
+
+    params: int
+    #: weights of nn.Linear layers (what weight quantization stores in fewer bits)
+    linear_params: int
+    #: weights layerwise casting stores in float8 (Linear/Conv layers outside the skip patterns)
+    castable_params: int
+    #: the largest repeated block (ModuleList entry) and the parameters outside every block
+    largest_block: int
+    outside_blocks: int
+    largest_leaf: int
+    #: VAE tile size in pixels (None: no tiling)
+    tile: int | None = None
+
+
+def _config_key(component: Component) -> str:
+    return json.dumps(component.config or {}, sort_keys=True, default=str)
+
+
+def build_on_meta(component: Component) -> Any:
+    """The component as a module on the meta device, from its config (class defaults when unknown)."""
+    import torch
+
+    from .components import component_class
+
+    cls = component_class(component.class_name, component.library)
+    config = dict(component.config or {})
+    with torch.device("meta"):
+        if component.library == "diffusers":
+            return cls.from_config(config) if config else cls()
+        config_cls = cls.config_class
+        config.pop("architectures", None)
+        config.pop("_name_or_path", None)
+        cfg = config_cls(**{k: v for k, v in config.items() if k != "model_type"}) if config else config_cls()
+        return cls(cfg)
+
+
+@lru_cache(maxsize=64)
+def _stats(class_name: str, library: str, config_key: str) -> ModuleStats:
+    import torch
+
+    component = Component("x", class_name, library, json.loads(config_key) or None)
+    model = build_on_meta(component)
+    total = sum(p.numel() for p in model.parameters())
+    linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    skip = tuple(getattr(model, "_skip_layerwise_casting_patterns", None) or ()) + (
+        "pos_embed", "patch_embed", "norm", "proj_in", "proj_out")
+    castable = 0
+    conv_types = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    for name, module in model.named_modules():
+        if isinstance(module, conv_types) and not any(s in name for s in skip):
+            castable += module.weight.numel()
+    largest_block = 0
+    in_blocks = 0
+    seen: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, (torch.nn.ModuleList, torch.nn.Sequential)) and len(module) >= 2:
+            sizes = [sum(p.numel() for p in child.parameters()) for child in module]
+            if sum(sizes) < 0.05 * max(total, 1) or id(module) in seen:
+                continue
+            for sub in module.modules():
+                seen.add(id(sub))
+            largest_block = max(largest_block, max(sizes))
+            in_blocks += sum(sizes)
+    leaves = [sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules()]
+    tile = getattr(model, "tile_sample_min_height", None) or getattr(model, "tile_sample_min_size", None)
+    return ModuleStats(params=total, linear_params=linear, castable_params=castable,
+                       largest_block=largest_block, outside_blocks=max(total - in_blocks, 0),
+                       largest_leaf=max(leaves or [0]), tile=int(tile) if tile else None)
+
+
+def module_stats(component: Component) -> ModuleStats | None:
+    """Parameter counts of `component` (None when its config is unknown)."""
+    if component.config is None:
+        return None
+    try:
+        return _stats(component.class_name, component.library, _config_key(component))
+    except Exception as exc:  # noqa: BLE001 - an odd config: say it is unknown rather than guess
+        logger.info("could not build %s on the meta device: %s", component.class_name, exc)
+        return None
+
+
+# ---- bytes ---------------------------------------------------------------------------------------
+def component_dtype(card: ModelCard, plan: MemoryPlan, name: str, device: str) -> str:
+    """The dtype a component is loaded in: plan.dtypes, else the card's (float32 on a CPU)."""
+    planned = dict(plan.dtypes)
+    if name in planned:
+        return planned[name]
+    if planned.get("default"):
+        return planned["default"]
+    if not device.startswith("cuda"):
+        return "float32"
+    return card.dtypes.get(name, card.dtypes.get("default", "bfloat16"))
+
+
+def weight_bytes(stats: ModuleStats, dtype: str, name: str, plan: MemoryPlan) -> int:
+    """Bytes of a component's weights under the plan's quantization / GGUF / layerwise casting."""
+    from .checks import default_quantized, layerwise_targets
+
+    per = DTYPE_BYTES.get(dtype, 2)
+    gguf = dict(plan.gguf)
+    if name in gguf:
+        import os
+
+        path = gguf[name]
+        if os.path.isfile(path):
+            return os.path.getsize(path)
+        return int(stats.linear_params * 1.07 + (stats.params - stats.linear_params) * per)
+    if plan.quantization and name in (plan.quantize_components or default_quantized([name])):
+        kind = plan.quantization.split("-", 1)[1]
+        return int(stats.linear_params * QUANT_BYTES[kind] + (stats.params - stats.linear_params) * per)
+    if plan.layerwise_casting and name in (plan.layerwise_components or layerwise_targets([name])):
+        return int(stats.castable_params * 1 + (stats.params - stats.castable_params) * per)
+    return stats.params * per
+
+
+# ---- activations ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shape:
+    """The spec's output size."""
+
+    height: int
+    width: int
+    frames: int
+    batch_cfg: int = 1
+
+
+#: VAE classes: (spatial factor, temporal factor, frames decoded at once: None = all, top channels key)
+VAE_LAYOUT: dict[str, tuple[int, int, int | None]] = {
+    "AutoencoderKLWan": (8, 4, 4),
+    "AutoencoderKLLTXVideo": (32, 8, None),
+    "AutoencoderKLCogVideoX": (8, 4, 8),
+    "AutoencoderKLHunyuanVideo": (8, 4, None),
+    "AutoencoderKLTemporalDecoder": (8, 1, None),
+    "AutoencoderKL": (8, 1, None),
+}
+
+
+def vae_factors(vae: Component | None) -> tuple[int, int]:
+    """(spatial, temporal) compression of the VAE, from its config where it says so."""
+    if vae is None:
+        return 8, 4
+    config = vae.config or {}
+    spatial, temporal, _ = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
+    spatial = int(config.get("scale_factor_spatial") or config.get("spatial_compression_ratio") or spatial)
+    temporal = int(config.get("scale_factor_temporal") or config.get("temporal_compression_ratio") or temporal)
+    if vae.class_name == "AutoencoderKL" and config.get("block_out_channels"):
+        spatial = 2 ** (len(config["block_out_channels"]) - 1)
+    return spatial, temporal
+
+
+def _patch(config: Mapping[str, Any]) -> tuple[int, int, int]:
+    p = config.get("patch_size", 1)
+    if isinstance(p, (list, tuple)):
+        return int(p[0]), int(p[-2]), int(p[-1])
+    pt = int(config.get("patch_size_t") or 1)
+    return pt, int(p), int(p)
+
+
+def denoiser_activation(den: Component, vae: Component | None, shape: Shape, act_bytes: int,
+                        forward_chunking: bool = False) -> int:
+    """Peak activation bytes of one denoiser forward at `shape` (no gradients)."""
+    config = den.config or {}
+    spatial, temporal = vae_factors(vae)
+    h, w = shape.height // spatial, shape.width // spatial
+    if "block_out_channels" in config:  # a UNet: frames run as a batch, skip connections stay alive
+        channels = list(config["block_out_channels"])
+        layers = config.get("layers_per_block", 2)
+        layers = layers[0] if isinstance(layers, (list, tuple)) else layers
+        pixels = h * w
+        skips = sum((int(layers) + 1) * c * pixels / 4 ** i for i, c in enumerate(channels))
+        working = (4 if forward_chunking else 12) * channels[0] * pixels
+        return int(shape.batch_cfg * shape.frames * (skips + working) * act_bytes)
+    heads = int(config.get("num_attention_heads") or 16)
+    head_dim = int(config.get("attention_head_dim") or 64)
+    dim = heads * head_dim
+    ffn = int(config.get("ffn_dim") or dim * float(config.get("mlp_ratio") or 4.0))
+    pt, ph, pw = _patch(config)
+    frames = (shape.frames - 1) // temporal + 1 if temporal > 1 else shape.frames
+    tokens = math.ceil(frames / pt) * math.ceil(h / ph) * math.ceil(w / pw)
+    return int(shape.batch_cfg * tokens * (8 * dim + 2 * ffn) * act_bytes)
+
+
+def vae_activation(vae: Component, stats: ModuleStats | None, shape: Shape, act_bytes: int, tiling: bool,
+                   decode_chunk: int | None) -> int:
+    """Peak bytes of the VAE decode: the top decoder stage for the frames decoded at once + the output."""
+    config = vae.config or {}
+    _, _, chunk = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
+    if decode_chunk:
+        chunk = decode_chunk if chunk is None else min(chunk, decode_chunk)
+    frames = shape.frames if chunk is None else min(chunk, shape.frames)
+    if tiling and vae.class_name in ("AutoencoderKLHunyuanVideo", "AutoencoderKLLTXVideo"):
+        frames = min(frames, 17)  # these tile in time too
+    channels = config.get("block_out_channels") or [128]
+    top = int(channels[0]) if isinstance(channels, (list, tuple)) else int(channels)
+    if "base_dim" in config:  # Wan
+        mult = (config.get("dim_mult") or [1])[0]
+        top = int(config.get("decoder_base_dim") or config["base_dim"]) * int(mult)
+    patch = int(config.get("patch_size") or 1)
+    height, width = shape.height, shape.width
+    if tiling and stats is not None and stats.tile:
+        height, width = min(height, stats.tile), min(width, stats.tile)
+    top_stage = frames * height * width * top * act_bytes * 6 / (patch * patch)
+    output = shape.frames * 3 * shape.height * shape.width * 4 * 2
+    return int(top_stage + output)
+
+
+def text_activation(enc: Component, act_bytes: int) -> int:
+    config = enc.config or {}
+    text = config.get("text_config") or config
+    dim = int(text.get("d_model") or text.get("hidden_size") or 1024)
+    ffn = int(text.get("d_ff") or text.get("intermediate_size") or 4 * dim)
+    heads = int(text.get("num_heads") or text.get("num_attention_heads") or 16)
+    seq = 77 if "CLIP" in enc.class_name else 512
+    return int(2 * seq * (6 * dim + 2 * ffn) * act_bytes + heads * seq * seq * 4)
+
+
+def image_activation(enc: Component, act_bytes: int) -> int:
+    config = enc.config or {}
+    vision = config.get("vision_config") or config
+    dim = int(vision.get("hidden_size") or 1024)
+    tokens = (int(vision.get("image_size") or 224) // int(vision.get("patch_size") or 14)) ** 2 + 1
+    return int(2 * tokens * 10 * dim * act_bytes)
+
+
+# ---- a plan's peak -------------------------------------------------------------------------------
+@dataclass
+class ComponentEstimate:
+    name: str
+    class_name: str
+    role: str
+    params: int | None
+    dtype: str
+    bytes: int | None
+    #: "gpu", "offload" (streams from RAM), "cpu" (a CPU run)
+    where: str = "gpu"
+    #: bytes on the GPU while it runs / while something else runs
+    running_bytes: int = 0
+    resident_bytes: int = 0
+    activation_bytes: int = 0
+
+
+@dataclass
+class Estimate:
+    """One plan's estimated memory: per component, per phase, the peak, and what is unknown."""
+
+    plan: MemoryPlan
+    components: list[ComponentEstimate]
+    phases: dict[str, int] = field(default_factory=dict)
+    peak_gpu_bytes: int | None = None
+    ram_bytes: int | None = None
+    unknown: list[str] = field(default_factory=list)
+
+
+def _placement_of(plan: MemoryPlan, name: str) -> str:
+    """How the plan places component `name`: resident, model, sequential, block_level, leaf_level."""
+    if plan.placement == "none":
+        return "resident"
+    if plan.placement in ("model", "sequential"):
+        return plan.placement
+    own = plan.component(name)
+    return own.offload if own is not None else plan.offload_type
+
+
+def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan, shape: Shape,
+                  device: str = "cuda") -> Estimate:
+    """Estimate the peak GPU memory of running `components` under `plan` at `shape`."""
+    rows: list[ComponentEstimate] = []
+    unknown: list[str] = []
+    vae = next((c for c in components if c.role == "vae"), None)
+    for comp in components:
+        stats = module_stats(comp)
+        dtype = component_dtype(card, plan, comp.name, "cuda" if device.startswith("cuda") else device)
+        if stats is None:
+            unknown.append(f"{comp.name} ({comp.class_name}): config unknown, size not estimated")
+            rows.append(ComponentEstimate(comp.name, comp.class_name, comp.role, None, dtype, None))
+            continue
+        total = weight_bytes(stats, dtype, comp.name, plan)
+        scale = total / max(stats.params, 1)
+        placement = _placement_of(plan, comp.name)
+        if placement == "resident":
+            running, resident, where = total, total, "gpu"
+        elif placement == "model":
+            running, resident, where = total, 0, "offload"
+        elif placement == "block_level":
+            own = plan.component(comp.name)
+            per_group = (own.blocks_per_group if own and own.blocks_per_group else plan.blocks_per_group)
+            groups = 2 if plan.use_stream else 1
+            running = int((stats.outside_blocks + groups * per_group * stats.largest_block) * scale)
+            resident, where = 0, "offload"
+        else:  # leaf_level, sequential
+            running = int(3 * stats.largest_leaf * scale)
+            resident, where = 0, "offload"
+        running = min(running, total)
+        act_bytes = 2 if DTYPE_BYTES.get(dtype, 2) < 4 else 4
+        if plan.layerwise_casting and comp.role == "denoiser":
+            running += int(stats.largest_leaf * act_bytes)  # one layer upcast at a time
+        if comp.role == "denoiser":
+            act = denoiser_activation(comp, vae, shape, act_bytes, plan.forward_chunking)
+        elif comp.role == "vae":
+            act = vae_activation(comp, stats, shape, DTYPE_BYTES.get(dtype, 4), plan.vae_tiling,
+                                 plan.decode_chunk_size)
+        elif comp.role == "text_encoder":
+            act = text_activation(comp, act_bytes)
+        elif comp.role == "image_encoder":
+            act = image_activation(comp, act_bytes)
+        else:
+            act = 0
+        rows.append(ComponentEstimate(comp.name, comp.class_name, comp.role, stats.params, dtype, total, where,
+                                      running, resident, act))
+    est = Estimate(plan=plan, components=rows, unknown=unknown)
+    known = [r for r in rows if r.bytes is not None]
+    if not known:
+        return est
+    for row in known:  # each component runs in its own phase; the others keep their resident part
+        others = sum(r.resident_bytes for r in known if r is not row)
+        live = others + row.running_bytes + row.activation_bytes
+        est.phases[row.name] = int(live * (1 + OVERHEAD_FRACTION) + OVERHEAD_BYTES)
+    est.peak_gpu_bytes = max(est.phases.values())
+    est.ram_bytes = sum(r.bytes for r in known if r.where == "offload")
+    return est
+
+
+# ---- the machine ---------------------------------------------------------------------------------
+def free_gpu_bytes() -> tuple[int, int] | None:
+    """(free, total) bytes of the current CUDA device, or None without one."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        free, total = torch.cuda.mem_get_info()
+        return int(free), int(total)
+    except Exception:  # noqa: BLE001 - any failure means: unknown
+        return None
+
+
+def free_ram_bytes() -> int | None:
+    """Available RAM (MemAvailable), or None where it can't be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / GIB:.1f} GiB"

@@ -1,0 +1,220 @@
+"""`MemoryPlan`: where each component lives and which memory features are on. Pure Python, no torch.
+
+A plan has two phases. The load-time part (dtypes, quantization, GGUF, layerwise casting, and the
+placements diffusers can't undo: sequential offload and disk offload) is part of the pipeline cache key;
+the post-load part (offload hooks, tiling, slicing, chunking, attention backend, compile) is applied to
+a loaded pipeline and changed in place when a later spec asks for another one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import SpecError
+
+PLACEMENTS = ("none", "model", "sequential", "group")
+OFFLOAD_TYPES = ("block_level", "leaf_level")
+COMPONENT_OFFLOADS = ("resident",) + OFFLOAD_TYPES
+COMPILE_KINDS = ("regional", "full")
+QUANTIZATIONS = ("torchao-int8", "torchao-float8", "torchao-int4", "quanto-int8", "quanto-float8",
+                 "quanto-int4", "bnb-8bit", "bnb-4bit")
+LAYERWISE_DTYPES = ("float8_e4m3fn", "float8_e5m2")
+#: component names diffusers' video pipelines give their denoisers and text encoders
+DENOISERS = ("transformer", "transformer_2", "unet")
+TEXT_ENCODERS = ("text_encoder", "text_encoder_2")
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    """Where one component lives under group offload: on the device ("resident") or offloaded by group."""
+
+    offload: str = "block_level"
+    blocks_per_group: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.offload not in COMPONENT_OFFLOADS:
+            raise SpecError(f"memory: component offload {self.offload!r} is not one of "
+                            f"{', '.join(COMPONENT_OFFLOADS)}", field="memory")
+
+
+def _pairs(value: Any, what: str, convert: Any = None) -> tuple[tuple[str, Any], ...]:
+    """A mapping (or pairs) as sorted (name, value) pairs, so the frozen plan stays hashable."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        try:
+            items = [(k, v) for k, v in value]
+        except (TypeError, ValueError):
+            raise SpecError(f"memory: {what} must be a mapping of component name to value, not {value!r}",
+                            field="memory") from None
+    out = []
+    for key, item in items:
+        out.append((str(key), convert(item) if convert else item))
+    return tuple(sorted(out))
+
+
+def _component_plan(value: Any) -> ComponentPlan:
+    if isinstance(value, ComponentPlan):
+        return value
+    if isinstance(value, str):
+        return ComponentPlan(value)
+    if isinstance(value, Mapping):
+        return ComponentPlan(**value)
+    raise SpecError(f"memory: a component placement is 'resident', 'block_level', 'leaf_level' or a "
+                    f"ComponentPlan, not {value!r}", field="memory")
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Where each component lives and which memory features are on (see docs/memory.md).
+
+    Mapping fields (`components`, `dtypes`, `gguf`) accept dicts; they are stored as sorted pairs.
+    """
+
+    name: str = "custom"
+    #: "none" (everything on the device), "model" / "sequential" (accelerate CPU offload, GPU only) or
+    #: "group" (diffusers group offload; runs with the CPU as the onload device too)
+    placement: str = "none"
+    #: group offload: default granularity for components without an entry in `components`
+    offload_type: str = "block_level"
+    blocks_per_group: int = 1
+    use_stream: bool = False
+    record_stream: bool = False
+    low_cpu_mem_usage: bool = False
+    #: group offload to this folder instead of RAM (can't be undone: part of the load key)
+    offload_to_disk: str | None = None
+    #: group offload per component: name → "resident" | "block_level" | "leaf_level" | ComponentPlan
+    components: Any = ()
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    #: frames the VAE decodes at a time, for pipelines that take `decode_chunk_size` (SVD, I2VGen-XL)
+    decode_chunk_size: int | None = None
+    #: UNet feed-forward chunking (UNet3DConditionModel, I2VGenXLUNet, UNetSpatioTemporalConditionModel)
+    forward_chunking: bool = False
+    #: store weights in this float8 dtype, compute in the component's dtype (denoisers by default)
+    layerwise_casting: str | None = None
+    layerwise_components: tuple[str, ...] = ()
+    #: load-time quantization: "torchao-int8", "quanto-int8", "bnb-4bit", ... (see QUANTIZATIONS)
+    quantization: str | None = None
+    #: components to quantize (default: the denoisers and text encoders)
+    quantize_components: tuple[str, ...] = ()
+    #: a GGUF file for the denoiser (a path), or component name → path
+    gguf: Any = ()
+    #: None, "regional" (compile_repeated_blocks) or "full" (the whole denoiser)
+    compile: str | None = None
+    compile_mode: str | None = None
+    compile_fullgraph: bool = False
+    #: diffusers attention backend for the denoiser ("native", "flash", "sage", ...)
+    attention_backend: str | None = None
+    #: component → dtype name ("bfloat16"); overrides the card's dtypes
+    dtypes: Any = ()
+    #: on a GPU out-of-memory error, free the attempt and retry once with the next more frugal plan
+    oom_retry: bool = False
+    #: what resolving the plan against the family and machine changed (not part of equality)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "components", _pairs(self.components, "components", _component_plan))
+        set_(self, "dtypes", _pairs(self.dtypes, "dtypes", str))
+        gguf = self.gguf
+        if isinstance(gguf, str):
+            gguf = {"transformer": gguf}
+        set_(self, "gguf", _pairs(gguf or (), "gguf", str))
+        for name in ("layerwise_components", "quantize_components", "notes"):
+            set_(self, name, tuple(getattr(self, name) or ()))
+        if self.placement not in PLACEMENTS:
+            raise SpecError(f"memory: placement={self.placement!r} is not one of {', '.join(PLACEMENTS)}",
+                            field="memory")
+        if self.offload_type not in OFFLOAD_TYPES:
+            raise SpecError(f"memory: offload_type={self.offload_type!r} is not one of "
+                            f"{', '.join(OFFLOAD_TYPES)}", field="memory")
+        if self.compile is not None and self.compile not in COMPILE_KINDS:
+            raise SpecError(f"memory: compile={self.compile!r}; use 'regional' (compile_repeated_blocks), "
+                            "'full' or None", field="memory")
+        if self.quantization is not None and self.quantization not in QUANTIZATIONS:
+            raise SpecError(f"memory: quantization={self.quantization!r} is not one of "
+                            f"{', '.join(QUANTIZATIONS)}", field="memory")
+        if self.layerwise_casting is not None and self.layerwise_casting not in LAYERWISE_DTYPES:
+            raise SpecError(f"memory: layerwise_casting={self.layerwise_casting!r}; use one of "
+                            f"{', '.join(LAYERWISE_DTYPES)}", field="memory")
+        if int(self.blocks_per_group) < 1:
+            raise SpecError("memory: blocks_per_group must be at least 1", field="memory")
+        if self.decode_chunk_size is not None and int(self.decode_chunk_size) < 1:
+            raise SpecError("memory: decode_chunk_size must be at least 1 (or None)", field="memory")
+
+    # ---- views ---------------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> MemoryPlan:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def component(self, name: str) -> ComponentPlan | None:
+        return dict(self.components).get(name)
+
+    def load_part(self) -> tuple:
+        """What `from_pretrained` and irreversible hooks depend on: hashable, part of the cache key."""
+        irreversible: tuple = ()
+        if self.placement == "sequential":
+            irreversible = ("sequential",)
+        elif self.placement == "group" and self.offload_to_disk:  # disk groups can't be undone either
+            irreversible = self.post_part()[:7] + (self.offload_to_disk,)
+        return (self.dtypes, self.quantization, self.quantize_components if self.quantization else (),
+                self.gguf, self.layerwise_casting, self.layerwise_components if self.layerwise_casting else (),
+                irreversible)
+
+    def post_part(self) -> tuple:
+        """What is applied to a loaded pipeline (and can change in place)."""
+        return (self.placement, self.offload_type, self.blocks_per_group, self.use_stream, self.record_stream,
+                self.low_cpu_mem_usage, self.components, self.vae_tiling, self.vae_slicing,
+                self.forward_chunking, self.compile, self.compile_mode, self.compile_fullgraph,
+                self.attention_backend)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields that differ from the defaults, JSON-friendly (for result metadata)."""
+        out: dict[str, Any] = {"name": self.name}
+        default = MemoryPlan()
+        for f in dataclasses.fields(self):
+            if f.name in ("name", "notes"):
+                continue
+            value = getattr(self, f.name)
+            if value != getattr(default, f.name):
+                if f.name == "components":
+                    value = {k: (v.offload if v.blocks_per_group is None else dataclasses.asdict(v))
+                             for k, v in value}
+                elif f.name in ("dtypes", "gguf"):
+                    value = dict(value)
+                elif isinstance(value, tuple):
+                    value = list(value)
+                out[f.name] = value
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+    def describe(self) -> str:
+        """One line: the name and its non-default fields."""
+        fields = {k: v for k, v in self.summary().items() if k not in ("name", "notes")}
+        return self.name + (" (" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")" if fields else "")
+
+
+def plan_from(value: Any) -> MemoryPlan:
+    """A MemoryPlan from a MemoryPlan or a dict of its fields (unknown keys are a SpecError)."""
+    if isinstance(value, MemoryPlan):
+        return value
+    if isinstance(value, Mapping):
+        names = {f.name for f in dataclasses.fields(MemoryPlan)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"memory: {unknown[0]!r} is not a MemoryPlan field{hint}; fields: "
+                            f"{', '.join(sorted(names - {'notes'}))}", field="memory")
+        return MemoryPlan(**{"name": "custom", **value})
+    raise SpecError(f"memory={value!r} is not a preset name, 'auto', a MemoryPlan or a dict of its fields",
+                    field="memory")

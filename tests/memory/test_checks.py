@@ -1,0 +1,127 @@
+"""Plans are checked against the family's components and the machine before any weight loads."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+from memtools import FAMILY_CARDS, FAMILY_IDS, fields_for
+
+import videogen
+from videogen.catalog import resolve
+from videogen.memory import MemoryPlan, preset
+from videogen.memory.checks import adapt, check, context
+
+
+def prepare(model: str, memory: Any, **extra: Any) -> Any:
+    return videogen.prepare(**{k: v for k, v in fields_for(resolve(model), memory=memory, **extra).items()
+                               if k != "progress"})
+
+
+def refused(model: str, memory: Any, *words: str, error: type = videogen.SpecError) -> None:
+    with pytest.raises(error) as info:
+        prepare(model, memory)
+    if isinstance(info.value, videogen.SpecError):
+        assert info.value.field == "memory"
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+CASES = [
+    # (model, plan, words the message must hold: the rule and a valid alternative)
+    ("tiny-svd", MemoryPlan(vae_tiling=True), ["AutoencoderKLTemporalDecoder", "decode_chunk_size"]),
+    ("tiny-svd", MemoryPlan(vae_slicing=True), ["AutoencoderKLTemporalDecoder", "decode_chunk_size"]),
+    ("tiny-wan", MemoryPlan(forward_chunking=True), ["WanTransformer3DModel", "UNet"]),
+    ("tiny-wan", MemoryPlan(decode_chunk_size=2), ["WanPipeline", "vae_tiling=True"]),
+    ("tiny-wan", MemoryPlan(placement="sequential", compile="regional"), ["sequential", "compile=None"]),
+    ("tiny-wan", MemoryPlan(placement="model"), ["needs a GPU", "memory='none'"]),
+    ("tiny-wan", "balanced", ["memory='balanced'", "needs a GPU", "memory='none'"]),
+    ("tiny-wan", MemoryPlan(placement="sequential"), ["needs a GPU"]),
+    ("tiny-wan", MemoryPlan(placement="group", use_stream=True), ["CUDA", "use_stream=False"]),
+    ("tiny-wan", MemoryPlan(placement="group", record_stream=True), ["use_stream=True"]),
+    ("tiny-wan", MemoryPlan(placement="group", low_cpu_mem_usage=True), ["use_stream=True"]),
+    ("tiny-wan", MemoryPlan(offload_to_disk="/tmp/x"), ["placement='group'"]),
+    ("tiny-wan", MemoryPlan(placement="group", offload_to_disk="/tmp/x", quantization="torchao-int8"),
+     ["torchao", "quanto-int8"]),
+    ("tiny-wan", MemoryPlan(components={"transformer": "leaf_level"}), ["placement='group'"]),
+    ("tiny-wan", MemoryPlan(placement="group", components={"unet": "leaf_level"}), ["no component 'unet'"]),
+    ("tiny-wan", MemoryPlan(quantization="bnb-4bit"), ["GPU only", "torchao-int8"]),
+    ("tiny-wan", MemoryPlan(quantization="torchao-int8", quantize_components=("vae",)), ["VAE"]),
+    ("tiny-wan", MemoryPlan(quantization="torchao-int8", layerwise_casting="float8_e4m3fn"), ["choose one"]),
+    ("tiny-wan", MemoryPlan(layerwise_casting="float8_e4m3fn", layerwise_components=("unet",)), ["'unet'"]),
+    ("tiny-wan", MemoryPlan(gguf="/no/such/file.gguf"), ["no file", ".gguf"]),
+    ("tiny-wan", MemoryPlan(dtypes={"transformer": "float8_e4m3fn"}), ["layerwise_casting"]),
+    ("tiny-wan", MemoryPlan(dtypes={"unet": "float16"}), ["no component 'unet'"]),
+    ("tiny-wan", MemoryPlan(attention_backend="flash"), ["needs a GPU", "native"]),
+    ("tiny-wan", MemoryPlan(attention_backend="fast"), ["not a diffusers attention backend"]),
+    ("tiny-cogvideox", MemoryPlan(attention_backend="native"), ["CogVideoXTransformer3DModel", "silently"]),
+    ("tiny-modelscope", MemoryPlan(attention_backend="native"), ["UNet3DConditionModel", "silently"]),
+    ("tiny-modelscope", MemoryPlan(compile="regional"), ["repeated blocks", "compile='full'"]),
+    ("tiny-wan", MemoryPlan(compile_mode="max-autotune"), ["compile='regional'"]),
+    ("tiny-wan", MemoryPlan(placement="group", compile="regional", compile_mode="reduce-overhead"),
+     ["CUDA graphs", "placement='none'"]),
+    ("tiny-cogvideox", MemoryPlan(vae_tiling=True), ["tile", "two latent pixels"]),
+    ("tiny-wan", {"vae_tilling": True}, ["did you mean 'vae_tiling'"]),
+    ("tiny-wan", "lowest", ["not a preset", "minimal"]),
+]
+
+
+@pytest.mark.parametrize(("model", "plan", "words"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_incompatible_plans_are_spec_errors_naming_an_alternative(model: str, plan: Any, words: list[str]) -> None:
+    refused(model, plan, *words)
+
+
+def test_missing_quantization_backend_names_the_pip_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.split(".")[0] in ("torchao", "optimum", "gguf")
+                        else real(name, *a))
+    refused("tiny-wan", "int8", "videogen[quant]", error=videogen.MissingDependencyError)
+    refused("tiny-wan", MemoryPlan(quantization="quanto-int8"), "videogen[quant]",
+            error=videogen.MissingDependencyError)
+
+
+def test_gpu_only_rules_checked_against_a_cuda_context() -> None:
+    """Rules that only bite on a GPU, checked without one: the context says the device is CUDA."""
+    ctx = context(resolve("tiny-framepack"), "HunyuanVideoFramepackPipeline", "cuda")
+    with pytest.raises(videogen.SpecError, match="MultiheadAttention"):
+        check(MemoryPlan(placement="group", components={"image_encoder": "block_level"}), ctx)
+    with pytest.raises(videogen.SpecError, match="blocks_per_group=1"):
+        check(MemoryPlan(placement="group", use_stream=True, blocks_per_group=2,
+                         components={"image_encoder": "resident"}), ctx)
+    minimal = adapt(preset("minimal"), ctx)  # the preset keeps SigLIP resident and says so
+    assert minimal.component("image_encoder").offload == "resident"
+    assert any("MultiheadAttention" in n for n in minimal.notes)
+    assert check(minimal, ctx).use_stream  # streams stay on with a GPU
+    with pytest.raises(videogen.MissingDependencyError, match=r"videogen\[bnb\]"):
+        if importlib.util.find_spec("bitsandbytes") is not None:
+            pytest.skip("bitsandbytes is installed")
+        check(adapt(preset("nf4"), ctx), ctx)
+
+
+@pytest.mark.parametrize("card", FAMILY_CARDS, ids=FAMILY_IDS)
+def test_every_preset_resolves_or_refuses_on_a_cpu_for_every_family(card: Any) -> None:
+    from videogen.memory import PRESETS
+
+    for name in PRESETS:
+        try:
+            plan = prepare(card.name, name).plan
+        except videogen.SpecError as exc:
+            assert name in ("balanced", "nf4"), (name, str(exc))  # the GPU-only presets
+            assert "GPU" in str(exc)
+            continue
+        assert plan.name == name and not plan.use_stream
+    auto = prepare(card.name, "auto").plan
+    assert auto.name == "none" and auto.oom_retry and "no GPU" in auto.notes[-1]
+
+
+def test_presets_adapt_to_the_components_and_say_so() -> None:
+    svd = prepare("tiny-svd", "low").plan
+    assert not svd.vae_tiling and svd.decode_chunk_size == 4
+    assert any("decode_chunk_size=4 instead" in n for n in svd.notes)
+    wan = prepare("tiny-wan", "minimal").plan
+    assert wan.vae_tiling and wan.decode_chunk_size is None and not wan.forward_chunking
+    assert prepare("tiny-modelscope", "minimal").plan.forward_chunking
+    assert prepare("tiny-framepack", "fast").plan.compile == "full"  # no _repeated_blocks: whole model
+    assert prepare("tiny-wan", "fast").plan.compile == "regional"
