@@ -16,6 +16,8 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["VIDEOGEN_CACHE"] = str(config.cache.mkdir("videogen"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # tiny models: one thread is as fast, and parallel jobs on few cores don't oversubscribe
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -87,3 +87,10 @@ def test_snap_rounds_with_a_warning_and_records_it() -> None:
     assert result.metadata["snapped"]["num_frames"]["requested"] == 7
     assert result.metadata["snapped"]["height"] == {"requested": 40, "used": 48,
                                                     "rule": "height must be a multiple of 16"}
+
+
+def test_v2v_step_callback_counts_the_strength_share_of_the_schedule() -> None:
+    calls: list[tuple[int, int]] = []
+    videogen.generate(model="tiny-wan", prompt=PROMPT, video=video(), steps=5, seed=1, progress=False,
+                      extra={"strength": 0.6}, on_step=lambda s, t: calls.append((s, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]

@@ -35,6 +35,8 @@ class Family:
     uses_global_rng: bool = False
     #: A flow-matching model (Wan, LTX, Hunyuan, FramePack): which schedulers fit, with flow sigmas.
     flow_matching: bool = False
+    #: The video-to-video pipeline's default `strength` (the share of the schedule it runs).
+    v2v_strength: float = 0.8
     #: The pipeline's own name for the frame count parameter (None: frames come from the inputs).
     frames_param: str | None = "num_frames"
 
@@ -86,7 +88,7 @@ class Family:
         `params` are the names `__call__` takes: spec fields the pipeline has no parameter for (the
         size of a video-to-video pipeline that takes it from the video) are left out.
         """
-        kwargs: dict[str, Any] = dict(card.call_defaults)
+        kwargs: dict[str, Any] = {k: v for k, v in card.call_defaults.items() if k in params}
         wanted: dict[str, Any] = {
             "height": spec.height,
             "width": spec.width,
@@ -111,8 +113,16 @@ class Family:
         return contextlib.nullcontext()
 
     def total_steps(self, spec: "VideoSpec", call_kwargs: Mapping[str, Any]) -> int:
-        """How many times the step callback fires for this call."""
-        return int(spec.steps or 0)
+        """How many times the step callback fires for this call.
+
+        Video-to-video runs only the last `strength` share of the schedule, as diffusers'
+        `get_timesteps` computes it.
+        """
+        steps = int(spec.steps or 0)
+        if spec.task == "v2v":
+            strength = float(call_kwargs.get("strength", self.v2v_strength))
+            steps = min(int(steps * strength), steps)
+        return steps
 
     def frames(self, output: Any, spec: "VideoSpec", card: ModelCard) -> "np.ndarray":
         """The first video of the output as floats in [0, 1], shape T×H×W×3."""
