@@ -15,6 +15,9 @@ FAMILY_MODULES: dict[str, str] = {
     "cogvideox": "videogen.families.cogvideox",
     "hunyuanvideo": "videogen.families.hunyuanvideo",
     "framepack": "videogen.families.framepack",
+    "modelscope": "videogen.families.modelscope",
+    "i2vgen_xl": "videogen.families.i2vgen_xl",
+    "svd": "videogen.families.svd",
 }
 
 

@@ -1,0 +1,246 @@
+"""ModelScope text-to-video (damo-vilab) and Zeroscope: `TextToVideoSDPipeline` and `VideoToVideoSDPipeline`.
+
+Rules: height and width multiples of 8 (the SD VAE, ×8); any frame count. Video-to-video takes its
+size and frame count from the input video (the pipeline has no height/width parameters and does not
+resize): the video's sides must be multiples of 8 (snap=True resizes the frames), and an explicit
+height/width other than the video's is refused (snap=True uses the video's). `strength` (extra,
+default 0.6 as in the pipeline) denoises `int(steps * strength)` steps, which must be at least 1.
+Guidance comes from the card (9.0 for the text-to-video checkpoints, in both tasks; 15.0, the
+VideoToVideoSDPipeline default, for the zeroscope-v2-xl upscaler).
+
+`clip_skip` is passed as None unless the user sets it in `extra`; the pipelines' clip_skip code reads
+`text_encoder.text_model`, which transformers >= 5.6 removed, so when it is set the call runs with a
+temporary alias (`clip_skip_alias`), which makes the pipelines' own clip_skip code work again.
+The old `callback`/`callback_steps` API is driven by generate.py. `spec.fps` is playback only.
+
+The helpers `load_with_variant` and `clip_skip_alias` are shared with the I2VGen-XL and SVD families.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import ModelCard
+from ..errors import SpecError
+from ..validate import nearest_multiple
+from .base import Family
+
+if TYPE_CHECKING:
+    from ..spec import VideoSpec
+    from ..validate import Rules
+
+FP16 = {"default": "float16"}
+V2V_STRENGTH = 0.6  # VideoToVideoSDPipeline's default
+
+
+def _card(name: str, repo: str | None, tasks: tuple[str, ...], **kw: Any) -> ModelCard:
+    base: dict[str, Any] = {"height": 256, "width": 256, "num_frames": 16, "fps": 8, "steps": 50,
+                            "guidance_scale": 9.0, "frame_rule": None, "size_multiple": 8, "dtypes": FP16}
+    base.update(kw)
+    return ModelCard(name=name, family="modelscope", repo=repo, tasks=tasks, **base)
+
+
+CARDS = (
+    _card("text-to-video-ms-1.7b", "damo-vilab/text-to-video-ms-1.7b", ("t2v", "v2v"), variant="fp16",
+          arch="ms-1.7b", description="ModelScope text-to-video 1.7B (damo-vilab); 256x256, 16 frames at 8 fps"),
+    # The Zeroscope repos hold .bin weights on main; the Hub's safetensors conversions are in these refs.
+    _card("zeroscope-v2-576w", "cerspense/zeroscope_v2_576w", ("t2v", "v2v"), height=320, width=576,
+          num_frames=24, revision="refs/pr/46", arch="ms-1.7b",
+          description="Zeroscope v2 576w (ModelScope fine-tune, watermark-free); 320x576, 24 frames"),
+    _card("zeroscope-v2-xl", "cerspense/zeroscope_v2_XL", ("v2v",), height=576, width=1024, num_frames=24,
+          guidance_scale=15.0, revision="refs/pr/34", arch="ms-1.7b",
+          description="Zeroscope v2 XL: video-to-video upscaler of 576w clips resized to 1024x576 (strength 0.6)"),
+    # tiny random-weight model, built offline (videogen.testing)
+    _card("tiny-modelscope", None, ("t2v", "v2v"), tiny="t2v", height=32, width=32, num_frames=8, steps=2,
+          description="tiny random ModelScope text/video-to-video"),
+)
+
+
+# ---- helpers shared with the I2VGen-XL and SVD families ------------------------------------------
+def load_with_variant(card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
+    """`from_pretrained`, passing the card's weight variant (e.g. "fp16") when the folder holds it.
+
+    `locate` downloads only the variant's files, and a folder holding only `*.fp16.safetensors`
+    does not load without `variant="fp16"`.
+    """
+    kwargs = dict(load_kwargs)
+    if card.variant and "variant" not in kwargs:
+        folder = Path(card.source)
+        if not folder.is_dir() or any(folder.glob(f"*/*.{card.variant}.*")):
+            kwargs["variant"] = card.variant
+    return pipeline_cls.from_pretrained(card.source, **kwargs)
+
+
+def check_clip_skip(value: Any) -> None:
+    """`extra["clip_skip"]`: None or a whole number >= 0 (the layers skipped from the end)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SpecError(
+            f"extra['clip_skip']={value!r} must be a whole number of CLIP text layers to skip, "
+            "at least 0 (e.g. extra={'clip_skip': 1}), or left out",
+            field="extra",
+            valid=1,
+        )
+
+
+@contextlib.contextmanager
+def clip_skip_alias(pipe: Any, clip_skip: Any) -> Iterator[None]:
+    """Let the pipeline's clip_skip code find `text_encoder.text_model` on transformers >= 5.6.
+
+    transformers 5.6 flattened `CLIPTextModel` (`final_layer_norm` is now on the model itself), while
+    the diffusers pipelines still call `text_encoder.text_model.final_layer_norm`. For the call, the
+    encoder gets an unregistered attribute `text_model` pointing at itself (not a submodule, so no
+    state dict or hook sees it). Nothing is done when clip_skip is None or the attribute exists.
+    """
+    encoder = getattr(pipe, "text_encoder", None)
+    if clip_skip is None or encoder is None:
+        yield
+        return
+    layers = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
+    if layers is not None and clip_skip >= layers:
+        raise SpecError(
+            f"extra['clip_skip']={clip_skip} is too large: the text encoder has {layers} layers, so "
+            f"clip_skip must be below {layers} (e.g. extra={{'clip_skip': 1}})",
+            field="extra",
+            valid=layers - 1,
+        )
+    added = False
+    if "text_model" not in encoder.__dict__ and not hasattr(encoder, "text_model"):
+        object.__setattr__(encoder, "text_model", encoder)
+        added = True
+    try:
+        yield
+    finally:
+        if added:
+            encoder.__dict__.pop("text_model", None)
+
+
+# ---- the family -------------------------------------------------------------------------------------
+class ModelScopeFamily(Family):
+    name = "modelscope"
+    pipelines = MappingProxyType({"t2v": "TextToVideoSDPipeline", "v2v": "VideoToVideoSDPipeline"})
+    cards = CARDS
+    v2v_strength = V2V_STRENGTH  # the base total_steps counts int(steps * strength) steps
+
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        check_clip_skip(spec.extra.get("clip_skip"))
+        if spec.task != "v2v":
+            return spec
+        strength = spec.extra.get("strength", self.v2v_strength)
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+            raise SpecError(
+                f"extra['strength']={strength!r} must be a number in (0, 1]: how much of the video is "
+                f"re-noised (e.g. extra={{'strength': {V2V_STRENGTH}}})",
+                field="extra",
+                valid=V2V_STRENGTH,
+            )
+        if int(spec.steps * strength) < 1:
+            needed = math.ceil(1 / strength)
+            while int(needed * strength) < 1:  # float rounding
+                needed += 1
+            spec = spec.replace(steps=rules.fix(
+                "steps", spec.steps, needed,
+                f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
+                f"so steps must be at least {needed}"))
+        return self._size_from_video(spec, card, rules)
+
+    def _size_from_video(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        """height/width := the video's (which must be multiples of 8; snap resizes the frames)."""
+        video = rules.media.get("video")
+        if not video:
+            return spec
+        sizes = {frame.size for frame in video}
+        if len(sizes) > 1:
+            shown = ", ".join(f"{h}x{w}" for w, h in sorted(sizes))
+            rules.refuse("video", f"its frames differ in size ({shown}); give frames of one size")
+        w, h = video[0].size
+        m = card.size_multiple
+        valid = (nearest_multiple(h, m), nearest_multiple(w, m))
+        if (h, w) != valid:
+            rules.fix("video", f"{h}x{w}", f"{valid[0]}x{valid[1]}",
+                      f"the video's height and width must be multiples of {m} (the pipeline does not "
+                      f"resize it); resize the video to {valid[0]}x{valid[1]}")
+            from PIL import Image
+
+            video = [frame.resize((valid[1], valid[0]), Image.Resampling.BICUBIC) for frame in video]
+            rules.media["video"] = video
+            h, w = valid
+        if (spec.height, spec.width) == (card.height, card.width):
+            # The card's default size: the video's size wins. (validate.complete fills defaults before
+            # family checks run, so an explicit height/width equal to the card default looks the same.)
+            return spec.replace(height=h, width=w)
+        rule = (f"video-to-video takes its size from the input video ({h}x{w}); resize the video to change "
+                "it, or leave height and width out")
+        return spec.replace(height=rules.fix("height", spec.height, h, rule),
+                            width=rules.fix("width", spec.width, w, rule))
+
+    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
+                    params: set[str]) -> dict[str, Any]:
+        kwargs = super().call_kwargs(spec, card, media, params)
+        kwargs.setdefault("clip_skip", None)
+        return kwargs
+
+    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+        return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
+
+    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
+        return load_with_variant(card, pipeline_cls, load_kwargs)
+
+    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
+                          read_config: Callable[[str], dict]) -> ModelCard:
+        """A ModelScope-architecture checkpoint outside the catalog: default size from the UNet config."""
+        card = CARDS[0]
+        tasks = card.tasks if class_name == "TextToVideoSDPipeline" else ("v2v", "t2v")
+        sample = read_config("unet").get("sample_size")
+        blocks = read_config("vae").get("block_out_channels") or [0, 0, 0, 0]
+        size = int(sample) * 2 ** (len(blocks) - 1) if isinstance(sample, int) else card.height
+        return replace(card, name=ref, repo=ref, tasks=tasks, height=size, width=size, variant=None,
+                       revision=None, arch=None, description=f"{class_name} (not in the catalog)")
+
+    def build_tiny(self, variant: str, folder: Path) -> None:
+        build_tiny_modelscope(variant, folder)
+
+
+def _tiny_sd_vae() -> Any:
+    """A tiny SD `AutoencoderKL`: three blocks of 8 channels, so latents are 4× smaller (fast UNets)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(block_out_channels=(8, 8, 8), in_channels=3, out_channels=3,
+                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                         latent_channels=4, sample_size=32, norm_num_groups=2)
+
+
+def _tiny_ddim() -> Any:
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                         set_alpha_to_one=False)
+
+
+def build_tiny_modelscope(variant: str, folder: Path) -> None:
+    """The tiny `TextToVideoSDPipeline` ("t2v"; VideoToVideoSDPipeline loads the same components)."""
+    if variant != "t2v":
+        raise ValueError(f"unknown tiny modelscope variant {variant!r}")
+    from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
+    from transformers import CLIPTextModel
+
+    from .. import _tiny
+
+    unet = UNet3DConditionModel(
+        block_out_channels=(8, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+        cross_attention_dim=4, attention_head_dim=4, norm_num_groups=2)
+    text_encoder = CLIPTextModel(_tiny.clip_text_config(hidden=4, num_attention_heads=2)).eval()
+    TextToVideoSDPipeline(vae=_tiny_sd_vae(), text_encoder=text_encoder, tokenizer=_tiny.clip_tokenizer(),
+                          unet=unet, scheduler=_tiny_ddim()).save_pretrained(folder)
+
+
+FAMILY = ModelScopeFamily()

@@ -1,0 +1,167 @@
+"""Stable Video Diffusion (Stability AI): image-to-video from an image alone, `StableVideoDiffusionPipeline`.
+
+No text encoder: `accepts_prompt = False`, so a prompt or negative prompt is a SpecError.
+Rules: height and width multiples of 8; any frame count up to what the checkpoint was trained on
+(14 for img2vid, 25 for img2vid-xt).
+
+Guidance: SVD ramps the guidance linearly over the frames from `min_guidance_scale` (first frame,
+default 1.0, settable in `extra`) to `max_guidance_scale` (last frame); `spec.guidance_scale` is that
+maximum (default 3.0, the pipeline's). It must be at least min_guidance_scale. The pipeline has no
+`guidance_scale` parameter, so none is passed; `extra["max_guidance_scale"]` is refused (use
+guidance_scale).
+
+Micro-conditioning goes through `extra`: `fps`, `motion_bucket_id`, `noise_aug_strength`,
+`decode_chunk_size`. SVD's `fps` is the frame rate the model is *conditioned* on (it was trained on
+fps - 1), not the playback rate: `spec.fps` (default 7) only sets the written video's frame rate,
+and the pipeline's conditioning fps keeps its default (7) unless `extra={"fps": ...}` sets it. The two
+are independent on purpose: changing the playback speed of a clip must not change its content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import ModelCard
+from ..errors import SpecError
+from .base import Family
+from .modelscope import load_with_variant
+
+if TYPE_CHECKING:
+    from ..spec import VideoSpec
+    from ..validate import Rules
+
+MIN_GUIDANCE = 1.0  # StableVideoDiffusionPipeline's min_guidance_scale default
+
+
+def _card(name: str, repo: str | None, trained_frames: int, **kw: Any) -> ModelCard:
+    base: dict[str, Any] = {"height": 576, "width": 1024, "num_frames": trained_frames, "max_frames": trained_frames,
+                            "fps": 7, "steps": 25, "guidance_scale": 3.0, "frame_rule": None, "size_multiple": 8,
+                            "dtypes": {"default": "float16"}}
+    base.update(kw)
+    return ModelCard(name=name, family="svd", repo=repo, tasks=("i2v",), **base)
+
+
+CARDS = (
+    _card("svd-img2vid", "stabilityai/stable-video-diffusion-img2vid", 14, variant="fp16", arch="svd",
+          description="Stable Video Diffusion image-to-video, 14 frames at 576x1024; no prompt"),
+    _card("svd-img2vid-xt", "stabilityai/stable-video-diffusion-img2vid-xt", 25, variant="fp16", arch="svd-xt",
+          description="Stable Video Diffusion XT image-to-video, 25 frames at 576x1024; no prompt"),
+    # tiny random-weight model, built offline (videogen.testing)
+    _card("tiny-svd", None, 8, tiny="i2v", height=32, width=32, num_frames=4, steps=2,
+          description="tiny random Stable Video Diffusion"),
+)
+
+#: extra key → (minimum, whole number only, example)
+_MICRO = {
+    "fps": (1, True, 7),
+    "motion_bucket_id": (0, True, 127),
+    "noise_aug_strength": (0.0, False, 0.02),
+    "decode_chunk_size": (1, True, 8),
+    "min_guidance_scale": (0.0, False, MIN_GUIDANCE),
+}
+
+
+class SVDFamily(Family):
+    name = "svd"
+    pipelines = MappingProxyType({"i2v": "StableVideoDiffusionPipeline"})
+    cards = CARDS
+    accepts_prompt = False
+
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        if "max_guidance_scale" in spec.extra:
+            raise SpecError(
+                f"extra['max_guidance_scale'] is set from guidance_scale for {card.name}; pass "
+                f"guidance_scale={spec.extra['max_guidance_scale']!r} instead (SVD's guidance ramps from "
+                "min_guidance_scale on the first frame to guidance_scale on the last)",
+                field="extra",
+            )
+        for key, (minimum, whole, example) in _MICRO.items():
+            value = spec.extra.get(key)
+            if value is None:
+                continue
+            kind = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+                what = "a whole number" if whole else "a number"
+                raise SpecError(
+                    f"extra[{key!r}]={value!r} must be {what}, at least {minimum} "
+                    f"(e.g. extra={{{key!r}: {example}}})",
+                    field="extra",
+                    valid=example,
+                )
+        low = float(spec.extra.get("min_guidance_scale", MIN_GUIDANCE))
+        if spec.guidance_scale < low:
+            spec = spec.replace(guidance_scale=rules.fix(
+                "guidance_scale", spec.guidance_scale, low,
+                f"SVD ramps guidance from min_guidance_scale ({low}) on the first frame to guidance_scale "
+                "on the last, so guidance_scale must be at least min_guidance_scale"))
+        return spec
+
+    def reserved_call_kwargs(self) -> set[str]:
+        """SVD's `fps` is micro-conditioning, not the playback rate: it stays settable in `extra`."""
+        return super().reserved_call_kwargs() - {"fps"}
+
+    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
+                    params: set[str]) -> dict[str, Any]:
+        kwargs = super().call_kwargs(spec, card, media, params)
+        kwargs.pop("guidance_scale", None)  # not a parameter of the pipeline
+        kwargs["max_guidance_scale"] = spec.guidance_scale
+        return kwargs
+
+    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
+        return load_with_variant(card, pipeline_cls, load_kwargs)
+
+    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
+                          read_config: Callable[[str], dict]) -> ModelCard:
+        """An SVD checkpoint outside the catalog: frame count from its UNet config."""
+        frames = read_config("unet").get("num_frames")
+        card = CARDS[1] if frames == 25 else CARDS[0]
+        if isinstance(frames, int) and frames > 0:
+            card = replace(card, num_frames=frames, max_frames=frames)
+        return replace(card, name=ref, repo=ref, variant=None, arch=None,
+                       description=f"{class_name} (not in the catalog)")
+
+    def build_tiny(self, variant: str, folder: Path) -> None:
+        build_tiny_svd(variant, folder)
+
+
+def build_tiny_svd(variant: str, folder: Path) -> None:
+    """The tiny `StableVideoDiffusionPipeline` ("i2v"), near diffusers' test configs (smaller, faster).
+
+    The image encoder takes 224×224 images: the pipeline resizes a PIL image to 224 before encoding it.
+    """
+    if variant != "i2v":
+        raise ValueError(f"unknown tiny svd variant {variant!r}")
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        StableVideoDiffusionPipeline,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPVisionModelWithProjection
+
+    from .. import _tiny
+
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32, num_attention_heads=(2, 4), projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32, num_frames=8)
+    vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 32, 32], in_channels=3, out_channels=3,
+                                       down_block_types=["DownEncoderBlock2D"] * 3, layers_per_block=1,
+                                       latent_channels=4)  # ×4 smaller latents: fast
+    image_encoder = CLIPVisionModelWithProjection(
+        _tiny.clip_vision_config(hidden=32, image_size=224, patch_size=32, projection_dim=32)).eval()
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
+        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
+        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True)
+    StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
+                                 feature_extractor=_tiny.clip_image_processor(224)).save_pretrained(folder)
+
+
+FAMILY = SVDFamily()
