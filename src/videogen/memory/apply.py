@@ -231,7 +231,7 @@ def _undo_chunking(pipe: Any, previous: Applied, device: str) -> None:
         for module in denoisers(pipe).values():
             for sub in module.modules():
                 if hasattr(sub, "set_chunk_feed_forward"):
-                    sub.set_chunk_feed_forward(None, 0)
+                    sub.set_chunk_feed_forward(None)
 
 
 def _undo_vae(pipe: Any, previous: Applied, device: str) -> None:

@@ -140,7 +140,7 @@ def write_gguf(model: Any, path: str | os.PathLike, qtype: str = "Q8_0") -> Path
     for key, tensor in model.state_dict().items():
         data = tensor.detach().float().cpu().numpy()
         if data.ndim == 2 and data.shape[-1] % block == 0:
-            writer.add_tensor(key, gguf.quantize(data, quant), raw_shape=data.shape, raw_dtype=quant)
+            writer.add_tensor(key, gguf.quantize(data, quant), raw_dtype=quant)
         else:
             writer.add_tensor(key, np.ascontiguousarray(data, dtype=np.float32))
     writer.write_header_to_file()

@@ -1,0 +1,85 @@
+"""Out-of-memory recovery, simulated on a CPU: the pipeline call raises torch.OutOfMemoryError once."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import pytest
+import torch
+from memtools import cached_pipeline, fields_for, plain_frames
+
+import videogen
+from videogen.catalog import resolve
+from videogen.memory import preset
+from videogen.memory.apply import in_place
+
+CARD = resolve("tiny-wan")
+assert callable(videogen.generate)  # the function (importing the submodule by name would shadow it)
+gen = sys.modules["videogen.generate"]
+
+
+def flaky_call(monkeypatch: pytest.MonkeyPatch, failures: int = 1) -> list[Any]:
+    calls: list[Any] = []
+    real = gen._call
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        if len(calls) <= failures:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "_call", call)
+    return calls
+
+
+def test_auto_retries_once_with_the_next_plan_and_records_it(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    base = plain_frames(CARD)
+    calls = flaky_call(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="videogen"):
+        result = videogen.generate(**fields_for(CARD))  # memory="auto"
+    assert len(calls) == 2
+    plan = result.metadata["memory_plan"]
+    assert plan["name"] == "low"  # balanced (model offload) needs a GPU: the next plan that runs here
+    assert any("retried after out of memory under 'none'" in note for note in plan["notes"])
+    assert "retrying once with low" in caplog.text
+    assert in_place(cached_pipeline(CARD))["transformer"]["group_offload"]
+    assert (result.frames == base).all()
+
+
+def test_a_preset_retries_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = flaky_call(monkeypatch)
+    with pytest.raises(torch.OutOfMemoryError):
+        videogen.generate(**fields_for(CARD, memory="none"))
+    assert len(calls) == 1
+    calls = flaky_call(monkeypatch)
+    result = videogen.generate(**fields_for(CARD, memory=preset("none", oom_retry=True)))
+    assert len(calls) == 2 and result.metadata["memory_plan"]["name"] == "low"
+
+
+def test_only_one_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = flaky_call(monkeypatch, failures=2)
+    with pytest.raises(torch.OutOfMemoryError):
+        videogen.generate(**fields_for(CARD))
+    assert len(calls) == 2
+
+
+def test_other_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(gen, "_call", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        videogen.generate(**fields_for(CARD))
+
+
+def test_the_cli_writes_nothing_when_the_retry_fails_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from videogen.cli import main
+
+    flaky_call(monkeypatch, failures=2)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(torch.OutOfMemoryError):
+        main(["generate", "--model", "tiny-wan", "--prompt", "a cat", "--seed", "1", "-q", "-o", str(out)])
+    assert not out.exists() and not list(tmp_path.iterdir())
