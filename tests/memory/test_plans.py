@@ -23,12 +23,12 @@ def test_mapping_fields_become_hashable_pairs() -> None:
 
 def test_post_load_options_stay_out_of_the_load_key() -> None:
     base = MemoryPlan()
-    for post in (dict(placement="group"), dict(vae_tiling=True), dict(compile="regional"),
-                 dict(attention_backend="native"), dict(forward_chunking=True), dict(placement="model")):
+    for post in ({"placement": "group"}, {"vae_tiling": True}, {"compile": "regional"},
+                 {"attention_backend": "native"}, {"forward_chunking": True}, {"placement": "model"}):
         assert MemoryPlan(**post).load_part() == base.load_part(), post
-    for load in (dict(quantization="torchao-int8"), dict(layerwise_casting="float8_e4m3fn"),
-                 dict(dtypes={"default": "float16"}), dict(gguf="/x.gguf"), dict(placement="sequential"),
-                 dict(placement="group", offload_to_disk="/tmp/off")):
+    for load in ({"quantization": "torchao-int8"}, {"layerwise_casting": "float8_e4m3fn"},
+                 {"dtypes": {"default": "float16"}}, {"gguf": "/x.gguf"}, {"placement": "sequential"},
+                 {"placement": "group", "offload_to_disk": "/tmp/off"}):
         assert MemoryPlan(**load).load_part() != base.load_part(), load
     disk = MemoryPlan(placement="group", offload_to_disk="/tmp/off")
     assert disk.load_part() != disk.replace(offload_type="leaf_level").load_part()  # can't change in place
@@ -39,13 +39,13 @@ def test_notes_do_not_change_equality() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "words"), [
-    (dict(placement="gpu"), ["placement", "group"]),
-    (dict(offload_type="blocks"), ["offload_type", "leaf_level"]),
-    (dict(compile="yes"), ["regional"]),
-    (dict(quantization="int8"), ["torchao-int8"]),
-    (dict(layerwise_casting="float8"), ["float8_e4m3fn"]),
-    (dict(components={"vae": "gpu"}), ["resident"]),
-    (dict(blocks_per_group=0), ["at least 1"]),
+    ({"placement": "gpu"}, ["placement", "group"]),
+    ({"offload_type": "blocks"}, ["offload_type", "leaf_level"]),
+    ({"compile": "yes"}, ["regional"]),
+    ({"quantization": "int8"}, ["torchao-int8"]),
+    ({"layerwise_casting": "float8"}, ["float8_e4m3fn"]),
+    ({"components": {"vae": "gpu"}}, ["resident"]),
+    ({"blocks_per_group": 0}, ["at least 1"]),
 ])
 def test_invalid_fields_are_spec_errors(kwargs: dict, words: list[str]) -> None:
     with pytest.raises(videogen.SpecError) as info:
