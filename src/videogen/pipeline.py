@@ -165,6 +165,12 @@ def _free_memory() -> None:
         pass
 
 
+def _holds_variant(source: str, variant: str) -> bool:
+    """A folder of `*.<variant>.safetensors` files loads only with `variant=` (locate downloads just those)."""
+    folder = Path(source)
+    return not folder.is_dir() or any(folder.glob(f"*/*.{variant}.*"))
+
+
 @contextlib.contextmanager
 def loading_bars(show: bool) -> Iterator[None]:
     """Hide diffusers' and transformers' loading progress bars while loading when `show` is False."""
@@ -194,6 +200,8 @@ def load_pipeline(card: "ModelCard", family: "Family", cls: type, load_kwargs: d
         located, revision = locate(card, family)
     logger.info("loading %s (%s) from %s", card.name, cls.__name__, located.source)
     kwargs = {"use_safetensors": True, **load_kwargs}
+    if card.variant and "variant" not in kwargs and _holds_variant(located.source, card.variant):
+        kwargs["variant"] = card.variant
     try:
         with loading_bars(progress):
             pipe = family.load(located, cls, kwargs)

@@ -11,7 +11,9 @@ from PIL import Image
 
 import videogen
 from videogen.catalog import resolve
-from videogen.families.modelscope import clip_skip_alias, load_with_variant
+from videogen.families import get_family
+from videogen.families.modelscope import clip_skip_alias
+from videogen.pipeline import load_pipeline
 from videogen.testing import tiny_folder
 
 PROMPT = "a white ferret leaps into a stream"
@@ -196,7 +198,7 @@ def test_local_folder_gets_a_modelscope_card() -> None:
     assert card.height == card.width == 128
 
 
-def test_load_with_variant_loads_fp16_only_folders(tmp_path) -> None:
+def test_loading_passes_the_cards_variant_for_fp16_only_folders(tmp_path) -> None:
     from dataclasses import replace
 
     pipe = diffusers.TextToVideoSDPipeline.from_pretrained(folder())
@@ -204,8 +206,10 @@ def test_load_with_variant_loads_fp16_only_folders(tmp_path) -> None:
     with pytest.raises(OSError):  # what a plain from_pretrained does with a variant-only folder
         diffusers.TextToVideoSDPipeline.from_pretrained(tmp_path)
     card = replace(resolve("text-to-video-ms-1.7b"), path=str(tmp_path))
-    loaded = load_with_variant(card, diffusers.TextToVideoSDPipeline, {})
+    family = get_family("modelscope")
+    loaded, _ = load_pipeline(card, family, diffusers.TextToVideoSDPipeline, {})
     assert type(loaded).__name__ == "TextToVideoSDPipeline"
     # a folder without variant files loads without it
     plain = replace(card, path=str(folder()))
-    assert type(load_with_variant(plain, diffusers.TextToVideoSDPipeline, {})).__name__ == "TextToVideoSDPipeline"
+    assert type(load_pipeline(plain, family, diffusers.TextToVideoSDPipeline, {})[0]).__name__ == \
+        "TextToVideoSDPipeline"

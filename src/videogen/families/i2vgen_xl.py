@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..catalog import ModelCard
 from ..errors import SpecError
 from .base import Family
-from .modelscope import check_clip_skip, clip_skip_alias, load_with_variant
+from .modelscope import check_clip_skip, clip_skip_alias
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
@@ -82,9 +82,6 @@ class I2VGenXLFamily(Family):
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
-
-    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
-        return load_with_variant(card, pipeline_cls, load_kwargs)
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:

@@ -13,7 +13,7 @@ VideoToVideoSDPipeline default, for the zeroscope-v2-xl upscaler).
 temporary alias (`clip_skip_alias`), which makes the pipelines' own clip_skip code work again.
 The old `callback`/`callback_steps` API is driven by generate.py. `spec.fps` is playback only.
 
-The helpers `load_with_variant` and `clip_skip_alias` are shared with the I2VGen-XL and SVD families.
+The helper `clip_skip_alias` is shared with the I2VGen-XL and SVD families.
 """
 
 from __future__ import annotations
@@ -64,20 +64,6 @@ CARDS = (
 
 
 # ---- helpers shared with the I2VGen-XL and SVD families ------------------------------------------
-def load_with_variant(card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
-    """`from_pretrained`, passing the card's weight variant (e.g. "fp16") when the folder holds it.
-
-    `locate` downloads only the variant's files, and a folder holding only `*.fp16.safetensors`
-    does not load without `variant="fp16"`.
-    """
-    kwargs = dict(load_kwargs)
-    if card.variant and "variant" not in kwargs:
-        folder = Path(card.source)
-        if not folder.is_dir() or any(folder.glob(f"*/*.{card.variant}.*")):
-            kwargs["variant"] = card.variant
-    return pipeline_cls.from_pretrained(card.source, **kwargs)
-
-
 def check_clip_skip(value: Any) -> None:
     """`extra["clip_skip"]`: None or a whole number >= 0 (the layers skipped from the end)."""
     if value is None:
@@ -190,9 +176,6 @@ class ModelScopeFamily(Family):
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
-
-    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
-        return load_with_variant(card, pipeline_cls, load_kwargs)
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from ..catalog import ModelCard
 from ..errors import SpecError
 from .base import Family
-from .modelscope import load_with_variant
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
@@ -110,9 +109,6 @@ class SVDFamily(Family):
         kwargs.pop("guidance_scale", None)  # not a parameter of the pipeline
         kwargs["max_guidance_scale"] = spec.guidance_scale
         return kwargs
-
-    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
-        return load_with_variant(card, pipeline_cls, load_kwargs)
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
