@@ -35,6 +35,8 @@ class Rules:
     snapped: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: loaded media (PIL images, lists of frames) for rules that depend on them
     media: dict[str, Any] = field(default_factory=dict)
+    #: the spec fields the user set (the rest were filled from the card's defaults)
+    given: frozenset[str] = frozenset()
 
     def fix(self, name: str, value: Any, valid: Any, rule: str) -> Any:
         """`value` if it equals `valid`; otherwise `valid` with a warning (snap) or a SpecError."""
@@ -139,7 +141,8 @@ def check_task(spec: VideoSpec, card: "ModelCard") -> str:
 
 def complete(spec: VideoSpec, card: "ModelCard", family: "Family", media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
     """The spec with defaults filled and every rule of the card and the family enforced."""
-    rules = Rules(card=card, snap=bool(spec.snap), media=media)
+    given = frozenset(name for name in VideoSpec.__dataclass_fields__ if getattr(spec, name) is not None)
+    rules = Rules(card=card, snap=bool(spec.snap), media=media, given=given)
     task = check_task(spec, card)
 
     for name in ("prompt", "negative_prompt"):

@@ -213,3 +213,10 @@ def test_loading_passes_the_cards_variant_for_fp16_only_folders(tmp_path) -> Non
     plain = replace(card, path=str(folder()))
     assert type(load_pipeline(plain, family, diffusers.TextToVideoSDPipeline, {})[0]).__name__ == \
         "TextToVideoSDPipeline"
+
+
+def test_v2v_refuses_an_explicit_size_even_when_it_equals_the_default() -> None:
+    with pytest.raises(videogen.SpecError, match="takes its size from the input video") as info:
+        videogen.generate(model="tiny-modelscope", prompt=PROMPT, video=video(4, h=40, w=48), height=32,
+                          progress=False)
+    assert info.value.field == "height"

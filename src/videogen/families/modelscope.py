@@ -159,14 +159,11 @@ class ModelScopeFamily(Family):
             video = [frame.resize((valid[1], valid[0]), Image.Resampling.BICUBIC) for frame in video]
             rules.media["video"] = video
             h, w = valid
-        if (spec.height, spec.width) == (card.height, card.width):
-            # The card's default size: the video's size wins. (validate.complete fills defaults before
-            # family checks run, so an explicit height/width equal to the card default looks the same.)
-            return spec.replace(height=h, width=w)
         rule = (f"video-to-video takes its size from the input video ({h}x{w}); resize the video to change "
                 "it, or leave height and width out")
-        return spec.replace(height=rules.fix("height", spec.height, h, rule),
-                            width=rules.fix("width", spec.width, w, rule))
+        height = rules.fix("height", spec.height, h, rule) if "height" in rules.given else h
+        width = rules.fix("width", spec.width, w, rule) if "width" in rules.given else w
+        return spec.replace(height=height, width=width)
 
     def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
                     params: set[str]) -> dict[str, Any]:
