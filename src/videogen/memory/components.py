@@ -154,7 +154,9 @@ def pipeline_components(card: ModelCard, pipeline_class: str) -> tuple[list[Comp
     """The model components of `card` run by `pipeline_class`, and where that knowledge came from."""
     arch = arch_config(card.arch)
     if arch is not None:
-        comps = [Component(n, c["class"], c["library"], c["config"]) for n, c in arch["components"].items()]
+        parts = {**arch["components"], **arch.get("by_pipeline", {}).get(pipeline_class, {})}
+        taken = {c.name for c in annotated_components(pipeline_class)}  # e.g. V2V takes no transformer_2
+        comps = [Component(n, c["class"], c["library"], c["config"]) for n, c in parts.items() if n in taken]
         return comps, f"stored architecture configs/{card.arch}.json"
     folder = Path(card.path) if card.path else None
     if card.tiny:  # built offline in seconds; generate builds it next anyway
