@@ -1,0 +1,308 @@
+"""`videogen bench memory`: peak GPU memory, seconds per step and decode time of each memory preset.
+
+On a GPU it builds the full-size architecture from its stored config (`configs/<arch>.json`) with random
+weights, directly on the device in the target dtype (no download, no float32 copy in RAM), and runs a
+fixed number of denoising steps plus the VAE decode through `videogen.generate`'s own path (plan checks,
+plan application, call). Without a GPU it runs the same harness on a tiny model on the CPU (`--small`).
+Output: a table on stdout, a JSON file and a PNG chart (matplotlib, `pip install 'videogen[bench]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .catalog import ModelCard
+
+logger = logging.getLogger("videogen")
+GPU_PRESETS = ("none", "fast", "balanced", "low", "low-fp8", "minimal", "int8")
+CPU_PRESETS = ("none", "low", "minimal", "low-fp8", "int8")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videogen bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="bench", required=True)
+    mem = sub.add_parser("memory", help="peak GPU memory and speed of each memory preset")
+    mem.add_argument("--model", default="wan2.1-t2v-14b", help="catalog name with a stored architecture")
+    mem.add_argument("--presets", default=None,
+                     help=f"comma-separated presets (default: {','.join(GPU_PRESETS)}; CPU: {','.join(CPU_PRESETS)})")
+    mem.add_argument("--height", type=int)
+    mem.add_argument("--width", type=int)
+    mem.add_argument("--num-frames", type=int)
+    mem.add_argument("--steps", type=int, default=4, help="denoising steps (the first is warm-up)")
+    mem.add_argument("--out", default="bench-memory", help="folder for the JSON file and the PNG chart")
+    mem.add_argument("--small", action="store_true",
+                     help="the tiny model of the family on the CPU (what runs without a GPU)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`videogen bench ...`; returns the exit status."""
+    args = build_parser().parse_args(list(argv or []))
+    if args.bench == "memory":
+        return bench_memory(args)
+    return 2  # pragma: no cover
+
+
+# ---- the benchmark --------------------------------------------------------------------------------
+def bench_memory(args: argparse.Namespace) -> int:
+    import torch
+
+    from .catalog import list_models, resolve
+    from .errors import VideoGenError
+
+    card = resolve(args.model)
+    gpu = torch.cuda.is_available() and not args.small
+    if not gpu:
+        tiny = [c for c in list_models(card.family) if c.tiny]
+        card = card if card.tiny else next((c for c in tiny if "t2v" in c.tasks), tiny[0])
+        print(f"videogen bench memory: no GPU (or --small): {card.name} on the CPU, to test the harness",
+              file=sys.stderr)
+    presets = args.presets.split(",") if args.presets else list(GPU_PRESETS if gpu else CPU_PRESETS)
+    fields = {"model": card.name, "prompt": "a white ferret leaps into a mountain stream", "seed": 0,
+              "steps": args.steps, "height": args.height, "width": args.width, "num_frames": args.num_frames}
+    if "t2v" not in card.tasks:
+        fields["image"] = _test_image(args.height or card.height, args.width or card.width)
+    fields = {k: v for k, v in fields.items() if v is not None}
+    rows = []
+    with _random_weights(card, gpu):
+        for name in presets:
+            try:
+                rows.append(_measure(name, fields, gpu))
+            except VideoGenError as exc:
+                rows.append({"preset": name, "skipped": str(exc)})
+            except torch.OutOfMemoryError as exc:
+                rows.append({"preset": name, "skipped": f"out of memory: {str(exc).splitlines()[0]}"})
+            _free()
+    report = {"model": card.name, "device": torch.cuda.get_device_name() if gpu else "cpu",
+              "random_weights": gpu, "steps": args.steps, "spec": _spec_summary(fields, card), "presets": rows,
+              "versions": _versions()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-memory.json").write_text(json.dumps(report, indent=1))
+    print(format_table(report))
+    chart = _chart(report, out / "bench-memory.png")
+    print(f"wrote {out / 'bench-memory.json'}" + (f" and {chart}" if chart else ""))
+    return 0
+
+
+def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
+    """One generation with `preset`; step times from the step callback, decode time after the last step."""
+    from .generate import prepare, run
+    from .memory.checks import context, shape_of
+    from .memory.estimate import estimate_plan
+
+    prepared = prepare(**fields, memory=preset)
+    ctx = context(prepared.card, prepared.class_name, "cuda")
+    estimate = estimate_plan(prepared.card, ctx.components, prepared.plan, shape_of(prepared.spec, ctx), "cuda")
+    marks: list[float] = []
+    start = time.perf_counter()
+    result = run(prepared, on_step=lambda step, total: marks.append(time.perf_counter()), progress=False)
+    end = time.perf_counter()
+    steps = [b - a for a, b in zip([start] + marks[:-1], marks)]
+    steady = steps[1:] or steps
+    row: dict[str, Any] = {
+        "preset": preset,
+        "plan": result.metadata["memory_plan"],
+        "peak_gpu_bytes": result.metadata["memory"].get("peak_gpu_bytes"),
+        "estimated_peak_gpu_bytes": estimate.peak_gpu_bytes,
+        "first_step_s": round(steps[0], 4) if steps else None,
+        "s_per_step": round(statistics.median(steady), 4) if steady else None,
+        "decode_s": round(end - marks[-1], 4) if marks else None,
+        "call_s": result.metadata["timings"]["call_s"],
+        "peak_rss_bytes": result.metadata["memory"].get("peak_rss_bytes"),
+    }
+    if row["peak_gpu_bytes"] and row["estimated_peak_gpu_bytes"]:
+        row["estimate_error"] = round(row["estimated_peak_gpu_bytes"] / row["peak_gpu_bytes"] - 1, 4)
+    return row
+
+
+def format_table(report: dict[str, Any]) -> str:
+    def gib(n: Any) -> str:
+        return "-" if not n else f"{n / 1024 ** 3:.2f}"
+
+    lines = [f"{report['model']} on {report['device']}: {report['spec']}"]
+    rows = [("preset", "peak GPU GiB", "estimate GiB", "est. error", "s/step", "decode s", "note")]
+    for r in report["presets"]:
+        if "skipped" in r:
+            rows.append((r["preset"], "-", "-", "-", "-", "-", "skipped: " + r["skipped"][:80]))
+            continue
+        err = r.get("estimate_error")
+        rows.append((r["preset"], gib(r["peak_gpu_bytes"]), gib(r["estimated_peak_gpu_bytes"]),
+                     "-" if err is None else f"{err:+.0%}", f"{r['s_per_step']:.3f}", f"{r['decode_s']:.3f}", ""))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _chart(report: dict[str, Any], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no chart: pip install 'videogen[bench]' (matplotlib)", file=sys.stderr)
+        return None
+    rows = [r for r in report["presets"] if "skipped" not in r]
+    names = [r["preset"] for r in rows]
+    fig, (mem_ax, time_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    xs = range(len(rows))
+    measured = [(r["peak_gpu_bytes"] or 0) / 1024 ** 3 for r in rows]
+    estimated = [(r["estimated_peak_gpu_bytes"] or 0) / 1024 ** 3 for r in rows]
+    mem_ax.bar([x - 0.2 for x in xs], measured, width=0.4, label="measured peak")
+    mem_ax.bar([x + 0.2 for x in xs], estimated, width=0.4, label="planner estimate")
+    mem_ax.set_xticks(list(xs), names, rotation=30)
+    mem_ax.set_ylabel("GiB")
+    mem_ax.set_title("peak GPU memory" + ("" if report["random_weights"] else " (CPU run: no GPU peak)"))
+    mem_ax.legend()
+    time_ax.bar(list(xs), [r["s_per_step"] or 0 for r in rows], label="s / step")
+    time_ax.bar(list(xs), [r["decode_s"] or 0 for r in rows], bottom=[r["s_per_step"] or 0 for r in rows],
+                label="decode s", alpha=0.6)
+    time_ax.set_xticks(list(xs), names, rotation=30)
+    time_ax.set_title("seconds")
+    time_ax.legend()
+    fig.suptitle(f"{report['model']} — {report['device']} — {report['spec']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ---- random full-size weights ---------------------------------------------------------------------
+@contextlib.contextmanager
+def _random_weights(card: ModelCard, gpu: bool) -> Iterator[None]:
+    """While active, loading `card` builds its architecture with random weights instead of downloading."""
+    if not gpu:
+        yield
+        return
+    from . import pipeline
+
+    real = pipeline.load_pipeline
+
+    def load(card_: Any, family: Any, cls: type, load_kwargs: dict[str, Any], progress: bool = True) -> Any:
+        if card_.name != card.name:
+            return real(card_, family, cls, load_kwargs, progress)
+        return build_random_pipeline(card_, cls, load_kwargs), "random-weights"
+
+    pipeline.load_pipeline = load
+    try:
+        yield
+    finally:
+        pipeline.load_pipeline = real
+        pipeline.CACHE.clear()
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: Any) -> Iterator[None]:
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any]) -> Any:
+    """`cls` with the full-size components of `card.arch`, random weights built on the GPU in their dtype.
+
+    Tokenizers, scheduler and processors come from the family's tiny model (built offline); image
+    processors are resized to the image encoder. Quantization (torchao) is applied after the build.
+    """
+    import inspect
+
+    import torch
+
+    from .families import get_family
+    from .memory.components import component_class, pipeline_components
+    from .pipeline import load_pipeline
+
+    family = get_family(card.family)
+    tiny_card = next(c for c in get_family(card.family).cards
+                     if c.tiny and any(c.pipeline_class(t, family) == cls.__name__ for t in c.tasks))
+    tiny, _ = load_pipeline(tiny_card, family, cls, {"dtype": torch.float32}, False)
+    parts = {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
+    dtypes = load_kwargs.get("dtype") or {"default": torch.bfloat16}
+    components, _ = pipeline_components(card, cls.__name__)
+    for comp in components:
+        model_cls = component_class(comp.class_name, comp.library)
+        dtype = dtypes.get(comp.name, dtypes.get("default", torch.bfloat16))
+        with torch.device("cuda"), _default_dtype(dtype), torch.no_grad():
+            if comp.library == "diffusers":
+                model = model_cls.from_config(dict(comp.config or {}))
+            else:
+                config = {k: v for k, v in (comp.config or {}).items() if k != "model_type"}
+                model = model_cls(model_cls.config_class(**config))
+        parts[comp.name] = model.eval().to("cpu")
+        torch.cuda.empty_cache()
+        if comp.name == "image_encoder":
+            _resize_processors(parts, model.config)
+    _quantize_random(parts, load_kwargs)
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    return cls(**{k: v for k, v in parts.items() if k in accepted})
+
+
+def _resize_processors(parts: dict[str, Any], config: Any) -> None:
+    size = int(getattr(config, "image_size", 224))
+    for name, value in list(parts.items()):
+        if type(value).__name__.endswith("ImageProcessor") or type(value).__name__.endswith("ImageProcessorPil"):
+            parts[name] = type(value)(size={"height": size, "width": size}, crop_size={"height": size, "width": size})
+
+
+def _quantize_random(parts: dict[str, Any], load_kwargs: dict[str, Any]) -> None:
+    """What `PipelineQuantizationConfig` does at load, applied to random weights (torchao only)."""
+    config = load_kwargs.get("quantization_config")
+    if config is None:
+        return
+    from torchao.quantization import quantize_
+
+    for name, qconfig in config.quant_mapping.items():
+        base = getattr(qconfig, "quant_type", None)
+        if base is None:
+            raise NotImplementedError(f"bench: only torchao quantization runs on random weights ({name})")
+        quantize_(parts[name].to("cuda"), base)
+
+
+# ---- small helpers --------------------------------------------------------------------------------
+def _test_image(height: int, width: int) -> Any:
+    import numpy as np
+
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
+                     np.full_like(x, 128)], -1).astype(np.uint8)
+
+
+def _spec_summary(fields: dict[str, Any], card: ModelCard) -> str:
+    h, w = fields.get("height", card.height), fields.get("width", card.width)
+    return f"{w}x{h}, {fields.get('num_frames', card.num_frames)} frames, {fields['steps']} steps"
+
+
+def _free() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _versions() -> dict[str, str]:
+    from .runtime import versions
+
+    return versions()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
