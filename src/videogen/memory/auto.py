@@ -62,6 +62,10 @@ def choose(ctx: Context, card: ModelCard, shape: Shape) -> Choice:
         plan = check(adapt(PRESETS["none"], ctx), ctx)
         reason = (f"no GPU (device {ctx.device!r}): the weights stay in RAM, where offloading saves nothing; "
                   "none")
+        need = cpu_ram_bytes(ctx)
+        if need and free_ram and need > RAM_FRACTION * free_ram:
+            reason += (f"; its weights need about {gib(need)} of RAM in float32 and {gib(free_ram)} are free: "
+                       "expect swapping or an out-of-memory kill (use a GPU)")
         return Choice(_auto(plan, reason), reason, free_ram=free_ram)
     gpu = free_gpu_bytes()
     free, total = gpu if gpu else (None, None)
@@ -92,6 +96,16 @@ def choose(ctx: Context, card: ModelCard, shape: Shape) -> Choice:
                      "frugal (consider memory='int8' or 'nf4', a smaller size or fewer frames)")
     choice.plan = _auto(ests[last].plan, choice.reason)
     return choice
+
+
+def cpu_ram_bytes(ctx: Context) -> int | None:
+    """RAM the weights take on a CPU (float32), when every component's size is known."""
+    from .estimate import module_stats
+
+    stats = [module_stats(c) for c in ctx.components]
+    if not stats or any(s is None for s in stats):
+        return None
+    return sum(s.params for s in stats) * 4
 
 
 def _auto(plan: MemoryPlan, reason: str) -> MemoryPlan:

@@ -190,6 +190,13 @@ def check(plan: MemoryPlan, ctx: Context) -> MemoryPlan:
     _check_decode(plan, ctx)
     _check_denoiser_features(plan, ctx)
     _check_weights(plan, ctx, names)
+    partly = [ctx.caps[n].class_name for n in ctx.denoisers()
+              if plan.attention_backend and n in ctx.caps and ctx.caps[n].attention_backend == "some"]
+    if partly:
+        note = (f"attention_backend={plan.attention_backend!r} reaches only part of {partly[0]}'s attention "
+                "(some of its processors call torch's SDPA directly)")
+        if note not in plan.notes:
+            plan = plan.replace(notes=plan.notes + (note,))
     return plan
 
 

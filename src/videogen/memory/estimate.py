@@ -46,6 +46,8 @@ class ModuleStats:
     largest_block: int
     outside_blocks: int
     largest_leaf: int
+    #: the second largest leaf (leaf-level offload holds the current leaf and prefetches the next)
+    second_leaf: int = 0
     #: VAE tile size in pixels (None: no tiling)
     tile: int | None = None
 
@@ -99,11 +101,12 @@ def _stats(class_name: str, library: str, config_key: str) -> ModuleStats:
                 seen.add(id(sub))
             largest_block = max(largest_block, max(sizes))
             in_blocks += sum(sizes)
-    leaves = [sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules()]
+    leaves = sorted(sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules())[-2:]
     tile = getattr(model, "tile_sample_min_height", None) or getattr(model, "tile_sample_min_size", None)
     return ModuleStats(params=total, linear_params=linear, castable_params=castable,
                        largest_block=largest_block, outside_blocks=max(total - in_blocks, 0),
-                       largest_leaf=max(leaves or [0]), tile=int(tile) if tile else None)
+                       largest_leaf=leaves[-1] if leaves else 0, second_leaf=leaves[0] if len(leaves) > 1 else 0,
+                       tile=int(tile) if tile else None)
 
 
 def module_stats(component: Component) -> ModuleStats | None:
@@ -325,8 +328,8 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
             groups = 2 if plan.use_stream else 1
             running = int((stats.outside_blocks + groups * per_group * stats.largest_block) * scale)
             resident, where = 0, "offload"
-        else:  # leaf_level, sequential
-            running = int(3 * stats.largest_leaf * scale)
+        else:  # leaf_level, sequential: the current leaf and the next one
+            running = int((stats.largest_leaf + stats.second_leaf) * scale)
             resident, where = 0, "offload"
         running = min(running, total)
         act_bytes = 2 if DTYPE_BYTES.get(dtype, 2) < 4 else 4

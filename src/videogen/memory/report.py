@@ -56,10 +56,12 @@ class PlanReport:
         lines = [(f"{self.model} ({self.pipeline}) at {self.width}x{self.height}, {self.num_frames} frames; "
                  f"device {self.device}")]
         lines.append(f"components (from {self.source}):")
-        rows = [("component", "class", "params", "dtype", "weights", f"under '{self.plan.name}'")]
+        gpu_note = "" if self.device.startswith("cuda") else " on a GPU"
+        rows = [("component", "class", "params", f"dtype{gpu_note}", f"weights{gpu_note}",
+                 f"under '{self.plan.name}' here")]
         for c in self.components:
-            rows.append((c.name, c.class_name, "?" if c.params is None else f"{c.params / 1e9:.2f} B", c.dtype,
-                         gib(c.bytes), _where(c, self.plan, self.device)))
+            rows.append((c.name, c.class_name, _count(c.params), c.dtype,
+                         _bytes(c.bytes), _where(c, self.plan, self.device)))
         lines += _table(rows)
         gpu = (f"{gib(self.free_gpu_bytes)} free of {gib(self.total_gpu_bytes)}" if self.free_gpu_bytes is not None
                else "no GPU here: estimates are for a GPU, in the card's dtypes")
@@ -81,6 +83,24 @@ class PlanReport:
         for item in self.unknown:
             lines.append(f"unknown: {item}")
         return "\n".join(lines)
+
+
+def _count(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for size, unit in ((1024 ** 3, "GiB"), (1024 ** 2, "MiB")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n / 1024:.1f} KiB"
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
