@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "videogen.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "videogen.cli", *args], check=False, capture_output=True,
+                          text=True,
                           cwd=cwd, env={**os.environ}, timeout=300)
 
 
@@ -54,3 +57,13 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "taken.mp4").write_bytes(b"")
     out = run("generate", "--model", "tiny-wan", "--prompt", "x", "-o", "taken.mp4", cwd=tmp_path)
     assert out.returncode == 2 and "--overwrite" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("model", ["tiny-svd", "tiny-ltx", "tiny-framepack", "tiny-i2vgen-xl", "tiny-cogvideox",
+                                   "tiny-hunyuanvideo-i2v", "tiny-modelscope"])
+def test_demo_works_for_other_tiny_models(model: str, tmp_path: Path, capsys) -> None:
+    from videogen.cli import main
+
+    assert main(["demo", "--model", model, "-q", "-o", str(tmp_path / "demo.mp4")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "demo.mp4")
+    assert (tmp_path / "demo.mp4").stat().st_size > 0

@@ -116,13 +116,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    args.prompt = args.prompt or "a white ferret leaps into a mountain stream"
-    if args.image is None and args.video is None:
-        from .catalog import resolve
+    from .catalog import resolve
+    from .families import get_family
 
-        card = resolve(args.model)
-        if "t2v" not in card.tasks:  # image models: a generated test picture
-            args.image = str(_demo_image())
+    card = resolve(args.model)
+    if args.prompt is None and get_family(card.family).accepts_prompt:
+        args.prompt = "a white ferret leaps into a mountain stream"
+    if args.image is None and args.video is None and "t2v" not in card.tasks:
+        args.image = str(_demo_image())  # image models: a generated test picture
+        if "flf2v" in card.tasks and "i2v" not in card.tasks:
+            args.last_image = args.image
     return cmd_generate(args)
 
 
