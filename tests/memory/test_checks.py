@@ -116,6 +116,12 @@ def test_every_preset_resolves_or_refuses_on_a_cpu_for_every_family(card: Any) -
     assert auto.name == "none" and auto.oom_retry and "no GPU" in auto.notes[-1]
 
 
+def test_a_changed_preset_adapts_like_the_preset_and_a_custom_plan_is_strict() -> None:
+    low = prepare("tiny-wan", preset("low", oom_retry=True)).plan
+    assert low.oom_retry and not low.use_stream  # streams dropped on a CPU, as for "low"
+    refused("tiny-wan", preset("low").replace(name="custom"), "use_stream=False")
+
+
 def test_presets_adapt_to_the_components_and_say_so() -> None:
     svd = prepare("tiny-svd", "low").plan
     assert not svd.vae_tiling and svd.decode_chunk_size == 4

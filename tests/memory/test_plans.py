@@ -34,6 +34,10 @@ def test_post_load_options_stay_out_of_the_load_key() -> None:
     assert disk.load_part() != disk.replace(offload_type="leaf_level").load_part()  # can't change in place
 
 
+def test_compile_true_means_regional() -> None:
+    assert MemoryPlan(compile=True).compile == "regional" and MemoryPlan(compile=False).compile is None
+
+
 def test_notes_do_not_change_equality() -> None:
     assert MemoryPlan(notes=("a",)) == MemoryPlan()
 

@@ -93,7 +93,10 @@ def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, 
         return choose(ctx, card, shape_of(spec, ctx)).plan
     if isinstance(memory, str):
         return check(adapt(preset(memory), ctx), ctx)
-    return check(plan_from(memory), ctx)
+    plan = plan_from(memory)
+    if plan.name in PRESETS:  # a preset with some fields changed (preset("low", oom_retry=True)) adapts too
+        plan = adapt(plan, ctx)
+    return check(plan, ctx)
 
 
 def shape_of(spec: VideoSpec, ctx: Context) -> Shape:

@@ -105,8 +105,8 @@ class MemoryPlan:
     quantize_components: tuple[str, ...] = ()
     #: a GGUF file for the denoiser (a path), or component name → path
     gguf: Any = ()
-    #: None, "regional" (compile_repeated_blocks) or "full" (the whole denoiser)
-    compile: str | None = None
+    #: None, "regional" (compile_repeated_blocks; also `True`) or "full" (the whole denoiser)
+    compile: str | bool | None = None
     compile_mode: str | None = None
     compile_fullgraph: bool = False
     #: diffusers attention backend for the denoiser ("native", "flash", "sage", ...)
@@ -126,6 +126,10 @@ class MemoryPlan:
         if isinstance(gguf, str):
             gguf = {"transformer": gguf}
         set_(self, "gguf", _pairs(gguf or (), "gguf", str))
+        if self.compile is True:
+            set_(self, "compile", "regional")  # regional compile is the default kind
+        elif self.compile is False:
+            set_(self, "compile", None)
         for name in ("layerwise_components", "quantize_components", "notes"):
             set_(self, name, tuple(getattr(self, name) or ()))
         if self.placement not in PLACEMENTS:
