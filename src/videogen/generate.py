@@ -113,8 +113,35 @@ def generate(
 
 def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
         started: float | None = None) -> VideoResult:
-    """Load (cached) and call the pipeline for a prepared spec."""
-    from .memory import apply_plan, load_key, load_kwargs
+    """Load (cached) and call the pipeline for a prepared spec.
+
+    On a GPU out-of-memory error, when the memory plan allows it (memory="auto" or `oom_retry`), the
+    attempt is freed and the call retried once with the next more frugal plan.
+    """
+    from .memory import retry_after_oom
+    from .memory.oom import free_attempt
+    from .pipeline import CACHE
+
+    try:
+        return _run(prepared, on_step=on_step, progress=progress, started=started)
+    except Exception as exc:
+        retry = retry_after_oom(exc, prepared)
+        if retry is None:
+            raise
+    free_attempt(prepared, retry, CACHE, cache_key(prepared))
+    return _run(retry, on_step=on_step, progress=progress, started=started)
+
+
+def cache_key(p: Prepared) -> tuple:
+    """The pipeline cache key of a prepared spec: the model, the device and the plan's load-time part."""
+    from .memory import load_key
+
+    return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan))
+
+
+def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
+         started: float | None = None) -> VideoResult:
+    from .memory import apply_plan, call_kwargs, load_kwargs
     from .pipeline import CACHE, call_parameters, load_pipeline, pipeline_class
     from .runtime import peak_memory, reset_peak, versions
     from .lora import apply_loras, check_loras
@@ -130,10 +157,10 @@ def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = T
     check_scheduler_name(spec.scheduler)
     check_loras(spec.loras, cls)
 
-    key = (card.name, card.source, card.revision, p.device, load_key(p.plan))
+    key = cache_key(p)
     loads_before = CACHE.loads
-    kwargs_for_load = load_kwargs(p.plan, card, p.device)
-    entry = CACHE.get(key, lambda: load_pipeline(card, family, cls, kwargs_for_load, progress))
+    entry = CACHE.get(key, lambda: load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device),
+                                                 progress))
     loaded_now = CACHE.loads != loads_before
 
     media = dict(p.media)
@@ -142,11 +169,12 @@ def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = T
 
     with entry.lock:
         pipe = entry.pipeline(cls)
-        if entry.state.get(("plan", p.class_name)) != p.plan:
-            apply_plan(pipe, p.plan, p.device, family)
-            entry.state[("plan", p.class_name)] = p.plan
+        if entry.state.get("memory_plan") != (p.class_name, p.plan):  # components are shared by classes
+            apply_plan(pipe, p.plan, p.device, family, entry.state)
+            entry.state["memory_plan"] = (p.class_name, p.plan)
         apply_loras(pipe, spec.loras, entry.state)
         kwargs = family.call_kwargs(spec, card, media, params)
+        kwargs.update({k: v for k, v in call_kwargs(p.plan, params).items() if k not in spec.extra})
         call_start = time.perf_counter()
         reset_peak(p.device)
         with scheduler_for_call(pipe, spec.scheduler, card.name, family.flow_matching):
@@ -161,7 +189,7 @@ def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = T
                   "pipeline": p.class_name},
         "spec": spec.summary(),
         "device": p.device,
-        "memory_plan": getattr(p.plan, "name", repr(p.plan)),
+        "memory_plan": p.plan.summary(),
         "snapped": p.snapped,
         "timings": {"validate_s": round(p.validate_seconds, 6),
                     "load_s": round(entry.load_seconds, 4) if loaded_now else 0.0,
