@@ -46,6 +46,8 @@ def _part(plan: MemoryPlan, feature: str) -> tuple:
     if feature == "vae":
         return (plan.vae_tiling, plan.vae_slicing)
     if feature == "placement":
+        if plan.placement != "group":  # the group options mean nothing to the other placements
+            return (plan.placement,)
         return (plan.placement, plan.offload_type, plan.blocks_per_group, plan.use_stream, plan.record_stream,
                 plan.low_cpu_mem_usage, plan.offload_to_disk, plan.components)
     return (plan.compile, plan.compile_mode, plan.compile_fullgraph)
