@@ -21,3 +21,10 @@ def test_public_names() -> None:
                  "list_models", "MemoryPlan", "plan", "clear_cache"):
         assert getattr(videogen, name) is not None, name
     assert videogen.testing.tiny_pipeline is not None
+
+
+def test_importing_the_generation_module_keeps_generate_callable() -> None:
+    code = ("import videogen.generation, videogen\n"
+            "from videogen.generation import prepare\n"
+            "assert callable(videogen.generate) and videogen.generate is videogen.generation.generate\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -18,8 +18,8 @@ _EXPORTS = {
     "VideoSpec": "videogen.spec",
     "LoRA": "videogen.spec",
     "VideoResult": "videogen.result",
-    "generate": "videogen.generate",
-    "prepare": "videogen.generate",
+    "generate": "videogen.generation",
+    "prepare": "videogen.generation",
     "list_models": "videogen.catalog",
     "ModelCard": "videogen.catalog",
     "resolve": "videogen.catalog",
@@ -39,9 +39,16 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use (PEP 562)
     from .catalog import ModelCard, list_models, resolve
-    from .errors import (Cancelled, MissingDependencyError, ModelNotFoundError, OutputExistsError,
-                         SnapWarning, SpecError, VideoGenError)
-    from .generate import generate, prepare
+    from .errors import (
+        Cancelled,
+        MissingDependencyError,
+        ModelNotFoundError,
+        OutputExistsError,
+        SnapWarning,
+        SpecError,
+        VideoGenError,
+    )
+    from .generation import generate, prepare
     from .memory import MemoryPlan
     from .pipeline import clear_cache
     from .result import VideoResult

@@ -97,7 +97,7 @@ def bench_memory(args: argparse.Namespace) -> int:
 
 def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
     """One generation with `preset`; step times from the step callback, decode time after the last step."""
-    from .generate import prepare, run
+    from .generation import prepare, run
     from .memory.checks import context, shape_of
     from .memory.estimate import estimate_plan
 

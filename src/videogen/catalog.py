@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelNotFoundError
 
@@ -63,10 +64,10 @@ class ModelCard:
         """Where `from_pretrained` loads from: a local folder or a Hub repo id."""
         return self.path or self.repo or self.name
 
-    def pipeline_class(self, task: str, family: "Family") -> str:
+    def pipeline_class(self, task: str, family: Family) -> str:
         return self.pipelines.get(task) or family.pipelines[task]
 
-    def with_path(self, path: str | os.PathLike) -> "ModelCard":
+    def with_path(self, path: str | os.PathLike) -> ModelCard:
         return replace(self, path=str(path))
 
 

@@ -103,7 +103,7 @@ def _default_output(model: str | None) -> Path:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import generate
+    from .generation import generate
 
     result = generate(progress=not args.quiet, **spec_fields(args))
     out = result.save(args.output or _default_output(args.model), overwrite=args.overwrite)

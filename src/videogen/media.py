@@ -9,8 +9,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import OutputExistsError, SpecError
 
@@ -26,7 +27,7 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
-def to_pil(value: Any, field: str) -> "Image.Image":
+def to_pil(value: Any, field: str) -> Image.Image:
     """One RGB PIL image from a path, URL, PIL image or H×W×3 / H×W array (uint8, or floats in [0, 1])."""
     import numpy as np
     from PIL import Image
@@ -58,7 +59,7 @@ def to_pil(value: Any, field: str) -> "Image.Image":
                     "H×W×3 array", field=field)
 
 
-def array_to_uint8(array: "np.ndarray", field: str) -> "np.ndarray":
+def array_to_uint8(array: np.ndarray, field: str) -> np.ndarray:
     import numpy as np
 
     if array.ndim == 2:
@@ -71,7 +72,7 @@ def array_to_uint8(array: "np.ndarray", field: str) -> "np.ndarray":
     return array
 
 
-def to_frames(value: Any, field: str = "video") -> list["Image.Image"]:
+def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
     """A list of RGB PIL frames from a video path or URL, a folder of images, a list or a T×H×W×3 array."""
     import numpy as np
 
@@ -110,7 +111,7 @@ def to_frames(value: Any, field: str = "video") -> list["Image.Image"]:
                     "or T×H×W×3 array", field=field)
 
 
-def read_video(path: str | os.PathLike) -> tuple["np.ndarray", float | None]:
+def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     """Frames (uint8 T×H×W×3) and fps of an .mp4/.gif/.webp file or a folder of .png frames."""
     import numpy as np
 
@@ -163,7 +164,7 @@ def metadata_path(path: Path) -> Path:
 
 
 def write_video(
-    frames: "np.ndarray",
+    frames: np.ndarray,
     path: str | os.PathLike,
     fps: float,
     metadata: Mapping[str, Any] | None = None,
@@ -230,7 +231,7 @@ def _atomic_text(path: Path, text: str) -> None:
         raise
 
 
-def _write_mp4(frames: "np.ndarray", path: Path, fps: float, meta_text: str) -> None:
+def _write_mp4(frames: np.ndarray, path: Path, fps: float, meta_text: str) -> None:
     import imageio.v2 as iio2
 
     writer = iio2.get_writer(
@@ -246,7 +247,7 @@ def _write_mp4(frames: "np.ndarray", path: Path, fps: float, meta_text: str) -> 
         writer.close()
 
 
-def _write_gif(frames: "np.ndarray", path: Path, fps: float, meta_text: str) -> None:
+def _write_gif(frames: np.ndarray, path: Path, fps: float, meta_text: str) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
@@ -254,7 +255,7 @@ def _write_gif(frames: "np.ndarray", path: Path, fps: float, meta_text: str) -> 
                    duration=round(1000 / fps), loop=0, comment=meta_text.encode()[:65000])
 
 
-def _write_webp(frames: "np.ndarray", path: Path, fps: float, meta_text: str) -> None:
+def _write_webp(frames: np.ndarray, path: Path, fps: float, meta_text: str) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]

@@ -9,9 +9,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelNotFoundError, VideoGenError
 
@@ -35,7 +36,7 @@ def call_parameters(cls: type) -> set[str]:
     return set(inspect.signature(cls.__call__).parameters) - {"self"}
 
 
-def locate(card: "ModelCard", family: "Family") -> tuple["ModelCard", str | None]:
+def locate(card: ModelCard, family: Family) -> tuple[ModelCard, str | None]:
     """The card pointed at a local folder holding the weights, and the revision it is at.
 
     Tiny models are built on first use; Hub repos are downloaded (or found in the Hub cache) by
@@ -193,7 +194,7 @@ def loading_bars(show: bool) -> Iterator[None]:
             t_log.enable_progress_bar()
 
 
-def load_pipeline(card: "ModelCard", family: "Family", cls: type, load_kwargs: dict[str, Any],
+def load_pipeline(card: ModelCard, family: Family, cls: type, load_kwargs: dict[str, Any],
                   progress: bool = True) -> tuple[Any, str | None]:
     """Locate the weights and load `cls` from them. Loading errors become VideoGenError."""
     with loading_bars(progress):

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 class VideoResult:
     """Frames (uint8 T×H×W×3), playback fps, the seed used, the complete spec and metadata."""
 
-    frames: "np.ndarray"
+    frames: np.ndarray
     fps: int
     seed: int
-    spec: "VideoSpec"
+    spec: VideoSpec
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -23,7 +23,7 @@ def pick_device() -> str:
     return "cpu"
 
 
-def component_dtypes(card: "ModelCard", device: str) -> dict[str, "torch.dtype"]:
+def component_dtypes(card: ModelCard, device: str) -> dict[str, torch.dtype]:
     """`torch_dtype` for `from_pretrained`: the card's dtypes on a GPU, float32 everywhere on a CPU."""
     import torch
 

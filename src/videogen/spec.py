@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from .errors import SpecError
 
@@ -70,7 +71,7 @@ class VideoSpec:
                 valid=TASKS,
             )
 
-    def replace(self, **changes: Any) -> "VideoSpec":
+    def replace(self, **changes: Any) -> VideoSpec:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 

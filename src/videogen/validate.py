@@ -30,7 +30,7 @@ MAX_SEED = 2**63 - 1
 class Rules:
     """Applies one rule at a time: returns the value, or raises SpecError, or rounds it when `snap`."""
 
-    card: "ModelCard"
+    card: ModelCard
     snap: bool
     snapped: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: loaded media (PIL images, lists of frames) for rules that depend on them
@@ -96,7 +96,7 @@ def _float_field(spec: VideoSpec, name: str, minimum: float, example: float) -> 
     return float(value)
 
 
-def check_task(spec: VideoSpec, card: "ModelCard") -> str:
+def check_task(spec: VideoSpec, card: ModelCard) -> str:
     """The task, checked against what the model does and what inputs it needs."""
     task = spec.inferred_task()
     if task not in card.tasks:
@@ -106,7 +106,8 @@ def check_task(spec: VideoSpec, card: "ModelCard") -> str:
         hint = f"models of this family that do it: {', '.join(others[:4])}" if others else (
             f"{card.name} does {', '.join(card.tasks)}")
         inputs = [k for k in ("image", "last_image", "video") if getattr(spec, k) is not None]
-        given = f" (inferred from the inputs given: {', '.join(inputs) or 'no image or video'})" if not spec.task else ""
+        shown = ", ".join(inputs) or "no image or video"
+        given = f" (inferred from the inputs given: {shown})" if not spec.task else ""
         if card.tasks and all(t in TASK_INPUTS for t in card.tasks) and task == "t2v":
             needed = " and ".join(TASK_INPUTS[card.tasks[0]])
             raise SpecError(
@@ -139,7 +140,7 @@ def check_task(spec: VideoSpec, card: "ModelCard") -> str:
     return task
 
 
-def complete(spec: VideoSpec, card: "ModelCard", family: "Family", media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
+def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
     """The spec with defaults filled and every rule of the card and the family enforced."""
     given = frozenset(name for name in VideoSpec.__dataclass_fields__ if getattr(spec, name) is not None)
     rules = Rules(card=card, snap=bool(spec.snap), media=media, given=given)

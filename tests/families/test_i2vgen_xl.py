@@ -137,7 +137,7 @@ def test_the_pipeline_does_draw_from_the_global_rng() -> None:
     assert not np.array_equal(outs[0], outs[1])
 
 
-# ---- progress: no callback, generate.py counts scheduler steps -----------------------------------------------
+# ---- progress: no callback, generation.py counts scheduler steps -----------------------------------------------
 def test_on_step_fires_steps_times_by_counting_scheduler_steps() -> None:
     assert "callback_on_step_end" not in diffusers.I2VGenXLPipeline.__call__.__code__.co_varnames
     calls: list[tuple[int, int]] = []

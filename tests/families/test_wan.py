@@ -65,6 +65,7 @@ def test_same_seed_same_video_other_seed_other_video() -> None:
         ({"extra": {"strenght": 0.5}}, "extra", ["strenght", "not a parameter"]),
         ({"extra": {"height": 64}}, "extra", ["height", "spec field"]),
         ({"image": image()}, "task", ["i2v", "tiny-wan-i2v"]),
+        ({"model": "tiny-wan2.2", "video": video()}, "task", ["video-to-video", "tiny-wan"]),
     ],
 )
 def test_wan_rules_raise_spec_error(fields: dict, field: str, words: list[str]) -> None:

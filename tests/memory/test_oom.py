@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import pytest
@@ -11,13 +10,12 @@ import torch
 from memtools import cached_pipeline, fields_for, plain_frames
 
 import videogen
+import videogen.generation as gen
 from videogen.catalog import resolve
 from videogen.memory import preset
 from videogen.memory.apply import in_place
 
 CARD = resolve("tiny-wan")
-assert callable(videogen.generate)  # the function (importing the submodule by name would shadow it)
-gen = sys.modules["videogen.generate"]
 
 
 def flaky_call(monkeypatch: pytest.MonkeyPatch, failures: int = 1) -> list[Any]:

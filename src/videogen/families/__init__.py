@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,13 +21,13 @@ FAMILY_MODULES: dict[str, str] = {
 }
 
 
-def get_family(name: str) -> "Family":
+def get_family(name: str) -> Family:
     """The family object registered under `name`."""
     return _load(name)
 
 
-@lru_cache(maxsize=None)
-def _load(name: str) -> "Family":
+@cache
+def _load(name: str) -> Family:
     if name not in FAMILY_MODULES:
         from ..errors import SpecError
 
@@ -37,11 +37,11 @@ def _load(name: str) -> "Family":
     return importlib.import_module(FAMILY_MODULES[name]).FAMILY
 
 
-def all_families() -> list["Family"]:
+def all_families() -> list[Family]:
     return [_load(name) for name in FAMILY_MODULES]
 
 
-def family_for_class(class_name: str) -> "Family | None":
+def family_for_class(class_name: str) -> Family | None:
     """The family that drives a diffusers pipeline class (exact name match)."""
     for fam in all_families():
         if class_name in fam.pipeline_classes():

@@ -7,9 +7,11 @@ methods. Defaults here fit the modern diffusers video pipelines; families overri
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
 from ..errors import SpecError
@@ -63,7 +65,7 @@ class Family:
         raise SpecError(f"model={ref!r}: no {self.name} card knows {class_name}", field="model")
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: "VideoSpec", card: ModelCard, rules: "Rules") -> "VideoSpec":
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
         """Family-specific rules on a spec whose defaults are filled. Return the (maybe snapped) spec."""
         return spec
 
@@ -81,7 +83,7 @@ class Family:
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: "VideoSpec", card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
     ) -> dict[str, Any]:
         """Keyword arguments for the pipeline's `__call__` (besides generator, output and callbacks).
 
@@ -108,11 +110,11 @@ class Family:
         kwargs.update(spec.extra)
         return kwargs
 
-    def call_context(self, pipe: Any, spec: "VideoSpec") -> ContextManager[Any]:
+    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         """A context the call runs in (a seam for cache hooks that need a cache context)."""
         return contextlib.nullcontext()
 
-    def total_steps(self, spec: "VideoSpec", call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
         """How many times the step callback fires for this call.
 
         Video-to-video runs only the last `strength` share of the schedule, as diffusers'
@@ -124,7 +126,7 @@ class Family:
             steps = min(int(steps * strength), steps)
         return steps
 
-    def frames(self, output: Any, spec: "VideoSpec", card: ModelCard) -> "np.ndarray":
+    def frames(self, output: Any, spec: VideoSpec, card: ModelCard) -> np.ndarray:
         """The first video of the output as floats in [0, 1], shape T×H×W×3."""
         import numpy as np
 

@@ -7,8 +7,8 @@ default (1) unless set in `extra`.
 Known breakage: the pipeline's default `clip_skip=1` crashes on transformers >= 5.6 (`CLIPTextModel`
 has no `.text_model`). videogen passes `clip_skip=None` unless the user sets `extra["clip_skip"]`;
 then the call runs with `modelscope.clip_skip_alias`, which makes the pipeline's own clip_skip code
-work. The pipeline samples the image latents from the global torch RNG: `uses_global_rng` (generate.py
-seeds it with the spec's seed under a lock). It has no step callback: generate.py counts scheduler steps.
+work. The pipeline samples the image latents from the global torch RNG: `uses_global_rng` (generation.py
+seeds it with the spec's seed under a lock). It has no step callback: generation.py counts scheduler steps.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ VideoToVideoSDPipeline default, for the zeroscope-v2-xl upscaler).
 `clip_skip` is passed as None unless the user sets it in `extra`; the pipelines' clip_skip code reads
 `text_encoder.text_model`, which transformers >= 5.6 removed, so when it is set the call runs with a
 temporary alias (`clip_skip_alias`), which makes the pipelines' own clip_skip code work again.
-The old `callback`/`callback_steps` API is driven by generate.py. `spec.fps` is playback only.
+The old `callback`/`callback_steps` API is driven by generation.py. `spec.fps` is playback only.
 
 The helper `clip_skip_alias` is shared with the I2VGen-XL and SVD families.
 """

@@ -6,9 +6,10 @@ TI2V-5B (VAE ×16). The VAE runs in float32 on a GPU (the model authors' and dif
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..catalog import ModelCard
 from .base import Family
@@ -35,7 +36,8 @@ CARDS = (
     _card("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", ("flf2v", "i2v"), height=720,
           width=1280, guidance_scale=5.5, arch="wan2.1-i2v-14b",
           description="Wan 2.1 first-last-frame-to-video, 14B, 720p"),
-    _card("wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", ("t2v", "v2v"), height=720, width=1280,
+    # no v2v for the two-expert models: WanVideoToVideoPipeline has no transformer_2 and would drop one expert
+    _card("wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", ("t2v",), height=720, width=1280,
           steps=40, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0}, arch="wan2.2-a14b",
           description="Wan 2.2 text-to-video, two 14B experts (high/low noise)"),
     _card("wan2.2-i2v-a14b", "Wan-AI/Wan2.2-I2V-A14B-Diffusers", ("i2v",), height=720, width=1280,
@@ -51,7 +53,7 @@ CARDS = (
           description="tiny random Wan 2.1 I2V"),
     _card("tiny-wan-flf2v", None, ("flf2v", "i2v"), tiny="flf2v", height=32, width=32, num_frames=9, fps=8,
           steps=2, description="tiny random Wan 2.1 FLF2V"),
-    _card("tiny-wan2.2", None, ("t2v", "v2v"), tiny="a14b", height=32, width=32, num_frames=9, fps=8,
+    _card("tiny-wan2.2", None, ("t2v",), tiny="a14b", height=32, width=32, num_frames=9, fps=8,
           steps=2, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0},
           description="tiny random Wan 2.2 two-expert T2V"),
     _card("tiny-wan2.2-ti2v", None, ("t2v", "i2v"), tiny="ti2v", height=32, width=32, num_frames=9, fps=8,

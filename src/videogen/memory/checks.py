@@ -262,13 +262,13 @@ def tile_too_small(ctx: Context) -> str | None:
 def _check_denoiser_features(plan: MemoryPlan, ctx: Context) -> None:
     dens = [(n, ctx.caps[n]) for n in ctx.denoisers() if n in ctx.caps]
     if plan.forward_chunking:
-        for name, caps in dens:
+        for _name, caps in dens:
             if not caps.forward_chunking:
                 raise _err(f"forward_chunking: {caps.class_name} has no feed-forward chunking (diffusers offers it "
                            "for UNet3DConditionModel, I2VGenXLUNet and UNetSpatioTemporalConditionModel); use "
                            "group offload or VAE tiling to save memory instead")
     if plan.compile == "regional":
-        for name, caps in dens:
+        for _name, caps in dens:
             if not caps.repeated_blocks:
                 raise _err(f"compile='regional': {caps.class_name} declares no repeated blocks "
                            "(_repeated_blocks); use compile='full'")
@@ -293,7 +293,7 @@ def _check_attention(backend: str, dens: list[tuple[str, Capabilities]], ctx: Co
     if backend not in valid:
         raise _err(f"attention_backend={backend!r} is not a diffusers attention backend; use one of "
                    f"{', '.join(valid)}")
-    for name, caps in dens:
+    for _name, caps in dens:
         if caps.attention_backend == "none":
             raise _err(f"attention_backend={backend!r}: {caps.class_name}'s attention processors don't "
                        "follow set_attention_backend (in diffusers it would silently do nothing); leave "

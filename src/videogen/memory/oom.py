@@ -11,7 +11,7 @@ from .plans import MemoryPlan
 from .presets import FALLBACK, LADDER
 
 if TYPE_CHECKING:
-    from ..generate import Prepared
+    from ..generation import Prepared
 
 logger = logging.getLogger("videogen")
 

@@ -196,7 +196,7 @@ def _prepare_for_plan(spec: Any, fields: dict[str, Any]) -> Any:
     import numpy as np
 
     from ..errors import SpecError
-    from ..generate import build_spec, prepare
+    from ..generation import build_spec, prepare
 
     full = build_spec(spec, fields)
     for _ in range(4):

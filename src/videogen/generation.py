@@ -6,8 +6,9 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .catalog import ModelCard, resolve
 from .errors import Cancelled, SpecError
@@ -141,10 +142,10 @@ def cache_key(p: Prepared) -> tuple:
 
 def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
          started: float | None = None) -> VideoResult:
+    from .lora import apply_loras, check_loras
     from .memory import apply_plan, call_kwargs, load_kwargs
     from .pipeline import CACHE, call_parameters, load_pipeline, pipeline_class
     from .runtime import peak_memory, reset_peak, versions
-    from .lora import apply_loras, check_loras
     from .schedulers import check_scheduler_name, scheduler_for_call
     from .validate import check_extra_against_signature
 
@@ -213,7 +214,7 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
         if on_step is not None and on_step(counter["step"], total) is False:
             raise Cancelled(f"cancelled by on_step after step {counter['step']} of {total}")
 
-    restore: Callable[[], None] = lambda: None  # noqa: E731
+    scheduler_step_counted = None  # the scheduler whose `step` is wrapped, to unwrap afterwards
     if "callback_on_step_end" in params:
         def on_step_end(_pipe: Any, _i: int, _t: Any, _kw: dict) -> dict:
             tick()
@@ -224,18 +225,15 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
         kwargs["callback"] = lambda _i, _t, _latents: tick()
         kwargs["callback_steps"] = 1
     else:  # pipelines without callbacks (I2VGen-XL): count the scheduler's steps
-        scheduler = pipe.scheduler
-        original_step = scheduler.step
+        scheduler_step_counted = pipe.scheduler
+        original_step = scheduler_step_counted.step
 
         def counted_step(*args: Any, **kw: Any) -> Any:
             out = original_step(*args, **kw)
             tick()
             return out
 
-        scheduler.step = counted_step
-
-        def restore() -> None:
-            del scheduler.step
+        scheduler_step_counted.step = counted_step
 
     pipe.set_progress_bar_config(disable=not progress)
     generator = torch.Generator(device="cpu").manual_seed(int(spec.seed))
@@ -247,7 +245,8 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
             with family.call_context(pipe, spec):
                 return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
     finally:
-        restore()
+        if scheduler_step_counted is not None:
+            del scheduler_step_counted.step
 
 
 def to_uint8(frames: Any) -> Any:
