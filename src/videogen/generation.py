@@ -77,15 +77,15 @@ class Prepared:
 
 def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) -> Prepared:
     """Resolve, validate and plan a spec without loading any weights (what `plan` and errors need)."""
-    from .memory import resolve_plan
-    from .runtime import pick_device
-
     start = time.perf_counter()
     spec = build_spec(spec, fields)
     card = resolve(spec.model)
     family = get_family(card.family)
     media = load_media(spec)
     spec, rules = complete(spec, card, family, media)
+    from .memory import resolve_plan  # after the spec's own rules: a spec error needs none of this
+    from .runtime import pick_device
+
     device = pick_device()
     plan = resolve_plan(spec.memory, spec, card, family, device)
     return Prepared(
