@@ -94,3 +94,14 @@ def test_write_video_accepts_plain_arrays(tmp_path: Path) -> None:
     write_video(frames, tmp_path / "a.webp", fps=4)
     back, fps = read_video(tmp_path / "a.webp")
     assert back.shape == (4, 16, 24, 3) and fps == pytest.approx(4, rel=0.01)
+
+
+def test_saved_files_get_the_usual_permissions(result: videogen.VideoResult, tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("a.mp4", "b.gif"):
+        path = result.save(tmp_path / name)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+        assert (tmp_path / (path.stem + ".json")).stat().st_mode & 0o777 == 0o666 & ~umask

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,7 +182,8 @@ def write_video(
     target.parent.mkdir(parents=True, exist_ok=True)
     meta_text = json.dumps(metadata or {}, indent=2, sort_keys=True, default=str)
     if kind == "png":
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        tmp_dir = _temp_beside(target)
+        tmp_dir.mkdir()
         try:
             import imageio.v3 as iio
 
@@ -194,9 +194,7 @@ def write_video(
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise
     else:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = _temp_beside(target)
         try:
             _WRITERS[kind](frames, tmp, fps, meta_text)
             os.replace(tmp, target)
@@ -205,6 +203,14 @@ def write_video(
             raise
     _atomic_text(sidecar, meta_text + "\n")
     return target
+
+
+def _temp_beside(target: Path) -> Path:
+    """A fresh hidden name next to `target` (same suffix, so writers pick the format); created by the
+    writer with the usual permissions (umask), unlike mkstemp's 0600."""
+    import uuid
+
+    return target.with_name(f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{target.suffix}")
 
 
 def _replace_dir(new: Path, target: Path) -> None:
@@ -221,9 +227,9 @@ def _replace_dir(new: Path, target: Path) -> None:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = _temp_beside(path)
     try:
-        with os.fdopen(fd, "w") as f:
+        with open(tmp, "x") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
