@@ -67,3 +67,25 @@ def test_demo_works_for_other_tiny_models(model: str, tmp_path: Path, capsys) ->
     assert main(["demo", "--model", model, "-q", "-o", str(tmp_path / "demo.mp4")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "demo.mp4")
     assert (tmp_path / "demo.mp4").stat().st_size > 0
+
+
+def test_scheduler_and_lora_flags_reach_the_spec(tmp_path: Path, capsys) -> None:
+    import videogen
+    from videogen.cli import main
+
+    lora = videogen.testing.tiny_lora("wan")
+    out = tmp_path / "a.mp4"
+    assert main(["generate", "-m", "tiny-wan", "-p", "x", "--seed", "1", "-q", "-o", str(out),
+                 "--scheduler", "UniPCMultistepScheduler", "--scheduler-arg", "flow_shift=5.0",
+                 "--lora", f"{lora}:0.5"]) == 0
+    meta = json.loads((tmp_path / "a.json").read_text())
+    assert meta["spec"]["scheduler"] == {"name": "UniPCMultistepScheduler", "flow_shift": 5.0}
+    assert meta["spec"]["loras"][0]["source"] == str(lora) and meta["spec"]["loras"][0]["weight"] == 0.5
+    plain = videogen.generate(model="tiny-wan", prompt="x", seed=1, progress=False,
+                              scheduler={"name": "UniPCMultistepScheduler", "flow_shift": 5.0})
+    from videogen.media import read_video
+
+    assert read_video(out)[0].shape == plain.frames.shape
+    assert main(["generate", "-m", "tiny-wan", "-p", "x", "--scheduler", "DDIMScheduler", "-q",
+                 "-o", str(tmp_path / "b.mp4")]) == 2
+    assert "can't drive tiny-wan" in capsys.readouterr().err
