@@ -158,11 +158,14 @@ def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = 
     check_scheduler_name(spec.scheduler)
     check_loras(spec.loras, cls)
 
-    key = cache_key(p)
-    loads_before = CACHE.loads
-    entry = CACHE.get(key, lambda: load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device),
-                                                 progress))
-    loaded_now = CACHE.loads != loads_before
+    loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
+
+    def loader() -> tuple[Any, str | None]:
+        loaded.append(True)
+        return load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device), progress)
+
+    entry = CACHE.get(cache_key(p), loader)
+    loaded_now = bool(loaded)
 
     media = dict(p.media)
     if spec.task == "v2v" and "video" in media:
