@@ -76,3 +76,27 @@ def test_docs_models_md_is_in_sync_with_the_catalog() -> None:
 
     docs = Path(__file__).parent.parent / "docs" / "models.md"
     assert docs.read_text() == models_markdown() + "\n", "run: videogen models --markdown > docs/models.md"
+
+
+def test_hub_repo_outside_the_catalog_loads_from_the_hub_cache_offline(tmp_path: Path) -> None:
+    """The real Hub path (model_index.json by hf_hub_download, weights by DiffusionPipeline.download),
+    served from a Hub cache laid out by hand, offline: the family is recognised, the revision recorded."""
+    import os
+    import subprocess
+    import sys
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo_dir = tmp_path / "hub" / "models--someone--my-wan"
+    shutil.copytree(tiny_pipeline("wan", "t2v"), repo_dir / "snapshots" / sha)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(sha)
+    code = ("import videogen\n"
+            "card = videogen.resolve('someone/my-wan')\n"
+            "assert card.family == 'wan' and card.frame_rule == (4, 1), card\n"
+            "r = videogen.generate(model='someone/my-wan', prompt='a', height=32, width=32, num_frames=5,"
+            " steps=1, progress=False)\n"
+            "print(r.metadata['model']['revision'], r.frames.shape)\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[0] == sha
+    assert "(5, 32, 32, 3)" in out.stdout
