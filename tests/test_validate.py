@@ -87,3 +87,16 @@ def test_a_bad_spec_is_rejected_without_importing_torch() -> None:
     kind, _ms, torch_loaded, diffusers_loaded = out.split()
     assert kind == "SpecError"
     assert torch_loaded == "False" and diffusers_loaded == "False"
+
+
+def test_an_extra_value_the_pipeline_refuses_is_a_spec_error_not_a_deep_traceback() -> None:
+    import numpy as np
+
+    clip = np.zeros((5, 32, 32, 3), np.uint8)
+    with pytest.raises(videogen.SpecError, match=r"strength.*\(0, 1\]") as info:  # checked before loading
+        videogen.generate(model="tiny-wan", prompt="a", video=clip, extra={"strength": "high"}, progress=False)
+    assert info.value.field == "extra"
+    # a value only the pipeline knows is wrong: its error comes back as a SpecError on extra
+    with pytest.raises(videogen.SpecError, match=r"extra: WanPipeline refused.*max_sequence_length='long'") as info:
+        videogen.generate(model="tiny-wan", prompt="a", extra={"max_sequence_length": "long"}, progress=False)
+    assert info.value.field == "extra"

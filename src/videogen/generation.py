@@ -247,6 +247,15 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
             torch.manual_seed(int(spec.seed))
             with family.call_context(pipe, spec):
                 return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
+    except (TypeError, ValueError) as exc:
+        if not spec.extra or isinstance(exc, SpecError):
+            raise
+        # the spec's own fields were checked; what the pipeline refuses now comes from `extra`'s values
+        raise SpecError(
+            f"extra: {type(pipe).__name__} refused the call ({type(exc).__name__}: {exc}); check the values "
+            f"of {', '.join(f'{k}={v!r}' for k, v in spec.extra.items())}",
+            field="extra",
+        ) from exc
     finally:
         if scheduler_step_counted is not None:
             del scheduler_step_counted.step

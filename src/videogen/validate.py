@@ -184,6 +184,15 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
                 field="extra",
             )
 
+    strength = spec.extra.get("strength")
+    if task == "v2v" and strength is not None and (
+            isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1):
+        raise SpecError(
+            f"extra['strength']={strength!r} must be a number in (0, 1]: the share of the video's schedule "
+            "that is re-noised (e.g. extra={'strength': 0.7})",
+            field="extra",
+        )
+
     video = media.get("video")
     if task == "v2v" and video is not None:
         if num_frames is None:
