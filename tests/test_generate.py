@@ -129,3 +129,12 @@ def test_different_models_run_side_by_side() -> None:
         for f in futures:
             f.result(timeout=60)
     assert both_inside.is_set()
+
+
+def test_an_error_raised_by_on_step_reaches_the_caller_unchanged() -> None:
+    def broken(step: int, total: int) -> None:
+        raise ValueError("my callback broke")
+
+    with pytest.raises(ValueError, match="my callback broke"):
+        videogen.generate(model="tiny-wan", prompt=PROMPT, seed=1, progress=False, on_step=broken,
+                          extra={"max_sequence_length": 64})

@@ -214,7 +214,14 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
 
     def tick() -> None:
         counter["step"] += 1
-        if on_step is not None and on_step(counter["step"], total) is False:
+        if on_step is None:
+            return
+        try:
+            keep_going = on_step(counter["step"], total)
+        except BaseException:
+            counter["on_step_raised"] = True  # the caller's own error: passed on untouched
+            raise
+        if keep_going is False:
             raise Cancelled(f"cancelled by on_step after step {counter['step']} of {total}")
 
     scheduler_step_counted = None  # the scheduler whose `step` is wrapped, to unwrap afterwards
@@ -248,7 +255,7 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
             with family.call_context(pipe, spec):
                 return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
     except (TypeError, ValueError) as exc:
-        if not spec.extra or isinstance(exc, SpecError):
+        if not spec.extra or isinstance(exc, SpecError) or counter.get("on_step_raised"):
             raise
         # the spec's own fields were checked; what the pipeline refuses now comes from `extra`'s values
         raise SpecError(
