@@ -38,8 +38,12 @@ class Rules:
     #: the spec fields the user set (the rest were filled from the card's defaults)
     given: frozenset[str] = frozenset()
 
-    def fix(self, name: str, value: Any, valid: Any, rule: str) -> Any:
-        """`value` if it equals `valid`; otherwise `valid` with a warning (snap) or a SpecError."""
+    def fix(self, name: str, value: Any, valid: Any, rule: str, field: str | None = None) -> Any:
+        """`value` if it equals `valid`; otherwise `valid` with a warning (snap) or a SpecError.
+
+        `field` is the SpecError's field when it differs from `name` (e.g. "extra" for
+        `name="extra['frame_index']"`).
+        """
         if value == valid:
             return value
         if self.snap:
@@ -50,7 +54,7 @@ class Rules:
         raise SpecError(
             f"{name}={value!r} is not valid for {self.card.name}: {rule}; nearest valid value: "
             f"{name}={valid!r} (or pass snap=True to round automatically)",
-            field=name,
+            field=field or name,
             valid=valid,
         )
 

@@ -23,7 +23,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
-from ..errors import SpecError
 from .base import Family
 
 if TYPE_CHECKING:
@@ -134,10 +133,7 @@ class CogVideoXFamily(Family):
                 label = "extra['max_sequence_length']"
                 rule = ("CogVideoX's text length is fixed by the checkpoint (transformer "
                         f"max_text_seq_length={tokens}); videogen passes it, so leave it out")
-                try:
-                    rules.fix(label, value, tokens, rule)
-                except SpecError as exc:
-                    raise SpecError(str(exc), field="extra", valid=tokens) from None
+                rules.fix(label, value, tokens, rule, field="extra")
                 spec = spec.replace(extra={**spec.extra, "max_sequence_length": tokens})
         return spec
 

@@ -231,10 +231,7 @@ def _fix_extra(rules: Rules | None, label: str, value: Any, valid: Any, rule: st
             return value
         raise SpecError(f"{label}={value!r}: {rule}; nearest valid value: {label}={valid!r}", field="extra",
                         valid=valid)
-    try:
-        return rules.fix(label, value, valid, rule)
-    except SpecError as exc:
-        raise SpecError(str(exc), field="extra", valid=valid) from None
+    return rules.fix(label, value, valid, rule, field="extra")
 
 
 def _frame_index(rules: Rules | None, label: str, value: Any, num_frames: int) -> int:
