@@ -226,6 +226,8 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
 
     from .families import get_family
     from .memory.components import component_class, pipeline_components
+    from .memory.estimate import buildable_config
+    from .memory.simulate import pipeline_config
     from .pipeline import load_pipeline
 
     family = get_family(card.family)
@@ -240,7 +242,7 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
         dtype = dtypes.get(comp.name, dtypes.get("default", torch.bfloat16))
         with torch.device("cuda"), _default_dtype(dtype), torch.no_grad():
             if comp.library == "diffusers":
-                model = model_cls.from_config(dict(comp.config or {}))
+                model = model_cls.from_config(buildable_config(comp))
             else:
                 config = {k: v for k, v in (comp.config or {}).items() if k != "model_type"}
                 model = model_cls(model_cls.config_class(**config))
@@ -250,7 +252,7 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
             _resize_processors(parts, model.config)
     _quantize_random(parts, load_kwargs)
     accepted = set(inspect.signature(cls.__init__).parameters)
-    return cls(**{k: v for k, v in parts.items() if k in accepted})
+    return cls(**{k: v for k, v in parts.items() if k in accepted}, **pipeline_config(card, cls))
 
 
 def _resize_processors(parts: dict[str, Any], config: Any) -> None:

@@ -63,7 +63,7 @@ def build_on_meta(component: Component) -> Any:
     from .components import component_class
 
     cls = component_class(component.class_name, component.library)
-    config = dict(component.config or {})
+    config = buildable_config(component)
     with torch.device("meta"):
         if component.library == "diffusers":
             return cls.from_config(config) if config else cls()
@@ -72,6 +72,20 @@ def build_on_meta(component: Component) -> Any:
         config.pop("_name_or_path", None)
         cfg = config_cls(**{k: v for k, v in config.items() if k != "model_type"}) if config else config_cls()
         return cls(cfg)
+
+
+def buildable_config(component: Component) -> dict[str, Any]:
+    """The component's config, with per-channel latent statistics (`latents_mean`/`latents_std`) sized to
+    its latent channels where the stored config leaves them at the class default. Their values change
+    neither sizes nor time, only what a real checkpoint's latents mean; planning and the bench need the
+    shapes to agree."""
+    config = dict(component.config or {})
+    channels = config.get("z_dim")
+    if isinstance(channels, int):
+        for key, neutral in (("latents_mean", 0.0), ("latents_std", 1.0)):
+            if len(config.get(key) or []) != channels:
+                config[key] = [neutral] * channels
+    return config
 
 
 @lru_cache(maxsize=64)

@@ -1,0 +1,332 @@
+"""Simulated activation memory: the pipeline's real call, at full size, on fake tensors.
+
+`simulate(prepared)` builds the full-size pipeline from its configs with *fake* weights (PyTorch's
+`FakeTensorMode`: shapes and dtypes, no storage, no compute), runs the diffusers pipeline's own
+`__call__` at the spec's size and counts the bytes of every tensor it creates while that tensor is
+alive. Per component it records the tensors alive when the component starts (latents, embeddings: the
+pipeline's state) and the most allocated above that while it runs (its activations). Weights are not
+counted here; the planner adds them from the plan's placement (estimate.py).
+
+This is what the planner's activation figures are checked against without a GPU. What it cannot see:
+the CUDA allocator's rounding and fragmentation, cuDNN / cuBLAS workspaces and a GPU attention kernel
+different from the CPU one; those are the margin `estimate.OVERHEAD_*` allows for. Values a pipeline
+reads back from a tensor (`.item()`, `nonzero`) don't exist on fake tensors: they are guessed (0, one
+match) and listed in `Simulation.guessed`; they steer indices, not sizes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import VideoGenError
+from .plans import MemoryPlan
+
+if TYPE_CHECKING:
+    from ..catalog import ModelCard
+    from ..generation import Prepared
+
+logger = logging.getLogger("videogen")
+
+
+@dataclass(frozen=True)
+class PhaseMemory:
+    """One component's run: the pipeline's tensors alive when it starts and the most it adds."""
+
+    entry_bytes: int
+    activation_bytes: int
+    calls: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.entry_bytes + self.activation_bytes
+
+
+@dataclass
+class Simulation:
+    """Per component (the VAE's encode and decode together as "vae"), the simulated activation memory."""
+
+    phases: dict[str, PhaseMemory]
+    #: the most bytes alive at once over the whole call (weights excluded)
+    peak_bytes: int
+    seconds: float
+    #: ops whose data-dependent result was guessed
+    guessed: list[str] = field(default_factory=list)
+
+
+def activation_parts(plan: MemoryPlan) -> tuple:
+    """The parts of a plan that change activation memory (what a simulation depends on)."""
+    return (plan.vae_tiling, plan.vae_slicing, plan.forward_chunking, plan.decode_chunk_size)
+
+
+_CACHE: dict[tuple, Simulation] = {}
+
+
+def simulate(prepared: Prepared, plan: MemoryPlan | None = None) -> Simulation:
+    """Run `prepared`'s pipeline call on fake full-size weights and measure its tensors (CPU, seconds)."""
+    plan = plan or prepared.plan
+    spec = prepared.spec
+    key = (prepared.card.name, prepared.class_name, spec.task, spec.height, spec.width, spec.num_frames,
+           spec.guidance_scale, tuple(sorted((spec.extra or {}).items(), key=str)), activation_parts(plan))
+    if key not in _CACHE:
+        _CACHE[key] = _simulate(prepared, plan)
+    return _CACHE[key]
+
+
+def _simulate(prepared: Prepared, plan: MemoryPlan) -> Simulation:
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from ..pipeline import call_parameters, pipeline_class
+    from .apply import _apply_chunking, _apply_vae
+    from .apply import call_kwargs as plan_call_kwargs
+
+    start = time.perf_counter()
+    cls = pipeline_class(prepared.class_name)
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    pipe = fake_pipeline(prepared, cls, plan, fake_mode)
+    _apply_vae(pipe, plan, "cpu")
+    _apply_chunking(pipe, plan, "cpu")
+    params = call_parameters(cls)
+    spec = prepared.spec
+    media = dict(prepared.media)
+    if spec.task == "v2v" and "video" in media:
+        media["video"] = media["video"][: spec.num_frames]
+    kwargs = prepared.family.call_kwargs(spec, prepared.card, media, params)
+    kwargs.update({k: v for k, v in plan_call_kwargs(plan, params).items() if k not in (spec.extra or {})})
+    counter = LiveBytes()
+    phases: dict[str, list[int]] = {}
+    _instrument(pipe, counter, phases)
+    pipe.set_progress_bar_config(disable=True)
+    generator = torch.Generator("cpu").manual_seed(int(spec.seed))
+    try:
+        with torch.no_grad(), fake_mode, counter, prepared.family.call_context(pipe, spec):
+            pipe(**kwargs, generator=generator, output_type="pt", return_dict=True)
+    except Exception as exc:  # noqa: BLE001 - a pipeline that can't run on fake tensors: say which, why
+        raise VideoGenError(f"could not simulate {prepared.class_name} on fake tensors: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    merged: dict[str, PhaseMemory] = {}
+    for name, (entry, act, calls) in phases.items():
+        base = name.split(".")[0]
+        old = merged.get(base)
+        if old is None or entry + act > old.total_bytes:
+            merged[base] = PhaseMemory(entry, act, calls + (old.calls if old else 0))
+    return Simulation(merged, counter.peak, round(time.perf_counter() - start, 2), sorted(set(counter.guessed)))
+
+
+def fake_pipeline(prepared: Prepared, cls: type, plan: MemoryPlan, fake_mode: Any) -> Any:
+    """`cls` with full-size components built from their configs as fake tensors in the planned dtypes.
+
+    Tokenizers, scheduler and processors come from the family's tiny model: they set sequence lengths
+    and timesteps, not sizes that depend on the checkpoint.
+    """
+    import torch
+
+    from .components import pipeline_components
+    from .estimate import build_on_meta, component_dtype
+
+    card = prepared.card
+    parts = small_parts(prepared, cls)
+    components, _ = pipeline_components(card, cls.__name__)
+    for comp in components:
+        if comp.config is None:
+            raise VideoGenError(f"can't simulate {card.name}: the config of {comp.name} is unknown")
+        dtype = getattr(torch, component_dtype(card, plan, comp.name, "cuda"))
+        module = build_on_meta(comp).to(dtype).eval()
+        with fake_mode:
+            parts[comp.name] = module.to_empty(device="cpu")
+        if comp.name == "image_encoder":
+            _fit_image_processors(parts, module.config)
+    _agree_on_pad_token(parts)
+    for value in parts.values():
+        if hasattr(value, "preprocess") and type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
+            value.preprocess = _on_real_tensors(value.preprocess)
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    return cls(**{k: v for k, v in parts.items() if k in accepted}, **pipeline_config(card, cls))
+
+
+def small_parts(prepared: Prepared, cls: type) -> dict[str, Any]:
+    """Tokenizers, scheduler and processors for `cls`, from the family's tiny model."""
+    import torch
+
+    from ..pipeline import load_pipeline
+
+    family = prepared.family
+    tiny_card = next((c for c in family.cards if c.tiny
+                      and any(c.pipeline_class(t, family) == cls.__name__ for t in c.tasks)), None)
+    if tiny_card is None:
+        raise VideoGenError(f"no tiny {family.name} model runs {cls.__name__}: nothing to borrow tokenizers from")
+    tiny, _ = load_pipeline(tiny_card, family, cls, {"dtype": torch.float32}, False)
+    return {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
+
+
+def _fit_image_processors(parts: dict[str, Any], config: Any) -> None:
+    """Image processors sized for the full image encoder (the tiny one's are tiny)."""
+    size = int(getattr(config, "image_size", 224))
+    for name, value in list(parts.items()):
+        if type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
+            parts[name] = type(value)(size={"height": size, "width": size}, crop_size={"height": size, "width": size})
+
+
+def _agree_on_pad_token(parts: dict[str, Any]) -> None:
+    """A text encoder whose stored config names no pad token pads with the borrowed tokenizer's."""
+    tokenizer = parts.get("tokenizer")
+    encoder = parts.get("text_encoder")
+    if tokenizer is None or encoder is None or getattr(tokenizer, "pad_token_id", None) is None:
+        return
+    if not hasattr(encoder.config, "pad_token_id"):
+        encoder.config.pad_token_id = tokenizer.pad_token_id
+
+
+def _on_real_tensors(preprocess: Callable) -> Callable:
+    """An image processor converts to numpy: run it outside fake mode, on zeros of the input's shape."""
+
+    def run(images: Any, *args: Any, **kwargs: Any) -> Any:
+        import torch
+        from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
+        from torch.utils._pytree import tree_map_only
+
+        with unset_fake_temporarily():
+            images = tree_map_only(FakeTensor, lambda t: torch.zeros(t.shape, dtype=t.dtype), images)
+            return preprocess(images, *args, **kwargs)
+
+    return run
+
+
+def pipeline_config(card: ModelCard, cls: type) -> dict[str, Any]:
+    """The pipeline's own registered settings (Wan 2.2's boundary_ratio, expand_timesteps) for `cls`."""
+    from .components import arch_config
+
+    stored = (arch_config(card.arch) or {}).get("pipeline_config") or {}
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    return {k: v for k, v in stored.items() if k in accepted}
+
+
+# ---- counting --------------------------------------------------------------------------------------
+class LiveBytes:
+    """A dispatch mode counting the bytes of the storages alive, and their peak.
+
+    A storage counts from the first op that returns a tensor on it until the last such tensor is gone.
+    Tensors that existed before (weights) are not counted.
+    """
+
+    def __new__(cls) -> Any:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        class _Mode(TorchDispatchMode):
+            def __init__(self) -> None:
+                super().__init__()
+                self.current = 0
+                self.peak = 0
+                self.guessed: list[str] = []
+                self._live: dict[int, list[int]] = {}
+                self._refs: list[Any] = []
+
+            def _track(self, tensor: Any) -> None:
+                storage = tensor.untyped_storage()
+                key = storage._cdata
+                entry = self._live.get(key)
+                if entry is not None:
+                    entry[1] += 1
+                else:
+                    nbytes = int(storage.nbytes())
+                    self._live[key] = [nbytes, 1]
+                    self.current += nbytes
+                    self.peak = max(self.peak, self.current)
+
+                def release(_ref: Any, key: int = key) -> None:
+                    held = self._live.get(key)
+                    if held is None:
+                        return
+                    held[1] -= 1
+                    if held[1] == 0:
+                        del self._live[key]
+                        self.current -= held[0]
+
+                self._refs.append(weakref.ref(tensor, release))
+
+            def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+                import torch
+                from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
+                from torch.utils._pytree import tree_map_only
+
+                try:
+                    out = func(*args, **(kwargs or {}))
+                except DataDependentOutputException:  # .item(): a value fake tensors don't have
+                    self.guessed.append(str(func))
+                    dtype = args[0].dtype
+                    return False if dtype == torch.bool else (0.0 if dtype.is_floating_point else 0)
+                except DynamicOutputShapeException:
+                    if func is not torch.ops.aten.nonzero.default:
+                        raise
+                    self.guessed.append(str(func))  # one match (a timestep found in the schedule)
+                    out = torch.zeros(1, args[0].dim(), dtype=torch.long, device=args[0].device)
+                tree_map_only(torch.Tensor, self._track, out)
+                return out
+
+        return _Mode()
+
+
+def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]]) -> None:
+    """Per component call, record the live bytes at entry and the most added during it; run each
+    denoiser once per input signature (later calls return new empty outputs of the same shapes).
+
+    Every denoising step allocates the same, so the first call with a signature shows the peak; the
+    other steps would only cost time (seconds each at full size, even on fake tensors). The pipeline
+    is built for one simulation, so the wrappers stay on it.
+    """
+    import torch
+
+    from .plans import DENOISERS
+
+    for name, module in pipe.components.items():
+        if not isinstance(module, torch.nn.Module):
+            continue
+        if name in DENOISERS:
+            module.forward = _once_per_signature(module.forward)
+        if name == "vae":
+            for method in ("encode", "decode"):
+                if hasattr(module, method):
+                    setattr(module, method, _measure(getattr(module, method), f"vae.{method}", counter, phases))
+        else:
+            module.forward = _measure(module.forward, name, counter, phases)
+
+
+def _measure(original: Callable, label: str, counter: Any, phases: dict[str, list[int]]) -> Callable:
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        entry, outer_peak = counter.current, counter.peak
+        counter.peak = entry
+        try:
+            return original(*args, **kwargs)
+        finally:
+            record = phases.setdefault(label, [0, 0, 0])
+            record[0] = max(record[0], entry)
+            record[1] = max(record[1], counter.peak - entry)
+            record[2] += 1
+            counter.peak = max(outer_peak, counter.peak)
+
+    return measured
+
+
+def _once_per_signature(original: Callable) -> Callable:
+    import torch
+    from torch.utils._pytree import tree_flatten, tree_map_only
+
+    seen: dict[tuple, Any] = {}
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        leaves, _ = tree_flatten((args, kwargs))
+        signature = tuple((tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else repr(x)[:64]
+                          for x in leaves)
+        if signature in seen:
+            return tree_map_only(torch.Tensor, torch.empty_like, seen[signature])
+        out = original(*args, **kwargs)
+        seen[signature] = out
+        return out
+
+    return forward
