@@ -16,6 +16,7 @@ match) and listed in `Simulation.guessed`; they steer indices, not sizes.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -102,6 +103,7 @@ def _simulate(prepared: Prepared, plan: MemoryPlan) -> Simulation:
     counter = LiveBytes()
     phases: dict[str, list[int]] = {}
     _instrument(pipe, counter, phases)
+    _ACTIVE_COUNTER[:] = [counter]
     pipe.set_progress_bar_config(disable=True)
     generator = torch.Generator("cpu").manual_seed(int(spec.seed))
     try:
@@ -110,6 +112,8 @@ def _simulate(prepared: Prepared, plan: MemoryPlan) -> Simulation:
     except Exception as exc:  # noqa: BLE001 - a pipeline that can't run on fake tensors: say which, why
         raise VideoGenError(f"could not simulate {prepared.class_name} on fake tensors: "
                             f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        _ACTIVE_COUNTER.clear()
     merged: dict[str, PhaseMemory] = {}
     for name, (entry, act, calls) in phases.items():
         base = name.split(".")[0]
@@ -128,7 +132,7 @@ def fake_pipeline(prepared: Prepared, cls: type, plan: MemoryPlan, fake_mode: An
     import torch
 
     from .components import pipeline_components
-    from .estimate import build_on_meta, component_dtype
+    from .estimate import component_dtype
 
     card = prepared.card
     parts = small_parts(prepared, cls)
@@ -137,17 +141,61 @@ def fake_pipeline(prepared: Prepared, cls: type, plan: MemoryPlan, fake_mode: An
         if comp.config is None:
             raise VideoGenError(f"can't simulate {card.name}: the config of {comp.name} is unknown")
         dtype = getattr(torch, component_dtype(card, plan, comp.name, "cuda"))
-        module = build_on_meta(comp).to(dtype).eval()
-        with fake_mode:
-            parts[comp.name] = module.to_empty(device="cpu")
-        if comp.name == "image_encoder":
-            _fit_image_processors(parts, module.config)
-    _agree_on_pad_token(parts)
-    for value in parts.values():
+        module = _fake_module(comp, dtype, fake_mode)
+        module.to = _rebuild_on_cast(module, comp, fake_mode)
+        parts[comp.name] = module
+        vision = getattr(module.config, "vision_config", None) or module.config
+        if getattr(vision, "image_size", None):
+            _fit_image_processors(parts, vision)
+    _agree_with_tokenizer(parts)
+    for value in parts.values():  # numpy inside: run on real tensors
         if hasattr(value, "preprocess") and type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
             value.preprocess = _on_real_tensors(value.preprocess)
+        if hasattr(value, "set_timesteps"):
+            value.set_timesteps = _on_real_tensors(value.set_timesteps)
     accepted = set(inspect.signature(cls.__init__).parameters)
     return cls(**{k: v for k, v in parts.items() if k in accepted}, **pipeline_config(card, cls))
+
+
+def _fake_module(comp: Any, dtype: Any, fake_mode: Any) -> Any:
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    from .estimate import build_on_meta
+
+    with unset_fake_temporarily():
+        module = build_on_meta(comp).to(dtype).eval()
+    with fake_mode:
+        return module.to_empty(device="cpu")
+
+
+def _rebuild_on_cast(module: Any, comp: Any, fake_mode: Any) -> Callable:
+    """`module.to(dtype)` for fake weights: PyTorch can't swap a fake parameter in place, so a pipeline
+    that casts a component during the call (SVD upcasts its half-precision VAE) gets it rebuilt in the
+    new dtype. Device moves stay what they are (everything is on the fake CPU)."""
+    import torch
+
+    @functools.wraps(module.to)
+    def to(*args: Any, **kwargs: Any) -> Any:
+        dtype = kwargs.get("dtype") or next((a for a in args if isinstance(a, torch.dtype)), None)
+        current = next(module.parameters()).dtype
+        if dtype is None or dtype == current:
+            return module
+        counter = _ACTIVE_COUNTER[0] if _ACTIVE_COUNTER else None
+        if counter is not None:
+            counter.paused = True  # weights are the planner's to count, not activations
+        try:
+            rebuilt = _fake_module(comp, dtype, fake_mode)
+        finally:
+            if counter is not None:
+                counter.paused = False
+        for key in ("_parameters", "_buffers", "_modules"):
+            setattr(module, key, getattr(rebuilt, key))
+        return module
+
+    return to
+
+
+_ACTIVE_COUNTER: list[Any] = []
 
 
 def small_parts(prepared: Prepared, cls: type) -> dict[str, Any]:
@@ -165,35 +213,42 @@ def small_parts(prepared: Prepared, cls: type) -> dict[str, Any]:
     return {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
 
 
-def _fit_image_processors(parts: dict[str, Any], config: Any) -> None:
+def _fit_image_processors(parts: dict[str, Any], vision: Any) -> None:
     """Image processors sized for the full image encoder (the tiny one's are tiny)."""
-    size = int(getattr(config, "image_size", 224))
+    size = int(vision.image_size)
     for name, value in list(parts.items()):
         if type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
             parts[name] = type(value)(size={"height": size, "width": size}, crop_size={"height": size, "width": size})
 
 
-def _agree_on_pad_token(parts: dict[str, Any]) -> None:
-    """A text encoder whose stored config names no pad token pads with the borrowed tokenizer's."""
+def _agree_with_tokenizer(parts: dict[str, Any]) -> None:
+    """The full-size text encoder's special token ids made those of the borrowed tokenizer: its pad
+    token where the stored config names none, and LLaVA's `<image>` token (added to the tokenizer)."""
     tokenizer = parts.get("tokenizer")
     encoder = parts.get("text_encoder")
-    if tokenizer is None or encoder is None or getattr(tokenizer, "pad_token_id", None) is None:
+    if tokenizer is None or encoder is None:
         return
-    if not hasattr(encoder.config, "pad_token_id"):
+    if not hasattr(encoder.config, "pad_token_id") and getattr(tokenizer, "pad_token_id", None) is not None:
         encoder.config.pad_token_id = tokenizer.pad_token_id
+    if hasattr(encoder.config, "image_token_index"):
+        tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
+        encoder.config.image_token_index = tokenizer.convert_tokens_to_ids("<image>")
 
 
-def _on_real_tensors(preprocess: Callable) -> Callable:
-    """An image processor converts to numpy: run it outside fake mode, on zeros of the input's shape."""
+def _on_real_tensors(method: Callable) -> Callable:
+    """Image processors and schedulers' `set_timesteps` go through numpy: run them outside fake mode
+    (fake tensor arguments become zeros of their shape; their outputs are real, small tensors)."""
 
-    def run(images: Any, *args: Any, **kwargs: Any) -> Any:
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
         import torch
         from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
         from torch.utils._pytree import tree_map_only
 
         with unset_fake_temporarily():
-            images = tree_map_only(FakeTensor, lambda t: torch.zeros(t.shape, dtype=t.dtype), images)
-            return preprocess(images, *args, **kwargs)
+            args, kwargs = tree_map_only(FakeTensor, lambda t: _shadow(t) if _shadow(t) is not None
+                                         else torch.zeros(t.shape, dtype=t.dtype), (args, kwargs))
+            return method(*args, **kwargs)
 
     return run
 
@@ -208,11 +263,19 @@ def pipeline_config(card: ModelCard, cls: type) -> dict[str, Any]:
 
 
 # ---- counting --------------------------------------------------------------------------------------
+#: tensors up to this many elements also carry their real value ("shadow"), computed on the CPU
+SHADOW_NUMEL = 1 << 16
+_SHADOW = "_videogen_shadow"
+
+
 class LiveBytes:
     """A dispatch mode counting the bytes of the storages alive, and their peak.
 
     A storage counts from the first op that returns a tensor on it until the last such tensor is gone.
-    Tensors that existed before (weights) are not counted.
+    Tensors that existed before (weights) are not counted. Small tensors (masks, timesteps, indices)
+    carry their real value beside the fake one, so what a pipeline reads back from them (`.item()`,
+    `nonzero`, a comparison in an `if`) is the real value; only values derived from large tensors are
+    guessed (and listed in `guessed`).
     """
 
     def __new__(cls) -> Any:
@@ -226,8 +289,11 @@ class LiveBytes:
                 self.guessed: list[str] = []
                 self._live: dict[int, list[int]] = {}
                 self._refs: list[Any] = []
+                self.paused = False
 
             def _track(self, tensor: Any) -> None:
+                if self.paused:
+                    return
                 storage = tensor.untyped_storage()
                 key = storage._cdata
                 entry = self._live.get(key)
@@ -255,21 +321,103 @@ class LiveBytes:
                 from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
                 from torch.utils._pytree import tree_map_only
 
+                kwargs = kwargs or {}
+                real = _real_values(func, args, kwargs)
                 try:
-                    out = func(*args, **(kwargs or {}))
-                except DataDependentOutputException:  # .item(): a value fake tensors don't have
+                    out = func(*args, **kwargs)
+                except (DataDependentOutputException, DynamicOutputShapeException):
+                    if real is not None:
+                        out = real if not isinstance(real, torch.Tensor) else torch.empty_like(real)
+                        _set_shadows(out, real)
+                        tree_map_only(torch.Tensor, self._track, out)
+                        return out
                     self.guessed.append(str(func))
-                    dtype = args[0].dtype
-                    return False if dtype == torch.bool else (0.0 if dtype.is_floating_point else 0)
-                except DynamicOutputShapeException:
-                    if func is not torch.ops.aten.nonzero.default:
-                        raise
-                    self.guessed.append(str(func))  # one match (a timestep found in the schedule)
-                    out = torch.zeros(1, args[0].dim(), dtype=torch.long, device=args[0].device)
+                    return _guess(func, args)
+                if real is not None:
+                    _set_shadows(out, real)
                 tree_map_only(torch.Tensor, self._track, out)
                 return out
 
         return _Mode()
+
+
+def _shadow(value: Any) -> Any:
+    """The real value of a tensor argument: itself when real, its shadow when fake (None: unknown)."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    if isinstance(value, FakeTensor):
+        return getattr(value, _SHADOW, None)
+    return value
+
+
+def _real_values(func: Any, args: tuple, kwargs: dict) -> Any:
+    """`func` run on the real values of its tensor arguments, when all are small and known; else None.
+
+    A mutating op whose inputs are not all known drops the shadows of what it mutates."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
+    from torch.utils._pytree import tree_flatten, tree_map_only
+
+    leaves, _ = tree_flatten((args, kwargs))
+    tensors = [x for x in leaves if isinstance(x, torch.Tensor)]
+    known = all(_shadow(t) is not None and _elements(t) <= SHADOW_NUMEL for t in tensors)
+    if not known or not tensors and not _small_factory(func, args, kwargs):
+        if func._schema.is_mutable:
+            for t in tensors:
+                if isinstance(t, FakeTensor) and hasattr(t, _SHADOW):
+                    delattr(t, _SHADOW)
+        return None
+    try:
+        with unset_fake_temporarily():
+            real_args, real_kwargs = tree_map_only(torch.Tensor, _shadow, (args, kwargs))
+            real_kwargs = {k: (torch.device("cpu") if k == "device" else v) for k, v in real_kwargs.items()}
+            out = func(*real_args, **real_kwargs)
+    except Exception:  # noqa: BLE001 - a value we can't compute is a value we don't know
+        return None
+    outs = [x for x in tree_flatten(out)[0] if isinstance(x, torch.Tensor)]
+    return out if all(_elements(x) <= SHADOW_NUMEL for x in outs) else None
+
+
+def _elements(tensor: Any) -> int:
+    """Elements of the tensor's storage (an expanded view of a small mask is small)."""
+    return tensor.untyped_storage().nbytes() // max(tensor.element_size(), 1)
+
+
+def _small_factory(func: Any, args: tuple, kwargs: dict) -> bool:
+    """A tensor-making op without tensor inputs (arange, zeros, full) that makes a small tensor."""
+    import math
+
+    name = func._schema.name
+    if not name.startswith("aten::") or name.split("::")[1] not in ("arange", "zeros", "ones", "full", "linspace",
+                                                                      "scalar_tensor", "empty", "lift_fresh"):
+        return False
+    sizes = [a for a in args if isinstance(a, (list, tuple))]
+    return not sizes or math.prod(int(x) for x in sizes[0]) <= SHADOW_NUMEL
+
+
+def _set_shadows(out: Any, real: Any) -> None:
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    fakes = [x for x in tree_flatten(out)[0] if isinstance(x, torch.Tensor)]
+    reals = [x for x in tree_flatten(real)[0] if isinstance(x, torch.Tensor)]
+    if len(fakes) != len(reals):
+        return
+    for fake, value in zip(fakes, reals):
+        if tuple(fake.shape) == tuple(value.shape):
+            setattr(fake, _SHADOW, value)
+
+
+def _guess(func: Any, args: tuple) -> Any:
+    """A data-dependent result of a large tensor: 0 / False, or one match for `nonzero`."""
+    import torch
+
+    if func is torch.ops.aten.nonzero.default:
+        return torch.zeros(1, args[0].dim(), dtype=torch.long, device=args[0].device)
+    if func is torch.ops.aten._local_scalar_dense.default:
+        dtype = args[0].dtype
+        return False if dtype == torch.bool else (0.0 if dtype.is_floating_point else 0)
+    raise NotImplementedError(f"can't guess {func}")
 
 
 def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]]) -> None:
@@ -298,6 +446,7 @@ def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]]) -> None:
 
 
 def _measure(original: Callable, label: str, counter: Any, phases: dict[str, list[int]]) -> Callable:
+    @functools.wraps(original)
     def measured(*args: Any, **kwargs: Any) -> Any:
         entry, outer_peak = counter.current, counter.peak
         counter.peak = entry
@@ -319,6 +468,7 @@ def _once_per_signature(original: Callable) -> Callable:
 
     seen: dict[tuple, Any] = {}
 
+    @functools.wraps(original)
     def forward(*args: Any, **kwargs: Any) -> Any:
         leaves, _ = tree_flatten((args, kwargs))
         signature = tuple((tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else repr(x)[:64]
