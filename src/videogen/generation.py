@@ -87,7 +87,7 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     from .runtime import pick_device
 
     device = pick_device()
-    plan = resolve_plan(spec.memory, spec, card, family, device)
+    plan = resolve_plan(spec.memory, spec, card, family, device, media)
     return Prepared(
         spec=spec, card=card, family=family, media=media, device=device, plan=plan,
         class_name=card.pipeline_class(spec.task, family), snapped=rules.snapped,

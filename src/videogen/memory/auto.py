@@ -6,11 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import SpecError
+from ..errors import SpecError, VideoGenError
 from .checks import Context, adapt, check
 from .estimate import GIB, Estimate, estimate_plan, free_gpu_bytes, free_ram_bytes, gib
 from .plans import MemoryPlan
 from .presets import LADDER, PRESETS
+from .simulate import Simulation, Subject, activation_parts, enabled, simulate_plans
 
 if TYPE_CHECKING:
     from ..catalog import ModelCard
@@ -37,10 +38,14 @@ class Choice:
     free_ram: int | None = None
 
 
-def estimates(ctx: Context, card: ModelCard, shape: Shape,
-              names: list[str] | None = None) -> tuple[dict[str, Estimate], dict[str, str]]:
-    """Each preset adapted and checked for this machine, and its estimate on a GPU; refusals by name."""
-    out: dict[str, Estimate] = {}
+def estimates(ctx: Context, card: ModelCard, shape: Shape, names: list[str] | None = None,
+              subject: Subject | None = None) -> tuple[dict[str, Estimate], dict[str, str]]:
+    """Each preset adapted and checked for this machine, and its estimate on a GPU; refusals by name.
+
+    With a `subject` (the spec to run), activations are simulated (simulate.py) where the pipeline
+    runs on fake tensors; else, or when it doesn't, they come from formulas.
+    """
+    plans: dict[str, MemoryPlan] = {}
     refused: dict[str, str] = {}
     for name in names or list(PRESETS):
         try:
@@ -51,11 +56,25 @@ def estimates(ctx: Context, card: ModelCard, shape: Shape,
         except ImportError as exc:
             refused[name] = str(exc).removeprefix("memory: ")
             plan = adapt(PRESETS[name], ctx)
-        out[name] = estimate_plan(card, ctx.components, plan, shape, "cuda")
+        plans[name] = plan
+    sims = simulations(subject, list(plans.values())) if subject is not None else {}
+    out = {name: estimate_plan(card, ctx.components, plan, shape, "cuda", sims.get(activation_parts(plan)))
+           for name, plan in plans.items()}
     return out, refused
 
 
-def choose(ctx: Context, card: ModelCard, shape: Shape) -> Choice:
+def simulations(subject: Subject, plans: list[MemoryPlan]) -> dict[tuple, Simulation]:
+    """Simulated activations for `plans`, or {} (formulas) when simulation is off or impossible."""
+    if not enabled():
+        return {}
+    try:
+        return simulate_plans(subject, plans)
+    except VideoGenError as exc:
+        logger.info("activations from formulas: %s", exc)
+        return {}
+
+
+def choose(ctx: Context, card: ModelCard, shape: Shape, subject: Subject | None = None) -> Choice:
     """The plan `auto` picks here, with its reason (always with oom_retry on)."""
     free_ram = free_ram_bytes()
     if not ctx.cuda:
@@ -69,7 +88,7 @@ def choose(ctx: Context, card: ModelCard, shape: Shape) -> Choice:
         return Choice(_auto(plan, reason), reason, free_ram=free_ram)
     gpu = free_gpu_bytes()
     free, total = gpu if gpu else (None, None)
-    ests, refused = estimates(ctx, card, shape, list(LADDER))
+    ests, refused = estimates(ctx, card, shape, list(LADDER), subject)
     choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram)
     if free is None or any(e.peak_gpu_bytes is None for e in ests.values()):
         choice.plan = _auto(check(adapt(PRESETS["none"], ctx), ctx), "sizes or free memory unknown")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,13 +85,19 @@ def layerwise_targets(names: list[str]) -> list[str]:
 
 
 # ---- resolving ----------------------------------------------------------------------------------
-def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, device: str) -> MemoryPlan:
-    """A concrete plan for `spec.memory` ("auto", a preset name, a MemoryPlan or a dict), checked."""
+def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, device: str,
+                 media: Mapping[str, Any] | None = None) -> MemoryPlan:
+    """A concrete plan for `spec.memory` ("auto", a preset name, a MemoryPlan or a dict), checked.
+
+    `auto` on a GPU simulates the spec's activations when `media` (the loaded inputs) is given.
+    """
     ctx = context(card, card.pipeline_class(spec.task, family), device)
     if memory is None or memory == "auto":
         from .auto import choose
+        from .simulate import Subject
 
-        return choose(ctx, card, shape_of(spec, ctx)).plan
+        subject = Subject(spec, card, family, media, ctx.pipeline_class) if media is not None else None
+        return choose(ctx, card, shape_of(spec, ctx), subject).plan
     if isinstance(memory, str):
         return check(adapt(preset(memory), ctx), ctx)
     plan = plan_from(memory)

@@ -21,6 +21,7 @@ from .plans import MemoryPlan
 
 if TYPE_CHECKING:
     from ..catalog import ModelCard
+    from .simulate import Simulation
 
 logger = logging.getLogger("videogen")
 
@@ -292,6 +293,8 @@ class ComponentEstimate:
     running_bytes: int = 0
     resident_bytes: int = 0
     activation_bytes: int = 0
+    #: where activation_bytes comes from: "simulated" (the pipeline's call on fake tensors) or "formula"
+    activation_source: str = "formula"
 
 
 @dataclass
@@ -317,8 +320,13 @@ def _placement_of(plan: MemoryPlan, name: str) -> str:
 
 
 def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan, shape: Shape,
-                  device: str = "cuda") -> Estimate:
-    """Estimate the peak GPU memory of running `components` under `plan` at `shape`."""
+                  device: str = "cuda", simulation: Simulation | None = None) -> Estimate:
+    """Estimate the peak GPU memory of running `components` under `plan` at `shape`.
+
+    Weights come from the components' parameter counts and the plan's placement; activations from
+    `simulation` (the pipeline's call run on fake tensors, simulate.py) where it has the component,
+    else from a per-kind formula.
+    """
     rows: list[ComponentEstimate] = []
     unknown: list[str] = []
     vae = next((c for c in components if c.role == "vae"), None)
@@ -349,7 +357,11 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
         act_bytes = 2 if DTYPE_BYTES.get(dtype, 2) < 4 else 4
         if plan.layerwise_casting and comp.role == "denoiser":
             running += int(stats.largest_leaf * act_bytes)  # one layer upcast at a time
-        if comp.role == "denoiser":
+        phase = simulation.phases.get(comp.name) if simulation is not None else None
+        source = "simulated" if phase is not None else "formula"
+        if phase is not None:
+            act = phase.total_bytes
+        elif comp.role == "denoiser":
             act = denoiser_activation(comp, vae, shape, act_bytes, plan.forward_chunking)
         elif comp.role == "vae":
             act = vae_activation(comp, stats, shape, DTYPE_BYTES.get(dtype, 4), plan.vae_tiling,
@@ -361,7 +373,7 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
         else:
             act = 0
         rows.append(ComponentEstimate(comp.name, comp.class_name, comp.role, stats.params, dtype, total, where,
-                                      running, resident, act))
+                                      running, resident, act, source))
     est = Estimate(plan=plan, components=rows, unknown=unknown)
     known = [r for r in rows if r.bytes is not None]
     if not known:

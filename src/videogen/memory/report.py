@@ -126,24 +126,29 @@ def _where(c: ComponentEstimate, plan: MemoryPlan, device: str) -> str:
     return f"{where} → GPU {level} (group offload{', streams' if plan.use_stream else ''})"
 
 
-def plan(spec: Any = None, **fields: Any) -> PlanReport:
+def plan(spec: Any = None, *, simulate: bool | None = None, **fields: Any) -> PlanReport:
     """The memory plan for a spec, with each component's size and each preset's estimated peak.
 
-    Loads no weights. `print(videogen.plan(model="wan2.1-t2v-14b"))` shows the table.
+    Loads no weights. Activations are simulated: the pipeline's call runs on fake full-size weights
+    (seconds on a CPU, then cached; `simulate=False` or `VIDEOGEN_SIMULATE=0`: formulas, instant).
+    `print(videogen.plan(model="wan2.1-t2v-14b"))` shows the table.
     """
-    from .auto import choose, estimates
+    from .auto import choose, estimates, simulations
     from .checks import context, shape_of
+    from .simulate import activation_parts, enabled, subject_of
 
     if isinstance(spec, Mapping):
         spec, fields = None, {**spec, **fields}
+    simulate = enabled() if simulate is None else simulate
     prepared = _prepare_for_plan(spec, fields)
     card, chosen = prepared.card, prepared.plan
+    subject = subject_of(prepared) if simulate else None
     ctx = context(card, prepared.class_name, prepared.device)
     shape = shape_of(prepared.spec, ctx)
     gpu_ctx = ctx if ctx.cuda else context(card, prepared.class_name, "cuda")
-    ests, refused = estimates(gpu_ctx, card, shape)
+    ests, refused = estimates(gpu_ctx, card, shape, subject=subject)
     if prepared.spec.memory in (None, "auto"):
-        choice = choose(ctx, card, shape)
+        choice = choose(ctx, card, shape, subject)
         reason, free_gpu, total_gpu, free_ram = choice.reason, choice.free_gpu, choice.total_gpu, choice.free_ram
     else:
         from .estimate import free_gpu_bytes, free_ram_bytes
@@ -155,7 +160,8 @@ def plan(spec: Any = None, **fields: Any) -> PlanReport:
             else "asked for this MemoryPlan"
     from .estimate import estimate_plan
 
-    mine = estimate_plan(card, ctx.components, chosen, shape, "cuda")
+    sims = simulations(subject, [chosen]) if subject is not None else {}
+    mine = estimate_plan(card, ctx.components, chosen, shape, "cuda", sims.get(activation_parts(chosen)))
     if chosen.name not in ests or chosen != ests[chosen.name].plan.replace(oom_retry=chosen.oom_retry):
         ests = {**ests, chosen.name: mine}
     rows = []
