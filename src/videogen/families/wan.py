@@ -33,8 +33,9 @@ CARDS = (
           description="Wan 2.1 image-to-video, 14B, 480p"),
     _card("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", ("i2v",), height=720, width=1280,
           arch="wan2.1-i2v-14b", description="Wan 2.1 image-to-video, 14B, 720p"),
-    _card("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", ("flf2v", "i2v"), height=720,
-          width=1280, guidance_scale=5.5, arch="wan2.1-i2v-14b",
+    # flf2v only: its image embedder's position table is for two images, so one image crashes the transformer
+    _card("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", ("flf2v",), height=720,
+          width=1280, guidance_scale=5.5, arch="wan2.1-flf2v-14b",
           description="Wan 2.1 first-last-frame-to-video, 14B, 720p"),
     # no v2v for the two-expert models: WanVideoToVideoPipeline has no transformer_2 and would drop one expert
     _card("wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", ("t2v",), height=720, width=1280,
@@ -51,7 +52,7 @@ CARDS = (
           description="tiny random Wan 2.1 T2V (tests, demo)"),
     _card("tiny-wan-i2v", None, ("i2v",), tiny="i2v", height=32, width=32, num_frames=9, fps=8, steps=2,
           description="tiny random Wan 2.1 I2V"),
-    _card("tiny-wan-flf2v", None, ("flf2v", "i2v"), tiny="flf2v", height=32, width=32, num_frames=9, fps=8,
+    _card("tiny-wan-flf2v", None, ("flf2v",), tiny="flf2v", height=32, width=32, num_frames=9, fps=8,
           steps=2, description="tiny random Wan 2.1 FLF2V"),
     _card("tiny-wan2.2", None, ("t2v",), tiny="a14b", height=32, width=32, num_frames=9, fps=8,
           steps=2, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0},
@@ -88,7 +89,7 @@ class WanFamily(Family):
         patch = transformer.get("patch_size") or [1, 2, 2]
         tasks = card.tasks
         if class_name == "WanImageToVideoPipeline" and int(transformer.get("pos_embed_seq_len") or 0) > 0:
-            tasks = ("flf2v", "i2v")
+            tasks = ("flf2v",)
         return replace(card, name=ref, repo=ref, tasks=tasks, size_multiple=spatial * int(patch[1]),
                        arch=None, description=f"{class_name} (not in the catalog)")
 

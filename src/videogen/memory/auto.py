@@ -11,7 +11,7 @@ from .checks import Context, adapt, check
 from .estimate import GIB, Estimate, estimate_plan, free_gpu_bytes, free_ram_bytes, gib
 from .plans import MemoryPlan
 from .presets import LADDER, PRESETS
-from .simulate import Simulation, Subject, activation_parts, enabled, simulate_plans
+from .simulate import Simulation, Subject, activation_parts, simulate_plans
 
 if TYPE_CHECKING:
     from ..catalog import ModelCard
@@ -57,21 +57,21 @@ def estimates(ctx: Context, card: ModelCard, shape: Shape, names: list[str] | No
             refused[name] = str(exc).removeprefix("memory: ")
             plan = adapt(PRESETS[name], ctx)
         plans[name] = plan
-    sims = simulations(subject, list(plans.values())) if subject is not None else {}
+    sims, failed = simulations(subject, list(plans.values())) if subject is not None else ({}, None)
     out = {name: estimate_plan(card, ctx.components, plan, shape, "cuda", sims.get(activation_parts(plan)))
            for name, plan in plans.items()}
+    for est in out.values() if failed else ():
+        est.unknown.append(failed)
     return out, refused
 
 
-def simulations(subject: Subject, plans: list[MemoryPlan]) -> dict[tuple, Simulation]:
-    """Simulated activations for `plans`, or {} (formulas) when simulation is off or impossible."""
-    if not enabled():
-        return {}
+def simulations(subject: Subject, plans: list[MemoryPlan]) -> tuple[dict[tuple, Simulation], str | None]:
+    """Simulated activations for `plans`; ({}, why) when the pipeline can't be simulated (formulas then)."""
     try:
-        return simulate_plans(subject, plans)
+        return simulate_plans(subject, plans), None
     except VideoGenError as exc:
         logger.info("activations from formulas: %s", exc)
-        return {}
+        return {}, f"activations from formulas, not simulated: {exc}"
 
 
 def choose(ctx: Context, card: ModelCard, shape: Shape, subject: Subject | None = None) -> Choice:

@@ -94,9 +94,10 @@ def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, 
     ctx = context(card, card.pipeline_class(spec.task, family), device)
     if memory is None or memory == "auto":
         from .auto import choose
-        from .simulate import Subject
+        from .simulate import Subject, enabled
 
-        subject = Subject(spec, card, family, media, ctx.pipeline_class) if media is not None else None
+        subject = (Subject(spec, card, family, media, ctx.pipeline_class)
+                   if media is not None and ctx.cuda and enabled() else None)
         return choose(ctx, card, shape_of(spec, ctx), subject).plan
     if isinstance(memory, str):
         return check(adapt(preset(memory), ctx), ctx)

@@ -158,18 +158,38 @@ def pipeline_components(card: ModelCard, pipeline_class: str) -> tuple[list[Comp
         taken = {c.name for c in annotated_components(pipeline_class)}  # e.g. V2V takes no transformer_2
         comps = [Component(n, c["class"], c["library"], c["config"]) for n, c in parts.items() if n in taken]
         return comps, f"stored architecture configs/{card.arch}.json"
-    folder = Path(card.path) if card.path else None
-    if card.tiny:  # built offline in seconds; generate builds it next anyway
-        from ..testing import tiny_folder
-
-        folder = tiny_folder(card.family, card.tiny)
-    elif folder is None and card.repo:
-        folder = hub_cache_folder(card.repo, card.revision)
+    folder = pipeline_folder(card)
     if folder is not None:
         comps = folder_components(folder, pipeline_class)
         if comps:
             return list(comps), f"pipeline folder {folder}"
     return list(annotated_components(pipeline_class)), f"{pipeline_class} annotations (classes only, no sizes)"
+
+
+def pipeline_folder(card: ModelCard) -> Path | None:
+    """The local folder of `card`'s pipeline: its path, its tiny build, or its Hub cache snapshot."""
+    if card.tiny:  # built offline in seconds; generate builds it next anyway
+        from ..testing import tiny_folder
+
+        return tiny_folder(card.family, card.tiny)
+    if card.path:
+        return Path(card.path)
+    return hub_cache_folder(card.repo, card.revision) if card.repo else None
+
+
+def pipeline_settings(card: ModelCard) -> dict[str, Any]:
+    """The pipeline's own registered settings (Wan 2.2's boundary_ratio, expand_timesteps): from the
+    stored architecture, else from the non-component entries of the folder's model_index.json."""
+    arch = arch_config(card.arch)
+    if arch is not None:
+        return dict(arch.get("pipeline_config") or {})
+    folder = pipeline_folder(card) if card.arch is None else None
+    try:
+        index = json.loads((folder / "model_index.json").read_text()) if folder else {}
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in index.items() if not k.startswith("_") and not (
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, (str, type(None))) for x in v))}
 
 
 # ---- capabilities -------------------------------------------------------------------------------

@@ -58,11 +58,15 @@ class PlanReport:
         lines.append(f"components (from {self.source}):")
         gpu_note = "" if self.device.startswith("cuda") else " on a GPU"
         rows = [("component", "class", "params", f"dtype{gpu_note}", f"weights{gpu_note}",
-                 f"under '{self.plan.name}' here")]
+                 f"activations{gpu_note}", f"under '{self.plan.name}' here")]
         for c in self.components:
+            act = f"{_bytes(c.activation_bytes)} ({c.activation_source})" if c.bytes is not None else "?"
             rows.append((c.name, c.class_name, _count(c.params), c.dtype,
-                         _bytes(c.bytes), _where(c, self.plan, self.device)))
+                         _bytes(c.bytes), act, _where(c, self.plan, self.device)))
         lines += _table(rows)
+        if any(c.activation_source == "simulated" for c in self.components):
+            lines.append("  (simulated: the pipeline's own call run at this size on fake weights; peak of the tensors "
+                         "alive while the component runs)")
         gpu = (f"{gib(self.free_gpu_bytes)} free of {gib(self.total_gpu_bytes)}" if self.free_gpu_bytes is not None
                else "no GPU here: estimates are for a GPU, in the card's dtypes")
         lines.append(f"estimated peak GPU memory per preset ({gpu}; RAM free {gib(self.free_ram_bytes)}):")
@@ -160,8 +164,10 @@ def plan(spec: Any = None, *, simulate: bool | None = None, **fields: Any) -> Pl
             else "asked for this MemoryPlan"
     from .estimate import estimate_plan
 
-    sims = simulations(subject, [chosen]) if subject is not None else {}
+    sims, failed = simulations(subject, [chosen]) if subject is not None else ({}, None)
     mine = estimate_plan(card, ctx.components, chosen, shape, "cuda", sims.get(activation_parts(chosen)))
+    if failed:
+        mine.unknown.append(failed)
     if chosen.name not in ests or chosen != ests[chosen.name].plan.replace(oom_retry=chosen.oom_retry):
         ests = {**ests, chosen.name: mine}
     rows = []

@@ -178,53 +178,81 @@ def _write(key: str, sim: Simulation) -> None:
 def _run(subject: Subject, plans: list[MemoryPlan]) -> list[Simulation]:
     """One fake pipeline, one call per plan; components whose options don't change between plans are
     measured once and replayed (their outputs made anew, their activation remembered)."""
-    import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from ..pipeline import call_parameters, pipeline_class
-    from .apply import call_kwargs as plan_call_kwargs
+    from ..pipeline import pipeline_class
 
     cls = pipeline_class(subject.class_name)
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     pipe = fake_pipeline(subject, cls, plans[0], fake_mode)
-    params = call_parameters(cls)
+    counter = LiveBytes()
+    phases: dict[str, list[int]] = {}
+    variant: list[Any] = [None]
+    _instrument(pipe, counter, phases, variant, replay=True)
+    results = []
+    for plan in plans:
+        _set_activation_options(pipe, plan)
+        variant[0] = plan.forward_chunking
+        try:
+            results.append(_measured_call(subject, pipe, plan, counter, phases, fake_mode))
+        except Exception as exc:  # noqa: BLE001 - a pipeline that can't run on fake tensors: say which, why
+            raise VideoGenError(f"could not simulate {subject.class_name} on fake tensors: "
+                                f"{type(exc).__name__}: {exc}") from exc
+    return results
+
+
+def measure_call(subject: Subject | Prepared, pipe: Any, plan: MemoryPlan) -> Simulation:
+    """The same measurement on a real, loaded pipeline (CPU): what the simulation is checked against.
+
+    Every call runs for real (no replay); the wrappers are taken off afterwards.
+    """
+    if not isinstance(subject, Subject):
+        subject = subject_of(subject)
+    counter = LiveBytes(shadows=False)
+    phases: dict[str, list[int]] = {}
+    restore = _instrument(pipe, counter, phases, None, replay=False)
+    try:
+        return _measured_call(subject, pipe, plan, counter, phases, None)
+    finally:
+        restore()
+
+
+def _measured_call(subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, phases: dict[str, list[int]],
+                   fake_mode: Any) -> Simulation:
+    """One pipeline call under `counter` (and `fake_mode`); the phases merged per component."""
+    import contextlib
+
+    import torch
+
+    from ..pipeline import call_parameters
+    from .apply import call_kwargs as plan_call_kwargs
+
+    start = time.perf_counter()
     spec = subject.spec
     media = dict(subject.media)
     if spec.task == "v2v" and "video" in media:
         media["video"] = media["video"][: spec.num_frames]
-    counter = LiveBytes()
-    phases: dict[str, list[int]] = {}
-    variant: list[Any] = [None]
-    _instrument(pipe, counter, phases, variant)
+    params = call_parameters(type(pipe))
+    kwargs = subject.family.call_kwargs(spec, subject.card, media, params)
+    kwargs.update({k: v for k, v in plan_call_kwargs(plan, params).items() if k not in (spec.extra or {})})
+    generator = torch.Generator("cpu").manual_seed(int(spec.seed))
+    phases.clear()
+    counter.reset()
     pipe.set_progress_bar_config(disable=True)
-    results = []
-    for plan in plans:
-        start = time.perf_counter()
-        _set_activation_options(pipe, plan)
-        variant[0] = plan.forward_chunking
-        phases.clear()
-        counter.reset()
-        kwargs = subject.family.call_kwargs(spec, subject.card, media, params)
-        kwargs.update({k: v for k, v in plan_call_kwargs(plan, params).items() if k not in (spec.extra or {})})
-        generator = torch.Generator("cpu").manual_seed(int(spec.seed))
-        _ACTIVE_COUNTER[:] = [counter]
-        try:
-            with torch.no_grad(), fake_mode, counter, subject.family.call_context(pipe, spec):
-                pipe(**kwargs, generator=generator, output_type="pt", return_dict=True)
-        except Exception as exc:  # noqa: BLE001 - a pipeline that can't run on fake tensors: say which, why
-            raise VideoGenError(f"could not simulate {subject.class_name} on fake tensors: "
-                                f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            _ACTIVE_COUNTER.clear()
-        merged: dict[str, PhaseMemory] = {}
-        for name, (entry, act, calls) in phases.items():
-            base = name.split(".")[0]
-            old = merged.get(base)
-            if old is None or entry + act > old.total_bytes:
-                merged[base] = PhaseMemory(entry, act, calls + (old.calls if old else 0))
-        results.append(Simulation(merged, counter.peak, round(time.perf_counter() - start, 2),
-                                  sorted(set(counter.guessed))))
-    return results
+    _ACTIVE_COUNTER[:] = [counter]
+    try:
+        with torch.no_grad(), fake_mode or contextlib.nullcontext(), counter, \
+                subject.family.call_context(pipe, spec):
+            pipe(**kwargs, generator=generator, output_type="pt", return_dict=True)
+    finally:
+        _ACTIVE_COUNTER.clear()
+    merged: dict[str, PhaseMemory] = {}
+    for name, (entry, act, calls) in phases.items():
+        base = name.split(".")[0]
+        old = merged.get(base)
+        if old is None or entry + act > old.total_bytes:
+            merged[base] = PhaseMemory(entry, act, calls + (old.calls if old else 0))
+    return Simulation(merged, counter.peak, round(time.perf_counter() - start, 2), sorted(set(counter.guessed)))
 
 
 def _set_activation_options(pipe: Any, plan: MemoryPlan) -> None:
@@ -377,9 +405,9 @@ def _on_real_tensors(method: Callable) -> Callable:
 
 def pipeline_config(card: ModelCard, cls: type) -> dict[str, Any]:
     """The pipeline's own registered settings (Wan 2.2's boundary_ratio, expand_timesteps) for `cls`."""
-    from .components import arch_config
+    from .components import pipeline_settings
 
-    stored = (arch_config(card.arch) or {}).get("pipeline_config") or {}
+    stored = pipeline_settings(card)
     accepted = set(inspect.signature(cls.__init__).parameters)
     return {k: v for k, v in stored.items() if k in accepted}
 
@@ -400,12 +428,13 @@ class LiveBytes:
     guessed (and listed in `guessed`).
     """
 
-    def __new__(cls) -> Any:
+    def __new__(cls, shadows: bool = True) -> Any:
         from torch.utils._python_dispatch import TorchDispatchMode
 
         class _Mode(TorchDispatchMode):
             def __init__(self) -> None:
                 super().__init__()
+                self.shadows = shadows  # off on real tensors: they are their own values
                 self.current = 0
                 self.peak = 0
                 self.guessed: list[str] = []
@@ -452,7 +481,7 @@ class LiveBytes:
                 from torch.utils._pytree import tree_map_only
 
                 kwargs = kwargs or {}
-                real = _real_values(func, args, kwargs)
+                real = _real_values(func, args, kwargs) if self.shadows else None
                 try:
                     out = func(*args, **kwargs)
                 except (DataDependentOutputException, DynamicOutputShapeException):
@@ -550,16 +579,25 @@ def _guess(func: Any, args: tuple) -> Any:
     raise NotImplementedError(f"can't guess {func}")
 
 
-def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: list[Any]) -> None:
-    """Per component call, record the live bytes at entry and the most added during it.
+def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: list[Any] | None,
+                replay: bool) -> Callable[[], None]:
+    """Per component call, record the live bytes at entry and the most added during it; returns a
+    function that takes the wrappers off again.
 
-    Every component but the VAE runs once per input signature (and `variant`, the plan's forward
-    chunking); later calls with the same signature return new empty outputs of the same shapes and
-    count the activation measured the first time. Every denoising step allocates the same, so the
-    first call shows the peak; the others would only cost time (seconds each at full size, even on
-    fake tensors). The pipeline is built for the simulation, so the wrappers stay on it.
+    With `replay`, every component but the VAE runs once per input signature (and `variant`, the
+    plan's forward chunking), and so do the VAE's encoder and decoder inside a tiled or frame-by-frame
+    pass; later calls with the same signature are replayed (see `_measure`). Every denoising step
+    allocates the same, so the first call shows the peak; the others would only cost time (seconds
+    each at full size, even on fake tensors).
     """
     import torch
+
+    wrapped: list[tuple[Any, str, Any]] = []
+
+    def wrap(owner: Any, method: str, label: str | None, holder: list[Any] | None) -> None:
+        wrapped.append((owner, method, vars(owner).get(method, _ABSENT)))
+        setattr(owner, method, _measure(getattr(owner, method), label, counter,
+                                        phases if label else None, holder))
 
     for name, module in pipe.components.items():
         if not isinstance(module, torch.nn.Module):
@@ -567,13 +605,25 @@ def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: 
         if name == "vae":
             for method in ("encode", "decode"):
                 if hasattr(module, method):
-                    setattr(module, method, _measure(getattr(module, method), f"vae.{method}", counter, phases))
-            for inner in ("encoder", "decoder") if REPLAY_INNER else ():  # tiles and frames repeat these
+                    wrap(module, method, f"vae.{method}", None)
+            for inner in ("encoder", "decoder") if replay and REPLAY_INNER else ():
                 part = getattr(module, inner, None)
                 if isinstance(part, torch.nn.Module):
-                    part.forward = _measure(part.forward, None, counter, None, [None])
+                    wrap(part, "forward", None, [None])
         else:
-            module.forward = _measure(module.forward, name, counter, phases, variant)
+            wrap(module, "forward", name, variant if replay else None)
+
+    def restore() -> None:
+        for owner, method, before in reversed(wrapped):
+            if before is _ABSENT:
+                vars(owner).pop(method, None)
+            else:
+                setattr(owner, method, before)
+
+    return restore
+
+
+_ABSENT = object()
 
 
 def _measure(original: Callable, label: str | None, counter: Any, phases: dict[str, list[int]] | None,
