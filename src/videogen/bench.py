@@ -98,12 +98,18 @@ def bench_memory(args: argparse.Namespace) -> int:
 def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
     """One generation with `preset`; step times from the step callback, decode time after the last step."""
     from .generation import prepare, run
+    from .memory.auto import simulations
     from .memory.checks import context, shape_of
     from .memory.estimate import estimate_plan
+    from .memory.simulate import activation_parts, subject_of
 
     prepared = prepare(**fields, memory=preset)
     ctx = context(prepared.card, prepared.class_name, "cuda")
-    estimate = estimate_plan(prepared.card, ctx.components, prepared.plan, shape_of(prepared.spec, ctx), "cuda")
+    shape = shape_of(prepared.spec, ctx)
+    sims, failed = simulations(subject_of(prepared), [prepared.plan])
+    estimate = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda",
+                             sims.get(activation_parts(prepared.plan)))
+    formula = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda")
     marks: list[float] = []
     start = time.perf_counter()
     result = run(prepared, on_step=lambda step, total: marks.append(time.perf_counter()), progress=False)
@@ -115,6 +121,8 @@ def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
         "plan": result.metadata["memory_plan"],
         "peak_gpu_bytes": result.metadata["memory"].get("peak_gpu_bytes"),
         "estimated_peak_gpu_bytes": estimate.peak_gpu_bytes,
+        "activations": "formula (" + failed + ")" if failed else "simulated",
+        "formula_peak_gpu_bytes": formula.peak_gpu_bytes,
         "first_step_s": round(steps[0], 4) if steps else None,
         "s_per_step": round(statistics.median(steady), 4) if steady else None,
         "decode_s": round(end - marks[-1], 4) if marks else None,
@@ -123,6 +131,7 @@ def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
     }
     if row["peak_gpu_bytes"] and row["estimated_peak_gpu_bytes"]:
         row["estimate_error"] = round(row["estimated_peak_gpu_bytes"] / row["peak_gpu_bytes"] - 1, 4)
+        row["formula_error"] = round(row["formula_peak_gpu_bytes"] / row["peak_gpu_bytes"] - 1, 4)
     return row
 
 

@@ -159,7 +159,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from . import memory
 
-    print(memory.plan(**spec_fields(args)))
+    print(memory.plan(**spec_fields(args), simulate=False if args.no_simulate else None))
     return 0
 
 
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="show the memory plan for a spec, without loading weights")
     add_spec_arguments(plan)
+    plan.add_argument("--no-simulate", action="store_true",
+                      help="activations from formulas (instant, rough) instead of simulating the call on fake weights")
     plan.set_defaults(func=cmd_plan)
 
     bench = sub.add_parser("bench", help="benchmarks (videogen bench memory --help)", add_help=False)

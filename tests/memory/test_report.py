@@ -16,11 +16,15 @@ REAL_CARDS = videogen.list_models(include_tiny=False)
 
 @pytest.fixture(autouse=True)
 def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Planning must not load a pipeline."""
+    """Planning must not load a pipeline (a simulation may borrow a tiny model's tokenizers)."""
     import videogen.pipeline
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("plan loaded weights")
+    real = videogen.pipeline.load_pipeline
+
+    def refuse(card: Any, *args: Any, **kwargs: Any) -> Any:
+        if not card.tiny:
+            raise AssertionError("plan loaded weights")
+        return real(card, *args, **kwargs)
 
     monkeypatch.setattr(videogen.pipeline, "load_pipeline", refuse)
 
@@ -92,3 +96,14 @@ def test_plan_cli(capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert "group offload" in out and "choice: low" in out
     assert main(["plan", "--model", "tiny-svd", "--memory", "balanced"]) == 2  # a GPU-only preset on a CPU
+
+
+def test_plan_cli_simulates_unless_told_not_to(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from videogen.cli import main
+
+    monkeypatch.setenv("VIDEOGEN_SIMULATE", "1")
+    assert main(["plan", "--model", "tiny-wan"]) == 0
+    assert "(simulated)" in capsys.readouterr().out
+    assert main(["plan", "--model", "tiny-wan", "--no-simulate"]) == 0
+    out = capsys.readouterr().out
+    assert "(formula)" in out and "(simulated)" not in out

@@ -211,6 +211,10 @@ def _prepare_for_plan(spec: Any, fields: dict[str, Any]) -> Any:
     from ..generation import build_spec, prepare
 
     full = build_spec(spec, fields)
+    if full.task is None and all(getattr(full, k) is None for k in ("image", "last_image", "video")):
+        from ..catalog import resolve
+
+        full = full.replace(task=resolve(full.model).tasks[0])  # the model's first task, inputs made up below
     for _ in range(4):
         try:
             return prepare(full)

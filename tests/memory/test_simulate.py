@@ -1,0 +1,136 @@
+"""The simulated activations (memory/simulate.py) against real execution, replay, caching and the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import videogen
+from videogen.memory import simulate as sim_module
+from videogen.memory.report import _prepare_for_plan
+
+TINY_CARDS = [c for c in videogen.list_models() if c.tiny]
+#: the tiny HunyuanVideo-I2V holds one 20 KB tensor in the simulation that the real run frees earlier
+ABS_SLACK = 32 * 1024
+
+
+@pytest.fixture
+def no_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simulate for real: no cached simulation read or written."""
+    monkeypatch.setattr(sim_module, "_read", lambda key: None)
+    monkeypatch.setattr(sim_module, "_write", lambda key, sim: None)
+    sim_module._MEMO.clear()
+
+
+def _float32(prepared: Any) -> Any:
+    return prepared.plan.replace(dtypes={"default": "float32"})  # what the tiny model runs in on a CPU
+
+
+@pytest.mark.parametrize("card", TINY_CARDS, ids=[c.name for c in TINY_CARDS])
+def test_simulation_on_fake_weights_matches_the_real_run(card: Any, no_disk: None) -> None:
+    """Per component, the bytes alive when it starts plus the most it adds: fake full weights vs the real call."""
+    import torch
+
+    from videogen.pipeline import load_pipeline, pipeline_class
+
+    prepared = _prepare_for_plan(None, {"model": card.name, "memory": "none"})
+    plan = _float32(prepared)
+    simulated = sim_module.simulate(prepared, plan)
+    pipe, _ = load_pipeline(prepared.card, prepared.family, pipeline_class(prepared.class_name),
+                            {"dtype": torch.float32}, False)
+    real = sim_module.measure_call(prepared, pipe, plan)
+    assert set(simulated.phases) == set(real.phases) and real.phases
+    for name, phase in real.phases.items():
+        mine = simulated.phases[name]
+        assert abs(mine.total_bytes - phase.total_bytes) <= max(0.02 * phase.total_bytes, ABS_SLACK), (
+            name, mine, phase)
+        assert mine.calls == phase.calls, name  # replayed calls are still counted
+    assert abs(simulated.peak_bytes - real.peak_bytes) <= max(0.02 * real.peak_bytes, ABS_SLACK)
+    assert not simulated.guessed  # every value the pipeline read back was known
+
+
+def test_replaying_repeated_vae_calls_changes_no_figure(no_disk: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wan decodes frame by frame with a causal cache: replayed decoder calls give the same figures."""
+    from diffusers.models.autoencoders import autoencoder_kl_wan
+
+    calls = {"n": 0}
+    forward = autoencoder_kl_wan.WanDecoder3d.forward
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(autoencoder_kl_wan.WanDecoder3d, "forward", counted)
+    prepared = _prepare_for_plan(None, {"model": "tiny-wan", "num_frames": 33, "memory": "none"})
+    figures = {}
+    for replay in (True, False):
+        monkeypatch.setattr(sim_module, "REPLAY_INNER", replay)
+        sim_module._MEMO.clear()
+        calls["n"] = 0
+        result = sim_module.simulate(prepared)
+        figures[replay] = ({k: v.total_bytes for k, v in result.phases.items()}, calls["n"])
+    assert figures[True][0] == figures[False][0]
+    assert figures[True][1] < figures[False][1] == 9  # 9 latent frames decoded one by one; most replayed
+
+
+def test_full_size_simulation_follows_the_spec_and_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("VIDEOGEN_CACHE", str(tmp_path))
+    sim_module._MEMO.clear()
+    short = _prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 17,
+                                     "memory": "none"})
+    long = _prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 33,
+                                    "memory": "none"})
+    a, b = sim_module.simulate(short), sim_module.simulate(long)
+    assert set(a.phases) == {"text_encoder", "transformer", "vae"}
+    # twice the latent frames (5 → 9): about twice the transformer's activations; the text encoder's unchanged
+    ratio = b.phases["transformer"].activation_bytes / a.phases["transformer"].activation_bytes
+    assert 1.5 < ratio < 2.0, ratio
+    assert a.phases["text_encoder"] == b.phases["text_encoder"]
+    assert len(list((tmp_path / "simulations").glob("*.json"))) == 2
+    sim_module._MEMO.clear()
+    monkeypatch.setattr(sim_module, "_run", lambda *args: pytest.fail("simulated again instead of reading the cache"))
+    assert sim_module.simulate(short) == a
+
+
+def test_plan_uses_simulated_activations_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = videogen.plan(model="tiny-wan", simulate=True)
+    assert {c.activation_source for c in report.components} == {"simulated"}
+    assert "(simulated)" in str(report)
+    formula = videogen.plan(model="tiny-wan", simulate=False)
+    assert {c.activation_source for c in formula.components} == {"formula"}
+    monkeypatch.setenv("VIDEOGEN_SIMULATE", "1")  # the default outside the test suite
+    assert videogen.plan(model="tiny-wan").components[0].activation_source == "simulated"
+
+
+def test_a_pipeline_that_cant_be_simulated_falls_back_to_formulas_and_says_why(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: Any) -> Any:
+        raise videogen.VideoGenError("could not simulate WanPipeline on fake tensors: RuntimeError: boom")
+
+    monkeypatch.setattr(sim_module, "_run", fail)
+    sim_module._MEMO.clear()
+    report = videogen.plan(model="tiny-wan", height=48, simulate=True)
+    assert {c.activation_source for c in report.components} == {"formula"}
+    assert any("not simulated" in u and "boom" in u for u in report.unknown)
+    assert all(r.peak_gpu_bytes for r in report.presets)
+
+
+def test_auto_on_a_gpu_simulates_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`memory="auto"` with a GPU estimates every ladder preset from one simulation run of the spec."""
+    from videogen.memory import auto, checks
+
+    monkeypatch.setenv("VIDEOGEN_SIMULATE", "1")
+    seen: list[Any] = []
+    real = auto.simulations
+
+    def spy(subject: Any, plans: list[Any]) -> Any:
+        seen.append((subject, len(plans)))
+        return real(subject, plans)
+
+    monkeypatch.setattr(auto, "simulations", spy)
+    monkeypatch.setattr(auto, "free_gpu_bytes", lambda: (8 * 1024 ** 3, 16 * 1024 ** 3))
+    monkeypatch.setattr(checks.Context, "cuda", property(lambda self: True))
+    plan = videogen.generation.prepare(model="tiny-wan", prompt="x", memory="auto").plan
+    assert seen and seen[0][0].card.name == "tiny-wan" and seen[0][1] == len(auto.LADDER)
+    assert plan.name == "none" and plan.oom_retry
