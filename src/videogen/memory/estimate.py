@@ -170,6 +170,30 @@ def weight_bytes(stats: ModuleStats, dtype: str, name: str, plan: MemoryPlan) ->
 
 
 # ---- activations ---------------------------------------------------------------------------------
+def effective_config(component: Component) -> dict[str, Any]:
+    """The component's config with the class defaults it leaves out (a stored config lists only what
+    differs; `patch_size` and `attention_head_dim` are often defaults)."""
+    return dict(_defaults(component.class_name, component.library), **(component.config or {}))
+
+
+@lru_cache(maxsize=64)
+def _defaults(class_name: str, library: str) -> dict[str, Any]:
+    import inspect
+
+    from .components import component_class
+
+    try:
+        cls = component_class(class_name, library)
+    except (ImportError, AttributeError):
+        return {}
+    if library != "diffusers":
+        try:
+            return cls.config_class().to_dict()
+        except Exception:  # noqa: BLE001 - a config class that needs arguments: no defaults
+            return {}
+    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
 @dataclass(frozen=True)
 class Shape:
     """The spec's output size."""
@@ -195,7 +219,7 @@ def vae_factors(vae: Component | None) -> tuple[int, int]:
     """(spatial, temporal) compression of the VAE, from its config where it says so."""
     if vae is None:
         return 8, 4
-    config = vae.config or {}
+    config = effective_config(vae)
     spatial, temporal, _ = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
     spatial = int(config.get("scale_factor_spatial") or config.get("spatial_compression_ratio") or spatial)
     temporal = int(config.get("scale_factor_temporal") or config.get("temporal_compression_ratio") or temporal)
@@ -215,7 +239,7 @@ def _patch(config: Mapping[str, Any]) -> tuple[int, int, int]:
 def denoiser_activation(den: Component, vae: Component | None, shape: Shape, act_bytes: int,
                         forward_chunking: bool = False) -> int:
     """Peak activation bytes of one denoiser forward at `shape` (no gradients)."""
-    config = den.config or {}
+    config = effective_config(den)
     spatial, temporal = vae_factors(vae)
     h, w = shape.height // spatial, shape.width // spatial
     if "block_out_channels" in config:  # a UNet: frames run as a batch, skip connections stay alive
@@ -239,7 +263,7 @@ def denoiser_activation(den: Component, vae: Component | None, shape: Shape, act
 def vae_activation(vae: Component, stats: ModuleStats | None, shape: Shape, act_bytes: int, tiling: bool,
                    decode_chunk: int | None) -> int:
     """Peak bytes of the VAE decode: the top decoder stage for the frames decoded at once + the output."""
-    config = vae.config or {}
+    config = effective_config(vae)
     _, _, chunk = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
     if decode_chunk:
         chunk = decode_chunk if chunk is None else min(chunk, decode_chunk)
@@ -261,7 +285,7 @@ def vae_activation(vae: Component, stats: ModuleStats | None, shape: Shape, act_
 
 
 def text_activation(enc: Component, act_bytes: int) -> int:
-    config = enc.config or {}
+    config = effective_config(enc)
     text = config.get("text_config") or config
     dim = int(text.get("d_model") or text.get("hidden_size") or 1024)
     ffn = int(text.get("d_ff") or text.get("intermediate_size") or 4 * dim)
@@ -271,7 +295,7 @@ def text_activation(enc: Component, act_bytes: int) -> int:
 
 
 def image_activation(enc: Component, act_bytes: int) -> int:
-    config = enc.config or {}
+    config = effective_config(enc)
     vision = config.get("vision_config") or config
     dim = int(vision.get("hidden_size") or 1024)
     tokens = (int(vision.get("image_size") or 224) // int(vision.get("patch_size") or 14)) ** 2 + 1

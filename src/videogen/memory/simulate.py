@@ -380,8 +380,9 @@ def _agree_with_tokenizer(parts: dict[str, Any]) -> None:
         return
     if not hasattr(encoder.config, "pad_token_id") and getattr(tokenizer, "pad_token_id", None) is not None:
         encoder.config.pad_token_id = tokenizer.pad_token_id
-    if hasattr(encoder.config, "image_token_index"):
-        tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    if hasattr(encoder.config, "image_token_index"):  # LLaVA (HunyuanVideo-I2V): its Llama-3 chat template too
+        tokenizer.add_special_tokens({"additional_special_tokens": [
+            "<image>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
         encoder.config.image_token_index = tokenizer.convert_tokens_to_ids("<image>")
 
 
