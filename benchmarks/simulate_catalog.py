@@ -58,10 +58,10 @@ def main(argv: list[str]) -> int:
         }
         rows.append(row)
         print(_line(row), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"versions": _versions(), "models": rows}, indent=1))
-    print(f"\nwrote {out}", file=sys.stderr)
+        out = Path(args.out)  # after every model: a long run keeps what it has
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"versions": _versions(), "models": rows}, indent=1))
+    print(f"\nwrote {args.out}", file=sys.stderr)
     return 0
 
 

@@ -587,7 +587,8 @@ def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: 
 
     With `replay`, every component but the VAE runs once per input signature (and `variant`, the
     plan's forward chunking), and so do the VAE's encoder and decoder inside a tiled or frame-by-frame
-    pass; later calls with the same signature are replayed (see `_measure`). Every denoising step
+    pass and the denoisers' feed-forward layers (the same in every block, and called once per chunk
+    with forward chunking); later calls with the same signature are replayed (see `_measure`). Every denoising step
     allocates the same, so the first call shows the peak; the others would only cost time (seconds
     each at full size, even on fake tensors).
     """
@@ -613,6 +614,9 @@ def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: 
                     wrap(part, "forward", None, [None])
         else:
             wrap(module, "forward", name, variant if replay else None)
+            for part in module.modules() if replay else ():
+                if type(part).__name__ == "FeedForward":  # per block, and per chunk with forward chunking
+                    wrap(part, "forward", None, [None])
 
     def restore() -> None:
         for owner, method, before in reversed(wrapped):
