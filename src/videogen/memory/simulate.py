@@ -23,6 +23,7 @@ import inspect
 import json
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -87,6 +88,7 @@ def subject_of(prepared: Prepared) -> Subject:
 
 
 _MEMO: dict[str, Simulation] = {}
+_RUNNING = threading.Lock()
 #: replay repeated VAE encoder/decoder calls (tiles, frames); off only to check that replay changes nothing
 REPLAY_INNER = True
 
@@ -123,7 +125,9 @@ def simulate_plans(subject: Subject | Prepared, plans: list[MemoryPlan]) -> dict
         else:
             todo.setdefault(parts[-1], []).append((key, plan))
     for group in todo.values():
-        for (key, plan), sim in zip(group, _run(subject, [p for _, p in group])):
+        with _RUNNING:  # one simulation at a time (the dispatch mode and the cast hook are process-wide)
+            results = _run(subject, [p for _, p in group])
+        for (key, plan), sim in zip(group, results):
             out[activation_parts(plan)] = _MEMO[key] = sim
             _write(key, sim)
     return out
