@@ -87,6 +87,8 @@ def subject_of(prepared: Prepared) -> Subject:
     return Subject(prepared.spec, prepared.card, prepared.family, prepared.media, prepared.class_name)
 
 
+#: part of every cache key: bump it when what a simulation measures changes
+SIMULATION_VERSION = 1
 _MEMO: dict[str, Simulation] = {}
 _RUNNING = threading.Lock()
 #: replay repeated VAE encoder/decoder calls (tiles, frames); off only to check that replay changes nothing
@@ -141,7 +143,7 @@ def _key(subject: Subject, parts: tuple) -> str:
     components, _ = pipeline_components(subject.card, subject.class_name)
     media = {k: getattr(v, "shape", None) or getattr(v, "size", None) for k, v in subject.media.items()}
     described = {
-        "source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16], "versions": versions(),
+        "simulation": SIMULATION_VERSION, "versions": versions(),
         "pipeline": subject.class_name, "card": subject.card.name, "dtypes": dict(subject.card.dtypes),
         "components": {c.name: [c.class_name, c.config] for c in components},
         "spec": {k: getattr(spec, k) for k in ("task", "height", "width", "num_frames", "steps", "guidance_scale",
