@@ -29,6 +29,18 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "f
 #: bytes per weight of a quantized Linear layer (scales included, roughly)
 QUANT_BYTES = {"int8": 1.03, "float8": 1.03, "int4": 0.53, "8bit": 1.03, "4bit": 0.53}
 GIB = 1024 ** 3
+#: simulated / formula activations, the median over the catalog's models at their default sizes (untiled;
+#: benchmarks/simulate_catalog.py, 2026-11-23): the formulas are the fallback when a pipeline can't be
+#: simulated (or `simulate=False`); scaled by these they land near the simulation for the models measured
+FORMULA_FIT: dict[str, float] = {
+    "WanTransformer3DModel": 0.84, "AutoencoderKLWan": 1.85, "UMT5EncoderModel": 0.88, "CLIPVisionModel": 3.3,
+    "CogVideoXTransformer3DModel": 0.83, "AutoencoderKLCogVideoX": 3.4, "T5EncoderModel": 0.72,
+    "HunyuanVideoTransformer3DModel": 1.16, "HunyuanVideoFramepackTransformer3DModel": 0.59,
+    "AutoencoderKLHunyuanVideo": 0.2, "LlamaModel": 2.0, "LlavaForConditionalGeneration": 12.2,
+    "SiglipVisionModel": 2.3, "LTXVideoTransformer3DModel": 1.0, "AutoencoderKLLTXVideo": 0.84,
+    "UNet3DConditionModel": 1.9, "I2VGenXLUNet": 1.9, "UNetSpatioTemporalConditionModel": 1.6,
+    "AutoencoderKLTemporalDecoder": 1.3, "CLIPVisionModelWithProjection": 1.5,
+}
 #: allocator slack on top of the live tensors (fragmentation, cuBLAS workspaces)
 OVERHEAD_FRACTION = 0.05
 OVERHEAD_BYTES = 256 * 1024 ** 2
@@ -396,6 +408,8 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
             act = image_activation(comp, act_bytes)
         else:
             act = 0
+        if phase is None and not (comp.role == "vae" and plan.vae_tiling):
+            act = int(act * FORMULA_FIT.get(comp.class_name, 1.0))
         rows.append(ComponentEstimate(comp.name, comp.class_name, comp.role, stats.params, dtype, total, where,
                                       running, resident, act, source))
     est = Estimate(plan=plan, components=rows, unknown=unknown)
