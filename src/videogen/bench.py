@@ -236,7 +236,7 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
     from .families import get_family
     from .memory.components import component_class, pipeline_components
     from .memory.estimate import buildable_config
-    from .memory.simulate import pipeline_config
+    from .memory.simulate import fit_image_processors, pipeline_config
     from .pipeline import load_pipeline
 
     family = get_family(card.family)
@@ -257,18 +257,10 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
                 model = model_cls(model_cls.config_class(**config))
         parts[comp.name] = model.eval().to("cpu")
         torch.cuda.empty_cache()
-        if comp.name == "image_encoder":
-            _resize_processors(parts, model.config)
+        fit_image_processors(parts, model.config)
     _quantize_random(parts, load_kwargs)
     accepted = set(inspect.signature(cls.__init__).parameters)
     return cls(**{k: v for k, v in parts.items() if k in accepted}, **pipeline_config(card, cls))
-
-
-def _resize_processors(parts: dict[str, Any], config: Any) -> None:
-    size = int(getattr(config, "image_size", 224))
-    for name, value in list(parts.items()):
-        if type(value).__name__.endswith("ImageProcessor") or type(value).__name__.endswith("ImageProcessorPil"):
-            parts[name] = type(value)(size={"height": size, "width": size}, crop_size={"height": size, "width": size})
 
 
 def _quantize_random(parts: dict[str, Any], load_kwargs: dict[str, Any]) -> None:

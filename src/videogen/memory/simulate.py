@@ -300,9 +300,7 @@ def fake_pipeline(subject: Subject, cls: type, plan: MemoryPlan, fake_mode: Any)
         module = _fake_module(comp, dtype, fake_mode)
         module.to = _rebuild_on_cast(module, comp, fake_mode)
         parts[comp.name] = module
-        vision = getattr(module.config, "vision_config", None) or module.config
-        if getattr(vision, "image_size", None):
-            _fit_image_processors(parts, vision)
+        fit_image_processors(parts, module.config)
     _agree_with_tokenizer(parts)
     for value in parts.values():  # numpy inside: run on real tensors
         if hasattr(value, "preprocess") and type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
@@ -369,8 +367,12 @@ def small_parts(subject: Subject, cls: type) -> dict[str, Any]:
     return {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
 
 
-def _fit_image_processors(parts: dict[str, Any], vision: Any) -> None:
-    """Image processors sized for the full image encoder (the tiny one's are tiny)."""
+def fit_image_processors(parts: dict[str, Any], config: Any) -> None:
+    """Image processors sized for a full-size encoder of images (the tiny model's are tiny): one whose
+    config, or whose vision config (LLaVA), has an `image_size`."""
+    vision = getattr(config, "vision_config", None) or config
+    if not getattr(vision, "image_size", None):
+        return
     size = int(vision.image_size)
     for name, value in list(parts.items()):
         if type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
