@@ -128,12 +128,23 @@ def _stats(class_name: str, library: str, config_key: str) -> ModuleStats:
                 seen.add(id(sub))
             largest_block = max(largest_block, max(sizes))
             in_blocks += sum(sizes)
-    leaves = sorted(sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules())[-2:]
+    leaves = sorted(_own_params(model))[-2:]
     tile = getattr(model, "tile_sample_min_height", None) or getattr(model, "tile_sample_min_size", None)
     return ModuleStats(params=total, linear_params=linear, castable_params=castable,
                        largest_block=largest_block, outside_blocks=max(total - in_blocks, 0),
                        largest_leaf=leaves[-1] if leaves else 0, second_leaf=leaves[0] if len(leaves) > 1 else 0,
                        tile=int(tile) if tile else None)
+
+
+def _own_params(model: Any) -> list[int]:
+    """Parameters each module holds itself; a tied parameter (T5's embedding, shared by two modules) once."""
+    seen: set[int] = set()
+    sizes = []
+    for module in model.modules():
+        own = [p for p in module.parameters(recurse=False) if id(p) not in seen]
+        seen.update(id(p) for p in own)
+        sizes.append(sum(p.numel() for p in own))
+    return sizes
 
 
 def module_stats(component: Component) -> ModuleStats | None:
