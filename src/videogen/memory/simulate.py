@@ -7,11 +7,14 @@ alive. Per component it records the tensors alive when the component starts (lat
 pipeline's state) and the most allocated above that while it runs (its activations). Weights are not
 counted here; the planner adds them from the plan's placement (estimate.py).
 
-This is what the planner's activation figures are checked against without a GPU. What it cannot see:
-the CUDA allocator's rounding and fragmentation, cuDNN / cuBLAS workspaces and a GPU attention kernel
-different from the CPU one; those are the margin `estimate.OVERHEAD_*` allows for. Values a pipeline
-reads back from a tensor (`.item()`, `nonzero`) don't exist on fake tensors: they are guessed (0, one
-match) and listed in `Simulation.guessed`; they steer indices, not sizes.
+The planner's activation figures come from here (formulas only when a pipeline can't be simulated).
+Small tensors (masks, timesteps, indices) carry their real value beside the fake one, so what the
+pipeline reads back from them (`.item()`, `nonzero`, an `if`) is real; a value read from a large tensor
+is guessed (0, one match) and listed in `Simulation.guessed`. Repeated calls (steps, tiles, frames,
+feed-forward chunks) are replayed instead of recomputed. `measure_call` counts the same way on a real
+pipeline: tests compare the two on every tiny model. What it cannot see: the CUDA allocator's rounding
+and fragmentation, cuDNN / cuBLAS workspaces and a GPU attention kernel different from the CPU one;
+those are the margin `estimate.OVERHEAD_*` allows for.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def enabled() -> bool:
 def simulate(subject: Subject | Prepared, plan: MemoryPlan | None = None) -> Simulation:
     """The activation memory of `subject`'s pipeline call under `plan`, simulated on fake full-size weights.
 
-    Seconds on a CPU for a 14B model; results are kept in memory and under `$VIDEOGEN_CACHE/simulations`.
+    Seconds to minutes on a CPU (docs/benchmarks.md); kept in memory and under `$VIDEOGEN_CACHE/simulations`.
     Raises VideoGenError when the pipeline can't run on fake tensors.
     """
     plan = plan or subject.plan  # type: ignore[union-attr]
@@ -116,10 +119,12 @@ def simulate_plans(subject: Subject | Prepared, plans: list[MemoryPlan]) -> dict
         subject = subject_of(subject)
     out: dict[tuple, Simulation] = {}
     todo: dict[tuple, list[tuple[str, MemoryPlan]]] = {}
+    queued: set[tuple] = set()
     for plan in plans:
         parts = activation_parts(plan)
-        if parts in out:
+        if parts in out or parts in queued:
             continue
+        queued.add(parts)
         key = _key(subject, parts)
         found = _MEMO.get(key) or _read(key)
         if found is not None:
