@@ -1,9 +1,10 @@
 """Estimates without weights: each component's bytes (built on the meta device from its config), the
 denoiser's and the VAE's activation memory at the spec's size, and each plan's peak GPU memory.
 
-The activation model is a small formula per component kind (transformer, UNet, VAE, text encoder),
-read off configs; its constants are first guesses to calibrate with `videogen bench memory` on a GPU
-(docs/benchmarks.md). Free GPU memory and free RAM come from the machine.
+Activations come from a simulation of the pipeline's call (simulate.py) when one is given; otherwise
+from a small formula per component kind (transformer, UNet, VAE, text encoder) read off the configs
+with their class defaults, scaled per class to the simulation (`FORMULA_FIT`). Free GPU memory and free
+RAM come from the machine.
 """
 
 from __future__ import annotations
