@@ -261,8 +261,11 @@ def _measured_call(subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, 
     for name, (entry, act, calls) in phases.items():
         base = name.split(".")[0]
         old = merged.get(base)
+        calls += old.calls if old else 0
         if old is None or entry + act > old.total_bytes:
-            merged[base] = PhaseMemory(entry, act, calls + (old.calls if old else 0))
+            merged[base] = PhaseMemory(entry, act, calls)
+        else:  # the VAE's encode and decode: the larger one, every call counted
+            merged[base] = dataclasses.replace(old, calls=calls)
     return Simulation(merged, counter.peak, round(time.perf_counter() - start, 2), sorted(set(counter.guessed)))
 
 
