@@ -196,7 +196,7 @@ def _run(subject: Subject, plans: list[MemoryPlan]) -> list[Simulation]:
     cls = pipeline_class(subject.class_name)
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     pipe = fake_pipeline(subject, cls, plans[0], fake_mode)
-    counter = LiveBytes()
+    counter = live_bytes()
     phases: dict[str, list[int]] = {}
     variant: list[Any] = [None]
     _instrument(pipe, counter, phases, variant, replay=True)
@@ -219,7 +219,7 @@ def measure_call(subject: Subject | Prepared, pipe: Any, plan: MemoryPlan) -> Si
     """
     if not isinstance(subject, Subject):
         subject = subject_of(subject)
-    counter = LiveBytes(shadows=False)
+    counter = live_bytes(shadows=False)
     phases: dict[str, list[int]] = {}
     restore = _instrument(pipe, counter, phases, None, replay=False)
     try:
@@ -435,7 +435,7 @@ SHADOW_NUMEL = 1 << 16
 _SHADOW = "_videogen_shadow"
 
 
-class LiveBytes:
+def live_bytes(shadows: bool = True) -> Any:
     """A dispatch mode counting the bytes of the storages alive, and their peak.
 
     A storage counts from the first op that returns a tensor on it until the last such tensor is gone.
@@ -444,77 +444,81 @@ class LiveBytes:
     `nonzero`, a comparison in an `if`) is the real value; only values derived from large tensors are
     guessed (and listed in `guessed`).
     """
+    return _live_bytes_class()(shadows)
 
-    def __new__(cls, shadows: bool = True) -> Any:
-        from torch.utils._python_dispatch import TorchDispatchMode
 
-        class _Mode(TorchDispatchMode):
-            def __init__(self) -> None:
-                super().__init__()
-                self.shadows = shadows  # off on real tensors: they are their own values
-                self.current = 0
-                self.peak = 0
-                self.guessed: list[str] = []
-                self._live: dict[int, list[int]] = {}
-                self._refs: list[Any] = []
-                self.paused = False
+@functools.cache
+def _live_bytes_class() -> type:
+    """The dispatch mode's class, made once (torch is imported only when a simulation runs)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
 
-            def reset(self) -> None:
-                """Forget what was counted (tensors still alive from before are not counted)."""
-                self.current = 0
-                self.peak = 0
-                self.guessed = []
-                self._live = {}
-                self._refs = []
+    class LiveBytes(TorchDispatchMode):
+        def __init__(self, shadows: bool) -> None:
+            super().__init__()
+            self.shadows = shadows  # off on real tensors: they are their own values
+            self.current = 0
+            self.peak = 0
+            self.guessed: list[str] = []
+            self._live: dict[int, list[int]] = {}
+            self._refs: list[Any] = []
+            self.paused = False
 
-            def _track(self, tensor: Any) -> None:
-                if self.paused:
+        def reset(self) -> None:
+            """Forget what was counted (tensors still alive from before are not counted)."""
+            self.current = 0
+            self.peak = 0
+            self.guessed = []
+            self._live = {}
+            self._refs = []
+
+        def _track(self, tensor: Any) -> None:
+            if self.paused:
+                return
+            storage = tensor.untyped_storage()
+            key = storage._cdata
+            entry = self._live.get(key)
+            if entry is not None:
+                entry[1] += 1
+            else:
+                nbytes = int(storage.nbytes())
+                self._live[key] = [nbytes, 1]
+                self.current += nbytes
+                self.peak = max(self.peak, self.current)
+
+            def release(_ref: Any, key: int = key) -> None:
+                held = self._live.get(key)
+                if held is None:
                     return
-                storage = tensor.untyped_storage()
-                key = storage._cdata
-                entry = self._live.get(key)
-                if entry is not None:
-                    entry[1] += 1
-                else:
-                    nbytes = int(storage.nbytes())
-                    self._live[key] = [nbytes, 1]
-                    self.current += nbytes
-                    self.peak = max(self.peak, self.current)
+                held[1] -= 1
+                if held[1] == 0:
+                    del self._live[key]
+                    self.current -= held[0]
 
-                def release(_ref: Any, key: int = key) -> None:
-                    held = self._live.get(key)
-                    if held is None:
-                        return
-                    held[1] -= 1
-                    if held[1] == 0:
-                        del self._live[key]
-                        self.current -= held[0]
+            self._refs.append(weakref.ref(tensor, release))
 
-                self._refs.append(weakref.ref(tensor, release))
+        def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+            import torch
+            from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
+            from torch.utils._pytree import tree_map_only
 
-            def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-                import torch
-                from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
-                from torch.utils._pytree import tree_map_only
-
-                kwargs = kwargs or {}
-                real = _real_values(func, args, kwargs) if self.shadows else None
-                try:
-                    out = func(*args, **kwargs)
-                except (DataDependentOutputException, DynamicOutputShapeException):
-                    if real is not None:
-                        out = real if not isinstance(real, torch.Tensor) else torch.empty_like(real)
-                        _set_shadows(out, real)
-                        tree_map_only(torch.Tensor, self._track, out)
-                        return out
-                    self.guessed.append(str(func))
-                    return _guess(func, args)
+            kwargs = kwargs or {}
+            real = _real_values(func, args, kwargs) if self.shadows else None
+            try:
+                out = func(*args, **kwargs)
+            except (DataDependentOutputException, DynamicOutputShapeException):
                 if real is not None:
+                    out = real if not isinstance(real, torch.Tensor) else torch.empty_like(real)
                     _set_shadows(out, real)
-                tree_map_only(torch.Tensor, self._track, out)
-                return out
+                    tree_map_only(torch.Tensor, self._track, out)
+                    return out
+                self.guessed.append(str(func))
+                return _guess(func, args)
+            if real is not None:
+                _set_shadows(out, real)
+            tree_map_only(torch.Tensor, self._track, out)
+            return out
 
-        return _Mode()
+    return LiveBytes
 
 
 def _shadow(value: Any) -> Any:
