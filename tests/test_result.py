@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen.media import read_video, write_video
+from videogen.media import read_video
+from videogen.writers import write_video
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ class VideoResult:
 
         Atomic; refuses to replace an existing file unless `overwrite=True`. Returns the path written.
         """
-        from .media import write_video
+        from .writers import write_video
 
         return write_video(self.frames, path, self.fps, self.metadata, overwrite=overwrite)
 
@@ -59,7 +59,7 @@ class VideoResult:
 
     def _repr_html_(self) -> str:
         """An inline, playable video with its key settings (Jupyter)."""
-        from .media import write_video
+        from .writers import write_video
 
         with tempfile.TemporaryDirectory() as tmp:
             clip = write_video(self.frames, Path(tmp) / "clip.mp4", self.fps)

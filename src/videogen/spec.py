@@ -58,6 +58,8 @@ class VideoSpec:
     loras: Sequence[Any] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     snap: bool = False
+    #: a Hub revision (branch, tag or commit) of `model`; also `model="org/repo@rev"`
+    revision: str | None = None
 
     def __post_init__(self) -> None:
         # Normalise containers so a frozen spec can't be changed behind its back.
