@@ -24,10 +24,10 @@ logger = logging.getLogger("videogen")
 
 
 def pipeline_class(name: str) -> type:
-    """The diffusers pipeline class called `name`."""
-    import diffusers
+    """The diffusers pipeline class called `name` (first import under the process-wide load lock)."""
+    from .imports import diffusers_attr
 
-    return getattr(diffusers, name)
+    return diffusers_attr(name)
 
 
 def call_parameters(cls: type) -> set[str]:
@@ -88,7 +88,10 @@ class CacheEntry:
             if type(self.base) is cls:
                 self.pipelines[name] = self.base
             else:
-                self.pipelines[name] = cls.from_pipe(self.base)
+                from .imports import LOAD_LOCK
+
+                with LOAD_LOCK:
+                    self.pipelines[name] = cls.from_pipe(self.base)
         return self.pipelines[name]
 
 
@@ -103,7 +106,13 @@ class PipelineCache:
         self.loads = 0
 
     def get(self, key: Hashable, loader: Callable[[], tuple[Any, str | None]]) -> CacheEntry:
-        """The entry for `key`, loading it once (concurrent callers for one key wait for that load)."""
+        """The entry for `key`, loading it once (concurrent callers for one key wait for that load).
+
+        Loads of different keys run one at a time, under the process-wide `imports.LOAD_LOCK`
+        (loading patches torch process-wide); hits don't wait for a load in progress.
+        """
+        from .imports import LOAD_LOCK
+
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -116,8 +125,9 @@ class PipelineCache:
                 if entry is not None:
                     self._entries.move_to_end(key)
                     return entry
-            start = time.perf_counter()
-            base, revision = loader()
+            with LOAD_LOCK:
+                start = time.perf_counter()
+                base, revision = loader()
             entry = CacheEntry(key=key, base=base, revision=revision, load_seconds=time.perf_counter() - start)
             with self._lock:
                 self.loads += 1

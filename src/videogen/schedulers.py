@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .errors import SpecError
+
+#: integer scheduler arguments (num_train_timesteps, solver_order, ...) size its tables: at most this
+MAX_SCHEDULER_INT = 100_000
 
 
 def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
@@ -16,6 +20,10 @@ def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
     if isinstance(value, str):
         return value, {}
     if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise SpecError(f"scheduler: argument name {bad[0]!r} must be a string, e.g. "
+                            "{'name': 'UniPCMultistepScheduler', 'flow_shift': 5.0}", field="scheduler")
         kwargs = {k: v for k, v in value.items() if k != "name"}
         return value["name"], kwargs
     raise SpecError(
@@ -25,15 +33,19 @@ def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
     )
 
 
-def check_scheduler_name(value: Any) -> None:
-    """The name must be a diffusers scheduler class (checked before weights load)."""
+def check_scheduler_name(value: Any, model_name: str | None = None, flow_matching: bool = False) -> None:
+    """Before weights load: the name must be a diffusers scheduler class that can drive the model (for
+    flow-matching families: one of FLOW_SCHEDULERS), every argument a parameter of its `__init__`, and
+    the class must accept the arguments (tried on its default config)."""
     parsed = parse_scheduler(value)
     if parsed is None:
         return
     import diffusers
 
+    from .imports import diffusers_attr
+
     name = parsed[0]
-    cls = getattr(diffusers, name, None)
+    cls = diffusers_attr(name, None)
     if cls is None or not name.endswith("Scheduler"):
         import difflib
 
@@ -42,6 +54,39 @@ def check_scheduler_name(value: Any) -> None:
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise SpecError(f"scheduler={name!r} is not a diffusers scheduler class; {hint}"
                         "e.g. 'UniPCMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'", field="scheduler")
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
+        raise SpecError(f"scheduler={name!r} is not a PyTorch diffusers scheduler (a SchedulerMixin); "
+                        "e.g. 'UniPCMultistepScheduler'", field="scheduler")
+    if flow_matching and name not in FLOW_SCHEDULERS:
+        raise SpecError(f"scheduler={name!r} can't drive {model_name or 'this model'} (a flow-matching model); "
+                        f"use one of {', '.join(sorted(FLOW_SCHEDULERS))}", field="scheduler")
+    kwargs = parsed[1]
+    if not kwargs:
+        return
+    import inspect
+
+    from .validate import check_numbers
+
+    params = sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self" and p not in (
+        "args", "kwargs"))
+    for key, item in kwargs.items():
+        if key not in params:
+            import difflib
+
+            close = difflib.get_close_matches(key, params, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SpecError(f"scheduler: {key!r} is not an argument of {name}; {hint}it takes: {', '.join(params)}",
+                            field="scheduler")
+        check_numbers(item, f"scheduler[{key!r}]", "scheduler")
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool) and abs(item) > MAX_SCHEDULER_INT:
+            raise SpecError(f"scheduler: {key}={item!r} is too large; scheduler counts and orders are at most "
+                            f"{MAX_SCHEDULER_INT} (e.g. num_train_timesteps=1000, solver_order=2): the scheduler "
+                            "allocates tables of that size", field="scheduler")
+    try:
+        cls(**{**_flow_defaults(name, flow_matching, 1.0), **kwargs})
+    except Exception as exc:
+        raise SpecError(f"scheduler arguments {kwargs}: {name} refuses them ({type(exc).__name__}: {exc})",
+                        field="scheduler") from None
 
 
 #: schedulers that run a flow-matching model when given flow sigmas (diffusers' Wan/LTX/Hunyuan docs)
@@ -50,6 +95,15 @@ FLOW_SCHEDULERS = ("FlowMatchEulerDiscreteScheduler", "UniPCMultistepScheduler",
 
 def _flow_shift(config: Mapping[str, Any]) -> float:
     return float(config.get("flow_shift") or config.get("shift") or 1.0)
+
+
+def _flow_defaults(name: str, flow_matching: bool, shift: float) -> dict[str, Any]:
+    """The arguments a flow-matching model's scheduler gets unless the spec sets them."""
+    if flow_matching and name == "FlowMatchEulerDiscreteScheduler":
+        return {"shift": shift}
+    if flow_matching and name in FLOW_SCHEDULERS:
+        return {"prediction_type": "flow_prediction", "use_flow_sigmas": True, "flow_shift": shift}
+    return {}
 
 
 def build_scheduler(pipe: Any, value: Any, model_name: str, flow_matching: bool = False) -> Any | None:
@@ -61,10 +115,10 @@ def build_scheduler(pipe: Any, value: Any, model_name: str, flow_matching: bool 
     parsed = parse_scheduler(value)
     if parsed is None:
         return None
-    import diffusers
+    from .imports import diffusers_attr
 
     name, kwargs = parsed
-    cls = getattr(diffusers, name)
+    cls = diffusers_attr(name)
     current = pipe.scheduler
     compatible = {c.__name__ for c in getattr(current, "compatibles", [])} | {type(current).__name__}
     if flow_matching:
@@ -75,16 +129,12 @@ def build_scheduler(pipe: Any, value: Any, model_name: str, flow_matching: bool 
             f"use one of {', '.join(sorted(compatible))}",
             field="scheduler",
         )
-    defaults: dict[str, Any] = {}
-    if flow_matching and name == "FlowMatchEulerDiscreteScheduler":
-        defaults = {"shift": _flow_shift(current.config)}
-    elif flow_matching:
-        defaults = {"prediction_type": "flow_prediction", "use_flow_sigmas": True,
-                    "flow_shift": _flow_shift(current.config)}
+    defaults = _flow_defaults(name, flow_matching, _flow_shift(current.config))
     try:
         return cls.from_config(current.config, **{**defaults, **kwargs})
-    except TypeError as exc:
-        raise SpecError(f"scheduler arguments {kwargs}: {exc}", field="scheduler") from None
+    except Exception as exc:  # the spec's arguments on this pipeline's config
+        raise SpecError(f"scheduler arguments {kwargs}: {name} refuses them on {model_name}'s scheduler config "
+                        f"({type(exc).__name__}: {exc})", field="scheduler") from None
 
 
 @contextlib.contextmanager

@@ -13,12 +13,10 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("videogen")
-_BUILD_LOCK = threading.Lock()
 
 
 def cache_root() -> Path:
@@ -51,7 +49,9 @@ def tiny_folder(family: str, variant: str) -> Path:
     target = cache_root() / "tiny" / f"{family}-{variant}-{_fingerprint(family, variant)}"
     if (target / "model_index.json").is_file():
         return target
-    with _BUILD_LOCK:
+    from .imports import LOAD_LOCK
+
+    with LOAD_LOCK:  # builds modules: never while another thread loads weights
         if (target / "model_index.json").is_file():
             return target
         import torch

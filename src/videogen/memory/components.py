@@ -78,10 +78,11 @@ def annotated_components(pipeline_class: str) -> tuple[Component, ...]:
     """Model components named in the pipeline class's `__init__` annotations (class only)."""
     import typing
 
-    import diffusers
     import torch
 
-    cls = getattr(diffusers, pipeline_class)
+    from ..imports import diffusers_attr
+
+    cls = diffusers_attr(pipeline_class)
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to the raw ones
@@ -212,10 +213,9 @@ class Capabilities:
 
 
 def component_class(class_name: str, library: str) -> type:
-    import importlib
+    from ..imports import module_attr
 
-    module = importlib.import_module(library)
-    return getattr(module, class_name)
+    return module_attr(library, class_name)
 
 
 @cache
@@ -283,9 +283,9 @@ def _capabilities_of(cls: type, model: Any, is_diffusers: bool) -> Capabilities:
 def pipeline_call_parameters(pipeline_class: str) -> frozenset[str]:
     import inspect
 
-    import diffusers
+    from ..imports import diffusers_attr
 
-    return frozenset(inspect.signature(getattr(diffusers, pipeline_class).__call__).parameters)
+    return frozenset(inspect.signature(diffusers_attr(pipeline_class).__call__).parameters)
 
 
 @cache
@@ -293,10 +293,10 @@ def batches_guidance(pipeline_class: str) -> bool:
     """Whether the pipeline runs the conditional and unconditional passes as one batch of two."""
     import inspect
 
-    import diffusers
+    from ..imports import diffusers_attr
 
     try:
-        source = inspect.getsource(getattr(diffusers, pipeline_class).__call__)
+        source = inspect.getsource(diffusers_attr(pipeline_class).__call__)
     except (OSError, TypeError):
         return True
     return "[latents] * 2" in source or "[latent_model_input] * 2" in source
