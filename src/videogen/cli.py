@@ -44,7 +44,9 @@ def _lora(text: str) -> tuple[str, float]:
 def add_spec_arguments(parser: argparse.ArgumentParser, model_default: str | None = None) -> None:
     """One flag per VideoSpec field, named after it."""
     parser.add_argument("--model", "-m", default=model_default,
-                        help="catalog name, Hub repo id or local pipeline folder (see `videogen models`)")
+                        help="catalog name, Hub repo id (org/repo[@revision]) or local pipeline folder "
+                             "(see `videogen models`)")
+    parser.add_argument("--revision", help="Hub branch, tag or commit of the model (also model@revision)")
     parser.add_argument("--prompt", "-p")
     parser.add_argument("--negative-prompt")
     parser.add_argument("--image", help="path or URL of the (first) image")
@@ -71,7 +73,7 @@ def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     """VideoSpec fields from parsed flags (unset flags are left out: the model's defaults apply)."""
     fields: dict[str, Any] = {}
     for name in ("model", "prompt", "negative_prompt", "image", "last_image", "video", "height", "width",
-                 "num_frames", "fps", "steps", "guidance_scale", "seed", "task", "memory"):
+                 "num_frames", "fps", "steps", "guidance_scale", "seed", "task", "memory", "revision"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value

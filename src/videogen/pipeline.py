@@ -53,15 +53,27 @@ def locate(card: ModelCard, family: Family) -> tuple[ModelCard, str | None]:
         return card, card.revision
     from diffusers import DiffusionPipeline
 
+    from .hub import download_hint, unreachable_reason
+
+    offline = unreachable_reason()
+    at = f" at revision {card.revision!r}" if card.revision else ""
     try:
         folder = DiffusionPipeline.download(
-            card.repo, revision=card.revision, variant=card.variant, use_safetensors=True
+            card.repo, revision=card.revision, variant=card.variant, use_safetensors=True,
+            local_files_only=offline is not None,
         )
     except Exception as exc:
+        if offline is not None:
+            raise ModelNotFoundError(
+                f"model={card.name!r}: {card.repo}{at} is not in the local Hub cache and the Hub can't be "
+                f"used ({offline}); {download_hint(card.repo or card.name)}",
+                field="model",
+            ) from None
+        first_line = (str(exc).strip().splitlines() or [""])[0]
         raise ModelNotFoundError(
-            f"model={card.name!r}: could not get {card.repo} from the Hub ({type(exc).__name__}: {exc}). "
-            "Check the network or HF_TOKEN (gated models need an accepted licence), or download the "
-            "repo and pass its local folder as model",
+            f"model={card.name!r}: could not get {card.repo}{at} from the Hub ({type(exc).__name__}: "
+            f"{first_line}). Check the network, the revision and HF_TOKEN (gated models need an accepted "
+            "licence), or download the repo and pass its local folder as model",
             field="model",
         ) from None
     match = re.search(r"snapshots/([0-9a-f]{40})", str(folder))
@@ -213,15 +225,32 @@ def load_pipeline(card: ModelCard, family: Family, cls: type, load_kwargs: dict[
     kwargs = {"use_safetensors": True, **load_kwargs}
     if card.variant and "variant" not in kwargs and _holds_variant(located.source, card.variant):
         kwargs["variant"] = card.variant
+    offline = None
+    if located.components and not located.tiny:  # assembled from Hub repos by the family's load
+        from .hub import unreachable_reason
+
+        offline = unreachable_reason()
+        if offline is not None:
+            kwargs["local_files_only"] = True
     try:
         with loading_bars(progress):
             pipe = family.load(located, cls, kwargs)
     except VideoGenError:
         raise
     except (OSError, ValueError, KeyError) as exc:
+        if offline is not None:
+            from .hub import download_hint
+
+            repos = sorted({repo for repo, _ in located.components.values()})
+            raise ModelNotFoundError(
+                f"model={card.name!r}: its parts ({', '.join(repos)}) are not all in the local Hub cache and "
+                f"the Hub can't be used ({offline}); {download_hint(repos[0])} (each of them)",
+                field="model",
+            ) from None
+        first_line = (str(exc).strip().splitlines() or [""])[0]
         raise VideoGenError(
             f"model={card.name!r}: loading {cls.__name__} from {located.source} failed "
-            f"({type(exc).__name__}: {exc})"
+            f"({type(exc).__name__}: {first_line})"
         ) from exc
     return pipe, revision
 
