@@ -23,7 +23,7 @@ def test_generate_writes_the_video_and_prints_its_path(tmp_path: Path) -> None:
               "-o", "ferret.mp4", "-q", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ferret.mp4"
-    meta = json.loads((tmp_path / "ferret.json").read_text())
+    meta = json.loads((tmp_path / "ferret.mp4.json").read_text())
     assert meta["spec"]["num_frames"] == 5 and meta["spec"]["guidance_scale"] == 4.5
     assert meta["spec"]["extra"] == {"max_sequence_length": 64} and meta["spec"]["seed"] == 7
 
@@ -78,7 +78,7 @@ def test_scheduler_and_lora_flags_reach_the_spec(tmp_path: Path, capsys) -> None
     assert main(["generate", "-m", "tiny-wan", "-p", "x", "--seed", "1", "-q", "-o", str(out),
                  "--scheduler", "UniPCMultistepScheduler", "--scheduler-arg", "flow_shift=5.0",
                  "--lora", f"{lora}:0.5"]) == 0
-    meta = json.loads((tmp_path / "a.json").read_text())
+    meta = json.loads((tmp_path / "a.mp4.json").read_text())
     assert meta["spec"]["scheduler"] == {"name": "UniPCMultistepScheduler", "flow_shift": 5.0}
     assert meta["spec"]["loras"][0]["source"] == str(lora) and meta["spec"]["loras"][0]["weight"] == 0.5
     plain = videogen.generate(model="tiny-wan", prompt="x", seed=1, progress=False,

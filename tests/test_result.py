@@ -33,8 +33,9 @@ def test_save_and_read_back(result: videogen.VideoResult, tmp_path: Path, name: 
         assert np.abs(frames.astype(int) - result.frames).mean() < 12
     else:  # H.264 at high quality
         assert np.abs(frames.astype(int) - result.frames).mean() < 12
-    sidecar = json.loads((tmp_path / (Path(name).stem + ".json")).read_text())
+    sidecar = json.loads((tmp_path / (name + ".json")).read_text())  # clip.mp4 → clip.mp4.json, frames → frames.json
     assert sidecar["spec"]["seed"] == 3 and sidecar["model"]["name"] == "tiny-wan"
+    assert sidecar["saved"]["format"] == (Path(name).suffix[1:] or "png")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
@@ -67,15 +68,16 @@ def test_no_overwrite_unless_asked(result: videogen.VideoResult, tmp_path: Path)
 
 
 def test_a_failed_write_leaves_nothing(result: videogen.VideoResult, tmp_path: Path, monkeypatch) -> None:
-    from videogen import media
+    from videogen import writers
 
-    def broken(frames, path, fps, meta):
+    def broken(frames, path, saved, embedded):
         Path(path).write_bytes(b"half a video")
         raise OSError("disk full")
 
-    monkeypatch.setitem(media._WRITERS, "mp4", broken)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setitem(writers._WRITERS, "mp4", broken)
+    with pytest.raises(videogen.VideoGenError, match="could not save '.*clip.mp4': disk full") as caught:
         result.save(tmp_path / "clip.mp4")
+    assert isinstance(caught.value, OSError)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -88,6 +90,27 @@ def test_notebook_display_is_an_inline_video_with_settings(result: videogen.Vide
     html = result._repr_html_()
     assert "<video" in html and "data:video/mp4;base64," in html
     assert "a ferret" in html and "tiny-wan" in html and "32x32" in html
+
+
+def test_save_passes_crf_through(result: videogen.VideoResult, tmp_path: Path) -> None:
+    small = result.save(tmp_path / "small.mp4", crf=45)
+    big = result.save(tmp_path / "big.mp4", crf=5)
+    assert json.loads((tmp_path / "small.mp4.json").read_text())["saved"]["crf"] == 45
+    assert big.stat().st_size > small.stat().st_size
+    with pytest.raises(videogen.SpecError, match="crf"):
+        result.save(tmp_path / "bad.mp4", crf=60)
+
+
+def test_notebook_display_of_an_odd_size_does_not_warn(result: videogen.VideoResult) -> None:
+    import dataclasses
+    import warnings
+
+    from videogen.writers import SaveWarning
+
+    odd = dataclasses.replace(result, frames=result.frames[:, :31, :31])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SaveWarning)
+        assert "data:video/mp4;base64," in odd._repr_html_()
 
 
 def test_write_video_accepts_plain_arrays(tmp_path: Path) -> None:
@@ -105,4 +128,6 @@ def test_saved_files_get_the_usual_permissions(result: videogen.VideoResult, tmp
     for name in ("a.mp4", "b.gif"):
         path = result.save(tmp_path / name)
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
-        assert (tmp_path / (path.stem + ".json")).stat().st_mode & 0o777 == 0o666 & ~umask
+        assert (tmp_path / (path.name + ".json")).stat().st_mode & 0o777 == 0o666 & ~umask
+    folder = result.save(tmp_path / "frames")
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask

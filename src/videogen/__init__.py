@@ -33,6 +33,8 @@ _EXPORTS = {
     "OutputExistsError": "videogen.errors",
     "Cancelled": "videogen.errors",
     "SnapWarning": "videogen.errors",
+    "SaveError": "videogen.errors",
+    "SaveWarning": "videogen.errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -44,6 +46,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         MissingDependencyError,
         ModelNotFoundError,
         OutputExistsError,
+        SaveError,
+        SaveWarning,
         SnapWarning,
         SpecError,
         VideoGenError,

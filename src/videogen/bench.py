@@ -4,7 +4,7 @@ On a GPU it builds the full-size architecture from its stored config (`configs/<
 weights, directly on the device in the target dtype (no download, no float32 copy in RAM), and runs a
 fixed number of denoising steps plus the VAE decode through `videogen.generate`'s own path (plan checks,
 plan application, call). Without a GPU it runs the same harness on a tiny model on the CPU (`--small`).
-Output: a table on stdout, a JSON file and a PNG chart (matplotlib, `pip install 'videogen[bench]'`).
+Output: a table on stdout, a JSON file and a PNG chart (matplotlib, `pip install 'videogen-diffusers[bench]'`).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def _chart(report: dict[str, Any], path: Path) -> Path | None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("no chart: pip install 'videogen[bench]' (matplotlib)", file=sys.stderr)
+        print("no chart: pip install 'videogen-diffusers[bench]' (matplotlib)", file=sys.stderr)
         return None
     rows = [r for r in report["presets"] if "skipped" not in r]
     names = [r["preset"] for r in rows]

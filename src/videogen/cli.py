@@ -108,7 +108,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import generate
 
     result = generate(progress=not args.quiet, **spec_fields(args))
-    out = result.save(args.output or _default_output(args.model), overwrite=args.overwrite)
+    out = result.save(args.output or _default_output(args.model), overwrite=args.overwrite, crf=args.crf)
     print(out)
     if not args.quiet:
         t = result.metadata["timings"]
@@ -207,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="output .mp4/.gif/.webp, or a folder for .png frames")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--crf", type=int, help="mp4 quality: H.264 constant rate factor 0-51 "
+                                                "(lower is better and bigger; default 18, visually lossless)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

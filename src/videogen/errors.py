@@ -35,5 +35,13 @@ class SnapWarning(UserWarning):
     """`snap=True` rounded a spec value to the nearest one the model accepts."""
 
 
+class SaveWarning(UserWarning):
+    """A save adapted the video to its format: padded an odd mp4 size, or rounded a GIF's frame delay."""
+
+
+class SaveError(VideoGenError, OSError):
+    """The output could not be written (folder not creatable or writable, disk full, ffmpeg failed)."""
+
+
 class OutputExistsError(VideoGenError, FileExistsError):
     """The output path exists and `overwrite=True` was not given."""

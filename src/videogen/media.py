@@ -1,23 +1,57 @@
-"""Reading the spec's images and videos from paths, URLs, PIL images and arrays (writing: `writers.py`)."""
+"""Reading the spec's images and videos from paths, URLs, PIL images and arrays (writing: `writers.py`).
+
+URLs are downloaded with `fetch.fetch` (bounded in time and bytes). Files are checked against pixel
+and frame limits before they are decoded (docs/inputs.md):
+
+- `VIDEOGEN_MAX_IMAGE_PIXELS`: width × height of an image or of one video frame, default 8192 × 8192;
+- `VIDEOGEN_MAX_VIDEO_FRAMES`: frames read from one video file or folder, default 10,000;
+- `VIDEOGEN_MAX_VIDEO_PIXELS`: width × height × frames of one video file or folder, default 2**30
+  (1 Gpx: 3 GiB as RGB).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
+from .fetch import env_limit
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
+logger = logging.getLogger("videogen")
+
+MAX_IMAGE_PIXELS_ENV = "VIDEOGEN_MAX_IMAGE_PIXELS"
+MAX_VIDEO_FRAMES_ENV = "VIDEOGEN_MAX_VIDEO_FRAMES"
+MAX_VIDEO_PIXELS_ENV = "VIDEOGEN_MAX_VIDEO_PIXELS"
+DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192
+DEFAULT_MAX_VIDEO_FRAMES = 10_000
+DEFAULT_MAX_VIDEO_PIXELS = 2**30
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+ANIMATED_FORMATS = ("GIF", "WEBP")  # PIL formats read as videos even with one frame (videogen writes them)
+
+
 def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
+    return value.lower().startswith(("http://", "https://"))
+
+
+def _check_scheme(text: str, field: str) -> None:
+    scheme, sep, _ = text.partition("://")
+    if sep and scheme.isalpha() and len(scheme) > 1:  # "C://x" on Windows is a path, "ftp://x" is not
+        raise SpecError(f"{field}: {text!r} is a {scheme}:// URL; videogen downloads only http:// and https:// "
+                        "URLs: download it yourself and pass the local path", field=field)
 
 
 def to_pil(value: Any, field: str) -> Image.Image:
-    """One RGB PIL image from a path, URL, PIL image or H×W×3 / H×W array (uint8, or floats in [0, 1])."""
+    """One RGB PIL image from a path, URL, PIL image or H×W×3 / H×W array (uint8, or floats in [0, 1]).
+
+    Files and URLs are checked against `VIDEOGEN_MAX_IMAGE_PIXELS` before decoding and turned upright
+    by their EXIF orientation.
+    """
     import numpy as np
     from PIL import Image
 
@@ -26,26 +60,55 @@ def to_pil(value: Any, field: str) -> Image.Image:
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
         if _is_url(text):
-            from diffusers.utils import load_image
+            from .fetch import fetch
 
-            try:
-                return load_image(text).convert("RGB")
-            except Exception as exc:
-                raise SpecError(f"{field}: could not fetch {text!r} ({exc}); pass a local path instead",
-                                field=field) from None
+            with fetch(text, field, "image") as path:
+                return _open_image(path, field, text)
+        _check_scheme(text, field)
         path = Path(text).expanduser()
         if not path.is_file():
             raise SpecError(f"{field}: no file at {text!r}; pass an existing image path, a URL, a PIL image "
                             "or an array", field=field)
-        try:
-            with Image.open(path) as img:
-                return img.convert("RGB")
-        except Exception as exc:
-            raise SpecError(f"{field}: {text!r} is not an image PIL can read ({exc})", field=field) from None
+        return _open_image(path, field, text)
     if isinstance(value, np.ndarray):
         return Image.fromarray(array_to_uint8(value, field))
     raise SpecError(f"{field}: a {type(value).__name__} is not an image; pass a path, URL, PIL image or "
                     "H×W×3 array", field=field)
+
+
+def _max_image_pixels(field: str) -> int:
+    return int(env_limit(MAX_IMAGE_PIXELS_ENV, DEFAULT_MAX_IMAGE_PIXELS, field))
+
+
+def _check_pixels(size: tuple[int, int], field: str, source: str, budget: int, what: str = "") -> None:
+    width, height = size
+    if width * height > budget:
+        raise SpecError(
+            f"{field}: {source!r}{what} is {width}×{height} = {width * height:,} pixels, over the limit of "
+            f"{budget:,} pixels per image ({MAX_IMAGE_PIXELS_ENV}); pass a smaller image (models run near "
+            f"1 megapixel) or raise {MAX_IMAGE_PIXELS_ENV}",
+            field=field,
+        )
+
+
+def _open_image(path: Path, field: str, source: str, budget: int | None = None) -> Image.Image:
+    """An image file as RGB, upright by its EXIF orientation; its size checked before it is decoded."""
+    from PIL import Image, ImageOps
+
+    budget = _max_image_pixels(field) if budget is None else budget
+    try:
+        with Image.open(path) as img:  # reads the header only
+            _check_pixels(img.size, field, source, budget)
+            upright = ImageOps.exif_transpose(img)  # as diffusers' load_image does for URLs
+            return upright.convert("RGB")
+    except SpecError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SpecError(f"{field}: {source!r} is too large to decode safely ({exc}); pass a smaller image",
+                        field=field) from None
+    except Exception as exc:
+        raise SpecError(f"{field}: {source!r} is not an image PIL can read ({exc}); pass a PNG, JPEG or WebP "
+                        "file", field=field) from None
 
 
 def array_to_uint8(array: np.ndarray, field: str) -> np.ndarray:
@@ -68,26 +131,18 @@ def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
         if _is_url(text):
-            from diffusers.utils import load_video
+            from .fetch import fetch
 
-            try:
-                return [f.convert("RGB") for f in load_video(text)]
-            except Exception as exc:
-                raise SpecError(f"{field}: could not fetch {text!r} ({exc}); pass a local path instead",
-                                field=field) from None
+            with fetch(text, field, "video") as path:
+                frames, _ = _decode(path, field, text, as_pil=True)
+            return frames
+        _check_scheme(text, field)
         path = Path(text).expanduser()
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
-            if not files:
-                raise SpecError(f"{field}: the folder {text!r} holds no .png/.jpg frames", field=field)
-            return [to_pil(str(p), field) for p in files]
-        if not path.is_file():
+        if not path.exists():
             raise SpecError(f"{field}: no file at {text!r}; pass a video path, a folder of frames, a URL, "
                             "a list of PIL images or a T×H×W×3 array", field=field)
-        frames, _ = read_video(path)
-        from PIL import Image
-
-        return [Image.fromarray(f) for f in frames]
+        frames, _ = _decode(path, field, text, as_pil=True)
+        return frames
     if isinstance(value, np.ndarray):
         if value.ndim != 4:
             raise SpecError(f"{field}: a video array must be T×H×W×3 (got shape {value.shape})", field=field)
@@ -100,34 +155,181 @@ def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
                     "or T×H×W×3 array", field=field)
 
 
-def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
-    """Frames (uint8 T×H×W×3) and fps of an .mp4/.gif/.webp file or a folder of .png frames."""
+def read_video(path: str | os.PathLike, field: str = "video") -> tuple[np.ndarray, float | None]:
+    """Frames (uint8 T×H×W×3) and fps of a video file (.mp4 and whatever ffmpeg reads, animated
+    .gif/.webp) or a folder of image frames; anything unreadable is a `SpecError(field=field)`."""
     import numpy as np
 
-    path = Path(path)
+    source = os.fspath(path)
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise SpecError(f"{field}: no file at {source!r}; pass a video file or a folder of frames", field=field)
+    frames, fps = _decode(path, field, source, as_pil=False)
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise SpecError(f"{field}: the frames of {source!r} differ in size ({sorted(shapes)}); every frame "
+                        "must have the same width and height", field=field)
+    return np.stack(frames), fps
+
+
+class _Budget:
+    """The frame and total-pixel limits of one video, counted as frames arrive."""
+
+    def __init__(self, field: str, source: str):
+        self.field, self.source = field, source
+        self.image_pixels = _max_image_pixels(field)
+        self.max_frames = int(env_limit(MAX_VIDEO_FRAMES_ENV, DEFAULT_MAX_VIDEO_FRAMES, field))
+        self.max_pixels = int(env_limit(MAX_VIDEO_PIXELS_ENV, DEFAULT_MAX_VIDEO_PIXELS, field))
+        self.frames = 0
+        self.pixels = 0
+
+    def frame_size(self, size: tuple[int, int]) -> None:
+        """Refuse a frame size over the per-image pixel limit (before any frame is decoded)."""
+        _check_pixels(size, self.field, self.source, self.image_pixels, " (each frame)")
+
+    def add(self, size: tuple[int, int], count: int = 1) -> None:
+        """Count `count` more frames of `size`; refuse when a limit is passed."""
+        self.frames += count
+        self.pixels += size[0] * size[1] * count
+        if self.frames > self.max_frames:
+            raise SpecError(
+                f"{self.field}: {self.source!r} has more than {self.max_frames:,} frames, the limit for a "
+                f"video input ({MAX_VIDEO_FRAMES_ENV}); trim the video (models use a few hundred frames at "
+                f"most) or raise {MAX_VIDEO_FRAMES_ENV}",
+                field=self.field,
+            )
+        if self.pixels > self.max_pixels:
+            raise SpecError(
+                f"{self.field}: {self.source!r} holds more than {self.max_pixels:,} pixels over its first "
+                f"{self.frames} frames of {size[0]}×{size[1]}, the limit for a video input "
+                f"({MAX_VIDEO_PIXELS_ENV}); trim or downscale the video, or raise {MAX_VIDEO_PIXELS_ENV}",
+                field=self.field,
+            )
+
+
+def _decode(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any], float | None]:
+    """The frames (RGB: PIL images, or uint8 arrays) and fps of a video file or folder of frames."""
+    budget = _Budget(field, source)
     if path.is_dir():
-        import imageio.v3 as iio
+        frames = _folder_frames(path, field, source, budget)
+        if not as_pil:
+            import numpy as np
 
-        files = sorted(path.glob("*.png"))
-        return np.stack([iio.imread(f)[..., :3] for f in files]), None
-    suffix = path.suffix.lower()
-    if suffix not in (".gif", ".webp"):  # mp4, mov, avi, mkv, ...: ffmpeg
-        import imageio.v2 as iio2
+            frames = [np.asarray(f) for f in frames]
+        return frames, None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise SpecError(f"{field}: cannot read {source!r} ({exc.strerror or exc}); pass a readable video file",
+                        field=field) from None
+    if not head:
+        raise SpecError(f"{field}: {source!r} is empty (0 bytes); pass a video file", field=field)
+    if not _is_container(head):
+        pil = _pil_frames(path, field, source, budget, as_pil)
+        if pil is not None:
+            return pil
+    return _ffmpeg_frames(path, field, source, budget, as_pil)
 
-        reader = iio2.get_reader(str(path), format="FFMPEG")
-        try:
-            fps = reader.get_meta_data().get("fps")
-            frames = np.stack([np.asarray(f)[..., :3] for f in reader])
-        finally:
-            reader.close()
-        return frames, fps
-    from PIL import Image, ImageSequence
+
+def _is_container(head: bytes) -> bool:
+    """Whether the first bytes are those of a video container (MP4/MOV, Matroska/WebM, AVI)."""
+    return head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+
+
+def _folder_frames(path: Path, field: str, source: str, budget: _Budget) -> list[Image.Image]:
+    try:
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file())
+    except OSError as exc:
+        raise SpecError(f"{field}: cannot list the folder {source!r} ({exc.strerror or exc})", field=field) from None
+    if not files:
+        raise SpecError(f"{field}: the folder {source!r} holds no {'/'.join(FRAME_SUFFIXES)} frames; pass a "
+                        "folder of image frames or a video file", field=field)
+    if len(files) > budget.max_frames:
+        budget.add((0, 0), len(files))  # refuses: too many frames, before any is decoded
+    frames = []
+    for file in files:
+        frame = _open_image(file, field, str(file), budget.image_pixels)
+        budget.add(frame.size)
+        frames.append(frame)
+    return frames
+
+
+def _pil_frames(path: Path, field: str, source: str, budget: _Budget,
+                as_pil: bool) -> tuple[list[Any], float | None] | None:
+    """An animated GIF/WebP/PNG read with PIL; None when PIL does not know the format (ffmpeg's turn)."""
+    import numpy as np
+    from PIL import Image, ImageSequence, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            frames_list = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(img)]
-            duration = img.info.get("duration")
+        img = Image.open(path)
+    except UnidentifiedImageError:
+        return None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SpecError(f"{field}: {source!r} is too large to decode safely ({exc}); pass a smaller video",
+                        field=field) from None
     except Exception as exc:
-        raise SpecError(f"video: {str(path)!r} is not a video videogen can read ({exc})", field="video") from None
+        raise SpecError(f"{field}: {source!r} is not a video videogen can read ({exc})", field=field) from None
+    with img:
+        try:
+            n_frames = getattr(img, "n_frames", 1)
+            if img.format not in ANIMATED_FORMATS and n_frames <= 1:
+                raise SpecError(
+                    f"{field}: {source!r} is a still image ({img.format}, one frame), not a video; pass it as "
+                    "image= (image-to-video), or pass a video file or a folder of frames as video=",
+                    field=field,
+                )
+            budget.frame_size(img.size)
+            budget.add(img.size, n_frames)  # all frames of an animation share the canvas size
+            frames = [f.convert("RGB") if as_pil else np.asarray(f.convert("RGB"))
+                      for f in ImageSequence.Iterator(img)]
+            duration = img.info.get("duration")
+        except SpecError:
+            raise
+        except Exception as exc:
+            raise SpecError(f"{field}: {source!r} is not a video videogen can read ({exc})", field=field) from None
+    if not frames:
+        raise SpecError(f"{field}: {source!r} holds no frames; pass a video with frames", field=field)
     fps = 1000.0 / float(duration) if duration else None
-    return np.stack(frames_list), fps
+    return frames, fps
+
+
+def _ffmpeg_frames(path: Path, field: str, source: str, budget: _Budget,
+                   as_pil: bool) -> tuple[list[Any], float | None]:
+    """Frames of anything ffmpeg reads (mp4, mov, mkv, webm, avi, ...), limits checked as they arrive."""
+    import imageio_ffmpeg
+    import numpy as np
+    from PIL import Image
+
+    def unreadable(exc: BaseException) -> SpecError:
+        return SpecError(f"{field}: {source!r} is not a video videogen can read ({_ffmpeg_reason(exc)}); pass "
+                         "an .mp4/.webm/.mov file, an animated .gif/.webp or a folder of frames", field=field)
+
+    frames: list[Any] = []
+    # a generator: the metadata, then raw RGB frames; local files only (a playlist can't make ffmpeg fetch URLs)
+    reader = imageio_ffmpeg.read_frames(str(path), input_params=["-protocol_whitelist", "file"])
+    try:
+        meta = next(reader)
+        width, height = meta["size"]
+        budget.frame_size((width, height))
+        for raw in reader:
+            budget.add((width, height))
+            array = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+            frames.append(Image.fromarray(array) if as_pil else array)
+        fps = meta.get("fps") or None
+    except SpecError:
+        raise
+    except Exception as exc:
+        raise unreadable(exc) from None
+    finally:
+        reader.close()  # stops ffmpeg
+    if not frames:
+        raise SpecError(f"{field}: {source!r} holds no video frames; pass a video with frames", field=field)
+    return frames, fps
+
+
+def _ffmpeg_reason(exc: BaseException) -> str:
+    """The last line of an ffmpeg error (its reason) without the version banner before it."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.startswith("===")]
+    reason = lines[-1] if lines else type(exc).__name__
+    return reason if len(reason) <= 300 else reason[:300] + "…"

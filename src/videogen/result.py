@@ -6,6 +6,7 @@ import base64
 import html
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,14 +39,18 @@ class VideoResult:
     def width(self) -> int:
         return int(self.frames.shape[2])
 
-    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write .mp4 (H.264), .gif, .webp or a folder of .png frames, plus `<name>.json` metadata.
+    def save(self, path: str | os.PathLike, overwrite: bool = False, *, crf: int | None = None) -> Path:
+        """Write .mp4 (H.264), .gif, .webp or a folder of .png frames, plus the sidecar `<name>.json`
+        (`clip.mp4` → `clip.mp4.json`, folder `frames` → `frames.json`) with the metadata and what the save did.
 
-        Atomic; refuses to replace an existing file unless `overwrite=True`. Returns the path written.
+        `crf` (.mp4 only): libx264 quality, 0–51, lower is better and bigger; default 18, visually lossless.
+        Odd mp4 sizes are padded to even and GIF rates rounded to 100/n fps, with a `SaveWarning` (details:
+        `videogen.writers.write_video`). Atomic; refuses to replace an existing output unless `overwrite=True`.
+        Returns the path written.
         """
-        from .writers import write_video
+        from .writers import _write
 
-        return write_video(self.frames, path, self.fps, self.metadata, overwrite=overwrite)
+        return _write(self.frames, path, self.fps, self.metadata, overwrite, crf=crf, stacklevel=3)
 
     def to_pil(self) -> list[Any]:
         """The frames as PIL images."""
@@ -59,9 +64,10 @@ class VideoResult:
 
     def _repr_html_(self) -> str:
         """An inline, playable video with its key settings (Jupyter)."""
-        from .writers import write_video
+        from .writers import SaveWarning, write_video
 
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SaveWarning)  # an odd size padded for display is no news
             clip = write_video(self.frames, Path(tmp) / "clip.mp4", self.fps)
             data = base64.b64encode(clip.read_bytes()).decode()
         s = self.spec

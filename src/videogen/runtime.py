@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,10 @@ if TYPE_CHECKING:
     import torch
 
     from .catalog import ModelCard
+
+
+#: the name videogen is installed under (`pip install videogen-diffusers`; the import name is `videogen`)
+DISTRIBUTION = "videogen-diffusers"
 
 
 def pick_device() -> str:
@@ -33,12 +38,19 @@ def component_dtypes(card: ModelCard, device: str) -> dict[str, torch.dtype]:
 
 
 def versions() -> dict[str, str]:
+    """Installed versions of videogen and the libraries it drives (read once per process)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("videogen", "diffusers", "torch", "transformers", "accelerate"):
+    for name, distribution in (("videogen", DISTRIBUTION), ("diffusers", "diffusers"), ("torch", "torch"),
+                               ("transformers", "transformers"), ("accelerate", "accelerate")):
         try:
-            out[name] = version(name)
+            out[name] = version(distribution)
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
