@@ -36,6 +36,10 @@ def test_result_holds_the_complete_spec_and_metadata() -> None:
     assert meta["model"]["revision"].startswith("tiny:")
     assert meta["timings"]["call_s"] > 0 and "peak_rss_bytes" in meta["memory"]
     assert meta["spec"]["seed"] == spec.seed
+    # the exact call: what videogen passed to the pipeline, callbacks left out
+    assert meta["call"]["prompt"] == PROMPT and meta["call"]["num_inference_steps"] == 2
+    assert (meta["call"]["height"], meta["call"]["width"], meta["call"]["num_frames"]) == (32, 32, 9)
+    assert "callback_on_step_end" not in meta["call"]
 
 
 def test_on_step_runs_after_every_step() -> None:

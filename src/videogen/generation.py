@@ -79,7 +79,9 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     """Resolve, validate and plan a spec without loading any weights (what `plan` and errors need)."""
     start = time.perf_counter()
     spec = build_spec(spec, fields)
-    card = resolve(spec.model)
+    card = resolve(spec.model, revision=spec.revision)
+    if card.revision != spec.revision:  # `org/repo@rev`, or the catalog's pinned revision: recorded in the spec
+        spec = spec.replace(revision=card.revision)
     family = get_family(card.family)
     media = load_media(spec)
     spec, rules = complete(spec, card, family, media)
@@ -140,23 +142,36 @@ def cache_key(p: Prepared) -> tuple:
     return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan))
 
 
+def check_before_load(prepared: Prepared) -> tuple[type, set[str]]:
+    """The checks that need the pipeline class but no weights: `extra` against its `__call__` signature
+    (names and annotated types), the scheduler (name and arguments) and the LoRAs. Returns the class and its
+    call parameters."""
+    from .lora import check_loras
+    from .pipeline import call_parameters, pipeline_class
+    from .schedulers import check_scheduler_name
+    from .validate import check_extra_against_signature, check_extra_types
+
+    cls = pipeline_class(prepared.class_name)
+    params = call_parameters(cls)
+    check_extra_against_signature(prepared.spec, params, prepared.class_name)
+    check_extra_types(prepared.spec, cls)
+    check_scheduler_name(prepared.spec.scheduler, prepared.card.name, prepared.family.flow_matching)
+    check_loras(prepared.spec.loras, cls)
+    return cls, params
+
+
 def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
          started: float | None = None) -> VideoResult:
-    from .lora import apply_loras, check_loras
+    from .lora import apply_loras
     from .memory import apply_plan, call_kwargs, load_kwargs
-    from .pipeline import CACHE, call_parameters, load_pipeline, pipeline_class
+    from .pipeline import CACHE, load_pipeline
     from .runtime import peak_memory, reset_peak, versions
-    from .schedulers import check_scheduler_name, scheduler_for_call
-    from .validate import check_extra_against_signature
+    from .schedulers import scheduler_for_call
 
     started = started if started is not None else time.perf_counter()
     p = prepared
     spec, card, family = p.spec, p.card, p.family
-    cls = pipeline_class(p.class_name)
-    params = call_parameters(cls)
-    check_extra_against_signature(spec, params, p.class_name)
-    check_scheduler_name(spec.scheduler)
-    check_loras(spec.loras, cls)
+    cls, params = check_before_load(p)
 
     loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
 
@@ -187,11 +202,13 @@ def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = 
 
     frames = to_uint8(family.frames(output, spec, card))
     total = time.perf_counter() - started
+    spec = with_card_call_defaults(spec, card, kwargs)  # the returned spec alone reproduces the video
     metadata = {
         "versions": versions(),
         "model": {"name": card.name, "family": card.family, "repo": card.repo, "revision": entry.revision,
                   "pipeline": p.class_name},
         "spec": spec.summary(),
+        "call": call_record(kwargs, spec.seed),
         "device": p.device,
         "memory_plan": p.plan.summary(),
         "snapped": p.snapped,
@@ -266,6 +283,67 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
     finally:
         if scheduler_step_counted is not None:
             del scheduler_step_counted.step
+
+
+#: call arguments that are videogen's plumbing (step callbacks), not settings that shape the frames
+CALLBACK_KWARGS = frozenset({"callback_on_step_end", "callback_on_step_end_tensor_inputs", "callback",
+                             "callback_steps"})
+
+
+def with_card_call_defaults(spec: VideoSpec, card: ModelCard, kwargs: Mapping[str, Any]) -> VideoSpec:
+    """`spec` with the card's call defaults that were passed to the pipeline (e.g. Wan 2.2's
+    guidance_scale_2, FramePack's sampling_type) written into `extra`, where the spec doesn't set them.
+
+    Every family accepts its card's defaults back in `extra` (tests/test_surprises.py), so running the
+    returned spec again gives the same call, even where a later videogen changes the card.
+    """
+    import copy
+
+    used = {k: copy.deepcopy(v) for k, v in card.call_defaults.items()
+            if k not in spec.extra and k in kwargs and _same(kwargs[k], v)}
+    return spec.replace(extra={**used, **spec.extra}) if used else spec
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001 - values whose == is not a bool (arrays): not the same
+        return False
+
+
+def call_record(kwargs: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The keyword arguments the pipeline was called with, JSON-friendly: every setting that shapes the
+    frames (card defaults and what the family computed included), media described, callbacks left out."""
+    record = {k: _describe(v) for k, v in sorted(kwargs.items()) if k not in CALLBACK_KWARGS}
+    record["generator"] = f"torch.Generator('cpu').manual_seed({int(seed)})"
+    record["output_type"] = "np"
+    return record
+
+
+def _describe(value: Any, depth: int = 0) -> Any:
+    import dataclasses
+    import enum
+
+    from .spec import describe_media
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return _describe(value.value, depth + 1)
+    if depth > 6:
+        return f"<{type(value).__name__}>"
+    if isinstance(value, Mapping):
+        return {str(k): _describe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if value and all(hasattr(v, "size") and hasattr(v, "mode") for v in value):  # a video: PIL frames
+            first = value[0]
+            return f"<{len(value)} frames {first.size[0]}x{first.size[1]}>"
+        return [_describe(v, depth + 1) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. LTXVideoCondition
+        return {f.name: _describe(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)}
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # numpy / torch scalars
+        return _describe(value.item(), depth + 1)
+    return describe_media(value)
 
 
 def to_uint8(frames: Any) -> Any:

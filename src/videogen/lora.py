@@ -24,17 +24,18 @@ def check_loras(loras: Sequence[LoRA], pipeline_cls: type) -> None:
     try:
         import peft  # noqa: F401
     except ImportError:
-        raise MissingDependencyError("loras need peft: pip install 'videogen[lora]'") from None
+        raise MissingDependencyError("loras need peft: pip install 'videogen-diffusers[lora]'") from None
     names = set()
     for lora in loras:
-        if not isinstance(lora.weight, (int, float)) or isinstance(lora.weight, bool):
-            raise SpecError(f"loras: weight {lora.weight!r} of {lora.source} must be a number, e.g. 0.8",
-                            field="loras")
+        if not isinstance(lora, LoRA):  # a spec's loras are LoRAs (VideoSpec normalises them)
+            raise SpecError(f"loras: {lora!r} is not a videogen.LoRA", field="loras")
         if lora.adapter_name in names:
-            raise SpecError(f"loras: adapter name {lora.adapter_name!r} is used twice", field="loras")
+            raise SpecError(f"loras: adapter name {lora.adapter_name!r} is used twice; give each LoRA its own "
+                            "name (LoRA(source, weight, name='style'))", field="loras")
         names.add(lora.adapter_name)
         looks_local = lora.source.startswith((".", "/", "~")) or os.path.splitext(lora.source)[1] != ""
-        if looks_local and not Path(lora.source).expanduser().exists():
+        # os.path.expanduser leaves an unknown ~user as it is (Path.expanduser raises RuntimeError)
+        if looks_local and not os.path.exists(os.path.expanduser(lora.source)):
             raise SpecError(f"loras: no file or folder at {lora.source!r}", field="loras")
 
 

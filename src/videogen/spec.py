@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,6 +25,30 @@ class LoRA:
     weight: float = 1.0
     name: str | None = None
     weight_name: str | None = None
+
+    def __post_init__(self) -> None:
+        source = self.source
+        if isinstance(source, os.PathLike):
+            source = os.fspath(source)
+        if not isinstance(source, str) or not source.strip():
+            raise SpecError(f"loras: source {self.source!r} must be a path or Hub repo id (a non-empty string), "
+                            "e.g. LoRA('style.safetensors', 0.8)", field="loras")
+        object.__setattr__(self, "source", source)
+        weight = self.weight
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
+            raise SpecError(f"loras: weight {weight!r} of {source} must be a finite number, e.g. 0.8",
+                            field="loras")
+        if abs(weight) > MAX_LORA_WEIGHT:
+            raise SpecError(f"loras: weight {weight!r} of {source} must be between -{MAX_LORA_WEIGHT} and "
+                            f"{MAX_LORA_WEIGHT} (it scales the adapter's update; beyond that it swamps the "
+                            "model's own weights), e.g. 0.8", field="loras")
+        object.__setattr__(self, "weight", float(weight))
+        if self.name is not None and (not isinstance(self.name, str) or not ADAPTER_NAME.fullmatch(self.name)):
+            raise SpecError(f"loras: name {self.name!r} of {source} must be None or letters, digits, '_' and '-' "
+                            "(an adapter name; no dots or spaces), e.g. name='style'", field="loras")
+        if self.weight_name is not None and (not isinstance(self.weight_name, str) or not self.weight_name.strip()):
+            raise SpecError(f"loras: weight_name {self.weight_name!r} of {source} must be None or a file name "
+                            "in the repo, e.g. weight_name='pytorch_lora_weights.safetensors'", field="loras")
 
     @property
     def adapter_name(self) -> str:
@@ -63,14 +91,22 @@ class VideoSpec:
 
     def __post_init__(self) -> None:
         # Normalise containers so a frozen spec can't be changed behind its back.
-        object.__setattr__(self, "extra", dict(self.extra or {}))
-        object.__setattr__(self, "loras", tuple(_as_lora(item) for item in (self.loras or ())))
-        if self.task is not None and self.task not in TASKS:
+        object.__setattr__(self, "extra", _as_extra(self.extra))
+        object.__setattr__(self, "loras", _as_loras(self.loras))
+        if self.task is not None and (not isinstance(self.task, str) or self.task not in TASKS):
             raise SpecError(
                 f"task={self.task!r} is not a task videogen knows; use one of {', '.join(TASKS)} "
                 "(or leave it out to infer it from the inputs)",
                 field="task",
                 valid=TASKS,
+            )
+        revision = self.revision
+        if revision is not None and (not isinstance(revision, str) or not revision or
+                                     any(c.isspace() for c in revision)):
+            raise SpecError(
+                f"revision={revision!r} must be None or a Hub branch, tag or commit hash (a non-empty string "
+                "without spaces), e.g. revision='main'",
+                field="revision",
             )
 
     def replace(self, **changes: Any) -> VideoSpec:
@@ -110,20 +146,61 @@ class VideoSpec:
 SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VideoSpec))
 
 
+#: |weight| of a LoRA above this is refused (see LoRA.__post_init__)
+MAX_LORA_WEIGHT = 100.0
+#: what peft accepts as an adapter name (it becomes a module key: no dots)
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9_\-]+")
+LORA_FORMS = ("give a path or Hub repo id, a (source, weight[, name]) tuple, a dict with source/weight/name/"
+              "weight_name, or videogen.LoRA(source, weight) — or a list of these")
+
+
+def _as_extra(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpecError(f"extra={value!r} must be a dict of keyword arguments for the pipeline, e.g. "
+                        "extra={'max_sequence_length': 256}", field="extra")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise SpecError(f"extra: key {bad[0]!r} must be a string (the name of a pipeline argument), e.g. "
+                        "extra={'max_sequence_length': 256}", field="extra")
+    return dict(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _as_loras(value: Any) -> tuple[LoRA, ...]:
+    """`loras` as a tuple of LoRA: one LoRA (a path, a LoRA, a dict, a (source, weight) pair) or a list."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, os.PathLike, LoRA, Mapping)):
+        return (_as_lora(value),)
+    if isinstance(value, (list, tuple)):
+        # ("style.safetensors", 0.8): one LoRA with its weight (a number is never a LoRA of its own)
+        if 2 <= len(value) <= 3 and isinstance(value[0], (str, os.PathLike)) and _is_number(value[1]):
+            return (_as_lora(value),)
+        return tuple(_as_lora(item) for item in value)
+    raise SpecError(f"loras={value!r} is not a LoRA or a list of them; {LORA_FORMS}", field="loras")
+
+
 def _as_lora(item: Any) -> LoRA:
     if isinstance(item, LoRA):
         return item
-    if isinstance(item, str):
+    if isinstance(item, (str, os.PathLike)):
         return LoRA(item)
     if isinstance(item, Mapping):
+        names = [f.name for f in dataclasses.fields(LoRA)]
+        unknown = [k for k in item if k not in names]
+        if unknown or "source" not in item:
+            what = f"has unknown key {unknown[0]!r}" if unknown else "has no 'source'"
+            raise SpecError(f"loras entry {item!r} {what}; a LoRA dict takes {', '.join(names)} (source "
+                            "required), e.g. {'source': 'style.safetensors', 'weight': 0.8}", field="loras")
         return LoRA(**item)
     if isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:
         return LoRA(*item)
-    raise SpecError(
-        f"loras entry {item!r} is not a LoRA; give a path or repo id, a (source, weight[, name]) tuple "
-        "or videogen.LoRA(source, weight)",
-        field="loras",
-    )
+    raise SpecError(f"loras entry {item!r} is not a LoRA; {LORA_FORMS}", field="loras")
 
 
 def describe_media(value: Any) -> Any:

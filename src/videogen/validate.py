@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import secrets
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,20 @@ TASK_WORDS = {
     "conditioned": "conditioned generation",
 }
 MAX_SEED = 2**63 - 1
+#: the schedulers' num_train_timesteps: more inference steps than training timesteps can't be scheduled
+MAX_STEPS = 1000
+MAX_FPS = 240
+#: classifier-free guidance multiplies the gap between the conditional and unconditional predictions;
+#: far beyond ~20 the latents overflow to a black or saturated video
+MAX_GUIDANCE = 100.0
+#: height/width at most max(SIZE_FACTOR × the card's default, MIN_SIZE_LIMIT)
+SIZE_FACTOR, MIN_SIZE_LIMIT = 4, 2048
+#: num_frames (cards without max_frames) at most max(FRAMES_FACTOR × the card's default, MIN_FRAMES_LIMIT)
+FRAMES_FACTOR, MIN_FRAMES_LIMIT = 8, 257
+#: families that generate window by window in constant memory: num_frames up to this many seconds at the fps
+LONG_VIDEO_SECONDS = {"framepack": 120}
+#: numbers in `extra` beyond int64 can't become tensors or C integers
+MAX_EXTRA_INT = 2**63 - 1
 
 
 @dataclass
@@ -78,26 +93,89 @@ def nearest_multiple(n: int, multiple: int) -> int:
     return max(multiple, int(math.floor(n / multiple + 0.5)) * multiple)
 
 
-def _int_field(spec: VideoSpec, name: str, minimum: int = 1, example: int = 1) -> int | None:
+def _int_field(spec: VideoSpec, name: str, minimum: int = 1, example: int = 1,
+               maximum: int | None = None, why: str = "") -> int | None:
+    """The field as an int: a whole, finite number (not a bool) in [minimum, maximum], else a SpecError.
+
+    `why` explains the maximum in the message.
+    """
     value = getattr(spec, name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise SpecError(f"{name}={value!r} must be a whole number (e.g. {name}={example})", field=name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+            not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value))):
+        raise SpecError(f"{name}={value!r} must be a whole number (e.g. {name}={example})", field=name,
+                        valid=example)
     if value < minimum:
-        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name)
+        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name,
+                        valid=minimum)
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{name}={value!r} must be at most {maximum}{why} (e.g. {name}={example})", field=name,
+                        valid=maximum)
     return int(value)
 
 
-def _float_field(spec: VideoSpec, name: str, minimum: float, example: float) -> float | None:
+def _float_field(spec: VideoSpec, name: str, minimum: float, example: float,
+                 maximum: float | None = None, why: str = "") -> float | None:
+    """The field as a float: a finite number (not a bool) in [minimum, maximum], else a SpecError."""
     value = getattr(spec, name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise SpecError(f"{name}={value!r} must be a number (e.g. {name}={example})", field=name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise SpecError(f"{name}={value!r} must be a finite number (e.g. {name}={example})", field=name,
+                        valid=example)
     if value < minimum:
-        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name)
+        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name,
+                        valid=minimum)
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{name}={value!r} must be at most {maximum:g}{why} (e.g. {name}={example})", field=name,
+                        valid=maximum)
     return float(value)
+
+
+def size_limit(card: ModelCard, name: str) -> int:
+    """The largest height (or width) videogen accepts for `card`: max(4 × its default, 2048)."""
+    return max(SIZE_FACTOR * getattr(card, name), MIN_SIZE_LIMIT)
+
+
+def frames_limit(card: ModelCard) -> tuple[int, str]:
+    """The largest num_frames videogen accepts for `card`, and why (for the message).
+
+    A card's own `max_frames` is a rule (snap=True rounds to it); this bound is the hard limit above it.
+    """
+    seconds = LONG_VIDEO_SECONDS.get(card.family)
+    if seconds:
+        why = f" for {card.name} ({seconds} s at its {card.fps} fps; {card.family} generates window by window)"
+        return max(seconds * card.fps, card.max_frames or 0), why
+    limit = max(FRAMES_FACTOR * card.num_frames, MIN_FRAMES_LIMIT, card.max_frames or 0)
+    return limit, (f" for {card.name} (the larger of {MIN_FRAMES_LIMIT} and {FRAMES_FACTOR}× its default "
+                   f"{card.num_frames})")
+
+
+def check_numbers(value: Any, label: str, field: str, depth: int = 0) -> None:
+    """Numbers in `value` (itself, or in its lists, tuples and dicts) must be finite and fit in int64."""
+    if isinstance(value, bool) or depth > 8:
+        return
+    if isinstance(value, numbers.Integral):
+        if abs(int(value)) > MAX_EXTRA_INT:
+            raise SpecError(f"{label}={value!r} is too large: pipeline arguments must fit in 64 bits "
+                            f"(at most {MAX_EXTRA_INT})", field=field)
+    elif isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise SpecError(f"{label}={value!r} must be a finite number (pipelines compute with it; inf and "
+                            "nan give a black or broken video)", field=field)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_numbers(v, f"{label}[{k!r}]", field, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_numbers(v, f"{label}[{i}]", field, depth + 1)
+
+
+def check_extra_values(extra: dict[str, Any]) -> None:
+    """Numbers anywhere in `extra` (top level, lists, dicts) must be finite and fit in int64."""
+    for key, value in extra.items():
+        check_numbers(value, f"extra[{key!r}]", "extra")
 
 
 def check_task(spec: VideoSpec, card: ModelCard) -> str:
@@ -147,6 +225,9 @@ def check_task(spec: VideoSpec, card: ModelCard) -> str:
 def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
     """The spec with defaults filled and every rule of the card and the family enforced."""
     given = frozenset(name for name in VideoSpec.__dataclass_fields__ if getattr(spec, name) is not None)
+    if spec.snap is not None and not isinstance(spec.snap, bool):
+        raise SpecError(f"snap={spec.snap!r} must be True or False (True rounds size and frames to the nearest "
+                        "valid values with a warning)", field="snap", valid=False)
     rules = Rules(card=card, snap=bool(spec.snap), media=media, given=given)
     task = check_task(spec, card)
 
@@ -168,17 +249,21 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
             field="prompt",
         )
 
-    height = _int_field(spec, "height", 8, card.height)
-    width = _int_field(spec, "width", 8, card.width)
-    num_frames = _int_field(spec, "num_frames", 1, card.num_frames)
-    fps = _int_field(spec, "fps", 1, card.fps)
-    steps = _int_field(spec, "steps", 1, card.steps)
-    guidance = _float_field(spec, "guidance_scale", 0.0, card.guidance_scale)
-    seed = _int_field(spec, "seed", 0, 42)
-    if seed is not None and seed > MAX_SEED:
-        raise SpecError(f"seed={seed} must be below 2**63 (e.g. seed=42)", field="seed")
+    size_why = {name: f" for {card.name} (the larger of {MIN_SIZE_LIMIT} and {SIZE_FACTOR}× its default "
+                      f"{getattr(card, name)})" for name in ("height", "width")}
+    height = _int_field(spec, "height", 8, card.height, size_limit(card, "height"), size_why["height"])
+    width = _int_field(spec, "width", 8, card.width, size_limit(card, "width"), size_why["width"])
+    num_frames = _int_field(spec, "num_frames", 1, card.num_frames, *frames_limit(card))
+    fps = _int_field(spec, "fps", 1, card.fps, MAX_FPS)
+    steps = _int_field(spec, "steps", 1, card.steps, MAX_STEPS,
+                       " (the schedulers' training timesteps: more steps can't be scheduled)")
+    guidance = _float_field(spec, "guidance_scale", 0.0, card.guidance_scale, MAX_GUIDANCE,
+                            " (guidance multiplies the gap between the prompted and unprompted predictions; "
+                            "far beyond 20 the video saturates, and huge values overflow to black)")
+    seed = _int_field(spec, "seed", 0, 42, MAX_SEED, " (seeds are 63-bit)")
     if not isinstance(spec.extra, dict) or not all(isinstance(k, str) for k in spec.extra):
         raise SpecError("extra must be a dict of keyword arguments for the pipeline", field="extra")
+    check_extra_values(spec.extra)
     for key in spec.extra:
         if key in family.reserved_call_kwargs():
             own = {"num_inference_steps": "steps"}.get(key, key)
@@ -253,15 +338,80 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
     return done, rules
 
 
+#: extra values videogen knows the range of: name → (minimum, maximum, why)
+EXTRA_RANGES: dict[str, tuple[int, int, str]] = {
+    "max_sequence_length": (1, 8192, "the prompt's token count the text encoder pads to"),
+    "decode_chunk_size": (1, 100_000, "frames the VAE decodes at a time"),
+}
+
+
+def _fits(annotation: Any, value: Any) -> bool | None:
+    """Whether `value` fits a call annotation made of int, float, bool, str, None and list[...] of them;
+    None when the annotation has other parts (tensors, images, enums) that videogen doesn't check."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        verdicts = [_fits(member, value) for member in typing.get_args(annotation)]
+        return True if any(verdicts) else None if None in verdicts else False
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin is list and isinstance(value, (list, tuple)):
+        (item,) = typing.get_args(annotation) or (Any,)
+        if item in (int, float):  # list[int] timesteps are given as floats too (LTX's distilled 0.03)
+            return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+        verdicts = [_fits(item, v) for v in value]
+        return None if None in verdicts else all(verdicts)
+    if origin is list:
+        return False
+    return None
+
+
+def check_extra_types(spec: VideoSpec, cls: type) -> None:
+    """Every `extra` value must fit the type its `__call__` parameter is annotated with (where that is made
+    of int, float, bool, str, None and lists of them), and known counts must be in range."""
+    import inspect
+
+    params = inspect.signature(cls.__call__).parameters
+    for key, value in spec.extra.items():
+        param = params.get(key)
+        if param is None or param.annotation is inspect.Parameter.empty:
+            continue
+        if value is None and param.default is None:
+            continue
+        if _fits(param.annotation, value) is False:
+            shown = inspect.formatannotation(param.annotation)
+            default = "" if param.default is inspect.Parameter.empty else f" (default {param.default!r})"
+            raise SpecError(f"extra[{key!r}]={value!r} does not fit {cls.__name__}.__call__'s {key}: {shown}"
+                            f"{default}", field="extra")
+        if key in EXTRA_RANGES and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            low, high, why = EXTRA_RANGES[key]
+            if not low <= value <= high:
+                raise SpecError(f"extra[{key!r}]={value!r} must be between {low} and {high} ({why}); default "
+                                f"{param.default!r}", field="extra")
+
+
 def check_extra_against_signature(spec: VideoSpec, params: set[str], class_name: str) -> None:
     """Every `extra` key must be a parameter of the pipeline's `__call__`."""
     import difflib
 
+    from .families.base import REFUSED_EXTRA
+
+    offered = sorted(p for p in params if p not in REFUSED_EXTRA)
     for key in spec.extra:
         if key not in params:
-            close = difflib.get_close_matches(key, sorted(params), n=1)
+            close = difflib.get_close_matches(key, offered, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            public = sorted(p for p in params if not p.startswith("_") and p not in {
+            public = sorted(p for p in offered if not p.startswith("_") and p not in {
                 "prompt_embeds", "negative_prompt_embeds", "latents"})
             raise SpecError(
                 f"extra[{key!r}] is not a parameter of {class_name}.__call__; {hint}"

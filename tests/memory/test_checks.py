@@ -77,8 +77,8 @@ def test_missing_quantization_backend_names_the_pip_extra(monkeypatch: pytest.Mo
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name.split(".")[0] in ("torchao", "optimum", "gguf")
                         else real(name, *a))
-    refused("tiny-wan", "int8", "videogen[quant]", error=videogen.MissingDependencyError)
-    refused("tiny-wan", MemoryPlan(quantization="quanto-int8"), "videogen[quant]",
+    refused("tiny-wan", "int8", "videogen-diffusers[quant]", error=videogen.MissingDependencyError)
+    refused("tiny-wan", MemoryPlan(quantization="quanto-int8"), "videogen-diffusers[quant]",
             error=videogen.MissingDependencyError)
 
 
@@ -94,7 +94,7 @@ def test_gpu_only_rules_checked_against_a_cuda_context() -> None:
     assert minimal.component("image_encoder").offload == "resident"
     assert any("MultiheadAttention" in n for n in minimal.notes)
     assert check(minimal, ctx).use_stream  # streams stay on with a GPU
-    with pytest.raises(videogen.MissingDependencyError, match=r"videogen\[bnb\]"):
+    with pytest.raises(videogen.MissingDependencyError, match=r"videogen-diffusers\[bnb\]"):
         if importlib.util.find_spec("bitsandbytes") is not None:
             pytest.skip("bitsandbytes is installed")
         check(adapt(preset("nf4"), ctx), ctx)

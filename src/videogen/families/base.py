@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,112 @@ if TYPE_CHECKING:
 
     from ..spec import VideoSpec
     from ..validate import Rules
+
+
+#: what a pipeline outside the catalog must be given when its configs don't say the size it was made for
+SIZE_FIELDS = ("height", "width", "num_frames")
+#: denoiser component names (diffusers' names for the transformer / UNet)
+DENOISERS = ("transformer", "transformer_2", "unet")
+#: denoiser config keys that define an architecture: a folder whose denoisers agree with a catalog card's
+#: stored full-size configs (configs/<arch>.json) on all of these is that model (a copy or a fine-tune)
+ARCH_KEYS = ("num_layers", "num_single_layers", "num_refiner_layers", "num_attention_heads", "attention_head_dim",
+             "in_channels", "out_channels", "patch_size", "patch_size_t", "text_dim", "ffn_dim", "image_dim",
+             "pos_embed_seq_len", "added_kv_proj_dim", "image_condition_type", "block_out_channels",
+             "layers_per_block", "cross_attention_dim", "transformer_layers_per_block")
+#: `extra` keys videogen refuses whatever the family: key → why and what to do instead
+REFUSED_EXTRA = {
+    "num_videos_per_prompt": "videogen returns one video per call, so more videos per prompt would be computed "
+                             "and thrown away; call generate once per video with different seeds (seed=1, "
+                             "seed=2, ...) instead",
+}
+_MISSING = object()
+
+
+def component_class(index: Mapping[str, Any], name: str) -> str | None:
+    """The class name of component `name` in a `model_index.json` ([library, class]); None when absent."""
+    value = index.get(name)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[1], str):
+        return value[1]
+    return None
+
+
+@cache
+def _init_defaults(class_name: str) -> dict[str, Any]:
+    """The `__init__` defaults of a diffusers model class (what a config leaves out); {} if unknown."""
+    import inspect
+
+    from ..imports import diffusers_attr
+
+    cls = diffusers_attr(class_name, None)
+    if cls is None:
+        return {}
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: _plain(p.default) for p in params if p.default is not inspect.Parameter.empty}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively: configs read from JSON and from signatures compare equal."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _arch_value(config: Mapping[str, Any], key: str, class_name: str) -> Any:
+    if key in config:
+        return _plain(config[key])
+    return _init_defaults(class_name).get(key, _MISSING)
+
+
+def matches_arch(arch: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]) -> bool:
+    """Whether a pipeline's denoisers (from its index and configs) are the stored full-size architecture `arch`.
+
+    Same denoiser components, same classes, and equal on every `ARCH_KEYS` entry (a key a config leaves
+    out takes the class's default, as diffusers does when it loads). An empty config is unknown: no match.
+    """
+    from ..memory.components import arch_config
+
+    stored = arch_config(arch)
+    if stored is None:
+        return False
+    parts = {**stored["components"], **stored.get("by_pipeline", {}).get(class_name, {})}
+    theirs = {name for name in parts if name in DENOISERS}
+    ours = {name for name in DENOISERS if component_class(index, name)}
+    if not theirs or theirs != ours:
+        return False
+    for name in theirs:
+        cls = parts[name]["class"]
+        config = read_config(name)
+        if not config or component_class(index, name) != cls:
+            return False
+        if any(_arch_value(config, key, cls) != _arch_value(parts[name]["config"], key, cls) for key in ARCH_KEYS):
+            return False
+    return True
+
+
+def vae_scale(vae: Mapping[str, Any]) -> int | None:
+    """How much the VAE config shrinks height and width (None when the config doesn't say)."""
+    for key in ("scale_factor_spatial", "spatial_compression_ratio"):
+        value = vae.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    blocks = vae.get("block_out_channels")
+    if isinstance(blocks, (list, tuple)) and blocks:
+        return 2 ** (len(blocks) - 1)
+    return None
+
+
+def unet_size(read_config: Callable[[str], dict]) -> int | None:
+    """A UNet pipeline's own default size: the UNet's `sample_size` × the VAE's scale (None when unknown)."""
+    sample = read_config("unet").get("sample_size")
+    scale = vae_scale(read_config("vae"))
+    if isinstance(sample, int) and not isinstance(sample, bool) and sample > 0 and scale:
+        return sample * scale
+    return None
+
+
+def size_unknown(card: ModelCard, fields: tuple[str, ...] = SIZE_FIELDS) -> ModelCard:
+    """`card` with no default for `fields`: a spec must give them (its size list, a template's, is dropped)."""
+    return replace(card, required=fields, sizes=())
 
 
 class Family:
@@ -54,20 +161,66 @@ class Family:
     ) -> ModelCard:
         """A card for a model outside the catalog, from its pipeline class and component configs.
 
-        The default takes the first real card whose pipelines include `class_name` and renames it.
+        The default takes the real card whose stored architecture the denoiser configs match, else the first
+        real card whose pipelines include `class_name` with no default size (`size_unknown`), and renames it.
         """
+        known = self.known_card(class_name, index, read_config)
         for card in self.cards:
             if card.tiny:
                 continue
             tasks = [t for t in card.tasks if card.pipeline_class(t, self) == class_name]
             if tasks:
-                return replace(card, name=ref, repo=ref, description=f"{class_name} (not in the catalog)")
+                card = replace(known or card, name=ref, repo=ref, arch=None,
+                               description=f"{class_name} (not in the catalog)")
+                return card if known else size_unknown(card)
         raise SpecError(f"model={ref!r}: no {self.name} card knows {class_name}", field="model")
+
+    def known_card(self, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict],
+                   prefer: ModelCard | None = None) -> ModelCard | None:
+        """The real card (`prefer` first) run by `class_name` whose stored full-size architecture the pipeline's
+        denoiser configs match: a copy or fine-tune of it, so that card's defaults (size, frames) are right."""
+        matched: dict[str, bool] = {}
+        for card in ([prefer] if prefer is not None else []) + [c for c in self.cards if not c.tiny]:
+            if not card.arch or not any(card.pipeline_class(t, self) == class_name for t in card.tasks):
+                continue
+            if card.arch not in matched:
+                matched[card.arch] = matches_arch(card.arch, class_name, index, read_config)
+            if matched[card.arch]:
+                return card
+        return None
 
     # ---- validation ----------------------------------------------------------------------------
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        """Family-specific rules on a spec whose defaults are filled. Return the (maybe snapped) spec."""
+        """Family-specific rules on a spec whose defaults are filled. Return the (maybe snapped) spec.
+
+        Families that override it call this first: the rules every family shares (`extra` keys videogen
+        refuses, the fields a card outside the catalog must be given).
+        """
+        for key, why in REFUSED_EXTRA.items():
+            if key in spec.extra:
+                raise SpecError(f"extra[{key!r}]={spec.extra[key]!r}: {why}; leave {key} out", field="extra")
+        self.check_required(spec, card, rules)
         return spec
+
+    def check_required(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> None:
+        """A card without a default size (`ModelCard.required`): the spec must give those fields itself."""
+        missing = [name for name in card.required if name not in rules.given
+                   and not (name == "num_frames" and spec.task == "v2v")]  # v2v: the video's frame count
+        if not missing:
+            return
+        rules_text = f"height and width multiples of {card.size_multiple}"
+        if card.frame_rule and "num_frames" in missing:
+            step, offset = card.frame_rule
+            rules_text += f", num_frames {step}k+{offset}" if offset else f", num_frames a multiple of {step}"
+        example = ", ".join(f"{name}={getattr(card, name)}" for name in missing)
+        names = ", ".join(missing[:-1]) + f" and {missing[-1]}" if len(missing) > 1 else missing[0]
+        raise SpecError(
+            f"{missing[0]}: model={card.name!r} is a {card.pipeline_class(spec.task, self)} outside the catalog "
+            "whose configs don't say the size it was made for, and its architecture matches no catalog model, "
+            f"so videogen has no default: pass {names} ({rules_text}; e.g. {example} for a full-size "
+            f"{self.name} model)",
+            field=missing[0],
+        )
 
     def reserved_call_kwargs(self) -> set[str]:
         """Call arguments videogen sets itself; `extra` may not override them."""

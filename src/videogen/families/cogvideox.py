@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
-from .base import Family
+from .base import Family, size_unknown
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
@@ -90,7 +90,11 @@ class CogVideoXFamily(Family):
     # ---- catalog -------------------------------------------------------------------------------
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
-        """A 2b / 5b / 5b-I2V / 1.5 template, with the size and text length of the configs."""
+        """A 2b / 5b / 5b-I2V / 1.5 template, with the size and text length of the configs.
+
+        1.0 configs give the size and frames trained at; 1.5 configs hold placeholders, so a 1.5 pipeline
+        takes the defaults of the catalog card whose architecture it matches, or has none (`size_unknown`).
+        """
         transformer = read_config("transformer")
         vae = read_config("vae")
         v15 = transformer.get("patch_size_t") is not None
@@ -110,13 +114,18 @@ class CogVideoXFamily(Family):
             frames = int(transformer.get("sample_frames") or card.num_frames)
             kw.update(height=height, width=width, sizes=((height, width),), num_frames=frames,
                       max_frames=max(frames, card.max_frames or 0))
+        known = None if kw else self.known_card(class_name, index, read_config, prefer=card)
+        if known is not None:  # 1.5 (its configs hold placeholders): a copy or fine-tune of a catalog model
+            kw.update(height=known.height, width=known.width, num_frames=known.num_frames)
         tokens = int(transformer.get("max_text_seq_length") or TEXT_TOKENS)
-        return replace(card, name=ref, repo=ref, size_multiple=spatial * patch,
+        card = replace(card, name=ref, repo=ref, size_multiple=spatial * patch,
                        call_defaults={"max_sequence_length": tokens}, arch=None,
                        description=f"{class_name} (not in the catalog)", **kw)
+        return card if kw else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         if card.name in SIDE_RULES:
             short, longest = SIDE_RULES[card.name]
             height, width = int(spec.height), int(spec.width)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
 from ..errors import SpecError
-from .base import Family
+from .base import Family, size_unknown
 from .hunyuanvideo import cache_context, check_true_cfg, load_llama_tokenizer
 
 if TYPE_CHECKING:
@@ -150,11 +150,14 @@ class FramePackFamily(Family):
         (inverted anti-drifting) applies; pass extra={"sampling_type": "vanilla"} for an F1 model."""
         if class_name != "HunyuanVideoFramepackPipeline":
             return super().card_for_pipeline(ref, class_name, index, read_config)
-        return replace(CARDS[0], name=ref, repo=ref, components={}, call_defaults={}, arch=None,
+        known = self.known_card(class_name, index, read_config, prefer=CARDS[0])
+        card = replace(CARDS[0], name=ref, repo=ref, components={}, call_defaults={}, arch=None,
                        description=f"{class_name} (not in the catalog)")
+        return card if known else size_unknown(card)  # the transformer config holds no size
 
     # ---- validation ----------------------------------------------------------------------------
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         sampling = call_setting(spec, card, "sampling_type", "inverted_anti_drifting")
         sampling = getattr(sampling, "value", sampling)  # diffusers' FramepackSamplingType enum
         if sampling not in SAMPLING_TYPES:
@@ -282,7 +285,7 @@ def _load_part(name: str, source: str, subfolder: str | None, dtypes: Any,
         dtype = dtypes.get(name, dtypes.get("default")) if isinstance(dtypes, Mapping) else dtypes
         if dtype is not None:
             kwargs["torch_dtype" if library == "diffusers" else "dtype"] = dtype
-        for key in ("use_safetensors", "low_cpu_mem_usage"):
+        for key in ("use_safetensors", "low_cpu_mem_usage", "local_files_only"):
             if load_kwargs.get(key) is not None:
                 kwargs[key] = load_kwargs[key]
         quantization = _part_quantization(load_kwargs.get("quantization_config"), name, library)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
 from ..errors import SpecError
-from .base import Family
+from .base import Family, size_unknown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -191,9 +191,12 @@ class HunyuanVideoFamily(Family):
         else:
             return super().card_for_pipeline(ref, class_name, index, read_config)
         card = next(c for c in CARDS if c.name == template)
-        return replace(card, name=ref, repo=ref, arch=None, description=f"{class_name} (not in the catalog)")
+        known = self.known_card(class_name, index, read_config, prefer=card)
+        card = replace(known or card, name=ref, repo=ref, arch=None, description=f"{class_name} (not in the catalog)")
+        return card if known else size_unknown(card)  # the transformer config holds no size
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         check_true_cfg(spec, card)
         if _image_condition(card) == "latent_concat" and spec.guidance_scale not in (None, 1.0) \
                 and not true_cfg_on(spec, card):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
 from ..errors import SpecError
-from .base import Family
+from .base import Family, size_unknown, unet_size
 from .modelscope import check_clip_skip, clip_skip_alias
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class I2VGenXLFamily(Family):
     uses_global_rng = True
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         target = spec.extra.get("target_fps")
         if target is not None and (isinstance(target, bool) or not isinstance(target, int) or target < 1):
@@ -85,8 +86,14 @@ class I2VGenXLFamily(Family):
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
-        return replace(CARDS[0], name=ref, repo=ref, variant=None, arch=None,
+        """The catalog card's defaults when the UNet is its architecture; else the UNet's sample_size × the
+        VAE's scale; else no default size (`size_unknown`)."""
+        card = replace(CARDS[0], name=ref, repo=ref, variant=None, arch=None,
                        description=f"{class_name} (not in the catalog)")
+        if self.known_card(class_name, index, read_config) is not None:
+            return card
+        size = unet_size(read_config)
+        return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
 
     def build_tiny(self, variant: str, folder: Path) -> None:
         build_tiny_i2vgen_xl(variant, folder)

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
 from ..errors import SpecError
-from .base import Family
+from .base import Family, size_unknown
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
@@ -119,7 +119,9 @@ class LTXFamily(Family):
     # ---- catalog -------------------------------------------------------------------------------
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
-        """0.9.0 / 0.9.5 (timestep-aware VAE) / 13B (48 layers) templates, from the configs."""
+        """0.9.0 / 0.9.5 (timestep-aware VAE) / 13B (48 layers) templates, from the configs. The size and
+        frames are those of the catalog card whose architecture the transformer matches; the transformer
+        config holds no size, so an unknown architecture has none (`size_unknown`)."""
         transformer = read_config("transformer")
         vae = read_config("vae")
         timestep_vae = bool(vae.get("timestep_conditioning"))
@@ -128,13 +130,18 @@ class LTXFamily(Family):
         else:
             template = "ltx-video-0.9.5" if timestep_vae else "ltx-video"
         card = next(c for c in CARDS if c.name == template)
+        known = self.known_card(class_name, index, read_config, prefer=card)
+        if known is not None:  # a copy or fine-tune of a catalog architecture: its size and frames
+            card = replace(card, height=known.height, width=known.width, num_frames=known.num_frames)
         conditioned = class_name == "LTXConditionPipeline" or timestep_vae
-        return replace(card, name=ref, repo=ref, tasks=ALL_TASKS if conditioned else ("t2v", "i2v"),
+        card = replace(card, name=ref, repo=ref, tasks=ALL_TASKS if conditioned else ("t2v", "i2v"),
                        call_defaults=card.call_defaults if timestep_vae else {}, pipelines={}, arch=None,
                        description=f"{class_name} (not in the catalog)")
+        return card if known else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         extra = spec.extra
         if "frame_rate" in extra:
             raise SpecError(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..catalog import ModelCard
 from ..errors import SpecError
 from ..validate import nearest_multiple
-from .base import Family
+from .base import Family, size_unknown, unet_size
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
@@ -117,6 +117,7 @@ class ModelScopeFamily(Family):
     v2v_strength = V2V_STRENGTH  # the base total_steps counts int(steps * strength) steps
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         if spec.task != "v2v":
             return spec
@@ -176,14 +177,16 @@ class ModelScopeFamily(Family):
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
-        """A ModelScope-architecture checkpoint outside the catalog: default size from the UNet config."""
+        """A ModelScope-architecture checkpoint outside the catalog: the catalog card's size when the UNet is
+        its architecture, else the UNet's sample_size × the VAE's scale, else none (`size_unknown`)."""
         card = CARDS[0]
         tasks = card.tasks if class_name == "TextToVideoSDPipeline" else ("v2v", "t2v")
-        sample = read_config("unet").get("sample_size")
-        blocks = read_config("vae").get("block_out_channels") or [0, 0, 0, 0]
-        size = int(sample) * 2 ** (len(blocks) - 1) if isinstance(sample, int) else card.height
-        return replace(card, name=ref, repo=ref, tasks=tasks, height=size, width=size, variant=None,
-                       revision=None, arch=None, description=f"{class_name} (not in the catalog)")
+        card = replace(card, name=ref, repo=ref, tasks=tasks, variant=None, revision=None, arch=None,
+                       description=f"{class_name} (not in the catalog)")
+        if self.known_card(class_name, index, read_config) is not None:
+            return card
+        size = unet_size(read_config)  # the pipeline's own default: sample_size × the VAE's scale
+        return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
 
     def build_tiny(self, variant: str, folder: Path) -> None:
         build_tiny_modelscope(variant, folder)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelCard
 from ..errors import SpecError
-from .base import Family
+from .base import Family, size_unknown, unet_size
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
@@ -71,6 +71,7 @@ class SVDFamily(Family):
     accepts_prompt = False
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+        spec = super().check(spec, card, rules)  # the rules every family shares
         if "max_guidance_scale" in spec.extra:
             raise SpecError(
                 f"extra['max_guidance_scale'] is set from guidance_scale for {card.name}; pass "
@@ -112,13 +113,19 @@ class SVDFamily(Family):
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
-        """An SVD checkpoint outside the catalog: frame count from its UNet config."""
+        """An SVD checkpoint outside the catalog: frame count from its UNet config; size from the catalog card
+        whose architecture it matches, else the UNet's sample_size × the VAE's scale (the pipeline's own
+        default), else none (`size_unknown`)."""
         frames = read_config("unet").get("num_frames")
         card = CARDS[1] if frames == 25 else CARDS[0]
         if isinstance(frames, int) and frames > 0:
             card = replace(card, num_frames=frames, max_frames=frames)
-        return replace(card, name=ref, repo=ref, variant=None, arch=None,
+        card = replace(card, name=ref, repo=ref, variant=None, arch=None,
                        description=f"{class_name} (not in the catalog)")
+        if self.known_card(class_name, index, read_config, prefer=card) is not None:
+            return card
+        size = unet_size(read_config)
+        return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
 
     def build_tiny(self, variant: str, folder: Path) -> None:
         build_tiny_svd(variant, folder)

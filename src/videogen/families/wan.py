@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import ModelCard
-from .base import Family
+from .base import Family, component_class, size_unknown
 
 WAN_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
 
@@ -75,7 +75,10 @@ class WanFamily(Family):
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
-        two_experts = bool((index.get("transformer_2") or [None])[0])
+        """The catalog card whose architecture the transformer configs match (its defaults are right), else
+        a template by layout (two experts, TI2V VAE, image conditioning) with no default size: the
+        transformer config holds none, so such a folder must be given height, width and num_frames."""
+        two_experts = bool(component_class(index, "transformer_2"))
         vae = read_config("vae")
         transformer = read_config("transformer")
         if class_name == "WanImageToVideoPipeline":
@@ -84,14 +87,16 @@ class WanFamily(Family):
             template = "wan2.2-t2v-a14b" if two_experts else "wan2.1-t2v-1.3b"
         if vae.get("z_dim") == 48:
             template = "wan2.2-ti2v-5b"
-        card = next(c for c in CARDS if c.name == template)
+        known = self.known_card(class_name, index, read_config, prefer=next(c for c in CARDS if c.name == template))
+        card = known or next(c for c in CARDS if c.name == template)
         spatial = int(vae.get("scale_factor_spatial") or 8)
         patch = transformer.get("patch_size") or [1, 2, 2]
         tasks = card.tasks
         if class_name == "WanImageToVideoPipeline" and int(transformer.get("pos_embed_seq_len") or 0) > 0:
             tasks = ("flf2v",)
-        return replace(card, name=ref, repo=ref, tasks=tasks, size_multiple=spatial * int(patch[1]),
+        card = replace(card, name=ref, repo=ref, tasks=tasks, size_multiple=spatial * int(patch[1]),
                        arch=None, description=f"{class_name} (not in the catalog)")
+        return card if known else size_unknown(card)
 
     def build_tiny(self, variant: str, folder: Path) -> None:
         build_tiny_wan(variant, folder)

@@ -92,7 +92,7 @@ def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, 
     `auto` on a GPU simulates the spec's activations when `media` (the loaded inputs) is given.
     """
     ctx = context(card, card.pipeline_class(spec.task, family), device)
-    if memory is None or memory == "auto":
+    if memory is None or (isinstance(memory, str) and memory == "auto"):
         from .auto import choose
         from .simulate import Subject, enabled
 
@@ -320,7 +320,7 @@ def require(module: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
         extra = EXTRA.get(module, "quant")
         raise MissingDependencyError(f"memory: {what} needs {module.split('.')[-1]}: pip install "
-                                     f"'videogen[{extra}]'")
+                                     f"'videogen-diffusers[{extra}]'")
 
 
 def _check_weights(plan: MemoryPlan, ctx: Context, names: list[str]) -> None:

@@ -9,6 +9,9 @@ a loaded pipeline and changed in place when a later spec asks for another one.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,55 @@ LAYERWISE_DTYPES = ("float8_e4m3fn", "float8_e5m2")
 #: component names diffusers' video pipelines give their denoisers and text encoders
 DENOISERS = ("transformer", "transformer_2", "unet")
 TEXT_ENCODERS = ("text_encoder", "text_encoder_2")
+#: MemoryPlan fields that are True or False
+BOOL_FIELDS = ("use_stream", "record_stream", "low_cpu_mem_usage", "vae_tiling", "vae_slicing", "forward_chunking",
+               "compile_fullgraph", "oom_retry")
+
+
+def _err(message: str) -> SpecError:
+    return SpecError(f"memory: {message}", field="memory")
+
+
+def _whole(value: Any, name: str, example: int, optional: bool = False) -> int | None:
+    """`value` as an int of at least 1 (a whole, finite number, not a bool); None when optional."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+            not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value))):
+        allowed = " (or None)" if optional else ""
+        raise _err(f"{name}={value!r} must be a whole number{allowed}, e.g. {name}={example}")
+    if value < 1:
+        raise _err(f"{name}={value!r} must be at least 1{' (or None)' if optional else ''}, e.g. {name}={example}")
+    return int(value)
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...], optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or value not in choices:
+        raise _err(f"{name}={value!r} is not one of {', '.join(choices)}{' (or None)' if optional else ''}")
+
+
+def _text(value: Any, name: str, example: str) -> str | None:
+    """None, or a non-empty string (an os.PathLike becomes its path)."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise _err(f"{name}={value!r} must be a non-empty string or None, e.g. {name}={example!r}")
+    return value
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    """A tuple of component names from None, one name or a list of names."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise _err(f"{name}={value!r} must be a list of component names, e.g. {name}=['transformer']")
 
 
 @dataclass(frozen=True)
@@ -35,9 +87,11 @@ class ComponentPlan:
     blocks_per_group: int | None = None
 
     def __post_init__(self) -> None:
-        if self.offload not in COMPONENT_OFFLOADS:
+        if not isinstance(self.offload, str) or self.offload not in COMPONENT_OFFLOADS:
             raise SpecError(f"memory: component offload {self.offload!r} is not one of "
                             f"{', '.join(COMPONENT_OFFLOADS)}", field="memory")
+        object.__setattr__(self, "blocks_per_group",
+                           _whole(self.blocks_per_group, "components: blocks_per_group", 1, optional=True))
 
 
 def _pairs(value: Any, what: str, convert: Any = None) -> tuple[tuple[str, Any], ...]:
@@ -46,27 +100,52 @@ def _pairs(value: Any, what: str, convert: Any = None) -> tuple[tuple[str, Any],
         return ()
     if isinstance(value, Mapping):
         items = list(value.items())
+    elif isinstance(value, (str, bytes)):
+        items = None
     else:
         try:
             items = [(k, v) for k, v in value]
         except (TypeError, ValueError):
-            raise SpecError(f"memory: {what} must be a mapping of component name to value, not {value!r}",
-                            field="memory") from None
-    out = []
+            items = None
+    if items is None:
+        raise _err(f"{what} must be a mapping of component name to value, not {value!r}")
+    out: dict[str, Any] = {}
     for key, item in items:
-        out.append((str(key), convert(item) if convert else item))
-    return tuple(sorted(out))
+        if not isinstance(key, str) or not key:
+            raise _err(f"{what}: key {key!r} must be a component name (a string), e.g. 'transformer'")
+        if key in out:
+            raise _err(f"{what}: {key!r} is given twice")
+        out[key] = convert(item, f"{what}[{key!r}]") if convert else item
+    return tuple(sorted(out.items(), key=lambda pair: pair[0]))
 
 
-def _component_plan(value: Any) -> ComponentPlan:
+def _dtype_name(value: Any, label: str) -> str:
+    if not isinstance(value, str):
+        raise _err(f"{label}={value!r} must be a dtype name: 'float32', 'float16' or 'bfloat16'")
+    return value
+
+
+def _gguf_path(value: Any, label: str) -> str:
+    path = _text(value, label, "/models/wan-q4.gguf")
+    if path is None:
+        raise _err(f"{label}=None: give a .gguf file path (or leave the component out)")
+    return path
+
+
+def _component_plan(value: Any, label: str = "components") -> ComponentPlan:
     if isinstance(value, ComponentPlan):
         return value
     if isinstance(value, str):
         return ComponentPlan(value)
     if isinstance(value, Mapping):
+        names = [f.name for f in dataclasses.fields(ComponentPlan)]
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise _err(f"{label}: {unknown[0]!r} is not a ComponentPlan field; it takes {', '.join(names)}, e.g. "
+                       "{'offload': 'block_level', 'blocks_per_group': 2}")
         return ComponentPlan(**value)
-    raise SpecError(f"memory: a component placement is 'resident', 'block_level', 'leaf_level' or a "
-                    f"ComponentPlan, not {value!r}", field="memory")
+    raise _err(f"{label}: a component placement is 'resident', 'block_level', 'leaf_level' or a "
+               f"ComponentPlan, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -120,37 +199,41 @@ class MemoryPlan:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if not isinstance(self.name, str) or not self.name:
+            raise _err(f"name={self.name!r} must be a non-empty string, e.g. name='custom'")
+        for name in BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise _err(f"{name}={getattr(self, name)!r} must be True or False")
         set_(self, "components", _pairs(self.components, "components", _component_plan))
-        set_(self, "dtypes", _pairs(self.dtypes, "dtypes", str))
+        set_(self, "dtypes", _pairs(self.dtypes, "dtypes", _dtype_name))
         gguf = self.gguf
-        if isinstance(gguf, str):
+        if isinstance(gguf, (str, os.PathLike)):
             gguf = {"transformer": gguf}
-        set_(self, "gguf", _pairs(gguf or (), "gguf", str))
+        set_(self, "gguf", _pairs(gguf or (), "gguf", _gguf_path))
         if self.compile is True:
             set_(self, "compile", "regional")  # regional compile is the default kind
         elif self.compile is False:
             set_(self, "compile", None)
-        for name in ("layerwise_components", "quantize_components", "notes"):
-            set_(self, name, tuple(getattr(self, name) or ()))
-        if self.placement not in PLACEMENTS:
-            raise SpecError(f"memory: placement={self.placement!r} is not one of {', '.join(PLACEMENTS)}",
-                            field="memory")
-        if self.offload_type not in OFFLOAD_TYPES:
-            raise SpecError(f"memory: offload_type={self.offload_type!r} is not one of "
-                            f"{', '.join(OFFLOAD_TYPES)}", field="memory")
-        if self.compile is not None and self.compile not in COMPILE_KINDS:
+        for name in ("layerwise_components", "quantize_components"):
+            set_(self, name, _names(getattr(self, name), name))
+        set_(self, "notes", tuple(self.notes or ()))
+        _choice(self.placement, "placement", PLACEMENTS)
+        _choice(self.offload_type, "offload_type", OFFLOAD_TYPES)
+        if self.compile is not None and (not isinstance(self.compile, str) or self.compile not in COMPILE_KINDS):
             raise SpecError(f"memory: compile={self.compile!r}; use 'regional' (compile_repeated_blocks), "
                             "'full' or None", field="memory")
-        if self.quantization is not None and self.quantization not in QUANTIZATIONS:
-            raise SpecError(f"memory: quantization={self.quantization!r} is not one of "
-                            f"{', '.join(QUANTIZATIONS)}", field="memory")
-        if self.layerwise_casting is not None and self.layerwise_casting not in LAYERWISE_DTYPES:
+        _choice(self.quantization, "quantization", QUANTIZATIONS, optional=True)
+        if self.layerwise_casting is not None and (not isinstance(self.layerwise_casting, str)
+                                                   or self.layerwise_casting not in LAYERWISE_DTYPES):
             raise SpecError(f"memory: layerwise_casting={self.layerwise_casting!r}; use one of "
                             f"{', '.join(LAYERWISE_DTYPES)}", field="memory")
-        if int(self.blocks_per_group) < 1:
-            raise SpecError("memory: blocks_per_group must be at least 1", field="memory")
-        if self.decode_chunk_size is not None and int(self.decode_chunk_size) < 1:
-            raise SpecError("memory: decode_chunk_size must be at least 1 (or None)", field="memory")
+        set_(self, "blocks_per_group", _whole(self.blocks_per_group, "blocks_per_group", 1))
+        set_(self, "decode_chunk_size", _whole(self.decode_chunk_size, "decode_chunk_size", 8, optional=True))
+        set_(self, "offload_to_disk", _text(self.offload_to_disk, "offload_to_disk", "/tmp/offload"))
+        if self.compile_mode is not None and not isinstance(self.compile_mode, str):
+            raise _err(f"compile_mode={self.compile_mode!r} must be None or a torch.compile mode name, e.g. "
+                       "compile_mode='max-autotune-no-cudagraphs'")
+        set_(self, "attention_backend", _text(self.attention_backend, "attention_backend", "native"))
 
     # ---- views ---------------------------------------------------------------------------------
     def replace(self, **changes: Any) -> MemoryPlan:
@@ -211,6 +294,10 @@ def plan_from(value: Any) -> MemoryPlan:
         return value
     if isinstance(value, Mapping):
         names = {f.name for f in dataclasses.fields(MemoryPlan)}
+        for key in value:
+            if not isinstance(key, str):
+                raise SpecError(f"memory: key {key!r} must be a MemoryPlan field name (a string), e.g. "
+                                "{'vae_tiling': True}", field="memory")
         unknown = sorted(set(value) - names)
         if unknown:
             import difflib

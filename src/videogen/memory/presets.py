@@ -56,9 +56,9 @@ DESCRIPTIONS: dict[str, str] = {
     "low-fp8": "`low` + layerwise casting: denoiser weights stored in float8_e4m3fn, computed in the "
                "card's dtype. Lossy (small quality change).",
     "int8": "torchao int8 weight-only quantization of the denoisers and text encoders at load; everything "
-            "resident. Lossy. Needs videogen[quant].",
+            "resident. Lossy. Needs videogen-diffusers[quant].",
     "nf4": "bitsandbytes 4-bit NF4 quantization of the denoisers and text encoders at load; everything "
-           "resident. Lossy. GPU only; needs videogen[bnb].",
+           "resident. Lossy. GPU only; needs videogen-diffusers[bnb].",
     "auto": "Estimate each preset's peak GPU memory at the spec's size and pick the least aggressive "
             "lossless one (none → balanced → low → minimal) that fits with a margin; on an out-of-memory "
             "error retry once with the next. On a CPU: none.",
