@@ -275,3 +275,22 @@ def test_every_catalog_card_passes_its_own_defaults_and_bounds(card) -> None:
     spec = build_spec(None, fields)
     done, _ = complete(spec, card, family, load_media(spec))
     assert (done.height, done.width, done.steps, done.fps) == (card.height, card.width, card.steps, card.fps)
+
+
+@pytest.mark.parametrize("model", ["tiny-wan", "tiny-cogvideox", "tiny-modelscope"])
+def test_v2v_with_fewer_than_one_denoising_step_is_refused_before_loading(model: str) -> None:
+    """`steps * strength < 1` used to die inside the VAE (`cannot reshape tensor of 0 elements`)."""
+    import numpy as np
+
+    from videogen.generation import prepare
+    from videogen.pipeline import CACHE
+
+    card = videogen.resolve(model)
+    video = np.zeros((card.num_frames, card.height, card.width, 3), np.uint8)
+    loads = CACHE.loads
+    with pytest.raises(videogen.SpecError, match="at least 2") as info:
+        prepare(model=model, prompt="a", video=video, steps=1, extra={"strength": 0.6})
+    assert info.value.field == "steps" and info.value.valid == 2
+    assert prepare(model=model, prompt="a", video=video, steps=1, extra={"strength": 0.6}, snap=True).spec.steps == 2
+    assert prepare(model=model, prompt="a", video=video, steps=1, extra={"strength": 1.0}).spec.steps == 1
+    assert CACHE.loads == loads

@@ -334,8 +334,26 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
         guidance_scale=guidance if guidance is not None else card.guidance_scale,
         seed=seed,
     )
+    if task == "v2v":
+        done = done.replace(steps=v2v_steps(done, family.v2v_strength, rules))
     done = family.check(done, card, rules)
     return done, rules
+
+
+def v2v_steps(spec: VideoSpec, default_strength: float, rules: Rules) -> int:
+    """Video-to-video denoises `int(steps * strength)` steps (diffusers' `get_timesteps`): at least one."""
+    strength = spec.extra.get("strength", default_strength)
+    steps = int(spec.steps or 0)
+    if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not 0 < strength <= 1:
+        return steps  # refused on extra by the strength rule
+    if int(steps * strength) >= 1:
+        return steps
+    needed = math.ceil(1 / strength)
+    while int(needed * strength) < 1:  # float rounding
+        needed += 1
+    return rules.fix("steps", steps, needed,
+                     f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
+                     f"so steps must be at least {needed} (or raise extra['strength'])")
 
 
 #: extra values videogen knows the range of: name → (minimum, maximum, why)
