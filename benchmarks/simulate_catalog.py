@@ -2,9 +2,10 @@
 
     python benchmarks/simulate_catalog.py [--models a,b] [--out benchmarks/out/simulated.json]
 
-For each full-size card: the activations the planner's simulation measures per component (the
-pipeline's own call on fake full-size weights, memory/simulate.py) beside the per-kind formula the
-planner falls back to, and the estimated peak GPU memory of the lossless presets. Prints a markdown
+For each full-size card: the activations the opt-in simulation measures per component (the pipeline's
+own call on fake full-size weights, memory/simulate.py) beside the per-kind formula `memory="auto"`
+decides with (what `estimate.FORMULA_FIT` is fitted to), and the estimated peak GPU memory of the
+lossless presets with simulated activations. Prints a markdown
 table (docs/benchmarks.md) and writes the figures as JSON. No GPU, no weights, no network.
 """
 
@@ -29,20 +30,21 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import videogen
-    from videogen.memory.auto import estimates
-    from videogen.memory.checks import context, shape_of
+    from videogen.memory.auto import candidates, estimates
+    from videogen.memory.context import context, shape_of
     from videogen.memory.estimate import estimate_plan
-    from videogen.memory.report import _prepare_for_plan
-    from videogen.memory.simulate import subject_of
+    from videogen.planning import prepare_for_plan
+    from videogen.simulate import simulate_plans, subject_of
 
     names = args.models.split(",") if args.models else [c.name for c in videogen.list_models(include_tiny=False)]
     rows = []
     for name in names:
         start = time.perf_counter()
-        prepared = _prepare_for_plan(None, {"model": name, "memory": "none"})
+        prepared = prepare_for_plan(None, {"model": name, "memory": "none"})
         ctx = context(prepared.card, prepared.class_name, "cuda")
         shape = shape_of(prepared.spec, ctx)
-        simulated, _ = estimates(ctx, prepared.card, shape, list(PRESETS), subject_of(prepared))
+        sims = simulate_plans(subject_of(prepared), list(candidates(ctx, list(PRESETS))[0].values()))
+        simulated, _ = estimates(ctx, prepared.card, shape, list(PRESETS), sims)
         formula = {p: estimate_plan(prepared.card, ctx.components, e.plan, shape, "cuda")
                    for p, e in simulated.items()}
         none_sim, none_formula = simulated["none"], formula["none"]

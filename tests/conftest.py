@@ -18,8 +18,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # tiny models: one thread is as fast, and parallel jobs on few cores don't oversubscribe
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # estimates from formulas unless a test asks for simulation (seconds per full-size model; test_simulate.py)
-    os.environ.setdefault("VIDEOGEN_SIMULATE", "0")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
-def direct_frames(pipeline_class: str, folder: Any, seed: int, trim: int | None = None, **kwargs: Any) -> np.ndarray:
-    """What the diffusers pipeline returns when called directly: uint8 T×H×W×3.
+@functools.lru_cache(maxsize=8)
+def direct_pipeline(pipeline_class: str, folder: str | Path) -> Any:
+    """`pipeline_class` loaded from `folder` with a plain `from_pretrained` (float32 on a CPU).
 
-    Loads `pipeline_class` from `folder` with a plain `from_pretrained` (float32 on a CPU), seeds the
-    global RNG and a CPU generator with `seed`, asks for numpy output and rounds as diffusers' own
-    `numpy_to_pil` does.
-    """
+    Cached: a pipeline call leaves nothing behind that changes the next one (videogen's own cache relies on
+    the same), and loading is most of a tiny call's time."""
     import diffusers
-    import torch
 
     pipe = getattr(diffusers, pipeline_class).from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@functools.lru_cache(maxsize=2)
+def framepack_docs_pipeline(folder: str | Path, transformer_folder: str) -> Any:
+    """A FramePack pipeline put together as the diffusers docs do: the HunyuanVideo base from `folder`, the
+    transformer from `folder/transformer_folder`, SigLIP from `folder/flux_redux_bfl` (the tiny folder lays
+    the parts out like the real repos)."""
+    import diffusers
+    from transformers import SiglipImageProcessor, SiglipVisionModel
+
+    folder = Path(folder)
+    redux = folder / "flux_redux_bfl"
+    transformer = diffusers.HunyuanVideoFramepackTransformer3DModel.from_pretrained(folder / transformer_folder)
+    pipe = diffusers.HunyuanVideoFramepackPipeline.from_pretrained(
+        folder,
+        transformer=transformer,
+        feature_extractor=SiglipImageProcessor.from_pretrained(redux, subfolder="feature_extractor"),
+        image_encoder=SiglipVisionModel.from_pretrained(redux, subfolder="image_encoder"),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def run_direct(pipe: Any, seed: int, trim: int | None = None, **kwargs: Any) -> np.ndarray:
+    """What `pipe` returns when called directly: uint8 T×H×W×3.
+
+    Seeds the global RNG and a CPU generator with `seed`, asks for numpy output and rounds as diffusers'
+    own `numpy_to_pil` does.
+    """
+    import torch
+
     torch.manual_seed(seed)
     generator = torch.Generator("cpu").manual_seed(seed)
     out = pipe(**kwargs, generator=generator, output_type="np")
@@ -28,12 +60,17 @@ def direct_frames(pipeline_class: str, folder: Any, seed: int, trim: int | None 
     return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
 
 
-def assert_frames_close(actual: np.ndarray, expected: np.ndarray, levels: int = 1) -> None:
+def direct_frames(pipeline_class: str, folder: Any, seed: int, trim: int | None = None, **kwargs: Any) -> np.ndarray:
+    """What the diffusers pipeline `pipeline_class` in `folder` returns when called directly (`run_direct`)."""
+    return run_direct(direct_pipeline(pipeline_class, str(folder)), seed, trim, **kwargs)
+
+
+def assert_frames_close(actual: np.ndarray, expected: np.ndarray, levels: int = 1, context: str = "") -> None:
     """Same shape, uint8, and no pixel differs by more than `levels` 8-bit levels."""
     assert actual.dtype == np.uint8 and expected.dtype == np.uint8
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape, context)
     diff = np.abs(actual.astype(np.int16) - expected.astype(np.int16)).max()
-    assert diff <= levels, f"frames differ by up to {diff} levels (allowed {levels})"
+    assert diff <= levels, f"frames differ by up to {diff} levels (allowed {levels}){context}"
 
 
 def image(h: int = 32, w: int = 32, seed: int = 0) -> np.ndarray:

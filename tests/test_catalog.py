@@ -71,11 +71,66 @@ def test_unknown_repo_id_offline_is_a_clear_error() -> None:
         resolve("someone/not-a-model")
 
 
-def test_docs_models_md_is_in_sync_with_the_catalog() -> None:
-    from videogen.catalog import models_markdown
+def test_docs_models_md_is_in_sync_with_the_catalog(capsys) -> None:
+    from videogen.cli import main
+    from videogen.docs import models_markdown
 
     docs = Path(__file__).parent.parent / "docs" / "models.md"
     assert docs.read_text() == models_markdown() + "\n", "run: videogen models --markdown > docs/models.md"
+    assert main(["models", "--markdown"]) == 0
+    assert capsys.readouterr().out == docs.read_text()
+
+
+def test_a_family_builds_its_cards_from_its_defaults() -> None:
+    """`Family.card`: the family's card_defaults, then layers, then tiny_defaults for tiny cards, then fields."""
+    from videogen.families.cogvideox import V10, CogVideoXFamily
+
+    real = CogVideoXFamily.card("x", "org/x", ["t2v"], V10, steps=7)
+    assert (real.family, real.tasks, real.height, real.steps, real.guidance_scale) == ("cogvideox", ("t2v",), 480, 7,
+                                                                                         6.0)
+    tiny = CogVideoXFamily.card("tiny-x", None, ("t2v",), V10, tiny="t2v", num_frames=9)
+    assert (tiny.height, tiny.sizes, tiny.num_frames, tiny.steps) == (16, ((16, 16),), 9, 2)
+    assert tiny.call_defaults == {"max_sequence_length": 16}
+    with pytest.raises(ValueError, match="another family"):
+        CogVideoXFamily([get_family("wan").cards[0]])
+
+
+#: the layers of the package, top to bottom (docs/architecture.md); a module imports only from layers below it
+LAYERS = [
+    ("videogen.generation",),
+    ("videogen.pipeline", "videogen.lora", "videogen.schedulers"),
+    ("videogen.memory",),
+    ("videogen.validate",),
+    ("videogen.catalog",),
+    ("videogen.testing",),
+    ("videogen.tiny",),
+    ("videogen.families",),
+    ("videogen.card", "videogen.spec", "videogen.errors", "videogen.hub", "videogen.runtime", "videogen.imports",
+     "videogen.tiny_parts", "videogen.archs"),
+]
+
+
+@pytest.mark.parametrize("low", range(LAYERS.index(("videogen.catalog",)), len(LAYERS)))
+def test_catalog_families_and_tiny_models_import_nothing_above_them(low: int) -> None:
+    """Counting imports inside functions and under TYPE_CHECKING, as import-linter does: no chain leads from the
+    catalog layer or below to a layer above it (so none of these modules is in an import cycle)."""
+    grimp = pytest.importorskip("grimp")
+    graph = _graph(grimp)
+    for low_pkg in LAYERS[low]:
+        for high in LAYERS[:low]:
+            for high_pkg in high:
+                chain = graph.find_shortest_chains(importer=low_pkg, imported=high_pkg, as_packages=True)
+                assert not chain, f"{low_pkg} imports {high_pkg}: {sorted(chain)[0]}"
+
+
+def _graph(grimp):
+    global _GRAPH
+    if _GRAPH is None:
+        _GRAPH = grimp.build_graph("videogen")
+    return _GRAPH
+
+
+_GRAPH = None
 
 
 def test_hub_repo_outside_the_catalog_loads_from_the_hub_cache_offline(tmp_path: Path) -> None:

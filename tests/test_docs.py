@@ -6,7 +6,7 @@ set by an HTML comment on the lines just before it (blank lines and other commen
 - no marker: it runs here. A real catalog model is replaced by its tiny counterpart (`TINY`, else the
   tiny model of its family for its first task) and, in the same call or command line, `height`, `width`
   and `num_frames` by the tiny model's defaults; `plan` calls and `videogen plan` keep the full-size model
-  (planning loads no weights; activations come from formulas here, VIDEOGEN_SIMULATE=0). Input files the
+  (planning loads no weights; activations come from formulas). Input files the
   block names (images, videos, `--lora` files) are made in a fresh working folder first.
   python: the block is executed. bash/sh: one `videogen ...` command per line (comments, `\\`
   continuations, leading `VAR=value` words), run through `videogen.cli.main`; it must exit 0. console: the
@@ -364,7 +364,6 @@ def test_doc_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.Monkey
         "it, text for a diagram, or mark it <!-- doc-test: skip (why) -->")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("VIDEOGEN_SIMULATE", "0")  # plans from formulas: instant, no simulation
     monkeypatch.delenv("VIDEOGEN_DEVICE", raising=False)
     if block.mode == "gpu":
         import videogen

@@ -25,7 +25,7 @@ _EXPORTS = {
     "resolve": "videogen.catalog",
     "clear_cache": "videogen.pipeline",
     "MemoryPlan": "videogen.memory",
-    "plan": "videogen.memory",
+    "plan": "videogen.planning",
     "VideoGenError": "videogen.errors",
     "SpecError": "videogen.errors",
     "ModelNotFoundError": "videogen.errors",
@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from .generation import generate, prepare
     from .memory import MemoryPlan
     from .pipeline import clear_cache
+    from .planning import plan
     from .result import VideoResult
     from .spec import LoRA, VideoSpec
 

@@ -59,6 +59,7 @@ def bench_memory(args: argparse.Namespace) -> int:
 
     from .catalog import list_models, resolve
     from .errors import VideoGenError
+    from .runtime import free_memory
 
     card = resolve(args.model)
     gpu = torch.cuda.is_available() and not args.small
@@ -82,7 +83,7 @@ def bench_memory(args: argparse.Namespace) -> int:
                 rows.append({"preset": name, "skipped": str(exc)})
             except torch.OutOfMemoryError as exc:
                 rows.append({"preset": name, "skipped": f"out of memory: {str(exc).splitlines()[0]}"})
-            _free()
+            free_memory()
     report = {"model": card.name, "device": torch.cuda.get_device_name() if gpu else "cpu",
               "random_weights": gpu, "steps": args.steps, "spec": _spec_summary(fields, card), "presets": rows,
               "versions": _versions()}
@@ -97,19 +98,22 @@ def bench_memory(args: argparse.Namespace) -> int:
 
 def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
     """One generation with `preset`; step times from the step callback, decode time after the last step."""
+    from .errors import VideoGenError
     from .generation import prepare, run
-    from .memory.auto import simulations
-    from .memory.checks import context, shape_of
-    from .memory.estimate import estimate_plan
-    from .memory.simulate import activation_parts, subject_of
+    from .memory.context import context, shape_of
+    from .memory.estimate import activation_parts, estimate_plan
+    from .simulate import simulate_plans, subject_of
 
     prepared = prepare(**fields, memory=preset)
     ctx = context(prepared.card, prepared.class_name, "cuda")
     shape = shape_of(prepared.spec, ctx)
-    sims, failed = simulations(subject_of(prepared), [prepared.plan])
-    estimate = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda",
-                             sims.get(activation_parts(prepared.plan)))
-    formula = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda")
+    estimate = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda")  # what auto decides with
+    try:  # the opt-in precise estimate: activations simulated on fake full-size weights
+        sims, failed = simulate_plans(subject_of(prepared), [prepared.plan]), None
+    except VideoGenError as exc:
+        sims, failed = {}, str(exc)
+    simulated = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda",
+                              sims.get(activation_parts(prepared.plan)))
     marks: list[float] = []
     start = time.perf_counter()
     result = run(prepared, on_step=lambda step, total: marks.append(time.perf_counter()), progress=False)
@@ -121,17 +125,17 @@ def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
         "plan": result.metadata["memory_plan"],
         "peak_gpu_bytes": result.metadata["memory"].get("peak_gpu_bytes"),
         "estimated_peak_gpu_bytes": estimate.peak_gpu_bytes,
-        "activations": "formula (" + failed + ")" if failed else "simulated",
-        "formula_peak_gpu_bytes": formula.peak_gpu_bytes,
+        "simulated_peak_gpu_bytes": None if failed else simulated.peak_gpu_bytes,
+        "simulation": f"failed: {failed}" if failed else "ok",
         "first_step_s": round(steps[0], 4) if steps else None,
         "s_per_step": round(statistics.median(steady), 4) if steady else None,
         "decode_s": round(end - marks[-1], 4) if marks else None,
         "call_s": result.metadata["timings"]["call_s"],
         "peak_rss_bytes": result.metadata["memory"].get("peak_rss_bytes"),
     }
-    if row["peak_gpu_bytes"] and row["estimated_peak_gpu_bytes"]:
-        row["estimate_error"] = round(row["estimated_peak_gpu_bytes"] / row["peak_gpu_bytes"] - 1, 4)
-        row["formula_error"] = round(row["formula_peak_gpu_bytes"] / row["peak_gpu_bytes"] - 1, 4)
+    for key, error in (("estimated_peak_gpu_bytes", "estimate_error"), ("simulated_peak_gpu_bytes", "simulated_error")):
+        if row["peak_gpu_bytes"] and row[key]:
+            row[error] = round(row[key] / row["peak_gpu_bytes"] - 1, 4)
     return row
 
 
@@ -140,14 +144,17 @@ def format_table(report: dict[str, Any]) -> str:
         return "-" if not n else f"{n / 1024 ** 3:.2f}"
 
     lines = [f"{report['model']} on {report['device']}: {report['spec']}"]
-    rows = [("preset", "peak GPU GiB", "estimate GiB", "est. error", "s/step", "decode s", "note")]
+    rows = [("preset", "peak GPU GiB", "estimate GiB", "est. error", "simulated GiB", "sim. error", "s/step",
+             "decode s", "note")]
     for r in report["presets"]:
         if "skipped" in r:
-            rows.append((r["preset"], "-", "-", "-", "-", "-", "skipped: " + r["skipped"][:80]))
+            rows.append((r["preset"], "-", "-", "-", "-", "-", "-", "-", "skipped: " + r["skipped"][:80]))
             continue
-        err = r.get("estimate_error")
+        err, sim_err = r.get("estimate_error"), r.get("simulated_error")
         rows.append((r["preset"], gib(r["peak_gpu_bytes"]), gib(r["estimated_peak_gpu_bytes"]),
-                     "-" if err is None else f"{err:+.0%}", f"{r['s_per_step']:.3f}", f"{r['decode_s']:.3f}", ""))
+                     "-" if err is None else f"{err:+.0%}", gib(r.get("simulated_peak_gpu_bytes")),
+                     "-" if sim_err is None else f"{sim_err:+.0%}", f"{r['s_per_step']:.3f}", f"{r['decode_s']:.3f}",
+                     "" if r.get("simulation", "ok") == "ok" else r["simulation"][:60]))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
@@ -168,8 +175,10 @@ def _chart(report: dict[str, Any], path: Path) -> Path | None:
     xs = range(len(rows))
     measured = [(r["peak_gpu_bytes"] or 0) / 1024 ** 3 for r in rows]
     estimated = [(r["estimated_peak_gpu_bytes"] or 0) / 1024 ** 3 for r in rows]
-    mem_ax.bar([x - 0.2 for x in xs], measured, width=0.4, label="measured peak")
-    mem_ax.bar([x + 0.2 for x in xs], estimated, width=0.4, label="planner estimate")
+    simulated = [(r.get("simulated_peak_gpu_bytes") or 0) / 1024 ** 3 for r in rows]
+    mem_ax.bar([x - 0.27 for x in xs], measured, width=0.27, label="measured peak")
+    mem_ax.bar(list(xs), estimated, width=0.27, label="planner estimate (formulas)")
+    mem_ax.bar([x + 0.27 for x in xs], simulated, width=0.27, label="simulated estimate")
     mem_ax.set_xticks(list(xs), names, rotation=30)
     mem_ax.set_ylabel("GiB")
     mem_ax.set_title("peak GPU memory" + ("" if report["random_weights"] else " (CPU run: no GPU peak)"))
@@ -236,8 +245,8 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
     from .families import get_family
     from .memory.components import component_class, pipeline_components
     from .memory.estimate import buildable_config
-    from .memory.simulate import fit_image_processors, pipeline_config
     from .pipeline import load_pipeline
+    from .simulate import fit_image_processors, pipeline_config
 
     family = get_family(card.family)
     tiny_card = next(c for c in get_family(card.family).cards
@@ -289,16 +298,6 @@ def _test_image(height: int, width: int) -> Any:
 def _spec_summary(fields: dict[str, Any], card: ModelCard) -> str:
     h, w = fields.get("height", card.height), fields.get("width", card.width)
     return f"{w}x{h}, {fields.get('num_frames', card.num_frames)} frames, {fields['steps']} steps"
-
-
-def _free() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _versions() -> dict[str, str]:

@@ -1,7 +1,9 @@
-"""Model cards and the catalog: names, Hub repo ids and local folders → `ModelCard`.
+"""The catalog: lookup of names, Hub repo ids and local folders → `ModelCard`.
 
 Lookup is exact: a catalog name, a Hub repo id of a card, or the `_class_name` in a pipeline folder's
-`model_index.json`. Never substrings, never order.
+`model_index.json`. Never substrings, never order. The cards themselves are declared by the families
+(`families/<name>.py`); `ModelCard` is `videogen.card`'s, re-exported here. docs/models.md is written by
+`videogen.docs.models_markdown`.
 """
 
 from __future__ import annotations
@@ -10,69 +12,15 @@ import difflib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .card import ModelCard
 from .errors import ModelNotFoundError, SpecError
 from .hub import split_revision
 
-if TYPE_CHECKING:
-    from .families.base import Family
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What videogen knows about one checkpoint: where it lives, what it does, its defaults and rules."""
-
-    name: str
-    family: str
-    repo: str | None
-    tasks: tuple[str, ...]
-    height: int
-    width: int
-    num_frames: int
-    fps: int
-    steps: int
-    guidance_scale: float
-    #: num_frames must be `step*k + offset` (e.g. (4, 1) for 4k+1); None: any count.
-    frame_rule: tuple[int, int] | None = (4, 1)
-    #: height and width must be multiples of this.
-    size_multiple: int = 16
-    #: when not empty, the only (height, width) pairs the checkpoint runs at.
-    sizes: tuple[tuple[int, int], ...] = ()
-    max_frames: int | None = None
-    #: component → dtype name on a GPU ("default" for the rest). On a CPU everything runs in float32.
-    dtypes: Mapping[str, str] = field(default_factory=lambda: {"default": "bfloat16"})
-    #: keyword arguments the checkpoint needs at call time (e.g. FramePack's sampling_type).
-    call_defaults: Mapping[str, Any] = field(default_factory=dict)
-    #: task → pipeline class name, where the card differs from its family.
-    pipelines: Mapping[str, str] = field(default_factory=dict)
-    #: component → (repo or folder, subfolder) for models assembled from several repos.
-    components: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
-    revision: str | None = None
-    variant: str | None = None
-    #: a local pipeline folder (unknown local models, built tiny models).
-    path: str | None = None
-    #: key of the tiny model the family builds for this card (tiny-* entries).
-    tiny: str | None = None
-    #: key of the stored full-size architecture config (memory planning, benchmarks).
-    arch: str | None = None
-    #: spec fields this card has no trustworthy default for, which a spec must give (a pipeline outside the
-    #: catalog whose configs don't say the size it was made for; `Family.check` refuses a spec without them).
-    required: tuple[str, ...] = ()
-    description: str = ""
-
-    @property
-    def source(self) -> str:
-        """Where `from_pretrained` loads from: a local folder or a Hub repo id."""
-        return self.path or self.repo or self.name
-
-    def pipeline_class(self, task: str, family: Family) -> str:
-        return self.pipelines.get(task) or family.pipelines[task]
-
-    def with_path(self, path: str | os.PathLike) -> ModelCard:
-        return replace(self, path=str(path))
+__all__ = ["ModelCard", "all_cards", "card_from_folder", "list_models", "resolve"]
 
 
 def all_cards() -> list[ModelCard]:
@@ -87,35 +35,6 @@ def list_models(family: str | None = None, *, include_tiny: bool = True) -> list
     if not include_tiny:
         cards = [c for c in cards if not c.tiny]
     return sorted(cards, key=lambda c: (bool(c.tiny), c.family, c.name))
-
-
-def models_markdown() -> str:
-    """docs/models.md, generated from the catalog (`videogen models --markdown`)."""
-    from .families import all_families
-
-    lines = ["# Models", "",
-             "Generated from the catalog by `videogen models --markdown > docs/models.md`; a test keeps it in sync.",
-             "Sizes are width x height; frames and size rules are checked before any weight loads.", ""]
-    for fam in all_families():
-        lines += [f"## {fam.name}", "",
-                  "| name | tasks | Hub repo | default size | frames | fps | steps | guidance | rules |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for c in sorted(fam.cards, key=lambda c: (bool(c.tiny), c.name)):
-            rules = []
-            if c.frame_rule:
-                step, offset = c.frame_rule
-                rules.append(f"frames {step}k+{offset}" if offset else f"frames multiple of {step}")
-            if c.max_frames:
-                rules.append(f"at most {c.max_frames} frames")
-            rules.append("sizes " + ", ".join(f"{w}x{h}" for h, w in c.sizes) if c.sizes
-                         else f"multiples of {c.size_multiple}")
-            repo = c.repo or ("built offline (tiny)" if c.tiny else "")
-            if c.components:
-                repo = " + ".join(sorted({r for r, _ in c.components.values()} | ({c.repo} if c.repo else set())))
-            lines.append(f"| `{c.name}` | {', '.join(c.tasks)} | {repo} | {c.width}x{c.height} | {c.num_frames} "
-                         f"| {c.fps} | {c.steps} | {c.guidance_scale:g} | {'; '.join(rules)} |")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def _by_name() -> dict[str, ModelCard]:

@@ -142,7 +142,8 @@ def _demo_image() -> Path:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .catalog import list_models, models_markdown
+    from .catalog import list_models
+    from .docs import models_markdown
 
     if args.markdown:
         print(models_markdown())
@@ -159,9 +160,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from . import memory
+    from .planning import plan
 
-    print(memory.plan(**spec_fields(args), simulate=False if args.no_simulate else None))
+    print(plan(**spec_fields(args), simulate=args.simulate))
     return 0
 
 
@@ -194,8 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="show the memory plan for a spec, without loading weights")
     add_spec_arguments(plan)
-    plan.add_argument("--no-simulate", action="store_true",
-                      help="activations from formulas (instant, rough) instead of simulating the call on fake weights")
+    how = plan.add_mutually_exclusive_group()
+    how.add_argument("--simulate", dest="simulate", action="store_true", default=False,
+                     help="activations from the pipeline's own call simulated on fake full-size weights (precise; "
+                          "seconds to minutes on a CPU, then cached)")
+    how.add_argument("--no-simulate", dest="simulate", action="store_false",
+                     help="activations from the fitted formulas, as memory=auto decides (instant; the default)")
     plan.set_defaults(func=cmd_plan)
 
     bench = sub.add_parser("bench", help="benchmarks (videogen bench memory --help)", add_help=False)

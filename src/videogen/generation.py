@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .callcheck import check_call
 from .catalog import ModelCard, resolve
 from .errors import Cancelled, SpecError
 from .families import get_family
@@ -85,15 +86,16 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     family = get_family(card.family)
     media = load_media(spec)
     spec, rules = complete(spec, card, family, media)
-    from .memory import resolve_plan  # after the spec's own rules: a spec error needs none of this
+    class_name = card.pipeline_class(spec.task, family)
+    check_call(spec, card, family, class_name)  # extra, scheduler, LoRAs: stored signatures, no torch
+    from .memory import resolve_plan  # after every pure check: a spec error needs none of this (torch)
     from .runtime import pick_device
 
     device = pick_device()
     plan = resolve_plan(spec.memory, spec, card, family, device, media)
     return Prepared(
         spec=spec, card=card, family=family, media=media, device=device, plan=plan,
-        class_name=card.pipeline_class(spec.task, family), snapped=rules.snapped,
-        validate_seconds=time.perf_counter() - start,
+        class_name=class_name, snapped=rules.snapped, validate_seconds=time.perf_counter() - start,
     )
 
 
@@ -121,18 +123,44 @@ def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = T
     On a GPU out-of-memory error, when the memory plan allows it (memory="auto" or `oom_retry`), the
     attempt is freed and the call retried once with the next more frugal plan.
     """
-    from .memory import retry_after_oom
-    from .memory.oom import free_attempt
-    from .pipeline import CACHE
-
     try:
         return _run(prepared, on_step=on_step, progress=progress, started=started)
     except Exception as exc:
-        retry = retry_after_oom(exc, prepared)
+        retry = _retry_after_oom(exc, prepared)
         if retry is None:
             raise
-    free_attempt(prepared, retry, CACHE, cache_key(prepared))
+    _free_attempt(prepared, retry)
     return _run(retry, on_step=on_step, progress=progress, started=started)
+
+
+def _retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
+    """`prepared` with the plan to retry with (memory.oom) when `exc` is a GPU out-of-memory error its
+    plan may retry; None otherwise."""
+    import dataclasses
+
+    from .memory.context import context
+    from .memory.oom import is_oom, retry_plan
+
+    plan = prepared.plan
+    if not is_oom(exc) or not getattr(plan, "oom_retry", False):
+        return None
+    following = retry_plan(exc, plan, context(prepared.card, prepared.class_name, prepared.device))
+    if following is None:
+        logger.warning("out of memory with memory plan %s and no more frugal plan to retry with", plan.name)
+        return None
+    logger.warning("out of memory with memory plan %s; freeing the attempt and retrying once with %s",
+                   plan.name, following.name)
+    return dataclasses.replace(prepared, plan=following)
+
+
+def _free_attempt(prepared: Prepared, retry: Prepared) -> None:
+    """Release what the failed attempt held: its cached pipeline when the retry needs another load."""
+    from .pipeline import CACHE
+    from .runtime import free_memory
+
+    if prepared.plan.load_part() != retry.plan.load_part():
+        CACHE.evict(cache_key(prepared))
+    free_memory()
 
 
 def cache_key(p: Prepared) -> tuple:
@@ -142,22 +170,17 @@ def cache_key(p: Prepared) -> tuple:
     return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan))
 
 
-def check_before_load(prepared: Prepared) -> tuple[type, set[str]]:
-    """The checks that need the pipeline class but no weights: `extra` against its `__call__` signature
-    (names and annotated types), the scheduler (name and arguments) and the LoRAs. Returns the class and its
-    call parameters."""
-    from .lora import check_loras
-    from .pipeline import call_parameters, pipeline_class
-    from .schedulers import check_scheduler_name
-    from .validate import check_extra_against_signature, check_extra_types
+def check_before_load(prepared: Prepared) -> tuple[type, frozenset[str]]:
+    """The checks before weights load that need the pipeline's classes imported: the scheduler built with the
+    spec's arguments (`prepare` checked `extra`, the scheduler's name and arguments and the LoRAs from the
+    stored signatures, without importing anything). Returns the pipeline class and its call parameters."""
+    from .pipeline import pipeline_class
+    from .schedulers import check_scheduler_build
+    from .signatures import pipeline_signature
 
     cls = pipeline_class(prepared.class_name)
-    params = call_parameters(cls)
-    check_extra_against_signature(prepared.spec, params, prepared.class_name)
-    check_extra_types(prepared.spec, cls)
-    check_scheduler_name(prepared.spec.scheduler, prepared.card.name, prepared.family.flow_matching)
-    check_loras(prepared.spec.loras, cls)
-    return cls, params
+    check_scheduler_build(prepared.spec.scheduler, prepared.family.flow_matching)
+    return cls, pipeline_signature(prepared.class_name).names
 
 
 def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,

@@ -14,17 +14,17 @@ from .spec import LoRA
 logger = logging.getLogger("videogen")
 
 
-def check_loras(loras: Sequence[LoRA], pipeline_cls: type) -> None:
-    """Before weights load: the pipeline takes LoRAs, peft is installed, local sources exist."""
+def check_loras(loras: Sequence[LoRA], class_name: str, takes_loras: bool) -> None:
+    """Before weights load, without importing torch or diffusers: the pipeline takes LoRAs (`takes_loras`, from
+    its stored signature: `hasattr(cls, "load_lora_weights")`), peft is installed, local sources exist."""
     if not loras:
         return
-    if not hasattr(pipeline_cls, "load_lora_weights"):
-        raise SpecError(f"loras: {pipeline_cls.__name__} does not take LoRA adapters; remove loras",
-                        field="loras")
-    try:
-        import peft  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError("loras need peft: pip install 'videogen-diffusers[lora]'") from None
+    if not takes_loras:
+        raise SpecError(f"loras: {class_name} does not take LoRA adapters; remove loras", field="loras")
+    import importlib.util
+
+    if importlib.util.find_spec("peft") is None:  # found, not imported: importing peft imports torch
+        raise MissingDependencyError("loras need peft: pip install 'videogen-diffusers[lora]'")
     names = set()
     for lora in loras:
         if not isinstance(lora, LoRA):  # a spec's loras are LoRAs (VideoSpec normalises them)

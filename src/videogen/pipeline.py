@@ -157,7 +157,9 @@ class PipelineCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-        _free_memory()
+        from .runtime import free_memory
+
+        free_memory()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -173,19 +175,6 @@ CACHE = PipelineCache()
 def clear_cache() -> None:
     """Drop every cached pipeline and free the memory it held."""
     CACHE.clear()
-
-
-def _free_memory() -> None:
-    import gc
-
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
 
 
 def _holds_variant(source: str, variant: str) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-    from .catalog import ModelCard
+    from .card import ModelCard
 
 
 #: the name videogen is installed under (`pip install videogen-diffusers`; the import name is `videogen`)
@@ -28,13 +28,39 @@ def pick_device() -> str:
     return "cpu"
 
 
-def component_dtypes(card: ModelCard, device: str) -> dict[str, torch.dtype]:
-    """`torch_dtype` for `from_pretrained`: the card's dtypes on a GPU, float32 everywhere on a CPU."""
+def component_dtypes(card: ModelCard, device: str, plan: Any = None) -> dict[str, str]:
+    """The one dtype resolver: dtype names by component ("default" for the rest), as `from_pretrained` loads
+    them: the card's on a GPU, float32 on a CPU, then the plan's `dtypes` (a MemoryPlan) key by key."""
+    names = dict(card.dtypes) if device.startswith("cuda") else {}
+    names.setdefault("default", "float32" if not device.startswith("cuda") else "bfloat16")
+    names.update(dict(getattr(plan, "dtypes", None) or ()))
+    return names
+
+
+def component_dtype(card: ModelCard, name: str, device: str, plan: Any = None) -> str:
+    """The dtype name component `name` loads in (see `component_dtypes`)."""
+    names = component_dtypes(card, device, plan)
+    return names.get(name, names["default"])
+
+
+def torch_dtypes(names: dict[str, str]) -> dict[str, torch.dtype]:
+    """`component_dtypes` as torch dtypes (`from_pretrained`'s `dtype=` mapping)."""
     import torch
 
-    if not device.startswith("cuda"):
-        return {"default": torch.float32}
-    return {name: getattr(torch, dtype) for name, dtype in card.dtypes.items()}
+    return {name: getattr(torch, value) for name, value in names.items()}
+
+
+def free_memory() -> None:
+    """Collect garbage and return cached GPU blocks to the driver (after dropping a pipeline or an attempt)."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def versions() -> dict[str, str]:

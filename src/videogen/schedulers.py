@@ -34,43 +34,49 @@ def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
 
 
 def check_scheduler_name(value: Any, model_name: str | None = None, flow_matching: bool = False) -> None:
-    """Before weights load: the name must be a diffusers scheduler class that can drive the model (for
-    flow-matching families: one of FLOW_SCHEDULERS), every argument a parameter of its `__init__`, and
-    the class must accept the arguments (tried on its default config)."""
+    """Before weights load, from the stored signatures (`signatures`: no torch, no diffusers): the name must be
+    a diffusers scheduler class that can drive the model (for flow-matching families: one of FLOW_SCHEDULERS),
+    and every argument a parameter of its `__init__`, finite and not huge. Whether the class accepts the
+    values is `check_scheduler_build`'s (it builds the class, so it imports it)."""
     parsed = parse_scheduler(value)
     if parsed is None:
         return
-    import diffusers
+    from .signatures import scheduler_info, scheduler_names
 
-    from .imports import diffusers_attr
-
-    name = parsed[0]
-    cls = diffusers_attr(name, None)
-    if cls is None or not name.endswith("Scheduler"):
+    name, kwargs = parsed
+    info = scheduler_info(name) if name.endswith("Scheduler") else None
+    if info is None:
         import difflib
 
-        names = [n for n in dir(diffusers) if n.endswith("Scheduler") and not n.startswith("_")]
-        close = difflib.get_close_matches(name, names, n=1)
+        close = difflib.get_close_matches(name, scheduler_names(), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise SpecError(f"scheduler={name!r} is not a diffusers scheduler class; {hint}"
                         "e.g. 'UniPCMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'", field="scheduler")
-    if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
+    if info.get("not_pytorch"):
         raise SpecError(f"scheduler={name!r} is not a PyTorch diffusers scheduler (a SchedulerMixin); "
                         "e.g. 'UniPCMultistepScheduler'", field="scheduler")
     if flow_matching and name not in FLOW_SCHEDULERS:
         raise SpecError(f"scheduler={name!r} can't drive {model_name or 'this model'} (a flow-matching model); "
                         f"use one of {', '.join(sorted(FLOW_SCHEDULERS))}", field="scheduler")
-    kwargs = parsed[1]
-    if not kwargs:
-        return
-    import inspect
+    if "backends" in info:  # needs packages besides torch: present, or the scheduler can't be used
+        import importlib.util
 
-    from .validate import check_numbers
+        missing = [b for b in info["backends"] if b != "torch" and importlib.util.find_spec(b) is None]
+        if missing:
+            raise SpecError(f"scheduler={name!r} needs {', '.join(missing)}, which is not installed: "
+                            f"pip install {' '.join(missing)}, or use another scheduler, e.g. "
+                            "'UniPCMultistepScheduler'", field="scheduler")
+    if kwargs:
+        check_scheduler_arguments(name, kwargs, info.get("init"))
 
-    params = sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self" and p not in (
-        "args", "kwargs"))
+
+def check_scheduler_arguments(name: str, kwargs: Mapping[str, Any], params: list[str] | None) -> None:
+    """Every argument a parameter of the scheduler's `__init__` (`params`; None: not known yet), its numbers
+    finite and its counts not huge."""
+    from .finite import check_numbers
+
     for key, item in kwargs.items():
-        if key not in params:
+        if params is not None and key not in params:
             import difflib
 
             close = difflib.get_close_matches(key, params, n=1)
@@ -82,6 +88,21 @@ def check_scheduler_name(value: Any, model_name: str | None = None, flow_matchin
             raise SpecError(f"scheduler: {key}={item!r} is too large; scheduler counts and orders are at most "
                             f"{MAX_SCHEDULER_INT} (e.g. num_train_timesteps=1000, solver_order=2): the scheduler "
                             "allocates tables of that size", field="scheduler")
+
+
+def check_scheduler_build(value: Any, flow_matching: bool = False) -> None:
+    """Before weights load, after `check_scheduler_name`: the scheduler class accepts the spec's arguments
+    (built on its default config). Imports the class (and so torch)."""
+    parsed = parse_scheduler(value)
+    if parsed is None or not parsed[1]:
+        return
+    from .imports import diffusers_attr
+    from .signatures import scheduler_info, scheduler_init_names
+
+    name, kwargs = parsed
+    cls = diffusers_attr(name)
+    if "init" not in (scheduler_info(name) or {}):  # a scheduler needing other packages: arguments read now
+        check_scheduler_arguments(name, kwargs, sorted(scheduler_init_names(cls)))
     try:
         cls(**{**_flow_defaults(name, flow_matching, 1.0), **kwargs})
     except Exception as exc:

@@ -9,7 +9,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from .errors import SnapWarning, SpecError
+from .finite import check_extra_values, check_numbers  # noqa: F401 - also named here
 from .spec import VideoSpec
 
 if TYPE_CHECKING:
@@ -38,7 +40,6 @@ FRAMES_FACTOR, MIN_FRAMES_LIMIT = 8, 257
 #: families that generate window by window in constant memory: num_frames up to this many seconds at the fps
 LONG_VIDEO_SECONDS = {"framepack": 120}
 #: numbers in `extra` beyond int64 can't become tensors or C integers
-MAX_EXTRA_INT = 2**63 - 1
 
 
 @dataclass
@@ -48,8 +49,6 @@ class Rules:
     card: ModelCard
     snap: bool
     snapped: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: loaded media (PIL images, lists of frames) for rules that depend on them
-    media: dict[str, Any] = field(default_factory=dict)
     #: the spec fields the user set (the rest were filled from the card's defaults)
     given: frozenset[str] = frozenset()
 
@@ -76,21 +75,6 @@ class Rules:
     def refuse(self, name: str, message: str, valid: Any = None) -> None:
         """A rule `snap` can't fix."""
         raise SpecError(f"{name}: {message}", field=name, valid=valid)
-
-
-def nearest_frame_count(n: int, step: int, offset: int, max_frames: int | None = None) -> int:
-    """The count of the form step·k + offset nearest to n (ties go up), at least the smallest valid."""
-    k = max(0, math.floor((n - offset) / step + 0.5))
-    valid = step * k + offset
-    if valid < 1:
-        valid += step
-    if max_frames is not None and valid > max_frames:
-        valid = offset + step * ((max_frames - offset) // step)
-    return valid
-
-
-def nearest_multiple(n: int, multiple: int) -> int:
-    return max(multiple, int(math.floor(n / multiple + 0.5)) * multiple)
 
 
 def _int_field(spec: VideoSpec, name: str, minimum: int = 1, example: int = 1,
@@ -152,39 +136,12 @@ def frames_limit(card: ModelCard) -> tuple[int, str]:
                    f"{card.num_frames})")
 
 
-def check_numbers(value: Any, label: str, field: str, depth: int = 0) -> None:
-    """Numbers in `value` (itself, or in its lists, tuples and dicts) must be finite and fit in int64."""
-    if isinstance(value, bool) or depth > 8:
-        return
-    if isinstance(value, numbers.Integral):
-        if abs(int(value)) > MAX_EXTRA_INT:
-            raise SpecError(f"{label}={value!r} is too large: pipeline arguments must fit in 64 bits "
-                            f"(at most {MAX_EXTRA_INT})", field=field)
-    elif isinstance(value, numbers.Real):
-        if not math.isfinite(value):
-            raise SpecError(f"{label}={value!r} must be a finite number (pipelines compute with it; inf and "
-                            "nan give a black or broken video)", field=field)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            check_numbers(v, f"{label}[{k!r}]", field, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            check_numbers(v, f"{label}[{i}]", field, depth + 1)
-
-
-def check_extra_values(extra: dict[str, Any]) -> None:
-    """Numbers anywhere in `extra` (top level, lists, dicts) must be finite and fit in int64."""
-    for key, value in extra.items():
-        check_numbers(value, f"extra[{key!r}]", "extra")
-
-
-def check_task(spec: VideoSpec, card: ModelCard) -> str:
-    """The task, checked against what the model does and what inputs it needs."""
+def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -> str:
+    """The task, checked against what the model does and what inputs it needs (`family` names the models
+    that do it in the error)."""
     task = spec.inferred_task()
     if task not in card.tasks:
-        from .catalog import list_models
-
-        others = [c.name for c in list_models(card.family) if task in c.tasks and bool(c.tiny) == bool(card.tiny)]
+        others = family.cards_doing(task, card) if family is not None else []
         hint = f"models of this family that do it: {', '.join(others[:4])}" if others else (
             f"{card.name} does {', '.join(card.tasks)}")
         inputs = [k for k in ("image", "last_image", "video") if getattr(spec, k) is not None]
@@ -223,13 +180,15 @@ def check_task(spec: VideoSpec, card: ModelCard) -> str:
 
 
 def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
-    """The spec with defaults filled and every rule of the card and the family enforced."""
+    """The spec with defaults filled and every rule of the card and the family enforced.
+
+    `media` (the loaded inputs) is updated with what the family's check returns: the media the call gets."""
     given = frozenset(name for name in VideoSpec.__dataclass_fields__ if getattr(spec, name) is not None)
     if spec.snap is not None and not isinstance(spec.snap, bool):
         raise SpecError(f"snap={spec.snap!r} must be True or False (True rounds size and frames to the nearest "
                         "valid values with a warning)", field="snap", valid=False)
-    rules = Rules(card=card, snap=bool(spec.snap), media=media, given=given)
-    task = check_task(spec, card)
+    rules = Rules(card=card, snap=bool(spec.snap), given=given)
+    task = check_task(spec, card, family)
 
     for name in ("prompt", "negative_prompt"):
         value = getattr(spec, name)
@@ -336,7 +295,8 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
     )
     if task == "v2v":
         done = done.replace(steps=v2v_steps(done, family.v2v_strength, rules))
-    done = family.check(done, card, rules)
+    done, checked_media = family.check(done, card, rules, media)
+    media.update(checked_media)  # what the family's check changed (a video resized by snap, LTX's conditions)
     return done, rules
 
 
@@ -354,85 +314,3 @@ def v2v_steps(spec: VideoSpec, default_strength: float, rules: Rules) -> int:
     return rules.fix("steps", steps, needed,
                      f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
                      f"so steps must be at least {needed} (or raise extra['strength'])")
-
-
-#: extra values videogen knows the range of: name → (minimum, maximum, why)
-EXTRA_RANGES: dict[str, tuple[int, int, str]] = {
-    "max_sequence_length": (1, 8192, "the prompt's token count the text encoder pads to"),
-    "decode_chunk_size": (1, 100_000, "frames the VAE decodes at a time"),
-}
-
-
-def _fits(annotation: Any, value: Any) -> bool | None:
-    """Whether `value` fits a call annotation made of int, float, bool, str, None and list[...] of them;
-    None when the annotation has other parts (tensors, images, enums) that videogen doesn't check."""
-    import types
-    import typing
-
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        verdicts = [_fits(member, value) for member in typing.get_args(annotation)]
-        return True if any(verdicts) else None if None in verdicts else False
-    if annotation is type(None):
-        return value is None
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    if origin is list and isinstance(value, (list, tuple)):
-        (item,) = typing.get_args(annotation) or (Any,)
-        if item in (int, float):  # list[int] timesteps are given as floats too (LTX's distilled 0.03)
-            return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
-        verdicts = [_fits(item, v) for v in value]
-        return None if None in verdicts else all(verdicts)
-    if origin is list:
-        return False
-    return None
-
-
-def check_extra_types(spec: VideoSpec, cls: type) -> None:
-    """Every `extra` value must fit the type its `__call__` parameter is annotated with (where that is made
-    of int, float, bool, str, None and lists of them), and known counts must be in range."""
-    import inspect
-
-    params = inspect.signature(cls.__call__).parameters
-    for key, value in spec.extra.items():
-        param = params.get(key)
-        if param is None or param.annotation is inspect.Parameter.empty:
-            continue
-        if value is None and param.default is None:
-            continue
-        if _fits(param.annotation, value) is False:
-            shown = inspect.formatannotation(param.annotation)
-            default = "" if param.default is inspect.Parameter.empty else f" (default {param.default!r})"
-            raise SpecError(f"extra[{key!r}]={value!r} does not fit {cls.__name__}.__call__'s {key}: {shown}"
-                            f"{default}", field="extra")
-        if key in EXTRA_RANGES and isinstance(value, numbers.Real) and not isinstance(value, bool):
-            low, high, why = EXTRA_RANGES[key]
-            if not low <= value <= high:
-                raise SpecError(f"extra[{key!r}]={value!r} must be between {low} and {high} ({why}); default "
-                                f"{param.default!r}", field="extra")
-
-
-def check_extra_against_signature(spec: VideoSpec, params: set[str], class_name: str) -> None:
-    """Every `extra` key must be a parameter of the pipeline's `__call__`."""
-    import difflib
-
-    from .families.base import REFUSED_EXTRA
-
-    offered = sorted(p for p in params if p not in REFUSED_EXTRA)
-    for key in spec.extra:
-        if key not in params:
-            close = difflib.get_close_matches(key, offered, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            public = sorted(p for p in offered if not p.startswith("_") and p not in {
-                "prompt_embeds", "negative_prompt_embeds", "latents"})
-            raise SpecError(
-                f"extra[{key!r}] is not a parameter of {class_name}.__call__; {hint}"
-                f"it takes: {', '.join(public)}",
-                field="extra",
-            )

@@ -1,16 +1,14 @@
-"""FramePack: i2v (vanilla and inverted anti-drifting) and flf2v end to end on a tiny model assembled from
-three folders like the real repos, equal to the diffusers docs' direct call; the rules; window rounding,
-per-window step counting and the cache context handled."""
+"""FramePack: the tiny model assembled from three folders like the real repos, window rounding, per-window step
+counting, the cache context. i2v (vanilla and inverted anti-drifting) and flf2v against the diffusers docs'
+direct call: tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
 
-import numpy as np
 import pytest
-from helpers import assert_frames_close, image
-from PIL import Image
+from helpers import framepack_docs_pipeline, image, run_direct
 
 import videogen
 from videogen.families.framepack import CARDS, FAMILY, TINY_CALL, TINY_TRANSFORMERS, assembly
@@ -22,70 +20,22 @@ PROMPT = "a white ferret leaps into a stream"
 REDUX = "flux_redux_bfl"
 
 
-def _docs_pipeline(transformer_folder: str):
-    """The pipeline put together as the diffusers docs do, from the tiny folders."""
-    import diffusers
-    from diffusers import HunyuanVideoFramepackTransformer3DModel
-    from transformers import SiglipImageProcessor, SiglipVisionModel
-
-    folder = tiny_folder("framepack", "framepack")
-    transformer = HunyuanVideoFramepackTransformer3DModel.from_pretrained(folder / transformer_folder)
-    pipe = diffusers.HunyuanVideoFramepackPipeline.from_pretrained(
-        folder,
-        transformer=transformer,
-        feature_extractor=SiglipImageProcessor.from_pretrained(folder / REDUX, subfolder="feature_extractor"),
-        image_encoder=SiglipVisionModel.from_pretrained(folder / REDUX, subfolder="image_encoder"),
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def _direct(sampling: str, seed: int, num_frames: int, **kwargs) -> np.ndarray:
-    import torch
-
-    pipe = _docs_pipeline(TINY_TRANSFORMERS[sampling])
-    torch.manual_seed(seed)
-    out = pipe(prompt=PROMPT, height=32, width=32, num_frames=num_frames, num_inference_steps=2,
-               guidance_scale=9.0, sampling_type=sampling, generator=torch.Generator("cpu").manual_seed(seed),
-               output_type="np", **TINY_CALL, **kwargs)
-    return (np.clip(out.frames[0], 0, 1) * 255).round().astype(np.uint8)
-
-
 def _cached_pipeline(model: str):
     keys = [k for k in CACHE.keys() if k[0] == model]  # noqa: SIM118 (no __iter__)
     assert keys, f"{model} is not loaded"
     return CACHE.get(keys[-1], lambda: None).base
 
 
-CASES = {
-    # name: (model, sampling type, inputs)
-    "i2v-inverted": ("tiny-framepack", "inverted_anti_drifting", {"image": image()}),
-    "i2v-vanilla": ("tiny-framepack-f1", "vanilla", {"image": image()}),
-    "flf2v-inverted": ("tiny-framepack", "inverted_anti_drifting",
-                       {"image": image(), "last_image": image(seed=1)}),
-}
+def test_steps_count_every_window_and_the_last_window_is_cut() -> None:
+    """The pipeline rounds up to whole windows: asked for 9 frames, it makes one window of 13 (videogen keeps the
+    first 9, equal to the direct call: tests/test_matrix.py). 14 frames: two windows (25 frames, cut to 14), and
+    the step callback fires steps × windows times."""
+    from PIL import Image
 
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_framepack_task_matches_direct_diffusers_call(case: str) -> None:
-    model, sampling, inputs = CASES[case]
-    result = videogen.generate(model=model, prompt=PROMPT, seed=7, progress=False, **inputs)
-    assert result.metadata["model"]["pipeline"] == "HunyuanVideoFramepackPipeline"
-    assert result.frames.shape == (13, 32, 32, 3)  # one window of 4·3 frames + 1
-    # one window: the pipeline counts (3 − 1)·4 + 1 = 9 frames a window and returns 13
-    direct = _direct(sampling, 7, 9, **{k: Image.fromarray(v) for k, v in inputs.items()})
-    assert_frames_close(result.frames, direct)
-
-
-def test_output_is_trimmed_to_num_frames_and_steps_count_every_window() -> None:
-    """9 frames: FramePack makes a whole window (13) and videogen keeps the first 9. 14 frames: two windows
-    (25 frames, trimmed to 14), and the step callback fires steps × windows times."""
-    result = videogen.generate(model="tiny-framepack-f1", prompt=PROMPT, image=image(), num_frames=9, seed=7,
-                               progress=False)
-    assert result.num_frames == result.spec.num_frames == 9
-    direct = _direct("vanilla", 7, 9, image=Image.fromarray(image()))
-    assert direct.shape[0] == 13  # the pipeline's rounding to windows
-    assert_frames_close(result.frames, direct[:9])
+    pipe = framepack_docs_pipeline(str(tiny_folder("framepack", "framepack")), TINY_TRANSFORMERS["vanilla"])
+    one_window = run_direct(pipe, 7, prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32,
+                            num_frames=9, num_inference_steps=1, sampling_type="vanilla", **TINY_CALL)
+    assert one_window.shape[0] == 13
 
     seen: list[tuple[int, int]] = []
     result = videogen.generate(model="tiny-framepack", prompt=PROMPT, image=image(), num_frames=14, seed=7,
@@ -145,7 +95,8 @@ def test_load_passes_the_transformer_its_quantization_config() -> None:
 
 
 def test_a_saved_framepack_folder_loads_as_it_is(tmp_path) -> None:
-    _docs_pipeline(TINY_TRANSFORMERS["vanilla"]).save_pretrained(tmp_path)
+    folder = tiny_folder("framepack", "framepack")
+    framepack_docs_pipeline(str(folder), TINY_TRANSFORMERS["vanilla"]).save_pretrained(tmp_path)
     card = videogen.resolve(str(tmp_path))
     assert card.family == "framepack" and not card.components and card.tasks == ("i2v", "flf2v")
     result = videogen.generate(model=str(tmp_path), prompt=PROMPT, image=image(), height=32, width=32,
@@ -166,32 +117,6 @@ def test_real_cards_assemble_from_the_documented_repos() -> None:
     assert i2v.call_defaults["sampling_type"] == "inverted_anti_drifting" and i2v.tasks == ("i2v", "flf2v")
     assert f1.call_defaults["sampling_type"] == "vanilla" and f1.tasks == ("i2v",)
     assert videogen.resolve("lllyasviel/FramePackI2V_HY").name == "framepack-i2v-hy"
-
-
-@pytest.mark.parametrize(
-    ("fields", "field", "words"),
-    [
-        ({"image": None}, "image", ["image-to-video", "image="]),
-        ({"model": "tiny-framepack-f1", "last_image": image(seed=1)}, "task", ["flf2v", "tiny-framepack"]),
-        ({"extra": {"sampling_type": "vanilla"}}, "extra", ["inverted_anti_drifting", "tiny-framepack-f1"]),
-        ({"model": "tiny-framepack-f1", "extra": {"sampling_type": "inverted_anti_drifting"}}, "extra",
-         ["vanilla", "model='tiny-framepack'"]),
-        ({"extra": {"sampling_type": "forward"}}, "extra", ["sampling type", "vanilla"]),
-        ({"last_image": image(seed=1), "num_frames": 20}, "num_frames",
-         ["12k+1", "num_frames=25", "last_image"]),
-        ({"extra": {"latent_window_size": 0}}, "extra", ["latent_window_size", "at least 2"]),
-        ({"negative_prompt": "blurry"}, "negative_prompt", ["true_cfg_scale"]),
-        ({"extra": {"true_cfg_scale": 2.0}}, "negative_prompt", ["negative_prompt=''"]),
-        ({"height": 40}, "height", ["multiple of 16", "height=48"]),
-    ],
-)
-def test_framepack_rules_raise_spec_error(fields: dict, field: str, words: list[str]) -> None:
-    spec = {"model": "tiny-framepack", "prompt": PROMPT, "image": image(), **fields}
-    with pytest.raises(videogen.SpecError) as info:
-        videogen.prepare(**spec)
-    assert info.value.field == field
-    for word in words:
-        assert word in str(info.value)
 
 
 def test_sampling_type_must_fit_the_task_on_unknown_models() -> None:

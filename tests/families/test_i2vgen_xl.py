@@ -1,4 +1,5 @@
-"""I2VGen-XL: i2v on the tiny model equals the direct diffusers call; clip_skip, global RNG, step counting, rules."""
+"""I2VGen-XL: clip_skip, target_fps, the global RNG, step counting, snapping, catalog card. i2v against the direct
+diffusers call: tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import diffusers
 import numpy as np
 import pytest
 import torch
-from helpers import assert_frames_close, direct_frames, image
+from helpers import assert_frames_close, direct_frames, direct_pipeline, image
 from PIL import Image
 
 import videogen
@@ -36,17 +37,9 @@ def generate(**fields) -> videogen.VideoResult:
                                 **fields})
 
 
-def test_i2v_matches_direct_diffusers_call() -> None:
-    result = generate()
-    assert result.metadata["model"]["pipeline"] == CLASS
-    assert result.frames.shape == (4, 32, 32, 3) and result.fps == 16
-    assert_frames_close(result.frames, direct())
-
-
 # ---- clip_skip: the pipeline's default (1) crashes on transformers >= 5.6 -----------------------------
 def test_default_clip_skip_crashes_the_bare_pipeline_and_videogen_runs() -> None:
-    pipe = diffusers.I2VGenXLPipeline.from_pretrained(folder())
-    pipe.set_progress_bar_config(disable=True)
+    pipe = direct_pipeline(CLASS, str(folder()))  # a plain from_pretrained
     if hasattr(pipe.text_encoder, "text_model"):
         pytest.skip("this transformers still has CLIPTextModel.text_model: no crash to handle")
     with pytest.raises(AttributeError, match="text_model"):  # the call with every default
@@ -80,25 +73,13 @@ def test_user_clip_skip_works_as_on_old_transformers() -> None:
     assert_frames_close(skipped.frames, expected)
 
 
-@pytest.mark.parametrize(("clip_skip", "words"), [(-1, ["at least 0"]), (1.5, ["whole number"]),
-                                                  (2, ["below 2"])])
-def test_bad_clip_skip_is_a_spec_error(clip_skip, words: list[str]) -> None:
-    with pytest.raises(videogen.SpecError) as info:
-        generate(extra={"clip_skip": clip_skip})
-    assert info.value.field == "extra" and "clip_skip" in str(info.value)
-    for word in words:
-        assert word in str(info.value)
-
-
 # ---- target_fps follows spec.fps; extra overrides ---------------------------------------------------------
 def test_target_fps_follows_fps_unless_extra_sets_it() -> None:
+    """The conditioning passed (target_fps=fps, or extra's) against the direct call, and playback at spec.fps
+    either way: tests/test_matrix.py. Here: the conditioning does change the video."""
     slow = generate(fps=8)
     assert slow.fps == 8
-    assert (slow.frames != generate().frames).any()  # the frame-rate conditioning changes the video
-    assert_frames_close(slow.frames, direct(target_fps=8))
-    pinned = generate(fps=8, extra={"target_fps": 4, "decode_chunk_size": 2})
-    assert pinned.fps == 8  # playback stays spec.fps
-    assert_frames_close(pinned.frames, direct(target_fps=4, decode_chunk_size=2))
+    assert (slow.frames != generate().frames).any()
 
 
 def test_call_kwargs() -> None:
@@ -125,8 +106,7 @@ def test_reproducible_whatever_the_global_rng_state() -> None:
 
 def test_the_pipeline_does_draw_from_the_global_rng() -> None:
     """Why uses_global_rng is set: same generator, other global state → other frames."""
-    pipe = diffusers.I2VGenXLPipeline.from_pretrained(folder())
-    pipe.set_progress_bar_config(disable=True)
+    pipe = direct_pipeline(CLASS, str(folder()))  # a plain from_pretrained
     outs = []
     for global_seed in (0, 1):
         torch.manual_seed(global_seed)
@@ -151,29 +131,6 @@ def test_on_step_fires_steps_times_by_counting_scheduler_steps() -> None:
     for key in list(CACHE.keys()):
         for pipe in CACHE._entries[key].pipelines.values():
             assert "step" not in vars(pipe.scheduler)
-
-
-# ---- rules ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("fields", "field", "words"),
-    [
-        ({"image": None}, "image", ["image-to-video", "image="]),
-        ({"prompt": None}, "prompt", ["prompt is required"]),
-        ({"height": 36}, "height", ["multiple of 8", "height=40"]),
-        ({"width": 44}, "width", ["multiple of 8", "width=48"]),
-        ({"extra": {"target_fps": 0}}, "extra", ["target_fps", "at least 1"]),
-        ({"extra": {"decode_chunk_size": 0}}, "extra", ["decode_chunk_size", "at least 1"]),
-        ({"extra": {"guidance_scale": 3.0}}, "extra", ["guidance_scale", "spec field"]),
-        ({"extra": {"target_fsp": 3}}, "extra", ["target_fsp", "target_fps"]),
-        ({"video": [image()]}, "task", ["v2v"]),
-    ],
-)
-def test_i2vgen_xl_rules_raise_spec_error(fields: dict, field: str, words: list[str]) -> None:
-    with pytest.raises(videogen.SpecError) as info:
-        generate(**fields)
-    assert info.value.field == field
-    for word in words:
-        assert word in str(info.value)
 
 
 def test_snap_rounds_size() -> None:

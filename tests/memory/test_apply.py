@@ -151,6 +151,49 @@ def test_component_dtypes_and_quanto(monkeypatch: pytest.MonkeyPatch) -> None:
     assert frame_diff(result.frames, base)[1] <= LOSSY_MEAN_LEVELS
 
 
+def test_quantization_without_components_quantizes_the_denoiser_and_text_encoder() -> None:
+    """Was diffusers' raw `ValueError: Must provide a quant_backend...` for every torchao/quanto plan that
+    didn't list its components."""
+    card = resolve("tiny-wan")
+    result = videogen.generate(model="tiny-wan", prompt="a", memory=MemoryPlan(quantization="quanto-int8"), steps=1,
+                               progress=False)
+    pipe = cached_pipeline(card)
+    assert type(pipe.transformer.blocks[0].attn1.to_q.weight).__name__ == "WeightQBytesTensor"  # quanto's int8
+    state = in_place(pipe)
+    assert state["transformer"]["quantized"] and state["text_encoder"]["quantized"] and not state["vae"]["quantized"]
+    assert result.metadata["memory_plan"]["quantize_components"] == ["text_encoder", "transformer"]
+
+
+def test_layerwise_casting_without_components_casts_the_denoiser() -> None:
+    """Was a silent no-op (weights float32, frames identical) while the metadata recorded the casting."""
+    card = resolve("tiny-wan")
+    result = generate(card, MemoryPlan(layerwise_casting="float8_e4m3fn"))
+    state = in_place(cached_pipeline(card))
+    assert state["transformer"]["layerwise_casting"] and "float8_e4m3fn" in state["transformer"]["dtypes"]
+    assert not state["text_encoder"]["layerwise_casting"]
+    assert result.metadata["memory_plan"]["layerwise_components"] == ["transformer"]
+    worst, mean = frame_diff(result.frames, plain_frames(card))
+    assert worst > 0 and mean <= LOSSY_MEAN_LEVELS, (worst, mean)
+
+
+def test_model_offload_is_undone_through_remove_all_hooks() -> None:
+    """Model CPU offload needs a GPU; its undo is diffusers' public `remove_all_hooks`, on every pipeline
+    object that placed the hooks (from_pipe pipelines share the components)."""
+    import weakref
+
+    from videogen.memory.apply import Applied, _undo_placement
+
+    class Pipe:
+        removed = 0
+
+        def remove_all_hooks(self) -> None:
+            self.removed += 1
+
+    old, new = Pipe(), Pipe()
+    _undo_placement(new, Applied(MemoryPlan(placement="model"), [weakref.ref(old)]), "cuda")
+    assert old.removed == 1 and new.removed == 1
+
+
 def test_group_offload_to_disk(tmp_path: Any) -> None:
     card = resolve("tiny-wan")
     plan = MemoryPlan(placement="group", offload_to_disk=str(tmp_path), components={"vae": "resident"})

@@ -17,11 +17,12 @@ def test_bench_memory_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
     assert report["model"] == "tiny-wan" and report["device"] == "cpu"
     assert rows["none"]["s_per_step"] > 0 and rows["none"]["decode_s"] > 0
     assert rows["low"]["plan"]["placement"] == "group"
-    assert rows["none"]["estimated_peak_gpu_bytes"] > 0
+    assert rows["none"]["estimated_peak_gpu_bytes"] > 0  # the planner's formulas, what auto decides with
+    assert rows["none"]["simulation"] == "ok" and rows["none"]["simulated_peak_gpu_bytes"] > 0  # the precise one
     assert "needs a GPU" in rows["balanced"]["skipped"]  # model offload: GPU only
     assert (tmp_path / "bench-memory.png").stat().st_size > 1000
     out = capsys.readouterr().out
-    assert "preset" in out and "s/step" in out and "low" in out
+    assert "preset" in out and "s/step" in out and "low" in out and "simulated GiB" in out
 
 
 def test_bench_cli_entry(capsys: Any) -> None:

@@ -81,3 +81,19 @@ def test_the_cli_writes_nothing_when_the_retry_fails_too(monkeypatch: pytest.Mon
     with pytest.raises(torch.OutOfMemoryError):
         main(["generate", "--model", "tiny-wan", "--prompt", "a cat", "--seed", "1", "-q", "-o", str(out)])
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_the_next_plan_is_a_pure_function_of_the_plan_and_the_context() -> None:
+    """memory.oom only says which plan comes next; freeing and retrying is generation's."""
+    from videogen.memory.context import context
+    from videogen.memory.oom import retry_plan
+
+    ctx = context(CARD, "WanPipeline", "cpu")
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    auto = preset("none", oom_retry=True)
+    retry = retry_plan(oom, auto, ctx)
+    assert retry is not None and retry.name == "low" and not retry.oom_retry  # balanced: GPU only; one retry
+    assert retry.notes[-1] == f"retried after out of memory under 'none': {oom}"
+    assert retry_plan(oom, preset("none"), ctx) is None  # not asked to retry
+    assert retry_plan(RuntimeError("other"), auto, ctx) is None
+    assert retry_plan(oom, preset("minimal", oom_retry=True), ctx) is None  # nothing more frugal

@@ -125,12 +125,31 @@ def test_presets_and_summary() -> None:
     assert summary["components"]["vae"] == "resident"
 
 
-def test_docs_table_lists_every_preset() -> None:
+def test_docs_memory_md_presets_table_is_generated_from_the_presets() -> None:
     from pathlib import Path
 
+    from videogen.memory.presets import DOCS, markdown
+
+    assert list(DOCS) == list(PRESETS) + ["auto"]  # every preset documented, in order
     docs = (Path(__file__).parents[2] / "docs" / "memory.md").read_text()
-    for name in list(PRESETS) + ["auto"]:
-        assert f"| `{name}` |" in docs, name
+    assert markdown() + "\n\n" in docs, "paste videogen.memory.presets.markdown() into docs/memory.md"
+
+
+def test_one_dtype_resolver_reads_the_card_the_device_and_the_plan() -> None:
+    """`from_pretrained`'s dtype mapping: the card's on a GPU, float32 on a CPU, the plan's entries key by key;
+    a component without an entry takes "default" (as diffusers reads the mapping)."""
+    from videogen.catalog import resolve
+    from videogen.runtime import component_dtype, component_dtypes
+
+    card = resolve("wan2.1-t2v-14b")  # default bfloat16, vae float32
+    assert component_dtypes(card, "cpu") == {"default": "float32"}
+    assert component_dtype(card, "vae", "cuda") == "float32"
+    assert component_dtype(card, "transformer", "cuda") == "bfloat16"
+    plan = MemoryPlan(dtypes={"default": "float16", "text_encoder": "bfloat16"})
+    assert component_dtype(card, "transformer", "cuda", plan) == "float16"
+    assert component_dtype(card, "vae", "cuda", plan) == "float32"  # its own entry beats the plan's default
+    assert component_dtype(card, "text_encoder", "cpu", plan) == "bfloat16"
+    assert component_dtype(card, "vae", "cpu", plan) == "float16"
 
 
 def test_importing_the_memory_module_imports_no_torch() -> None:

@@ -98,12 +98,73 @@ def test_plan_cli(capsys: pytest.CaptureFixture) -> None:
     assert main(["plan", "--model", "tiny-svd", "--memory", "balanced"]) == 2  # a GPU-only preset on a CPU
 
 
-def test_plan_cli_simulates_unless_told_not_to(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_cli_uses_formulas_unless_asked_to_simulate(capsys: pytest.CaptureFixture) -> None:
     from videogen.cli import main
 
-    monkeypatch.setenv("VIDEOGEN_SIMULATE", "1")
-    assert main(["plan", "--model", "tiny-wan"]) == 0
+    for flags in ([], ["--no-simulate"]):  # --no-simulate: the default, still accepted
+        assert main(["plan", "--model", "tiny-wan", *flags]) == 0
+        out = capsys.readouterr().out
+        assert "(formula)" in out and "(simulated)" not in out
+    assert main(["plan", "--model", "tiny-wan", "--simulate"]) == 0
     assert "(simulated)" in capsys.readouterr().out
-    assert main(["plan", "--model", "tiny-wan", "--no-simulate"]) == 0
-    out = capsys.readouterr().out
-    assert "(formula)" in out and "(simulated)" not in out
+
+
+ASSUME = {"VIDEOGEN_ASSUME_RAM_GIB": "256"}  # so the choice doesn't depend on this machine's free RAM
+
+
+@pytest.mark.parametrize(("gib", "expected"), [("80", "none"), ("24", "low")])
+def test_auto_plans_for_an_assumed_gpu(gib: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VIDEOGEN_ASSUME_GPU_GIB (tests, benchmarks): auto decides as on an empty GPU of that size, from formulas."""
+    for key, value in {**ASSUME, "VIDEOGEN_ASSUME_GPU_GIB": gib}.items():
+        monkeypatch.setenv(key, value)
+    prepared = videogen.prepare(model="wan2.1-t2v-1.3b" if expected == "none" else "wan2.1-t2v-14b", prompt="x")
+    assert prepared.plan.name == expected and prepared.plan.oom_retry
+    assert any("assumed: VIDEOGEN_ASSUME_GPU_GIB" in note for note in prepared.plan.notes)
+    report = videogen.plan(model="wan2.1-t2v-14b", height=480, width=832, num_frames=81)
+    assert report.device.startswith("cuda (assumed") and report.total_gpu_bytes == int(gib) * 1024 ** 3
+    assert {c.activation_source for c in report.components} == {"formula"}
+    assert not any(r.refused and "needs a GPU" in r.refused for r in report.presets)
+
+
+def test_an_assumed_gpu_size_that_is_not_a_number_is_a_spec_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDEOGEN_ASSUME_GPU_GIB", "lots")
+    with pytest.raises(videogen.SpecError, match="VIDEOGEN_ASSUME_GPU_GIB") as info:
+        videogen.prepare(model="tiny-wan", prompt="x")
+    assert info.value.field == "VIDEOGEN_ASSUME_GPU_GIB"
+
+
+def test_auto_decides_without_simulating() -> None:
+    """memory="auto" on a (assumed) GPU: weights and formulas only; the simulation module is never imported."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, videogen\n"
+            "p = videogen.prepare(model='hunyuanvideo', prompt='x')\n"
+            "assert p.plan.name == 'low', p.plan.notes\n"
+            "assert 'videogen.simulate' not in sys.modules\n"
+            "assert 'videogen.planning' not in sys.modules\n")
+    env = {**os.environ, **ASSUME, "VIDEOGEN_ASSUME_GPU_GIB": "24"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_plan_lives_beside_generate() -> None:
+    import videogen.planning
+
+    assert videogen.plan is videogen.planning.plan
+    with pytest.raises(AttributeError, match="use videogen.plan"):
+        videogen.memory.plan  # noqa: B018 - moved out of memory, which imports nothing of generation
+
+
+def test_memory_imports_nothing_of_generation() -> None:
+    """generation uses memory, never the reverse: no chain of imports (lazy ones included) from any memory
+    module to generation or planning."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("videogen", cache_dir=None)
+    memory = sorted(m for m in graph.modules if m == "videogen.memory" or m.startswith("videogen.memory."))
+    assert len(memory) > 5
+    chains = {(m, target): graph.find_shortest_chain(importer=m, imported=target)
+              for m in memory for target in ("videogen.generation", "videogen.planning")}
+    assert not {k: v for k, v in chains.items() if v}
+    simulate_importers = graph.find_modules_that_directly_import("videogen.simulate")
+    assert simulate_importers <= {"videogen.planning", "videogen.bench"}, simulate_importers

@@ -1,4 +1,8 @@
-"""The family registry: one line per family. Adding a family = one module + one line here."""
+"""The family registry: one line per family.
+
+Adding a family = one module under `families/` (its `Family` subclass, its cards, `FAMILY = <Subclass>(CARDS)`)
++ one line here (+ `configs/<arch>.json` for its real cards). Modules are imported on first use, by name.
+"""
 
 from __future__ import annotations
 

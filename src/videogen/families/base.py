@@ -1,27 +1,33 @@
 """`Family`: what a model family tells videogen. One subclass per module under `families/`.
 
-A family is data (pipeline class names per task, model cards) plus a few short translation
-methods. Defaults here fit the modern diffusers video pipelines; families override what differs.
+A family is data (pipeline class names per task, the defaults its cards share, its cards) plus a few short
+translation methods. Defaults here fit the modern diffusers video pipelines; families override what differs.
+Helpers several families share are in `families/_common.py`; this module holds the base class and what it
+needs itself (reading a folder's architecture against the stored configs).
+
+Below validation and the catalog: nothing here imports them. A family's `check` gets the rule applier
+(`validate.Rules`) as an argument, typed by the `Rules` protocol below.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ..catalog import ModelCard
+from ..archs import arch_config
+from ..card import ModelCard
 from ..errors import SpecError
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..spec import VideoSpec
-    from ..validate import Rules
 
 
 #: what a pipeline outside the catalog must be given when its configs don't say the size it was made for
@@ -41,6 +47,27 @@ REFUSED_EXTRA = {
                              "seed=2, ...) instead",
 }
 _MISSING = object()
+#: the media of a spec without images or video
+NO_MEDIA: Mapping[str, Any] = MappingProxyType({})
+
+
+class Rules(Protocol):
+    """What a family's `check` applies its rules with (`validate.Rules` is one): `fix` returns the value,
+    raises a SpecError, or snaps it with a warning; `refuse` raises; `given` names the fields the user set."""
+
+    given: frozenset[str]
+
+    def fix(self, name: str, value: Any, valid: Any, rule: str, field: str | None = None) -> Any: ...
+
+    def refuse(self, name: str, message: str, valid: Any = None) -> None: ...
+
+
+class Checked(NamedTuple):
+    """What a family's `check` returns: the (maybe snapped) spec and the media the call gets (the loaded
+    inputs, with what the check changed: a video resized by snap, LTX's loaded conditions)."""
+
+    spec: VideoSpec
+    media: Mapping[str, Any]
 
 
 def component_class(index: Mapping[str, Any], name: str) -> str | None:
@@ -84,8 +111,6 @@ def matches_arch(arch: str, class_name: str, index: Mapping[str, Any], read_conf
     Same denoiser components, same classes, and equal on every `ARCH_KEYS` entry (a key a config leaves
     out takes the class's default, as diffusers does when it loads). An empty config is unknown: no match.
     """
-    from ..memory.components import arch_config
-
     stored = arch_config(arch)
     if stored is None:
         return False
@@ -104,39 +129,30 @@ def matches_arch(arch: str, class_name: str, index: Mapping[str, Any], read_conf
     return True
 
 
-def vae_scale(vae: Mapping[str, Any]) -> int | None:
-    """How much the VAE config shrinks height and width (None when the config doesn't say)."""
-    for key in ("scale_factor_spatial", "spatial_compression_ratio"):
-        value = vae.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    blocks = vae.get("block_out_channels")
-    if isinstance(blocks, (list, tuple)) and blocks:
-        return 2 ** (len(blocks) - 1)
-    return None
-
-
-def unet_size(read_config: Callable[[str], dict]) -> int | None:
-    """A UNet pipeline's own default size: the UNet's `sample_size` × the VAE's scale (None when unknown)."""
-    sample = read_config("unet").get("sample_size")
-    scale = vae_scale(read_config("vae"))
-    if isinstance(sample, int) and not isinstance(sample, bool) and sample > 0 and scale:
-        return sample * scale
-    return None
-
-
 def size_unknown(card: ModelCard, fields: tuple[str, ...] = SIZE_FIELDS) -> ModelCard:
     """`card` with no default for `fields`: a spec must give them (its size list, a template's, is dropped)."""
     return replace(card, required=fields, sizes=())
 
 
+def outside_catalog(card: ModelCard, ref: str, class_name: str, **changes: Any) -> ModelCard:
+    """`card` (a template) renamed for the model at `ref` outside the catalog: no stored architecture."""
+    return replace(card, name=ref, repo=ref, arch=None, description=f"{class_name} (not in the catalog)", **changes)
+
+
 class Family:
-    """Base class of the families. Subclasses set the class attributes and override what differs."""
+    """Base class of the families. Subclasses set the class attributes and override what differs.
+
+    A family module declares its subclass, its cards with `<Subclass>.card(...)`, and `FAMILY = <Subclass>(cards)`.
+    """
 
     name: str = ""
     #: task → diffusers pipeline class name.
-    pipelines: Mapping[str, str] = {}
-    #: every catalog entry of the family, tiny ones included.
+    pipelines: Mapping[str, str] = MappingProxyType({})
+    #: the ModelCard fields every card of the family starts from (`card` fills `family` and these).
+    card_defaults: Mapping[str, Any] = MappingProxyType({})
+    #: what the family's tiny cards (`tiny=` set) change on top of `card_defaults`: size, frames, steps.
+    tiny_defaults: Mapping[str, Any] = MappingProxyType({})
+    #: every catalog entry of the family, tiny ones included (given to the constructor).
     cards: tuple[ModelCard, ...] = ()
     #: False for image-only models (SVD): a prompt is refused.
     accepts_prompt: bool = True
@@ -148,13 +164,49 @@ class Family:
     v2v_strength: float = 0.8
     #: The pipeline's own name for the frame count parameter (None: frames come from the inputs).
     frames_param: str | None = "num_frames"
+    #: The pipeline returns more frames than asked (it makes whole windows, or is asked for more): `frames`
+    #: keeps the first num_frames.
+    trims_frames: bool = False
+
+    def __init__(self, cards: Iterable[ModelCard] = ()) -> None:
+        self.cards = tuple(cards)
+        wrong = [c.name for c in self.cards if c.family != self.name]
+        if wrong:
+            raise ValueError(f"{type(self).__name__} ({self.name!r}) was given cards of another family: {wrong}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {len(self.cards)} cards>"
 
     # ---- catalog -------------------------------------------------------------------------------
+    @classmethod
+    def card(cls, name: str, repo: str | None, tasks: tuple[str, ...], *layers: Mapping[str, Any],
+             **fields: Any) -> ModelCard:
+        """A card of this family: `card_defaults`, then each of `layers` (e.g. a model version's rules),
+        then `tiny_defaults` when `tiny=` is given, then `fields`."""
+        values: dict[str, Any] = dict(cls.card_defaults)
+        for layer in layers:
+            values.update(layer)
+        if fields.get("tiny"):
+            values.update(cls.tiny_defaults)
+        values.update(fields)
+        return ModelCard(name=name, family=cls.name, repo=repo, tasks=tuple(tasks), **values)
+
+    def card_named(self, name: str) -> ModelCard:
+        """The family's card called `name` (templates for models outside the catalog)."""
+        for card in self.cards:
+            if card.name == name:
+                return card
+        raise KeyError(f"{self.name} has no card {name!r}")
+
     def pipeline_classes(self) -> set[str]:
         classes = set(self.pipelines.values())
         for card in self.cards:
             classes.update(card.pipelines.values())
         return classes
+
+    def cards_doing(self, task: str, like: ModelCard) -> list[str]:
+        """Names of the family's cards that do `task`, tiny ones when `like` is tiny (for hints)."""
+        return sorted(c.name for c in self.cards if task in c.tasks and bool(c.tiny) == bool(like.tiny))
 
     def card_for_pipeline(
         self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
@@ -168,10 +220,8 @@ class Family:
         for card in self.cards:
             if card.tiny:
                 continue
-            tasks = [t for t in card.tasks if card.pipeline_class(t, self) == class_name]
-            if tasks:
-                card = replace(known or card, name=ref, repo=ref, arch=None,
-                               description=f"{class_name} (not in the catalog)")
+            if any(card.pipeline_class(t, self) == class_name for t in card.tasks):
+                card = outside_catalog(known or card, ref, class_name)
                 return card if known else size_unknown(card)
         raise SpecError(f"model={ref!r}: no {self.name} card knows {class_name}", field="model")
 
@@ -190,8 +240,10 @@ class Family:
         return None
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        """Family-specific rules on a spec whose defaults are filled. Return the (maybe snapped) spec.
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        """Family-specific rules on a spec whose defaults are filled, with its loaded `media` (PIL images,
+        lists of frames). Returns what the check made of them: the (maybe snapped) spec and the media the call
+        gets (`Checked`); the arguments are not changed.
 
         Families that override it call this first: the rules every family shares (`extra` keys videogen
         refuses, the fields a card outside the catalog must be given).
@@ -200,7 +252,7 @@ class Family:
             if key in spec.extra:
                 raise SpecError(f"extra[{key!r}]={spec.extra[key]!r}: {why}; leave {key} out", field="extra")
         self.check_required(spec, card, rules)
-        return spec
+        return Checked(spec, media)
 
     def check_required(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> None:
         """A card without a default size (`ModelCard.required`): the spec must give those fields itself."""
@@ -283,7 +335,8 @@ class Family:
         """The first video of the output as floats in [0, 1], shape T×H×W×3."""
         import numpy as np
 
-        return np.asarray(output.frames[0])
+        frames = np.asarray(output.frames[0])
+        return frames[: int(spec.num_frames)] if self.trims_frames and spec.num_frames else frames
 
     # ---- tiny models ---------------------------------------------------------------------------
     def build_tiny(self, variant: str, folder: Path) -> None:

@@ -17,17 +17,16 @@ Rules, from the model cards:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import ModelCard
-from .base import Family, size_unknown
+from ..card import ModelCard
+from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
-    from ..validate import Rules
+    from .base import Rules
 
 #: the text length of every released CogVideoX checkpoint
 TEXT_TOKENS = 226
@@ -39,45 +38,6 @@ V15: dict[str, Any] = {"height": 768, "width": 1360, "num_frames": 81, "fps": 16
                        "max_frames": 161}
 
 
-def _card(name: str, repo: str | None, tasks: tuple[str, ...], version: dict[str, Any],
-          **kw: Any) -> ModelCard:
-    base: dict[str, Any] = {"steps": 50, "guidance_scale": 6.0, "size_multiple": 16,
-                            "dtypes": {"default": "bfloat16"},
-                            "call_defaults": {"max_sequence_length": TEXT_TOKENS}, **version}
-    base.update(kw)
-    return ModelCard(name=name, family="cogvideox", repo=repo, tasks=tasks, **base)
-
-
-def _tiny_card(name: str, variant: str, tasks: tuple[str, ...], version: dict[str, Any], frames: int,
-               description: str) -> ModelCard:
-    """16x16, `frames` frames (at most 2·frames - 1), 2 steps, 16 text tokens."""
-    return _card(name, None, tasks, version, tiny=variant, height=16, width=16, sizes=((16, 16),),
-                 num_frames=frames, max_frames=2 * frames - 1, steps=2,
-                 call_defaults={"max_sequence_length": 16}, description=description)
-
-
-CARDS = (
-    _card("cogvideox-2b", "THUDM/CogVideoX-2b", ("t2v", "v2v"), V10, dtypes={"default": "float16"},
-          arch="cogvideox-2b",
-          description="CogVideoX 2B; text/video-to-video, 480x720, 49 frames at 8 fps (fp16)"),
-    _card("cogvideox-5b", "THUDM/CogVideoX-5b", ("t2v", "v2v"), V10, arch="cogvideox-5b",
-          description="CogVideoX 5B; text/video-to-video, 480x720, 49 frames at 8 fps"),
-    _card("cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", ("i2v",), V10, arch="cogvideox-5b-i2v",
-          description="CogVideoX 5B image-to-video; 480x720 only"),
-    _card("cogvideox1.5-5b", "THUDM/CogVideoX1.5-5B", ("t2v",), V15, sizes=((768, 1360),),
-          arch="cogvideox1.5-5b",
-          description="CogVideoX 1.5 5B text-to-video; 768x1360, up to 161 frames, 16 fps"),
-    _card("cogvideox1.5-5b-i2v", "THUDM/CogVideoX1.5-5B-I2V", ("i2v",), V15, arch="cogvideox1.5-5b-i2v",
-          description="CogVideoX 1.5 5B image-to-video; shorter side 768, longer up to 1360, 16 fps"),
-    # tiny random-weight models, built offline (videogen.testing)
-    _tiny_card("tiny-cogvideox", "t2v", ("t2v", "v2v"), V10, 9,
-               "tiny random CogVideoX 1.0 (2b layout: sin-cos positions)"),
-    _tiny_card("tiny-cogvideox-i2v", "i2v", ("i2v",), V10, 9,
-               "tiny random CogVideoX 1.0 I2V (5b-I2V layout: learned positions)"),
-    _tiny_card("tiny-cogvideox1.5", "1.5", ("t2v",), V15, 17, "tiny random CogVideoX 1.5 (temporal patch 2)"),
-)
-
-
 class CogVideoXFamily(Family):
     name = "cogvideox"
     pipelines = MappingProxyType({
@@ -85,7 +45,11 @@ class CogVideoXFamily(Family):
         "i2v": "CogVideoXImageToVideoPipeline",
         "v2v": "CogVideoXVideoToVideoPipeline",
     })
-    cards = CARDS
+    card_defaults = {"steps": 50, "guidance_scale": 6.0, "size_multiple": 16, "dtypes": {"default": "bfloat16"},
+                     "call_defaults": {"max_sequence_length": TEXT_TOKENS}}
+    #: 16x16, 2 steps, 16 text tokens (frames per card: at most 2·frames - 1)
+    tiny_defaults = {"height": 16, "width": 16, "sizes": ((16, 16),), "steps": 2,
+                     "call_defaults": {"max_sequence_length": 16}}
 
     # ---- catalog -------------------------------------------------------------------------------
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
@@ -103,7 +67,7 @@ class CogVideoXFamily(Family):
                     (True, False): "cogvideox1.5-5b", (True, True): "cogvideox1.5-5b-i2v"}[(v15, i2v)]
         if template == "cogvideox-5b" and int(transformer.get("num_attention_heads") or 0) == 30:
             template = "cogvideox-2b"  # 30 heads: the 2b architecture (fp16)
-        card = next(c for c in CARDS if c.name == template)
+        card = self.card_named(template)
         spatial = 2 ** (len(vae.get("block_out_channels") or (0,) * 4) - 1)
         patch = int(transformer.get("patch_size") or 2)
         kw: dict[str, Any] = {}
@@ -118,14 +82,13 @@ class CogVideoXFamily(Family):
         if known is not None:  # 1.5 (its configs hold placeholders): a copy or fine-tune of a catalog model
             kw.update(height=known.height, width=known.width, num_frames=known.num_frames)
         tokens = int(transformer.get("max_text_seq_length") or TEXT_TOKENS)
-        card = replace(card, name=ref, repo=ref, size_multiple=spatial * patch,
-                       call_defaults={"max_sequence_length": tokens}, arch=None,
-                       description=f"{class_name} (not in the catalog)", **kw)
+        card = outside_catalog(card, ref, class_name, size_multiple=spatial * patch,
+                               call_defaults={"max_sequence_length": tokens}, **kw)
         return card if kw else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        spec = super().check(spec, card, rules)  # the rules every family shares
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         if card.name in SIDE_RULES:
             short, longest = SIDE_RULES[card.name]
             height, width = int(spec.height), int(spec.width)
@@ -144,63 +107,68 @@ class CogVideoXFamily(Family):
                         f"max_text_seq_length={tokens}); videogen passes it, so leave it out")
                 rules.fix(label, value, tokens, rule, field="extra")
                 spec = spec.replace(extra={**spec.extra, "max_sequence_length": tokens})
-        return spec
-
-    # ---- calling -------------------------------------------------------------------------------
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
-        kwargs = super().call_kwargs(spec, card, media, params)
-        return {k: v for k, v in kwargs.items() if k in params}
-
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
-        steps = int(spec.steps or 0)
-        if spec.task == "v2v":  # the pipeline skips the first (1 - strength) of the schedule
-            strength = float(call_kwargs.get("strength", 0.8))
-            steps = min(int(steps * strength), steps)
-        return steps
+        return Checked(spec, media)
 
     # ---- tiny models ---------------------------------------------------------------------------
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_cogvideox(variant, folder)
+        """Tiny CogVideoX pipelines: "t2v" (2b layout), "i2v" (5b-I2V layout), "1.5" (1.5 text model)."""
+        import diffusers
+        from diffusers import (
+            AutoencoderKLCogVideoX,
+            CogVideoXDDIMScheduler,
+            CogVideoXDPMScheduler,
+            CogVideoXTransformer3DModel,
+        )
 
+        from .. import tiny_parts
 
-def build_tiny_cogvideox(variant: str, folder: Path) -> None:
-    """Tiny CogVideoX pipelines: "t2v" (2b layout), "i2v" (5b-I2V layout), "1.5" (1.5 text model)."""
-    import diffusers
-    from diffusers import (
-        AutoencoderKLCogVideoX,
-        CogVideoXDDIMScheduler,
-        CogVideoXDPMScheduler,
-        CogVideoXTransformer3DModel,
-    )
-
-    from .. import _tiny
-
-    if variant not in ("t2v", "i2v", "1.5"):
-        raise ValueError(f"unknown tiny cogvideox variant {variant!r}")
-    vae = AutoencoderKLCogVideoX(
-        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
-        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8,) * 4, latent_channels=4,
-        layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4, sample_height=16,
-        sample_width=16)
-    kw: dict[str, Any] = dict(num_attention_heads=4, attention_head_dim=8, in_channels=4, out_channels=4,  # noqa: C408
-                              time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=2,
-                              sample_height=2, sample_frames=9, patch_size=2, temporal_compression_ratio=4,
-                              max_text_seq_length=16)
-    if variant == "i2v":  # image latents concatenated to the noise; rotary + learned positions (5b-I2V)
-        kw.update(in_channels=8, num_attention_heads=2, attention_head_dim=16,
-                  use_rotary_positional_embeddings=True, use_learned_positional_embeddings=True)
-    elif variant == "1.5":  # temporal patch 2, rotary positions only
-        kw.update(num_attention_heads=2, attention_head_dim=16, patch_size_t=2, sample_frames=17,
-                  use_rotary_positional_embeddings=True)
-    # the schedulers the 2b (DDIM) and 5b (DPM) repos ship
-    scheduler_cls = CogVideoXDDIMScheduler if variant == "t2v" else CogVideoXDPMScheduler
-    scheduler = scheduler_cls(clip_sample=False, prediction_type="v_prediction", rescale_betas_zero_snr=True,
-                              timestep_spacing="trailing", snr_shift_scale=3.0 if variant == "t2v" else 1.0)
-    components = {"tokenizer": _tiny.t5_tokenizer(), "text_encoder": _tiny.t5_encoder(32), "vae": vae,
+        if variant not in ("t2v", "i2v", "1.5"):
+            raise ValueError(f"unknown tiny cogvideox variant {variant!r}")
+        vae = AutoencoderKLCogVideoX(
+            in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
+            up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8,) * 4, latent_channels=4,
+            layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4, sample_height=16,
+            sample_width=16)
+        kw: dict[str, Any] = dict(num_attention_heads=4, attention_head_dim=8, in_channels=4, out_channels=4,  # noqa: C408
+                                  time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=2,
+                                  sample_height=2, sample_frames=9, patch_size=2, temporal_compression_ratio=4,
+                                  max_text_seq_length=16)
+        if variant == "i2v":  # image latents concatenated to the noise; rotary + learned positions (5b-I2V)
+            kw.update(in_channels=8, num_attention_heads=2, attention_head_dim=16,
+                      use_rotary_positional_embeddings=True, use_learned_positional_embeddings=True)
+        elif variant == "1.5":  # temporal patch 2, rotary positions only
+            kw.update(num_attention_heads=2, attention_head_dim=16, patch_size_t=2, sample_frames=17,
+                      use_rotary_positional_embeddings=True)
+        # the schedulers the 2b (DDIM) and 5b (DPM) repos ship
+        scheduler_cls = CogVideoXDDIMScheduler if variant == "t2v" else CogVideoXDPMScheduler
+        scheduler = scheduler_cls(clip_sample=False, prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                  timestep_spacing="trailing", snr_shift_scale=3.0 if variant == "t2v" else 1.0)
+        components = {"tokenizer": tiny_parts.t5_tokenizer(), "text_encoder": tiny_parts.t5_encoder(32), "vae": vae,
                       "transformer": CogVideoXTransformer3DModel(**kw), "scheduler": scheduler}
-    cls = diffusers.CogVideoXImageToVideoPipeline if variant == "i2v" else diffusers.CogVideoXPipeline
-    cls(**components).save_pretrained(folder)
+        cls = diffusers.CogVideoXImageToVideoPipeline if variant == "i2v" else diffusers.CogVideoXPipeline
+        cls(**components).save_pretrained(folder)
 
 
-FAMILY = CogVideoXFamily()
+card = CogVideoXFamily.card
+CARDS = (
+    card("cogvideox-2b", "THUDM/CogVideoX-2b", ("t2v", "v2v"), V10, dtypes={"default": "float16"},
+         arch="cogvideox-2b",
+         description="CogVideoX 2B; text/video-to-video, 480x720, 49 frames at 8 fps (fp16)"),
+    card("cogvideox-5b", "THUDM/CogVideoX-5b", ("t2v", "v2v"), V10, arch="cogvideox-5b",
+         description="CogVideoX 5B; text/video-to-video, 480x720, 49 frames at 8 fps"),
+    card("cogvideox-5b-i2v", "THUDM/CogVideoX-5b-I2V", ("i2v",), V10, arch="cogvideox-5b-i2v",
+         description="CogVideoX 5B image-to-video; 480x720 only"),
+    card("cogvideox1.5-5b", "THUDM/CogVideoX1.5-5B", ("t2v",), V15, sizes=((768, 1360),),
+         arch="cogvideox1.5-5b",
+         description="CogVideoX 1.5 5B text-to-video; 768x1360, up to 161 frames, 16 fps"),
+    card("cogvideox1.5-5b-i2v", "THUDM/CogVideoX1.5-5B-I2V", ("i2v",), V15, arch="cogvideox1.5-5b-i2v",
+         description="CogVideoX 1.5 5B image-to-video; shorter side 768, longer up to 1360, 16 fps"),
+    # tiny random-weight models, built offline (videogen.tiny)
+    card("tiny-cogvideox", None, ("t2v", "v2v"), V10, tiny="t2v", num_frames=9, max_frames=17,
+         description="tiny random CogVideoX 1.0 (2b layout: sin-cos positions)"),
+    card("tiny-cogvideox-i2v", None, ("i2v",), V10, tiny="i2v", num_frames=9, max_frames=17,
+         description="tiny random CogVideoX 1.0 I2V (5b-I2V layout: learned positions)"),
+    card("tiny-cogvideox1.5", None, ("t2v",), V15, tiny="1.5", num_frames=17, max_frames=33,
+         description="tiny random CogVideoX 1.5 (temporal patch 2)"),
+)
+FAMILY = CogVideoXFamily(CARDS)

@@ -30,20 +30,17 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager as ContextManager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import ModelCard
+from ..card import ModelCard, nearest_frame_count
 from ..errors import SpecError
-from .base import Family, size_unknown
-from .hunyuanvideo import cache_context, check_true_cfg, load_llama_tokenizer
+from ._common import cache_context, check_true_cfg, with_llama_tokenizer
+from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..spec import VideoSpec
-    from ..validate import Rules
+    from .base import Rules
 
 logger = logging.getLogger("videogen")
 
@@ -76,37 +73,9 @@ def assembly(transformer_repo: str, base: str = HUNYUAN_REPO,
     return parts
 
 
-def _card(name: str, repo: str | None, tasks: tuple[str, ...], **kw: Any) -> ModelCard:
-    base: dict[str, Any] = {"height": 480, "width": 832, "num_frames": 109, "fps": 30, "steps": 30,
-                            "guidance_scale": 9.0, "frame_rule": None, "size_multiple": 16,
-                            "dtypes": FRAMEPACK_DTYPES}
-    base.update(kw)
-    return ModelCard(name=name, family="framepack", repo=repo, tasks=tasks, **base)
-
-
 #: the tiny FramePack folder holds a tiny HunyuanVideo pipeline and, in subfolders, the parts laid out like
 #: their Hub repos (transformer folder by sampling type); tiny cards name no repos, `tiny_assembly` maps it
 TINY_TRANSFORMERS = {"inverted_anti_drifting": "FramePackI2V_HY", "vanilla": "FramePack_F1_I2V_HY_20250503"}
-
-CARDS = (
-    _card("framepack-i2v-hy", "lllyasviel/FramePackI2V_HY", ("i2v", "flf2v"),
-          call_defaults={"sampling_type": "inverted_anti_drifting"},
-          components=assembly("lllyasviel/FramePackI2V_HY"), arch="framepack-13b",
-          description="FramePack on HunyuanVideo (inverted anti-drifting): image and first-last-frame "
-                      "to video"),
-    _card("framepack-f1-i2v-hy", "lllyasviel/FramePack_F1_I2V_HY_20250503", ("i2v",),
-          call_defaults={"sampling_type": "vanilla"},
-          components=assembly("lllyasviel/FramePack_F1_I2V_HY_20250503"), arch="framepack-13b",
-          description="FramePack-F1 on HunyuanVideo (vanilla, forward sampling): image to video"),
-    # tiny random-weight models, built offline (videogen.testing), assembled from folders like the real ones
-    # (see `tiny_assembly`)
-    _card("tiny-framepack", None, ("i2v", "flf2v"), tiny="framepack", height=32, width=32, num_frames=13,
-          fps=8, steps=2, call_defaults={"sampling_type": "inverted_anti_drifting", **TINY_CALL},
-          description="tiny random FramePack (inverted anti-drifting; i2v, flf2v)"),
-    _card("tiny-framepack-f1", None, ("i2v",), tiny="framepack", height=32, width=32, num_frames=13, fps=8,
-          steps=2, call_defaults={"sampling_type": "vanilla", **TINY_CALL},
-          description="tiny random FramePack-F1 (vanilla; i2v)"),
-)
 
 
 def tiny_assembly(card: ModelCard) -> dict[str, tuple[str, str | None]]:
@@ -141,23 +110,24 @@ def pipeline_num_frames(windows: int, latent_window_size: int) -> int:
 class FramePackFamily(Family):
     name = "framepack"
     pipelines = {"i2v": "HunyuanVideoFramepackPipeline", "flf2v": "HunyuanVideoFramepackPipeline"}
-    cards = CARDS
+    card_defaults = {"height": 480, "width": 832, "num_frames": 109, "fps": 30, "steps": 30, "guidance_scale": 9.0,
+                     "frame_rule": None, "size_multiple": 16, "dtypes": FRAMEPACK_DTYPES}
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 13, "fps": 8, "steps": 2}
     flow_matching = True
+    trims_frames = True  # whole windows: image-to-video keeps the first num_frames
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
                           read_config: Callable[[str], dict]) -> ModelCard:
         """A saved FramePack pipeline: its checkpoint's sampling type is unknown, so the pipeline's default
         (inverted anti-drifting) applies; pass extra={"sampling_type": "vanilla"} for an F1 model."""
-        if class_name != "HunyuanVideoFramepackPipeline":
-            return super().card_for_pipeline(ref, class_name, index, read_config)
-        known = self.known_card(class_name, index, read_config, prefer=CARDS[0])
-        card = replace(CARDS[0], name=ref, repo=ref, components={}, call_defaults={}, arch=None,
-                       description=f"{class_name} (not in the catalog)")
+        template = self.card_named("framepack-i2v-hy")
+        known = self.known_card(class_name, index, read_config, prefer=template)
+        card = outside_catalog(template, ref, class_name, components={}, call_defaults={})
         return card if known else size_unknown(card)  # the transformer config holds no size
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        spec = super().check(spec, card, rules)  # the rules every family shares
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         sampling = call_setting(spec, card, "sampling_type", "inverted_anti_drifting")
         sampling = getattr(sampling, "value", sampling)  # diffusers' FramepackSamplingType enum
         if sampling not in SAMPLING_TYPES:
@@ -188,8 +158,6 @@ class FramePackFamily(Family):
         frames = int(spec.num_frames)
         step = VAE_TEMPORAL * lws
         if spec.task == "flf2v":
-            from ..validate import nearest_frame_count
-
             frames = rules.fix("num_frames", frames, nearest_frame_count(frames, step, 1),
                                f"num_frames must be {step}k+1 for first-last-frame-to-video: FramePack "
                                f"makes whole windows of {step} frames and the video ends where it reaches "
@@ -199,7 +167,7 @@ class FramePackFamily(Family):
             if made != frames:
                 logger.info("%s makes %d frames for num_frames=%d (whole windows of %d); keeping the "
                             "first %d", card.name, made, frames, step, frames)
-        return spec.replace(num_frames=frames)
+        return Checked(spec.replace(num_frames=frames), media)
 
     def _card_sampling(self, sampling: str, like: ModelCard) -> str | None:
         """The name of a card of this family (tiny if `like` is) whose checkpoint samples `sampling`."""
@@ -237,11 +205,7 @@ class FramePackFamily(Family):
 
     @staticmethod
     def _from_pretrained(pipeline_cls: type, source: str, kwargs: dict[str, Any]) -> Any:
-        if "tokenizer" not in kwargs:
-            tokenizer = load_llama_tokenizer(source, "tokenizer")
-            if tokenizer is not None:
-                kwargs["tokenizer"] = tokenizer
-        return pipeline_cls.from_pretrained(source, **kwargs)
+        return pipeline_cls.from_pretrained(source, **with_llama_tokenizer(kwargs, source))
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
@@ -260,14 +224,41 @@ class FramePackFamily(Family):
     def call_context(self, pipe: Any, spec: VideoSpec) -> ContextManager[Any]:
         return cache_context(pipe, spec)
 
-    def frames(self, output: Any, spec: VideoSpec, card: ModelCard) -> np.ndarray:
-        import numpy as np
-
-        return np.asarray(output.frames[0])[: int(spec.num_frames)]
-
     # ---- tiny models ---------------------------------------------------------------------------
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_framepack(variant, folder)
+        """The tiny FramePack, laid out like its three Hub repos.
+
+        `folder` holds a tiny HunyuanVideo pipeline (the base); `folder/FramePackI2V_HY` and
+        `folder/FramePack_F1_I2V_HY_20250503` hold two tiny FramePack transformers; `folder/flux_redux_bfl`
+        holds the SigLIP image encoder and its processor in subfolders.
+        """
+        if variant != "framepack":
+            raise ValueError(f"unknown tiny framepack variant {variant!r}")
+        import diffusers
+        from diffusers import FlowMatchEulerDiscreteScheduler, HunyuanVideoFramepackTransformer3DModel
+        from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+        from .. import tiny_parts
+
+        common: dict[str, Any] = {
+            "in_channels": 4, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 10,
+            "num_layers": 1, "num_single_layers": 1, "num_refiner_layers": 1, "patch_size": 2, "patch_size_t": 1,
+            "guidance_embeds": True, "text_embed_dim": 16, "pooled_projection_dim": 8, "rope_axes_dim": (2, 4, 4)}
+        base = diffusers.HunyuanVideoPipeline(
+            **tiny_parts.hunyuan_text_parts(16, 8), vae=tiny_parts.hunyuan_video_vae(),
+            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+            transformer=diffusers.HunyuanVideoTransformer3DModel(**common))
+        base.save_pretrained(folder)
+        for sub in (TINY_TRANSFORMERS["inverted_anti_drifting"], TINY_TRANSFORMERS["vanilla"]):
+            HunyuanVideoFramepackTransformer3DModel(
+                **common, image_condition_type=None, has_image_proj=True, image_proj_dim=32,
+                has_clean_x_embedder=True,
+            ).save_pretrained(folder / sub)
+        vision = SiglipVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                                    num_hidden_layers=2, image_size=30, patch_size=2)
+        SiglipVisionModel(vision).eval().save_pretrained(folder / "flux_redux_bfl" / "image_encoder")
+        SiglipImageProcessor(size={"height": 30, "width": 30}).save_pretrained(
+            folder / "flux_redux_bfl" / "feature_extractor")
 
 
 def _load_part(name: str, source: str, subfolder: str | None, dtypes: Any,
@@ -305,40 +296,23 @@ def _part_quantization(config: Any, name: str, library: str) -> Any:
     return resolve(is_diffusers=library == "diffusers", module_name=name) if resolve else None
 
 
-def build_tiny_framepack(variant: str, folder: Path) -> None:
-    """The tiny FramePack, laid out like its three Hub repos.
-
-    `folder` holds a tiny HunyuanVideo pipeline (the base); `folder/FramePackI2V_HY` and
-    `folder/FramePack_F1_I2V_HY_20250503` hold two tiny FramePack transformers; `folder/flux_redux_bfl`
-    holds the SigLIP image encoder and its processor in subfolders.
-    """
-    if variant != "framepack":
-        raise ValueError(f"unknown tiny framepack variant {variant!r}")
-    import diffusers
-    from diffusers import FlowMatchEulerDiscreteScheduler, HunyuanVideoFramepackTransformer3DModel
-    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
-
-    from .. import _tiny
-
-    common: dict[str, Any] = {
-        "in_channels": 4, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 10,
-        "num_layers": 1, "num_single_layers": 1, "num_refiner_layers": 1, "patch_size": 2, "patch_size_t": 1,
-        "guidance_embeds": True, "text_embed_dim": 16, "pooled_projection_dim": 8, "rope_axes_dim": (2, 4, 4)}
-    base = diffusers.HunyuanVideoPipeline(
-        **_tiny.hunyuan_text_parts(16, 8), vae=_tiny.hunyuan_video_vae(),
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-        transformer=diffusers.HunyuanVideoTransformer3DModel(**common))
-    base.save_pretrained(folder)
-    for sub in (TINY_TRANSFORMERS["inverted_anti_drifting"], TINY_TRANSFORMERS["vanilla"]):
-        HunyuanVideoFramepackTransformer3DModel(
-            **common, image_condition_type=None, has_image_proj=True, image_proj_dim=32,
-            has_clean_x_embedder=True,
-        ).save_pretrained(folder / sub)
-    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                                num_hidden_layers=2, image_size=30, patch_size=2)
-    SiglipVisionModel(vision).eval().save_pretrained(folder / "flux_redux_bfl" / "image_encoder")
-    SiglipImageProcessor(size={"height": 30, "width": 30}).save_pretrained(
-        folder / "flux_redux_bfl" / "feature_extractor")
-
-
-FAMILY = FramePackFamily()
+card = FramePackFamily.card
+CARDS = (
+    card("framepack-i2v-hy", "lllyasviel/FramePackI2V_HY", ("i2v", "flf2v"),
+         call_defaults={"sampling_type": "inverted_anti_drifting"},
+         components=assembly("lllyasviel/FramePackI2V_HY"), arch="framepack-13b",
+         description="FramePack on HunyuanVideo (inverted anti-drifting): image and first-last-frame "
+                     "to video"),
+    card("framepack-f1-i2v-hy", "lllyasviel/FramePack_F1_I2V_HY_20250503", ("i2v",),
+         call_defaults={"sampling_type": "vanilla"},
+         components=assembly("lllyasviel/FramePack_F1_I2V_HY_20250503"), arch="framepack-13b",
+         description="FramePack-F1 on HunyuanVideo (vanilla, forward sampling): image to video"),
+    # tiny random-weight models, built offline (videogen.tiny), assembled from folders like the real ones
+    # (see `tiny_assembly`)
+    card("tiny-framepack", None, ("i2v", "flf2v"), tiny="framepack",
+         call_defaults={"sampling_type": "inverted_anti_drifting", **TINY_CALL},
+         description="tiny random FramePack (inverted anti-drifting; i2v, flf2v)"),
+    card("tiny-framepack-f1", None, ("i2v",), tiny="framepack", call_defaults={"sampling_type": "vanilla", **TINY_CALL},
+         description="tiny random FramePack-F1 (vanilla; i2v)"),
+)
+FAMILY = FramePackFamily(CARDS)

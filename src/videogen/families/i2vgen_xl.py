@@ -6,7 +6,7 @@ default (1) unless set in `extra`.
 
 Known breakage: the pipeline's default `clip_skip=1` crashes on transformers >= 5.6 (`CLIPTextModel`
 has no `.text_model`). videogen passes `clip_skip=None` unless the user sets `extra["clip_skip"]`;
-then the call runs with `modelscope.clip_skip_alias`, which makes the pipeline's own clip_skip code
+then the call runs with `_common.clip_skip_alias`, which makes the pipeline's own clip_skip code
 work. The pipeline samples the image latents from the global torch RNG: `uses_global_rng` (generation.py
 seeds it with the spec's seed under a lock). It has no step callback: generation.py counts scheduler steps.
 """
@@ -15,46 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import ModelCard
+from ..card import ModelCard
 from ..errors import SpecError
-from .base import Family, size_unknown, unet_size
-from .modelscope import check_clip_skip, clip_skip_alias
+from ._common import check_clip_skip, clip_skip_alias, unet_card
+from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
-    from ..validate import Rules
-
-
-def _card(name: str, repo: str | None, **kw: Any) -> ModelCard:
-    base: dict[str, Any] = {"height": 704, "width": 1280, "num_frames": 16, "fps": 16, "steps": 50,
-                            "guidance_scale": 9.0, "frame_rule": None, "size_multiple": 8,
-                            "dtypes": {"default": "float16"}}
-    base.update(kw)
-    return ModelCard(name=name, family="i2vgen_xl", repo=repo, tasks=("i2v",), **base)
-
-
-CARDS = (
-    _card("i2vgen-xl", "ali-vilab/i2vgen-xl", variant="fp16", arch="i2vgen-xl",
-          description="I2VGen-XL image-to-video with a prompt; 704x1280, 16 frames at 16 fps"),
-    # tiny random-weight model, built offline (videogen.testing)
-    _card("tiny-i2vgen-xl", None, tiny="i2v", height=32, width=32, num_frames=4, steps=2,
-          description="tiny random I2VGen-XL"),
-)
+    from .base import Rules
 
 
 class I2VGenXLFamily(Family):
     name = "i2vgen_xl"
     pipelines = MappingProxyType({"i2v": "I2VGenXLPipeline"})
-    cards = CARDS
+    card_defaults = {"height": 704, "width": 1280, "num_frames": 16, "fps": 16, "steps": 50, "guidance_scale": 9.0,
+                     "frame_rule": None, "size_multiple": 8, "dtypes": {"default": "float16"}}
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 4, "steps": 2}
     uses_global_rng = True
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        spec = super().check(spec, card, rules)  # the rules every family shares
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         target = spec.extra.get("target_fps")
         if target is not None and (isinstance(target, bool) or not isinstance(target, int) or target < 1):
@@ -72,7 +56,7 @@ class I2VGenXLFamily(Family):
                 field="extra",
                 valid=1,
             )
-        return spec
+        return Checked(spec, media)
 
     def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
                     params: set[str]) -> dict[str, Any]:
@@ -88,43 +72,37 @@ class I2VGenXLFamily(Family):
                           read_config: Callable[[str], dict]) -> ModelCard:
         """The catalog card's defaults when the UNet is its architecture; else the UNet's sample_size × the
         VAE's scale; else no default size (`size_unknown`)."""
-        card = replace(CARDS[0], name=ref, repo=ref, variant=None, arch=None,
-                       description=f"{class_name} (not in the catalog)")
-        if self.known_card(class_name, index, read_config) is not None:
-            return card
-        size = unet_size(read_config)
-        return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
+        return unet_card(self, self.card_named("i2vgen-xl"), ref, class_name, index, read_config)
 
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_i2vgen_xl(variant, folder)
+        """The tiny `I2VGenXLPipeline` ("i2v"): diffusers' test UNet, a 3-block VAE (small latents: fast)."""
+        if variant != "i2v":
+            raise ValueError(f"unknown tiny i2vgen_xl variant {variant!r}")
+        from diffusers import I2VGenXLPipeline
+        from diffusers.models.unets import I2VGenXLUNet
+        from transformers import CLIPTextModel, CLIPVisionModelWithProjection
+
+        from .. import tiny_parts
+
+        unet = I2VGenXLUNet(
+            block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+            down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+            up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+            cross_attention_dim=4, attention_head_dim=4, num_attention_heads=None, norm_num_groups=2)
+        text_encoder = CLIPTextModel(tiny_parts.clip_text_config(hidden=4, num_attention_heads=2)).eval()
+        image_encoder = CLIPVisionModelWithProjection(
+            tiny_parts.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
+                                          intermediate_size=16, projection_dim=4)).eval()
+        I2VGenXLPipeline(vae=tiny_parts.sd_vae(), text_encoder=text_encoder, tokenizer=tiny_parts.clip_tokenizer(),
+                         image_encoder=image_encoder, feature_extractor=tiny_parts.clip_image_processor(32),
+                         unet=unet, scheduler=tiny_parts.ddim_scheduler()).save_pretrained(folder)
 
 
-def build_tiny_i2vgen_xl(variant: str, folder: Path) -> None:
-    """The tiny `I2VGenXLPipeline` ("i2v"): diffusers' test UNet, a 3-block VAE (small latents: fast)."""
-    if variant != "i2v":
-        raise ValueError(f"unknown tiny i2vgen_xl variant {variant!r}")
-    from diffusers import AutoencoderKL, DDIMScheduler, I2VGenXLPipeline
-    from diffusers.models.unets import I2VGenXLUNet
-    from transformers import CLIPTextModel, CLIPVisionModelWithProjection
-
-    from .. import _tiny
-
-    unet = I2VGenXLUNet(
-        block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
-        cross_attention_dim=4, attention_head_dim=4, num_attention_heads=None, norm_num_groups=2)
-    text_encoder = CLIPTextModel(_tiny.clip_text_config(hidden=4, num_attention_heads=2)).eval()
-    image_encoder = CLIPVisionModelWithProjection(
-        _tiny.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
-                                 intermediate_size=16, projection_dim=4)).eval()
-    vae = AutoencoderKL(block_out_channels=(8, 8, 8), in_channels=3, out_channels=3,
-                        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-                        latent_channels=4, sample_size=32, norm_num_groups=2)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False)
-    I2VGenXLPipeline(vae=vae, text_encoder=text_encoder, tokenizer=_tiny.clip_tokenizer(),
-                     image_encoder=image_encoder, feature_extractor=_tiny.clip_image_processor(32),
-                     unet=unet, scheduler=scheduler).save_pretrained(folder)
-
-
-FAMILY = I2VGenXLFamily()
+card = I2VGenXLFamily.card
+CARDS = (
+    card("i2vgen-xl", "ali-vilab/i2vgen-xl", ("i2v",), variant="fp16", arch="i2vgen-xl",
+         description="I2VGen-XL image-to-video with a prompt; 704x1280, 16 frames at 16 fps"),
+    # tiny random-weight model, built offline (videogen.tiny)
+    card("tiny-i2vgen-xl", None, ("i2v",), tiny="i2v", description="tiny random I2VGen-XL"),
+)
+FAMILY = I2VGenXLFamily(CARDS)

@@ -54,56 +54,25 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import ModelCard
+from ..card import ModelCard
 from ..errors import SpecError
-from .base import Family, size_unknown
+from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
-    from ..validate import Rules
+    from .base import Rules
 
 logger = logging.getLogger("videogen")
 
 #: extra keys that describe conditions (task="conditioned"); videogen turns them into LTXVideoCondition
 CONDITION_KEYS = ("conditions", "frame_index", "strength")
-#: where `check` leaves the loaded conditions for `call_kwargs` (the spec's media dict)
+#: the media key of the loaded conditions `check` returns for `call_kwargs`
 MEDIA_KEY = "ltx_conditions"
 #: timestep-aware VAE (0.9.1 and later): the LTX-Video repository's advice, as the diffusers docs give it
 TIMESTEP_VAE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025, "image_cond_noise_scale": 0.025}
 DISTILLED_TIMESTEPS = [1000, 993, 987, 981, 975, 909, 725, 0.03]
 ALL_TASKS = ("t2v", "i2v", "conditioned")
 CONDITION_ONLY = {"t2v": "LTXConditionPipeline", "i2v": "LTXConditionPipeline"}
-
-
-def _card(name: str, repo: str | None, tasks: tuple[str, ...], **kw: Any) -> ModelCard:
-    base: dict[str, Any] = {"height": 512, "width": 704, "num_frames": 161, "fps": 25, "steps": 50,
-                            "guidance_scale": 3.0, "frame_rule": (8, 1), "size_multiple": 32,
-                            "dtypes": {"default": "bfloat16"}}
-    base.update(kw)
-    return ModelCard(name=name, family="ltx", repo=repo, tasks=tasks, **base)
-
-
-CARDS = (
-    _card("ltx-video", "Lightricks/LTX-Video", ("t2v", "i2v"), arch="ltx-2b",
-          description="LTX-Video 0.9.0, 2B; text/image-to-video, 512x704 at 25 fps"),
-    _card("ltx-video-0.9.5", "Lightricks/LTX-Video-0.9.5", ALL_TASKS, arch="ltx-2b",
-          call_defaults=TIMESTEP_VAE,
-          description="LTX-Video 0.9.5, 2B; text/image-to-video and conditioning on images/videos at frames"),
-    _card("ltx-video-0.9.7-dev", "Lightricks/LTX-Video-0.9.7-dev", ALL_TASKS, steps=30, guidance_scale=5.0,
-          arch="ltx-13b", call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, guidance_rescale=0.7),
-          description="LTX-Video 0.9.7 dev, 13B; text/image-to-video and conditioned generation"),
-    _card("ltx-video-0.9.7-distilled", "Lightricks/LTX-Video-0.9.7-distilled", ALL_TASKS, steps=8,
-          guidance_scale=1.0, arch="ltx-13b", pipelines=CONDITION_ONLY,
-          call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=DISTILLED_TIMESTEPS),
-          description="LTX-Video 0.9.7 distilled, 13B; 8 steps without guidance"),
-    # tiny random-weight models, built offline (videogen.testing)
-    _card("tiny-ltx", None, ALL_TASKS, tiny="t2v", height=32, width=32, num_frames=9, steps=2,
-          call_defaults=TIMESTEP_VAE, description="tiny random LTX-Video (0.9.5 layout)"),
-    _card("tiny-ltx-distilled", None, ALL_TASKS, tiny="t2v", height=32, width=32, num_frames=9, steps=3,
-          guidance_scale=1.0, pipelines=CONDITION_ONLY,
-          call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=[1000, 900, 500]),
-          description="tiny random LTX-Video, distilled-card layout (custom timesteps)"),
-)
 
 
 class LTXFamily(Family):
@@ -113,7 +82,9 @@ class LTXFamily(Family):
         "i2v": "LTXImageToVideoPipeline",
         "conditioned": "LTXConditionPipeline",
     })
-    cards = CARDS
+    card_defaults = {"height": 512, "width": 704, "num_frames": 161, "fps": 25, "steps": 50, "guidance_scale": 3.0,
+                     "frame_rule": (8, 1), "size_multiple": 32, "dtypes": {"default": "bfloat16"}}
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
     flow_matching = True
 
     # ---- catalog -------------------------------------------------------------------------------
@@ -129,19 +100,18 @@ class LTXFamily(Family):
             template = "ltx-video-0.9.7-dev"
         else:
             template = "ltx-video-0.9.5" if timestep_vae else "ltx-video"
-        card = next(c for c in CARDS if c.name == template)
+        card = self.card_named(template)
         known = self.known_card(class_name, index, read_config, prefer=card)
         if known is not None:  # a copy or fine-tune of a catalog architecture: its size and frames
             card = replace(card, height=known.height, width=known.width, num_frames=known.num_frames)
         conditioned = class_name == "LTXConditionPipeline" or timestep_vae
-        card = replace(card, name=ref, repo=ref, tasks=ALL_TASKS if conditioned else ("t2v", "i2v"),
-                       call_defaults=card.call_defaults if timestep_vae else {}, pipelines={}, arch=None,
-                       description=f"{class_name} (not in the catalog)")
+        card = outside_catalog(card, ref, class_name, tasks=ALL_TASKS if conditioned else ("t2v", "i2v"),
+                               call_defaults=card.call_defaults if timestep_vae else {}, pipelines={})
         return card if known else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        spec = super().check(spec, card, rules)  # the rules every family shares
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         extra = spec.extra
         if "frame_rate" in extra:
             raise SpecError(
@@ -166,12 +136,11 @@ class LTXFamily(Family):
                     raise SpecError(
                         f"extra[{key!r}] only applies to task='conditioned' (LTXConditionPipeline); pass "
                         f"task='conditioned' or leave it out (task is {spec.task!r})", field="extra")
-            return spec
+            return Checked(spec, media)
         if not (spec.prompt or "").strip():
             raise SpecError(f"prompt is required for {card.name}, conditioned generation too: describe the "
                             "video, e.g. prompt='a cat surfing a wave'", field="prompt")
-        rules.media[MEDIA_KEY] = conditions_for(spec, rules.media, rules)
-        return spec
+        return Checked(spec, {**media, MEDIA_KEY: conditions_for(spec, media, rules)})
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
@@ -179,7 +148,6 @@ class LTXFamily(Family):
         if spec.task == "conditioned":
             media = {k: v for k, v in media.items() if k not in ("image", "last_image", "video")}
         kwargs = super().call_kwargs(spec, card, media, params)
-        kwargs = {k: v for k, v in kwargs.items() if k in params}  # card defaults another class lacks
         for key in CONDITION_KEYS:
             kwargs.pop(key, None)
         if "frame_rate" in params:
@@ -216,7 +184,31 @@ class LTXFamily(Family):
 
     # ---- tiny models ---------------------------------------------------------------------------
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_ltx(variant, folder)
+        """The tiny LTX pipeline ("t2v"; every task loads it): a timestep-aware VAE compressing ×8 in
+        space and time like the real one, saved as LTXConditionPipeline."""
+        import diffusers
+        from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+
+        from .. import tiny_parts
+
+        if variant != "t2v":
+            raise ValueError(f"unknown tiny ltx variant {variant!r}")
+        scaling = (True, True, True, False)
+        vae = AutoencoderKLLTXVideo(
+            in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8,) * 4,
+            decoder_block_out_channels=(8,) * 4, layers_per_block=(1,) * 5, decoder_layers_per_block=(1,) * 5,
+            spatio_temporal_scaling=scaling, decoder_spatio_temporal_scaling=scaling,
+            decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4, upsample_factor=(1,) * 4,
+            timestep_conditioning=True, patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
+        transformer = LTXVideoTransformer3DModel(
+            in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
+            attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
+        diffusers.LTXConditionPipeline(
+            scheduler=FlowMatchEulerDiscreteScheduler(  # as the LTX-Video repos ship it
+                use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
+                max_image_seq_len=4096, shift_terminal=0.1), vae=vae, text_encoder=tiny_parts.t5_encoder(32),
+            tokenizer=tiny_parts.t5_tokenizer(), transformer=transformer,
+        ).save_pretrained(folder)
 
 
 @contextlib.contextmanager
@@ -334,33 +326,25 @@ def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | Non
     return out
 
 
-# ---- tiny models ------------------------------------------------------------------------------------
-def build_tiny_ltx(variant: str, folder: Path) -> None:
-    """The tiny LTX pipeline ("t2v"; every task loads it): a timestep-aware VAE compressing ×8 in
-    space and time like the real one, saved as LTXConditionPipeline."""
-    import diffusers
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
-
-    from .. import _tiny
-
-    if variant != "t2v":
-        raise ValueError(f"unknown tiny ltx variant {variant!r}")
-    scaling = (True, True, True, False)
-    vae = AutoencoderKLLTXVideo(
-        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8,) * 4,
-        decoder_block_out_channels=(8,) * 4, layers_per_block=(1,) * 5, decoder_layers_per_block=(1,) * 5,
-        spatio_temporal_scaling=scaling, decoder_spatio_temporal_scaling=scaling,
-        decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4, upsample_factor=(1,) * 4,
-        timestep_conditioning=True, patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
-    transformer = LTXVideoTransformer3DModel(
-        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
-        attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
-    diffusers.LTXConditionPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(  # as the LTX-Video repos ship it
-            use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
-            max_image_seq_len=4096, shift_terminal=0.1), vae=vae, text_encoder=_tiny.t5_encoder(32),
-        tokenizer=_tiny.t5_tokenizer(), transformer=transformer,
-    ).save_pretrained(folder)
-
-
-FAMILY = LTXFamily()
+card = LTXFamily.card
+CARDS = (
+    card("ltx-video", "Lightricks/LTX-Video", ("t2v", "i2v"), arch="ltx-2b",
+         description="LTX-Video 0.9.0, 2B; text/image-to-video, 512x704 at 25 fps"),
+    card("ltx-video-0.9.5", "Lightricks/LTX-Video-0.9.5", ALL_TASKS, arch="ltx-2b",
+         call_defaults=TIMESTEP_VAE,
+         description="LTX-Video 0.9.5, 2B; text/image-to-video and conditioning on images/videos at frames"),
+    card("ltx-video-0.9.7-dev", "Lightricks/LTX-Video-0.9.7-dev", ALL_TASKS, steps=30, guidance_scale=5.0,
+         arch="ltx-13b", call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, guidance_rescale=0.7),
+         description="LTX-Video 0.9.7 dev, 13B; text/image-to-video and conditioned generation"),
+    card("ltx-video-0.9.7-distilled", "Lightricks/LTX-Video-0.9.7-distilled", ALL_TASKS, steps=8,
+         guidance_scale=1.0, arch="ltx-13b", pipelines=CONDITION_ONLY,
+         call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=DISTILLED_TIMESTEPS),
+         description="LTX-Video 0.9.7 distilled, 13B; 8 steps without guidance"),
+    # tiny random-weight models, built offline (videogen.tiny)
+    card("tiny-ltx", None, ALL_TASKS, tiny="t2v", call_defaults=TIMESTEP_VAE,
+         description="tiny random LTX-Video (0.9.5 layout)"),
+    card("tiny-ltx-distilled", None, ALL_TASKS, tiny="t2v", steps=3, guidance_scale=1.0, pipelines=CONDITION_ONLY,
+         call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=[1000, 900, 500]),
+         description="tiny random LTX-Video, distilled-card layout (custom timesteps)"),
+)
+FAMILY = LTXFamily(CARDS)

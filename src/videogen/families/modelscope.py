@@ -13,114 +13,44 @@ VideoToVideoSDPipeline default, for the zeroscope-v2-xl upscaler).
 temporary alias (`clip_skip_alias`), which makes the pipelines' own clip_skip code work again.
 The old `callback`/`callback_steps` API is driven by generation.py. `spec.fps` is playback only.
 
-The helper `clip_skip_alias` is shared with the I2VGen-XL and SVD families.
+`clip_skip_alias` and `check_clip_skip` are shared with the I2VGen-XL family (`families/_common.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import ModelCard
+from ..card import ModelCard, nearest_multiple
 from ..errors import SpecError
-from ..validate import nearest_multiple
-from .base import Family, size_unknown, unet_size
+from ._common import check_clip_skip, clip_skip_alias, unet_card
+from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
-    from ..validate import Rules
+    from .base import Rules
 
 FP16 = {"default": "float16"}
 V2V_STRENGTH = 0.6  # VideoToVideoSDPipeline's default
 
 
-def _card(name: str, repo: str | None, tasks: tuple[str, ...], **kw: Any) -> ModelCard:
-    base: dict[str, Any] = {"height": 256, "width": 256, "num_frames": 16, "fps": 8, "steps": 50,
-                            "guidance_scale": 9.0, "frame_rule": None, "size_multiple": 8, "dtypes": FP16}
-    base.update(kw)
-    return ModelCard(name=name, family="modelscope", repo=repo, tasks=tasks, **base)
-
-
-CARDS = (
-    _card("text-to-video-ms-1.7b", "damo-vilab/text-to-video-ms-1.7b", ("t2v", "v2v"), variant="fp16",
-          arch="ms-1.7b", description="ModelScope text-to-video 1.7B (damo-vilab); 256x256, 16 frames at 8 fps"),
-    # The Zeroscope repos hold .bin weights on main; the Hub's safetensors conversions are in these refs.
-    _card("zeroscope-v2-576w", "cerspense/zeroscope_v2_576w", ("t2v", "v2v"), height=320, width=576,
-          num_frames=24, revision="refs/pr/46", arch="ms-1.7b",
-          description="Zeroscope v2 576w (ModelScope fine-tune, watermark-free); 320x576, 24 frames"),
-    _card("zeroscope-v2-xl", "cerspense/zeroscope_v2_XL", ("v2v",), height=576, width=1024, num_frames=24,
-          guidance_scale=15.0, revision="refs/pr/34", arch="ms-1.7b",
-          description="Zeroscope v2 XL: video-to-video upscaler of 576w clips resized to 1024x576 (strength 0.6)"),
-    # tiny random-weight model, built offline (videogen.testing)
-    _card("tiny-modelscope", None, ("t2v", "v2v"), tiny="t2v", height=32, width=32, num_frames=8, steps=2,
-          description="tiny random ModelScope text/video-to-video"),
-)
-
-
-# ---- helpers shared with the I2VGen-XL and SVD families ------------------------------------------
-def check_clip_skip(value: Any) -> None:
-    """`extra["clip_skip"]`: None or a whole number >= 0 (the layers skipped from the end)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SpecError(
-            f"extra['clip_skip']={value!r} must be a whole number of CLIP text layers to skip, "
-            "at least 0 (e.g. extra={'clip_skip': 1}), or left out",
-            field="extra",
-            valid=1,
-        )
-
-
-@contextlib.contextmanager
-def clip_skip_alias(pipe: Any, clip_skip: Any) -> Iterator[None]:
-    """Let the pipeline's clip_skip code find `text_encoder.text_model` on transformers >= 5.6.
-
-    transformers 5.6 flattened `CLIPTextModel` (`final_layer_norm` is now on the model itself), while
-    the diffusers pipelines still call `text_encoder.text_model.final_layer_norm`. For the call, the
-    encoder gets an unregistered attribute `text_model` pointing at itself (not a submodule, so no
-    state dict or hook sees it). Nothing is done when clip_skip is None or the attribute exists.
-    """
-    encoder = getattr(pipe, "text_encoder", None)
-    if clip_skip is None or encoder is None:
-        yield
-        return
-    layers = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
-    if layers is not None and clip_skip >= layers:
-        raise SpecError(
-            f"extra['clip_skip']={clip_skip} is too large: the text encoder has {layers} layers, so "
-            f"clip_skip must be below {layers} (e.g. extra={{'clip_skip': 1}})",
-            field="extra",
-            valid=layers - 1,
-        )
-    added = False
-    if "text_model" not in encoder.__dict__ and not hasattr(encoder, "text_model"):
-        object.__setattr__(encoder, "text_model", encoder)
-        added = True
-    try:
-        yield
-    finally:
-        if added:
-            encoder.__dict__.pop("text_model", None)
-
-
-# ---- the family -------------------------------------------------------------------------------------
 class ModelScopeFamily(Family):
     name = "modelscope"
     pipelines = MappingProxyType({"t2v": "TextToVideoSDPipeline", "v2v": "VideoToVideoSDPipeline"})
-    cards = CARDS
+    card_defaults = {"height": 256, "width": 256, "num_frames": 16, "fps": 8, "steps": 50, "guidance_scale": 9.0,
+                     "frame_rule": None, "size_multiple": 8, "dtypes": FP16}
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 8, "steps": 2}
     v2v_strength = V2V_STRENGTH  # the base total_steps counts int(steps * strength) steps
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        spec = super().check(spec, card, rules)  # the rules every family shares
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         if spec.task != "v2v":
-            return spec
+            return Checked(spec, media)
         strength = spec.extra.get("strength", self.v2v_strength)
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
             raise SpecError(
@@ -137,13 +67,13 @@ class ModelScopeFamily(Family):
                 "steps", spec.steps, needed,
                 f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
                 f"so steps must be at least {needed}"))
-        return self._size_from_video(spec, card, rules)
+        return self._size_from_video(spec, card, rules, media)
 
-    def _size_from_video(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+    def _size_from_video(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any]) -> Checked:
         """height/width := the video's (which must be multiples of 8; snap resizes the frames)."""
-        video = rules.media.get("video")
+        video = media.get("video")
         if not video:
-            return spec
+            return Checked(spec, media)
         sizes = {frame.size for frame in video}
         if len(sizes) > 1:
             shown = ", ".join(f"{h}x{w}" for w, h in sorted(sizes))
@@ -158,13 +88,13 @@ class ModelScopeFamily(Family):
             from PIL import Image
 
             video = [frame.resize((valid[1], valid[0]), Image.Resampling.BICUBIC) for frame in video]
-            rules.media["video"] = video
+            media = {**media, "video": video}
             h, w = valid
         rule = (f"video-to-video takes its size from the input video ({h}x{w}); resize the video to change "
                 "it, or leave height and width out")
         height = rules.fix("height", spec.height, h, rule) if "height" in rules.given else h
         width = rules.fix("width", spec.width, w, rule) if "width" in rules.given else w
-        return spec.replace(height=height, width=width)
+        return Checked(spec.replace(height=height, width=width), media)
 
     def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
                     params: set[str]) -> dict[str, Any]:
@@ -179,51 +109,41 @@ class ModelScopeFamily(Family):
                           read_config: Callable[[str], dict]) -> ModelCard:
         """A ModelScope-architecture checkpoint outside the catalog: the catalog card's size when the UNet is
         its architecture, else the UNet's sample_size × the VAE's scale, else none (`size_unknown`)."""
-        card = CARDS[0]
-        tasks = card.tasks if class_name == "TextToVideoSDPipeline" else ("v2v", "t2v")
-        card = replace(card, name=ref, repo=ref, tasks=tasks, variant=None, revision=None, arch=None,
-                       description=f"{class_name} (not in the catalog)")
-        if self.known_card(class_name, index, read_config) is not None:
-            return card
-        size = unet_size(read_config)  # the pipeline's own default: sample_size × the VAE's scale
-        return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
+        template = self.card_named("text-to-video-ms-1.7b")
+        tasks = template.tasks if class_name == "TextToVideoSDPipeline" else ("v2v", "t2v")
+        return unet_card(self, template, ref, class_name, index, read_config, tasks=tasks, revision=None)
 
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_modelscope(variant, folder)
+        """The tiny `TextToVideoSDPipeline` ("t2v"; VideoToVideoSDPipeline loads the same components)."""
+        if variant != "t2v":
+            raise ValueError(f"unknown tiny modelscope variant {variant!r}")
+        from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
+        from transformers import CLIPTextModel
+
+        from .. import tiny_parts
+
+        unet = UNet3DConditionModel(
+            block_out_channels=(8, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+            down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+            up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+            cross_attention_dim=4, attention_head_dim=4, norm_num_groups=2)
+        text_encoder = CLIPTextModel(tiny_parts.clip_text_config(hidden=4, num_attention_heads=2)).eval()
+        TextToVideoSDPipeline(vae=tiny_parts.sd_vae(), text_encoder=text_encoder, tokenizer=tiny_parts.clip_tokenizer(),
+                              unet=unet, scheduler=tiny_parts.ddim_scheduler()).save_pretrained(folder)
 
 
-def _tiny_sd_vae() -> Any:
-    """A tiny SD `AutoencoderKL`: three blocks of 8 channels, so latents are 4× smaller (fast UNets)."""
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(block_out_channels=(8, 8, 8), in_channels=3, out_channels=3,
-                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-                         latent_channels=4, sample_size=32, norm_num_groups=2)
-
-
-def _tiny_ddim() -> Any:
-    from diffusers import DDIMScheduler
-
-    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                         set_alpha_to_one=False)
-
-
-def build_tiny_modelscope(variant: str, folder: Path) -> None:
-    """The tiny `TextToVideoSDPipeline` ("t2v"; VideoToVideoSDPipeline loads the same components)."""
-    if variant != "t2v":
-        raise ValueError(f"unknown tiny modelscope variant {variant!r}")
-    from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
-    from transformers import CLIPTextModel
-
-    from .. import _tiny
-
-    unet = UNet3DConditionModel(
-        block_out_channels=(8, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
-        cross_attention_dim=4, attention_head_dim=4, norm_num_groups=2)
-    text_encoder = CLIPTextModel(_tiny.clip_text_config(hidden=4, num_attention_heads=2)).eval()
-    TextToVideoSDPipeline(vae=_tiny_sd_vae(), text_encoder=text_encoder, tokenizer=_tiny.clip_tokenizer(),
-                          unet=unet, scheduler=_tiny_ddim()).save_pretrained(folder)
-
-
-FAMILY = ModelScopeFamily()
+card = ModelScopeFamily.card
+CARDS = (
+    card("text-to-video-ms-1.7b", "damo-vilab/text-to-video-ms-1.7b", ("t2v", "v2v"), variant="fp16",
+         arch="ms-1.7b", description="ModelScope text-to-video 1.7B (damo-vilab); 256x256, 16 frames at 8 fps"),
+    # The Zeroscope repos hold .bin weights on main; the Hub's safetensors conversions are in these refs.
+    card("zeroscope-v2-576w", "cerspense/zeroscope_v2_576w", ("t2v", "v2v"), height=320, width=576,
+         num_frames=24, revision="refs/pr/46", arch="ms-1.7b",
+         description="Zeroscope v2 576w (ModelScope fine-tune, watermark-free); 320x576, 24 frames"),
+    card("zeroscope-v2-xl", "cerspense/zeroscope_v2_XL", ("v2v",), height=576, width=1024, num_frames=24,
+         guidance_scale=15.0, revision="refs/pr/34", arch="ms-1.7b",
+         description="Zeroscope v2 XL: video-to-video upscaler of 576w clips resized to 1024x576 (strength 0.6)"),
+    # tiny random-weight model, built offline (videogen.tiny)
+    card("tiny-modelscope", None, ("t2v", "v2v"), tiny="t2v", description="tiny random ModelScope text/video-to-video"),
+)
+FAMILY = ModelScopeFamily(CARDS)

@@ -25,36 +25,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import ModelCard
+from ..card import ModelCard
 from ..errors import SpecError
-from .base import Family, size_unknown, unet_size
+from ._common import unet_card
+from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
-    from ..validate import Rules
+    from .base import Rules
 
 MIN_GUIDANCE = 1.0  # StableVideoDiffusionPipeline's min_guidance_scale default
-
-
-def _card(name: str, repo: str | None, trained_frames: int, **kw: Any) -> ModelCard:
-    base: dict[str, Any] = {"height": 576, "width": 1024, "num_frames": trained_frames, "max_frames": trained_frames,
-                            "fps": 7, "steps": 25, "guidance_scale": 3.0, "frame_rule": None, "size_multiple": 8,
-                            "dtypes": {"default": "float16"}}
-    base.update(kw)
-    return ModelCard(name=name, family="svd", repo=repo, tasks=("i2v",), **base)
-
-
-CARDS = (
-    _card("svd-img2vid", "stabilityai/stable-video-diffusion-img2vid", 14, variant="fp16", arch="svd",
-          description="Stable Video Diffusion image-to-video, 14 frames at 576x1024; no prompt"),
-    _card("svd-img2vid-xt", "stabilityai/stable-video-diffusion-img2vid-xt", 25, variant="fp16", arch="svd-xt",
-          description="Stable Video Diffusion XT image-to-video, 25 frames at 576x1024; no prompt"),
-    # tiny random-weight model, built offline (videogen.testing)
-    _card("tiny-svd", None, 8, tiny="i2v", height=32, width=32, num_frames=4, steps=2,
-          description="tiny random Stable Video Diffusion"),
-)
-
-#: extra key → (minimum, whole number only, example)
+#: extra key → (minimum, whole number only, example). `fps` is micro-conditioning, not the playback rate: videogen
+#: doesn't reserve it, so it stays settable in `extra`.
 _MICRO = {
     "fps": (1, True, 7),
     "motion_bucket_id": (0, True, 127),
@@ -67,11 +49,14 @@ _MICRO = {
 class SVDFamily(Family):
     name = "svd"
     pipelines = MappingProxyType({"i2v": "StableVideoDiffusionPipeline"})
-    cards = CARDS
+    #: `num_frames` and `max_frames` are the frames the checkpoint was trained on (14, or 25 for XT)
+    card_defaults = {"height": 576, "width": 1024, "fps": 7, "steps": 25, "guidance_scale": 3.0, "frame_rule": None,
+                     "size_multiple": 8, "dtypes": {"default": "float16"}}
+    tiny_defaults = {"height": 32, "width": 32, "steps": 2}
     accepts_prompt = False
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
-        spec = super().check(spec, card, rules)  # the rules every family shares
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         if "max_guidance_scale" in spec.extra:
             raise SpecError(
                 f"extra['max_guidance_scale'] is set from guidance_scale for {card.name}; pass "
@@ -98,11 +83,7 @@ class SVDFamily(Family):
                 "guidance_scale", spec.guidance_scale, low,
                 f"SVD ramps guidance from min_guidance_scale ({low}) on the first frame to guidance_scale "
                 "on the last, so guidance_scale must be at least min_guidance_scale"))
-        return spec
-
-    def reserved_call_kwargs(self) -> set[str]:
-        """SVD's `fps` is micro-conditioning, not the playback rate: it stays settable in `extra`."""
-        return super().reserved_call_kwargs() - {"fps"}
+        return Checked(spec, media)
 
     def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
                     params: set[str]) -> dict[str, Any]:
@@ -117,54 +98,57 @@ class SVDFamily(Family):
         whose architecture it matches, else the UNet's sample_size × the VAE's scale (the pipeline's own
         default), else none (`size_unknown`)."""
         frames = read_config("unet").get("num_frames")
-        card = CARDS[1] if frames == 25 else CARDS[0]
+        template = self.card_named("svd-img2vid-xt" if frames == 25 else "svd-img2vid")
         if isinstance(frames, int) and frames > 0:
-            card = replace(card, num_frames=frames, max_frames=frames)
-        card = replace(card, name=ref, repo=ref, variant=None, arch=None,
-                       description=f"{class_name} (not in the catalog)")
-        if self.known_card(class_name, index, read_config, prefer=card) is not None:
-            return card
-        size = unet_size(read_config)
-        return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
+            template = replace(template, num_frames=frames, max_frames=frames)
+        return unet_card(self, template, ref, class_name, index, read_config)
 
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_svd(variant, folder)
+        """The tiny `StableVideoDiffusionPipeline` ("i2v"), near diffusers' test configs (smaller, faster).
+
+        The image encoder takes 224×224 images: the pipeline resizes a PIL image to 224 before encoding it.
+        """
+        if variant != "i2v":
+            raise ValueError(f"unknown tiny svd variant {variant!r}")
+        from diffusers import (
+            AutoencoderKLTemporalDecoder,
+            EulerDiscreteScheduler,
+            StableVideoDiffusionPipeline,
+            UNetSpatioTemporalConditionModel,
+        )
+        from transformers import CLIPVisionModelWithProjection
+
+        from .. import tiny_parts
+
+        unet = UNetSpatioTemporalConditionModel(
+            block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
+            down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+            up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+            cross_attention_dim=32, num_attention_heads=(2, 4), projection_class_embeddings_input_dim=96,
+            addition_time_embed_dim=32, num_frames=8)
+        vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 32, 32], in_channels=3, out_channels=3,
+                                           down_block_types=["DownEncoderBlock2D"] * 3, layers_per_block=1,
+                                           latent_channels=4)  # ×4 smaller latents: fast
+        image_encoder = CLIPVisionModelWithProjection(
+            tiny_parts.clip_vision_config(hidden=32, image_size=224, patch_size=32, projection_dim=32)).eval()
+        scheduler = EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
+            num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
+            steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True)
+        StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
+                                     feature_extractor=tiny_parts.clip_image_processor(224)).save_pretrained(folder)
 
 
-def build_tiny_svd(variant: str, folder: Path) -> None:
-    """The tiny `StableVideoDiffusionPipeline` ("i2v"), near diffusers' test configs (smaller, faster).
-
-    The image encoder takes 224×224 images: the pipeline resizes a PIL image to 224 before encoding it.
-    """
-    if variant != "i2v":
-        raise ValueError(f"unknown tiny svd variant {variant!r}")
-    from diffusers import (
-        AutoencoderKLTemporalDecoder,
-        EulerDiscreteScheduler,
-        StableVideoDiffusionPipeline,
-        UNetSpatioTemporalConditionModel,
-    )
-    from transformers import CLIPVisionModelWithProjection
-
-    from .. import _tiny
-
-    unet = UNetSpatioTemporalConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
-        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-        cross_attention_dim=32, num_attention_heads=(2, 4), projection_class_embeddings_input_dim=96,
-        addition_time_embed_dim=32, num_frames=8)
-    vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 32, 32], in_channels=3, out_channels=3,
-                                       down_block_types=["DownEncoderBlock2D"] * 3, layers_per_block=1,
-                                       latent_channels=4)  # ×4 smaller latents: fast
-    image_encoder = CLIPVisionModelWithProjection(
-        _tiny.clip_vision_config(hidden=32, image_size=224, patch_size=32, projection_dim=32)).eval()
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
-        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
-        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True)
-    StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
-                                 feature_extractor=_tiny.clip_image_processor(224)).save_pretrained(folder)
-
-
-FAMILY = SVDFamily()
+card = SVDFamily.card
+CARDS = (
+    card("svd-img2vid", "stabilityai/stable-video-diffusion-img2vid", ("i2v",), num_frames=14, max_frames=14,
+         variant="fp16", arch="svd",
+         description="Stable Video Diffusion image-to-video, 14 frames at 576x1024; no prompt"),
+    card("svd-img2vid-xt", "stabilityai/stable-video-diffusion-img2vid-xt", ("i2v",), num_frames=25, max_frames=25,
+         variant="fp16", arch="svd-xt",
+         description="Stable Video Diffusion XT image-to-video, 25 frames at 576x1024; no prompt"),
+    # tiny random-weight model, built offline (videogen.tiny)
+    card("tiny-svd", None, ("i2v",), tiny="i2v", num_frames=4, max_frames=8,
+         description="tiny random Stable Video Diffusion"),
+)
+FAMILY = SVDFamily(CARDS)

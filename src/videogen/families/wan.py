@@ -7,59 +7,13 @@ TI2V-5B (VAE ×16). The VAE runs in float32 on a GPU (the model authors' and dif
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..catalog import ModelCard
-from .base import Family, component_class, size_unknown
+from ..card import ModelCard
+from .base import Family, component_class, outside_catalog, size_unknown
 
 WAN_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
-
-
-def _card(name: str, repo: str | None, tasks: tuple[str, ...], **kw: Any) -> ModelCard:
-    base: dict[str, Any] = dict(height=480, width=832, num_frames=81, fps=16, steps=50, guidance_scale=5.0,
-                                frame_rule=(4, 1), size_multiple=16, dtypes=WAN_DTYPES)
-    base.update(kw)
-    return ModelCard(name=name, family="wan", repo=repo, tasks=tasks, **base)
-
-
-CARDS = (
-    _card("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", ("t2v", "v2v"), arch="wan2.1-t2v-1.3b",
-          description="Wan 2.1 text-to-video, 1.3B; 480p"),
-    _card("wan2.1-t2v-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", ("t2v", "v2v"), height=720, width=1280,
-          arch="wan2.1-t2v-14b", description="Wan 2.1 text-to-video, 14B; 480p and 720p"),
-    _card("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", ("i2v",), arch="wan2.1-i2v-14b",
-          description="Wan 2.1 image-to-video, 14B, 480p"),
-    _card("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", ("i2v",), height=720, width=1280,
-          arch="wan2.1-i2v-14b", description="Wan 2.1 image-to-video, 14B, 720p"),
-    # flf2v only: its image embedder's position table is for two images, so one image crashes the transformer
-    _card("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", ("flf2v",), height=720,
-          width=1280, guidance_scale=5.5, arch="wan2.1-flf2v-14b",
-          description="Wan 2.1 first-last-frame-to-video, 14B, 720p"),
-    # no v2v for the two-expert models: WanVideoToVideoPipeline has no transformer_2 and would drop one expert
-    _card("wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", ("t2v",), height=720, width=1280,
-          steps=40, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0}, arch="wan2.2-a14b",
-          description="Wan 2.2 text-to-video, two 14B experts (high/low noise)"),
-    _card("wan2.2-i2v-a14b", "Wan-AI/Wan2.2-I2V-A14B-Diffusers", ("i2v",), height=720, width=1280,
-          steps=40, guidance_scale=3.5, call_defaults={"guidance_scale_2": 3.5}, arch="wan2.2-i2v-a14b",
-          description="Wan 2.2 image-to-video, two 14B experts"),
-    _card("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", ("t2v", "i2v"), height=704, width=1280,
-          num_frames=121, fps=24, size_multiple=32, arch="wan2.2-ti2v-5b",
-          description="Wan 2.2 text/image-to-video, 5B dense, 720p at 24 fps"),
-    # tiny random-weight models, built offline (videogen.testing)
-    _card("tiny-wan", None, ("t2v", "v2v"), tiny="t2v", height=32, width=32, num_frames=9, fps=8, steps=2,
-          description="tiny random Wan 2.1 T2V (tests, demo)"),
-    _card("tiny-wan-i2v", None, ("i2v",), tiny="i2v", height=32, width=32, num_frames=9, fps=8, steps=2,
-          description="tiny random Wan 2.1 I2V"),
-    _card("tiny-wan-flf2v", None, ("flf2v",), tiny="flf2v", height=32, width=32, num_frames=9, fps=8,
-          steps=2, description="tiny random Wan 2.1 FLF2V"),
-    _card("tiny-wan2.2", None, ("t2v",), tiny="a14b", height=32, width=32, num_frames=9, fps=8,
-          steps=2, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0},
-          description="tiny random Wan 2.2 two-expert T2V"),
-    _card("tiny-wan2.2-ti2v", None, ("t2v", "i2v"), tiny="ti2v", height=32, width=32, num_frames=9, fps=8,
-          steps=2, size_multiple=32, description="tiny random Wan 2.2 TI2V-5B layout"),
-)
 
 
 class WanFamily(Family):
@@ -70,7 +24,9 @@ class WanFamily(Family):
         "flf2v": "WanImageToVideoPipeline",
         "v2v": "WanVideoToVideoPipeline",
     }
-    cards = CARDS
+    card_defaults = {"height": 480, "width": 832, "num_frames": 81, "fps": 16, "steps": 50, "guidance_scale": 5.0,
+                     "frame_rule": (4, 1), "size_multiple": 16, "dtypes": WAN_DTYPES}
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
     flow_matching = True
 
     def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
@@ -87,77 +43,105 @@ class WanFamily(Family):
             template = "wan2.2-t2v-a14b" if two_experts else "wan2.1-t2v-1.3b"
         if vae.get("z_dim") == 48:
             template = "wan2.2-ti2v-5b"
-        known = self.known_card(class_name, index, read_config, prefer=next(c for c in CARDS if c.name == template))
-        card = known or next(c for c in CARDS if c.name == template)
+        known = self.known_card(class_name, index, read_config, prefer=self.card_named(template))
+        card = known or self.card_named(template)
         spatial = int(vae.get("scale_factor_spatial") or 8)
         patch = transformer.get("patch_size") or [1, 2, 2]
         tasks = card.tasks
         if class_name == "WanImageToVideoPipeline" and int(transformer.get("pos_embed_seq_len") or 0) > 0:
             tasks = ("flf2v",)
-        card = replace(card, name=ref, repo=ref, tasks=tasks, size_multiple=spatial * int(patch[1]),
-                       arch=None, description=f"{class_name} (not in the catalog)")
+        card = outside_catalog(card, ref, class_name, tasks=tasks, size_multiple=spatial * int(patch[1]))
         return card if known else size_unknown(card)
 
     def build_tiny(self, variant: str, folder: Path) -> None:
-        build_tiny_wan(variant, folder)
+        """Tiny Wan pipelines: "t2v", "i2v", "flf2v", "a14b" (2.2 two experts), "ti2v" (2.2 5B layout)."""
+        import diffusers
+        from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
 
+        from .. import tiny_parts
 
-def build_tiny_wan(variant: str, folder: Path) -> None:
-    """Tiny Wan pipelines: "t2v", "i2v", "flf2v", "a14b" (2.2 two experts), "ti2v" (2.2 5B layout)."""
-    import diffusers
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
-
-    from .. import _tiny
-
-    ti2v = variant == "ti2v"
-    image_cond = variant in ("i2v", "flf2v")
-    channels = 48 if ti2v else 16
-    vae_kwargs: dict[str, Any] = dict(base_dim=3, z_dim=channels, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                                      temperal_downsample=[False, True, True])
-    if ti2v:
-        vae_kwargs.update(in_channels=12, out_channels=12, is_residual=True, patch_size=2,
-                          scale_factor_spatial=16, scale_factor_temporal=4,
-                          latents_mean=[0.0] * 48, latents_std=[1.0] * 48)
-    vae = AutoencoderKLWan(**vae_kwargs)
-
-    def transformer(**extra: Any) -> Any:
-        kw: dict[str, Any] = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
-                                  in_channels=channels, out_channels=channels, text_dim=32, freq_dim=256,
-                                  ffn_dim=32, num_layers=2, cross_attn_norm=True,
-                                  qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
-        kw.update(extra)
-        return WanTransformer3DModel(**kw)
-
-    components: dict[str, Any] = dict(
-        tokenizer=_tiny.t5_tokenizer(), text_encoder=_tiny.umt5_encoder(32), vae=vae,
-        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
-                                          flow_shift=3.0),  # as the Wan 2.1 repos ship
-    )
-    if image_cond:
-        from transformers import CLIPVisionModel
-
-        extra: dict[str, Any] = dict(in_channels=36, image_dim=4)
-        if variant == "flf2v":
-            extra["pos_embed_seq_len"] = 2 * ((32 // 4) ** 2 + 1)  # two images of CLIP tokens + class token
-        components["transformer"] = transformer(**extra)
-        components["image_encoder"] = CLIPVisionModel(
-            _tiny.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
-                                     intermediate_size=16)).eval()
-        components["image_processor"] = _tiny.clip_image_processor(32)
-        cls = diffusers.WanImageToVideoPipeline
-    elif variant == "a14b":
-        components["transformer"] = transformer()
-        components["transformer_2"] = transformer()
-        components["boundary_ratio"] = 0.875
-        cls = diffusers.WanPipeline
-    elif variant in ("t2v", "ti2v"):
-        components["transformer"] = transformer()
+        ti2v = variant == "ti2v"
+        image_cond = variant in ("i2v", "flf2v")
+        channels = 48 if ti2v else 16
+        vae_kwargs: dict[str, Any] = dict(base_dim=3, z_dim=channels, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                                          temperal_downsample=[False, True, True])
         if ti2v:
-            components["expand_timesteps"] = True
-        cls = diffusers.WanPipeline
-    else:
-        raise ValueError(f"unknown tiny wan variant {variant!r}")
-    cls(**components).save_pretrained(folder)
+            vae_kwargs.update(in_channels=12, out_channels=12, is_residual=True, patch_size=2,
+                              scale_factor_spatial=16, scale_factor_temporal=4,
+                              latents_mean=[0.0] * 48, latents_std=[1.0] * 48)
+        vae = AutoencoderKLWan(**vae_kwargs)
+
+        def transformer(**extra: Any) -> Any:
+            kw: dict[str, Any] = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+                                      in_channels=channels, out_channels=channels, text_dim=32, freq_dim=256,
+                                      ffn_dim=32, num_layers=2, cross_attn_norm=True,
+                                      qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+            kw.update(extra)
+            return WanTransformer3DModel(**kw)
+
+        components: dict[str, Any] = dict(
+            tokenizer=tiny_parts.t5_tokenizer(), text_encoder=tiny_parts.umt5_encoder(32), vae=vae,
+            scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                              flow_shift=3.0),  # as the Wan 2.1 repos ship
+        )
+        if image_cond:
+            from transformers import CLIPVisionModel
+
+            extra: dict[str, Any] = dict(in_channels=36, image_dim=4)
+            if variant == "flf2v":
+                extra["pos_embed_seq_len"] = 2 * ((32 // 4) ** 2 + 1)  # two images of CLIP tokens + class token
+            components["transformer"] = transformer(**extra)
+            components["image_encoder"] = CLIPVisionModel(
+                tiny_parts.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
+                                              intermediate_size=16)).eval()
+            components["image_processor"] = tiny_parts.clip_image_processor(32)
+            cls = diffusers.WanImageToVideoPipeline
+        elif variant == "a14b":
+            components["transformer"] = transformer()
+            components["transformer_2"] = transformer()
+            components["boundary_ratio"] = 0.875
+            cls = diffusers.WanPipeline
+        elif variant in ("t2v", "ti2v"):
+            components["transformer"] = transformer()
+            if ti2v:
+                components["expand_timesteps"] = True
+            cls = diffusers.WanPipeline
+        else:
+            raise ValueError(f"unknown tiny wan variant {variant!r}")
+        cls(**components).save_pretrained(folder)
 
 
-FAMILY = WanFamily()
+card = WanFamily.card
+CARDS = (
+    card("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", ("t2v", "v2v"), arch="wan2.1-t2v-1.3b",
+         description="Wan 2.1 text-to-video, 1.3B; 480p"),
+    card("wan2.1-t2v-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", ("t2v", "v2v"), height=720, width=1280,
+         arch="wan2.1-t2v-14b", description="Wan 2.1 text-to-video, 14B; 480p and 720p"),
+    card("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", ("i2v",), arch="wan2.1-i2v-14b",
+         description="Wan 2.1 image-to-video, 14B, 480p"),
+    card("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", ("i2v",), height=720, width=1280,
+         arch="wan2.1-i2v-14b", description="Wan 2.1 image-to-video, 14B, 720p"),
+    # flf2v only: its image embedder's position table is for two images, so one image crashes the transformer
+    card("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", ("flf2v",), height=720,
+         width=1280, guidance_scale=5.5, arch="wan2.1-flf2v-14b",
+         description="Wan 2.1 first-last-frame-to-video, 14B, 720p"),
+    # no v2v for the two-expert models: WanVideoToVideoPipeline has no transformer_2 and would drop one expert
+    card("wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", ("t2v",), height=720, width=1280,
+         steps=40, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0}, arch="wan2.2-a14b",
+         description="Wan 2.2 text-to-video, two 14B experts (high/low noise)"),
+    card("wan2.2-i2v-a14b", "Wan-AI/Wan2.2-I2V-A14B-Diffusers", ("i2v",), height=720, width=1280,
+         steps=40, guidance_scale=3.5, call_defaults={"guidance_scale_2": 3.5}, arch="wan2.2-i2v-a14b",
+         description="Wan 2.2 image-to-video, two 14B experts"),
+    card("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", ("t2v", "i2v"), height=704, width=1280,
+         num_frames=121, fps=24, size_multiple=32, arch="wan2.2-ti2v-5b",
+         description="Wan 2.2 text/image-to-video, 5B dense, 720p at 24 fps"),
+    # tiny random-weight models, built offline (videogen.tiny)
+    card("tiny-wan", None, ("t2v", "v2v"), tiny="t2v", description="tiny random Wan 2.1 T2V (tests, demo)"),
+    card("tiny-wan-i2v", None, ("i2v",), tiny="i2v", description="tiny random Wan 2.1 I2V"),
+    card("tiny-wan-flf2v", None, ("flf2v",), tiny="flf2v", description="tiny random Wan 2.1 FLF2V"),
+    card("tiny-wan2.2", None, ("t2v",), tiny="a14b", guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0},
+         description="tiny random Wan 2.2 two-expert T2V"),
+    card("tiny-wan2.2-ti2v", None, ("t2v", "i2v"), tiny="ti2v", size_multiple=32,
+         description="tiny random Wan 2.2 TI2V-5B layout"),
+)
+FAMILY = WanFamily(CARDS)

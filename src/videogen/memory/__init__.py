@@ -2,19 +2,20 @@
 
 Two phases: what goes into `from_pretrained` (dtypes, quantization, GGUF: part of the pipeline cache
 key) and what is applied to a loaded pipeline (offload, tiling, slicing, chunking, compile), changed in
-place when a later spec asks for another plan. `plan(spec)` shows sizes, estimates and the choice
-without loading weights. Importing this package imports no torch.
+place when a later spec asks for another plan. `videogen.plan(spec)` (videogen/planning.py) shows sizes,
+estimates and the choice without loading weights. Importing this package imports no torch, and nothing in
+it imports `videogen.generation` (or `videogen.planning`): generation uses memory, never the reverse.
 """
 
 from __future__ import annotations
 
 from .apply import apply_plan, call_kwargs
-from .checks import resolve_plan
-from .oom import retry_after_oom
+from .oom import retry_plan
 from .plans import ComponentPlan, MemoryPlan
 from .presets import PRESETS, preset
 from .quantize import load_key, load_kwargs, write_gguf
-from .report import PlanReport, plan
+from .report import PlanReport
+from .resolve import resolve_plan
 
 __all__ = [
            "PRESETS",
@@ -25,9 +26,14 @@ __all__ = [
            "call_kwargs",
            "load_key",
            "load_kwargs",
-           "plan",
            "preset",
            "resolve_plan",
-           "retry_after_oom",
+           "retry_plan",
            "write_gguf",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "plan":  # moved beside generate(): memory imports nothing of generation
+        raise AttributeError("videogen.memory.plan moved: use videogen.plan (videogen/planning.py)")
+    raise AttributeError(f"module 'videogen.memory' has no attribute {name!r}")

@@ -1,10 +1,11 @@
 """The post-load part of a plan, applied to a loaded pipeline in a fixed order, and changed in place.
 
-Order: layerwise casting → attention backend → forward chunking → VAE tiling/slicing → placement
-(to the device, model / sequential / group offload) → compile. When a later plan differs, the features
-that changed are undone in reverse order and applied again; the ones diffusers can't undo (layerwise
-casting, sequential and disk offload) are part of the load key, so they never change on one pipeline.
-Every step delegates to diffusers / accelerate.
+Order: layerwise casting (once: part of the load key) → attention backend → forward chunking → VAE
+tiling/slicing → placement (to the device, model / sequential / group offload) → compile. When a later
+plan differs, the features that changed are undone in reverse order, through diffusers' public undo
+methods, and applied again; what diffusers can't undo (layerwise casting, sequential and disk offload)
+is part of the load key, so it never changes on one pipeline. The plan is resolved (resolve.py): its
+components are named, so nothing here falls back to a default.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ logger = logging.getLogger("videogen")
 
 STATE_KEY = "memory"
 _GROUP_HOOKS = ("group_offloading", "layer_execution_tracker", "lazy_prefetch_group_offloading")
-FEATURES = ("layerwise", "attention", "chunking", "vae", "placement", "compile")
 
 
 @dataclass
@@ -36,21 +36,16 @@ class Applied:
         return any(ref() is pipe for ref in self.pipes)
 
 
+#: the plan fields each feature reads (group offload's options only under group offload)
+PARTS = {"attention": ("attention_backend",), "chunking": ("forward_chunking",), "vae": ("vae_tiling", "vae_slicing"),
+         "placement": ("placement", "offload_type", "blocks_per_group", "use_stream", "record_stream",
+                       "low_cpu_mem_usage", "offload_to_disk", "components"),
+         "compile": ("compile", "compile_mode", "compile_fullgraph")}
+
+
 def _part(plan: MemoryPlan, feature: str) -> tuple:
-    if feature == "layerwise":
-        return (plan.layerwise_casting, plan.layerwise_components)
-    if feature == "attention":
-        return (plan.attention_backend,)
-    if feature == "chunking":
-        return (plan.forward_chunking,)
-    if feature == "vae":
-        return (plan.vae_tiling, plan.vae_slicing)
-    if feature == "placement":
-        if plan.placement != "group":  # the group options mean nothing to the other placements
-            return (plan.placement,)
-        return (plan.placement, plan.offload_type, plan.blocks_per_group, plan.use_stream, plan.record_stream,
-                plan.low_cpu_mem_usage, plan.offload_to_disk, plan.components)
-    return (plan.compile, plan.compile_mode, plan.compile_fullgraph)
+    fields = ("placement",) if feature == "placement" and plan.placement != "group" else PARTS[feature]
+    return tuple(getattr(plan, f) for f in fields)
 
 
 def modules(pipe: Any) -> dict[str, Any]:
@@ -79,17 +74,18 @@ def apply_plan(pipe: Any, plan: MemoryPlan, device: str, family: Any = None,
         raise VideoGenError("videogen: a memory plan with another load-time part reached a cached pipeline "
                             f"({previous.plan.name} → {plan.name}); it needs its own load")
     if previous is None:
-        changed = set(FEATURES)
+        changed = set(PARTS)
+        _apply_layerwise(pipe, plan)
     else:
-        changed = {f for f in FEATURES if _part(previous.plan, f) != _part(plan, f)}
+        changed = {f for f in PARTS if _part(previous.plan, f) != _part(plan, f)}
         if plan.placement == "model" and not previous.placed_on(pipe):
             changed.add("placement")  # accelerate's hook chain belongs to one pipeline object
         if "placement" in changed and (previous.plan.compile or plan.compile):
             changed.add("compile")
-        for feature in reversed(FEATURES):
+        for feature in reversed(PARTS):
             if feature in changed:
                 _UNDO[feature](pipe, previous, device)
-    for feature in FEATURES:
+    for feature in PARTS:
         if feature in changed:
             _APPLY[feature](pipe, plan, device)
     pipes = [] if previous is None or "placement" in changed else [r for r in previous.pipes if r() is not None]
@@ -99,13 +95,15 @@ def apply_plan(pipe: Any, plan: MemoryPlan, device: str, family: Any = None,
 
 
 # ---- apply ---------------------------------------------------------------------------------------
-def _apply_layerwise(pipe: Any, plan: MemoryPlan, device: str) -> None:
+def _apply_layerwise(pipe: Any, plan: MemoryPlan) -> None:
     if not plan.layerwise_casting:
         return
     import torch
     from diffusers.hooks import apply_layerwise_casting
     from diffusers.hooks.layerwise_casting import DEFAULT_SKIP_MODULES_PATTERN
 
+    if not plan.layerwise_components:  # never a silent no-op: a resolved plan names them (resolve.py)
+        raise VideoGenError("videogen: layerwise_casting names no components; resolve the plan first")
     storage = getattr(torch, plan.layerwise_casting)
     mods = modules(pipe)
     for name in plan.layerwise_components:
@@ -124,10 +122,9 @@ def _apply_attention(pipe: Any, plan: MemoryPlan, device: str) -> None:
 
 
 def _apply_chunking(pipe: Any, plan: MemoryPlan, device: str) -> None:
-    if plan.forward_chunking:
+    if plan.forward_chunking:  # the checks refuse it for a denoiser without it
         for module in denoisers(pipe).values():
-            if hasattr(module, "enable_forward_chunking"):
-                module.enable_forward_chunking()
+            module.enable_forward_chunking()
 
 
 def _apply_vae(pipe: Any, plan: MemoryPlan, device: str) -> None:
@@ -155,15 +152,10 @@ def _apply_group(pipe: Any, plan: MemoryPlan, device: str) -> None:
     import torch
     from diffusers.hooks import apply_group_offloading
 
-    from .components import capabilities_of_module
-
     for name, module in modules(pipe).items():
         own = plan.component(name)
         offload = own.offload if own is not None else plan.offload_type
-        if offload == "resident" or capabilities_of_module(module).multihead_attention:
-            if offload != "resident":
-                logger.warning("memory: %s stays resident (torch.nn.MultiheadAttention: group offload can't "
-                               "move its weights)", name)
+        if offload == "resident":  # the checks keep what group offload can't move resident
             module.to(device)
             continue
         module.to("cpu")
@@ -217,11 +209,7 @@ def _apply_compile(pipe: Any, plan: MemoryPlan, device: str) -> None:
             module.compile(**kwargs)
 
 
-# ---- undo ----------------------------------------------------------------------------------------
-def _undo_layerwise(pipe: Any, previous: Applied, device: str) -> None:
-    pass  # part of the load key: never changes on one pipeline
-
-
+# ---- undo (diffusers' public methods; compile alone has none) ------------------------------------
 def _undo_attention(pipe: Any, previous: Applied, device: str) -> None:
     if previous.plan.attention_backend:
         for module in denoisers(pipe).values():
@@ -231,57 +219,51 @@ def _undo_attention(pipe: Any, previous: Applied, device: str) -> None:
 def _undo_chunking(pipe: Any, previous: Applied, device: str) -> None:
     if previous.plan.forward_chunking:
         for module in denoisers(pipe).values():
-            for sub in module.modules():
-                if hasattr(sub, "set_chunk_feed_forward"):
-                    sub.set_chunk_feed_forward(None)
+            if hasattr(module, "disable_forward_chunking"):
+                module.disable_forward_chunking()
+            else:  # UNetSpatioTemporalConditionModel has no disable: what disable_forward_chunking does
+                for sub in module.modules():
+                    if hasattr(sub, "set_chunk_feed_forward"):
+                        sub.set_chunk_feed_forward(None)
 
 
 def _undo_vae(pipe: Any, previous: Applied, device: str) -> None:
     vae = getattr(pipe, "vae", None)
-    if vae is not None:
-        if getattr(vae, "use_tiling", False):
-            vae.disable_tiling()
-        if getattr(vae, "use_slicing", False):
-            vae.disable_slicing()
+    if vae is not None and previous.plan.vae_tiling:
+        vae.disable_tiling()
+    if vae is not None and previous.plan.vae_slicing:
+        vae.disable_slicing()
 
 
 def _undo_placement(pipe: Any, previous: Applied, device: str) -> None:
     placement = previous.plan.placement
     if placement == "sequential" or (placement == "group" and previous.plan.offload_to_disk):
         raise VideoGenError(f"videogen: {placement} offload can't be undone in place; it needs its own load")
-    if placement == "model":
-        import accelerate.hooks
-
-        for ref in previous.pipes:
-            old = ref()
+    if placement == "model":  # every pipeline object that placed the hooks forgets them
+        for old in [ref() for ref in previous.pipes] + [pipe]:
             if old is not None:
-                old._all_hooks = []
-        for module in modules(pipe).values():
-            if hasattr(module, "_hf_hook"):
-                accelerate.hooks.remove_hook_from_module(module, recurse=True)
-        pipe._all_hooks = []
-    elif placement == "group":
+                old.remove_all_hooks()
+    elif placement == "group":  # diffusers 0.42 has no disable_group_offload: remove its hooks by name
         from diffusers.hooks import HookRegistry
 
         for module in modules(pipe).values():
-            if hasattr(module, "_diffusers_hook"):
-                registry = HookRegistry.check_if_exists_or_initialize(module)
-                for hook in _GROUP_HOOKS:
-                    registry.remove_hook(hook, recurse=True)
+            registry = HookRegistry.check_if_exists_or_initialize(module)
+            for hook in _GROUP_HOOKS:
+                registry.remove_hook(hook, recurse=True)
             module.to("cpu")
 
 
 def _undo_compile(pipe: Any, previous: Applied, device: str) -> None:
-    for module in denoisers(pipe).values():
+    for module in denoisers(pipe).values():  # torch has no public un-compile: drop what Module.compile set
         for sub in module.modules():
             if getattr(sub, "_compiled_call_impl", None) is not None:
                 sub._compiled_call_impl = None
 
 
-_APPLY = {"layerwise": _apply_layerwise, "attention": _apply_attention, "chunking": _apply_chunking,
-          "vae": _apply_vae, "placement": _apply_placement, "compile": _apply_compile}
-_UNDO = {"layerwise": _undo_layerwise, "attention": _undo_attention, "chunking": _undo_chunking,
-         "vae": _undo_vae, "placement": _undo_placement, "compile": _undo_compile}
+_APPLY = {"attention": _apply_attention, "chunking": _apply_chunking, "vae": _apply_vae,
+          "placement": _apply_placement, "compile": _apply_compile}
+_UNDO = {"attention": _undo_attention, "chunking": _undo_chunking, "vae": _undo_vae,
+         "placement": _undo_placement, "compile": _undo_compile}
 
 
 def call_kwargs(plan: MemoryPlan, params: set[str] | frozenset[str]) -> dict[str, Any]:
@@ -294,6 +276,7 @@ def call_kwargs(plan: MemoryPlan, params: set[str] | frozenset[str]) -> dict[str
 # ---- introspection -------------------------------------------------------------------------------
 def in_place(pipe: Any) -> dict[str, dict[str, Any]]:
     """What is really in place on each component, read from its hooks and attributes (tests, bench)."""
+    import torch
     from diffusers.hooks.group_offloading import _is_group_offload_enabled
 
     out: dict[str, dict[str, Any]] = {}
@@ -314,8 +297,8 @@ def in_place(pipe: Any) -> dict[str, dict[str, Any]]:
             "forward_chunking": any(getattr(sub, "_chunk_size", None) for sub in module.modules()),
             "tiling": bool(getattr(module, "use_tiling", False)),
             "slicing": bool(getattr(module, "use_slicing", False)),
-            "quantized": getattr(module, "hf_quantizer", None) is not None
-            or getattr(module, "is_quantized", False) is True,
+            # the weights themselves: torchao / quanto / GGUF tensors are Parameter subclasses or wrappers
+            "quantized": any(type(p) is not torch.nn.Parameter for p in module.parameters()),
         }
         backends = set()
         for sub in module.modules():

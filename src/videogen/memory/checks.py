@@ -1,380 +1,338 @@
-"""`resolve_plan`: a preset, "auto" or a MemoryPlan → one concrete plan, checked against the family's
-components and the machine before any weight loads.
+"""The memory rule table: what a plan must pass on a pipeline and a machine, checked before weights load.
 
-Presets adapt to what the components support and say so in `plan.notes`; an explicit MemoryPlan is
-checked strictly. Either way a strategy that can't work, or would silently do nothing, is a SpecError
-(or a MissingDependencyError naming the pip extra) that names a valid alternative.
+Each rule reads a resolved plan (resolve.py fills its defaults first) and the `Context`, and returns None
+or a `Problem`: the rule broken, a valid alternative and, where there is one, the change that fixes it.
+`run_rules` applies the table in one of two modes, as `validate.Rules.fix` does for specs: a preset is
+fixed (the change made, `plan.notes` saying so); a custom plan is refused with a SpecError (or a
+MissingDependencyError naming the pip extra). Rules without a fix refuse presets too.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError, SpecError
-from .components import Capabilities, Component, capabilities, pipeline_call_parameters, pipeline_components
-from .plans import DENOISERS, MemoryPlan, plan_from
-from .presets import PRESETS, preset
+from .context import defaults
+from .plans import ComponentPlan, MemoryPlan
 
 if TYPE_CHECKING:
-    from ..catalog import ModelCard
-    from ..families.base import Family
-    from ..spec import VideoSpec
-    from .estimate import Shape
-
-logger = logging.getLogger("videogen")
+    from .context import Context
 
 CPU_ATTENTION_BACKENDS = ("native", "_native_math", "flex")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 EXTRA = {"torchao": "quant", "optimum.quanto": "quant", "gguf": "quant", "bitsandbytes": "bnb"}
+QUANT_MODULES = {"torchao": "torchao", "quanto": "optimum.quanto", "bnb": "bitsandbytes"}
 
 
-def _err(message: str) -> SpecError:
-    return SpecError(f"memory: {message}", field="memory")
+@dataclass(frozen=True)
+class Problem:
+    """A broken rule: `message` names it and a valid alternative (the error a custom plan gets)."""
+
+    message: str
+    #: the change that makes a preset pass (None: no fix, presets are refused too)
+    fix: Mapping[str, Any] | None = None
+    #: what `plan.notes` says when fixed (None for a preset's template entries "where supported")
+    note: str | None = None
+    error: type[Exception] = SpecError
+    #: False: a note, never an error (the fix applies to custom plans too)
+    refuse: bool = True
+
+    def exception(self) -> Exception:
+        if self.error is SpecError:
+            return SpecError(f"memory: {self.message}", field="memory")
+        return self.error(f"memory: {self.message}")
 
 
-@dataclass
-class Context:
-    """What a plan is checked against: the pipeline's components and what each class supports."""
-
-    pipeline_class: str
-    components: list[Component]
-    source: str
-    caps: dict[str, Capabilities]
-    call_params: frozenset[str]
-    device: str
-
-    @property
-    def cuda(self) -> bool:
-        return self.device.startswith("cuda")
-
-    def names(self, role: str | None = None) -> list[str]:
-        return [c.name for c in self.components if role is None or c.role == role]
-
-    def denoisers(self) -> list[str]:
-        return self.names("denoiser")
-
-    def first(self, role: str) -> Component | None:
-        return next((c for c in self.components if c.role == role), None)
+Rule = Callable[[MemoryPlan, "Context"], "Problem | None"]
 
 
-def context(card: ModelCard, pipeline_class: str, device: str) -> Context:
-    components, source = pipeline_components(card, pipeline_class)
-    caps = {}
-    for comp in components:
-        try:
-            caps[comp.name] = capabilities(comp.class_name, comp.library)
-        except (ImportError, AttributeError) as exc:
-            logger.info("no capabilities for %s (%s): %s", comp.name, comp.class_name, exc)
-    return Context(pipeline_class, components, source, caps, pipeline_call_parameters(pipeline_class), device)
+def run_rules(plan: MemoryPlan, ctx: Context, fix: bool, refuse: bool = True) -> MemoryPlan:
+    """`plan` through every rule: fixed where `fix` allows and the rule can be (a preset), else refused.
 
-
-def default_quantized(names: list[str]) -> list[str]:
-    """Components quantized when the plan doesn't list them: denoisers and text encoders."""
-    from .components import role_of
-
-    return [n for n in names if role_of(n) in ("denoiser", "text_encoder")]
-
-
-def layerwise_targets(names: list[str]) -> list[str]:
-    """Components layerwise casting applies to when the plan doesn't list them: the denoisers."""
-    return [n for n in names if n in DENOISERS]
-
-
-# ---- resolving ----------------------------------------------------------------------------------
-def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, device: str,
-                 media: Mapping[str, Any] | None = None) -> MemoryPlan:
-    """A concrete plan for `spec.memory` ("auto", a preset name, a MemoryPlan or a dict), checked.
-
-    `auto` on a GPU simulates the spec's activations when `media` (the loaded inputs) is given.
+    `refuse=False` skips the rules that can't be fixed (to estimate a preset that can't run here).
     """
-    ctx = context(card, card.pipeline_class(spec.task, family), device)
-    if memory is None or (isinstance(memory, str) and memory == "auto"):
-        from .auto import choose
-        from .simulate import Subject, enabled
-
-        subject = (Subject(spec, card, family, media, ctx.pipeline_class)
-                   if media is not None and ctx.cuda and enabled() else None)
-        return choose(ctx, card, shape_of(spec, ctx), subject).plan
-    if isinstance(memory, str):
-        return check(adapt(preset(memory), ctx), ctx)
-    plan = plan_from(memory)
-    if plan.name in PRESETS:  # a preset with some fields changed (preset("low", oom_retry=True)) adapts too
-        plan = adapt(plan, ctx)
-    return check(plan, ctx)
-
-
-def shape_of(spec: VideoSpec, ctx: Context) -> Shape:
-    from .components import batches_guidance
-    from .estimate import Shape
-
-    cfg = 2 if (spec.guidance_scale or 0) > 1 and batches_guidance(ctx.pipeline_class) else 1
-    return Shape(int(spec.height or 0), int(spec.width or 0), int(spec.num_frames or 1), cfg)
-
-
-def adapt(plan: MemoryPlan, ctx: Context) -> MemoryPlan:
-    """A preset fitted to the components and the machine; `notes` say what changed."""
-    notes = list(plan.notes)
-    changes: dict[str, Any] = {}
-    names = ctx.names()
-    if not ctx.cuda and (plan.use_stream or plan.record_stream or plan.low_cpu_mem_usage):
-        changes.update(use_stream=False, record_stream=False, low_cpu_mem_usage=False)
-        notes.append("CUDA streams off: no GPU (group offload runs with the CPU as the onload device)")
-    if plan.components:
-        kept = {}
-        for name, part in plan.components:
-            if name not in names:
-                continue
-            caps = ctx.caps.get(name)
-            if part.offload != "resident" and caps is not None and caps.multihead_attention:
-                notes.append(f"{name} stays resident: {caps.class_name} uses torch.nn.MultiheadAttention, "
-                             "whose weights group offload can't move")
-                part = type(part)("resident")
-            kept[name] = part
-        changes["components"] = kept
-    vae = ctx.first("vae")
-    vae_caps = ctx.caps.get(vae.name) if vae else None
-    takes_chunk = "decode_chunk_size" in ctx.call_params
-    small = tile_too_small(ctx)
-    if plan.vae_tiling and small:
-        changes["vae_tiling"] = False
-        notes.append(f"vae_tiling off: {small}")
-    unsupported = [feature for feature, attr in (("vae_tiling", "tiling"), ("vae_slicing", "slicing"))
-                   if feature not in changes and getattr(plan, feature)
-                   and not (vae_caps and getattr(vae_caps, attr))]
-    if unsupported:
-        changes.update(dict.fromkeys(unsupported, False))
-        what = vae_caps.class_name if vae_caps else "this pipeline's VAE"
-        alt = f"; decode_chunk_size={plan.decode_chunk_size} instead" if takes_chunk and plan.decode_chunk_size \
-            else ""
-        notes.append(f"{' and '.join(unsupported)} off: {what} does not support it{alt}")
-    if plan.decode_chunk_size and not takes_chunk:
-        changes["decode_chunk_size"] = None
-    den_caps = [ctx.caps[n] for n in ctx.denoisers() if n in ctx.caps]
-    if plan.forward_chunking and not any(c.forward_chunking for c in den_caps):
-        changes["forward_chunking"] = False
-    if plan.compile == "regional" and den_caps and not all(c.repeated_blocks for c in den_caps):
-        changes["compile"] = "full"
-        notes.append(f"compile='full': {den_caps[0].class_name} declares no repeated blocks for regional "
-                     "compile")
-    if plan.layerwise_casting and not plan.layerwise_components:
-        changes["layerwise_components"] = tuple(layerwise_targets(names))
-    if plan.quantization and not plan.quantize_components:
-        changes["quantize_components"] = tuple(default_quantized(names))
-    return plan.replace(notes=tuple(notes), **changes)
-
-
-# ---- checking -----------------------------------------------------------------------------------
-def check(plan: MemoryPlan, ctx: Context) -> MemoryPlan:
-    """Raise SpecError / MissingDependencyError for a plan that can't work here; return it otherwise."""
-    names = ctx.names()
-    named = f"memory={plan.name!r}" if plan.name != "custom" else "this plan"
-    cpu_alt = "on a CPU use memory='none' (or placement='group', which runs with the CPU as onload device)"
-    if plan.placement == "sequential" and plan.compile:
-        raise _err("sequential offload and compile don't combine (accelerate's per-layer hooks break the "
-                   "graph); use placement='group' with compile, or compile=None")
-    if plan.placement in ("model", "sequential") and not ctx.cuda:
-        what = "model CPU offload" if plan.placement == "model" else "sequential CPU offload"
-        raise _err(f"{named} uses {what} (placement={plan.placement!r}), which needs a GPU and none is in "
-                   f"use (device {ctx.device!r}); {cpu_alt}")
-    if plan.use_stream and not ctx.cuda:
-        raise _err(f"use_stream=True needs a CUDA device (device is {ctx.device!r}); set use_stream=False")
-    if plan.use_stream and plan.placement != "group":
-        raise _err("use_stream applies to group offload only; set placement='group' or use_stream=False")
-    if plan.record_stream and not plan.use_stream:
-        raise _err("record_stream=True needs use_stream=True")
-    if plan.low_cpu_mem_usage and not plan.use_stream:
-        raise _err("low_cpu_mem_usage only changes streamed group offload (it pins memory on the fly); "
-                   "set use_stream=True or low_cpu_mem_usage=False")
-    if plan.use_stream and plan.blocks_per_group != 1:
-        raise _err(f"blocks_per_group={plan.blocks_per_group} with use_stream=True: diffusers prefetches "
-                   "one block at a time with streams; use blocks_per_group=1 or use_stream=False")
-    if plan.offload_to_disk and plan.placement != "group":
-        raise _err("offload_to_disk is a group offload option; set placement='group'")
-    if plan.offload_to_disk and plan.quantization and plan.quantization.startswith("torchao"):
-        raise _err("offload_to_disk can't hold torchao-quantized weights (safetensors can't store them); "
-                   "use RAM offload (offload_to_disk=None) or quantization='quanto-int8'")
-    _check_components(plan, ctx, names)
-    _check_decode(plan, ctx)
-    _check_denoiser_features(plan, ctx)
-    _check_weights(plan, ctx, names)
-    partly = [ctx.caps[n].class_name for n in ctx.denoisers()
-              if plan.attention_backend and n in ctx.caps and ctx.caps[n].attention_backend == "some"]
-    if partly:
-        note = (f"attention_backend={plan.attention_backend!r} reaches only part of {partly[0]}'s attention "
-                "(some of its processors call torch's SDPA directly)")
-        if note not in plan.notes:
-            plan = plan.replace(notes=plan.notes + (note,))
+    for rule in RULES:
+        for _ in range(32):  # a rule reports one problem at a time (e.g. one component at a time)
+            problem = rule(plan, ctx)
+            if problem is None:
+                break
+            if problem.fix is not None and (fix or not problem.refuse):
+                plan = plan.replace(**problem.fix, notes=plan.notes + ((problem.note,) if problem.note else ()))
+            elif refuse:
+                raise problem.exception()
+            else:
+                break
     return plan
 
 
-def _check_components(plan: MemoryPlan, ctx: Context, names: list[str]) -> None:
+def _named(plan: MemoryPlan) -> str:
+    return f"memory={plan.name!r}" if plan.name != "custom" else "this plan"
+
+
+# ---- placement ----------------------------------------------------------------------------------
+def offload_needs_gpu(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    if plan.placement == "sequential" and plan.compile:
+        return Problem("sequential offload and compile don't combine (accelerate's per-layer hooks break the "
+                       "graph); use placement='group' with compile, or compile=None")
+    if plan.placement in ("model", "sequential") and not ctx.cuda:
+        what = "model CPU offload" if plan.placement == "model" else "sequential CPU offload"
+        return Problem(f"{_named(plan)} uses {what} (placement={plan.placement!r}), which needs a GPU and none is "
+                       f"in use (device {ctx.device!r}); on a CPU use memory='none' (or placement='group', which "
+                       "runs with the CPU as onload device)")
+    return None
+
+
+def streams(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    if plan.use_stream and not ctx.cuda:
+        return Problem(f"use_stream=True needs a CUDA device (device is {ctx.device!r}); set use_stream=False",
+                       fix={"use_stream": False, "record_stream": False, "low_cpu_mem_usage": False},
+                       note="CUDA streams off: no GPU (group offload runs with the CPU as the onload device)")
+    if plan.use_stream and plan.placement != "group":
+        return Problem("use_stream applies to group offload only; set placement='group' or use_stream=False")
+    if plan.record_stream and not plan.use_stream:
+        return Problem("record_stream=True needs use_stream=True")
+    if plan.low_cpu_mem_usage and not plan.use_stream:
+        return Problem("low_cpu_mem_usage only changes streamed group offload (it pins memory on the fly); set "
+                       "use_stream=True or low_cpu_mem_usage=False")
+    if plan.use_stream and plan.blocks_per_group != 1:
+        return Problem(f"blocks_per_group={plan.blocks_per_group} with use_stream=True: diffusers prefetches one "
+                       "block at a time with streams; use blocks_per_group=1 or use_stream=False")
+    return None
+
+
+def disk_offload(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    if plan.offload_to_disk and plan.placement != "group":
+        return Problem("offload_to_disk is a group offload option; set placement='group'")
+    if plan.offload_to_disk and (plan.quantization or "").startswith("torchao"):
+        return Problem("offload_to_disk can't hold torchao-quantized weights (safetensors can't store them); use "
+                       "RAM offload (offload_to_disk=None) or quantization='quanto-int8'")
+    return None
+
+
+def components_known(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    names = ctx.names()
     if plan.components and plan.placement != "group":
-        raise _err(f"per-component placement (components=...) applies to group offload; set "
-                   f"placement='group' (now {plan.placement!r}) or drop components")
-    for name, part in plan.components:
-        if name not in names:
-            raise _err(f"components: {ctx.pipeline_class} has no component {name!r}; its model components: "
-                       f"{', '.join(names)}")
-        caps = ctx.caps.get(name)
-        if caps is None or part.offload == "resident":
+        return Problem(f"per-component placement (components=...) applies to group offload; set placement='group' "
+                       f"(now {plan.placement!r}) or drop components")
+    unknown = [n for n, _ in plan.components if n not in names]
+    if unknown:  # a preset names every family's components: keep this pipeline's
+        return Problem(f"components: {ctx.pipeline_class} has no component {unknown[0]!r}; its model components: "
+                       f"{', '.join(names)}", fix={"components": {n: p for n, p in plan.components if n in names}})
+    return None
+
+
+def offload_movable(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    """Group offload of a component whose weights it can't move (MultiheadAttention) or that refuses it."""
+    if plan.placement != "group":
+        return None
+    for name in ctx.names():
+        caps, own = ctx.caps.get(name), plan.component(name)
+        if caps is None or (own.offload if own else plan.offload_type) == "resident":
             continue
-        if caps.multihead_attention and ctx.cuda:
-            raise _err(f"components: {name} ({caps.class_name}) uses torch.nn.MultiheadAttention, whose weights "
-                       f"group offload leaves on the CPU; set components={{{name!r}: 'resident'}}")
-        if not caps.group_offload:
-            raise _err(f"components: {caps.class_name} does not support group offload; keep {name} 'resident'")
-    if plan.placement == "group":
-        for name in names:
-            caps = ctx.caps.get(name)
-            if plan.component(name) is None and caps is not None and caps.multihead_attention and ctx.cuda:
-                raise _err(f"{name} ({caps.class_name}) uses torch.nn.MultiheadAttention, whose weights group "
-                           f"offload leaves on the CPU; add components={{{name!r}: 'resident'}}")
+        if caps.multihead_attention or not caps.group_offload:
+            why = ("uses torch.nn.MultiheadAttention, whose weights group offload can't move"
+                   if caps.multihead_attention else "does not support group offload")
+            return Problem(f"components: {name} ({caps.class_name}) {why}; set components={{{name!r}: 'resident'}}",
+                           fix={"components": {**dict(plan.components), name: ComponentPlan("resident")}},
+                           note=f"{name} stays resident: {caps.class_name} {why}")
+    return None
 
 
-def _check_decode(plan: MemoryPlan, ctx: Context) -> None:
-    vae = ctx.first("vae")
-    caps = ctx.caps.get(vae.name) if vae else None
-    takes_chunk = "decode_chunk_size" in ctx.call_params
-    for feature, attr in (("vae_tiling", "tiling"), ("vae_slicing", "slicing")):
-        if getattr(plan, feature) and not (caps and getattr(caps, attr)):
-            what = caps.class_name if caps else f"{ctx.pipeline_class}'s VAE"
-            alt = ("use decode_chunk_size=N (frames decoded at a time) instead" if takes_chunk
-                   else "leave it off")
-            raise _err(f"{feature}=True: {what} does not support it; {alt}")
-    small = tile_too_small(ctx)
-    if plan.vae_tiling and small:
-        raise _err(f"vae_tiling=True: {small}; leave vae_tiling off (vae_slicing still helps with batches)")
-    if plan.decode_chunk_size and not takes_chunk:
-        alt = "use vae_tiling=True" if caps and caps.tiling else "leave it unset"
-        raise _err(f"decode_chunk_size: {ctx.pipeline_class} takes no decode_chunk_size; {alt}")
-
-
+# ---- decode -------------------------------------------------------------------------------------
 def tile_too_small(ctx: Context) -> str | None:
     """Why the VAE's configured tile can't tile (under two latent pixels: a test-size VAE), or None."""
     from .estimate import module_stats, vae_factors
 
     vae = ctx.first("vae")
     stats = module_stats(vae) if vae is not None and vae.config else None
-    if stats is None or not stats.tile:
-        return None
-    spatial, _ = vae_factors(vae)
-    if stats.tile // spatial >= 2:
+    if stats is None or not stats.tile or stats.tile // vae_factors(vae)[0] >= 2:
         return None
     return f"{vae.class_name}'s tile is {stats.tile} px, under two latent pixels (a test-size VAE config)"
 
 
-def _check_denoiser_features(plan: MemoryPlan, ctx: Context) -> None:
-    dens = [(n, ctx.caps[n]) for n in ctx.denoisers() if n in ctx.caps]
-    if plan.forward_chunking:
-        for _name, caps in dens:
-            if not caps.forward_chunking:
-                raise _err(f"forward_chunking: {caps.class_name} has no feed-forward chunking (diffusers offers it "
-                           "for UNet3DConditionModel, I2VGenXLUNet and UNetSpatioTemporalConditionModel); use "
-                           "group offload or VAE tiling to save memory instead")
-    if plan.compile == "regional":
-        for _name, caps in dens:
-            if not caps.repeated_blocks:
-                raise _err(f"compile='regional': {caps.class_name} declares no repeated blocks "
-                           "(_repeated_blocks); use compile='full'")
+def vae_features(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    small = tile_too_small(ctx) if plan.vae_tiling else None
+    if small:
+        return Problem(f"vae_tiling=True: {small}; leave vae_tiling off (vae_slicing still helps with batches)",
+                       fix={"vae_tiling": False}, note=f"vae_tiling off: {small}")
+    caps, takes_chunk = ctx.vae_caps(), "decode_chunk_size" in ctx.call_params
+    for feature, attr in (("vae_tiling", "tiling"), ("vae_slicing", "slicing")):
+        if getattr(plan, feature) and not (caps and getattr(caps, attr)):
+            what = caps.class_name if caps else f"{ctx.pipeline_class}'s VAE"
+            alt = "use decode_chunk_size=N (frames decoded at a time) instead" if takes_chunk else "leave it off"
+            chunk = plan.decode_chunk_size if takes_chunk else None
+            return Problem(f"{feature}=True: {what} does not support it; {alt}", fix={feature: False},
+                           note=f"{feature} off: {what} does not support it"
+                                + (f"; decode_chunk_size={chunk} instead" if chunk else ""))
+    if plan.decode_chunk_size and not takes_chunk:  # presets: "where the pipeline takes it"
+        alt = "use vae_tiling=True" if caps and caps.tiling else "leave it unset"
+        return Problem(f"decode_chunk_size: {ctx.pipeline_class} takes no decode_chunk_size; {alt}",
+                       fix={"decode_chunk_size": None})
+    return None
+
+
+# ---- denoiser -----------------------------------------------------------------------------------
+def forward_chunking(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    lacking = [c for c in ctx.denoiser_caps() if not c.forward_chunking] if plan.forward_chunking else []
+    if lacking:  # presets: "UNet forward chunking", where the denoiser has it
+        return Problem(f"forward_chunking: {lacking[0].class_name} has no feed-forward chunking (diffusers offers it "
+                       "for UNet3DConditionModel, I2VGenXLUNet and UNetSpatioTemporalConditionModel); use group "
+                       "offload or VAE tiling to save memory instead", fix={"forward_chunking": False})
+    return None
+
+
+def compile_kind(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    """Regional compile needs `_repeated_blocks`; a preset falls back to whole-model compile on a GPU only:
+    on a CPU that compiles for minutes (a tiny SVD UNet: 442 s), so a preset's compile goes off there."""
+    lacking = [c for c in ctx.denoiser_caps() if not c.repeated_blocks] if plan.compile == "regional" else []
+    if not lacking:
+        return None
+    name = lacking[0].class_name
+    message = f"compile='regional': {name} declares no repeated blocks (_repeated_blocks); use compile='full'"
+    if ctx.cuda:
+        return Problem(message, fix={"compile": "full"},
+                       note=f"compile='full': {name} declares no repeated blocks for regional compile")
+    return Problem(message, fix={"compile": None, "compile_mode": None, "compile_fullgraph": False},
+                   note=f"compile off: {name} declares no repeated blocks, and compiling the whole model takes "
+                        "minutes on a CPU; give compile='full' to compile it anyway")
+
+
+def compile_options(plan: MemoryPlan, ctx: Context) -> Problem | None:
     if plan.compile_mode not in COMPILE_MODES:
-        raise _err(f"compile_mode={plan.compile_mode!r}; use one of {', '.join(str(m) for m in COMPILE_MODES)}")
+        return Problem(f"compile_mode={plan.compile_mode!r}; use one of {', '.join(map(str, COMPILE_MODES))}")
     if plan.compile_mode and not plan.compile:
-        raise _err("compile_mode is set but compile is None; set compile='regional' or 'full'")
+        return Problem("compile_mode is set but compile is None; set compile='regional' or 'full'")
     if plan.compile_mode in ("reduce-overhead", "max-autotune") and plan.placement != "none":
-        raise _err(f"compile_mode={plan.compile_mode!r} records CUDA graphs, which offload hooks break; use "
-                   "compile_mode='max-autotune-no-cudagraphs' or placement='none'")
-    if plan.attention_backend:
-        _check_attention(plan.attention_backend, dens, ctx)
+        return Problem(f"compile_mode={plan.compile_mode!r} records CUDA graphs, which offload hooks break; use "
+                       "compile_mode='max-autotune-no-cudagraphs' or placement='none'")
+    return None
 
 
-def _check_attention(backend: str, dens: list[tuple[str, Capabilities]], ctx: Context) -> None:
-    from diffusers.models.attention_dispatch import (
-        AttentionBackendName,
-        _check_attention_backend_requirements,
-    )
+def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    backend = plan.attention_backend
+    if not backend:
+        return None
+    from diffusers.models.attention_dispatch import AttentionBackendName, _check_attention_backend_requirements
 
     valid = [b.value for b in AttentionBackendName]
     if backend not in valid:
-        raise _err(f"attention_backend={backend!r} is not a diffusers attention backend; use one of "
-                   f"{', '.join(valid)}")
-    for _name, caps in dens:
+        return Problem(f"attention_backend={backend!r} is not a diffusers attention backend; use one of "
+                       f"{', '.join(valid)}")
+    for caps in ctx.denoiser_caps():
         if caps.attention_backend == "none":
-            raise _err(f"attention_backend={backend!r}: {caps.class_name}'s attention processors don't "
-                       "follow set_attention_backend (in diffusers it would silently do nothing); leave "
-                       "attention_backend unset")
+            return Problem(f"attention_backend={backend!r}: {caps.class_name}'s attention processors don't follow "
+                           "set_attention_backend (in diffusers it would silently do nothing); leave "
+                           "attention_backend unset")
     if not ctx.cuda and backend not in CPU_ATTENTION_BACKENDS:
-        raise _err(f"attention_backend={backend!r} needs a GPU; on a CPU use one of "
-                   f"{', '.join(CPU_ATTENTION_BACKENDS)}")
+        return Problem(f"attention_backend={backend!r} needs a GPU; on a CPU use one of "
+                       f"{', '.join(CPU_ATTENTION_BACKENDS)}")
     try:
         _check_attention_backend_requirements(AttentionBackendName(backend))
     except RuntimeError as exc:
-        raise MissingDependencyError(f"memory: attention_backend={backend!r}: {exc}") from None
+        return Problem(f"attention_backend={backend!r}: {exc}", error=MissingDependencyError)
+    partly = [c.class_name for c in ctx.denoiser_caps() if c.attention_backend == "some"]
+    note = (f"attention_backend={backend!r} reaches only part of {partly[0]}'s attention (some of its processors "
+            "call torch's SDPA directly)") if partly else None
+    if note and note not in plan.notes:
+        return Problem(note, fix={}, note=note, refuse=False)
+    return None
 
 
-def require(module: str, what: str) -> None:
-    """MissingDependencyError naming the pip extra when `module` is not installed."""
+# ---- weights ------------------------------------------------------------------------------------
+def _missing(module: str, what: str) -> Problem | None:
     if importlib.util.find_spec(module) is None:
-        extra = EXTRA.get(module, "quant")
-        raise MissingDependencyError(f"memory: {what} needs {module.split('.')[-1]}: pip install "
-                                     f"'videogen-diffusers[{extra}]'")
+        return Problem(f"{what} needs {module.split('.')[-1]}: pip install "
+                       f"'videogen-diffusers[{EXTRA.get(module, 'quant')}]'", error=MissingDependencyError)
+    return None
 
 
-def _check_weights(plan: MemoryPlan, ctx: Context, names: list[str]) -> None:
-    import os
-
+def dtypes(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    names = ctx.names()
     for name, dtype in plan.dtypes:
         if name != "default" and name not in names:
-            raise _err(f"dtypes: {ctx.pipeline_class} has no component {name!r}; its model components: "
-                       f"{', '.join(names)} (or 'default')")
+            return Problem(f"dtypes: {ctx.pipeline_class} has no component {name!r}; its model components: "
+                           f"{', '.join(names)} (or 'default')")
         if dtype not in ("float32", "float16", "bfloat16"):
-            raise _err(f"dtypes: {name}={dtype!r}; use float32, float16 or bfloat16 (float8 storage is "
-                       "layerwise_casting='float8_e4m3fn')")
-    quantized = set(plan.quantize_components or default_quantized(names)) if plan.quantization else set()
-    if plan.quantization:
-        backend = plan.quantization.split("-", 1)[0]
-        module = {"torchao": "torchao", "quanto": "optimum.quanto", "bnb": "bitsandbytes"}[backend]
-        if backend == "bnb" and not ctx.cuda:
-            raise _err(f"quantization={plan.quantization!r}: bitsandbytes quantizes on a GPU only; on a CPU use "
-                       "quantization='torchao-int8' or 'quanto-int8'")
-        require(module, f"quantization={plan.quantization!r}")
-        for name in quantized:
-            if name not in names:
-                raise _err(f"quantize_components: no component {name!r}; its model components: "
-                           f"{', '.join(names)}")
-            if ctx.caps.get(name) and ctx.first("vae") and name == ctx.first("vae").name:
-                raise _err("quantize_components: quantizing the VAE is not supported; quantize the denoiser "
-                           "and text encoders")
-    gguf = dict(plan.gguf)
-    if gguf:
-        require("gguf", "a GGUF transformer")
-        for name, path in gguf.items():
-            caps = ctx.caps.get(name)
-            if name not in names:
-                raise _err(f"gguf: {ctx.pipeline_class} has no component {name!r}; give the denoiser's name "
+            return Problem(f"dtypes: {name}={dtype!r}; use float32, float16 or bfloat16 (float8 storage is "
+                           "layerwise_casting='float8_e4m3fn')")
+    return None
+
+
+def quantization(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    what = f"quantization={plan.quantization!r}"
+    if not plan.quantization:
+        return Problem("quantize_components without quantization; set quantization='torchao-int8' (or drop "
+                       "quantize_components)") if plan.quantize_components else None
+    backend = plan.quantization.split("-", 1)[0]
+    if backend == "bnb" and not ctx.cuda:
+        return Problem(f"{what}: bitsandbytes quantizes on a GPU only; on a CPU use quantization='torchao-int8' "
+                       "or 'quanto-int8'")
+    if plan.quantization == "torchao-int4" and not ctx.cuda:  # diffusers warns and keeps every weight as it was
+        return Problem(f"{what}: torchao's int4 weight-only kernels need a GPU (on a CPU it quantizes nothing); "
+                       "use quantization='torchao-int8' or 'quanto-int4'")
+    missing = _missing(QUANT_MODULES[backend], what)
+    if missing:
+        return missing
+    names, vae = ctx.names(), ctx.first("vae")
+    if not plan.quantize_components:  # the defaults leave out GGUF components
+        return Problem(f"{what}: no component left to quantize (the GGUF ones are quantized already); drop "
+                       "quantization or name quantize_components")
+    for name in plan.quantize_components:
+        if name not in names:
+            return Problem(f"quantize_components: no component {name!r}; its model components: {', '.join(names)}")
+        if vae is not None and name == vae.name:
+            return Problem("quantize_components: quantizing the VAE is not supported; quantize the denoiser and "
+                           "text encoders")
+    return None
+
+
+def gguf(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    if not plan.gguf:
+        return None
+    missing = _missing("gguf", "a GGUF transformer")
+    if missing:
+        return missing
+    for name, path in plan.gguf:
+        caps = ctx.caps.get(name)
+        if name not in ctx.names():
+            return Problem(f"gguf: {ctx.pipeline_class} has no component {name!r}; give the denoiser's name "
                            f"({', '.join(ctx.denoisers())})")
-            if caps is not None and not caps.single_file:
-                raise _err(f"gguf: {caps.class_name} can't load a single file (from_single_file); use "
+        if caps is not None and not caps.single_file:
+            return Problem(f"gguf: {caps.class_name} can't load a single file (from_single_file); use "
                            "quantization='torchao-int8' instead")
-            if not (os.path.isfile(os.path.expanduser(path)) or path.startswith(("http://", "https://"))):
-                raise _err(f"gguf: no file at {path!r}; give a local .gguf path")
-            if name in quantized:
-                raise _err(f"gguf: {name} is both GGUF-quantized and in quantize_components; drop one")
-    if plan.layerwise_casting:
-        targets = plan.layerwise_components or layerwise_targets(names)
-        for name in targets:
-            if name not in names:
-                raise _err(f"layerwise_components: no component {name!r}; its model components: "
-                           f"{', '.join(names)}")
-            if name in quantized or name in gguf:
-                raise _err(f"layerwise_casting on {name}, which is also quantized; choose one")
+        if not (os.path.isfile(os.path.expanduser(path)) or path.startswith(("http://", "https://"))):
+            return Problem(f"gguf: no file at {path!r}; give a local .gguf path")
+        if name in plan.quantize_components:
+            return Problem(f"gguf: {name} is both GGUF-quantized and in quantize_components; drop one")
+    return None
 
 
-def preset_table() -> list[tuple[str, str]]:
-    """(name, description) of every preset and auto, for docs and `videogen plan`."""
-    from .presets import DESCRIPTIONS
+def layerwise(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    if not plan.layerwise_casting:
+        return Problem("layerwise_components without layerwise_casting; set layerwise_casting='float8_e4m3fn' "
+                       "(or drop layerwise_components)") if plan.layerwise_components else None
+    names = ctx.names()
+    for name in plan.layerwise_components:
+        if name not in names:
+            return Problem(f"layerwise_components: no component {name!r}; its model components: {', '.join(names)}")
+        if name in plan.quantize_components or name in dict(plan.gguf):
+            return Problem(f"layerwise_casting on {name}, which is also quantized; choose one")
+    return None
 
-    return [(name, DESCRIPTIONS[name]) for name in list(PRESETS) + ["auto"]]
+
+#: the rules, in the order they run (placement first: its messages are the most useful)
+RULES: tuple[Rule, ...] = (offload_needs_gpu, streams, disk_offload, components_known, offload_movable, vae_features,
+                           forward_chunking, compile_kind, compile_options, attention_backend, dtypes, quantization,
+                           gguf, layerwise)
+
+
+def resolve(plan: MemoryPlan, ctx: Context, fix: bool = False, refuse: bool = True) -> MemoryPlan:
+    """The resolved plan: defaults filled, then every rule, fixed (`fix`: a preset) or refused (SpecError).
+
+    `refuse=False` skips the rules that can't be fixed (to estimate a preset that can't run here).
+    """
+    return run_rules(defaults(plan, ctx), ctx, fix, refuse)

@@ -16,13 +16,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..archs import CONFIG_DIR, arch_config  # noqa: F401 - CONFIG_DIR: tests/memory/test_report.py
 from .plans import DENOISERS, TEXT_ENCODERS
 
 if TYPE_CHECKING:
     from ..catalog import ModelCard
 
 logger = logging.getLogger("videogen")
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,14 @@ def role_of(name: str) -> str:
     return "other"
 
 
-@cache
-def arch_config(arch: str | None) -> dict[str, Any] | None:
-    """The stored full-size architecture `arch` (components with class and config), or None."""
-    if not arch:
-        return None
-    path = CONFIG_DIR / f"{arch}.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
+def default_quantized(names: list[str]) -> list[str]:
+    """The components a plan's quantization applies to unless it lists them: denoisers and text encoders."""
+    return [n for n in names if role_of(n) in ("denoiser", "text_encoder")]
 
 
-def known_archs() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+def layerwise_targets(names: list[str]) -> list[str]:
+    """The components a plan's layerwise casting applies to unless it lists them: the denoisers."""
+    return [n for n in names if role_of(n) == "denoiser"]
 
 
 def _library_of(module_name: str) -> str:
@@ -199,7 +194,6 @@ class Capabilities:
     """What one component class supports, probed on the meta device."""
 
     class_name: str
-    is_diffusers: bool
     tiling: bool = False
     slicing: bool = False
     forward_chunking: bool = False
@@ -220,62 +214,32 @@ def component_class(class_name: str, library: str) -> type:
 
 @cache
 def capabilities(class_name: str, library: str) -> Capabilities:
-    """Probe `class_name` (built with its default config on the meta device)."""
+    """Probe `class_name`, built with its default config on the meta device (a class that needs arguments is
+    judged from the class alone)."""
     import torch
+    from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
+    from diffusers.models.attention import AttentionModuleMixin
+    from diffusers.models.attention_processor import Attention
 
     cls = component_class(class_name, library)
-    is_diffusers = library == "diffusers"
     try:
         with torch.device("meta"):
-            model = cls() if is_diffusers else cls(cls.config_class())
-    except Exception as exc:  # noqa: BLE001 - a class that needs arguments: judge from the class alone
+            modules = list((cls() if library == "diffusers" else cls(cls.config_class())).modules())
+    except Exception as exc:  # noqa: BLE001 - any failure: no instance to look into
         logger.debug("capability probe of %s on meta failed: %s", class_name, exc)
-        model = None
-    return _capabilities_of(cls, model, is_diffusers)
-
-
-def capabilities_of_module(module: Any) -> Capabilities:
-    """Capabilities of a loaded module (used when applying a plan)."""
-    return _capabilities_of(type(module), module, type(module).__module__.startswith("diffusers"))
-
-
-def _capabilities_of(cls: type, model: Any, is_diffusers: bool) -> Capabilities:
-    import torch
-
-    backend = "none"
-    mha = False
-    if model is not None:
-        flags = []
-        try:
-            from diffusers.models.attention import AttentionModuleMixin
-            from diffusers.models.attention_processor import Attention
-
-            for module in model.modules():
-                if isinstance(module, (Attention, AttentionModuleMixin)):
-                    flags.append(hasattr(getattr(module, "processor", None), "_attention_backend"))
-                if isinstance(module, torch.nn.MultiheadAttention):
-                    mha = True
-        except ImportError:
-            pass
-        backend = "all" if flags and all(flags) else ("some" if any(flags) else "none")
-    single_file = False
-    try:
-        from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
-
-        single_file = cls.__name__ in SINGLE_FILE_LOADABLE_CLASSES
-    except ImportError:
-        pass
+        modules = []
+    flags = [hasattr(getattr(m, "processor", None), "_attention_backend") for m in modules
+             if isinstance(m, (Attention, AttentionModuleMixin))]
     return Capabilities(
         class_name=cls.__name__,
-        is_diffusers=is_diffusers,
-        tiling=model is not None and hasattr(model, "use_tiling") and hasattr(cls, "enable_tiling"),
-        slicing=model is not None and hasattr(model, "use_slicing") and hasattr(cls, "enable_slicing"),
+        tiling=bool(modules) and hasattr(modules[0], "use_tiling") and hasattr(cls, "enable_tiling"),
+        slicing=bool(modules) and hasattr(modules[0], "use_slicing") and hasattr(cls, "enable_slicing"),
         forward_chunking=hasattr(cls, "enable_forward_chunking"),
         repeated_blocks=tuple(getattr(cls, "_repeated_blocks", None) or ()),
         group_offload=bool(getattr(cls, "_supports_group_offloading", True)),
-        attention_backend=backend,
-        multihead_attention=mha,
-        single_file=single_file,
+        attention_backend="all" if flags and all(flags) else ("some" if any(flags) else "none"),
+        multihead_attention=any(isinstance(m, torch.nn.MultiheadAttention) for m in modules),
+        single_file=cls.__name__ in SINGLE_FILE_LOADABLE_CLASSES,
     )
 
 
@@ -300,7 +264,3 @@ def batches_guidance(pipeline_class: str) -> bool:
     except (OSError, TypeError):
         return True
     return "[latents] * 2" in source or "[latent_model_input] * 2" in source
-
-
-def by_role(components: list[Component], role: str) -> list[Component]:
-    return [c for c in components if c.role == role]

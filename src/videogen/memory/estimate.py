@@ -1,10 +1,11 @@
 """Estimates without weights: each component's bytes (built on the meta device from its config), the
 denoiser's and the VAE's activation memory at the spec's size, and each plan's peak GPU memory.
 
-Activations come from a simulation of the pipeline's call (simulate.py) when one is given; otherwise
-from a small formula per component kind (transformer, UNet, VAE, text encoder) read off the configs
-with their class defaults, scaled per class to the simulation (`FORMULA_FIT`). Free GPU memory and free
-RAM come from the machine.
+Activations come from a small formula per component kind (transformer, UNet, VAE, text encoder) read off
+the configs with their class defaults, scaled per class to the simulation (`FORMULA_FIT`): milliseconds,
+what `memory="auto"` decides with. A caller that ran the opt-in simulation (simulate.py:
+`videogen.plan(..., simulate=True)`, the bench) passes its figures in instead. Free GPU memory and free
+RAM come from the machine (for tests and benchmarks: `VIDEOGEN_ASSUME_GPU_GIB`, `VIDEOGEN_ASSUME_RAM_GIB`).
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..runtime import component_dtype
 from .components import Component
 from .plans import MemoryPlan
 
 if TYPE_CHECKING:
     from ..catalog import ModelCard
-    from .simulate import Simulation
 
 logger = logging.getLogger("videogen")
 
@@ -31,8 +33,8 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "f
 QUANT_BYTES = {"int8": 1.03, "float8": 1.03, "int4": 0.53, "8bit": 1.03, "4bit": 0.53}
 GIB = 1024 ** 3
 #: simulated / formula activations, the median over the catalog's models at their default sizes (untiled;
-#: benchmarks/simulate_catalog.py, 2026-11-23): the formulas are the fallback when a pipeline can't be
-#: simulated (or `simulate=False`); scaled by these they land near the simulation for the models measured
+#: benchmarks/simulate_catalog.py, 2026-11-23): scaled by these, the formulas `auto` decides with land near
+#: the simulation for the models measured (docs/benchmarks.md); elsewhere they are rough
 FORMULA_FIT: dict[str, float] = {
     "WanTransformer3DModel": 0.84, "AutoencoderKLWan": 1.85, "UMT5EncoderModel": 0.88, "CLIPVisionModel": 3.3,
     "CogVideoXTransformer3DModel": 0.83, "AutoencoderKLCogVideoX": 3.4, "T5EncoderModel": 0.72,
@@ -160,27 +162,13 @@ def module_stats(component: Component) -> ModuleStats | None:
 
 
 # ---- bytes ---------------------------------------------------------------------------------------
-def component_dtype(card: ModelCard, plan: MemoryPlan, name: str, device: str) -> str:
-    """The dtype a component is loaded in: plan.dtypes, else the card's (float32 on a CPU)."""
-    planned = dict(plan.dtypes)
-    if name in planned:
-        return planned[name]
-    if planned.get("default"):
-        return planned["default"]
-    if not device.startswith("cuda"):
-        return "float32"
-    return card.dtypes.get(name, card.dtypes.get("default", "bfloat16"))
-
-
 def weight_bytes(stats: ModuleStats, dtype: str, name: str, plan: MemoryPlan) -> int:
     """Bytes of a component's weights under the plan's quantization / GGUF / layerwise casting."""
-    from .checks import default_quantized, layerwise_targets
+    from .components import default_quantized, layerwise_targets
 
     per = DTYPE_BYTES.get(dtype, 2)
     gguf = dict(plan.gguf)
     if name in gguf:
-        import os
-
         path = gguf[name]
         if os.path.isfile(path):
             return os.path.getsize(path)
@@ -367,20 +355,26 @@ def _placement_of(plan: MemoryPlan, name: str) -> str:
     return own.offload if own is not None else plan.offload_type
 
 
+def activation_parts(plan: MemoryPlan) -> tuple:
+    """The parts of a plan that change activation memory (what a simulation of it depends on)."""
+    return (plan.vae_tiling, plan.vae_slicing, plan.forward_chunking, plan.decode_chunk_size,
+            tuple(sorted(dict(plan.dtypes).items())))
+
+
 def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan, shape: Shape,
-                  device: str = "cuda", simulation: Simulation | None = None) -> Estimate:
+                  device: str = "cuda", simulation: Any = None) -> Estimate:
     """Estimate the peak GPU memory of running `components` under `plan` at `shape`.
 
-    Weights come from the components' parameter counts and the plan's placement; activations from
-    `simulation` (the pipeline's call run on fake tensors, simulate.py) where it has the component,
-    else from a per-kind formula.
+    Weights come from the components' parameter counts and the plan's placement; activations from a
+    per-kind formula, or from `simulation` (a `simulate.Simulation` of this plan's activation parts,
+    which the caller ran) where it has the component.
     """
     rows: list[ComponentEstimate] = []
     unknown: list[str] = []
     vae = next((c for c in components if c.role == "vae"), None)
     for comp in components:
         stats = module_stats(comp)
-        dtype = component_dtype(card, plan, comp.name, "cuda" if device.startswith("cuda") else device)
+        dtype = component_dtype(card, comp.name, "cuda" if device.startswith("cuda") else device, plan)
         if stats is None:
             unknown.append(f"{comp.name} ({comp.class_name}): config unknown, size not estimated")
             rows.append(ComponentEstimate(comp.name, comp.class_name, comp.role, None, dtype, None))
@@ -438,8 +432,40 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
 
 
 # ---- the machine ---------------------------------------------------------------------------------
+#: for tests and benchmarks only: plan as if this machine had an empty GPU of this many GiB (free = total),
+#: whatever GPU it has or hasn't; `memory="auto"` then picks a GPU plan even on a CPU machine, which only
+#: planning (`prepare`, `videogen.plan`) can use: generating with it on a CPU fails
+ASSUME_GPU_ENV = "VIDEOGEN_ASSUME_GPU_GIB"
+#: for tests and benchmarks only, beside it: this many GiB of free RAM (offloaded weights must fit 90 % of it)
+ASSUME_RAM_ENV = "VIDEOGEN_ASSUME_RAM_GIB"
+
+
+def assumed_gpu_bytes() -> int | None:
+    """The GPU size `VIDEOGEN_ASSUME_GPU_GIB` tells the planner to assume (None: unset, use the machine's)."""
+    return _assumed(ASSUME_GPU_ENV)
+
+
+def _assumed(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        size = float(value)
+    except ValueError:
+        size = -1.0
+    if not 0 < size < 1 << 20:
+        from ..errors import SpecError
+
+        raise SpecError(f"{name}={value!r}: expected a size in GiB, e.g. 24 (or unset it)", field=name)
+    return int(size * GIB)
+
+
 def free_gpu_bytes() -> tuple[int, int] | None:
-    """(free, total) bytes of the current CUDA device, or None without one."""
+    """(free, total) bytes of the current CUDA device, or None without one (`VIDEOGEN_ASSUME_GPU_GIB`: that
+    size, all free)."""
+    assumed = assumed_gpu_bytes()
+    if assumed is not None:
+        return assumed, assumed
     try:
         import torch
 
@@ -452,7 +478,10 @@ def free_gpu_bytes() -> tuple[int, int] | None:
 
 
 def free_ram_bytes() -> int | None:
-    """Available RAM (MemAvailable), or None where it can't be read."""
+    """Available RAM (MemAvailable), or None where it can't be read (`VIDEOGEN_ASSUME_RAM_GIB`: that size)."""
+    assumed = _assumed(ASSUME_RAM_ENV)
+    if assumed is not None:
+        return assumed
     try:
         with open("/proc/meminfo") as f:
             for line in f:

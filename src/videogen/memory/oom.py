@@ -1,17 +1,17 @@
-"""Out-of-memory recovery: free the attempt and retry once with the next more frugal plan."""
+"""Out-of-memory recovery: the plan to retry with. A pure function of the failed plan and the context;
+freeing the attempt and running the retry is generation's (`generation.run`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import SpecError
 from .plans import MemoryPlan
-from .presets import FALLBACK, LADDER
+from .presets import FALLBACK, LADDER, PRESETS
 
 if TYPE_CHECKING:
-    from ..generation import Prepared
+    from .context import Context
 
 logger = logging.getLogger("videogen")
 
@@ -43,47 +43,27 @@ def candidates(plan: MemoryPlan) -> list[str]:
     return [name for i, name in enumerate(LADDER) if i > _rank(plan)]
 
 
-def next_plan(prepared: Prepared) -> MemoryPlan | None:
-    """The first more frugal preset that resolves for this spec on this machine (None: nothing left)."""
-    from .checks import resolve_plan
+def next_plan(plan: MemoryPlan, ctx: Context) -> MemoryPlan | None:
+    """The first more frugal preset that runs for this pipeline on this machine (None: nothing left)."""
+    from .checks import resolve
 
-    p = prepared
-    for name in candidates(p.plan):
+    for name in candidates(plan):
         try:
-            return resolve_plan(name, p.spec, p.card, p.family, p.device)
+            return resolve(PRESETS[name], ctx, fix=True)
         except (SpecError, ImportError) as exc:
             logger.info("out-of-memory retry: %s can't run here (%s)", name, exc)
     return None
 
 
-def retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
-    """A Prepared with the next plan when `exc` is a GPU out-of-memory error the plan may retry."""
-    plan = prepared.plan
+def retry_plan(exc: BaseException, plan: MemoryPlan, ctx: Context) -> MemoryPlan | None:
+    """The plan to retry with once when `exc` is a GPU out-of-memory error and `plan` allows a retry
+    (`oom_retry`: memory="auto"); None otherwise, or when no more frugal plan runs here. The retry has
+    `oom_retry` off (one retry) and a note saying what was retried and why."""
     if not is_oom(exc) or not getattr(plan, "oom_retry", False):
         return None
-    following = next_plan(prepared)
+    following = next_plan(plan, ctx)
     if following is None:
-        logger.warning("out of memory with memory plan %s and no more frugal plan to retry with", plan.name)
         return None
     message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     note = f"retried after out of memory under {plan.name!r}: {message}"
-    logger.warning("out of memory with memory plan %s; freeing the attempt and retrying once with %s",
-                   plan.name, following.name)
-    retry = following.replace(oom_retry=False, notes=following.notes + (note,))
-    return dataclasses.replace(prepared, plan=retry)
-
-
-def free_attempt(prepared: Prepared, retry: Prepared, cache: Any, key: Any) -> None:
-    """Release what the failed attempt held: its cached pipeline when the retry needs another load."""
-    import gc
-
-    if prepared.plan.load_part() != retry.plan.load_part():
-        cache.evict(key)
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover
-        pass
+    return following.replace(oom_retry=False, notes=following.notes + (note,))

@@ -219,14 +219,9 @@ class MemoryPlan:
         set_(self, "notes", tuple(self.notes or ()))
         _choice(self.placement, "placement", PLACEMENTS)
         _choice(self.offload_type, "offload_type", OFFLOAD_TYPES)
-        if self.compile is not None and (not isinstance(self.compile, str) or self.compile not in COMPILE_KINDS):
-            raise SpecError(f"memory: compile={self.compile!r}; use 'regional' (compile_repeated_blocks), "
-                            "'full' or None", field="memory")
+        _choice(self.compile, "compile", COMPILE_KINDS, optional=True)
         _choice(self.quantization, "quantization", QUANTIZATIONS, optional=True)
-        if self.layerwise_casting is not None and (not isinstance(self.layerwise_casting, str)
-                                                   or self.layerwise_casting not in LAYERWISE_DTYPES):
-            raise SpecError(f"memory: layerwise_casting={self.layerwise_casting!r}; use one of "
-                            f"{', '.join(LAYERWISE_DTYPES)}", field="memory")
+        _choice(self.layerwise_casting, "layerwise_casting", LAYERWISE_DTYPES, optional=True)
         set_(self, "blocks_per_group", _whole(self.blocks_per_group, "blocks_per_group", 1))
         set_(self, "decode_chunk_size", _whole(self.decode_chunk_size, "decode_chunk_size", 8, optional=True))
         set_(self, "offload_to_disk", _text(self.offload_to_disk, "offload_to_disk", "/tmp/offload"))
@@ -249,17 +244,10 @@ class MemoryPlan:
         if self.placement == "sequential":
             irreversible = ("sequential",)
         elif self.placement == "group" and self.offload_to_disk:  # disk groups can't be undone either
-            irreversible = self.post_part()[:7] + (self.offload_to_disk,)
-        return (self.dtypes, self.quantization, self.quantize_components if self.quantization else (),
-                self.gguf, self.layerwise_casting, self.layerwise_components if self.layerwise_casting else (),
-                irreversible)
-
-    def post_part(self) -> tuple:
-        """What is applied to a loaded pipeline (and can change in place)."""
-        return (self.placement, self.offload_type, self.blocks_per_group, self.use_stream, self.record_stream,
-                self.low_cpu_mem_usage, self.components, self.vae_tiling, self.vae_slicing,
-                self.forward_chunking, self.compile, self.compile_mode, self.compile_fullgraph,
-                self.attention_backend)
+            irreversible = (self.placement, self.offload_type, self.blocks_per_group, self.use_stream,
+                            self.record_stream, self.low_cpu_mem_usage, self.components, self.offload_to_disk)
+        return (self.dtypes, self.quantization, self.quantize_components, self.gguf, self.layerwise_casting,
+                self.layerwise_components, irreversible)
 
     def summary(self) -> dict[str, Any]:
         """The fields that differ from the defaults, JSON-friendly (for result metadata)."""

@@ -1,4 +1,4 @@
-"""The presets, by name, the same for every family. docs/memory.md has the table.
+"""The presets, by name, the same for every family, and their table in docs/memory.md (`markdown`).
 
 A preset is a MemoryPlan template: resolving it against a family and a machine keeps what the
 components support and notes what it changed (`MemoryPlan.notes`), e.g. CUDA streams only on a GPU,
@@ -42,27 +42,41 @@ LADDER: tuple[str, ...] = ("none", "balanced", "low", "minimal")
 FALLBACK: dict[str, str] = {"none": "balanced", "fast": "balanced", "balanced": "low", "low": "minimal",
                             "low-fp8": "minimal", "int8": "low", "nf4": "low"}
 
-DESCRIPTIONS: dict[str, str] = {
-    "none": "Everything resident on the device; no hooks. Fastest, most memory.",
-    "fast": "`none` + regional torch.compile of the denoiser's repeated blocks (whole-denoiser compile "
-            "where it has none). Same memory, faster steps after a compile warm-up.",
-    "balanced": "Model CPU offload (one component on the GPU at a time) + VAE tiling (decode_chunk_size=8 "
-                "where the VAE can't tile). GPU only.",
-    "low": "Group offload, block level, one block per group, CUDA streams with record_stream: denoisers and "
-           "text encoders stream from RAM, VAE and image encoder resident; VAE tiling + slicing "
-           "(decode_chunk_size=4 where the VAE can't tile).",
-    "minimal": "Group offload, leaf level, streams + low_cpu_mem_usage: everything but the VAE streams from "
-               "RAM; VAE tiling + slicing, decode_chunk_size=1, UNet forward chunking.",
-    "low-fp8": "`low` + layerwise casting: denoiser weights stored in float8_e4m3fn, computed in the "
-               "card's dtype. Lossy (small quality change).",
-    "int8": "torchao int8 weight-only quantization of the denoisers and text encoders at load; everything "
-            "resident. Lossy. Needs videogen-diffusers[quant].",
-    "nf4": "bitsandbytes 4-bit NF4 quantization of the denoisers and text encoders at load; everything "
-           "resident. Lossy. GPU only; needs videogen-diffusers[bnb].",
-    "auto": "Estimate each preset's peak GPU memory at the spec's size and pick the least aggressive "
-            "lossless one (none → balanced → low → minimal) that fits with a margin; on an out-of-memory "
-            "error retry once with the next. On a CPU: none.",
+#: preset → (what it does, where it runs, its frames beside `none`): the table in docs/memory.md (`markdown`)
+DOCS: dict[str, tuple[str, str, str]] = {
+    "none": ("Everything resident on the device; no hooks. Fastest, most memory.", "GPU, CPU", "reference"),
+    "fast": ("`none` + regional `torch.compile` of the denoiser's repeated blocks "
+             "(`compile_repeated_blocks(fullgraph=True)`). Where the class declares no repeated blocks (CogVideoX, "
+             "FramePack, the UNets) it compiles the whole denoiser on a GPU and nothing on a CPU, where that takes "
+             "minutes (the plan's notes say so; `compile=\"full\"` asks for it anyway). Same memory; faster steps "
+             "after a compile warm-up.", "GPU, CPU", "same"),
+    "balanced": ("Model CPU offload (`enable_model_cpu_offload`: one component on the GPU at a time) + VAE tiling; "
+                 "`decode_chunk_size=8` for pipelines that take it (SVD, I2VGen-XL).", "GPU only", "same"),
+    "low": ("Group offload (`enable_group_offload`), block level, one block per group, CUDA streams with "
+            "`record_stream`: denoisers and text encoders stream from RAM; VAE and image encoder resident. VAE "
+            "tiling + slicing; `decode_chunk_size=4` where taken.", "GPU (CPU: without streams)", "same"),
+    "minimal": ("Group offload, leaf level, streams + `low_cpu_mem_usage`: everything but the VAE streams from RAM. "
+                "VAE tiling + slicing, `decode_chunk_size=1`, UNet forward chunking.", "GPU (CPU: without streams)",
+                "same*"),
+    "low-fp8": ("`low` + layerwise casting (`enable_layerwise_casting`): denoiser weights stored in `float8_e4m3fn`, "
+                "computed in the card's dtype.", "GPU, CPU", "lossy"),
+    "int8": ("torchao int8 weight-only quantization of the denoisers and text encoders at load "
+             "(`PipelineQuantizationConfig(quant_mapping=...)`); everything resident. Needs "
+             "`videogen-diffusers[quant]`.", "GPU, CPU", "lossy"),
+    "nf4": ("bitsandbytes 4-bit NF4 quantization of the denoisers and text encoders at load; everything resident. "
+            "Needs `videogen-diffusers[bnb]`.", "GPU only", "lossy"),
+    "auto": ("Estimates every lossless preset's peak GPU memory at the spec's size and picks the least aggressive "
+             "that fits (none → balanced → low → minimal) with a margin of max(1 GiB, 10 % of the GPU), offloaded "
+             "weights within 90 % of free RAM; retries once with the next preset on an out-of-memory error. On a "
+             "CPU: `none`.", "GPU, CPU", "—"),
 }
+
+
+def markdown() -> str:
+    """The presets table of docs/memory.md (tests/memory/test_plans.py keeps the two in sync)."""
+    rows = ["| preset | what it does | runs on | frames |", "|---|---|---|---|"]
+    rows += [f"| `{name}` | {what} | {where} | {frames} |" for name, (what, where, frames) in DOCS.items()]
+    return "\n".join(rows)
 
 
 def preset(name: str, **overrides: Any) -> MemoryPlan:

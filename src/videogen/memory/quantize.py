@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import VideoGenError
 from .plans import MemoryPlan
 
 if TYPE_CHECKING:
@@ -27,26 +28,17 @@ def load_key(plan: MemoryPlan) -> tuple:
     return plan.load_part()
 
 
-def dtypes_for(plan: MemoryPlan, card: ModelCard, device: str) -> dict[str, torch.dtype]:
-    """`dtype` for from_pretrained: the card's on a GPU, float32 on a CPU, then the plan's overrides."""
-    import torch
-
-    from ..runtime import component_dtypes
-
-    dtypes = dict(component_dtypes(card, device))
-    for name, value in plan.dtypes:
-        dtypes[name] = getattr(torch, value)
-    return dtypes
-
-
 def load_kwargs(plan: MemoryPlan, card: ModelCard, device: str) -> dict[str, Any]:
-    """Keyword arguments for `from_pretrained`. Loads a GGUF denoiser here (called inside the loader)."""
-    dtypes = dtypes_for(plan, card, device)
+    """Keyword arguments for `from_pretrained` under a resolved plan (resolve.py). Loads a GGUF denoiser here
+    (called inside the loader)."""
+    from ..runtime import component_dtypes, torch_dtypes
+
+    dtypes = torch_dtypes(component_dtypes(card, device, plan))
     kwargs: dict[str, Any] = {"dtype": dtypes}
     if plan.quantization:
         kwargs["quantization_config"] = pipeline_quantization(plan, dtypes)
     for name, path in plan.gguf:
-        kwargs[name] = load_gguf(card, name, path, dtypes.get(name, dtypes.get("default")))
+        kwargs[name] = load_gguf(card, name, path, dtypes.get(name, dtypes["default"]))
     return kwargs
 
 
@@ -77,6 +69,9 @@ def pipeline_quantization(plan: MemoryPlan, dtypes: dict[str, torch.dtype]) -> A
 
     from .components import role_of
 
+    if not plan.quantize_components:  # never a silent no-op: a plan reaches here resolved (defaults filled)
+        raise VideoGenError(f"videogen: quantization={plan.quantization!r} names no components; resolve the "
+                            "plan first (memory.resolve)")
     backend, kind = plan.quantization.split("-", 1)
     mapping = {}
     for name in plan.quantize_components:
@@ -98,31 +93,15 @@ def load_gguf(card: ModelCard, name: str, path: str, compute_dtype: torch.dtype)
     """Component `name` from a GGUF file (diffusers-format tensor names), quantized weights kept."""
     from diffusers import GGUFQuantizationConfig
 
-    from .components import annotated_components, component_class
+    from ..families import get_family
+    from .components import component_class, pipeline_components
 
-    family_classes = {c.name: c for c in _components_for(card)}
-    comp = family_classes.get(name)
-    if comp is None:
-        comp = next(c for c in annotated_components(card.pipeline_class(card.tasks[0], _family(card)))
-                    if c.name == name)
-    cls = component_class(comp.class_name, comp.library)
+    components, _ = pipeline_components(card, card.pipeline_class(card.tasks[0], get_family(card.family)))
+    comp = next(c for c in components if c.name == name)
     logger.info("loading %s from GGUF %s", name, path)
-    return cls.from_single_file(
+    return component_class(comp.class_name, comp.library).from_single_file(
         os.path.expanduser(path), quantization_config=GGUFQuantizationConfig(compute_dtype=compute_dtype),
         config=_config_source(card), subfolder=name, torch_dtype=compute_dtype)
-
-
-def _family(card: ModelCard) -> Any:
-    from ..families import get_family
-
-    return get_family(card.family)
-
-
-def _components_for(card: ModelCard) -> list[Any]:
-    from .components import pipeline_components
-
-    comps, _ = pipeline_components(card, card.pipeline_class(card.tasks[0], _family(card)))
-    return comps
 
 
 def write_gguf(model: Any, path: str | os.PathLike, qtype: str = "Q8_0") -> Path:

@@ -1,4 +1,5 @@
-"""The simulated activations (memory/simulate.py) against real execution, replay, caching and the plan."""
+"""The opt-in simulated activations (memory/simulate.py) against real execution, replay, caching, and
+`videogen.plan(..., simulate=True)`; `memory="auto"` never simulates."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 import pytest
 
 import videogen
-from videogen.memory import simulate as sim_module
-from videogen.memory.report import _prepare_for_plan
+from videogen import simulate as sim_module
+from videogen.planning import prepare_for_plan
 
 TINY_CARDS = [c for c in videogen.list_models() if c.tiny]
 #: the tiny HunyuanVideo-I2V holds one 20 KB tensor in the simulation that the real run frees earlier
@@ -24,7 +25,8 @@ def no_disk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _float32(prepared: Any) -> Any:
-    return prepared.plan.replace(dtypes={"default": "float32"})  # what the tiny model runs in on a CPU
+    # what the tiny model runs in on a CPU: every component float32 (a card's own entries win over "default")
+    return prepared.plan.replace(dtypes={**{name: "float32" for name in prepared.card.dtypes}, "default": "float32"})
 
 
 @pytest.mark.parametrize("card", TINY_CARDS, ids=[c.name for c in TINY_CARDS])
@@ -34,7 +36,7 @@ def test_simulation_on_fake_weights_matches_the_real_run(card: Any, no_disk: Non
 
     from videogen.pipeline import load_pipeline, pipeline_class
 
-    prepared = _prepare_for_plan(None, {"model": card.name, "memory": "none"})
+    prepared = prepare_for_plan(None, {"model": card.name, "memory": "none"})
     plan = _float32(prepared)
     simulated = sim_module.simulate(prepared, plan)
     pipe, _ = load_pipeline(prepared.card, prepared.family, pipeline_class(prepared.class_name),
@@ -62,7 +64,7 @@ def test_replaying_repeated_vae_calls_changes_no_figure(no_disk: None, monkeypat
         return forward(self, *args, **kwargs)
 
     monkeypatch.setattr(autoencoder_kl_wan.WanDecoder3d, "forward", counted)
-    prepared = _prepare_for_plan(None, {"model": "tiny-wan", "num_frames": 33, "memory": "none"})
+    prepared = prepare_for_plan(None, {"model": "tiny-wan", "num_frames": 33, "memory": "none"})
     figures = {}
     for replay in (True, False):
         monkeypatch.setattr(sim_module, "REPLAY_INNER", replay)
@@ -80,9 +82,9 @@ def test_replaying_repeated_vae_calls_changes_no_figure(no_disk: None, monkeypat
 def test_full_size_simulation_follows_the_spec_and_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("VIDEOGEN_CACHE", str(tmp_path))
     sim_module._MEMO.clear()
-    short = _prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 17,
+    short = prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 17,
                                      "memory": "none"})
-    long = _prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 33,
+    long = prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 33,
                                     "memory": "none"})
     a, b = sim_module.simulate(short), sim_module.simulate(long)
     assert set(a.phases) == {"text_encoder", "transformer", "vae"}
@@ -96,14 +98,12 @@ def test_full_size_simulation_follows_the_spec_and_is_cached(monkeypatch: pytest
     assert sim_module.simulate(short) == a
 
 
-def test_plan_uses_simulated_activations_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_uses_simulated_activations_when_asked_and_says_so() -> None:
     report = videogen.plan(model="tiny-wan", simulate=True)
     assert {c.activation_source for c in report.components} == {"simulated"}
     assert "(simulated)" in str(report)
-    formula = videogen.plan(model="tiny-wan", simulate=False)
-    assert {c.activation_source for c in formula.components} == {"formula"}
-    monkeypatch.setenv("VIDEOGEN_SIMULATE", "1")  # the default outside the test suite
-    assert videogen.plan(model="tiny-wan").components[0].activation_source == "simulated"
+    for formula in (videogen.plan(model="tiny-wan", simulate=False), videogen.plan(model="tiny-wan")):
+        assert {c.activation_source for c in formula.components} == {"formula"}  # the default
 
 
 def test_a_pipeline_that_cant_be_simulated_falls_back_to_formulas_and_says_why(
@@ -119,21 +119,26 @@ def test_a_pipeline_that_cant_be_simulated_falls_back_to_formulas_and_says_why(
     assert all(r.peak_gpu_bytes for r in report.presets)
 
 
-def test_auto_on_a_gpu_simulates_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`memory="auto"` with a GPU estimates every ladder preset from one simulation run of the spec."""
-    from videogen.memory import auto, checks
+def test_auto_never_simulates_but_plan_can_choose_with_simulated_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU (assumed here) `memory="auto"` decides from formulas; `plan(simulate=True)` decides from one
+    simulation per distinct activation setting of the presets."""
+    monkeypatch.setenv("VIDEOGEN_ASSUME_GPU_GIB", "16")
+    monkeypatch.setenv("VIDEOGEN_ASSUME_RAM_GIB", "64")
+    real = sim_module.simulate_plans
+    seen: list[int] = []
 
-    monkeypatch.setenv("VIDEOGEN_SIMULATE", "1")
-    seen: list[Any] = []
-    real = auto.simulations
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("auto simulated")
+
+    monkeypatch.setattr(sim_module, "simulate_plans", refuse)
+    plan = videogen.generation.prepare(model="tiny-wan", prompt="x", memory="auto").plan
+    assert plan.name == "none" and plan.oom_retry
 
     def spy(subject: Any, plans: list[Any]) -> Any:
-        seen.append((subject, len(plans)))
+        seen.append(len(plans))
         return real(subject, plans)
 
-    monkeypatch.setattr(auto, "simulations", spy)
-    monkeypatch.setattr(auto, "free_gpu_bytes", lambda: (8 * 1024 ** 3, 16 * 1024 ** 3))
-    monkeypatch.setattr(checks.Context, "cuda", property(lambda self: True))
-    plan = videogen.generation.prepare(model="tiny-wan", prompt="x", memory="auto").plan
-    assert seen and seen[0][0].card.name == "tiny-wan" and seen[0][1] == len(auto.LADDER)
-    assert plan.name == "none" and plan.oom_retry
+    monkeypatch.setattr(sim_module, "simulate_plans", spy)
+    report = videogen.plan(model="tiny-wan", simulate=True)
+    assert seen and report.plan.name == "none" and "(assumed: VIDEOGEN_ASSUME_GPU_GIB)" in report.reason
+    assert {c.activation_source for c in report.components} == {"simulated"}

@@ -1,6 +1,7 @@
 """Parts for the tiny random-weight pipelines: tokenizers built in code, small text/image encoders.
 
-Every family's `build_tiny` uses these; nothing here touches the network.
+Every family's `build_tiny` uses these (a new family's builder should too); nothing here touches the network.
+Below the families: it imports nothing of videogen's. `videogen.tiny` builds, caches and finds the models.
 """
 
 from __future__ import annotations
@@ -131,3 +132,21 @@ def hunyuan_video_vae() -> Any:
         scaling_factor=0.476986, spatial_compression_ratio=8, temporal_compression_ratio=4,
         mid_block_add_attention=True,
     )
+
+
+def sd_vae() -> Any:
+    """A tiny SD `AutoencoderKL` (ModelScope, I2VGen-XL): three blocks of 8 channels, so latents are 4× smaller
+    (fast UNets)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(block_out_channels=(8, 8, 8), in_channels=3, out_channels=3,
+                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                         latent_channels=4, sample_size=32, norm_num_groups=2)
+
+
+def ddim_scheduler() -> Any:
+    """The DDIM scheduler of the SD-based video UNets (ModelScope, I2VGen-XL)."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                         set_alpha_to_one=False)

@@ -1,4 +1,8 @@
-"""Simulated activation memory: the pipeline's real call, at full size, on fake tensors.
+"""Simulated activation memory: the pipeline's real call, at full size, on fake tensors. Opt-in.
+
+Nothing on the default path imports this module: `memory="auto"` decides from the fitted formulas
+(estimate.py). It runs for `videogen.plan(..., simulate=True)` / `videogen plan --simulate`, the memory
+bench's comparison and the tests that fit and check the formulas (benchmarks/simulate_catalog.py).
 
 `simulate(prepared)` builds the full-size pipeline from its configs with *fake* weights (PyTorch's
 `FakeTensorMode`: shapes and dtypes, no storage, no compute), runs the diffusers pipeline's own
@@ -7,7 +11,6 @@ alive. Per component it records the tensors alive when the component starts (lat
 pipeline's state) and the most allocated above that while it runs (its activations). Weights are not
 counted here; the planner adds them from the plan's placement (estimate.py).
 
-The planner's activation figures come from here (formulas only when a pipeline can't be simulated).
 Small tensors (masks, timesteps, indices) carry their real value beside the fake one, so what the
 pipeline reads back from them (`.item()`, `nonzero`, an `if`) is real; a value read from a large tensor
 is guessed (0, one match) and listed in `Simulation.guessed`. Repeated calls (steps, tiles, frames,
@@ -34,12 +37,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import VideoGenError
-from .plans import MemoryPlan
+from .errors import VideoGenError
+from .memory.estimate import activation_parts
+from .memory.plans import MemoryPlan
 
 if TYPE_CHECKING:
-    from ..catalog import ModelCard
-    from ..generation import Prepared
+    from .catalog import ModelCard
+
+__all__ = ["PhaseMemory", "Simulation", "Subject", "activation_parts", "measure_call", "simulate", "simulate_plans",
+           "subject_of"]
 
 logger = logging.getLogger("videogen")
 
@@ -69,12 +75,6 @@ class Simulation:
     guessed: list[str] = field(default_factory=list)
 
 
-def activation_parts(plan: MemoryPlan) -> tuple:
-    """The parts of a plan that change activation memory (what a simulation depends on)."""
-    return (plan.vae_tiling, plan.vae_slicing, plan.forward_chunking, plan.decode_chunk_size,
-            tuple(sorted(dict(plan.dtypes).items())))
-
-
 @dataclass(frozen=True)
 class Subject:
     """What a simulation runs: a checked spec, its card and family, its media, the pipeline class."""
@@ -86,7 +86,8 @@ class Subject:
     class_name: str
 
 
-def subject_of(prepared: Prepared) -> Subject:
+def subject_of(prepared: Any) -> Subject:
+    """The Subject of a `generation.Prepared` (anything with its spec, card, family, media, class_name)."""
     return Subject(prepared.spec, prepared.card, prepared.family, prepared.media, prepared.class_name)
 
 
@@ -98,22 +99,17 @@ _RUNNING = threading.Lock()
 REPLAY_INNER = True
 
 
-def enabled() -> bool:
-    """Whether estimates simulate by default (`VIDEOGEN_SIMULATE=0` turns it off: formulas only)."""
-    return os.environ.get("VIDEOGEN_SIMULATE", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def simulate(subject: Subject | Prepared, plan: MemoryPlan | None = None) -> Simulation:
+def simulate(subject: Subject | Any, plan: MemoryPlan | None = None) -> Simulation:
     """The activation memory of `subject`'s pipeline call under `plan`, simulated on fake full-size weights.
 
     Seconds to minutes on a CPU (docs/benchmarks.md); kept in memory and under `$VIDEOGEN_CACHE/simulations`.
     Raises VideoGenError when the pipeline can't run on fake tensors.
     """
-    plan = plan or subject.plan  # type: ignore[union-attr]
+    plan = plan or subject.plan  # a Prepared carries its plan
     return simulate_plans(subject, [plan])[activation_parts(plan)]
 
 
-def simulate_plans(subject: Subject | Prepared, plans: list[MemoryPlan]) -> dict[tuple, Simulation]:
+def simulate_plans(subject: Subject | Any, plans: list[MemoryPlan]) -> dict[tuple, Simulation]:
     """Simulations for each distinct activation part of `plans` (one fake pipeline per dtype set)."""
     if not isinstance(subject, Subject):
         subject = subject_of(subject)
@@ -141,8 +137,8 @@ def simulate_plans(subject: Subject | Prepared, plans: list[MemoryPlan]) -> dict
 
 
 def _key(subject: Subject, parts: tuple) -> str:
-    from ..runtime import versions
-    from .components import pipeline_components
+    from .memory.components import pipeline_components
+    from .runtime import versions
 
     spec = subject.spec
     components, _ = pipeline_components(subject.card, subject.class_name)
@@ -159,7 +155,7 @@ def _key(subject: Subject, parts: tuple) -> str:
 
 
 def _folder() -> Path:
-    from ..testing import cache_root
+    from .tiny import cache_root
 
     return cache_root() / "simulations"
 
@@ -191,7 +187,7 @@ def _run(subject: Subject, plans: list[MemoryPlan]) -> list[Simulation]:
     measured once and replayed (their outputs made anew, their activation remembered)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from ..pipeline import pipeline_class
+    from .pipeline import pipeline_class
 
     cls = pipeline_class(subject.class_name)
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
@@ -212,7 +208,7 @@ def _run(subject: Subject, plans: list[MemoryPlan]) -> list[Simulation]:
     return results
 
 
-def measure_call(subject: Subject | Prepared, pipe: Any, plan: MemoryPlan) -> Simulation:
+def measure_call(subject: Subject | Any, pipe: Any, plan: MemoryPlan) -> Simulation:
     """The same measurement on a real, loaded pipeline (CPU): what the simulation is checked against.
 
     Every call runs for real (no replay); the wrappers are taken off afterwards.
@@ -235,8 +231,8 @@ def _measured_call(subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, 
 
     import torch
 
-    from ..pipeline import call_parameters
-    from .apply import call_kwargs as plan_call_kwargs
+    from .memory.apply import call_kwargs as plan_call_kwargs
+    from .pipeline import call_parameters
 
     start = time.perf_counter()
     spec = subject.spec
@@ -271,7 +267,7 @@ def _measured_call(subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, 
 
 def _set_activation_options(pipe: Any, plan: MemoryPlan) -> None:
     """VAE tiling / slicing and forward chunking as `plan` has them (off where it doesn't)."""
-    from .apply import denoisers
+    from .memory.apply import denoisers
 
     vae = getattr(pipe, "vae", None)
     if vae is not None:
@@ -295,8 +291,8 @@ def fake_pipeline(subject: Subject, cls: type, plan: MemoryPlan, fake_mode: Any)
     """
     import torch
 
-    from .components import pipeline_components
-    from .estimate import component_dtype
+    from .memory.components import pipeline_components
+    from .runtime import component_dtype
 
     card = subject.card
     parts = small_parts(subject, cls)
@@ -304,7 +300,7 @@ def fake_pipeline(subject: Subject, cls: type, plan: MemoryPlan, fake_mode: Any)
     for comp in components:
         if comp.config is None:
             raise VideoGenError(f"can't simulate {card.name}: the config of {comp.name} is unknown")
-        dtype = getattr(torch, component_dtype(card, plan, comp.name, "cuda"))
+        dtype = getattr(torch, component_dtype(card, comp.name, "cuda", plan))
         module = _fake_module(comp, dtype, fake_mode)
         module.to = _rebuild_on_cast(module, comp, fake_mode)
         parts[comp.name] = module
@@ -322,7 +318,7 @@ def fake_pipeline(subject: Subject, cls: type, plan: MemoryPlan, fake_mode: Any)
 def _fake_module(comp: Any, dtype: Any, fake_mode: Any) -> Any:
     from torch._subclasses.fake_tensor import unset_fake_temporarily
 
-    from .estimate import build_on_meta
+    from .memory.estimate import build_on_meta
 
     with unset_fake_temporarily():
         module = build_on_meta(comp).to(dtype).eval()
@@ -364,7 +360,7 @@ def small_parts(subject: Subject, cls: type) -> dict[str, Any]:
     """Tokenizers, scheduler and processors for `cls`, from the family's tiny model."""
     import torch
 
-    from ..pipeline import load_pipeline
+    from .pipeline import load_pipeline
 
     family = subject.family
     tiny_card = next((c for c in family.cards if c.tiny
@@ -422,7 +418,7 @@ def _on_real_tensors(method: Callable) -> Callable:
 
 def pipeline_config(card: ModelCard, cls: type) -> dict[str, Any]:
     """The pipeline's own registered settings (Wan 2.2's boundary_ratio, expand_timesteps) for `cls`."""
-    from .components import pipeline_settings
+    from .memory.components import pipeline_settings
 
     stored = pipeline_settings(card)
     accepted = set(inspect.signature(cls.__init__).parameters)

@@ -1,0 +1,198 @@
+"""Helpers several families share, so no family file imports another.
+
+- UNet pipelines outside the catalog (ModelScope, I2VGen-XL, SVD): their default size from the configs.
+- CLIP `clip_skip` (ModelScope, I2VGen-XL): checking it, and the alias that makes it work on transformers 5.6.
+- HunyuanVideo's text side and guidance (HunyuanVideo, FramePack): true CFG, the Llama tokenizer, the
+  cache context their pipelines don't set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+from .base import outside_catalog, size_unknown
+
+if TYPE_CHECKING:
+    from ..card import ModelCard
+    from ..spec import VideoSpec
+    from .base import Family
+
+logger = logging.getLogger("videogen")
+
+
+# ---- UNet pipelines outside the catalog -------------------------------------------------------------
+def vae_scale(vae: Mapping[str, Any]) -> int | None:
+    """How much the VAE config shrinks height and width (None when the config doesn't say)."""
+    for key in ("scale_factor_spatial", "spatial_compression_ratio"):
+        value = vae.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    blocks = vae.get("block_out_channels")
+    if isinstance(blocks, (list, tuple)) and blocks:
+        return 2 ** (len(blocks) - 1)
+    return None
+
+
+def unet_size(read_config: Callable[[str], dict]) -> int | None:
+    """A UNet pipeline's own default size: the UNet's `sample_size` × the VAE's scale (None when unknown)."""
+    sample = read_config("unet").get("sample_size")
+    scale = vae_scale(read_config("vae"))
+    if isinstance(sample, int) and not isinstance(sample, bool) and sample > 0 and scale:
+        return sample * scale
+    return None
+
+
+def unet_card(family: Family, template: ModelCard, ref: str, class_name: str, index: Mapping[str, Any],
+              read_config: Callable[[str], dict], **changes: Any) -> ModelCard:
+    """A UNet checkpoint outside the catalog from `template` (renamed, with `changes`): the template's size when
+    the UNet is its architecture, else the UNet's sample_size × the VAE's scale (the pipeline's own default),
+    else no default size (`size_unknown`)."""
+    card = outside_catalog(template, ref, class_name, variant=None, **changes)
+    if family.known_card(class_name, index, read_config, prefer=template) is not None:
+        return card
+    size = unet_size(read_config)
+    return replace(card, height=size, width=size) if size else size_unknown(card, ("height", "width"))
+
+
+# ---- CLIP clip_skip ---------------------------------------------------------------------------------
+def check_clip_skip(value: Any) -> None:
+    """`extra["clip_skip"]`: None or a whole number >= 0 (the layers skipped from the end)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SpecError(
+            f"extra['clip_skip']={value!r} must be a whole number of CLIP text layers to skip, "
+            "at least 0 (e.g. extra={'clip_skip': 1}), or left out",
+            field="extra",
+            valid=1,
+        )
+
+
+@contextlib.contextmanager
+def clip_skip_alias(pipe: Any, clip_skip: Any) -> Iterator[None]:
+    """Let the pipeline's clip_skip code find `text_encoder.text_model` on transformers >= 5.6.
+
+    transformers 5.6 flattened `CLIPTextModel` (`final_layer_norm` is now on the model itself), while
+    the diffusers pipelines still call `text_encoder.text_model.final_layer_norm`. For the call, the
+    encoder gets an unregistered attribute `text_model` pointing at itself (not a submodule, so no
+    state dict or hook sees it). Nothing is done when clip_skip is None or the attribute exists.
+    """
+    encoder = getattr(pipe, "text_encoder", None)
+    if clip_skip is None or encoder is None:
+        yield
+        return
+    layers = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
+    if layers is not None and clip_skip >= layers:
+        raise SpecError(
+            f"extra['clip_skip']={clip_skip} is too large: the text encoder has {layers} layers, so "
+            f"clip_skip must be below {layers} (e.g. extra={{'clip_skip': 1}})",
+            field="extra",
+            valid=layers - 1,
+        )
+    added = False
+    if "text_model" not in encoder.__dict__ and not hasattr(encoder, "text_model"):
+        object.__setattr__(encoder, "text_model", encoder)
+        added = True
+    try:
+        yield
+    finally:
+        if added:
+            encoder.__dict__.pop("text_model", None)
+
+
+# ---- HunyuanVideo's text side and guidance ---------------------------------------------------------
+def check_true_cfg(spec: VideoSpec, card: ModelCard) -> None:
+    """Real CFG needs both `true_cfg_scale` > 1 and a negative prompt; either alone is silently ignored."""
+    value = {**card.call_defaults, **spec.extra}.get("true_cfg_scale", 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise SpecError(f"extra['true_cfg_scale']={value!r} must be a number (e.g. 6.0, or 1.0 for no "
+                        "real CFG)", field="extra")
+    if spec.negative_prompt is not None and value <= 1.0:
+        raise SpecError(
+            f"negative_prompt is ignored by {card.name} unless extra['true_cfg_scale'] > 1: the model is "
+            "guidance-distilled (guidance_scale is embedded guidance, not classifier-free guidance). "
+            "Pass extra={'true_cfg_scale': 6.0} with the negative prompt for real CFG (twice the compute), "
+            "or leave negative_prompt out",
+            field="negative_prompt",
+        )
+    if value > 1.0 and spec.negative_prompt is None:
+        raise SpecError(
+            f"negative_prompt is required: extra['true_cfg_scale']={value} turns on real classifier-free "
+            f"guidance, which {card.name} runs only with a negative prompt (otherwise it is silently "
+            "ignored). Pass negative_prompt='...' (negative_prompt='' for an empty one), or drop "
+            "true_cfg_scale",
+            field="negative_prompt",
+        )
+
+
+def true_cfg_on(spec: VideoSpec, card: ModelCard | None = None) -> bool:
+    """Whether the call runs real classifier-free guidance (two transformer passes a step)."""
+    defaults = card.call_defaults if card is not None else {}
+    value = {**defaults, **spec.extra}.get("true_cfg_scale", 1.0)
+    return spec.negative_prompt is not None and float(value) > 1.0
+
+
+def cache_hooked(module: Any) -> bool:
+    """True when a stateful diffusers cache hook (FirstBlockCache, TaylorSeer, PAB, ...) is on `module`."""
+    if module is None:
+        return False
+    if getattr(module, "is_cache_enabled", False):  # CacheMixin.enable_cache
+        return True
+    registry = getattr(module, "_diffusers_hook", None)  # hooks applied with apply_* directly
+    if registry is None:
+        return False
+    try:
+        registries = (registry, *registry._get_child_registries())
+        return any(getattr(hook, "_is_stateful", False) for reg in registries for hook in reg.hooks.values())
+    except AttributeError:  # a diffusers without these internals: trust is_cache_enabled
+        return False
+
+
+def cache_context(pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    """`transformer.cache_context("cond")` for pipelines that set none, when a cache hook needs it."""
+    transformer = getattr(pipe, "transformer", None)
+    if not cache_hooked(transformer):
+        return contextlib.nullcontext()
+    if true_cfg_on(spec):
+        logger.warning("%s: the cache hook sees the conditional and unconditional passes of true CFG in one "
+                       "cache context, so its reuse is approximate", spec.model)
+    return transformer.cache_context("cond")
+
+
+def load_llama_tokenizer(source: str | Path, subfolder: str = "tokenizer", **kwargs: Any) -> Any | None:
+    """The Llama tokenizer as its tokenizer.json defines it (`PreTrainedTokenizerFast`), padding right.
+
+    transformers 5's `LlamaTokenizer` replaces the Llama-3 ByteLevel pre-tokenizer with Metaspace, which
+    changes HunyuanVideo's tokens. None when the folder has no tokenizer.json (then the pipeline's own
+    loader is used).
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    local = Path(source) / subfolder
+    if Path(source).is_dir() and not (local / "tokenizer.json").is_file():
+        return None
+    try:
+        return PreTrainedTokenizerFast.from_pretrained(str(source), subfolder=subfolder, padding_side="right",
+                                                       **kwargs)
+    except (OSError, ValueError) as exc:
+        logger.warning("could not read %s/%s as a fast tokenizer (%s); using the pipeline's loader",
+                       source, subfolder, exc)
+        return None
+
+
+def with_llama_tokenizer(kwargs: Mapping[str, Any], source: str, revision: str | None = None) -> dict[str, Any]:
+    """`from_pretrained` kwargs with the Llama tokenizer read as `load_llama_tokenizer` does, unless given."""
+    out = dict(kwargs)
+    if "tokenizer" not in out:
+        tokenizer = load_llama_tokenizer(source, "tokenizer", revision=revision)
+        if tokenizer is not None:
+            out["tokenizer"] = tokenizer
+    return out

@@ -1,0 +1,40 @@
+"""`resolve_plan`: "auto", a preset or a MemoryPlan → the one resolved plan everything else reads.
+
+Resolving fills the plan's defaults for the pipeline (`quantize_components`: the denoisers and text
+encoders; `layerwise_components`: the denoisers; context.defaults), then runs the rule table (checks.py):
+a preset is fitted to the pipeline and machine (notes say how), a custom plan is checked strictly. The
+checks, the estimates, `from_pretrained`'s arguments, the hooks applied and the result's metadata all
+read this plan. `memory="auto"` asks auto.py, which decides from weights and formulas (no simulation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .auto import choose
+from .checks import resolve
+from .context import context, shape_of
+from .plans import MemoryPlan, plan_from
+from .presets import PRESETS, preset
+
+if TYPE_CHECKING:
+    from ..card import ModelCard
+    from ..families.base import Family
+    from ..spec import VideoSpec
+
+__all__ = ["resolve_plan"]
+
+
+def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, device: str,
+                 media: Mapping[str, Any] | None = None) -> MemoryPlan:
+    """The resolved plan for `spec.memory` ("auto", a preset name, a MemoryPlan or a dict).
+
+    A plan named after a preset (`preset("low", oom_retry=True)`) adapts like the preset. `media` is
+    accepted for callers that still pass it and unused (`auto` decides from formulas, not simulation).
+    """
+    ctx = context(card, card.pipeline_class(spec.task, family), device)
+    if memory is None or (isinstance(memory, str) and memory == "auto"):
+        return choose(ctx, card, shape_of(spec, ctx)).plan
+    plan = preset(memory) if isinstance(memory, str) else plan_from(memory)
+    return resolve(plan, ctx, fix=plan.name in PRESETS)

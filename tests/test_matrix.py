@@ -1,0 +1,277 @@
+"""Every task of every tiny catalog card, end to end, equal to the direct diffusers call within one 8-bit level.
+
+Registry-driven: a card registered with `tiny=` is covered for each of its tasks with no edit here. The direct
+call is what a diffusers user would write from the card, independently of videogen's own translation: the
+pipeline class (the one videogen reports) loaded with a plain `from_pretrained` of the tiny folder; the size,
+frame count, steps and guidance (given or the card's) and the card's `call_defaults` where the pipeline's
+`__call__` takes them; the prompt and media as given (PIL); `extra` as given; the global RNG and
+`torch.Generator("cpu")` seeded (I2VGen-XL draws from the global one). What a family's direct call needs beyond
+that is its entry in FAMILIES (a new family whose call needs more fails here, with both calls in the message);
+non-default specs that exercise a family's translation are EXTRA cases, run by the same body.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import assert_frames_close, direct_pipeline, framepack_docs_pipeline, image, run_direct, video
+from PIL import Image
+
+import videogen
+from videogen.testing import tiny_folder
+
+PROMPT = "a white ferret leaps into a stream"
+SEED = 7
+TINY = [card for card in videogen.list_models() if card.tiny]
+
+
+def pil(array: Any) -> Image.Image:
+    return Image.fromarray(array)
+
+
+def frames(array: Any) -> list[Image.Image]:
+    return [Image.fromarray(f) for f in array]
+
+
+def task_inputs(task: str, card: videogen.ModelCard) -> dict[str, Any]:
+    """The media a task needs, at the card's size (a video as long as the card's default)."""
+    h, w = card.height, card.width
+    inputs = {"t2v": {}, "i2v": {"image": image(h, w)},
+              "flf2v": {"image": image(h, w), "last_image": image(h, w, seed=1)},
+              "v2v": {"video": video(card.num_frames, h, w)}, "conditioned": {"image": image(h, w)}}
+    if task not in inputs:
+        pytest.fail(f"{card.name}: task {task!r} is new: add the media it takes to task_inputs")
+    return inputs[task]
+
+
+@dataclass
+class Case:
+    card: videogen.ModelCard
+    task: str
+    fields: dict[str, Any]  # what generate gets besides model, task and seed
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return dict(self.fields.get("extra") or {})
+
+    def get(self, name: str) -> Any:
+        """A spec field as given, else the card's default."""
+        return self.fields.get(name, getattr(self.card, name))
+
+
+@dataclass(frozen=True)
+class Direct:
+    """What a family's direct call needs beyond the common translation."""
+
+    #: whether the pipeline takes a prompt (the spec gets one)
+    prompt: bool = True
+    #: (pipeline class, tiny folder, call kwargs, scratch folder) → the pipeline; default `from_pretrained`
+    load: Callable[[str, Path, dict, Path], Any] | None = None
+    #: adjusts the call kwargs in place, given the case and the loaded pipeline; returns the frames to keep
+    call: Callable[[dict, Case, Any], int | None] | None = None
+
+
+# ---- the families' own translation ------------------------------------------------------------------------
+def _svd_call(kw: dict, case: Case, pipe: Any) -> None:
+    # no text encoder; guidance_scale is the top of SVD's per-frame guidance ramp
+    kw.setdefault("max_guidance_scale", case.get("guidance_scale"))
+
+
+def _i2vgen_xl_call(kw: dict, case: Case, pipe: Any) -> None:
+    kw.setdefault("target_fps", case.get("fps"))  # frame-rate conditioning follows the spec's fps
+    kw.setdefault("clip_skip", None)  # the pipeline's default (1) crashes on transformers >= 5.6
+
+
+def _hunyuanvideo_call(kw: dict, case: Case, pipe: Any) -> None:
+    # I2V-33ch ("latent_concat") drops the 4 decoded frames of the conditioning image: ask for 4 more
+    if case.task == "i2v" and pipe.transformer.config.get("image_condition_type") == "latent_concat":
+        kw["num_frames"] += 4
+
+
+def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
+    """LTXConditionPipeline passes no `mu`: it runs on the tiny folder with `use_dynamic_shifting` off."""
+    if cls == "LTXConditionPipeline":
+        static = scratch / f"{folder.name}-static-shift"
+        if not static.exists():
+            shutil.copytree(folder, static)
+            config_file = static / "scheduler" / "scheduler_config.json"
+            config = json.loads(config_file.read_text())
+            config["use_dynamic_shifting"] = False
+            config_file.write_text(json.dumps(config))
+        folder = static
+    return direct_pipeline(cls, str(folder))
+
+
+def _ltx_call(kw: dict, case: Case, pipe: Any) -> None:
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+    kw.setdefault("frame_rate", case.get("fps"))
+    if "timesteps" in kw and "timesteps" not in case.extra and len(kw["timesteps"]) != kw["num_inference_steps"]:
+        del kw["timesteps"]  # the card's (distilled) timesteps fit only their own step count
+    if case.task != "conditioned":
+        return
+
+    def condition(image: Any = None, video: Any = None, **rest: Any) -> LTXVideoCondition:
+        return LTXVideoCondition(image=None if image is None else pil(image),
+                                 video=None if video is None else frames(video), **rest)
+
+    kw.pop("image", None), kw.pop("video", None), kw.pop("last_image", None)
+    if "conditions" in case.extra:  # LTXVideoCondition objects as they are, dicts made into them
+        kw["conditions"] = [c if isinstance(c, LTXVideoCondition) else condition(**c)
+                            for c in case.extra["conditions"]]
+        return
+    at = {"frame_index": kw.pop("frame_index", 0), "strength": kw.pop("strength", 1.0)}
+    kw["conditions"] = [condition(image=case.fields["image"], **at)] if "image" in case.fields else []
+    if "video" in case.fields:
+        kw["conditions"].append(condition(video=case.fields["video"], **at))
+    if "last_image" in case.fields:  # keyframes: the last image conditions the last frame
+        kw["conditions"].append(condition(image=case.fields["last_image"], frame_index=kw["num_frames"] - 1))
+
+
+#: the transformer folders of the tiny FramePack folder, named like the real repos, by sampling type
+FRAMEPACK_TRANSFORMERS = {"inverted_anti_drifting": "FramePackI2V_HY", "vanilla": "FramePack_F1_I2V_HY_20250503"}
+
+
+def _framepack_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
+    return framepack_docs_pipeline(str(folder), FRAMEPACK_TRANSFORMERS[kw["sampling_type"]])
+
+
+def _framepack_call(kw: dict, case: Case, pipe: Any) -> int:
+    """FramePack makes whole windows of 4·lws frames (+1) and counts (lws − 1)·4 + 1 frames a window in
+    `num_frames`: ask for the fewest windows that cover num_frames and keep the first num_frames."""
+    wanted, lws = kw["num_frames"], kw.get("latent_window_size", 9)
+    windows = max(1, math.ceil((wanted - 1) / (4 * lws)))
+    kw["num_frames"] = windows * ((lws - 1) * 4 + 1)
+    return wanted
+
+
+FAMILIES: dict[str, Direct] = {
+    "svd": Direct(prompt=False, call=_svd_call),
+    "i2vgen_xl": Direct(call=_i2vgen_xl_call),
+    "hunyuanvideo": Direct(call=_hunyuanvideo_call),
+    "ltx": Direct(load=_ltx_load, call=_ltx_call),
+    "framepack": Direct(load=_framepack_load, call=_framepack_call),
+    # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
+    # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
+}
+
+
+# ---- non-default specs a family translates: (card, task, fields without prompt, name) ----------------------
+def _condition_objects() -> dict[str, Any]:
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+    return {"extra": {"conditions": [LTXVideoCondition(image=pil(image(seed=3)), frame_index=4)]}}
+
+
+EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]] = [
+    ("tiny-wan2.2", "t2v", {"extra": {"guidance_scale_2": 1.5}}, "second-expert-guidance"),
+    ("tiny-ltx", "t2v", {"fps": 12}, "fps-is-frame_rate"),
+    ("tiny-ltx", "conditioned", {"image": image(), "num_frames": 17, "extra": {"frame_index": 8, "strength": 0.6}},
+     "image-at-frame"),
+    ("tiny-ltx", "conditioned", {"image": image(), "last_image": image(seed=1)}, "keyframes"),
+    ("tiny-ltx", "conditioned", {"video": video(9)}, "video"),
+    ("tiny-ltx", "conditioned", _condition_objects, "condition-objects"),
+    ("tiny-ltx", "conditioned", {"num_frames": 17, "extra": {"conditions": [
+        {"image": image(seed=2)}, {"video": video(9), "frame_index": 8, "strength": 0.8}]}}, "condition-dicts"),
+    ("tiny-ltx-distilled", "t2v", {"steps": 2}, "steps-other-than-the-cards-timesteps"),
+    ("tiny-hunyuanvideo", "t2v", {"negative_prompt": "blurry", "extra": {"true_cfg_scale": 3.0}}, "true-cfg"),
+    ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
+    ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),
+    ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8, "extra": {"target_fps": 4, "decode_chunk_size": 2}},
+     "extra-target_fps"),
+    ("tiny-modelscope", "v2v", {"video": video(6), "num_frames": 4, "steps": 4}, "video-trimmed"),
+    ("tiny-modelscope", "v2v", {"video": video(6), "num_frames": 4, "steps": 4, "extra": {"strength": 0.8}},
+     "strength"),
+    ("tiny-modelscope", "v2v", {"video": video(4, h=40, w=48), "steps": 2}, "size-from-video"),
+    ("tiny-svd", "i2v", {"image": image(), "guidance_scale": 2.0}, "guidance"),
+    ("tiny-svd", "i2v", {"image": image(), "extra": {"fps": 12, "motion_bucket_id": 40, "noise_aug_strength": 0.1,
+                                                     "decode_chunk_size": 2, "min_guidance_scale": 1.5}},
+     "micro-conditioning"),
+    ("tiny-svd", "i2v", {"image": image(), "height": 40, "width": 48, "num_frames": 3, "steps": 3},
+     "size-frames-steps"),
+]
+
+
+def _params() -> list:
+    params = []
+    for card in TINY:  # each card's cases together: its direct pipelines stay cached between them
+        params += [pytest.param(card.name, task, None, id=f"{card.name}-{task}") for task in card.tasks]
+        params += [pytest.param(card.name, task, fields, id=f"{card.name}-{task}-{name}")
+                   for model, task, fields, name in EXTRA if model == card.name]
+    return params
+
+
+def test_extra_cases_name_tiny_cards_and_their_tasks() -> None:
+    tasks = {card.name: card.tasks for card in TINY}
+    assert all(task in tasks.get(model, ()) for model, task, _, _ in EXTRA)
+
+
+def _direct_kwargs(cls: str, case: Case) -> dict[str, Any]:
+    """The call a diffusers user writes from the card: the size, frame count, steps and guidance (given or
+    the card's) and the card's call defaults where the pipeline takes them; the prompts and media given (always:
+    a pipeline that doesn't take them is the wrong one); `extra` as given."""
+    import diffusers
+
+    params = set(inspect.signature(getattr(diffusers, cls).__call__).parameters)
+    n = case.get("num_frames")
+    settings = {"height": case.get("height"), "width": case.get("width"), "num_frames": n,
+                "num_inference_steps": case.get("steps"), "guidance_scale": case.get("guidance_scale"),
+                **case.card.call_defaults}
+    kwargs = {k: v for k, v in settings.items() if k in params}
+    for name in ("prompt", "negative_prompt"):
+        if case.fields.get(name) is not None:
+            kwargs[name] = case.fields[name]
+    for name in ("image", "last_image"):
+        if case.fields.get(name) is not None:
+            kwargs[name] = pil(case.fields[name])
+    if case.fields.get("video") is not None:
+        kwargs["video"] = frames(case.fields["video"][:n])  # a longer video is cut to num_frames
+    return {**kwargs, **case.extra}
+
+
+def _describe(kwargs: dict[str, Any]) -> dict[str, Any]:
+    def one(v: Any) -> Any:
+        if isinstance(v, Image.Image):
+            return f"<PIL image {v.size[0]}x{v.size[1]}>"
+        if isinstance(v, list) and v and isinstance(v[0], Image.Image):
+            return f"<{len(v)} frames {v[0].size[0]}x{v[0].size[1]}>"
+        return v
+    return {k: one(v) for k, v in sorted(kwargs.items())}
+
+
+@pytest.mark.parametrize(("model", "task", "fields"), _params())
+def test_task_matches_direct_diffusers_call(model: str, task: str, fields: Any,
+                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    card = next(c for c in TINY if c.name == model)
+    direct = FAMILIES.get(card.family, Direct())
+    given = (fields() if callable(fields) else dict(fields)) if fields is not None else task_inputs(task, card)
+    if direct.prompt:
+        given = {"prompt": PROMPT, **given}
+    case = Case(card, task, given)
+    inferred = videogen.VideoSpec(**{k: v for k, v in given.items() if k != "extra"}).inferred_task()
+    task_field = {} if inferred == task else {"task": task}  # inferred from the media where it can be
+
+    result = videogen.generate(model=model, seed=SEED, progress=False, **task_field, **given)
+    spec = result.spec
+    asked = case.get("num_frames")  # a v2v video shorter than that sets the count
+    assert spec.task == task and spec.num_frames == min(asked, len(given.get("video", range(asked))))
+    assert result.frames.shape == (spec.num_frames, spec.height, spec.width, 3)
+    assert result.fps == case.get("fps")  # playback: the spec's fps, whatever conditioning extra sets
+
+    cls = result.metadata["model"]["pipeline"]
+    kwargs = _direct_kwargs(cls, case)
+    folder = tiny_folder(card.family, card.tiny)
+    scratch = tmp_path_factory.getbasetemp()
+    pipe = direct.load(cls, folder, kwargs, scratch) if direct.load else direct_pipeline(cls, str(folder))
+    keep = direct.call(kwargs, case, pipe) if direct.call else None
+    context = (f"\nvideogen called {cls} with {result.metadata['call']}"
+               f"\nthe direct call: {_describe(kwargs)}")
+    assert_frames_close(result.frames, run_direct(pipe, SEED, trim=keep, **kwargs), context=context)

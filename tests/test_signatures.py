@@ -1,0 +1,134 @@
+"""The stored signatures (configs/signatures.json) are what the installed diffusers says, and the checks made
+from them agree with the checks made from the live classes."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import numbers
+import types
+import typing
+from typing import Any
+
+import pytest
+
+import videogen
+from videogen import signatures
+from videogen.signatures import REGENERATE, dumps, generate, pipeline_signature, stored
+
+SAMPLES = [None, 0, 7, -1, 1.5, 0.03, True, False, "x", "", [1, 2], [0.5, 1], ["a"], [True], [], (1,), ("a", "b"),
+           [None], {"a": 1}, object()]
+
+
+def test_stored_signatures_match_the_installed_diffusers() -> None:
+    fresh = generate()
+    data = signatures.FILE.read_text(encoding="utf-8")
+    import json
+
+    saved = json.loads(data)
+    hint = f"diffusers changed: regenerate the stored signatures with `{REGENERATE}`"
+    assert saved["diffusers"] == fresh["diffusers"], hint
+    assert sorted(saved["pipelines"]) == sorted(fresh["pipelines"]), hint
+    for name, entry in fresh["pipelines"].items():
+        assert saved["pipelines"][name] == entry, f"{name}: {hint}"
+    assert saved["schedulers"] == fresh["schedulers"], hint
+    assert data == dumps(fresh), f"formatting: {hint}"
+
+
+def test_the_stored_version_is_the_installed_one_read_without_importing_diffusers() -> None:
+    import diffusers
+
+    assert signatures.installed_diffusers_version() == diffusers.__version__
+    assert stored() is not None
+
+
+def _fits_live(annotation: Any, value: Any) -> bool | None:
+    """The check made from a live annotation (what videogen did before signatures were stored)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        verdicts = [_fits_live(member, value) for member in typing.get_args(annotation)]
+        return True if any(verdicts) else None if None in verdicts else False
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin is list and isinstance(value, (list, tuple)):
+        (item,) = typing.get_args(annotation) or (Any,)
+        if item in (int, float):
+            return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+        verdicts = [_fits_live(item, v) for v in value]
+        return None if None in verdicts else all(verdicts)
+    if origin is list:
+        return False
+    return None
+
+
+def test_types_checked_from_stored_trees_agree_with_the_live_annotations() -> None:
+    from videogen.callcheck import _fits
+    from videogen.imports import diffusers_attr
+
+    checked = 0
+    for name in stored()["pipelines"]:
+        params = inspect.signature(diffusers_attr(name).__call__).parameters
+        sig = pipeline_signature(name)
+        assert sig.names == set(params) - {"self"}
+        assert sig.takes_loras == hasattr(diffusers_attr(name), "load_lora_weights")
+        for key, param in params.items():
+            if param.annotation is inspect.Parameter.empty:
+                continue
+            for value in SAMPLES:
+                assert _fits(sig.params[key]["type"], value) == _fits_live(param.annotation, value), (name, key, value)
+                checked += 1
+    assert checked > 1000
+
+
+@pytest.fixture
+def live_only(monkeypatch: pytest.MonkeyPatch):
+    """As if the installed diffusers were another version than the stored one: everything read live."""
+    def clear() -> None:
+        for f in (signatures.stored, signatures.pipeline_signature, signatures._live_scheduler_info):
+            f.cache_clear()
+
+    clear()
+    monkeypatch.setattr(signatures, "installed_diffusers_version", lambda: "0.0.0-not-stored")
+    yield
+    monkeypatch.undo()
+    clear()
+
+
+def test_another_diffusers_version_reads_the_classes_live(live_only: None) -> None:
+    assert stored() is None
+    with pytest.raises(videogen.SpecError, match="not a parameter of WanPipeline") as info:
+        videogen.prepare(model="tiny-wan", prompt="a", extra={"nonsense": 1})
+    assert info.value.field == "extra"
+    with pytest.raises(videogen.SpecError, match="did you mean 'flow_shift'"):
+        videogen.prepare(model="tiny-wan", prompt="a", scheduler={"name": "UniPCMultistepScheduler", "flow_shfit": 1})
+    with pytest.raises(videogen.SpecError, match="did you mean 'UniPCMultistepScheduler'"):
+        videogen.prepare(model="tiny-wan", prompt="a", scheduler="UniPCMultistepSchedule")
+
+
+def test_live_descriptions_equal_the_stored_ones() -> None:
+    data = stored()
+    for name, entry in data["schedulers"].items():
+        assert signatures._live_scheduler_info(name) == entry, name
+
+
+@pytest.mark.parametrize(("name", "package"),
+                         [("LMSDiscreteScheduler", "scipy"), ("DPMSolverSDEScheduler", "torchsde")])
+def test_a_scheduler_whose_package_is_missing_is_named_before_loading(name: str, package: str) -> None:
+    from videogen.generation import check_before_load
+
+    spec = {"model": "tiny-modelscope", "prompt": "a"}
+    if importlib.util.find_spec(package) is None:
+        with pytest.raises(videogen.SpecError, match=f"needs {package}.*pip install {package}") as info:
+            videogen.prepare(**spec, scheduler=name)
+        assert info.value.field == "scheduler"
+    else:  # installed: the arguments are read from the class once it is imported
+        with pytest.raises(videogen.SpecError, match="not an argument"):
+            check_before_load(videogen.prepare(**spec, scheduler={"name": name, "bogus_argument": 1}))
