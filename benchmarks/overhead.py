@@ -23,25 +23,39 @@ from typing import Any
 
 
 def import_time() -> dict:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import videogen, sys; "
-                          "print('torch' in sys.modules, 'diffusers' in sys.modules)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import videogen, sys; print('torch' in sys.modules, 'diffusers' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     total_us = 0
     for line in out.stderr.splitlines():
         if line.rstrip().endswith("| videogen"):
             total_us = int(line.split("|")[1])
     torch_loaded, diffusers_loaded = out.stdout.split()
-    return {"import_videogen_ms": total_us / 1000, "torch_imported": torch_loaded == "True",
-            "diffusers_imported": diffusers_loaded == "True"}
+    return {
+        "import_videogen_ms": total_us / 1000,
+        "torch_imported": torch_loaded == "True",
+        "diffusers_imported": diffusers_loaded == "True",
+    }
 
 
 def rejection_time(repeats: int) -> dict:
-    code = ("import time, videogen\nts=[]\n"
-            f"for _ in range({repeats}):\n"
-            "    t=time.perf_counter()\n"
-            "    try: videogen.generate(model='wan2.1-t2v-14b', prompt='a', num_frames=80)\n"
-            "    except videogen.SpecError: ts.append(time.perf_counter()-t)\n"
-            "print(ts[0], sorted(ts)[len(ts)//2])")
+    code = (
+        "import time, videogen\nts=[]\n"
+        f"for _ in range({repeats}):\n"
+        "    t=time.perf_counter()\n"
+        "    try: videogen.generate(model='wan2.1-t2v-14b', prompt='a', num_frames=80)\n"
+        "    except videogen.SpecError: ts.append(time.perf_counter()-t)\n"
+        "print(ts[0], sorted(ts)[len(ts)//2])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     return {"bad_spec_first_ms": float(out[0]) * 1000, "bad_spec_median_ms": float(out[1]) * 1000}
 
@@ -71,14 +85,20 @@ def fresh_rejections(repeats: int) -> dict:
     import videogen
 
     cached = (Path(videogen.__file__).parent / "__pycache__").is_dir()
-    out: dict = {"bytecode_cache": "used (videogen/__pycache__)" if cached else
-                 "none: videogen's modules compiled in every process (PYTHONDONTWRITEBYTECODE)"}
+    out: dict = {
+        "bytecode_cache": "used (videogen/__pycache__)"
+        if cached
+        else "none: videogen's modules compiled in every process (PYTHONDONTWRITEBYTECODE)"
+    }
     for name, fields in FRESH_ERRORS.items():
         spec = json.dumps({"model": "wan2.1-t2v-14b", "prompt": "a", **fields})
         runs = []
         for _ in range(repeats):
-            line = subprocess.run([sys.executable, "-c", FRESH_CODE, spec], capture_output=True, text=True,
-                                  check=True).stdout.strip().splitlines()[-1]
+            line = (
+                subprocess.run([sys.executable, "-c", FRESH_CODE, spec], capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             runs.append(json.loads(line))
         assert all(not r["heavy"] for r in runs), f"{name}: imported {runs[0]['heavy']}"
         ms = sorted(r["ms"] for r in runs)
@@ -99,6 +119,7 @@ def generate_vs_direct(model: str, repeats: int) -> dict:
     spec = videogen.VideoSpec(model=model, prompt="a white ferret", seed=1)
     warm = videogen.generate(spec, progress=False)  # built, loaded, cached
     done = warm.spec
+
     # the direct call runs on the very pipeline object videogen cached: only videogen's own work differs
     def not_cached() -> tuple:
         raise AssertionError(f"{model} is not in videogen's pipeline cache")
@@ -107,8 +128,15 @@ def generate_vs_direct(model: str, repeats: int) -> dict:
     entry = CACHE.get(cache_key(prepared), not_cached)
     pipe = entry.pipeline(pipeline_class(prepared.class_name))
     pipe.set_progress_bar_config(disable=True)
-    kwargs = dict(prompt=done.prompt, height=done.height, width=done.width, num_frames=done.num_frames,
-                  num_inference_steps=done.steps, guidance_scale=done.guidance_scale, output_type="np")
+    kwargs = dict(
+        prompt=done.prompt,
+        height=done.height,
+        width=done.width,
+        num_frames=done.num_frames,
+        num_inference_steps=done.steps,
+        guidance_scale=done.guidance_scale,
+        output_type="np",
+    )
 
     def direct() -> None:
         torch.manual_seed(1)
@@ -120,7 +148,7 @@ def generate_vs_direct(model: str, repeats: int) -> dict:
     times: dict[str, list[float]] = {"direct": [], "videogen": []}
     pair = (("direct", direct), ("videogen", wrapped))
     for i in range(repeats):  # interleaved, each first in turn, so drift and order hit both alike
-        for name, fn in (pair if i % 2 == 0 else pair[::-1]):
+        for name, fn in pair if i % 2 == 0 else pair[::-1]:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
@@ -153,11 +181,20 @@ def generate_vs_direct(model: str, repeats: int) -> dict:
         t = time.perf_counter()
         prepare(spec)
         prep.append(time.perf_counter() - t)
-    return {"model": model, "repeats": repeats, "direct_median_s": d, "videogen_median_s": v,
-            "ratio": v / d, "overhead_ms": (v - d) * 1000, "paired_overhead_median_ms": paired * 1000,
-            "direct_min_s": min(times["direct"]), "videogen_min_s": min(times["videogen"]),
-            "videogen_own_median_ms": own * 1000, "videogen_own_share": own / d,
-            "prepare_median_ms": statistics.median(prep) * 1000}
+    return {
+        "model": model,
+        "repeats": repeats,
+        "direct_median_s": d,
+        "videogen_median_s": v,
+        "ratio": v / d,
+        "overhead_ms": (v - d) * 1000,
+        "paired_overhead_median_ms": paired * 1000,
+        "direct_min_s": min(times["direct"]),
+        "videogen_min_s": min(times["videogen"]),
+        "videogen_own_median_ms": own * 1000,
+        "videogen_own_share": own / d,
+        "prepare_median_ms": statistics.median(prep) * 1000,
+    }
 
 
 def main() -> None:
@@ -166,9 +203,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--fresh", type=int, default=7, help="fresh processes per spec error")
     args = parser.parse_args()
-    report = {"machine": f"{platform.machine()} {platform.processor() or ''} CPU ({os.cpu_count()} cores), "
-                         f"Python {platform.python_version()}",
-              "date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv])}
+    report = {
+        "machine": f"{platform.machine()} {platform.processor() or ''} CPU ({os.cpu_count()} cores), "
+        f"Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(["python", *sys.argv]),
+    }
     report.update(import_time())
     report.update(rejection_time(args.repeats))
     report.update(fresh_rejections(args.fresh))

@@ -27,8 +27,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated catalog names (default: every full-size card)")
     parser.add_argument("--gpus", default="24,80", help="GPU sizes in GiB to plan for (default 24,80)")
-    parser.add_argument("--ram-gib", type=float, default=64.0,
-                        help="free RAM to plan with, in GiB (default 64: offloaded weights must fit 90 %% of it)")
+    parser.add_argument(
+        "--ram-gib",
+        type=float,
+        default=64.0,
+        help="free RAM to plan with, in GiB (default 64: offloaded weights must fit 90 %% of it)",
+    )
     parser.add_argument("--out", default="benchmarks/out/planning.json")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "GPU_GIB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -42,16 +46,24 @@ def main(argv: list[str]) -> int:
     names = args.models.split(",") if args.models else [c.name for c in videogen.list_models(include_tiny=False)]
     gpus = [g.strip() for g in args.gpus.split(",")]
     rows = []
-    print(f"| model | size (w×h×frames) | {' | '.join(f'{g} GB: choice' for g in gpus)} | "
-          f"{' | '.join(f'{g} GB: s' for g in gpus)} | imports s |")
+    print(
+        f"| model | size (w×h×frames) | {' | '.join(f'{g} GB: choice' for g in gpus)} | "
+        f"{' | '.join(f'{g} GB: s' for g in gpus)} | imports s |"
+    )
     print("|---|---|" + "---|" * (2 * len(gpus) + 1))
     for name in names:
         runs = {}
         for gpu in gpus:
-            env = dict(os.environ, VIDEOGEN_ASSUME_GPU_GIB=gpu, VIDEOGEN_ASSUME_RAM_GIB=str(args.ram_gib),
-                       OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-            out = subprocess.run([sys.executable, __file__, "--child", name, gpu], env=env, capture_output=True,
-                                 text=True)
+            env = dict(
+                os.environ,
+                VIDEOGEN_ASSUME_GPU_GIB=gpu,
+                VIDEOGEN_ASSUME_RAM_GIB=str(args.ram_gib),
+                OMP_NUM_THREADS="1",
+                PYTHONWARNINGS="ignore",
+            )
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", name, gpu], env=env, capture_output=True, text=True
+            )
             if out.returncode:
                 raise SystemExit(f"{name} at {gpu} GB failed:\n{out.stderr[-3000:]}")
             runs[gpu] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -65,8 +77,10 @@ def main(argv: list[str]) -> int:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps({"versions": _versions(), "models": rows}, indent=1))
     slowest = max((r["gpus"][g]["seconds"], r["model"], g) for r in rows for g in gpus)
-    print(f"\nslowest cold decision: {slowest[0]:.2f} s ({slowest[1]}, {slowest[2]} GB); wrote {args.out}",
-          file=sys.stderr)
+    print(
+        f"\nslowest cold decision: {slowest[0]:.2f} s ({slowest[1]}, {slowest[2]} GB); wrote {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -101,10 +115,16 @@ def _child(name: str) -> dict:
     prepare_for_plan(None, {"model": name, "memory": "auto"})
     warm = time.perf_counter() - start
     spec = prepared.spec
-    return {"size": f"{spec.width}x{spec.height}x{spec.num_frames}", "choice": prepared.plan.name,
-            "seconds": round(cold, 3), "warm_s": round(warm, 4), "imports_s": round(base + model_imports, 2),
-            "imports_torch_diffusers_transformers_s": round(base, 2), "imports_model_s": round(model_imports, 2),
-            "reason": next((n for n in prepared.plan.notes if n.startswith("chosen by auto")), "")}
+    return {
+        "size": f"{spec.width}x{spec.height}x{spec.num_frames}",
+        "choice": prepared.plan.name,
+        "seconds": round(cold, 3),
+        "warm_s": round(warm, 4),
+        "imports_s": round(base + model_imports, 2),
+        "imports_torch_diffusers_transformers_s": round(base, 2),
+        "imports_model_s": round(model_imports, 2),
+        "reason": next((n for n in prepared.plan.notes if n.startswith("chosen by auto")), ""),
+    }
 
 
 def _versions() -> dict[str, str]:

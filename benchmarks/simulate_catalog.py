@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-GIB = 1024 ** 3
+GIB = 1024**3
 PRESETS = ("none", "balanced", "low", "minimal")
 
 
@@ -45,15 +45,19 @@ def main(argv: list[str]) -> int:
         shape = shape_of(prepared.spec, ctx)
         sims = simulate_plans(subject_of(prepared), list(candidates(ctx, list(PRESETS))[0].values()))
         simulated, _ = estimates(ctx, prepared.card, shape, list(PRESETS), sims)
-        formula = {p: estimate_plan(prepared.card, ctx.components, e.plan, shape, "cuda")
-                   for p, e in simulated.items()}
+        formula = {p: estimate_plan(prepared.card, ctx.components, e.plan, shape, "cuda") for p, e in simulated.items()}
         none_sim, none_formula = simulated["none"], formula["none"]
         row = {
-            "model": name, "size": f"{prepared.spec.width}x{prepared.spec.height}x{prepared.spec.num_frames}",
+            "model": name,
+            "size": f"{prepared.spec.width}x{prepared.spec.height}x{prepared.spec.num_frames}",
             "task": prepared.spec.task,
-            "activations": {c.name: {"simulated": c.activation_bytes if c.activation_source == "simulated" else None,
-                                     "formula": f.activation_bytes}
-                            for c, f in zip(none_sim.components, none_formula.components)},
+            "activations": {
+                c.name: {
+                    "simulated": c.activation_bytes if c.activation_source == "simulated" else None,
+                    "formula": f.activation_bytes,
+                }
+                for c, f in zip(none_sim.components, none_formula.components)
+            },
             "peaks": {p: e.peak_gpu_bytes for p, e in simulated.items()},
             "unknown": none_sim.unknown,
             "seconds": round(time.perf_counter() - start, 1),

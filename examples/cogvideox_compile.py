@@ -16,8 +16,9 @@ def main(argv=None):
     parser.add_argument("-o", "--output", default="cogvideox_compile.mp4")
     args = parser.parse_args(argv)
 
-    plan = MemoryPlan(name="compiled", compile="full", compile_fullgraph=True,
-                      compile_mode=None if args.tiny else "max-autotune")
+    plan = MemoryPlan(
+        name="compiled", compile="full", compile_fullgraph=True, compile_mode=None if args.tiny else "max-autotune"
+    )
     result = videogen.generate(
         model="tiny-cogvideox" if args.tiny else "cogvideox-5b",
         prompt="A panda, dressed in a small, red jacket and a tiny hat, sits on a wooden stool in a serene "

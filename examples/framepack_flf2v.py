@@ -30,8 +30,7 @@ def main(argv=None):
         last_image=last,
         seed=0,
         memory="none" if args.tiny else "balanced",
-        **({} if args.tiny else {"height": 512, "width": 512, "num_frames": 91, "steps": 30,
-                                 "guidance_scale": 9.0}),
+        **({} if args.tiny else {"height": 512, "width": 512, "num_frames": 91, "steps": 30, "guidance_scale": 9.0}),
     )
     print(result.save(args.output, overwrite=True))
     return result

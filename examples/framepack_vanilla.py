@@ -19,8 +19,7 @@ def main(argv=None):
         image=videogen.testing.sample_image(32, 32) if args.tiny else IMAGE,
         seed=0,
         memory="none" if args.tiny else "balanced",
-        **({} if args.tiny else {"height": 832, "width": 480, "num_frames": 91, "steps": 30,
-                                 "guidance_scale": 9.0}),
+        **({} if args.tiny else {"height": 832, "width": 480, "num_frames": 91, "steps": 30, "guidance_scale": 9.0}),
     )
     print(result.save(args.output, overwrite=True))
     return result

@@ -19,8 +19,12 @@ def main(argv=None):
     if args.tiny:
         lora = LoRA(str(videogen.testing.tiny_lora("wan")), weight=1.0, name="steamboat")
     else:
-        lora = LoRA("benjamin-paine/steamboat-willie-1.3b", weight=1.0, name="steamboat",
-                    weight_name="steamboat-willie-1.3b.safetensors")
+        lora = LoRA(
+            "benjamin-paine/steamboat-willie-1.3b",
+            weight=1.0,
+            name="steamboat",
+            weight_name="steamboat-willie-1.3b.safetensors",
+        )
     result = videogen.generate(
         model="tiny-wan" if args.tiny else "wan2.1-t2v-1.3b",
         prompt="steamboat willie style, golden era animation, an anthropomorphic cat character wearing a "

@@ -53,8 +53,9 @@ def test_local_folder_outside_the_catalog_gets_its_familys_rules(tmp_path: Path)
     shutil.copytree(videogen.testing.tiny_folder("wan", "ti2v"), ti2v)
     assert resolve(str(ti2v)).size_multiple == 32
     # and generates through the same path
-    result = videogen.generate(model=str(folder), prompt="a", height=32, width=32, num_frames=5, steps=1,
-                               progress=False)
+    result = videogen.generate(
+        model=str(folder), prompt="a", height=32, width=32, num_frames=5, steps=1, progress=False
+    )
     assert result.frames.shape == (5, 32, 32, 3)
 
 
@@ -86,8 +87,13 @@ def test_a_family_builds_its_cards_from_its_defaults() -> None:
     from videogen.families.cogvideox import V10, CogVideoXFamily
 
     real = CogVideoXFamily.card("x", "org/x", ["t2v"], V10, steps=7)
-    assert (real.family, real.tasks, real.height, real.steps, real.guidance_scale) == ("cogvideox", ("t2v",), 480, 7,
-                                                                                         6.0)
+    assert (real.family, real.tasks, real.height, real.steps, real.guidance_scale) == (
+        "cogvideox",
+        ("t2v",),
+        480,
+        7,
+        6.0,
+    )
     tiny = CogVideoXFamily.card("tiny-x", None, ("t2v",), V10, tiny="t2v", num_frames=9)
     assert (tiny.height, tiny.sizes, tiny.num_frames, tiny.steps) == (16, ((16, 16),), 9, 2)
     assert tiny.call_defaults == {"max_sequence_length": 16}
@@ -105,8 +111,16 @@ LAYERS = [
     ("videogen.testing",),
     ("videogen.tiny",),
     ("videogen.families",),
-    ("videogen.card", "videogen.spec", "videogen.errors", "videogen.hub", "videogen.runtime", "videogen.imports",
-     "videogen.tiny_parts", "videogen.archs"),
+    (
+        "videogen.card",
+        "videogen.spec",
+        "videogen.errors",
+        "videogen.hub",
+        "videogen.runtime",
+        "videogen.imports",
+        "videogen.tiny_parts",
+        "videogen.archs",
+    ),
 ]
 
 
@@ -145,12 +159,14 @@ def test_hub_repo_outside_the_catalog_loads_from_the_hub_cache_offline(tmp_path:
     shutil.copytree(tiny_pipeline("wan", "t2v"), repo_dir / "snapshots" / sha)
     (repo_dir / "refs").mkdir()
     (repo_dir / "refs" / "main").write_text(sha)
-    code = ("import videogen\n"
-            "card = videogen.resolve('someone/my-wan')\n"
-            "assert card.family == 'wan' and card.frame_rule == (4, 1), card\n"
-            "r = videogen.generate(model='someone/my-wan', prompt='a', height=32, width=32, num_frames=5,"
-            " steps=1, progress=False)\n"
-            "print(r.metadata['model']['revision'], r.frames.shape)\n")
+    code = (
+        "import videogen\n"
+        "card = videogen.resolve('someone/my-wan')\n"
+        "assert card.family == 'wan' and card.frame_rule == (4, 1), card\n"
+        "r = videogen.generate(model='someone/my-wan', prompt='a', height=32, width=32, num_frames=5,"
+        " steps=1, progress=False)\n"
+        "print(r.metadata['model']['revision'], r.frames.shape)\n"
+    )
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split()[0] == sha

@@ -12,15 +12,37 @@ import pytest
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "videogen.cli", *args], check=False, capture_output=True,
-                          text=True,
-                          cwd=cwd, env={**os.environ}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "videogen.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ},
+        timeout=300,
+    )
 
 
 def test_generate_writes_the_video_and_prints_its_path(tmp_path: Path) -> None:
-    out = run("generate", "--model", "tiny-wan", "--prompt", "a ferret", "--num-frames", "5",
-              "--guidance-scale", "4.5", "--seed", "7", "--extra", "max_sequence_length=64",
-              "-o", "ferret.mp4", "-q", cwd=tmp_path)
+    out = run(
+        "generate",
+        "--model",
+        "tiny-wan",
+        "--prompt",
+        "a ferret",
+        "--num-frames",
+        "5",
+        "--guidance-scale",
+        "4.5",
+        "--seed",
+        "7",
+        "--extra",
+        "max_sequence_length=64",
+        "-o",
+        "ferret.mp4",
+        "-q",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ferret.mp4"
     meta = json.loads((tmp_path / "ferret.mp4.json").read_text())
@@ -59,8 +81,18 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path: Path) -> None:
     assert out.returncode == 2 and "--overwrite" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("model", ["tiny-svd", "tiny-ltx", "tiny-framepack", "tiny-i2vgen-xl", "tiny-cogvideox",
-                                   "tiny-hunyuanvideo-i2v", "tiny-modelscope"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "tiny-svd",
+        "tiny-ltx",
+        "tiny-framepack",
+        "tiny-i2vgen-xl",
+        "tiny-cogvideox",
+        "tiny-hunyuanvideo-i2v",
+        "tiny-modelscope",
+    ],
+)
 def test_demo_works_for_other_tiny_models(model: str, tmp_path: Path, capsys) -> None:
     from videogen.cli import main
 
@@ -75,17 +107,57 @@ def test_scheduler_and_lora_flags_reach_the_spec(tmp_path: Path, capsys) -> None
 
     lora = videogen.testing.tiny_lora("wan")
     out = tmp_path / "a.mp4"
-    assert main(["generate", "-m", "tiny-wan", "-p", "x", "--seed", "1", "-q", "-o", str(out),
-                 "--scheduler", "UniPCMultistepScheduler", "--scheduler-arg", "flow_shift=5.0",
-                 "--lora", f"{lora}:0.5"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "-m",
+                "tiny-wan",
+                "-p",
+                "x",
+                "--seed",
+                "1",
+                "-q",
+                "-o",
+                str(out),
+                "--scheduler",
+                "UniPCMultistepScheduler",
+                "--scheduler-arg",
+                "flow_shift=5.0",
+                "--lora",
+                f"{lora}:0.5",
+            ]
+        )
+        == 0
+    )
     meta = json.loads((tmp_path / "a.mp4.json").read_text())
     assert meta["spec"]["scheduler"] == {"name": "UniPCMultistepScheduler", "flow_shift": 5.0}
     assert meta["spec"]["loras"][0]["source"] == str(lora) and meta["spec"]["loras"][0]["weight"] == 0.5
-    plain = videogen.generate(model="tiny-wan", prompt="x", seed=1, progress=False,
-                              scheduler={"name": "UniPCMultistepScheduler", "flow_shift": 5.0})
+    plain = videogen.generate(
+        model="tiny-wan",
+        prompt="x",
+        seed=1,
+        progress=False,
+        scheduler={"name": "UniPCMultistepScheduler", "flow_shift": 5.0},
+    )
     from videogen.media import read_video
 
     assert read_video(out)[0].shape == plain.frames.shape
-    assert main(["generate", "-m", "tiny-wan", "-p", "x", "--scheduler", "DDIMScheduler", "-q",
-                 "-o", str(tmp_path / "b.mp4")]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "-m",
+                "tiny-wan",
+                "-p",
+                "x",
+                "--scheduler",
+                "DDIMScheduler",
+                "-q",
+                "-o",
+                str(tmp_path / "b.mp4"),
+            ]
+        )
+        == 2
+    )
     assert "can't drive tiny-wan" in capsys.readouterr().err

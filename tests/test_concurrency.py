@@ -52,8 +52,13 @@ SCRIPT = textwrap.dedent("""
 
 def run_race(models: tuple[str, ...], threads_per_model: int) -> dict:
     env = {**os.environ, "VIDEOGEN_CACHE_SIZE": str(len(models))}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(models), str(threads_per_model)],
-                         capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, ",".join(models), str(threads_per_model)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -102,7 +102,7 @@ def parse_blocks(text: str, path: str) -> list[Block]:
                 mode, reason = marker["mode"], (marker["reason"] or "").strip()
                 break
             j -= 1
-        blocks.append(Block(path, i + 1, lang, "\n".join(lines[i + 1:end]), mode, reason))
+        blocks.append(Block(path, i + 1, lang, "\n".join(lines[i + 1 : end]), mode, reason))
         i = end + 1
     return blocks
 
@@ -250,7 +250,7 @@ def tiny_argv(argv: list[str]) -> tuple[list[str], set[str]]:
     while i < len(argv):
         flag, eq, value = argv[i].partition("=")
         if eq and flag.startswith("--"):
-            argv[i:i + 1] = [flag, value]
+            argv[i : i + 1] = [flag, value]
         if argv[i] in MODEL_FLAGS | set(SIZE_FLAGS) | INPUT_FLAGS | {"--lora"} and i + 1 < len(argv):
             pairs.append((i + 1, argv[i]))
             i += 1
@@ -293,15 +293,22 @@ def prepare_as_on_a_gpu(argv: list[str]) -> None:
     elif argv[:2] == ["bench", "memory"]:
         args = bench.build_parser().parse_args(argv[1:])
         card = resolve(args.model)
-        fields = {"model": card.name, "prompt": "a ferret", "steps": args.steps, "height": args.height,
-                  "width": args.width, "num_frames": args.num_frames}
+        fields = {
+            "model": card.name,
+            "prompt": "a ferret",
+            "steps": args.steps,
+            "height": args.height,
+            "width": args.width,
+            "num_frames": args.num_frames,
+        }
         if "t2v" not in card.tasks:
             fields["image"] = sample_image(args.height or card.height, args.width or card.width)
         for preset in args.presets.split(",") if args.presets else bench.GPU_PRESETS:
             prepare(**{k: v for k, v in fields.items() if v is not None}, memory=preset)
     else:
-        raise AssertionError(f"`videogen {shlex.join(argv)}`: in a gpu block, `bench` is checked for "
-                             "`bench memory` only")
+        raise AssertionError(
+            f"`videogen {shlex.join(argv)}`: in a gpu block, `bench` is checked for `bench memory` only"
+        )
 
 
 ENV_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -326,8 +333,9 @@ def run_shell(block: Block, cwd: Path, capsys: Any = None) -> None:
     commands = shell_commands(block)
     assert commands, f"{block.where}: no command in this block"
     for line, words in commands:
-        fix = ("run it with a tiny model, or mark the block <!-- doc-test: skip (why) --> or "
-               "<!-- doc-test: gpu (why) -->")
+        fix = (
+            "run it with a tiny model, or mark the block <!-- doc-test: skip (why) --> or <!-- doc-test: gpu (why) -->"
+        )
         assert not OPERATORS & set(words), f"{block.where}: `{line}`: one command per line, please; or {fix}"
         env = {}
         while words and ENV_WORD.match(words[0]):  # VAR=value videogen ...
@@ -361,7 +369,8 @@ def test_doc_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.Monkey
         pytest.skip(f"{block.where}: {block.reason}")
     assert block.lang in PYTHON | SHELL, (
         f"{block.where}: a ```{block.lang or '(no language)'} block: tag it python, bash or console to run "
-        "it, text for a diagram, or mark it <!-- doc-test: skip (why) -->")
+        "it, text for a diagram, or mark it <!-- doc-test: skip (why) -->"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("VIDEOGEN_DEVICE", raising=False)
@@ -384,12 +393,16 @@ def test_doc_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.Monkey
 def test_the_docs_have_blocks_and_the_parser_reads_markers() -> None:
     readme = [b for b in BLOCKS if b.path == "README.md"]
     assert len(readme) >= 5 and any(b.lang == "python" and b.mode == "run" for b in readme)
-    text = "intro\n\n<!-- doc-test: skip (installs (pip)) -->\n<!-- other -->\n```bash\npip install x\n```\n\n" \
-           "```bash\nvideogen models\n```\n~~~python\nprint(1)\n~~~\n"
+    text = (
+        "intro\n\n<!-- doc-test: skip (installs (pip)) -->\n<!-- other -->\n```bash\npip install x\n```\n\n"
+        "```bash\nvideogen models\n```\n~~~python\nprint(1)\n~~~\n"
+    )
     blocks = parse_blocks(text, "x.md")
     assert [(b.line, b.lang, b.mode, b.reason, b.code) for b in blocks] == [
-        (5, "bash", "skip", "installs (pip)", "pip install x"), (9, "bash", "run", "", "videogen models"),
-        (12, "python", "run", "", "print(1)")]
+        (5, "bash", "skip", "installs (pip)", "pip install x"),
+        (9, "bash", "run", "", "videogen models"),
+        (12, "python", "run", "", "print(1)"),
+    ]
 
 
 def test_an_unmarked_block_that_cannot_run_here_fails(tmp_path: Path) -> None:
@@ -399,15 +412,49 @@ def test_an_unmarked_block_that_cannot_run_here_fails(tmp_path: Path) -> None:
 
 
 def test_substitutions() -> None:
-    argv, inputs = tiny_argv(["generate", "-m", "wan2.1-i2v-14b-480p", "--image", "cat.png", "--height=480",
-                              "--width", "832", "--num-frames", "81", "--lora", "./l.safetensors:0.8"])
-    assert argv == ["generate", "-m", "tiny-wan-i2v", "--image", "cat.png", "--height", "32", "--width", "32",
-                    "--num-frames", "9", "--lora", "./l.safetensors:0.8"]
+    argv, inputs = tiny_argv(
+        [
+            "generate",
+            "-m",
+            "wan2.1-i2v-14b-480p",
+            "--image",
+            "cat.png",
+            "--height=480",
+            "--width",
+            "832",
+            "--num-frames",
+            "81",
+            "--lora",
+            "./l.safetensors:0.8",
+        ]
+    )
+    assert argv == [
+        "generate",
+        "-m",
+        "tiny-wan-i2v",
+        "--image",
+        "cat.png",
+        "--height",
+        "32",
+        "--width",
+        "32",
+        "--num-frames",
+        "9",
+        "--lora",
+        "./l.safetensors:0.8",
+    ]
     assert inputs == {"cat.png", "./l.safetensors"}
     tree = TinyModels()
-    code = ast.unparse(tree.visit(ast.parse(
-        'generate(model="wan2.1-t2v-1.3b", num_frames=81, image="a.png")\n'
-        'plan(model="wan2.1-t2v-14b", num_frames=81)')))
-    assert code.splitlines() == ["generate(model='tiny-wan', num_frames=9, image='a.png')",
-                                 "plan(model='wan2.1-t2v-14b', num_frames=81)"]
+    code = ast.unparse(
+        tree.visit(
+            ast.parse(
+                'generate(model="wan2.1-t2v-1.3b", num_frames=81, image="a.png")\n'
+                'plan(model="wan2.1-t2v-14b", num_frames=81)'
+            )
+        )
+    )
+    assert code.splitlines() == [
+        "generate(model='tiny-wan', num_frames=9, image='a.png')",
+        "plan(model='wan2.1-t2v-14b', num_frames=81)",
+    ]
     assert tree.inputs == {"a.png"}

@@ -14,8 +14,17 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 
 def test_there_is_one_example_per_seed_example_of_the_docs() -> None:
     names = {p.stem for p in EXAMPLES}
-    assert {"wan_t2v_group_offload", "ltx_t2v", "cogvideox_compile", "wan_lora", "svd_microconditioning",
-            "framepack_flf2v", "framepack_vanilla", "i2vgen_xl", "modelscope_dpmsolver"} <= names
+    assert {
+        "wan_t2v_group_offload",
+        "ltx_t2v",
+        "cogvideox_compile",
+        "wan_lora",
+        "svd_microconditioning",
+        "framepack_flf2v",
+        "framepack_vanilla",
+        "i2vgen_xl",
+        "modelscope_dpmsolver",
+    } <= names
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -31,10 +31,16 @@ print(json.dumps(out))
 CASES = {
     "unknown extra key": ({"extra": {"nonsense": 1}}, "extra", "not a parameter of WanPipeline.__call__"),
     "extra of the wrong type": ({"extra": {"max_sequence_length": "long"}}, "extra", "does not fit WanPipeline"),
-    "bad scheduler name": ({"scheduler": "UniPCMultistepSchedule"}, "scheduler",
-                           "did you mean 'UniPCMultistepScheduler'"),
-    "unknown scheduler argument": ({"scheduler": {"name": "UniPCMultistepScheduler", "flow_shfit": 3.0}},
-                                   "scheduler", "did you mean 'flow_shift'"),
+    "bad scheduler name": (
+        {"scheduler": "UniPCMultistepSchedule"},
+        "scheduler",
+        "did you mean 'UniPCMultistepScheduler'",
+    ),
+    "unknown scheduler argument": (
+        {"scheduler": {"name": "UniPCMultistepScheduler", "flow_shfit": 3.0}},
+        "scheduler",
+        "did you mean 'flow_shift'",
+    ),
     "scheduler that can't drive the model": ({"scheduler": "DDIMScheduler"}, "scheduler", "flow-matching"),
     "bad LoRA path": ({"loras": "/nonexistent/x.safetensors"}, "loras", "no file or folder"),
 }

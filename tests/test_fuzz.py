@@ -30,8 +30,17 @@ from videogen.memory.plans import MemoryPlan
 from videogen.schedulers import FLOW_SCHEDULERS
 from videogen.spec import SPEC_FIELDS, TASKS
 
-MODELS = ("tiny-wan", "tiny-wan-i2v", "tiny-svd", "tiny-ltx", "tiny-cogvideox", "tiny-framepack",
-          "tiny-modelscope", "tiny-i2vgen-xl", "tiny-hunyuanvideo")
+MODELS = (
+    "tiny-wan",
+    "tiny-wan-i2v",
+    "tiny-svd",
+    "tiny-ltx",
+    "tiny-cogvideox",
+    "tiny-framepack",
+    "tiny-modelscope",
+    "tiny-i2vgen-xl",
+    "tiny-hunyuanvideo",
+)
 IMAGE = image(32, 32)
 MEDIA = ("image", "last_image", "video")
 #: fields a bad value can be named by besides its own (a wrong task asks for the input that task needs)
@@ -40,62 +49,215 @@ EXAMPLES = 2500
 
 # ---- junk ------------------------------------------------------------------------------------------
 numbers_junk = st.one_of(
-    st.sampled_from([math.nan, math.inf, -math.inf, 0, -1, -(2**63), 2**63, 2**64, 10**12, 10**100, 1e308,
-                     -0.0, 0.5, 1.5, 2**31, True, False, np.float32("nan"), np.int64(-5), np.float64(1e20)]),
-    st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            math.nan,
+            math.inf,
+            -math.inf,
+            0,
+            -1,
+            -(2**63),
+            2**63,
+            2**64,
+            10**12,
+            10**100,
+            1e308,
+            -0.0,
+            0.5,
+            1.5,
+            2**31,
+            True,
+            False,
+            np.float32("nan"),
+            np.int64(-5),
+            np.float64(1e20),
+        ]
+    ),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
 )
 text_junk = st.one_of(
-    st.sampled_from(["", " ", "\n", "\x00", "nan", "inf", "-1", "None", "auto", "true", "no", "a" * 300,
-                     "é\u202e🎞", "../..", "org/repo@", "tiny-wa", "UniPCMultistepScheduler"]),
-    st.text(max_size=12), st.just("~nosuchuser-videogen/model"),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\n",
+            "\x00",
+            "nan",
+            "inf",
+            "-1",
+            "None",
+            "auto",
+            "true",
+            "no",
+            "a" * 300,
+            "é\u202e🎞",
+            "../..",
+            "org/repo@",
+            "tiny-wa",
+            "UniPCMultistepScheduler",
+        ]
+    ),
+    st.text(max_size=12),
+    st.just("~nosuchuser-videogen/model"),
 )
-scalar_junk = st.one_of(numbers_junk, text_junk, st.none(), st.binary(max_size=4), st.just(object()),
-                        st.just(Path("/nonexistent/x")), st.just(np.zeros((2, 2))), st.just(np.array(["a"])),
-                        st.just(IMAGE))
-junk = st.recursive(scalar_junk, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.tuples(inner, inner),
-    st.dictionaries(st.one_of(text_junk, st.integers()), inner, max_size=3)), max_leaves=6)
+scalar_junk = st.one_of(
+    numbers_junk,
+    text_junk,
+    st.none(),
+    st.binary(max_size=4),
+    st.just(object()),
+    st.just(Path("/nonexistent/x")),
+    st.just(np.zeros((2, 2))),
+    st.just(np.array(["a"])),
+    st.just(IMAGE),
+)
+junk = st.recursive(
+    scalar_junk,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(text_junk, st.integers()), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
 
-EXTRA_KEYS = ("strength", "max_sequence_length", "frame_rate", "decode_chunk_size", "true_cfg_scale", "sampling_type",
-              "latent_window_size", "clip_skip", "target_fps", "conditions", "frame_index", "timesteps",
-              "noise_aug_strength", "motion_bucket_id", "attention_kwargs", "guidance_rescale", "height", "generator",
-              "num_inference_steps", "decode_timestep", "nonsense")
+EXTRA_KEYS = (
+    "strength",
+    "max_sequence_length",
+    "frame_rate",
+    "decode_chunk_size",
+    "true_cfg_scale",
+    "sampling_type",
+    "latent_window_size",
+    "clip_skip",
+    "target_fps",
+    "conditions",
+    "frame_index",
+    "timesteps",
+    "noise_aug_strength",
+    "motion_bucket_id",
+    "attention_kwargs",
+    "guidance_rescale",
+    "height",
+    "generator",
+    "num_inference_steps",
+    "decode_timestep",
+    "nonsense",
+)
 PLAN_FIELDS = tuple(f for f in MemoryPlan.__dataclass_fields__ if f != "notes")
-PLAN_VALUES = st.one_of(junk, st.sampled_from(
-    ["none", "model", "sequential", "group", "block_level", "leaf_level", "resident", "regional", "full",
-     "torchao-int8", "bnb-4bit", "float8_e4m3fn", "bfloat16", "native", "max-autotune", "/tmp/off", 1, 2, True]),
-    st.dictionaries(st.sampled_from(["transformer", "vae", "text_encoder", "default", "unet", "x"]),
-                    st.one_of(junk, st.sampled_from(["resident", "block_level", "float16"]),
-                              st.dictionaries(st.sampled_from(["offload", "blocks_per_group", "x"]), junk)),
-                    max_size=2))
-SCHEDULER_KEYS = ("flow_shift", "shift", "solver_order", "num_train_timesteps", "beta_schedule", "use_karras_sigmas",
-                  "prediction_type", "use_flow_sigmas", "timestep_spacing", "flow_shfit", "nonsense")
-SCHEDULER_NAMES = st.sampled_from(list(FLOW_SCHEDULERS) + ["DDIMScheduler", "EulerDiscreteScheduler",
-                                                           "UniPCMultistepSchedule", "FlaxDDIMScheduler",
-                                                           "SchedulerMixin", "Scheduler", ""])
+PLAN_VALUES = st.one_of(
+    junk,
+    st.sampled_from(
+        [
+            "none",
+            "model",
+            "sequential",
+            "group",
+            "block_level",
+            "leaf_level",
+            "resident",
+            "regional",
+            "full",
+            "torchao-int8",
+            "bnb-4bit",
+            "float8_e4m3fn",
+            "bfloat16",
+            "native",
+            "max-autotune",
+            "/tmp/off",
+            1,
+            2,
+            True,
+        ]
+    ),
+    st.dictionaries(
+        st.sampled_from(["transformer", "vae", "text_encoder", "default", "unet", "x"]),
+        st.one_of(
+            junk,
+            st.sampled_from(["resident", "block_level", "float16"]),
+            st.dictionaries(st.sampled_from(["offload", "blocks_per_group", "x"]), junk),
+        ),
+        max_size=2,
+    ),
+)
+SCHEDULER_KEYS = (
+    "flow_shift",
+    "shift",
+    "solver_order",
+    "num_train_timesteps",
+    "beta_schedule",
+    "use_karras_sigmas",
+    "prediction_type",
+    "use_flow_sigmas",
+    "timestep_spacing",
+    "flow_shfit",
+    "nonsense",
+)
+SCHEDULER_NAMES = st.sampled_from(
+    list(FLOW_SCHEDULERS)
+    + [
+        "DDIMScheduler",
+        "EulerDiscreteScheduler",
+        "UniPCMultistepSchedule",
+        "FlaxDDIMScheduler",
+        "SchedulerMixin",
+        "Scheduler",
+        "",
+    ]
+)
 
 bad_values: dict[str, Any] = {
     "model": st.one_of(junk, st.sampled_from(["tiny-wa", "org/repo", "/nonexistent", "", "TINY-SVD"])),
     "prompt": st.one_of(junk, st.sampled_from(["", "  ", "\n"])),
     "negative_prompt": junk,
-    "height": numbers_junk | junk, "width": numbers_junk | junk, "num_frames": numbers_junk | junk,
-    "fps": numbers_junk | junk, "steps": numbers_junk | junk, "guidance_scale": numbers_junk | junk,
+    "height": numbers_junk | junk,
+    "width": numbers_junk | junk,
+    "num_frames": numbers_junk | junk,
+    "fps": numbers_junk | junk,
+    "steps": numbers_junk | junk,
+    "guidance_scale": numbers_junk | junk,
     "seed": numbers_junk | junk,
     "task": st.one_of(junk, st.sampled_from(TASKS + ("T2V", "img2vid"))),
-    "memory": st.one_of(junk, st.sampled_from(["minmal", "balanced", "nf4", "low", "fast", "int8", "low-fp8"]),
-                        st.dictionaries(st.one_of(st.sampled_from(PLAN_FIELDS + ("vae_tilling",)), st.integers()),
-                                        PLAN_VALUES, max_size=3)),
-    "scheduler": st.one_of(junk, SCHEDULER_NAMES, st.fixed_dictionaries(
-        {"name": st.one_of(SCHEDULER_NAMES, junk)},
-        optional={k: st.one_of(junk, st.sampled_from([1, 2, 3.0, "linear", "trailing", True, 10**9]))
-                  for k in SCHEDULER_KEYS})),
-    "loras": st.one_of(junk, st.sampled_from(["x.safetensors", "org/lora"]),
-                       st.lists(st.one_of(junk, st.just({}), st.tuples(junk), st.tuples(st.just("org/l"), junk),
-                                          st.dictionaries(st.sampled_from(["source", "weight", "name", "x"]), junk),
-                                          st.builds(lambda w: {"source": "org/l", "weight": w}, numbers_junk)),
-                                max_size=3)),
-    "extra": st.one_of(junk, st.dictionaries(st.one_of(st.sampled_from(EXTRA_KEYS), st.integers()),
-                                             st.one_of(junk, numbers_junk), max_size=3)),
+    "memory": st.one_of(
+        junk,
+        st.sampled_from(["minmal", "balanced", "nf4", "low", "fast", "int8", "low-fp8"]),
+        st.dictionaries(
+            st.one_of(st.sampled_from(PLAN_FIELDS + ("vae_tilling",)), st.integers()), PLAN_VALUES, max_size=3
+        ),
+    ),
+    "scheduler": st.one_of(
+        junk,
+        SCHEDULER_NAMES,
+        st.fixed_dictionaries(
+            {"name": st.one_of(SCHEDULER_NAMES, junk)},
+            optional={
+                k: st.one_of(junk, st.sampled_from([1, 2, 3.0, "linear", "trailing", True, 10**9]))
+                for k in SCHEDULER_KEYS
+            },
+        ),
+    ),
+    "loras": st.one_of(
+        junk,
+        st.sampled_from(["x.safetensors", "org/lora"]),
+        st.lists(
+            st.one_of(
+                junk,
+                st.just({}),
+                st.tuples(junk),
+                st.tuples(st.just("org/l"), junk),
+                st.dictionaries(st.sampled_from(["source", "weight", "name", "x"]), junk),
+                st.builds(lambda w: {"source": "org/l", "weight": w}, numbers_junk),
+            ),
+            max_size=3,
+        ),
+    ),
+    "extra": st.one_of(
+        junk,
+        st.dictionaries(
+            st.one_of(st.sampled_from(EXTRA_KEYS), st.integers()), st.one_of(junk, numbers_junk), max_size=3
+        ),
+    ),
     "snap": junk,
     "revision": st.one_of(junk, st.sampled_from(["", " ", "main branch", "main", "a\tb"])),
 }
@@ -127,10 +289,14 @@ def valid_values(name: str) -> dict[str, Any]:
         "model": st.just(name),
         "prompt": words if family.accepts_prompt else st.none(),
         # HunyuanVideo and FramePack (guidance-distilled) refuse a negative prompt unless true_cfg_scale > 1
-        "negative_prompt": (maybe(words) if family.accepts_prompt
-                            and card.family not in ("hunyuanvideo", "framepack") else st.none()),
-        "height": maybe(heights), "width": maybe(widths), "num_frames": maybe(frames),
-        "fps": maybe(st.integers(1, 240)), "steps": maybe(st.integers(1, 50)),
+        "negative_prompt": (
+            maybe(words) if family.accepts_prompt and card.family not in ("hunyuanvideo", "framepack") else st.none()
+        ),
+        "height": maybe(heights),
+        "width": maybe(widths),
+        "num_frames": maybe(frames),
+        "fps": maybe(st.integers(1, 240)),
+        "steps": maybe(st.integers(1, 50)),
         "guidance_scale": maybe(st.floats(1, 20)),  # SVD's: at least its min_guidance_scale, 1
         "seed": maybe(st.integers(0, 2**63 - 1)),
         "task": st.sampled_from([None, task]),
@@ -176,8 +342,7 @@ def check(fields: dict[str, Any]) -> None:
 
 def show(fields: dict[str, Any]) -> str:
     """The fields for a failure message, arrays shown by shape."""
-    return repr({k: f"<array {v.shape}>" if isinstance(v, np.ndarray) and v.size > 8 else v
-                 for k, v in fields.items()})
+    return repr({k: f"<array {v.shape}>" if isinstance(v, np.ndarray) and v.size > 8 else v for k, v in fields.items()})
 
 
 def outcome(fields: dict[str, Any]) -> BaseException | None:
@@ -209,14 +374,23 @@ def test_fuzzed_specs_pass_or_are_spec_errors_before_any_weight_loads(no_loading
     from videogen.pipeline import CACHE
 
     for name in MODELS:  # tiny models are built on first use (prepare reads their component configs)
-        check({"model": name, **VALID[name]["media"],
-               **({"prompt": "a ferret"} if get_family(resolve(name).family).accepts_prompt else {})})
+        check(
+            {
+                "model": name,
+                **VALID[name]["media"],
+                **({"prompt": "a ferret"} if get_family(resolve(name).family).accepts_prompt else {}),
+            }
+        )
     loads = CACHE.loads
     counts: Counter[str] = Counter()
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.filter_too_much])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
     @given(case=cases())
     def run(case: tuple[str, dict[str, Any], tuple[str, ...]]) -> None:
         kind, fields, bad = case
@@ -262,13 +436,20 @@ def test_fixed_media_cases_pass_or_are_spec_errors(no_loading: None) -> None:
     """A few media values (the fuzz keeps media fixed: reading files is another module's job)."""
     from PIL import Image
 
-    for media in ({"image": IMAGE}, {"image": Image.fromarray(IMAGE)}, {"image": np.zeros((0, 0, 3), np.uint8)},
-                  {"image": "/nonexistent.png"}, {"image": 42}, {"image": IMAGE, "last_image": IMAGE},
-                  {"video": np.zeros((9, 32, 32, 3), np.uint8)}, {"video": [IMAGE] * 5}, {"last_image": IMAGE}):
+    for media in (
+        {"image": IMAGE},
+        {"image": Image.fromarray(IMAGE)},
+        {"image": np.zeros((0, 0, 3), np.uint8)},
+        {"image": "/nonexistent.png"},
+        {"image": 42},
+        {"image": IMAGE, "last_image": IMAGE},
+        {"video": np.zeros((9, 32, 32, 3), np.uint8)},
+        {"video": [IMAGE] * 5},
+        {"last_image": IMAGE},
+    ):
         for name in ("tiny-wan", "tiny-wan-i2v", "tiny-svd"):
             fields = {"model": name, **media}
             if get_family(resolve(name).family).accepts_prompt:
                 fields["prompt"] = "a"
             err = outcome(fields)
             assert err is None or isinstance(err, SpecError) and err.field in SPEC_FIELDS, (fields, err)
-

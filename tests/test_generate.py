@@ -44,8 +44,9 @@ def test_result_holds_the_complete_spec_and_metadata() -> None:
 
 def test_on_step_runs_after_every_step() -> None:
     calls: list[tuple[int, int]] = []
-    videogen.generate(model="tiny-wan", prompt=PROMPT, steps=3, seed=1, progress=False,
-                      on_step=lambda s, t: calls.append((s, t)))
+    videogen.generate(
+        model="tiny-wan", prompt=PROMPT, steps=3, seed=1, progress=False, on_step=lambda s, t: calls.append((s, t))
+    )
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
@@ -57,8 +58,7 @@ def test_on_step_returning_false_cancels_and_nothing_is_written(tmp_path) -> Non
         return step < 1
 
     with pytest.raises(videogen.Cancelled, match="after step 1 of 3"):
-        videogen.generate(model="tiny-wan", prompt=PROMPT, steps=3, seed=1, progress=False,
-                          on_step=stop_after_one)
+        videogen.generate(model="tiny-wan", prompt=PROMPT, steps=3, seed=1, progress=False, on_step=stop_after_one)
     assert calls == [1]
     assert list(tmp_path.iterdir()) == []
     # the cached pipeline still works afterwards
@@ -99,11 +99,11 @@ def test_cache_is_bounded_least_recently_used() -> None:
 def test_threads_share_one_pipeline_and_get_the_videos_of_their_seeds() -> None:
     videogen.clear_cache()
     before = CACHE.loads
-    serial = {s: videogen.generate(model="tiny-wan", prompt=PROMPT, seed=s, progress=False).frames
-              for s in range(4)}
+    serial = {s: videogen.generate(model="tiny-wan", prompt=PROMPT, seed=s, progress=False).frames for s in range(4)}
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(
-            lambda s: videogen.generate(model="tiny-wan", prompt=PROMPT, seed=s, progress=False), range(4)))
+        results = list(
+            pool.map(lambda s: videogen.generate(model="tiny-wan", prompt=PROMPT, seed=s, progress=False), range(4))
+        )
     for s, result in zip(range(4), results):
         assert (result.frames == serial[s]).all()
     assert CACHE.loads - before == 1
@@ -128,8 +128,10 @@ def test_different_models_run_side_by_side() -> None:
         inside.release()
 
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(videogen.generate, model=m, prompt=PROMPT, seed=1, progress=False,
-                               on_step=on_step) for m in ("tiny-wan", "tiny-wan2.2")]
+        futures = [
+            pool.submit(videogen.generate, model=m, prompt=PROMPT, seed=1, progress=False, on_step=on_step)
+            for m in ("tiny-wan", "tiny-wan2.2")
+        ]
         for f in futures:
             f.result(timeout=60)
     assert both_inside.is_set()
@@ -140,5 +142,6 @@ def test_an_error_raised_by_on_step_reaches_the_caller_unchanged() -> None:
         raise ValueError("my callback broke")
 
     with pytest.raises(ValueError, match="my callback broke"):
-        videogen.generate(model="tiny-wan", prompt=PROMPT, seed=1, progress=False, on_step=broken,
-                          extra={"max_sequence_length": 64})
+        videogen.generate(
+            model="tiny-wan", prompt=PROMPT, seed=1, progress=False, on_step=broken, extra={"max_sequence_length": 64}
+        )

@@ -35,26 +35,31 @@ def no_network_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("ref, expected", [
-    ("org/repo@v1.0", ("org/repo", "v1.0")),
-    ("org/repo@refs/pr/46", ("org/repo", "refs/pr/46")),
-    ("org/repo@0123abc", ("org/repo", "0123abc")),
-    ("org/repo", ("org/repo", None)),
-    ("wan2.1-t2v-1.3b@main", ("wan2.1-t2v-1.3b", "main")),
-    ("org/repo@", ("org/repo@", None)),
-])
+@pytest.mark.parametrize(
+    "ref, expected",
+    [
+        ("org/repo@v1.0", ("org/repo", "v1.0")),
+        ("org/repo@refs/pr/46", ("org/repo", "refs/pr/46")),
+        ("org/repo@0123abc", ("org/repo", "0123abc")),
+        ("org/repo", ("org/repo", None)),
+        ("wan2.1-t2v-1.3b@main", ("wan2.1-t2v-1.3b", "main")),
+        ("org/repo@", ("org/repo@", None)),
+    ],
+)
 def test_split_revision(ref: str, expected: tuple) -> None:
     assert split_revision(ref) == expected
 
 
 def test_repo_id_without_network_fails_in_about_a_second_with_one_line(tmp_path: Path) -> None:
     """Without the probe huggingface_hub retries a refused connection for ~25 s (measured: 24.3 s)."""
-    code = ("import time, videogen\n"
-            "start = time.perf_counter()\n"
-            "try:\n"
-            "    videogen.resolve('someone/not-cached')\n"
-            "except videogen.ModelNotFoundError as err:\n"
-            "    print(round(time.perf_counter() - start, 3)); print(err.field); print(err)\n")
+    code = (
+        "import time, videogen\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        "    videogen.resolve('someone/not-cached')\n"
+        "except videogen.ModelNotFoundError as err:\n"
+        "    print(round(time.perf_counter() - start, 3)); print(err.field); print(err)\n"
+    )
     out = run_python(code, no_network_env(tmp_path))
     assert out.returncode == 0, out.stderr
     seconds, field, message = out.stdout.split("\n", 2)
@@ -67,9 +72,33 @@ def test_repo_id_without_network_fails_in_about_a_second_with_one_line(tmp_path:
 def test_catalog_model_offline_is_one_line_from_the_cli(tmp_path: Path) -> None:
     """A catalog model not in the Hub cache, HF_HUB_OFFLINE=1: exit 2, one line, no diffusers stack text."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hub")}
-    out = subprocess.run([sys.executable, "-m", "videogen.cli", "generate", "-m", "wan2.1-t2v-1.3b", "-p", "a cat",
-                          "--height", "64", "--width", "64", "--num-frames", "5", "--steps", "1", "-q",
-                          "-o", str(tmp_path / "x.mp4")], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "videogen.cli",
+            "generate",
+            "-m",
+            "wan2.1-t2v-1.3b",
+            "-p",
+            "a cat",
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--num-frames",
+            "5",
+            "--steps",
+            "1",
+            "-q",
+            "-o",
+            str(tmp_path / "x.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
     # torch/torchao may log import-time warnings of their own; videogen's error is one line, the last
     lines = [line for line in out.stderr.strip().splitlines() if line.startswith("videogen")]
@@ -121,14 +150,16 @@ def hub_cache_with_two_revisions(root: Path) -> tuple[str, str]:
 
 def test_revision_is_pinned_recorded_and_changes_the_weights_used(tmp_path: Path) -> None:
     main_sha, v1_sha = hub_cache_with_two_revisions(tmp_path / "hub")
-    code = ("import hashlib, videogen\n"
-            "kw = dict(prompt='a', height=32, width=32, num_frames=5, steps=2, seed=3, progress=False)\n"
-            "runs = [('someone/my-wan', None), ('someone/my-wan@v1', None), ('someone/my-wan', 'v1'),"
-            f" ('someone/my-wan', '{main_sha}')]\n"
-            "for model, rev in runs:\n"
-            "    r = videogen.generate(model=model, revision=rev, **kw)\n"
-            "    digest = hashlib.sha1(r.frames.tobytes()).hexdigest()\n"
-            "    print(r.spec.revision, r.metadata['model']['revision'], digest)\n")
+    code = (
+        "import hashlib, videogen\n"
+        "kw = dict(prompt='a', height=32, width=32, num_frames=5, steps=2, seed=3, progress=False)\n"
+        "runs = [('someone/my-wan', None), ('someone/my-wan@v1', None), ('someone/my-wan', 'v1'),"
+        f" ('someone/my-wan', '{main_sha}')]\n"
+        "for model, rev in runs:\n"
+        "    r = videogen.generate(model=model, revision=rev, **kw)\n"
+        "    digest = hashlib.sha1(r.frames.tobytes()).hexdigest()\n"
+        "    print(r.spec.revision, r.metadata['model']['revision'], digest)\n"
+    )
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = run_python(code, env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -7,9 +7,11 @@ import sys
 
 
 def test_import_does_not_load_torch_or_diffusers() -> None:
-    code = ("import sys, videogen\n"
-            "videogen.VideoSpec; videogen.SpecError; videogen.list_models()\n"
-            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys, videogen\n"
+        "videogen.VideoSpec; videogen.SpecError; videogen.list_models()\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -17,14 +19,26 @@ def test_import_does_not_load_torch_or_diffusers() -> None:
 def test_public_names() -> None:
     import videogen
 
-    for name in ("VideoSpec", "VideoResult", "generate", "SpecError", "Cancelled", "VideoGenError",
-                 "list_models", "MemoryPlan", "plan", "clear_cache"):
+    for name in (
+        "VideoSpec",
+        "VideoResult",
+        "generate",
+        "SpecError",
+        "Cancelled",
+        "VideoGenError",
+        "list_models",
+        "MemoryPlan",
+        "plan",
+        "clear_cache",
+    ):
         assert getattr(videogen, name) is not None, name
     assert videogen.testing.tiny_pipeline is not None
 
 
 def test_importing_the_generation_module_keeps_generate_callable() -> None:
-    code = ("import videogen.generation, videogen\n"
-            "from videogen.generation import prepare\n"
-            "assert callable(videogen.generate) and videogen.generate is videogen.generation.generate\n")
+    code = (
+        "import videogen.generation, videogen\n"
+        "from videogen.generation import prepare\n"
+        "assert callable(videogen.generate) and videogen.generate is videogen.generation.generate\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -44,9 +44,13 @@ def frames(array: Any) -> list[Image.Image]:
 def task_inputs(task: str, card: videogen.ModelCard) -> dict[str, Any]:
     """The media a task needs, at the card's size (a video as long as the card's default)."""
     h, w = card.height, card.width
-    inputs = {"t2v": {}, "i2v": {"image": image(h, w)},
-              "flf2v": {"image": image(h, w), "last_image": image(h, w, seed=1)},
-              "v2v": {"video": video(card.num_frames, h, w)}, "conditioned": {"image": image(h, w)}}
+    inputs = {
+        "t2v": {},
+        "i2v": {"image": image(h, w)},
+        "flf2v": {"image": image(h, w), "last_image": image(h, w, seed=1)},
+        "v2v": {"video": video(card.num_frames, h, w)},
+        "conditioned": {"image": image(h, w)},
+    }
     if task not in inputs:
         pytest.fail(f"{card.name}: task {task!r} is new: add the media it takes to task_inputs")
     return inputs[task]
@@ -120,13 +124,13 @@ def _ltx_call(kw: dict, case: Case, pipe: Any) -> None:
         return
 
     def condition(image: Any = None, video: Any = None, **rest: Any) -> LTXVideoCondition:
-        return LTXVideoCondition(image=None if image is None else pil(image),
-                                 video=None if video is None else frames(video), **rest)
+        return LTXVideoCondition(
+            image=None if image is None else pil(image), video=None if video is None else frames(video), **rest
+        )
 
     kw.pop("image", None), kw.pop("video", None), kw.pop("last_image", None)
     if "conditions" in case.extra:  # LTXVideoCondition objects as they are, dicts made into them
-        kw["conditions"] = [c if isinstance(c, LTXVideoCondition) else condition(**c)
-                            for c in case.extra["conditions"]]
+        kw["conditions"] = [c if isinstance(c, LTXVideoCondition) else condition(**c) for c in case.extra["conditions"]]
         return
     at = {"frame_index": kw.pop("frame_index", 0), "strength": kw.pop("strength", 1.0)}
     kw["conditions"] = [condition(image=case.fields["image"], **at)] if "image" in case.fields else []
@@ -174,29 +178,64 @@ def _condition_objects() -> dict[str, Any]:
 EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]] = [
     ("tiny-wan2.2", "t2v", {"extra": {"guidance_scale_2": 1.5}}, "second-expert-guidance"),
     ("tiny-ltx", "t2v", {"fps": 12}, "fps-is-frame_rate"),
-    ("tiny-ltx", "conditioned", {"image": image(), "num_frames": 17, "extra": {"frame_index": 8, "strength": 0.6}},
-     "image-at-frame"),
+    (
+        "tiny-ltx",
+        "conditioned",
+        {"image": image(), "num_frames": 17, "extra": {"frame_index": 8, "strength": 0.6}},
+        "image-at-frame",
+    ),
     ("tiny-ltx", "conditioned", {"image": image(), "last_image": image(seed=1)}, "keyframes"),
     ("tiny-ltx", "conditioned", {"video": video(9)}, "video"),
     ("tiny-ltx", "conditioned", _condition_objects, "condition-objects"),
-    ("tiny-ltx", "conditioned", {"num_frames": 17, "extra": {"conditions": [
-        {"image": image(seed=2)}, {"video": video(9), "frame_index": 8, "strength": 0.8}]}}, "condition-dicts"),
+    (
+        "tiny-ltx",
+        "conditioned",
+        {
+            "num_frames": 17,
+            "extra": {"conditions": [{"image": image(seed=2)}, {"video": video(9), "frame_index": 8, "strength": 0.8}]},
+        },
+        "condition-dicts",
+    ),
     ("tiny-ltx-distilled", "t2v", {"steps": 2}, "steps-other-than-the-cards-timesteps"),
     ("tiny-hunyuanvideo", "t2v", {"negative_prompt": "blurry", "extra": {"true_cfg_scale": 3.0}}, "true-cfg"),
     ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
     ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),
-    ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8, "extra": {"target_fps": 4, "decode_chunk_size": 2}},
-     "extra-target_fps"),
+    (
+        "tiny-i2vgen-xl",
+        "i2v",
+        {"image": image(), "fps": 8, "extra": {"target_fps": 4, "decode_chunk_size": 2}},
+        "extra-target_fps",
+    ),
     ("tiny-modelscope", "v2v", {"video": video(6), "num_frames": 4, "steps": 4}, "video-trimmed"),
-    ("tiny-modelscope", "v2v", {"video": video(6), "num_frames": 4, "steps": 4, "extra": {"strength": 0.8}},
-     "strength"),
+    (
+        "tiny-modelscope",
+        "v2v",
+        {"video": video(6), "num_frames": 4, "steps": 4, "extra": {"strength": 0.8}},
+        "strength",
+    ),
     ("tiny-modelscope", "v2v", {"video": video(4, h=40, w=48), "steps": 2}, "size-from-video"),
     ("tiny-svd", "i2v", {"image": image(), "guidance_scale": 2.0}, "guidance"),
-    ("tiny-svd", "i2v", {"image": image(), "extra": {"fps": 12, "motion_bucket_id": 40, "noise_aug_strength": 0.1,
-                                                     "decode_chunk_size": 2, "min_guidance_scale": 1.5}},
-     "micro-conditioning"),
-    ("tiny-svd", "i2v", {"image": image(), "height": 40, "width": 48, "num_frames": 3, "steps": 3},
-     "size-frames-steps"),
+    (
+        "tiny-svd",
+        "i2v",
+        {
+            "image": image(),
+            "extra": {
+                "fps": 12,
+                "motion_bucket_id": 40,
+                "noise_aug_strength": 0.1,
+                "decode_chunk_size": 2,
+                "min_guidance_scale": 1.5,
+            },
+        },
+        "micro-conditioning",
+    ),
+    (
+        "tiny-svd",
+        "i2v",
+        {"image": image(), "height": 40, "width": 48, "num_frames": 3, "steps": 3},
+        "size-frames-steps",
+    ),
 ]
 
 
@@ -204,8 +243,11 @@ def _params() -> list:
     params = []
     for card in TINY:  # each card's cases together: its direct pipelines stay cached between them
         params += [pytest.param(card.name, task, None, id=f"{card.name}-{task}") for task in card.tasks]
-        params += [pytest.param(card.name, task, fields, id=f"{card.name}-{task}-{name}")
-                   for model, task, fields, name in EXTRA if model == card.name]
+        params += [
+            pytest.param(card.name, task, fields, id=f"{card.name}-{task}-{name}")
+            for model, task, fields, name in EXTRA
+            if model == card.name
+        ]
     return params
 
 
@@ -222,9 +264,14 @@ def _direct_kwargs(cls: str, case: Case) -> dict[str, Any]:
 
     params = set(inspect.signature(getattr(diffusers, cls).__call__).parameters)
     n = case.get("num_frames")
-    settings = {"height": case.get("height"), "width": case.get("width"), "num_frames": n,
-                "num_inference_steps": case.get("steps"), "guidance_scale": case.get("guidance_scale"),
-                **case.card.call_defaults}
+    settings = {
+        "height": case.get("height"),
+        "width": case.get("width"),
+        "num_frames": n,
+        "num_inference_steps": case.get("steps"),
+        "guidance_scale": case.get("guidance_scale"),
+        **case.card.call_defaults,
+    }
     kwargs = {k: v for k, v in settings.items() if k in params}
     for name in ("prompt", "negative_prompt"):
         if case.fields.get(name) is not None:
@@ -244,12 +291,14 @@ def _describe(kwargs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, list) and v and isinstance(v[0], Image.Image):
             return f"<{len(v)} frames {v[0].size[0]}x{v[0].size[1]}>"
         return v
+
     return {k: one(v) for k, v in sorted(kwargs.items())}
 
 
 @pytest.mark.parametrize(("model", "task", "fields"), _params())
-def test_task_matches_direct_diffusers_call(model: str, task: str, fields: Any,
-                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_task_matches_direct_diffusers_call(
+    model: str, task: str, fields: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     card = next(c for c in TINY if c.name == model)
     direct = FAMILIES.get(card.family, Direct())
     given = (fields() if callable(fields) else dict(fields)) if fields is not None else task_inputs(task, card)
@@ -272,6 +321,5 @@ def test_task_matches_direct_diffusers_call(model: str, task: str, fields: Any,
     scratch = tmp_path_factory.getbasetemp()
     pipe = direct.load(cls, folder, kwargs, scratch) if direct.load else direct_pipeline(cls, str(folder))
     keep = direct.call(kwargs, case, pipe) if direct.call else None
-    context = (f"\nvideogen called {cls} with {result.metadata['call']}"
-               f"\nthe direct call: {_describe(kwargs)}")
+    context = f"\nvideogen called {cls} with {result.metadata['call']}\nthe direct call: {_describe(kwargs)}"
     assert_frames_close(result.frames, run_direct(pipe, SEED, trim=keep, **kwargs), context=context)

@@ -123,8 +123,17 @@ def mp4(tmp_path: Path, frames: np.ndarray) -> Path:
     import imageio.v2 as iio2
 
     path = tmp_path / "clip.mp4"
-    writer = iio2.get_writer(str(path), format="FFMPEG", mode="I", fps=8, codec="libx264", quality=8,
-                             pixelformat="yuv420p", macro_block_size=2, ffmpeg_log_level="error")
+    writer = iio2.get_writer(
+        str(path),
+        format="FFMPEG",
+        mode="I",
+        fps=8,
+        codec="libx264",
+        quality=8,
+        pixelformat="yuv420p",
+        macro_block_size=2,
+        ffmpeg_log_level="error",
+    )
     try:
         for frame in frames:
             writer.append_data(frame)
@@ -187,8 +196,9 @@ def test_endless_body_stops_at_the_byte_cap(server: Server, small_limits: Path) 
     assert list(small_limits.iterdir()) == []
 
 
-def test_content_length_over_the_cap_is_refused_before_reading(server: Server, monkeypatch: pytest.MonkeyPatch,
-                                                               small_limits: Path) -> None:
+def test_content_length_over_the_cap_is_refused_before_reading(
+    server: Server, monkeypatch: pytest.MonkeyPatch, small_limits: Path
+) -> None:
     monkeypatch.setenv("VIDEOGEN_FETCH_TIMEOUT", "5")
 
     def huge(h: http.server.BaseHTTPRequestHandler) -> None:
@@ -268,8 +278,9 @@ def test_body_cut_short(server: Server, small_limits: Path) -> None:
         h.wfile.write(b"\x89PNG\r\n\x1a\n")  # then the connection closes
 
     server.routes["/short.png"] = short
-    assert "closed after 8 of the 5000 bytes" in str(spec_error("image", lambda: to_pil(server.url + "/short.png",
-                                                                                         "image")))
+    assert "closed after 8 of the 5000 bytes" in str(
+        spec_error("image", lambda: to_pil(server.url + "/short.png", "image"))
+    )
     assert list(small_limits.iterdir()) == []
 
 
@@ -342,8 +353,12 @@ def big_png(path: Path, width: int, height: int) -> Path:
     row = b"\0" * (1 + (width + 7) // 8)  # filter byte + packed bits
     compressor = zlib.compressobj(9)
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -469,8 +484,9 @@ def test_good_videos_still_read(mp4: Path, tmp_path: Path, frames: np.ndarray) -
     finally:
         reader.close()
     webp = tmp_path / "clip.webp"
-    Image.fromarray(frames[0]).save(webp, save_all=True, append_images=[Image.fromarray(f) for f in frames[1:]],
-                                    lossless=True, duration=125)
+    Image.fromarray(frames[0]).save(
+        webp, save_all=True, append_images=[Image.fromarray(f) for f in frames[1:]], lossless=True, duration=125
+    )
     back, fps = read_video(webp)
     assert np.array_equal(back, frames) and fps == pytest.approx(8)
     folder = tmp_path / "frames"

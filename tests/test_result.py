@@ -43,8 +43,9 @@ def test_mp4_is_h264_with_metadata_in_its_comment(result: videogen.VideoResult, 
     import imageio_ffmpeg
 
     path = result.save(tmp_path / "clip.mp4")
-    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-f", "ffmetadata", "-"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-f", "ffmetadata", "-"], capture_output=True, text=True
+    )
     assert "h264" in probe.stderr
     assert "comment=" in probe.stdout and '"seed": 3' in probe.stdout.replace("\\", "")
 

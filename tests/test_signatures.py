@@ -16,8 +16,28 @@ import videogen
 from videogen import signatures
 from videogen.signatures import REGENERATE, dumps, generate, pipeline_signature, stored
 
-SAMPLES = [None, 0, 7, -1, 1.5, 0.03, True, False, "x", "", [1, 2], [0.5, 1], ["a"], [True], [], (1,), ("a", "b"),
-           [None], {"a": 1}, object()]
+SAMPLES = [
+    None,
+    0,
+    7,
+    -1,
+    1.5,
+    0.03,
+    True,
+    False,
+    "x",
+    "",
+    [1, 2],
+    [0.5, 1],
+    ["a"],
+    [True],
+    [],
+    (1,),
+    ("a", "b"),
+    [None],
+    {"a": 1},
+    object(),
+]
 
 
 def test_stored_signatures_match_the_installed_diffusers() -> None:
@@ -91,6 +111,7 @@ def test_types_checked_from_stored_trees_agree_with_the_live_annotations() -> No
 @pytest.fixture
 def live_only(monkeypatch: pytest.MonkeyPatch):
     """As if the installed diffusers were another version than the stored one: everything read live."""
+
     def clear() -> None:
         for f in (signatures.stored, signatures.pipeline_signature, signatures._live_scheduler_info):
             f.cache_clear()
@@ -119,8 +140,9 @@ def test_live_descriptions_equal_the_stored_ones() -> None:
         assert signatures._live_scheduler_info(name) == entry, name
 
 
-@pytest.mark.parametrize(("name", "package"),
-                         [("LMSDiscreteScheduler", "scipy"), ("DPMSolverSDEScheduler", "torchsde")])
+@pytest.mark.parametrize(
+    ("name", "package"), [("LMSDiscreteScheduler", "scipy"), ("DPMSolverSDEScheduler", "torchsde")]
+)
 def test_a_scheduler_whose_package_is_missing_is_named_before_loading(name: str, package: str) -> None:
     from videogen.generation import check_before_load
 

@@ -39,14 +39,18 @@ def test_simulation_on_fake_weights_matches_the_real_run(card: Any, no_disk: Non
     prepared = prepare_for_plan(None, {"model": card.name, "memory": "none"})
     plan = _float32(prepared)
     simulated = sim_module.simulate(prepared, plan)
-    pipe, _ = load_pipeline(prepared.card, prepared.family, pipeline_class(prepared.class_name),
-                            {"dtype": torch.float32}, False)
+    pipe, _ = load_pipeline(
+        prepared.card, prepared.family, pipeline_class(prepared.class_name), {"dtype": torch.float32}, False
+    )
     real = sim_module.measure_call(prepared, pipe, plan)
     assert set(simulated.phases) == set(real.phases) and real.phases
     for name, phase in real.phases.items():
         mine = simulated.phases[name]
         assert abs(mine.total_bytes - phase.total_bytes) <= max(0.02 * phase.total_bytes, ABS_SLACK), (
-            name, mine, phase)
+            name,
+            mine,
+            phase,
+        )
         assert mine.calls == phase.calls, name  # replayed calls are still counted
     assert abs(simulated.peak_bytes - real.peak_bytes) <= max(0.02 * real.peak_bytes, ABS_SLACK)
     assert not simulated.guessed  # every value the pipeline read back was known
@@ -82,10 +86,12 @@ def test_replaying_repeated_vae_calls_changes_no_figure(no_disk: None, monkeypat
 def test_full_size_simulation_follows_the_spec_and_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("VIDEOGEN_CACHE", str(tmp_path))
     sim_module._MEMO.clear()
-    short = prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 17,
-                                     "memory": "none"})
-    long = prepare_for_plan(None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 33,
-                                    "memory": "none"})
+    short = prepare_for_plan(
+        None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 17, "memory": "none"}
+    )
+    long = prepare_for_plan(
+        None, {"model": "wan2.1-t2v-1.3b", "height": 240, "width": 416, "num_frames": 33, "memory": "none"}
+    )
     a, b = sim_module.simulate(short), sim_module.simulate(long)
     assert set(a.phases) == {"text_encoder", "transformer", "vae"}
     # twice the latent frames (5 → 9): about twice the transformer's activations; the text encoder's unchanged
@@ -106,8 +112,7 @@ def test_plan_uses_simulated_activations_when_asked_and_says_so() -> None:
         assert {c.activation_source for c in formula.components} == {"formula"}  # the default
 
 
-def test_a_pipeline_that_cant_be_simulated_falls_back_to_formulas_and_says_why(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pipeline_that_cant_be_simulated_falls_back_to_formulas_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: Any) -> Any:
         raise videogen.VideoGenError("could not simulate WanPipeline on fake tensors: RuntimeError: boom")
 

@@ -31,8 +31,13 @@ def test_extra_is_copied_so_the_callers_dict_cannot_change_the_spec() -> None:
 
 @pytest.mark.parametrize(
     ("inputs", "task"),
-    [({}, "t2v"), ({"image": "a.png"}, "i2v"), ({"image": "a.png", "last_image": "b.png"}, "flf2v"),
-     ({"video": "v.mp4"}, "v2v"), ({"task": "conditioned", "image": "a.png"}, "conditioned")],
+    [
+        ({}, "t2v"),
+        ({"image": "a.png"}, "i2v"),
+        ({"image": "a.png", "last_image": "b.png"}, "flf2v"),
+        ({"video": "v.mp4"}, "v2v"),
+        ({"task": "conditioned", "image": "a.png"}, "conditioned"),
+    ],
 )
 def test_task_is_inferred_from_inputs(inputs: dict, task: str) -> None:
     assert VideoSpec(**inputs).inferred_task() == task
@@ -46,8 +51,12 @@ def test_unknown_task_is_a_spec_error_listing_the_tasks() -> None:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("a.safetensors", LoRA("a.safetensors")), (("a", 0.5), LoRA("a", 0.5)),
-     (("a", 0.5, "style"), LoRA("a", 0.5, "style")), ({"source": "a", "weight": 2.0}, LoRA("a", 2.0))],
+    [
+        ("a.safetensors", LoRA("a.safetensors")),
+        (("a", 0.5), LoRA("a", 0.5)),
+        (("a", 0.5, "style"), LoRA("a", 0.5, "style")),
+        ({"source": "a", "weight": 2.0}, LoRA("a", 2.0)),
+    ],
 )
 def test_lora_entries_are_normalised(given: object, expected: LoRA) -> None:
     assert VideoSpec(loras=[given]).loras == (expected,)
@@ -60,14 +69,17 @@ def test_bad_lora_entry_is_a_spec_error() -> None:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("x.safetensors", (LoRA("x.safetensors"),)),  # one string is one LoRA, not one per character
-     (Path("x.safetensors"), (LoRA("x.safetensors"),)),
-     (LoRA("a", 0.5), (LoRA("a", 0.5),)),
-     ({"source": "a", "weight": 0.5}, (LoRA("a", 0.5),)),  # one dict is one LoRA, not one per key
-     (("a", 0.5), (LoRA("a", 0.5),)),  # (source, weight): a number is never a LoRA of its own
-     (("a", 0.5, "style"), (LoRA("a", 0.5, "style"),)),
-     (["a", "b"], (LoRA("a"), LoRA("b"))),
-     (None, ()), ([], ())],
+    [
+        ("x.safetensors", (LoRA("x.safetensors"),)),  # one string is one LoRA, not one per character
+        (Path("x.safetensors"), (LoRA("x.safetensors"),)),
+        (LoRA("a", 0.5), (LoRA("a", 0.5),)),
+        ({"source": "a", "weight": 0.5}, (LoRA("a", 0.5),)),  # one dict is one LoRA, not one per key
+        (("a", 0.5), (LoRA("a", 0.5),)),  # (source, weight): a number is never a LoRA of its own
+        (("a", 0.5, "style"), (LoRA("a", 0.5, "style"),)),
+        (["a", "b"], (LoRA("a"), LoRA("b"))),
+        (None, ()),
+        ([], ()),
+    ],
 )
 def test_one_lora_or_a_list_of_them(given: object, expected: tuple) -> None:
     assert VideoSpec(loras=given).loras == expected
@@ -75,12 +87,22 @@ def test_one_lora_or_a_list_of_them(given: object, expected: tuple) -> None:
 
 @pytest.mark.parametrize(
     ("loras", "words"),
-    [(5, "loras=5 is not a LoRA"), ([{}], "has no 'source'"), ([{"source": "a", "scale": 1}], "unknown key 'scale'"),
-     ([(42,)], "source 42"), ([("",)], "non-empty string"), ([b"x.safetensors"], "not a LoRA"),
-     ({"a", "b"}, "not a LoRA or a list"), ([("a", math.nan)], "finite"), ([("a", math.inf)], "finite"),
-     ([("a", True)], "finite number"), ([("a", -101)], "between -100.0 and 100.0"),
-     ([("a", 1.0, "my style")], "no dots or spaces"), ([("a", 1.0, 7)], "name 7"),
-     ([{"source": "a", "weight_name": 3}], "weight_name 3")],
+    [
+        (5, "loras=5 is not a LoRA"),
+        ([{}], "has no 'source'"),
+        ([{"source": "a", "scale": 1}], "unknown key 'scale'"),
+        ([(42,)], "source 42"),
+        ([("",)], "non-empty string"),
+        ([b"x.safetensors"], "not a LoRA"),
+        ({"a", "b"}, "not a LoRA or a list"),
+        ([("a", math.nan)], "finite"),
+        ([("a", math.inf)], "finite"),
+        ([("a", True)], "finite number"),
+        ([("a", -101)], "between -100.0 and 100.0"),
+        ([("a", 1.0, "my style")], "no dots or spaces"),
+        ([("a", 1.0, 7)], "name 7"),
+        ([{"source": "a", "weight_name": 3}], "weight_name 3"),
+    ],
 )
 def test_bad_loras_are_spec_errors_on_loras(loras: object, words: str) -> None:
     with pytest.raises(videogen.SpecError, match=re.escape(words)) as info:
@@ -96,8 +118,15 @@ def test_a_lora_made_directly_is_checked_too() -> None:
     assert info.value.field == "loras"
 
 
-@pytest.mark.parametrize(("extra", "words"), [(42, "extra=42 must be a dict"), ("abc", "extra='abc' must be a dict"),
-                                              ([("a", 1)], "must be a dict"), ({1: 2}, "key 1 must be a string")])
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (42, "extra=42 must be a dict"),
+        ("abc", "extra='abc' must be a dict"),
+        ([("a", 1)], "must be a dict"),
+        ({1: 2}, "key 1 must be a string"),
+    ],
+)
 def test_extra_must_be_a_dict_with_string_keys(extra: object, words: str) -> None:
     with pytest.raises(videogen.SpecError, match=re.escape(words)) as info:
         VideoSpec(extra=extra)

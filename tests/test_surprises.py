@@ -54,8 +54,10 @@ def _fields(card: videogen.ModelCard, task: str) -> dict:
         (b'"WanPipeline"', "must be a JSON object"),
         (b"{,}", r"is not valid JSON \(line 1 column 2: "),
         (b"\xff\xfe{}", "is not UTF-8 text"),
-        (b'{"_class_name": "WanPipeline", "transformer": "WanTransformer3DModel"}',
-         r"component 'transformer' must be \[library, class name\]"),
+        (
+            b'{"_class_name": "WanPipeline", "transformer": "WanTransformer3DModel"}',
+            r"component 'transformer' must be \[library, class name\]",
+        ),
         (b'{"_class_name": ""}', "has no _class_name"),
     ],
 )
@@ -125,8 +127,7 @@ def test_a_folder_whose_configs_give_no_size_must_be_given_one(tmp_path: Path) -
     with pytest.raises(videogen.SpecError, match="pass num_frames") as info:
         videogen.generate(model=str(folder), prompt=PROMPT, height=32, width=32, progress=False)
     assert info.value.field == "num_frames" and CACHE.loads == loads  # refused before any load
-    fields = {"prompt": PROMPT, "height": 32, "width": 32, "num_frames": 9, "steps": 2, "seed": 3,
-              "progress": False}
+    fields = {"prompt": PROMPT, "height": 32, "width": 32, "num_frames": 9, "steps": 2, "seed": 3, "progress": False}
     mine = videogen.generate(model=str(folder), **fields)
     tiny = videogen.generate(model="tiny-wan", **fields)
     assert (mine.frames == tiny.frames).all()
@@ -160,8 +161,9 @@ def test_a_folder_with_a_catalog_architecture_takes_that_cards_defaults(tmp_path
 
 
 @pytest.mark.parametrize(("family", "sample_size", "vae_scale"), [("svd", 32, 4), ("i2vgen_xl", 32, 4)])
-def test_a_unet_folder_takes_its_size_from_its_configs(tmp_path: Path, family: str, sample_size: int,
-                                                       vae_scale: int) -> None:
+def test_a_unet_folder_takes_its_size_from_its_configs(
+    tmp_path: Path, family: str, sample_size: int, vae_scale: int
+) -> None:
     folder = _copy(family, "i2v", tmp_path)
     unet = json.loads((folder / "unet" / "config.json").read_text())
     vae = json.loads((folder / "vae" / "config.json").read_text())
@@ -185,10 +187,11 @@ def test_every_family_refuses_a_spec_without_the_fields_its_card_requires(family
 
 
 # ---- 4. every argument that shapes the frames is recorded ------------------------------------------
-@pytest.mark.parametrize(("model", "key", "value"), [("tiny-wan2.2", "guidance_scale_2", 3.0),
-                                                     ("tiny-framepack-f1", "sampling_type", "vanilla")])
-def test_card_call_defaults_are_recorded_and_the_spec_reproduces_the_video(model: str, key: str,
-                                                                           value: object) -> None:
+@pytest.mark.parametrize(
+    ("model", "key", "value"),
+    [("tiny-wan2.2", "guidance_scale_2", 3.0), ("tiny-framepack-f1", "sampling_type", "vanilla")],
+)
+def test_card_call_defaults_are_recorded_and_the_spec_reproduces_the_video(model: str, key: str, value: object) -> None:
     card = resolve(model)
     fields = _fields(card, card.tasks[0])
     result = videogen.generate(**fields, steps=1, seed=11, progress=False)

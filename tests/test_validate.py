@@ -168,8 +168,11 @@ UNIPC = "UniPCMultistepScheduler"
         ({"extra": 42}, "extra", ["must be a dict"]),
         ({"extra": "abc"}, "extra", ["must be a dict"]),
         ({"extra": {1: 2}}, "extra", ["key 1 must be a string"]),
-        ({"extra": {"attention_kwargs": {"scale": NAN}}}, "extra", ["extra['attention_kwargs']['scale']=nan",
-                                                                     "finite"]),
+        (
+            {"extra": {"attention_kwargs": {"scale": NAN}}},
+            "extra",
+            ["extra['attention_kwargs']['scale']=nan", "finite"],
+        ),
         ({"extra": {"max_sequence_length": 10**30}}, "extra", ["64 bits"]),
         ({"extra": {"max_sequence_length": 2.5}}, "extra", ["does not fit WanPipeline", "int"]),
         ({"extra": {"max_sequence_length": 0}}, "extra", ["between 1 and 8192"]),
@@ -191,10 +194,16 @@ UNIPC = "UniPCMultistepScheduler"
         ({"memory": {"blocks_per_group": INF}}, "memory", ["blocks_per_group=inf"]),
         ({"memory": {"decode_chunk_size": NAN}}, "memory", ["decode_chunk_size=nan"]),
         ({"memory": {0: None}}, "memory", ["key 0 must be a MemoryPlan field name"]),
-        ({"memory": {"placement": "group", "components": {"vae": {"foo": 1}}}}, "memory",
-         ["components['vae']: 'foo' is not a ComponentPlan field", "blocks_per_group"]),
-        ({"memory": {"placement": "group", "components": {"transformer": {"blocks_per_group": 0}}}}, "memory",
-         ["blocks_per_group=0", "at least 1"]),
+        (
+            {"memory": {"placement": "group", "components": {"vae": {"foo": 1}}}},
+            "memory",
+            ["components['vae']: 'foo' is not a ComponentPlan field", "blocks_per_group"],
+        ),
+        (
+            {"memory": {"placement": "group", "components": {"transformer": {"blocks_per_group": 0}}}},
+            "memory",
+            ["blocks_per_group=0", "at least 1"],
+        ),
         ({"memory": {"vae_tiling": "yes"}}, "memory", ["vae_tiling='yes' must be True or False"]),
         ({"memory": {"oom_retry": 1}}, "memory", ["oom_retry=1 must be True or False"]),
         ({"memory": {"dtypes": {"default": 1}}}, "memory", ["dtypes['default']=1", "bfloat16"]),
@@ -207,8 +216,11 @@ UNIPC = "UniPCMultistepScheduler"
         ({"memory": {"placement": ["group"]}}, "memory", ["placement=['group'] is not one of"]),
         ({"memory": np.array([1, 2])}, "memory", ["not a preset name"]),
         # scheduler: a name (str) and arguments its __init__ takes, checked before loading
-        ({"scheduler": {"name": UNIPC, "flow_shfit": 3.0}}, "scheduler",
-         ["'flow_shfit' is not an argument of UniPCMultistepScheduler", "did you mean 'flow_shift'"]),
+        (
+            {"scheduler": {"name": UNIPC, "flow_shfit": 3.0}},
+            "scheduler",
+            ["'flow_shfit' is not an argument of UniPCMultistepScheduler", "did you mean 'flow_shift'"],
+        ),
         ({"scheduler": {"name": 5}}, "scheduler", ["scheduler class name"]),
         ({"scheduler": ["x"]}, "scheduler", ["scheduler class name"]),
         ({"scheduler": {"name": UNIPC, 1: 2}}, "scheduler", ["argument name 1 must be a string"]),
@@ -228,7 +240,8 @@ UNIPC = "UniPCMultistepScheduler"
     ],
 )
 def test_bad_values_are_spec_errors_naming_the_field_before_loading(
-        no_loading: None, fields: dict, field: str, words: list[str]) -> None:
+    no_loading: None, fields: dict, field: str, words: list[str]
+) -> None:
     spec = {"model": "tiny-wan", "prompt": "a ferret", **fields}
     with pytest.raises(videogen.SpecError) as info:
         check_before_load(prepare(**spec))
@@ -238,9 +251,19 @@ def test_bad_values_are_spec_errors_naming_the_field_before_loading(
 
 
 def test_values_of_other_numeric_types_that_mean_the_same_are_accepted(no_loading: None) -> None:
-    p = prepare(model="tiny-wan", prompt="a", height=np.int64(32), width=32.0, num_frames=np.int32(9),
-                guidance_scale=np.float32(4.5), seed=np.uint64(7), snap=None, loras=None, extra=None,
-                memory={"placement": "group", "blocks_per_group": 2.0})
+    p = prepare(
+        model="tiny-wan",
+        prompt="a",
+        height=np.int64(32),
+        width=32.0,
+        num_frames=np.int32(9),
+        guidance_scale=np.float32(4.5),
+        seed=np.uint64(7),
+        snap=None,
+        loras=None,
+        extra=None,
+        memory={"placement": "group", "blocks_per_group": 2.0},
+    )
     check_before_load(p)
     assert (p.spec.height, p.spec.width, p.spec.num_frames, p.spec.seed) == (32, 32, 9, 7)
     assert type(p.spec.height) is int and type(p.spec.seed) is int and p.spec.guidance_scale == 4.5
@@ -248,8 +271,9 @@ def test_values_of_other_numeric_types_that_mean_the_same_are_accepted(no_loadin
 
 
 def test_known_scheduler_arguments_and_a_path_like_model_pass(no_loading: None, tmp_path: Path) -> None:
-    check_before_load(prepare(model="tiny-wan", prompt="a", scheduler={"name": UNIPC, "flow_shift": 3.0,
-                                                                        "solver_order": 2}))
+    check_before_load(
+        prepare(model="tiny-wan", prompt="a", scheduler={"name": UNIPC, "flow_shift": 3.0, "solver_order": 2})
+    )
     with pytest.raises(videogen.ModelNotFoundError, match="model_index.json"):  # a PathLike is a folder path
         prepare(model=tmp_path, prompt="a")
 
@@ -266,12 +290,20 @@ def test_every_catalog_card_passes_its_own_defaults_and_bounds(card) -> None:
     family = get_family(card.family)
     task = next(t for t in ("t2v", "i2v", "flf2v", "conditioned") if t in card.tasks)
     image = np.zeros((card.height, card.width, 3), np.uint8)
-    fields = {"model": card.name, "task": task, "height": card.height, "width": card.width,
-              "num_frames": card.num_frames, "fps": card.fps, "steps": card.steps,
-              "guidance_scale": card.guidance_scale, "seed": 2**63 - 1,
-              **({"image": image} if task in ("i2v", "flf2v", "conditioned") else {}),
-              **({"last_image": image} if task == "flf2v" else {}),
-              **({"prompt": "a ferret"} if family.accepts_prompt else {})}
+    fields = {
+        "model": card.name,
+        "task": task,
+        "height": card.height,
+        "width": card.width,
+        "num_frames": card.num_frames,
+        "fps": card.fps,
+        "steps": card.steps,
+        "guidance_scale": card.guidance_scale,
+        "seed": 2**63 - 1,
+        **({"image": image} if task in ("i2v", "flf2v", "conditioned") else {}),
+        **({"last_image": image} if task == "flf2v" else {}),
+        **({"prompt": "a ferret"} if family.accepts_prompt else {}),
+    }
     spec = build_spec(None, fields)
     done, _ = complete(spec, card, family, load_media(spec))
     assert (done.height, done.width, done.steps, done.fps) == (card.height, card.width, card.steps, card.fps)

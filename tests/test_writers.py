@@ -98,8 +98,12 @@ KILLED_SAVE = textwrap.dedent("""
 
 def killed_save(target: Path, kill_after: str, fallback: bool = False) -> None:
     """Overwrite `target` in a child process killed (os._exit) right after the rename of the video or sidecar."""
-    out = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target), kill_after, "1" if fallback else "0"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", KILLED_SAVE, str(target), kill_after, "1" if fallback else "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 9, out.stderr
 
 
@@ -217,15 +221,23 @@ def test_leftovers_of_dead_saves_are_removed_and_live_ones_kept(tmp_path: Path) 
     live = subprocess.Popen(["sleep", "60"])
     try:
         day_ago = time.time() - 2 * 86400
-        stale = [f".clip.mp4.{host}-{dead}-0123456789ab.tmp.mp4",  # a killed save's video
-                 f".clip.mp4.json.{host}-{dead}-0123456789ac.tmp.json",  # its sidecar
-                 f".frames.{host}-{dead}-0123456789ad.tmp",  # a killed png folder (a directory)
-                 f".clip.mp4.ffffffff-{live.pid}-0123456789ae.tmp.mp4",  # another host's, untouched for days
-                 ".clip.0123456789af.tmp.mp4"]  # older videogen's name, untouched for days
-        kept = [f".clip.mp4.{host}-{live.pid}-0123456789b0.tmp.mp4",  # a live process is writing it
-                f".clip.mp4.ffffffff-{dead}-0123456789b1.tmp.mp4",  # another host's pid means nothing here
-                ".clip.0123456789b2.tmp.mp4",  # older videogen's, fresh
-                ".hidden", "notes.tmp", ".clip.mp4.tmp", ".x.0123456789b3.tmp.txt", "keep.mp4"]
+        stale = [
+            f".clip.mp4.{host}-{dead}-0123456789ab.tmp.mp4",  # a killed save's video
+            f".clip.mp4.json.{host}-{dead}-0123456789ac.tmp.json",  # its sidecar
+            f".frames.{host}-{dead}-0123456789ad.tmp",  # a killed png folder (a directory)
+            f".clip.mp4.ffffffff-{live.pid}-0123456789ae.tmp.mp4",  # another host's, untouched for days
+            ".clip.0123456789af.tmp.mp4",
+        ]  # older videogen's name, untouched for days
+        kept = [
+            f".clip.mp4.{host}-{live.pid}-0123456789b0.tmp.mp4",  # a live process is writing it
+            f".clip.mp4.ffffffff-{dead}-0123456789b1.tmp.mp4",  # another host's pid means nothing here
+            ".clip.0123456789b2.tmp.mp4",  # older videogen's, fresh
+            ".hidden",
+            "notes.tmp",
+            ".clip.mp4.tmp",
+            ".x.0123456789b3.tmp.txt",
+            "keep.mp4",
+        ]
         for name in stale + kept:
             if name.startswith(".frames."):
                 (tmp_path / name).mkdir()
@@ -300,10 +312,16 @@ def test_a_read_only_folder_is_named(tmp_path: Path) -> None:
         folder.chmod(0o755)
 
 
-@pytest.mark.parametrize("script, message", [
-    ("cat >/dev/null; echo 'out.mp4: Permission denied' >&2; exit 1", r"exit status 1\): out.mp4: Permission denied"),
-    ("cat >/dev/null; exit 0", r"exit status 0\): it wrote nothing"),
-])
+@pytest.mark.parametrize(
+    "script, message",
+    [
+        (
+            "cat >/dev/null; echo 'out.mp4: Permission denied' >&2; exit 1",
+            r"exit status 1\): out.mp4: Permission denied",
+        ),
+        ("cat >/dev/null; exit 0", r"exit status 0\): it wrote nothing"),
+    ],
+)
 def test_an_ffmpeg_failure_surfaces(tmp_path: Path, monkeypatch, script: str, message: str) -> None:
     import imageio_ffmpeg
 

@@ -33,15 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="bench", required=True)
     mem = sub.add_parser("memory", help="peak GPU memory and speed of each memory preset")
     mem.add_argument("--model", default="wan2.1-t2v-14b", help="catalog name with a stored architecture")
-    mem.add_argument("--presets", default=None,
-                     help=f"comma-separated presets (default: {','.join(GPU_PRESETS)}; CPU: {','.join(CPU_PRESETS)})")
+    mem.add_argument(
+        "--presets",
+        default=None,
+        help=f"comma-separated presets (default: {','.join(GPU_PRESETS)}; CPU: {','.join(CPU_PRESETS)})",
+    )
     mem.add_argument("--height", type=int)
     mem.add_argument("--width", type=int)
     mem.add_argument("--num-frames", type=int)
     mem.add_argument("--steps", type=int, default=4, help="denoising steps (the first is warm-up)")
     mem.add_argument("--out", default="bench-memory", help="folder for the JSON file and the PNG chart")
-    mem.add_argument("--small", action="store_true",
-                     help="the tiny model of the family on the CPU (what runs without a GPU)")
+    mem.add_argument(
+        "--small", action="store_true", help="the tiny model of the family on the CPU (what runs without a GPU)"
+    )
     return parser
 
 
@@ -66,11 +70,19 @@ def bench_memory(args: argparse.Namespace) -> int:
     if not gpu:
         tiny = [c for c in list_models(card.family) if c.tiny]
         card = card if card.tiny else next((c for c in tiny if "t2v" in c.tasks), tiny[0])
-        print(f"videogen bench memory: no GPU (or --small): {card.name} on the CPU, to test the harness",
-              file=sys.stderr)
+        print(
+            f"videogen bench memory: no GPU (or --small): {card.name} on the CPU, to test the harness", file=sys.stderr
+        )
     presets = args.presets.split(",") if args.presets else list(GPU_PRESETS if gpu else CPU_PRESETS)
-    fields = {"model": card.name, "prompt": "a white ferret leaps into a mountain stream", "seed": 0,
-              "steps": args.steps, "height": args.height, "width": args.width, "num_frames": args.num_frames}
+    fields = {
+        "model": card.name,
+        "prompt": "a white ferret leaps into a mountain stream",
+        "seed": 0,
+        "steps": args.steps,
+        "height": args.height,
+        "width": args.width,
+        "num_frames": args.num_frames,
+    }
     if "t2v" not in card.tasks:
         fields["image"] = _test_image(args.height or card.height, args.width or card.width)
     fields = {k: v for k, v in fields.items() if v is not None}
@@ -84,9 +96,15 @@ def bench_memory(args: argparse.Namespace) -> int:
             except torch.OutOfMemoryError as exc:
                 rows.append({"preset": name, "skipped": f"out of memory: {str(exc).splitlines()[0]}"})
             free_memory()
-    report = {"model": card.name, "device": torch.cuda.get_device_name() if gpu else "cpu",
-              "random_weights": gpu, "steps": args.steps, "spec": _spec_summary(fields, card), "presets": rows,
-              "versions": _versions()}
+    report = {
+        "model": card.name,
+        "device": torch.cuda.get_device_name() if gpu else "cpu",
+        "random_weights": gpu,
+        "steps": args.steps,
+        "spec": _spec_summary(fields, card),
+        "presets": rows,
+        "versions": _versions(),
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench-memory.json").write_text(json.dumps(report, indent=1))
@@ -112,8 +130,9 @@ def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
         sims, failed = simulate_plans(subject_of(prepared), [prepared.plan]), None
     except VideoGenError as exc:
         sims, failed = {}, str(exc)
-    simulated = estimate_plan(prepared.card, ctx.components, prepared.plan, shape, "cuda",
-                              sims.get(activation_parts(prepared.plan)))
+    simulated = estimate_plan(
+        prepared.card, ctx.components, prepared.plan, shape, "cuda", sims.get(activation_parts(prepared.plan))
+    )
     marks: list[float] = []
     start = time.perf_counter()
     result = run(prepared, on_step=lambda step, total: marks.append(time.perf_counter()), progress=False)
@@ -141,20 +160,40 @@ def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
 
 def format_table(report: dict[str, Any]) -> str:
     def gib(n: Any) -> str:
-        return "-" if not n else f"{n / 1024 ** 3:.2f}"
+        return "-" if not n else f"{n / 1024**3:.2f}"
 
     lines = [f"{report['model']} on {report['device']}: {report['spec']}"]
-    rows = [("preset", "peak GPU GiB", "estimate GiB", "est. error", "simulated GiB", "sim. error", "s/step",
-             "decode s", "note")]
+    rows = [
+        (
+            "preset",
+            "peak GPU GiB",
+            "estimate GiB",
+            "est. error",
+            "simulated GiB",
+            "sim. error",
+            "s/step",
+            "decode s",
+            "note",
+        )
+    ]
     for r in report["presets"]:
         if "skipped" in r:
             rows.append((r["preset"], "-", "-", "-", "-", "-", "-", "-", "skipped: " + r["skipped"][:80]))
             continue
         err, sim_err = r.get("estimate_error"), r.get("simulated_error")
-        rows.append((r["preset"], gib(r["peak_gpu_bytes"]), gib(r["estimated_peak_gpu_bytes"]),
-                     "-" if err is None else f"{err:+.0%}", gib(r.get("simulated_peak_gpu_bytes")),
-                     "-" if sim_err is None else f"{sim_err:+.0%}", f"{r['s_per_step']:.3f}", f"{r['decode_s']:.3f}",
-                     "" if r.get("simulation", "ok") == "ok" else r["simulation"][:60]))
+        rows.append(
+            (
+                r["preset"],
+                gib(r["peak_gpu_bytes"]),
+                gib(r["estimated_peak_gpu_bytes"]),
+                "-" if err is None else f"{err:+.0%}",
+                gib(r.get("simulated_peak_gpu_bytes")),
+                "-" if sim_err is None else f"{sim_err:+.0%}",
+                f"{r['s_per_step']:.3f}",
+                f"{r['decode_s']:.3f}",
+                "" if r.get("simulation", "ok") == "ok" else r["simulation"][:60],
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
@@ -173,9 +212,9 @@ def _chart(report: dict[str, Any], path: Path) -> Path | None:
     names = [r["preset"] for r in rows]
     fig, (mem_ax, time_ax) = plt.subplots(1, 2, figsize=(11, 4))
     xs = range(len(rows))
-    measured = [(r["peak_gpu_bytes"] or 0) / 1024 ** 3 for r in rows]
-    estimated = [(r["estimated_peak_gpu_bytes"] or 0) / 1024 ** 3 for r in rows]
-    simulated = [(r.get("simulated_peak_gpu_bytes") or 0) / 1024 ** 3 for r in rows]
+    measured = [(r["peak_gpu_bytes"] or 0) / 1024**3 for r in rows]
+    estimated = [(r["estimated_peak_gpu_bytes"] or 0) / 1024**3 for r in rows]
+    simulated = [(r.get("simulated_peak_gpu_bytes") or 0) / 1024**3 for r in rows]
     mem_ax.bar([x - 0.27 for x in xs], measured, width=0.27, label="measured peak")
     mem_ax.bar(list(xs), estimated, width=0.27, label="planner estimate (formulas)")
     mem_ax.bar([x + 0.27 for x in xs], simulated, width=0.27, label="simulated estimate")
@@ -184,8 +223,13 @@ def _chart(report: dict[str, Any], path: Path) -> Path | None:
     mem_ax.set_title("peak GPU memory" + ("" if report["random_weights"] else " (CPU run: no GPU peak)"))
     mem_ax.legend()
     time_ax.bar(list(xs), [r["s_per_step"] or 0 for r in rows], label="s / step")
-    time_ax.bar(list(xs), [r["decode_s"] or 0 for r in rows], bottom=[r["s_per_step"] or 0 for r in rows],
-                label="decode s", alpha=0.6)
+    time_ax.bar(
+        list(xs),
+        [r["decode_s"] or 0 for r in rows],
+        bottom=[r["s_per_step"] or 0 for r in rows],
+        label="decode s",
+        alpha=0.6,
+    )
     time_ax.set_xticks(list(xs), names, rotation=30)
     time_ax.set_title("seconds")
     time_ax.legend()
@@ -249,8 +293,11 @@ def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any
     from .simulate import fit_image_processors, pipeline_config
 
     family = get_family(card.family)
-    tiny_card = next(c for c in get_family(card.family).cards
-                     if c.tiny and any(c.pipeline_class(t, family) == cls.__name__ for t in c.tasks))
+    tiny_card = next(
+        c
+        for c in get_family(card.family).cards
+        if c.tiny and any(c.pipeline_class(t, family) == cls.__name__ for t in c.tasks)
+    )
     tiny, _ = load_pipeline(tiny_card, family, cls, {"dtype": torch.float32}, False)
     parts = {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
     dtypes = load_kwargs.get("dtype") or {"default": torch.bfloat16}
@@ -291,8 +338,9 @@ def _test_image(height: int, width: int) -> Any:
     import numpy as np
 
     y, x = np.mgrid[0:height, 0:width]
-    return np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
-                     np.full_like(x, 128)], -1).astype(np.uint8)
+    return np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), np.full_like(x, 128)], -1).astype(
+        np.uint8
+    )
 
 
 def _spec_summary(fields: dict[str, Any], card: ModelCard) -> str:

@@ -65,13 +65,18 @@ def check_extra_types(spec: VideoSpec, signature: PipelineSignature) -> None:
             continue
         if _fits(param["type"], value) is False:
             shown = f" (default {default})" if default is not None else ""
-            raise SpecError(f"extra[{key!r}]={value!r} does not fit {signature.class_name}.__call__'s {key}: "
-                            f"{param['shown']}{shown}", field="extra")
+            raise SpecError(
+                f"extra[{key!r}]={value!r} does not fit {signature.class_name}.__call__'s {key}: "
+                f"{param['shown']}{shown}",
+                field="extra",
+            )
         if key in EXTRA_RANGES and isinstance(value, numbers.Real) and not isinstance(value, bool):
             low, high, why = EXTRA_RANGES[key]
             if not low <= value <= high:
-                raise SpecError(f"extra[{key!r}]={value!r} must be between {low} and {high} ({why}); default "
-                                f"{default}", field="extra")
+                raise SpecError(
+                    f"extra[{key!r}]={value!r} must be between {low} and {high} ({why}); default {default}",
+                    field="extra",
+                )
 
 
 def check_call(spec: VideoSpec, card: ModelCard, family: Family, class_name: str) -> None:
@@ -101,10 +106,12 @@ def check_extra_against_signature(spec: VideoSpec, params: AbstractSet[str], cla
             offered = sorted(p for p in params if p not in REFUSED_EXTRA)
             close = difflib.get_close_matches(key, offered, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            public = sorted(p for p in offered if not p.startswith("_") and p not in {
-                "prompt_embeds", "negative_prompt_embeds", "latents"})
+            public = sorted(
+                p
+                for p in offered
+                if not p.startswith("_") and p not in {"prompt_embeds", "negative_prompt_embeds", "latents"}
+            )
             raise SpecError(
-                f"extra[{key!r}] is not a parameter of {class_name}.__call__; {hint}"
-                f"it takes: {', '.join(public)}",
+                f"extra[{key!r}] is not a parameter of {class_name}.__call__; {hint}it takes: {', '.join(public)}",
                 field="extra",
             )

@@ -54,10 +54,14 @@ def resolve(model_ref: str | os.PathLike | None, revision: str | None = None) ->
 
     `revision` (or `model_ref="org/repo@rev"`) pins a Hub branch, tag or commit.
     """
-    if revision is not None and (not isinstance(revision, str) or not revision.strip()
-                                 or any(c.isspace() for c in revision)):
-        raise SpecError(f"revision={revision!r} must be a Hub branch, tag or commit hash (a string without "
-                        "spaces), e.g. revision='main'", field="revision")
+    if revision is not None and (
+        not isinstance(revision, str) or not revision.strip() or any(c.isspace() for c in revision)
+    ):
+        raise SpecError(
+            f"revision={revision!r} must be a Hub branch, tag or commit hash (a string without "
+            "spaces), e.g. revision='main'",
+            field="revision",
+        )
     return _resolve_ref(model_ref, revision)
 
 
@@ -65,17 +69,29 @@ def _pin(card: ModelCard, revision: str | None) -> ModelCard:
     """The card at `revision` (None: as it is); refused where there is no Hub revision to pin."""
     if revision is None:
         return card
-    what = ("a tiny model built on this machine" if card.tiny else "a local folder" if card.path
-            else "assembled from several Hub repos" if card.components else "")
+    what = (
+        "a tiny model built on this machine"
+        if card.tiny
+        else "a local folder"
+        if card.path
+        else "assembled from several Hub repos"
+        if card.components
+        else ""
+    )
     if what:
-        raise SpecError(f"revision={revision!r}: {card.name} is {what} and has no Hub revision to pin; "
-                        "leave revision out", field="revision")
+        raise SpecError(
+            f"revision={revision!r}: {card.name} is {what} and has no Hub revision to pin; leave revision out",
+            field="revision",
+        )
     return replace(card, revision=revision)
 
 
 def _resolve_ref(model_ref: str | os.PathLike | None, revision: str | None) -> ModelCard:
-    if model_ref is not None and not isinstance(model_ref, (str, os.PathLike)) or (
-            isinstance(model_ref, os.PathLike) and not isinstance(os.fspath(model_ref), str)):
+    if (
+        model_ref is not None
+        and not isinstance(model_ref, (str, os.PathLike))
+        or (isinstance(model_ref, os.PathLike) and not isinstance(os.fspath(model_ref), str))
+    ):
         raise ModelNotFoundError(
             f"model={model_ref!r} must be a string: a catalog name (e.g. 'wan2.1-t2v-1.3b', or 'tiny-wan' "
             f"offline), a Hub repo id or a local pipeline folder (a str or os.PathLike), not "
@@ -98,8 +114,9 @@ def _resolve_ref(model_ref: str | os.PathLike | None, revision: str | None) -> M
     name, pinned = split_revision(ref)
     if pinned is not None:
         if revision is not None and revision != pinned:
-            raise SpecError(f"revision={revision!r} differs from the one in model={ref!r}; give it once",
-                            field="revision")
+            raise SpecError(
+                f"revision={revision!r} differs from the one in model={ref!r}; give it once", field="revision"
+            )
         return _resolve_ref(name, pinned)
     if _looks_like_repo_id(ref):
         return _pin(_card_from_hub(ref, revision), revision)
@@ -134,16 +151,22 @@ def _read_json_file(file: Path) -> Any:
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ModelNotFoundError(f"model: {file} is not UTF-8 text ({exc.reason} at byte {exc.start}), so "
-                                 f"not valid JSON; {fix}", field="model") from None
+        raise ModelNotFoundError(
+            f"model: {file} is not UTF-8 text ({exc.reason} at byte {exc.start}), so not valid JSON; {fix}",
+            field="model",
+        ) from None
     except OSError as exc:
-        raise ModelNotFoundError(f"model: {file} could not be read ({type(exc).__name__}: {exc.strerror or exc}); "
-                                 f"check its permissions, or {fix}", field="model") from None
+        raise ModelNotFoundError(
+            f"model: {file} could not be read ({type(exc).__name__}: {exc.strerror or exc}); "
+            f"check its permissions, or {fix}",
+            field="model",
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ModelNotFoundError(f"model: {file} is not valid JSON (line {exc.lineno} column {exc.colno}: "
-                                 f"{exc.msg}); {fix}", field="model") from None
+        raise ModelNotFoundError(
+            f"model: {file} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg}); {fix}", field="model"
+        ) from None
 
 
 def _card_from_hub(repo_id: str, revision: str | None = None) -> ModelCard:
@@ -157,8 +180,11 @@ def _card_from_hub(repo_id: str, revision: str | None = None) -> ModelCard:
     at = f" at revision {revision!r}" if revision else ""
 
     def fetch(filename: str, subfolder: str | None = None) -> Path:
-        return Path(hf_hub_download(repo_id, filename, subfolder=subfolder, revision=revision,
-                                    local_files_only=offline is not None))
+        return Path(
+            hf_hub_download(
+                repo_id, filename, subfolder=subfolder, revision=revision, local_files_only=offline is not None
+            )
+        )
 
     try:
         index_file = fetch("model_index.json")
@@ -195,8 +221,18 @@ def _card_from_hub(repo_id: str, revision: str | None = None) -> ModelCard:
 
 
 #: component names of the video pipelines (model_index.json entries that must be [library, class name])
-_COMPONENTS = frozenset({"transformer", "transformer_2", "unet", "vae", "scheduler", "image_encoder",
-                         "image_processor", "feature_extractor"})
+_COMPONENTS = frozenset(
+    {
+        "transformer",
+        "transformer_2",
+        "unet",
+        "vae",
+        "scheduler",
+        "image_encoder",
+        "image_processor",
+        "feature_extractor",
+    }
+)
 
 
 def _card_from_index(ref: str, index: Any, read_config: Callable[[str], Any]) -> ModelCard:
@@ -210,17 +246,23 @@ def _card_from_index(ref: str, index: Any, read_config: Callable[[str], Any]) ->
     where = f"{ref.rstrip('/')}/model_index.json"
     if not isinstance(index, Mapping):
         raise ModelNotFoundError(
-            f"model={ref!r}: {where} must be a JSON object like {{\"_class_name\": \"WanPipeline\", ...}}, "
-            f"not {_json_kind(index)}; save the pipeline again with save_pretrained", field="model")
+            f'model={ref!r}: {where} must be a JSON object like {{"_class_name": "WanPipeline", ...}}, '
+            f"not {_json_kind(index)}; save the pipeline again with save_pretrained",
+            field="model",
+        )
     class_name = index.get("_class_name")
     if class_name is None or class_name == "":
         raise ModelNotFoundError(
             f"model={ref!r}: {where} has no _class_name, so the pipeline class is unknown; it must name one, "
-            "e.g. \"_class_name\": \"WanPipeline\"", field="model")
+            'e.g. "_class_name": "WanPipeline"',
+            field="model",
+        )
     if not isinstance(class_name, str):
         raise ModelNotFoundError(
             f"model={ref!r}: {where}: _class_name must be a string naming the pipeline class, e.g. "
-            f"\"WanPipeline\", not {_json_kind(class_name)} {class_name!r}", field="model")
+            f'"WanPipeline", not {_json_kind(class_name)} {class_name!r}',
+            field="model",
+        )
     for name, value in index.items():
         component = name in _COMPONENTS or name.startswith(("text_encoder", "tokenizer"))
         if name.startswith("_") or not (component or isinstance(value, list)):
@@ -228,8 +270,9 @@ def _card_from_index(ref: str, index: Any, read_config: Callable[[str], Any]) ->
         if not isinstance(value, list) or len(value) != 2 or not all(v is None or isinstance(v, str) for v in value):
             raise ModelNotFoundError(
                 f"model={ref!r}: {where}: component {name!r} must be [library, class name] (e.g. "
-                f"[\"diffusers\", \"AutoencoderKLWan\"], or [null, null] when absent), not {value!r}",
-                field="model")
+                f'["diffusers", "AutoencoderKLWan"], or [null, null] when absent), not {value!r}',
+                field="model",
+            )
     family = family_for_class(class_name)
     if family is None:
         from .families import known_pipeline_classes
@@ -248,7 +291,8 @@ def _card_from_index(ref: str, index: Any, read_config: Callable[[str], Any]) ->
             raise ModelNotFoundError(
                 f"model={ref!r}: {ref.rstrip('/')}/{component}/config.json must be a JSON object (the "
                 f"component's settings), not {_json_kind(config)}; save the pipeline again with save_pretrained",
-                field="model")
+                field="model",
+            )
         return dict(config)
 
     from .errors import VideoGenError
@@ -261,7 +305,9 @@ def _card_from_index(ref: str, index: Any, read_config: Callable[[str], Any]) ->
         raise ModelNotFoundError(
             f"model={ref!r}: the component configs of this {class_name} hold values videogen can't read "
             f"({type(exc).__name__}: {exc}); check the config.json files against a working "
-            f"{class_name} checkpoint, or save the pipeline again with save_pretrained", field="model") from exc
+            f"{class_name} checkpoint, or save the pipeline again with save_pretrained",
+            field="model",
+        ) from exc
 
 
 def _json_kind(value: Any) -> str:

@@ -43,9 +43,12 @@ def _lora(text: str) -> tuple[str, float]:
 
 def add_spec_arguments(parser: argparse.ArgumentParser, model_default: str | None = None) -> None:
     """One flag per VideoSpec field, named after it."""
-    parser.add_argument("--model", "-m", default=model_default,
-                        help="catalog name, Hub repo id (org/repo[@revision]) or local pipeline folder "
-                             "(see `videogen models`)")
+    parser.add_argument(
+        "--model",
+        "-m",
+        default=model_default,
+        help="catalog name, Hub repo id (org/repo[@revision]) or local pipeline folder (see `videogen models`)",
+    )
     parser.add_argument("--revision", help="Hub branch, tag or commit of the model (also model@revision)")
     parser.add_argument("--prompt", "-p")
     parser.add_argument("--negative-prompt")
@@ -64,16 +67,38 @@ def add_spec_arguments(parser: argparse.ArgumentParser, model_default: str | Non
     parser.add_argument("--scheduler", help="a diffusers scheduler class name")
     parser.add_argument("--scheduler-arg", action="append", type=_key_value, default=[], metavar="KEY=VALUE")
     parser.add_argument("--lora", action="append", type=_lora, default=[], metavar="PATH[:WEIGHT]")
-    parser.add_argument("--extra", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                        help="a keyword argument for the pipeline call, e.g. --extra strength=0.7")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a keyword argument for the pipeline call, e.g. --extra strength=0.7",
+    )
     parser.add_argument("--snap", action="store_true", help="round size and frames to valid values")
 
 
 def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     """VideoSpec fields from parsed flags (unset flags are left out: the model's defaults apply)."""
     fields: dict[str, Any] = {}
-    for name in ("model", "prompt", "negative_prompt", "image", "last_image", "video", "height", "width",
-                 "num_frames", "fps", "steps", "guidance_scale", "seed", "task", "memory", "revision"):
+    for name in (
+        "model",
+        "prompt",
+        "negative_prompt",
+        "image",
+        "last_image",
+        "video",
+        "height",
+        "width",
+        "num_frames",
+        "fps",
+        "steps",
+        "guidance_scale",
+        "seed",
+        "task",
+        "memory",
+        "revision",
+    ):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -112,8 +137,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(out)
     if not args.quiet:
         t = result.metadata["timings"]
-        print(f"{result.num_frames} frames {result.width}x{result.height} @ {result.fps} fps, seed {result.seed}, "
-              f"{t['total_s']:.2f} s", file=sys.stderr)
+        print(
+            f"{result.num_frames} frames {result.width}x{result.height} @ {result.fps} fps, seed {result.seed}, "
+            f"{t['total_s']:.2f} s",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -151,8 +179,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     cards = list_models(args.family, include_tiny=not args.no_tiny)
     rows = [("name", "family", "tasks", "size", "frames", "fps", "steps", "guidance", "repo")]
     for c in cards:
-        rows.append((c.name, c.family, ",".join(c.tasks), f"{c.width}x{c.height}", str(c.num_frames),
-                     str(c.fps), str(c.steps), f"{c.guidance_scale:g}", c.repo or "(built offline)"))
+        rows.append(
+            (
+                c.name,
+                c.family,
+                ",".join(c.tasks),
+                f"{c.width}x{c.height}",
+                str(c.num_frames),
+                str(c.fps),
+                str(c.steps),
+                f"{c.guidance_scale:g}",
+                c.repo or "(built offline)",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
@@ -196,11 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show the memory plan for a spec, without loading weights")
     add_spec_arguments(plan)
     how = plan.add_mutually_exclusive_group()
-    how.add_argument("--simulate", dest="simulate", action="store_true", default=False,
-                     help="activations from the pipeline's own call simulated on fake full-size weights (precise; "
-                          "seconds to minutes on a CPU, then cached)")
-    how.add_argument("--no-simulate", dest="simulate", action="store_false",
-                     help="activations from the fitted formulas, as memory=auto decides (instant; the default)")
+    how.add_argument(
+        "--simulate",
+        dest="simulate",
+        action="store_true",
+        default=False,
+        help="activations from the pipeline's own call simulated on fake full-size weights (precise; "
+        "seconds to minutes on a CPU, then cached)",
+    )
+    how.add_argument(
+        "--no-simulate",
+        dest="simulate",
+        action="store_false",
+        help="activations from the fitted formulas, as memory=auto decides (instant; the default)",
+    )
     plan.set_defaults(func=cmd_plan)
 
     bench = sub.add_parser("bench", help="benchmarks (videogen bench memory --help)", add_help=False)
@@ -212,8 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="output .mp4/.gif/.webp, or a folder for .png frames")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("--crf", type=int, help="mp4 quality: H.264 constant rate factor 0-51 "
-                                                "(lower is better and bigger; default 18, visually lossless)")
+    parser.add_argument(
+        "--crf",
+        type=int,
+        help="mp4 quality: H.264 constant rate factor 0-51 (lower is better and bigger; default 18, visually lossless)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -13,16 +13,25 @@ def models_markdown() -> str:
     """docs/models.md, generated from the catalog (`videogen models --markdown`)."""
     from .families import all_families
 
-    lines = ["# Models", "",
-             "Generated from the catalog by `videogen models --markdown > docs/models.md`; a test keeps it in sync.",
-             "Sizes are width x height; frames and size rules are checked before any weight loads.", ""]
+    lines = [
+        "# Models",
+        "",
+        "Generated from the catalog by `videogen models --markdown > docs/models.md`; a test keeps it in sync.",
+        "Sizes are width x height; frames and size rules are checked before any weight loads.",
+        "",
+    ]
     for fam in all_families():
-        lines += [f"## {fam.name}", "",
-                  "| name | tasks | Hub repo | default size | frames | fps | steps | guidance | rules |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {fam.name}",
+            "",
+            "| name | tasks | Hub repo | default size | frames | fps | steps | guidance | rules |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for c in sorted(fam.cards, key=lambda c: (bool(c.tiny), c.name)):
-            lines.append(f"| `{c.name}` | {', '.join(c.tasks)} | {_repo(c)} | {c.width}x{c.height} | {c.num_frames} "
-                         f"| {c.fps} | {c.steps} | {c.guidance_scale:g} | {'; '.join(_rules(c))} |")
+            lines.append(
+                f"| `{c.name}` | {', '.join(c.tasks)} | {_repo(c)} | {c.width}x{c.height} | {c.num_frames} "
+                f"| {c.fps} | {c.steps} | {c.guidance_scale:g} | {'; '.join(_rules(c))} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

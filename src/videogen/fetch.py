@@ -83,8 +83,9 @@ def fetch(url: str, field: str, kind: str = "image") -> Iterator[Path]:
 
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise SpecError(f"{field}: {url!r} is not an http(s) URL; pass an http:// or https:// URL or a local path",
-                        field=field)
+        raise SpecError(
+            f"{field}: {url!r} is not an http(s) URL; pass an http:// or https:// URL or a local path", field=field
+        )
     timeout, max_bytes = fetch_limits(field, kind)
     fd, name = tempfile.mkstemp(prefix="videogen-fetch-", suffix=_suffix(url))
     path = Path(name)
@@ -131,8 +132,11 @@ def _download(url: str, out: BinaryIO, field: str, kind: str, timeout: float, ma
         )
 
     def too_large(got: int, declared: bool) -> SpecError:
-        what = (f"its Content-Length is {_size(got)}" if declared
-                else f"more than {_size(max_bytes)} arrived (stopped at {got} bytes)")
+        what = (
+            f"its Content-Length is {_size(got)}"
+            if declared
+            else f"more than {_size(max_bytes)} arrived (stopped at {got} bytes)"
+        )
         return SpecError(
             f"{field}: {url!r} is too large: {what}, over the {_size(max_bytes)} limit for a downloaded "
             f"{kind}; raise {MAX_BYTES_ENV[kind]} (bytes), or pass a smaller {kind} or a local path",
@@ -219,8 +223,9 @@ def _shutdown(sock: socket.socket) -> None:
         pass
 
 
-def _opener(sockets: list[socket.socket], lock: threading.Lock,
-            expired: threading.Event) -> urllib.request.OpenerDirector:
+def _opener(
+    sockets: list[socket.socket], lock: threading.Lock, expired: threading.Event
+) -> urllib.request.OpenerDirector:
     """A urllib opener for http(s) only whose connections record their sockets in `sockets`."""
     import http.client
     import urllib.request
@@ -249,16 +254,30 @@ def _opener(sockets: list[socket.socket], lock: threading.Lock,
     import urllib.error
 
     class RedirectHandler(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req: urllib.request.Request, fp: BinaryIO, code: int, msg: str,
-                             headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: BinaryIO,
+            code: int,
+            msg: str,
+            headers: http.client.HTTPMessage,
+            newurl: str,
+        ) -> urllib.request.Request | None:
             if not newurl.lower().startswith(("http://", "https://")):
-                raise urllib.error.HTTPError(newurl, code, f"{msg}, redirected to a non-http(s) URL {newurl!r}",
-                                             headers, fp)
+                raise urllib.error.HTTPError(
+                    newurl, code, f"{msg}, redirected to a non-http(s) URL {newurl!r}", headers, fp
+                )
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), HTTPHandler(),
-                    HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(), RedirectHandler(),
-                    urllib.request.HTTPErrorProcessor()):
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        HTTPHandler(),
+        HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        RedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
         opener.add_handler(handler)
     return opener

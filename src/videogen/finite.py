@@ -18,12 +18,17 @@ def check_numbers(value: Any, label: str, field: str, depth: int = 0) -> None:
         return
     if isinstance(value, numbers.Integral):
         if abs(int(value)) > MAX_EXTRA_INT:
-            raise SpecError(f"{label}={value!r} is too large: pipeline arguments must fit in 64 bits "
-                            f"(at most {MAX_EXTRA_INT})", field=field)
+            raise SpecError(
+                f"{label}={value!r} is too large: pipeline arguments must fit in 64 bits (at most {MAX_EXTRA_INT})",
+                field=field,
+            )
     elif isinstance(value, numbers.Real):
         if not math.isfinite(value):
-            raise SpecError(f"{label}={value!r} must be a finite number (pipelines compute with it; inf and "
-                            "nan give a black or broken video)", field=field)
+            raise SpecError(
+                f"{label}={value!r} must be a finite number (pipelines compute with it; inf and "
+                "nan give a black or broken video)",
+                field=field,
+            )
     elif isinstance(value, dict):
         for k, v in value.items():
             check_numbers(v, f"{label}[{k!r}]", field, depth + 1)

@@ -94,8 +94,15 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     device = pick_device()
     plan = resolve_plan(spec.memory, spec, card, family, device, media)
     return Prepared(
-        spec=spec, card=card, family=family, media=media, device=device, plan=plan,
-        class_name=class_name, snapped=rules.snapped, validate_seconds=time.perf_counter() - start,
+        spec=spec,
+        card=card,
+        family=family,
+        media=media,
+        device=device,
+        plan=plan,
+        class_name=class_name,
+        snapped=rules.snapped,
+        validate_seconds=time.perf_counter() - start,
     )
 
 
@@ -116,8 +123,9 @@ def generate(
     return run(prepared, on_step=on_step, progress=progress, started=start)
 
 
-def run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
-        started: float | None = None) -> VideoResult:
+def run(
+    prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
+) -> VideoResult:
     """Load (cached) and call the pipeline for a prepared spec.
 
     On a GPU out-of-memory error, when the memory plan allows it (memory="auto" or `oom_retry`), the
@@ -148,8 +156,9 @@ def _retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
     if following is None:
         logger.warning("out of memory with memory plan %s and no more frugal plan to retry with", plan.name)
         return None
-    logger.warning("out of memory with memory plan %s; freeing the attempt and retrying once with %s",
-                   plan.name, following.name)
+    logger.warning(
+        "out of memory with memory plan %s; freeing the attempt and retrying once with %s", plan.name, following.name
+    )
     return dataclasses.replace(prepared, plan=following)
 
 
@@ -183,8 +192,9 @@ def check_before_load(prepared: Prepared) -> tuple[type, frozenset[str]]:
     return cls, pipeline_signature(prepared.class_name).names
 
 
-def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True,
-         started: float | None = None) -> VideoResult:
+def _run(
+    prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
+) -> VideoResult:
     from .lora import apply_loras
     from .memory import apply_plan, call_kwargs, load_kwargs
     from .pipeline import CACHE, load_pipeline
@@ -228,24 +238,41 @@ def _run(prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = 
     spec = with_card_call_defaults(spec, card, kwargs)  # the returned spec alone reproduces the video
     metadata = {
         "versions": versions(),
-        "model": {"name": card.name, "family": card.family, "repo": card.repo, "revision": entry.revision,
-                  "pipeline": p.class_name},
+        "model": {
+            "name": card.name,
+            "family": card.family,
+            "repo": card.repo,
+            "revision": entry.revision,
+            "pipeline": p.class_name,
+        },
         "spec": spec.summary(),
         "call": call_record(kwargs, spec.seed),
         "device": p.device,
         "memory_plan": p.plan.summary(),
         "snapped": p.snapped,
-        "timings": {"validate_s": round(p.validate_seconds, 6),
-                    "load_s": round(entry.load_seconds, 4) if loaded_now else 0.0,
-                    "cached": not loaded_now, "call_s": round(call_seconds, 4), "total_s": round(total, 4)},
+        "timings": {
+            "validate_s": round(p.validate_seconds, 6),
+            "load_s": round(entry.load_seconds, 4) if loaded_now else 0.0,
+            "cached": not loaded_now,
+            "call_s": round(call_seconds, 4),
+            "total_s": round(total, 4),
+        },
         "memory": peak_memory(p.device),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return VideoResult(frames=frames, fps=int(spec.fps), seed=int(spec.seed), spec=spec, metadata=metadata)
 
 
-def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], params: set[str],
-          on_step: OnStep | None, progress: bool, device: str) -> Any:
+def _call(
+    pipe: Any,
+    family: Family,
+    spec: VideoSpec,
+    kwargs: dict[str, Any],
+    params: set[str],
+    on_step: OnStep | None,
+    progress: bool,
+    device: str,
+) -> Any:
     """Call the pipeline with videogen's generator, step callbacks and progress setting."""
     import torch
 
@@ -266,6 +293,7 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
 
     scheduler_step_counted = None  # the scheduler whose `step` is wrapped, to unwrap afterwards
     if "callback_on_step_end" in params:
+
         def on_step_end(_pipe: Any, _i: int, _t: Any, _kw: dict) -> dict:
             tick()
             return {}
@@ -309,8 +337,9 @@ def _call(pipe: Any, family: Family, spec: VideoSpec, kwargs: dict[str, Any], pa
 
 
 #: call arguments that are videogen's plumbing (step callbacks), not settings that shape the frames
-CALLBACK_KWARGS = frozenset({"callback_on_step_end", "callback_on_step_end_tensor_inputs", "callback",
-                             "callback_steps"})
+CALLBACK_KWARGS = frozenset(
+    {"callback_on_step_end", "callback_on_step_end_tensor_inputs", "callback", "callback_steps"}
+)
 
 
 def with_card_call_defaults(spec: VideoSpec, card: ModelCard, kwargs: Mapping[str, Any]) -> VideoSpec:
@@ -322,8 +351,11 @@ def with_card_call_defaults(spec: VideoSpec, card: ModelCard, kwargs: Mapping[st
     """
     import copy
 
-    used = {k: copy.deepcopy(v) for k, v in card.call_defaults.items()
-            if k not in spec.extra and k in kwargs and _same(kwargs[k], v)}
+    used = {
+        k: copy.deepcopy(v)
+        for k, v in card.call_defaults.items()
+        if k not in spec.extra and k in kwargs and _same(kwargs[k], v)
+    }
     return spec.replace(extra={**used, **spec.extra}) if used else spec
 
 

@@ -91,9 +91,11 @@ def forget_probe() -> None:
 
 def download_hint(repo: str) -> str:
     """How to get a repo into the local Hub cache and use it without network."""
-    return (f"download it where the Hub is reachable (`hf download {repo}`, or "
-            f"`huggingface_hub.snapshot_download('{repo}')`), then run with HF_HUB_OFFLINE=1; "
-            "or pass the folder of a saved pipeline as model")
+    return (
+        f"download it where the Hub is reachable (`hf download {repo}`, or "
+        f"`huggingface_hub.snapshot_download('{repo}')`), then run with HF_HUB_OFFLINE=1; "
+        "or pass the folder of a saved pipeline as model"
+    )
 
 
 def split_revision(ref: str) -> tuple[str, str | None]:

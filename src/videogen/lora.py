@@ -30,8 +30,11 @@ def check_loras(loras: Sequence[LoRA], class_name: str, takes_loras: bool) -> No
         if not isinstance(lora, LoRA):  # a spec's loras are LoRAs (VideoSpec normalises them)
             raise SpecError(f"loras: {lora!r} is not a videogen.LoRA", field="loras")
         if lora.adapter_name in names:
-            raise SpecError(f"loras: adapter name {lora.adapter_name!r} is used twice; give each LoRA its own "
-                            "name (LoRA(source, weight, name='style'))", field="loras")
+            raise SpecError(
+                f"loras: adapter name {lora.adapter_name!r} is used twice; give each LoRA its own "
+                "name (LoRA(source, weight, name='style'))",
+                field="loras",
+            )
         names.add(lora.adapter_name)
         looks_local = lora.source.startswith((".", "/", "~")) or os.path.splitext(lora.source)[1] != ""
         # os.path.expanduser leaves an unknown ~user as it is (Path.expanduser raises RuntimeError)

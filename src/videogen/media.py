@@ -42,8 +42,11 @@ def _is_url(value: str) -> bool:
 def _check_scheme(text: str, field: str) -> None:
     scheme, sep, _ = text.partition("://")
     if sep and scheme.isalpha() and len(scheme) > 1:  # "C://x" on Windows is a path, "ftp://x" is not
-        raise SpecError(f"{field}: {text!r} is a {scheme}:// URL; videogen downloads only http:// and https:// "
-                        "URLs: download it yourself and pass the local path", field=field)
+        raise SpecError(
+            f"{field}: {text!r} is a {scheme}:// URL; videogen downloads only http:// and https:// "
+            "URLs: download it yourself and pass the local path",
+            field=field,
+        )
 
 
 def to_pil(value: Any, field: str) -> Image.Image:
@@ -67,13 +70,16 @@ def to_pil(value: Any, field: str) -> Image.Image:
         _check_scheme(text, field)
         path = Path(text).expanduser()
         if not path.is_file():
-            raise SpecError(f"{field}: no file at {text!r}; pass an existing image path, a URL, a PIL image "
-                            "or an array", field=field)
+            raise SpecError(
+                f"{field}: no file at {text!r}; pass an existing image path, a URL, a PIL image or an array",
+                field=field,
+            )
         return _open_image(path, field, text)
     if isinstance(value, np.ndarray):
         return Image.fromarray(array_to_uint8(value, field))
-    raise SpecError(f"{field}: a {type(value).__name__} is not an image; pass a path, URL, PIL image or "
-                    "H×W×3 array", field=field)
+    raise SpecError(
+        f"{field}: a {type(value).__name__} is not an image; pass a path, URL, PIL image or H×W×3 array", field=field
+    )
 
 
 def _max_image_pixels(field: str) -> int:
@@ -104,11 +110,13 @@ def _open_image(path: Path, field: str, source: str, budget: int | None = None) 
     except SpecError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise SpecError(f"{field}: {source!r} is too large to decode safely ({exc}); pass a smaller image",
-                        field=field) from None
+        raise SpecError(
+            f"{field}: {source!r} is too large to decode safely ({exc}); pass a smaller image", field=field
+        ) from None
     except Exception as exc:
-        raise SpecError(f"{field}: {source!r} is not an image PIL can read ({exc}); pass a PNG, JPEG or WebP "
-                        "file", field=field) from None
+        raise SpecError(
+            f"{field}: {source!r} is not an image PIL can read ({exc}); pass a PNG, JPEG or WebP file", field=field
+        ) from None
 
 
 def array_to_uint8(array: np.ndarray, field: str) -> np.ndarray:
@@ -139,8 +147,11 @@ def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
         _check_scheme(text, field)
         path = Path(text).expanduser()
         if not path.exists():
-            raise SpecError(f"{field}: no file at {text!r}; pass a video path, a folder of frames, a URL, "
-                            "a list of PIL images or a T×H×W×3 array", field=field)
+            raise SpecError(
+                f"{field}: no file at {text!r}; pass a video path, a folder of frames, a URL, "
+                "a list of PIL images or a T×H×W×3 array",
+                field=field,
+            )
         frames, _ = _decode(path, field, text, as_pil=True)
         return frames
     if isinstance(value, np.ndarray):
@@ -151,8 +162,10 @@ def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
         if not value:
             raise SpecError(f"{field}: the frame list is empty", field=field)
         return [to_pil(frame, field) for frame in value]
-    raise SpecError(f"{field}: a {type(value).__name__} is not a video; pass a path, URL, list of PIL images "
-                    "or T×H×W×3 array", field=field)
+    raise SpecError(
+        f"{field}: a {type(value).__name__} is not a video; pass a path, URL, list of PIL images or T×H×W×3 array",
+        field=field,
+    )
 
 
 def read_video(path: str | os.PathLike, field: str = "video") -> tuple[np.ndarray, float | None]:
@@ -167,8 +180,11 @@ def read_video(path: str | os.PathLike, field: str = "video") -> tuple[np.ndarra
     frames, fps = _decode(path, field, source, as_pil=False)
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
-        raise SpecError(f"{field}: the frames of {source!r} differ in size ({sorted(shapes)}); every frame "
-                        "must have the same width and height", field=field)
+        raise SpecError(
+            f"{field}: the frames of {source!r} differ in size ({sorted(shapes)}); every frame "
+            "must have the same width and height",
+            field=field,
+        )
     return np.stack(frames), fps
 
 
@@ -221,8 +237,9 @@ def _decode(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError as exc:
-        raise SpecError(f"{field}: cannot read {source!r} ({exc.strerror or exc}); pass a readable video file",
-                        field=field) from None
+        raise SpecError(
+            f"{field}: cannot read {source!r} ({exc.strerror or exc}); pass a readable video file", field=field
+        ) from None
     if not head:
         raise SpecError(f"{field}: {source!r} is empty (0 bytes); pass a video file", field=field)
     if not _is_container(head):
@@ -243,8 +260,11 @@ def _folder_frames(path: Path, field: str, source: str, budget: _Budget) -> list
     except OSError as exc:
         raise SpecError(f"{field}: cannot list the folder {source!r} ({exc.strerror or exc})", field=field) from None
     if not files:
-        raise SpecError(f"{field}: the folder {source!r} holds no {'/'.join(FRAME_SUFFIXES)} frames; pass a "
-                        "folder of image frames or a video file", field=field)
+        raise SpecError(
+            f"{field}: the folder {source!r} holds no {'/'.join(FRAME_SUFFIXES)} frames; pass a "
+            "folder of image frames or a video file",
+            field=field,
+        )
     if len(files) > budget.max_frames:
         budget.add((0, 0), len(files))  # refuses: too many frames, before any is decoded
     frames = []
@@ -255,8 +275,9 @@ def _folder_frames(path: Path, field: str, source: str, budget: _Budget) -> list
     return frames
 
 
-def _pil_frames(path: Path, field: str, source: str, budget: _Budget,
-                as_pil: bool) -> tuple[list[Any], float | None] | None:
+def _pil_frames(
+    path: Path, field: str, source: str, budget: _Budget, as_pil: bool
+) -> tuple[list[Any], float | None] | None:
     """An animated GIF/WebP/PNG read with PIL; None when PIL does not know the format (ffmpeg's turn)."""
     import numpy as np
     from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -266,8 +287,9 @@ def _pil_frames(path: Path, field: str, source: str, budget: _Budget,
     except UnidentifiedImageError:
         return None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise SpecError(f"{field}: {source!r} is too large to decode safely ({exc}); pass a smaller video",
-                        field=field) from None
+        raise SpecError(
+            f"{field}: {source!r} is too large to decode safely ({exc}); pass a smaller video", field=field
+        ) from None
     except Exception as exc:
         raise SpecError(f"{field}: {source!r} is not a video videogen can read ({exc})", field=field) from None
     with img:
@@ -281,8 +303,7 @@ def _pil_frames(path: Path, field: str, source: str, budget: _Budget,
                 )
             budget.frame_size(img.size)
             budget.add(img.size, n_frames)  # all frames of an animation share the canvas size
-            frames = [f.convert("RGB") if as_pil else np.asarray(f.convert("RGB"))
-                      for f in ImageSequence.Iterator(img)]
+            frames = [f.convert("RGB") if as_pil else np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(img)]
             duration = img.info.get("duration")
         except SpecError:
             raise
@@ -294,16 +315,20 @@ def _pil_frames(path: Path, field: str, source: str, budget: _Budget,
     return frames, fps
 
 
-def _ffmpeg_frames(path: Path, field: str, source: str, budget: _Budget,
-                   as_pil: bool) -> tuple[list[Any], float | None]:
+def _ffmpeg_frames(
+    path: Path, field: str, source: str, budget: _Budget, as_pil: bool
+) -> tuple[list[Any], float | None]:
     """Frames of anything ffmpeg reads (mp4, mov, mkv, webm, avi, ...), limits checked as they arrive."""
     import imageio_ffmpeg
     import numpy as np
     from PIL import Image
 
     def unreadable(exc: BaseException) -> SpecError:
-        return SpecError(f"{field}: {source!r} is not a video videogen can read ({_ffmpeg_reason(exc)}); pass "
-                         "an .mp4/.webm/.mov file, an animated .gif/.webp or a folder of frames", field=field)
+        return SpecError(
+            f"{field}: {source!r} is not a video videogen can read ({_ffmpeg_reason(exc)}); pass "
+            "an .mp4/.webm/.mov file, an animated .gif/.webp or a folder of frames",
+            field=field,
+        )
 
     frames: list[Any] = []
     # a generator: the metadata, then raw RGB frames; local files only (a playlist can't make ffmpeg fetch URLs)

@@ -59,7 +59,10 @@ def locate(card: ModelCard, family: Family) -> tuple[ModelCard, str | None]:
     at = f" at revision {card.revision!r}" if card.revision else ""
     try:
         folder = DiffusionPipeline.download(
-            card.repo, revision=card.revision, variant=card.variant, use_safetensors=True,
+            card.repo,
+            revision=card.revision,
+            variant=card.variant,
+            use_safetensors=True,
             local_files_only=offline is not None,
         )
     except Exception as exc:
@@ -205,8 +208,9 @@ def loading_bars(show: bool) -> Iterator[None]:
             t_log.enable_progress_bar()
 
 
-def load_pipeline(card: ModelCard, family: Family, cls: type, load_kwargs: dict[str, Any],
-                  progress: bool = True) -> tuple[Any, str | None]:
+def load_pipeline(
+    card: ModelCard, family: Family, cls: type, load_kwargs: dict[str, Any], progress: bool = True
+) -> tuple[Any, str | None]:
     """Locate the weights and load `cls` from them. Loading errors become VideoGenError."""
     with loading_bars(progress):
         located, revision = locate(card, family)
@@ -242,5 +246,3 @@ def load_pipeline(card: ModelCard, family: Family, cls: type, load_kwargs: dict[
             f"({type(exc).__name__}: {first_line})"
         ) from exc
     return pipe, revision
-
-

@@ -64,8 +64,11 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
         gpu = free_gpu_bytes()
         free_gpu, total_gpu = gpu if gpu else (None, None)
         free_ram = free_ram_bytes()
-        reason = f"asked for memory={prepared.spec.memory!r}" if isinstance(prepared.spec.memory, str) \
+        reason = (
+            f"asked for memory={prepared.spec.memory!r}"
+            if isinstance(prepared.spec.memory, str)
             else "asked for this MemoryPlan"
+        )
     mine = estimate_plan(card, ctx.components, chosen, shape, "cuda", simulated.get(activation_parts(chosen)))
     for est in [mine, *ests.values()] if failed else ():
         est.unknown.append(failed)
@@ -86,10 +89,22 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
     if assumed is not None and not ctx.cuda:
         device = f"cuda (assumed by {ASSUME_GPU_ENV}; this machine: {prepared.device})"
     return PlanReport(
-        model=card.name, pipeline=prepared.class_name, device=device, height=int(prepared.spec.height),
-        width=int(prepared.spec.width), num_frames=int(prepared.spec.num_frames), source=ctx.source,
-        plan=chosen, reason=reason, components=mine.components, presets=rows, free_gpu_bytes=free_gpu,
-        total_gpu_bytes=total_gpu, free_ram_bytes=free_ram, unknown=mine.unknown)
+        model=card.name,
+        pipeline=prepared.class_name,
+        device=device,
+        height=int(prepared.spec.height),
+        width=int(prepared.spec.width),
+        num_frames=int(prepared.spec.num_frames),
+        source=ctx.source,
+        plan=chosen,
+        reason=reason,
+        components=mine.components,
+        presets=rows,
+        free_gpu_bytes=free_gpu,
+        total_gpu_bytes=total_gpu,
+        free_ram_bytes=free_ram,
+        unknown=mine.unknown,
+    )
 
 
 def _simulations(prepared: Prepared, plans: list[MemoryPlan]) -> tuple[dict[tuple, Any], str | None]:

@@ -59,8 +59,10 @@ class VideoResult:
         return [Image.fromarray(f) for f in self.frames]
 
     def __repr__(self) -> str:
-        return (f"VideoResult({self.num_frames} frames, {self.width}x{self.height}, {self.fps} fps, "
-                f"seed={self.seed}, model={self.spec.model!r})")
+        return (
+            f"VideoResult({self.num_frames} frames, {self.width}x{self.height}, {self.fps} fps, "
+            f"seed={self.seed}, model={self.spec.model!r})"
+        )
 
     def _repr_html_(self) -> str:
         """An inline, playable video with its key settings (Jupyter)."""
@@ -72,14 +74,22 @@ class VideoResult:
             data = base64.b64encode(clip.read_bytes()).decode()
         s = self.spec
         rows = {
-            "model": s.model, "task": s.task, "prompt": s.prompt, "size": f"{self.width}x{self.height}",
-            "frames": self.num_frames, "fps": self.fps, "steps": s.steps, "guidance": s.guidance_scale,
-            "seed": self.seed, "seconds": self.metadata.get("timings", {}).get("total_s"),
+            "model": s.model,
+            "task": s.task,
+            "prompt": s.prompt,
+            "size": f"{self.width}x{self.height}",
+            "frames": self.num_frames,
+            "fps": self.fps,
+            "steps": s.steps,
+            "guidance": s.guidance_scale,
+            "seed": self.seed,
+            "seconds": self.metadata.get("timings", {}).get("total_s"),
         }
         table = "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
             f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in rows.items() if v is not None
+            for k, v in rows.items()
+            if v is not None
         )
         return (
             "<div style='display:flex;gap:1em;align-items:flex-start'>"

@@ -73,8 +73,13 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name, distribution in (("videogen", DISTRIBUTION), ("diffusers", "diffusers"), ("torch", "torch"),
-                               ("transformers", "transformers"), ("accelerate", "accelerate")):
+    for name, distribution in (
+        ("videogen", DISTRIBUTION),
+        ("diffusers", "diffusers"),
+        ("torch", "torch"),
+        ("transformers", "transformers"),
+        ("accelerate", "accelerate"),
+    ):
         try:
             out[name] = version(distribution)
         except PackageNotFoundError:

@@ -22,8 +22,11 @@ def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
     if isinstance(value, Mapping) and isinstance(value.get("name"), str):
         bad = [k for k in value if not isinstance(k, str)]
         if bad:
-            raise SpecError(f"scheduler: argument name {bad[0]!r} must be a string, e.g. "
-                            "{'name': 'UniPCMultistepScheduler', 'flow_shift': 5.0}", field="scheduler")
+            raise SpecError(
+                f"scheduler: argument name {bad[0]!r} must be a string, e.g. "
+                "{'name': 'UniPCMultistepScheduler', 'flow_shift': 5.0}",
+                field="scheduler",
+            )
         kwargs = {k: v for k, v in value.items() if k != "name"}
         return value["name"], kwargs
     raise SpecError(
@@ -50,22 +53,34 @@ def check_scheduler_name(value: Any, model_name: str | None = None, flow_matchin
 
         close = difflib.get_close_matches(name, scheduler_names(), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise SpecError(f"scheduler={name!r} is not a diffusers scheduler class; {hint}"
-                        "e.g. 'UniPCMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'", field="scheduler")
+        raise SpecError(
+            f"scheduler={name!r} is not a diffusers scheduler class; {hint}"
+            "e.g. 'UniPCMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'",
+            field="scheduler",
+        )
     if info.get("not_pytorch"):
-        raise SpecError(f"scheduler={name!r} is not a PyTorch diffusers scheduler (a SchedulerMixin); "
-                        "e.g. 'UniPCMultistepScheduler'", field="scheduler")
+        raise SpecError(
+            f"scheduler={name!r} is not a PyTorch diffusers scheduler (a SchedulerMixin); "
+            "e.g. 'UniPCMultistepScheduler'",
+            field="scheduler",
+        )
     if flow_matching and name not in FLOW_SCHEDULERS:
-        raise SpecError(f"scheduler={name!r} can't drive {model_name or 'this model'} (a flow-matching model); "
-                        f"use one of {', '.join(sorted(FLOW_SCHEDULERS))}", field="scheduler")
+        raise SpecError(
+            f"scheduler={name!r} can't drive {model_name or 'this model'} (a flow-matching model); "
+            f"use one of {', '.join(sorted(FLOW_SCHEDULERS))}",
+            field="scheduler",
+        )
     if "backends" in info:  # needs packages besides torch: present, or the scheduler can't be used
         import importlib.util
 
         missing = [b for b in info["backends"] if b != "torch" and importlib.util.find_spec(b) is None]
         if missing:
-            raise SpecError(f"scheduler={name!r} needs {', '.join(missing)}, which is not installed: "
-                            f"pip install {' '.join(missing)}, or use another scheduler, e.g. "
-                            "'UniPCMultistepScheduler'", field="scheduler")
+            raise SpecError(
+                f"scheduler={name!r} needs {', '.join(missing)}, which is not installed: "
+                f"pip install {' '.join(missing)}, or use another scheduler, e.g. "
+                "'UniPCMultistepScheduler'",
+                field="scheduler",
+            )
     if kwargs:
         check_scheduler_arguments(name, kwargs, info.get("init"))
 
@@ -81,13 +96,18 @@ def check_scheduler_arguments(name: str, kwargs: Mapping[str, Any], params: list
 
             close = difflib.get_close_matches(key, params, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise SpecError(f"scheduler: {key!r} is not an argument of {name}; {hint}it takes: {', '.join(params)}",
-                            field="scheduler")
+            raise SpecError(
+                f"scheduler: {key!r} is not an argument of {name}; {hint}it takes: {', '.join(params)}",
+                field="scheduler",
+            )
         check_numbers(item, f"scheduler[{key!r}]", "scheduler")
         if isinstance(item, numbers.Integral) and not isinstance(item, bool) and abs(item) > MAX_SCHEDULER_INT:
-            raise SpecError(f"scheduler: {key}={item!r} is too large; scheduler counts and orders are at most "
-                            f"{MAX_SCHEDULER_INT} (e.g. num_train_timesteps=1000, solver_order=2): the scheduler "
-                            "allocates tables of that size", field="scheduler")
+            raise SpecError(
+                f"scheduler: {key}={item!r} is too large; scheduler counts and orders are at most "
+                f"{MAX_SCHEDULER_INT} (e.g. num_train_timesteps=1000, solver_order=2): the scheduler "
+                "allocates tables of that size",
+                field="scheduler",
+            )
 
 
 def check_scheduler_build(value: Any, flow_matching: bool = False) -> None:
@@ -106,8 +126,9 @@ def check_scheduler_build(value: Any, flow_matching: bool = False) -> None:
     try:
         cls(**{**_flow_defaults(name, flow_matching, 1.0), **kwargs})
     except Exception as exc:
-        raise SpecError(f"scheduler arguments {kwargs}: {name} refuses them ({type(exc).__name__}: {exc})",
-                        field="scheduler") from None
+        raise SpecError(
+            f"scheduler arguments {kwargs}: {name} refuses them ({type(exc).__name__}: {exc})", field="scheduler"
+        ) from None
 
 
 #: schedulers that run a flow-matching model when given flow sigmas (diffusers' Wan/LTX/Hunyuan docs)
@@ -154,8 +175,11 @@ def build_scheduler(pipe: Any, value: Any, model_name: str, flow_matching: bool 
     try:
         return cls.from_config(current.config, **{**defaults, **kwargs})
     except Exception as exc:  # the spec's arguments on this pipeline's config
-        raise SpecError(f"scheduler arguments {kwargs}: {name} refuses them on {model_name}'s scheduler config "
-                        f"({type(exc).__name__}: {exc})", field="scheduler") from None
+        raise SpecError(
+            f"scheduler arguments {kwargs}: {name} refuses them on {model_name}'s scheduler config "
+            f"({type(exc).__name__}: {exc})",
+            field="scheduler",
+        ) from None
 
 
 @contextlib.contextmanager

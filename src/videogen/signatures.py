@@ -84,8 +84,13 @@ def stored() -> dict[str, Any] | None:
         return None
     installed = installed_diffusers_version()
     if data.get("diffusers") != installed:
-        logger.info("videogen: stored signatures are for diffusers %s, installed is %s: reading classes live "
-                    "(regenerate with `%s`)", data.get("diffusers"), installed, REGENERATE)
+        logger.info(
+            "videogen: stored signatures are for diffusers %s, installed is %s: reading classes live "
+            "(regenerate with `%s`)",
+            data.get("diffusers"),
+            installed,
+            REGENERATE,
+        )
         return None
     return data
 
@@ -190,8 +195,10 @@ def describe_pipeline(cls: type) -> dict[str, Any]:
     import inspect
 
     params = inspect.signature(cls.__call__).parameters
-    return {"lora": hasattr(cls, "load_lora_weights"),
-            "call": {name: describe_parameter(p) for name, p in params.items() if name != "self"}}
+    return {
+        "lora": hasattr(cls, "load_lora_weights"),
+        "call": {name: describe_parameter(p) for name, p in params.items() if name != "self"},
+    }
 
 
 def scheduler_init_names(cls: type) -> list[str]:
@@ -251,21 +258,27 @@ def generate() -> dict[str, Any]:
         "diffusers": diffusers.__version__,
         "regenerate": REGENERATE,
         "pipelines": {name: describe_pipeline(diffusers_attr(name)) for name in sorted(known_pipeline_classes())},
-        "schedulers": {name: describe_scheduler(diffusers_attr(name), backends.get(name))
-                       for name in _live_scheduler_names()},
+        "schedulers": {
+            name: describe_scheduler(diffusers_attr(name), backends.get(name)) for name in _live_scheduler_names()
+        },
     }
 
 
 def dumps(data: dict[str, Any]) -> str:
     """The stored file's text: one pipeline parameter or scheduler per line (readable diffs)."""
+
     def one(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    lines = ["{", f' "diffusers": {one(data["diffusers"])},', f' "regenerate": {one(data["regenerate"])},',
-             ' "pipelines": {']
+    lines = [
+        "{",
+        f' "diffusers": {one(data["diffusers"])},',
+        f' "regenerate": {one(data["regenerate"])},',
+        ' "pipelines": {',
+    ]
     for i, (name, entry) in enumerate(data["pipelines"].items()):
         lines.append(f'  {one(name)}: {{"lora": {one(entry["lora"])}, "call": {{')
-        params = [f'   {one(p)}: {one(d)}' for p, d in entry["call"].items()]
+        params = [f"   {one(p)}: {one(d)}" for p, d in entry["call"].items()]
         lines.append(",\n".join(params))
         lines.append("  }}" + ("," if i < len(data["pipelines"]) - 1 else ""))
     lines.append(" },")

@@ -44,8 +44,16 @@ from .memory.plans import MemoryPlan
 if TYPE_CHECKING:
     from .catalog import ModelCard
 
-__all__ = ["PhaseMemory", "Simulation", "Subject", "activation_parts", "measure_call", "simulate", "simulate_plans",
-           "subject_of"]
+__all__ = [
+    "PhaseMemory",
+    "Simulation",
+    "Subject",
+    "activation_parts",
+    "measure_call",
+    "simulate",
+    "simulate_plans",
+    "subject_of",
+]
 
 logger = logging.getLogger("videogen")
 
@@ -144,12 +152,19 @@ def _key(subject: Subject, parts: tuple) -> str:
     components, _ = pipeline_components(subject.card, subject.class_name)
     media = {k: getattr(v, "shape", None) or getattr(v, "size", None) for k, v in subject.media.items()}
     described = {
-        "simulation": SIMULATION_VERSION, "versions": versions(),
-        "pipeline": subject.class_name, "card": subject.card.name, "dtypes": dict(subject.card.dtypes),
+        "simulation": SIMULATION_VERSION,
+        "versions": versions(),
+        "pipeline": subject.class_name,
+        "card": subject.card.name,
+        "dtypes": dict(subject.card.dtypes),
         "components": {c.name: [c.class_name, c.config] for c in components},
-        "spec": {k: getattr(spec, k) for k in ("task", "height", "width", "num_frames", "steps", "guidance_scale",
-                                              "negative_prompt")},
-        "extra": dict(spec.extra or {}), "media": media, "parts": parts,
+        "spec": {
+            k: getattr(spec, k)
+            for k in ("task", "height", "width", "num_frames", "steps", "guidance_scale", "negative_prompt")
+        },
+        "extra": dict(spec.extra or {}),
+        "media": media,
+        "parts": parts,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
@@ -203,8 +218,9 @@ def _run(subject: Subject, plans: list[MemoryPlan]) -> list[Simulation]:
         try:
             results.append(_measured_call(subject, pipe, plan, counter, phases, fake_mode))
         except Exception as exc:  # noqa: BLE001 - a pipeline that can't run on fake tensors: say which, why
-            raise VideoGenError(f"could not simulate {subject.class_name} on fake tensors: "
-                                f"{type(exc).__name__}: {exc}") from exc
+            raise VideoGenError(
+                f"could not simulate {subject.class_name} on fake tensors: {type(exc).__name__}: {exc}"
+            ) from exc
     return results
 
 
@@ -224,8 +240,9 @@ def measure_call(subject: Subject | Any, pipe: Any, plan: MemoryPlan) -> Simulat
         restore()
 
 
-def _measured_call(subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, phases: dict[str, list[int]],
-                   fake_mode: Any) -> Simulation:
+def _measured_call(
+    subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, phases: dict[str, list[int]], fake_mode: Any
+) -> Simulation:
     """One pipeline call under `counter` (and `fake_mode`); the phases merged per component."""
     import contextlib
 
@@ -248,8 +265,7 @@ def _measured_call(subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, 
     pipe.set_progress_bar_config(disable=True)
     _ACTIVE_COUNTER[:] = [counter]
     try:
-        with torch.no_grad(), fake_mode or contextlib.nullcontext(), counter, \
-                subject.family.call_context(pipe, spec):
+        with torch.no_grad(), fake_mode or contextlib.nullcontext(), counter, subject.family.call_context(pipe, spec):
             pipe(**kwargs, generator=generator, output_type="pt", return_dict=True)
     finally:
         _ACTIVE_COUNTER.clear()
@@ -271,14 +287,17 @@ def _set_activation_options(pipe: Any, plan: MemoryPlan) -> None:
 
     vae = getattr(pipe, "vae", None)
     if vae is not None:
-        for flag, on, off in ((plan.vae_tiling, "enable_tiling", "disable_tiling"),
-                              (plan.vae_slicing, "enable_slicing", "disable_slicing")):
+        for flag, on, off in (
+            (plan.vae_tiling, "enable_tiling", "disable_tiling"),
+            (plan.vae_slicing, "enable_slicing", "disable_slicing"),
+        ):
             method = getattr(vae, on if flag else off, None)
             if method is not None:
                 method()
     for module in denoisers(pipe).values():
-        method = getattr(module, "enable_forward_chunking" if plan.forward_chunking else "disable_forward_chunking",
-                         None)
+        method = getattr(
+            module, "enable_forward_chunking" if plan.forward_chunking else "disable_forward_chunking", None
+        )
         if method is not None:
             method()
 
@@ -363,8 +382,9 @@ def small_parts(subject: Subject, cls: type) -> dict[str, Any]:
     from .pipeline import load_pipeline
 
     family = subject.family
-    tiny_card = next((c for c in family.cards if c.tiny
-                      and any(c.pipeline_class(t, family) == cls.__name__ for t in c.tasks)), None)
+    tiny_card = next(
+        (c for c in family.cards if c.tiny and any(c.pipeline_class(t, family) == cls.__name__ for t in c.tasks)), None
+    )
     if tiny_card is None:
         raise VideoGenError(f"no tiny {family.name} model runs {cls.__name__}: nothing to borrow tokenizers from")
     tiny, _ = load_pipeline(tiny_card, family, cls, {"dtype": torch.float32}, False)
@@ -393,8 +413,9 @@ def _agree_with_tokenizer(parts: dict[str, Any]) -> None:
     if not hasattr(encoder.config, "pad_token_id") and getattr(tokenizer, "pad_token_id", None) is not None:
         encoder.config.pad_token_id = tokenizer.pad_token_id
     if hasattr(encoder.config, "image_token_index"):  # LLaVA (HunyuanVideo-I2V): its Llama-3 chat template too
-        tokenizer.add_special_tokens({"additional_special_tokens": [
-            "<image>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
+        tokenizer.add_special_tokens(
+            {"additional_special_tokens": ["<image>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]}
+        )
         encoder.config.image_token_index = tokenizer.convert_tokens_to_ids("<image>")
 
 
@@ -409,8 +430,11 @@ def _on_real_tensors(method: Callable) -> Callable:
         from torch.utils._pytree import tree_map_only
 
         with unset_fake_temporarily():
-            args, kwargs = tree_map_only(FakeTensor, lambda t: _shadow(t) if _shadow(t) is not None
-                                         else torch.zeros(t.shape, dtype=t.dtype), (args, kwargs))
+            args, kwargs = tree_map_only(
+                FakeTensor,
+                lambda t: _shadow(t) if _shadow(t) is not None else torch.zeros(t.shape, dtype=t.dtype),
+                (args, kwargs),
+            )
             return method(*args, **kwargs)
 
     return run
@@ -564,8 +588,16 @@ def _small_factory(func: Any, args: tuple, kwargs: dict) -> bool:
     import math
 
     name = func._schema.name
-    if not name.startswith("aten::") or name.split("::")[1] not in ("arange", "zeros", "ones", "full", "linspace",
-                                                                      "scalar_tensor", "empty", "lift_fresh"):
+    if not name.startswith("aten::") or name.split("::")[1] not in (
+        "arange",
+        "zeros",
+        "ones",
+        "full",
+        "linspace",
+        "scalar_tensor",
+        "empty",
+        "lift_fresh",
+    ):
         return False
     sizes = [a for a in args if isinstance(a, (list, tuple))]
     return not sizes or math.prod(int(x) for x in sizes[0]) <= SHADOW_NUMEL
@@ -596,8 +628,9 @@ def _guess(func: Any, args: tuple) -> Any:
     raise NotImplementedError(f"can't guess {func}")
 
 
-def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: list[Any] | None,
-                replay: bool) -> Callable[[], None]:
+def _instrument(
+    pipe: Any, counter: Any, phases: dict[str, list[int]], variant: list[Any] | None, replay: bool
+) -> Callable[[], None]:
     """Per component call, record the live bytes at entry and the most added during it; returns a
     function that takes the wrappers off again.
 
@@ -614,8 +647,7 @@ def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: 
 
     def wrap(owner: Any, method: str, label: str | None, holder: list[Any] | None) -> None:
         wrapped.append((owner, method, vars(owner).get(method, _ABSENT)))
-        setattr(owner, method, _measure(getattr(owner, method), label, counter,
-                                        phases if label else None, holder))
+        setattr(owner, method, _measure(getattr(owner, method), label, counter, phases if label else None, holder))
 
     for name, module in pipe.components.items():
         if not isinstance(module, torch.nn.Module):
@@ -647,8 +679,13 @@ def _instrument(pipe: Any, counter: Any, phases: dict[str, list[int]], variant: 
 _ABSENT = object()
 
 
-def _measure(original: Callable, label: str | None, counter: Any, phases: dict[str, list[int]] | None,
-             variant: list[Any] | None = None) -> Callable:
+def _measure(
+    original: Callable,
+    label: str | None,
+    counter: Any,
+    phases: dict[str, list[int]] | None,
+    variant: list[Any] | None = None,
+) -> Callable:
     """`original`, measured; with a `variant` holder, run once per input signature and replayed after.
 
     A replay makes new empty outputs of the shapes the first run returned, counts the activation the

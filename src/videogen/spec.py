@@ -31,24 +31,35 @@ class LoRA:
         if isinstance(source, os.PathLike):
             source = os.fspath(source)
         if not isinstance(source, str) or not source.strip():
-            raise SpecError(f"loras: source {self.source!r} must be a path or Hub repo id (a non-empty string), "
-                            "e.g. LoRA('style.safetensors', 0.8)", field="loras")
+            raise SpecError(
+                f"loras: source {self.source!r} must be a path or Hub repo id (a non-empty string), "
+                "e.g. LoRA('style.safetensors', 0.8)",
+                field="loras",
+            )
         object.__setattr__(self, "source", source)
         weight = self.weight
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
-            raise SpecError(f"loras: weight {weight!r} of {source} must be a finite number, e.g. 0.8",
-                            field="loras")
+            raise SpecError(f"loras: weight {weight!r} of {source} must be a finite number, e.g. 0.8", field="loras")
         if abs(weight) > MAX_LORA_WEIGHT:
-            raise SpecError(f"loras: weight {weight!r} of {source} must be between -{MAX_LORA_WEIGHT} and "
-                            f"{MAX_LORA_WEIGHT} (it scales the adapter's update; beyond that it swamps the "
-                            "model's own weights), e.g. 0.8", field="loras")
+            raise SpecError(
+                f"loras: weight {weight!r} of {source} must be between -{MAX_LORA_WEIGHT} and "
+                f"{MAX_LORA_WEIGHT} (it scales the adapter's update; beyond that it swamps the "
+                "model's own weights), e.g. 0.8",
+                field="loras",
+            )
         object.__setattr__(self, "weight", float(weight))
         if self.name is not None and (not isinstance(self.name, str) or not ADAPTER_NAME.fullmatch(self.name)):
-            raise SpecError(f"loras: name {self.name!r} of {source} must be None or letters, digits, '_' and '-' "
-                            "(an adapter name; no dots or spaces), e.g. name='style'", field="loras")
+            raise SpecError(
+                f"loras: name {self.name!r} of {source} must be None or letters, digits, '_' and '-' "
+                "(an adapter name; no dots or spaces), e.g. name='style'",
+                field="loras",
+            )
         if self.weight_name is not None and (not isinstance(self.weight_name, str) or not self.weight_name.strip()):
-            raise SpecError(f"loras: weight_name {self.weight_name!r} of {source} must be None or a file name "
-                            "in the repo, e.g. weight_name='pytorch_lora_weights.safetensors'", field="loras")
+            raise SpecError(
+                f"loras: weight_name {self.weight_name!r} of {source} must be None or a file name "
+                "in the repo, e.g. weight_name='pytorch_lora_weights.safetensors'",
+                field="loras",
+            )
 
     @property
     def adapter_name(self) -> str:
@@ -101,8 +112,9 @@ class VideoSpec:
                 valid=TASKS,
             )
         revision = self.revision
-        if revision is not None and (not isinstance(revision, str) or not revision or
-                                     any(c.isspace() for c in revision)):
+        if revision is not None and (
+            not isinstance(revision, str) or not revision or any(c.isspace() for c in revision)
+        ):
             raise SpecError(
                 f"revision={revision!r} must be None or a Hub branch, tag or commit hash (a non-empty string "
                 "without spaces), e.g. revision='main'",
@@ -150,20 +162,28 @@ SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VideoSpe
 MAX_LORA_WEIGHT = 100.0
 #: what peft accepts as an adapter name (it becomes a module key: no dots)
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9_\-]+")
-LORA_FORMS = ("give a path or Hub repo id, a (source, weight[, name]) tuple, a dict with source/weight/name/"
-              "weight_name, or videogen.LoRA(source, weight) — or a list of these")
+LORA_FORMS = (
+    "give a path or Hub repo id, a (source, weight[, name]) tuple, a dict with source/weight/name/"
+    "weight_name, or videogen.LoRA(source, weight) — or a list of these"
+)
 
 
 def _as_extra(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise SpecError(f"extra={value!r} must be a dict of keyword arguments for the pipeline, e.g. "
-                        "extra={'max_sequence_length': 256}", field="extra")
+        raise SpecError(
+            f"extra={value!r} must be a dict of keyword arguments for the pipeline, e.g. "
+            "extra={'max_sequence_length': 256}",
+            field="extra",
+        )
     bad = [k for k in value if not isinstance(k, str)]
     if bad:
-        raise SpecError(f"extra: key {bad[0]!r} must be a string (the name of a pipeline argument), e.g. "
-                        "extra={'max_sequence_length': 256}", field="extra")
+        raise SpecError(
+            f"extra: key {bad[0]!r} must be a string (the name of a pipeline argument), e.g. "
+            "extra={'max_sequence_length': 256}",
+            field="extra",
+        )
     return dict(value)
 
 
@@ -195,8 +215,11 @@ def _as_lora(item: Any) -> LoRA:
         unknown = [k for k in item if k not in names]
         if unknown or "source" not in item:
             what = f"has unknown key {unknown[0]!r}" if unknown else "has no 'source'"
-            raise SpecError(f"loras entry {item!r} {what}; a LoRA dict takes {', '.join(names)} (source "
-                            "required), e.g. {'source': 'style.safetensors', 'weight': 0.8}", field="loras")
+            raise SpecError(
+                f"loras entry {item!r} {what}; a LoRA dict takes {', '.join(names)} (source "
+                "required), e.g. {'source': 'style.safetensors', 'weight': 0.8}",
+                field="loras",
+            )
         return LoRA(**item)
     if isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:
         return LoRA(*item)

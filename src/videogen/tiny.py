@@ -30,7 +30,8 @@ logger = logging.getLogger("videogen")
 def cache_root() -> Path:
     """Where videogen keeps what it builds: `$VIDEOGEN_CACHE`, else `~/.cache/videogen`."""
     root = os.environ.get("VIDEOGEN_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "videogen")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "videogen"
+    )
     return Path(root)
 
 
@@ -121,8 +122,14 @@ def sample_image(height: int = 256, width: int = 256) -> Any:
     from PIL import Image
 
     y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
-                    255 - (x * 127 // max(width - 1, 1) + y * 127 // max(height - 1, 1))], -1)
+    rgb = np.stack(
+        [
+            x * 255 // max(width - 1, 1),
+            y * 255 // max(height - 1, 1),
+            255 - (x * 127 // max(width - 1, 1) + y * 127 // max(height - 1, 1)),
+        ],
+        -1,
+    )
     return Image.fromarray(rgb.astype(np.uint8))
 
 
@@ -140,15 +147,19 @@ def tiny_lora(family: str = "wan", rank: int = 4) -> Path:
     target = cache_root() / "tiny" / f"{folder.name}-lora-r{rank}" / "pytorch_lora_weights.safetensors"
     if target.is_file():
         return target
-    pipe_cls = getattr(diffusers, card.pipeline_class("t2v" if "t2v" in card.tasks else card.tasks[0],
-                                                      get_family(card.family)))
+    pipe_cls = getattr(
+        diffusers, card.pipeline_class("t2v" if "t2v" in card.tasks else card.tasks[0], get_family(card.family))
+    )
     index = json.loads((folder / "model_index.json").read_text())
     model_cls = getattr(diffusers, index["transformer"][1])
     transformer = model_cls.from_pretrained(folder, subfolder="transformer")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        transformer.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
-                                           target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        transformer.add_adapter(
+            LoraConfig(
+                r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v", "to_out.0"]
+            )
+        )
     tmp = Path(tempfile.mkdtemp(prefix=".lora.", dir=cache_root() / "tiny"))
     try:
         pipe_cls.save_lora_weights(tmp, transformer_lora_layers=get_peft_model_state_dict(transformer))

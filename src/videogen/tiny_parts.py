@@ -49,8 +49,16 @@ def llama_tokenizer() -> Any:
 
 
 def t5_config(d_model: int = 32, **overrides: Any) -> dict[str, Any]:
-    base = dict(vocab_size=1103, d_model=d_model, d_ff=37, d_kv=8, num_heads=4, num_layers=2,
-                relative_attention_num_buckets=8, decoder_start_token_id=0)
+    base = dict(
+        vocab_size=1103,
+        d_model=d_model,
+        d_ff=37,
+        d_kv=8,
+        num_heads=4,
+        num_layers=2,
+        relative_attention_num_buckets=8,
+        decoder_start_token_id=0,
+    )
     base.update(overrides)
     return base
 
@@ -70,9 +78,19 @@ def t5_encoder(d_model: int = 32) -> Any:
 def clip_text_config(hidden: int = 32, **overrides: Any) -> Any:
     from transformers import CLIPTextConfig
 
-    base = dict(vocab_size=1000, hidden_size=hidden, intermediate_size=37, num_attention_heads=4,
-                num_hidden_layers=2, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-                projection_dim=32, max_position_embeddings=77, layer_norm_eps=1e-5)
+    base = dict(
+        vocab_size=1000,
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        projection_dim=32,
+        max_position_embeddings=77,
+        layer_norm_eps=1e-5,
+    )
     base.update(overrides)
     return CLIPTextConfig(**base)
 
@@ -80,8 +98,16 @@ def clip_text_config(hidden: int = 32, **overrides: Any) -> Any:
 def clip_vision_config(hidden: int = 32, image_size: int = 32, patch_size: int = 4, **overrides: Any) -> Any:
     from transformers import CLIPVisionConfig
 
-    base = dict(hidden_size=hidden, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-                image_size=image_size, patch_size=patch_size, projection_dim=32, num_channels=3)
+    base = dict(
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        image_size=image_size,
+        patch_size=patch_size,
+        projection_dim=32,
+        num_channels=3,
+    )
     base.update(overrides)
     return CLIPVisionConfig(**base)
 
@@ -89,16 +115,26 @@ def clip_vision_config(hidden: int = 32, image_size: int = 32, patch_size: int =
 def clip_image_processor(size: int) -> Any:
     from transformers import CLIPImageProcessor
 
-    return CLIPImageProcessor(crop_size={"height": size, "width": size}, size={"shortest_edge": size},
-                              do_center_crop=True, do_resize=True)
+    return CLIPImageProcessor(
+        crop_size={"height": size, "width": size}, size={"shortest_edge": size}, do_center_crop=True, do_resize=True
+    )
 
 
 def llama_config(hidden: int = 16, **overrides: Any) -> Any:
     """A tiny Llama config: vocab 1000 (every `llama_tokenizer` id fits), 2 layers, 4 heads."""
     from transformers import LlamaConfig
 
-    base = dict(vocab_size=1000, hidden_size=hidden, intermediate_size=37, num_attention_heads=4,
-                num_key_value_heads=4, num_hidden_layers=2, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    base = dict(
+        vocab_size=1000,
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        num_hidden_layers=2,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
     base.update(overrides)
     return LlamaConfig(**base)
 
@@ -126,10 +162,18 @@ def hunyuan_video_vae() -> Any:
     from diffusers import AutoencoderKLHunyuanVideo
 
     return AutoencoderKLHunyuanVideo(
-        in_channels=3, out_channels=3, latent_channels=4,
-        down_block_types=("HunyuanVideoDownBlock3D",) * 4, up_block_types=("HunyuanVideoUpBlock3D",) * 4,
-        block_out_channels=(8, 8, 8, 8), layers_per_block=1, act_fn="silu", norm_num_groups=4,
-        scaling_factor=0.476986, spatial_compression_ratio=8, temporal_compression_ratio=4,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        act_fn="silu",
+        norm_num_groups=4,
+        scaling_factor=0.476986,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
         mid_block_add_attention=True,
     )
 
@@ -139,14 +183,22 @@ def sd_vae() -> Any:
     (fast UNets)."""
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(block_out_channels=(8, 8, 8), in_channels=3, out_channels=3,
-                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-                         latent_channels=4, sample_size=32, norm_num_groups=2)
+    return AutoencoderKL(
+        block_out_channels=(8, 8, 8),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4,
+        sample_size=32,
+        norm_num_groups=2,
+    )
 
 
 def ddim_scheduler() -> Any:
     """The DDIM scheduler of the SD-based video UNets (ModelScope, I2VGen-XL)."""
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                         set_alpha_to_one=False)
+    return DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+    )

@@ -77,8 +77,9 @@ class Rules:
         raise SpecError(f"{name}: {message}", field=name, valid=valid)
 
 
-def _int_field(spec: VideoSpec, name: str, minimum: int = 1, example: int = 1,
-               maximum: int | None = None, why: str = "") -> int | None:
+def _int_field(
+    spec: VideoSpec, name: str, minimum: int = 1, example: int = 1, maximum: int | None = None, why: str = ""
+) -> int | None:
     """The field as an int: a whole, finite number (not a bool) in [minimum, maximum], else a SpecError.
 
     `why` explains the maximum in the message.
@@ -86,34 +87,40 @@ def _int_field(spec: VideoSpec, name: str, minimum: int = 1, example: int = 1,
     value = getattr(spec, name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
-            not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value))):
-        raise SpecError(f"{name}={value!r} must be a whole number (e.g. {name}={example})", field=name,
-                        valid=example)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or (not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value)))
+    ):
+        raise SpecError(f"{name}={value!r} must be a whole number (e.g. {name}={example})", field=name, valid=example)
     if value < minimum:
-        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name,
-                        valid=minimum)
+        raise SpecError(
+            f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name, valid=minimum
+        )
     if maximum is not None and value > maximum:
-        raise SpecError(f"{name}={value!r} must be at most {maximum}{why} (e.g. {name}={example})", field=name,
-                        valid=maximum)
+        raise SpecError(
+            f"{name}={value!r} must be at most {maximum}{why} (e.g. {name}={example})", field=name, valid=maximum
+        )
     return int(value)
 
 
-def _float_field(spec: VideoSpec, name: str, minimum: float, example: float,
-                 maximum: float | None = None, why: str = "") -> float | None:
+def _float_field(
+    spec: VideoSpec, name: str, minimum: float, example: float, maximum: float | None = None, why: str = ""
+) -> float | None:
     """The field as a float: a finite number (not a bool) in [minimum, maximum], else a SpecError."""
     value = getattr(spec, name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise SpecError(f"{name}={value!r} must be a finite number (e.g. {name}={example})", field=name,
-                        valid=example)
+        raise SpecError(f"{name}={value!r} must be a finite number (e.g. {name}={example})", field=name, valid=example)
     if value < minimum:
-        raise SpecError(f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name,
-                        valid=minimum)
+        raise SpecError(
+            f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name, valid=minimum
+        )
     if maximum is not None and value > maximum:
-        raise SpecError(f"{name}={value!r} must be at most {maximum:g}{why} (e.g. {name}={example})", field=name,
-                        valid=maximum)
+        raise SpecError(
+            f"{name}={value!r} must be at most {maximum:g}{why} (e.g. {name}={example})", field=name, valid=maximum
+        )
     return float(value)
 
 
@@ -132,8 +139,9 @@ def frames_limit(card: ModelCard) -> tuple[int, str]:
         why = f" for {card.name} ({seconds} s at its {card.fps} fps; {card.family} generates window by window)"
         return max(seconds * card.fps, card.max_frames or 0), why
     limit = max(FRAMES_FACTOR * card.num_frames, MIN_FRAMES_LIMIT, card.max_frames or 0)
-    return limit, (f" for {card.name} (the larger of {MIN_FRAMES_LIMIT} and {FRAMES_FACTOR}× its default "
-                   f"{card.num_frames})")
+    return limit, (
+        f" for {card.name} (the larger of {MIN_FRAMES_LIMIT} and {FRAMES_FACTOR}× its default {card.num_frames})"
+    )
 
 
 def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -> str:
@@ -142,8 +150,11 @@ def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -
     task = spec.inferred_task()
     if task not in card.tasks:
         others = family.cards_doing(task, card) if family is not None else []
-        hint = f"models of this family that do it: {', '.join(others[:4])}" if others else (
-            f"{card.name} does {', '.join(card.tasks)}")
+        hint = (
+            f"models of this family that do it: {', '.join(others[:4])}"
+            if others
+            else (f"{card.name} does {', '.join(card.tasks)}")
+        )
         inputs = [k for k in ("image", "last_image", "video") if getattr(spec, k) is not None]
         shown = ", ".join(inputs) or "no image or video"
         given = f" (inferred from the inputs given: {shown})" if not spec.task else ""
@@ -167,8 +178,12 @@ def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -
                 f"PIL image{' list' if name == 'video' else ''} or array>",
                 field=name,
             )
-    unused = {"t2v": ("image", "last_image", "video"), "i2v": ("last_image", "video"),
-              "flf2v": ("video",), "v2v": ("image", "last_image")}.get(task, ())
+    unused = {
+        "t2v": ("image", "last_image", "video"),
+        "i2v": ("last_image", "video"),
+        "flf2v": ("video",),
+        "v2v": ("image", "last_image"),
+    }.get(task, ())
     for name in unused:
         if getattr(spec, name) is not None:
             raise SpecError(
@@ -185,8 +200,12 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
     `media` (the loaded inputs) is updated with what the family's check returns: the media the call gets."""
     given = frozenset(name for name in VideoSpec.__dataclass_fields__ if getattr(spec, name) is not None)
     if spec.snap is not None and not isinstance(spec.snap, bool):
-        raise SpecError(f"snap={spec.snap!r} must be True or False (True rounds size and frames to the nearest "
-                        "valid values with a warning)", field="snap", valid=False)
+        raise SpecError(
+            f"snap={spec.snap!r} must be True or False (True rounds size and frames to the nearest "
+            "valid values with a warning)",
+            field="snap",
+            valid=False,
+        )
     rules = Rules(card=card, snap=bool(spec.snap), given=given)
     task = check_task(spec, card, family)
 
@@ -208,17 +227,26 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
             field="prompt",
         )
 
-    size_why = {name: f" for {card.name} (the larger of {MIN_SIZE_LIMIT} and {SIZE_FACTOR}× its default "
-                      f"{getattr(card, name)})" for name in ("height", "width")}
+    size_why = {
+        name: f" for {card.name} (the larger of {MIN_SIZE_LIMIT} and {SIZE_FACTOR}× its default {getattr(card, name)})"
+        for name in ("height", "width")
+    }
     height = _int_field(spec, "height", 8, card.height, size_limit(card, "height"), size_why["height"])
     width = _int_field(spec, "width", 8, card.width, size_limit(card, "width"), size_why["width"])
     num_frames = _int_field(spec, "num_frames", 1, card.num_frames, *frames_limit(card))
     fps = _int_field(spec, "fps", 1, card.fps, MAX_FPS)
-    steps = _int_field(spec, "steps", 1, card.steps, MAX_STEPS,
-                       " (the schedulers' training timesteps: more steps can't be scheduled)")
-    guidance = _float_field(spec, "guidance_scale", 0.0, card.guidance_scale, MAX_GUIDANCE,
-                            " (guidance multiplies the gap between the prompted and unprompted predictions; "
-                            "far beyond 20 the video saturates, and huge values overflow to black)")
+    steps = _int_field(
+        spec, "steps", 1, card.steps, MAX_STEPS, " (the schedulers' training timesteps: more steps can't be scheduled)"
+    )
+    guidance = _float_field(
+        spec,
+        "guidance_scale",
+        0.0,
+        card.guidance_scale,
+        MAX_GUIDANCE,
+        " (guidance multiplies the gap between the prompted and unprompted predictions; "
+        "far beyond 20 the video saturates, and huge values overflow to black)",
+    )
     seed = _int_field(spec, "seed", 0, 42, MAX_SEED, " (seeds are 63-bit)")
     if not isinstance(spec.extra, dict) or not all(isinstance(k, str) for k in spec.extra):
         raise SpecError("extra must be a dict of keyword arguments for the pipeline", field="extra")
@@ -233,8 +261,11 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
             )
 
     strength = spec.extra.get("strength")
-    if task == "v2v" and strength is not None and (
-            isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1):
+    if (
+        task == "v2v"
+        and strength is not None
+        and (isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1)
+    ):
         raise SpecError(
             f"extra['strength']={strength!r} must be a number in (0, 1]: the share of the video's schedule "
             "that is re-noised (e.g. extra={'strength': 0.7})",
@@ -278,8 +309,9 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
         limit = f", at most {card.max_frames}" if card.max_frames else ""
         num_frames = rules.fix("num_frames", num_frames, valid, f"num_frames must be {form}{limit}")
     elif card.max_frames is not None and num_frames > card.max_frames:
-        num_frames = rules.fix("num_frames", num_frames, card.max_frames,
-                               f"num_frames must be at most {card.max_frames}")
+        num_frames = rules.fix(
+            "num_frames", num_frames, card.max_frames, f"num_frames must be at most {card.max_frames}"
+        )
 
     if seed is None:
         seed = secrets.randbits(63)
@@ -311,6 +343,10 @@ def v2v_steps(spec: VideoSpec, default_strength: float, rules: Rules) -> int:
     needed = math.ceil(1 / strength)
     while int(needed * strength) < 1:  # float rounding
         needed += 1
-    return rules.fix("steps", steps, needed,
-                     f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
-                     f"so steps must be at least {needed} (or raise extra['strength'])")
+    return rules.fix(
+        "steps",
+        steps,
+        needed,
+        f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
+        f"so steps must be at least {needed} (or raise extra['strength'])",
+    )

@@ -181,8 +181,10 @@ def _write(
         _remove(tmp)
         _remove(side_tmp)
         if isinstance(exc, OSError) and not isinstance(exc, VideoGenError):
-            raise SaveError(f"path: could not save {str(target)!r}: {_reason(exc)}; check that the folder is "
-                            "writable and the disk has space") from exc
+            raise SaveError(
+                f"path: could not save {str(target)!r}: {_reason(exc)}; check that the folder is "
+                "writable and the disk has space"
+            ) from exc
         raise
     finally:
         _remove(aside)
@@ -200,12 +202,17 @@ def _check_crf(crf: Any, kind: str) -> int:
     if crf is None:
         return DEFAULT_CRF
     if kind != "mp4":
-        raise SpecError(f"crf: only .mp4 (H.264) has a crf; .{kind} output is lossless or palette-based. Drop crf "
-                        "or save an .mp4", field="crf")
+        raise SpecError(
+            f"crf: only .mp4 (H.264) has a crf; .{kind} output is lossless or palette-based. Drop crf or save an .mp4",
+            field="crf",
+        )
     if isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= int(crf) <= 51:
-        raise SpecError(f"crf: must be a whole number from 0 (lossless) to 51 (worst), lower is better and bigger; "
-                        f"{DEFAULT_CRF} (the default) is visually lossless, 23 is ffmpeg's default; got {crf!r}",
-                        field="crf", valid=(0, 51))
+        raise SpecError(
+            f"crf: must be a whole number from 0 (lossless) to 51 (worst), lower is better and bigger; "
+            f"{DEFAULT_CRF} (the default) is visually lossless, 23 is ffmpeg's default; got {crf!r}",
+            field="crf",
+            valid=(0, 51),
+        )
     return int(crf)
 
 
@@ -222,9 +229,11 @@ def _check_frames(frames: Any) -> np.ndarray:
     if array.ndim == 4 and array.shape[-1] == 4:
         array = array[..., :3]
     if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or 0 in array.shape:
-        raise SpecError(f"frames: need a uint8 array shaped T×H×W×3 with at least one frame, got {array.dtype} "
-                        f"{array.shape}; floats in [0, 1] convert with (x * 255).round().astype(np.uint8)",
-                        field="frames")
+        raise SpecError(
+            f"frames: need a uint8 array shaped T×H×W×3 with at least one frame, got {array.dtype} "
+            f"{array.shape}; floats in [0, 1] convert with (x * 255).round().astype(np.uint8)",
+            field="frames",
+        )
     return array
 
 
@@ -235,8 +244,10 @@ def _make_folder(target: Path) -> None:
     except OSError as exc:
         blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
         why = f"{str(blocker)!r} is a file, not a folder" if blocker else _reason(exc)
-        raise SaveError(f"path: cannot create the folder {str(folder)!r} for {str(target)!r}: {why}; choose a path "
-                        "in a folder you can write to") from exc
+        raise SaveError(
+            f"path: cannot create the folder {str(folder)!r} for {str(target)!r}: {why}; choose a path "
+            "in a folder you can write to"
+        ) from exc
 
 
 def _check_existing(target: Path, sidecar: Path, kind: str, overwrite: bool) -> None:
@@ -244,11 +255,13 @@ def _check_existing(target: Path, sidecar: Path, kind: str, overwrite: bool) -> 
         is_dir = target.is_dir()
         if (kind == "png") != is_dir:
             have, want = ("folder", "file") if is_dir else ("file", "folder of png frames")
-            raise OutputExistsError(f"path: {str(target)!r} is a {have}, and this save writes a {want}; choose "
-                                    "another path or remove it")
+            raise OutputExistsError(
+                f"path: {str(target)!r} is a {have}, and this save writes a {want}; choose another path or remove it"
+            )
         if not overwrite:
-            raise OutputExistsError(f"path: {str(target)!r} exists; pass overwrite=True (CLI: --overwrite) or "
-                                    "another path")
+            raise OutputExistsError(
+                f"path: {str(target)!r} exists; pass overwrite=True (CLI: --overwrite) or another path"
+            )
         if is_dir:
             foreign = next((p.name for p in target.iterdir() if not _FRAME_RE.match(p.name)), None)
             if foreign is not None:
@@ -257,8 +270,10 @@ def _check_existing(target: Path, sidecar: Path, kind: str, overwrite: bool) -> 
                     "only a folder of frame_NNNNN.png files. Choose another path or empty the folder"
                 )
     if not overwrite and (sidecar.exists() or sidecar.is_symlink()):
-        raise OutputExistsError(f"path: {str(sidecar)!r} (the metadata of {str(target)!r}) exists; pass "
-                                "overwrite=True (CLI: --overwrite) or another path")
+        raise OutputExistsError(
+            f"path: {str(sidecar)!r} (the metadata of {str(target)!r}) exists; pass "
+            "overwrite=True (CLI: --overwrite) or another path"
+        )
 
 
 def _plan(
@@ -274,21 +289,28 @@ def _plan(
         ph, pw = h % 2, w % 2
         if ph or pw:
             frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
-            saved["padded"] = {"from": {"width": w, "height": h}, "to": {"width": w + pw, "height": h + ph},
-                               "how": "repeated the right column / bottom row"}
+            saved["padded"] = {
+                "from": {"width": w, "height": h},
+                "to": {"width": w + pw, "height": h + ph},
+                "how": "repeated the right column / bottom row",
+            }
             saved.update(width=w + pw, height=h + ph)
-            notices.append(f"path: {str(target)!r}: H.264 (yuv420p) needs an even width and height, so {w}x{h} was "
-                           f"padded to {w + pw}x{h + ph} by repeating the edge pixels (not scaled); crop it back, "
-                           "generate an even size, or save .webp / png frames for the exact size")
+            notices.append(
+                f"path: {str(target)!r}: H.264 (yuv420p) needs an even width and height, so {w}x{h} was "
+                f"padded to {w + pw}x{h + ph} by repeating the edge pixels (not scaled); crop it back, "
+                "generate an even size, or save .webp / png frames for the exact size"
+            )
         saved.update(codec="libx264", pix_fmt="yuv420p", crf=crf, faststart=True)
     elif kind == "gif":
         delay = _gif_delay_cs(fps)
         saved.update(fps=100 / delay, frame_delay_ms=delay * 10, requested_fps=fps)
         if not math.isclose(100 / delay, fps, rel_tol=1e-9):
-            notices.append(f"path: {str(target)!r}: GIF stores frame delays in 1/100 s and browsers slow delays under "
-                           f"20 ms, so {fps:g} fps cannot be kept; wrote {delay * 10} ms per frame "
-                           f"({100 / delay:.4g} fps). For the exact rate save .mp4 or .webp, or use 50, 25, 20, 10 "
-                           "or another 100/n fps")
+            notices.append(
+                f"path: {str(target)!r}: GIF stores frame delays in 1/100 s and browsers slow delays under "
+                f"20 ms, so {fps:g} fps cannot be kept; wrote {delay * 10} ms per frame "
+                f"({100 / delay:.4g} fps). For the exact rate save .mp4 or .webp, or use 50, 25, 20, 10 "
+                "or another 100/n fps"
+            )
     elif kind == "webp":
         delay_ms = max(1, round(1000 / fps))
         saved.update(fps=1000 / delay_ms, frame_delay_ms=delay_ms, requested_fps=fps, lossless=True)
@@ -318,13 +340,37 @@ def _write_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedde
     try:
         exe = imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
-        raise SaveError(f"path: no ffmpeg to write .mp4 ({exc}); reinstall imageio-ffmpeg or set "
-                        "IMAGEIO_FFMPEG_EXE") from exc
+        raise SaveError(
+            f"path: no ffmpeg to write .mp4 ({exc}); reinstall imageio-ffmpeg or set IMAGEIO_FFMPEG_EXE"
+        ) from exc
     t, h, w = frames.shape[:3]
     rate = Fraction(saved["fps"]).limit_denominator(1_000_000)
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(rate), "-i", "pipe:0",
-           "-an", "-c:v", "libx264", "-crf", str(saved["crf"]), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    cmd = [
+        exe,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        str(rate),
+        "-i",
+        "pipe:0",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-crf",
+        str(saved["crf"]),
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+    ]
     if len(embedded.encode()) <= _MAX_EMBEDDED:
         cmd += ["-metadata", f"comment={embedded}"]
     cmd += ["-f", "mp4", str(path)]
@@ -358,16 +404,24 @@ def _write_gif(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedde
 
     images = [Image.fromarray(f) for f in frames]
     extra = {"comment": embedded.encode()} if len(embedded.encode()) <= _MAX_EMBEDDED else {}
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=saved["frame_delay_ms"],
-                   loop=0, **extra)
+    images[0].save(
+        path, format="GIF", save_all=True, append_images=images[1:], duration=saved["frame_delay_ms"], loop=0, **extra
+    )
 
 
 def _write_webp(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, format="WEBP", save_all=True, append_images=images[1:], duration=saved["frame_delay_ms"],
-                   loop=0, lossless=True)
+    images[0].save(
+        path,
+        format="WEBP",
+        save_all=True,
+        append_images=images[1:],
+        duration=saved["frame_delay_ms"],
+        loop=0,
+        lossless=True,
+    )
 
 
 def _write_png(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str) -> None:
@@ -399,8 +453,10 @@ def _create_temp(tmp: Path, kind: str, target: Path) -> None:
         else:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as exc:
-        raise SaveError(f"path: cannot write into the folder {str(target.parent)!r} ({_reason(exc)}) to save "
-                        f"{target.name!r}; choose a folder you can write to or change its permissions") from exc
+        raise SaveError(
+            f"path: cannot write into the folder {str(target.parent)!r} ({_reason(exc)}) to save "
+            f"{target.name!r}; choose a folder you can write to or change its permissions"
+        ) from exc
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -415,8 +471,9 @@ def _move_into_place(new: Path, target: Path, kind: str, overwrite: bool) -> Pat
             if _renameat2(new, target, _RENAME_NOREPLACE):
                 return None
         except FileExistsError:
-            raise OutputExistsError(f"path: {str(target)!r} appeared while saving; pass overwrite=True (CLI: "
-                                    "--overwrite) or another path") from None
+            raise OutputExistsError(
+                f"path: {str(target)!r} appeared while saving; pass overwrite=True (CLI: --overwrite) or another path"
+            ) from None
         os.replace(new, target)
         return None
     if kind != "png" or not (target.exists() or target.is_symlink()):
@@ -498,7 +555,8 @@ def clean_stale_temps(folder: str | os.PathLike, *, max_age_s: float = STALE_AGE
             continue
         path = Path(entry.path)
         aside_from = (match["name"] if match and match["kind"] == "old" else None) or (
-            legacy_old["name"] if legacy_old else None)
+            legacy_old["name"] if legacy_old else None
+        )
         if aside_from is not None:
             original = folder / aside_from
             if not (original.exists() or original.is_symlink()):

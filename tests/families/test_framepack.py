@@ -33,13 +33,30 @@ def test_steps_count_every_window_and_the_last_window_is_cut() -> None:
     from PIL import Image
 
     pipe = framepack_docs_pipeline(str(tiny_folder("framepack", "framepack")), TINY_TRANSFORMERS["vanilla"])
-    one_window = run_direct(pipe, 7, prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32,
-                            num_frames=9, num_inference_steps=1, sampling_type="vanilla", **TINY_CALL)
+    one_window = run_direct(
+        pipe,
+        7,
+        prompt=PROMPT,
+        image=Image.fromarray(image()),
+        height=32,
+        width=32,
+        num_frames=9,
+        num_inference_steps=1,
+        sampling_type="vanilla",
+        **TINY_CALL,
+    )
     assert one_window.shape[0] == 13
 
     seen: list[tuple[int, int]] = []
-    result = videogen.generate(model="tiny-framepack", prompt=PROMPT, image=image(), num_frames=14, seed=7,
-                               progress=False, on_step=lambda step, total: seen.append((step, total)))
+    result = videogen.generate(
+        model="tiny-framepack",
+        prompt=PROMPT,
+        image=image(),
+        num_frames=14,
+        seed=7,
+        progress=False,
+        on_step=lambda step, total: seen.append((step, total)),
+    )
     assert result.num_frames == 14
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
@@ -55,8 +72,7 @@ def test_the_assembly_loads_each_part_from_its_own_folder() -> None:
         assert isinstance(pipe.transformer, diffusers.HunyuanVideoFramepackTransformer3DModel)
         assert type(pipe.image_encoder).__name__ == "SiglipVisionModel"
         assert type(pipe.feature_extractor).__name__.startswith("SiglipImageProcessor")
-        own = diffusers.HunyuanVideoFramepackTransformer3DModel.from_pretrained(
-            folder / TINY_TRANSFORMERS[sampling])
+        own = diffusers.HunyuanVideoFramepackTransformer3DModel.from_pretrained(folder / TINY_TRANSFORMERS[sampling])
         for name, weight in own.state_dict().items():
             assert torch.equal(pipe.transformer.state_dict()[name], weight), name
         assert pipe.tokenizer.padding_side == "right"
@@ -68,10 +84,17 @@ def test_load_assembles_a_card_from_three_local_repos() -> None:
     import torch
 
     folder = tiny_folder("framepack", "framepack")
-    card = replace(CARDS[0], name="local-framepack", repo=None, tiny=None, path=None,
-                   components=assembly(str(folder / "FramePackI2V_HY"), str(folder), str(folder / REDUX)))
-    pipe = FAMILY.load(card, diffusers.HunyuanVideoFramepackPipeline,
-                       {"dtype": {"default": torch.float32}, "use_safetensors": True})
+    card = replace(
+        CARDS[0],
+        name="local-framepack",
+        repo=None,
+        tiny=None,
+        path=None,
+        components=assembly(str(folder / "FramePackI2V_HY"), str(folder), str(folder / REDUX)),
+    )
+    pipe = FAMILY.load(
+        card, diffusers.HunyuanVideoFramepackPipeline, {"dtype": {"default": torch.float32}, "use_safetensors": True}
+    )
     assert isinstance(pipe, diffusers.HunyuanVideoFramepackPipeline)
     assert isinstance(pipe.transformer, diffusers.HunyuanVideoFramepackTransformer3DModel)
     assert type(pipe.image_encoder).__name__ == "SiglipVisionModel"
@@ -85,12 +108,22 @@ def test_load_passes_the_transformer_its_quantization_config() -> None:
     import torch
 
     folder = tiny_folder("framepack", "framepack")
-    card = replace(CARDS[0], name="local-framepack", repo=None, tiny=None, path=None,
-                   components=assembly(str(folder / "FramePackI2V_HY"), str(folder), str(folder / REDUX)))
+    card = replace(
+        CARDS[0],
+        name="local-framepack",
+        repo=None,
+        tiny=None,
+        path=None,
+        components=assembly(str(folder / "FramePackI2V_HY"), str(folder), str(folder / REDUX)),
+    )
     config = diffusers.PipelineQuantizationConfig(
-        quant_mapping={"transformer": diffusers.QuantoConfig(weights_dtype="int8")})
-    pipe = FAMILY.load(card, diffusers.HunyuanVideoFramepackPipeline,
-                       {"dtype": {"default": torch.float32}, "quantization_config": config})
+        quant_mapping={"transformer": diffusers.QuantoConfig(weights_dtype="int8")}
+    )
+    pipe = FAMILY.load(
+        card,
+        diffusers.HunyuanVideoFramepackPipeline,
+        {"dtype": {"default": torch.float32}, "quantization_config": config},
+    )
     assert type(pipe.transformer.transformer_blocks[0].attn.to_q).__name__ == "QLinear"
 
 
@@ -99,9 +132,18 @@ def test_a_saved_framepack_folder_loads_as_it_is(tmp_path) -> None:
     framepack_docs_pipeline(str(folder), TINY_TRANSFORMERS["vanilla"]).save_pretrained(tmp_path)
     card = videogen.resolve(str(tmp_path))
     assert card.family == "framepack" and not card.components and card.tasks == ("i2v", "flf2v")
-    result = videogen.generate(model=str(tmp_path), prompt=PROMPT, image=image(), height=32, width=32,
-                               num_frames=9, steps=1, seed=3, extra={**TINY_CALL, "sampling_type": "vanilla"},
-                               progress=False)
+    result = videogen.generate(
+        model=str(tmp_path),
+        prompt=PROMPT,
+        image=image(),
+        height=32,
+        width=32,
+        num_frames=9,
+        steps=1,
+        seed=3,
+        extra={**TINY_CALL, "sampling_type": "vanilla"},
+        progress=False,
+    )
     assert result.num_frames == 9
 
 
@@ -121,8 +163,7 @@ def test_real_cards_assemble_from_the_documented_repos() -> None:
 
 def test_sampling_type_must_fit_the_task_on_unknown_models() -> None:
     card = replace(CARDS[0], name="somewhere", call_defaults={}, components={})
-    spec = VideoSpec(model="somewhere", prompt=PROMPT, task="flf2v", num_frames=37,
-                     extra={"sampling_type": "vanilla"})
+    spec = VideoSpec(model="somewhere", prompt=PROMPT, task="flf2v", num_frames=37, extra={"sampling_type": "vanilla"})
     with pytest.raises(videogen.SpecError) as info:
         FAMILY.check(spec, card, rules=None)  # type: ignore[arg-type]
     assert info.value.field == "last_image" and "framepack-i2v-hy" in str(info.value)
@@ -130,8 +171,9 @@ def test_sampling_type_must_fit_the_task_on_unknown_models() -> None:
 
 def test_snap_rounds_flf2v_frames_to_whole_windows() -> None:
     with pytest.warns(videogen.SnapWarning, match="num_frames"):
-        prepared = videogen.prepare(model="tiny-framepack", prompt=PROMPT, image=image(),
-                                    last_image=image(seed=1), num_frames=20, snap=True)
+        prepared = videogen.prepare(
+            model="tiny-framepack", prompt=PROMPT, image=image(), last_image=image(seed=1), num_frames=20, snap=True
+        )
     assert prepared.spec.num_frames == 25
     assert prepared.snapped["num_frames"]["used"] == 25
     # image-to-video takes any count (the last window is cut)
@@ -143,8 +185,7 @@ def test_cache_context_seam() -> None:
     """FramePack sets no cache context; with a FirstBlockCache on, videogen wraps the call in one."""
     from diffusers import FirstBlockCacheConfig
 
-    fields = {"model": "tiny-framepack", "prompt": PROMPT, "image": image(), "seed": 5, "steps": 1,
-              "progress": False}
+    fields = {"model": "tiny-framepack", "prompt": PROMPT, "image": image(), "seed": 5, "steps": 1, "progress": False}
     plain = videogen.generate(**fields)
     pipe = _cached_pipeline("tiny-framepack")
     spec = VideoSpec(model="tiny-framepack", task="i2v")

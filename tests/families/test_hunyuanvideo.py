@@ -31,20 +31,37 @@ def _cached_pipeline(model: str):
 def test_the_i2v_pipeline_drops_four_frames() -> None:
     """HunyuanVideo-I2V-33ch drops 4 frames: asked for 9, the pipeline returns 5. videogen asks it for
     num_frames + 4 (documented) and returns the 9 asked for, equal to that direct call: tests/test_matrix.py."""
-    dropped = direct_frames("HunyuanVideoImageToVideoPipeline", tiny_folder("hunyuanvideo", "i2v"), seed=7,
-                            prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32, num_frames=9,
-                            num_inference_steps=2, guidance_scale=1.0, **TINY_I2V_CALL)
+    dropped = direct_frames(
+        "HunyuanVideoImageToVideoPipeline",
+        tiny_folder("hunyuanvideo", "i2v"),
+        seed=7,
+        prompt=PROMPT,
+        image=Image.fromarray(image()),
+        height=32,
+        width=32,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=1.0,
+        **TINY_I2V_CALL,
+    )
     assert dropped.shape[0] == 5
 
 
 def test_snap_rounds_frames_and_size() -> None:
     with pytest.warns(videogen.SnapWarning, match="num_frames"):
-        result = videogen.generate(model="tiny-hunyuanvideo-i2v", prompt=PROMPT, image=image(), num_frames=6,
-                                   width=24, snap=True, seed=1, progress=False)
+        result = videogen.generate(
+            model="tiny-hunyuanvideo-i2v",
+            prompt=PROMPT,
+            image=image(),
+            num_frames=6,
+            width=24,
+            snap=True,
+            seed=1,
+            progress=False,
+        )
     assert result.num_frames == result.spec.num_frames == 5
     assert result.width == 32
-    assert result.metadata["snapped"]["num_frames"] == {"requested": 6, "used": 5,
-                                                        "rule": "num_frames must be 4k+1"}
+    assert result.metadata["snapped"]["num_frames"] == {"requested": 6, "used": 5, "rule": "num_frames must be 4k+1"}
 
 
 def test_llama_tokenizer_keeps_its_byte_level_pre_tokenizer(tmp_path) -> None:
@@ -60,8 +77,9 @@ def test_llama_tokenizer_keeps_its_byte_level_pre_tokenizer(tmp_path) -> None:
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     folder = tmp_path / "tokenizer"
-    PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
-                            pad_token="</s>").save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>"
+    ).save_pretrained(folder)
     config = json.loads((folder / "tokenizer_config.json").read_text())
     config["tokenizer_class"] = "LlamaTokenizerFast"  # as HunyuanVideo's tokenizer says
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
@@ -88,8 +106,7 @@ def test_i2v_cache_context_seam() -> None:
     from diffusers import FirstBlockCacheConfig
 
     spec = VideoSpec(model="tiny-hunyuanvideo-i2v", task="i2v")
-    fields = {"model": "tiny-hunyuanvideo-i2v", "prompt": PROMPT, "image": image(), "seed": 5,
-              "progress": False}
+    fields = {"model": "tiny-hunyuanvideo-i2v", "prompt": PROMPT, "image": image(), "seed": 5, "progress": False}
     plain = videogen.generate(**fields)
     pipe = _cached_pipeline("tiny-hunyuanvideo-i2v")
     assert isinstance(FAMILY.call_context(pipe, spec), contextlib.nullcontext)
@@ -97,8 +114,16 @@ def test_i2v_cache_context_seam() -> None:
     try:
         assert not isinstance(FAMILY.call_context(pipe, spec), contextlib.nullcontext)
         with pytest.raises(ValueError, match="cache context"):  # the pipeline alone
-            pipe(prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32, num_frames=13,
-                 num_inference_steps=2, output_type="np", **TINY_I2V_CALL)
+            pipe(
+                prompt=PROMPT,
+                image=Image.fromarray(image()),
+                height=32,
+                width=32,
+                num_frames=13,
+                num_inference_steps=2,
+                output_type="np",
+                **TINY_I2V_CALL,
+            )
         cached = videogen.generate(**fields)
         assert cached.frames.shape == plain.frames.shape
     finally:
@@ -111,8 +136,18 @@ def test_local_i2v_folder_is_recognised_with_its_frame_drop() -> None:
     folder = tiny_folder("hunyuanvideo", "i2v")
     card = videogen.resolve(str(folder))
     assert card.family == "hunyuanvideo" and card.traits["image_condition"] == "latent_concat"
-    result = videogen.generate(model=str(folder), prompt=PROMPT, image=image(), num_frames=5, height=32,
-                               width=32, steps=1, extra=TINY_I2V_CALL, seed=2, progress=False)
+    result = videogen.generate(
+        model=str(folder),
+        prompt=PROMPT,
+        image=image(),
+        num_frames=5,
+        height=32,
+        width=32,
+        steps=1,
+        extra=TINY_I2V_CALL,
+        seed=2,
+        progress=False,
+    )
     assert result.num_frames == 5
 
 
@@ -120,7 +155,10 @@ def test_catalog_cards() -> None:
     cards = {c.name: c for c in videogen.list_models("hunyuanvideo")}
     assert cards["hunyuanvideo"].repo == "hunyuanvideo-community/HunyuanVideo"
     assert (cards["hunyuanvideo"].height, cards["hunyuanvideo"].width, cards["hunyuanvideo"].num_frames) == (
-        720, 1280, 129)
+        720,
+        1280,
+        129,
+    )
     assert cards["hunyuanvideo"].guidance_scale == 6.0 and cards["hunyuanvideo"].steps == 50
     assert cards["hunyuanvideo-i2v"].repo == "hunyuanvideo-community/HunyuanVideo-I2V"
     assert cards["hunyuanvideo-i2v"].traits["image_condition"] == "token_replace"

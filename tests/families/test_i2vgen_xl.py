@@ -26,15 +26,25 @@ def folder():
 
 def direct(seed: int = 7, **kwargs) -> np.ndarray:
     """The direct call with videogen's defaults for the tiny card (clip_skip=None: the default crashes)."""
-    args = {"prompt": PROMPT, "image": Image.fromarray(image()), "height": 32, "width": 32, "num_frames": 4,
-            "num_inference_steps": 2, "guidance_scale": 9.0, "target_fps": 16, "clip_skip": None}
+    args = {
+        "prompt": PROMPT,
+        "image": Image.fromarray(image()),
+        "height": 32,
+        "width": 32,
+        "num_frames": 4,
+        "num_inference_steps": 2,
+        "guidance_scale": 9.0,
+        "target_fps": 16,
+        "clip_skip": None,
+    }
     args.update(kwargs)
     return direct_frames(CLASS, folder(), seed=seed, **args)
 
 
 def generate(**fields) -> videogen.VideoResult:
-    return videogen.generate(**{"model": MODEL, "prompt": PROMPT, "image": image(), "seed": 7, "progress": False,
-                                **fields})
+    return videogen.generate(
+        **{"model": MODEL, "prompt": PROMPT, "image": image(), "seed": 7, "progress": False, **fields}
+    )
 
 
 # ---- clip_skip: the pipeline's default (1) crashes on transformers >= 5.6 -----------------------------
@@ -43,8 +53,7 @@ def test_default_clip_skip_crashes_the_bare_pipeline_and_videogen_runs() -> None
     if hasattr(pipe.text_encoder, "text_model"):
         pytest.skip("this transformers still has CLIPTextModel.text_model: no crash to handle")
     with pytest.raises(AttributeError, match="text_model"):  # the call with every default
-        pipe(prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32, num_frames=2,
-             num_inference_steps=1)
+        pipe(prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32, num_frames=2, num_inference_steps=1)
     result = generate()  # videogen's call with every default works
     assert result.frames.shape == (4, 32, 32, 3)
 
@@ -57,8 +66,9 @@ def clip_skip_embeds(prompt: str, clip_skip: int) -> tuple[torch.Tensor, torch.T
     encoder = CLIPTextModel.from_pretrained(folder() / "text_encoder").eval()
     out = []
     for text in (prompt, ""):
-        ids = tokenizer(text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids
+        ids = tokenizer(
+            text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids
         with torch.no_grad():
             hidden = encoder(ids, output_hidden_states=True).hidden_states[-(clip_skip + 1)]
             out.append(encoder.final_layer_norm(hidden))
@@ -84,8 +94,19 @@ def test_target_fps_follows_fps_unless_extra_sets_it() -> None:
 
 def test_call_kwargs() -> None:
     p = videogen.prepare(model=MODEL, prompt=PROMPT, image=image(), fps=12, seed=1)
-    params = {"prompt", "image", "height", "width", "target_fps", "num_frames", "num_inference_steps",
-              "guidance_scale", "negative_prompt", "decode_chunk_size", "clip_skip"}
+    params = {
+        "prompt",
+        "image",
+        "height",
+        "width",
+        "target_fps",
+        "num_frames",
+        "num_inference_steps",
+        "guidance_scale",
+        "negative_prompt",
+        "decode_chunk_size",
+        "clip_skip",
+    }
     kwargs = p.family.call_kwargs(p.spec, p.card, p.media, params)
     assert kwargs["clip_skip"] is None and kwargs["target_fps"] == 12 and kwargs["guidance_scale"] == 9.0
     p = videogen.prepare(model=MODEL, prompt=PROMPT, image=image(), seed=1, extra={"clip_skip": 1, "target_fps": 3})
@@ -110,9 +131,17 @@ def test_the_pipeline_does_draw_from_the_global_rng() -> None:
     outs = []
     for global_seed in (0, 1):
         torch.manual_seed(global_seed)
-        out = pipe(prompt=PROMPT, image=Image.fromarray(image()), height=32, width=32, num_frames=2,
-                   num_inference_steps=1, clip_skip=None, output_type="np",
-                   generator=torch.Generator().manual_seed(7))
+        out = pipe(
+            prompt=PROMPT,
+            image=Image.fromarray(image()),
+            height=32,
+            width=32,
+            num_frames=2,
+            num_inference_steps=1,
+            clip_skip=None,
+            output_type="np",
+            generator=torch.Generator().manual_seed(7),
+        )
         outs.append(out.frames[0])
     assert not np.array_equal(outs[0], outs[1])
 
@@ -137,15 +166,24 @@ def test_snap_rounds_size() -> None:
     with pytest.warns(videogen.SnapWarning, match="height"):
         result = generate(height=36, snap=True)
     assert result.frames.shape == (4, 40, 32, 3)
-    assert result.metadata["snapped"]["height"] == {"requested": 36, "used": 40,
-                                                    "rule": "height must be a multiple of 8"}
+    assert result.metadata["snapped"]["height"] == {
+        "requested": 36,
+        "used": 40,
+        "rule": "height must be a multiple of 8",
+    }
 
 
 def test_catalog_card() -> None:
     card = resolve("ali-vilab/i2vgen-xl")
     assert card.name == "i2vgen-xl" and card.family == "i2vgen_xl" and card.tasks == ("i2v",)
     assert (card.height, card.width, card.num_frames, card.fps, card.steps, card.guidance_scale) == (
-        704, 1280, 16, 16, 50, 9.0)
+        704,
+        1280,
+        16,
+        16,
+        50,
+        9.0,
+    )
     assert card.variant == "fp16" and card.dtypes == {"default": "float16"} and card.size_multiple == 8
     assert card.frame_rule is None
     local = resolve(str(folder()))

@@ -36,8 +36,9 @@ def clip_skip_embeds(folder_path, prompt: str, clip_skip: int) -> tuple[torch.Te
     encoder = CLIPTextModel.from_pretrained(folder_path / "text_encoder").eval()
 
     def ids(text: str) -> torch.Tensor:
-        return tokenizer(text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                         return_tensors="pt").input_ids
+        return tokenizer(
+            text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids
 
     with torch.no_grad():
         hidden = encoder(ids(prompt), output_hidden_states=True).hidden_states[-(clip_skip + 1)]
@@ -57,9 +58,18 @@ def test_clip_skip_crashes_the_bare_pipeline_but_works_through_videogen() -> Non
     default = videogen.generate(model=MODEL, prompt=PROMPT, seed=7, progress=False)
     assert (skipped.frames != default.frames).any()  # clip_skip has an effect
     prompt_embeds, negative_embeds = clip_skip_embeds(folder(), PROMPT, 1)
-    expected = direct_frames("TextToVideoSDPipeline", folder(), seed=7, prompt_embeds=prompt_embeds,
-                             negative_prompt_embeds=negative_embeds, height=32, width=32, num_frames=8,
-                             num_inference_steps=2, guidance_scale=9.0)
+    expected = direct_frames(
+        "TextToVideoSDPipeline",
+        folder(),
+        seed=7,
+        prompt_embeds=prompt_embeds,
+        negative_prompt_embeds=negative_embeds,
+        height=32,
+        width=32,
+        num_frames=8,
+        num_inference_steps=2,
+        guidance_scale=9.0,
+    )
     assert_frames_close(skipped.frames, expected)
     # the alias lives only for the call, and is no submodule (nothing saved or hooked sees it)
     with clip_skip_alias(pipe, 1):
@@ -71,13 +81,21 @@ def test_clip_skip_crashes_the_bare_pipeline_but_works_through_videogen() -> Non
 # ---- progress: the old callback API -------------------------------------------------------------------
 def test_on_step_fires_for_every_step_t2v_and_v2v() -> None:
     calls: list[tuple[int, int]] = []
-    videogen.generate(model=MODEL, prompt=PROMPT, steps=3, seed=1, progress=False,
-                      on_step=lambda i, n: calls.append((i, n)))
+    videogen.generate(
+        model=MODEL, prompt=PROMPT, steps=3, seed=1, progress=False, on_step=lambda i, n: calls.append((i, n))
+    )
     assert calls == [(1, 3), (2, 3), (3, 3)]
     calls.clear()
     # v2v runs int(steps * strength) steps: int(4 * 0.6) = 2
-    videogen.generate(model=MODEL, prompt=PROMPT, video=video(3), steps=4, seed=1, progress=False,
-                      on_step=lambda i, n: calls.append((i, n)))
+    videogen.generate(
+        model=MODEL,
+        prompt=PROMPT,
+        video=video(3),
+        steps=4,
+        seed=1,
+        progress=False,
+        on_step=lambda i, n: calls.append((i, n)),
+    )
     assert calls == [(1, 2), (2, 2)]
 
 
@@ -88,21 +106,24 @@ def test_on_step_false_cancels() -> None:
 
 def test_snap_uses_the_video_size_and_resizes_odd_videos() -> None:
     with pytest.warns(videogen.SnapWarning, match="height"):
-        result = videogen.generate(model=MODEL, prompt=PROMPT, video=video(3), height=48, steps=2, snap=True,
-                                   seed=1, progress=False)
+        result = videogen.generate(
+            model=MODEL, prompt=PROMPT, video=video(3), height=48, steps=2, snap=True, seed=1, progress=False
+        )
     assert result.frames.shape == (3, 32, 32, 3)
     assert result.metadata["snapped"]["height"]["used"] == 32
     with pytest.warns(videogen.SnapWarning, match="video"):
-        result = videogen.generate(model=MODEL, prompt=PROMPT, video=video(3, h=36, w=36), steps=2, snap=True,
-                                   seed=1, progress=False)
+        result = videogen.generate(
+            model=MODEL, prompt=PROMPT, video=video(3, h=36, w=36), steps=2, snap=True, seed=1, progress=False
+        )
     assert result.frames.shape == (3, 40, 40, 3)
     assert result.spec.height == 40 and result.spec.width == 40
 
 
 def test_snap_raises_steps_to_run_at_least_one_v2v_step() -> None:
     with pytest.warns(videogen.SnapWarning, match="steps"):
-        result = videogen.generate(model=MODEL, prompt=PROMPT, video=video(3), steps=1, snap=True, seed=1,
-                                   progress=False)
+        result = videogen.generate(
+            model=MODEL, prompt=PROMPT, video=video(3), steps=1, snap=True, seed=1, progress=False
+        )
     assert result.spec.steps == 2
 
 
@@ -139,5 +160,6 @@ def test_loading_passes_the_cards_variant_for_fp16_only_folders(tmp_path) -> Non
     assert type(loaded).__name__ == "TextToVideoSDPipeline"
     # a folder without variant files loads without it
     plain = replace(card, path=str(folder()))
-    assert type(load_pipeline(plain, family, diffusers.TextToVideoSDPipeline, {})[0]).__name__ == \
-        "TextToVideoSDPipeline"
+    assert (
+        type(load_pipeline(plain, family, diffusers.TextToVideoSDPipeline, {})[0]).__name__ == "TextToVideoSDPipeline"
+    )

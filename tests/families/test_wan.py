@@ -21,18 +21,30 @@ def test_same_seed_same_video_other_seed_other_video() -> None:
 
 def test_snap_rounds_with_a_warning_and_records_it() -> None:
     with pytest.warns(videogen.SnapWarning, match="num_frames"):
-        result = videogen.generate(model="tiny-wan", prompt=PROMPT, num_frames=7, height=40, snap=True,
-                                   seed=1, progress=False)
+        result = videogen.generate(
+            model="tiny-wan", prompt=PROMPT, num_frames=7, height=40, snap=True, seed=1, progress=False
+        )
     assert result.num_frames == 5 or result.num_frames == 9
     assert result.spec.num_frames == result.num_frames
     assert result.height == 48 and result.spec.height == 48
     assert result.metadata["snapped"]["num_frames"]["requested"] == 7
-    assert result.metadata["snapped"]["height"] == {"requested": 40, "used": 48,
-                                                    "rule": "height must be a multiple of 16"}
+    assert result.metadata["snapped"]["height"] == {
+        "requested": 40,
+        "used": 48,
+        "rule": "height must be a multiple of 16",
+    }
 
 
 def test_v2v_step_callback_counts_the_strength_share_of_the_schedule() -> None:
     calls: list[tuple[int, int]] = []
-    videogen.generate(model="tiny-wan", prompt=PROMPT, video=video(), steps=5, seed=1, progress=False,
-                      extra={"strength": 0.6}, on_step=lambda s, t: calls.append((s, t)))
+    videogen.generate(
+        model="tiny-wan",
+        prompt=PROMPT,
+        video=video(),
+        steps=5,
+        seed=1,
+        progress=False,
+        extra={"strength": 0.6},
+        on_step=lambda s, t: calls.append((s, t)),
+    )
     assert calls == [(1, 3), (2, 3), (3, 3)]

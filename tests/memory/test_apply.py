@@ -85,9 +85,13 @@ def test_plans_change_in_place_on_one_cached_pipeline() -> None:
     card = resolve("tiny-wan")
     base = plain_frames(card)
     loads = CACHE.loads
-    tiled = MemoryPlan(placement="group", components={"transformer": "leaf_level", "text_encoder": "block_level",
-                                                      "vae": "resident"},
-                       vae_tiling=True, vae_slicing=True, attention_backend="native")
+    tiled = MemoryPlan(
+        placement="group",
+        components={"transformer": "leaf_level", "text_encoder": "block_level", "vae": "resident"},
+        vae_tiling=True,
+        vae_slicing=True,
+        attention_backend="native",
+    )
     result = generate(card, tiled)
     pipe = cached_pipeline(card)
     state = in_place(pipe)
@@ -124,8 +128,7 @@ def test_vae_tiling_really_tiles_above_the_tile_size(monkeypatch: pytest.MonkeyP
 
     calls = []
     original = AutoencoderKL.tiled_decode
-    monkeypatch.setattr(AutoencoderKL, "tiled_decode",
-                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(AutoencoderKL, "tiled_decode", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     result = generate(card, MemoryPlan(vae_tiling=True), height=64, width=64)
     assert calls, "tiled_decode never ran"
     worst, mean = frame_diff(result.frames, base)
@@ -155,8 +158,9 @@ def test_quantization_without_components_quantizes_the_denoiser_and_text_encoder
     """Was diffusers' raw `ValueError: Must provide a quant_backend...` for every torchao/quanto plan that
     didn't list its components."""
     card = resolve("tiny-wan")
-    result = videogen.generate(model="tiny-wan", prompt="a", memory=MemoryPlan(quantization="quanto-int8"), steps=1,
-                               progress=False)
+    result = videogen.generate(
+        model="tiny-wan", prompt="a", memory=MemoryPlan(quantization="quanto-int8"), steps=1, progress=False
+    )
     pipe = cached_pipeline(card)
     assert type(pipe.transformer.blocks[0].attn1.to_q.weight).__name__ == "WeightQBytesTensor"  # quanto's int8
     state = in_place(pipe)

@@ -9,8 +9,7 @@ from videogen import bench
 
 
 def test_bench_memory_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
-    code = bench.main(["memory", "--small", "--steps", "2", "--presets", "none,low,balanced",
-                       "--out", str(tmp_path)])
+    code = bench.main(["memory", "--small", "--steps", "2", "--presets", "none,low,balanced", "--out", str(tmp_path)])
     assert code == 0
     report = json.loads((tmp_path / "bench-memory.json").read_text())
     rows = {r["preset"]: r for r in report["presets"]}

@@ -16,8 +16,9 @@ from videogen.memory.context import context
 
 
 def prepare(model: str, memory: Any, **extra: Any) -> Any:
-    return videogen.prepare(**{k: v for k, v in fields_for(resolve(model), memory=memory, **extra).items()
-                               if k != "progress"})
+    return videogen.prepare(
+        **{k: v for k, v in fields_for(resolve(model), memory=memory, **extra).items() if k != "progress"}
+    )
 
 
 def refused(model: str, memory: Any, *words: str, error: type = videogen.SpecError) -> None:
@@ -43,8 +44,11 @@ CASES = [
     ("tiny-wan", MemoryPlan(placement="group", record_stream=True), ["use_stream=True"]),
     ("tiny-wan", MemoryPlan(placement="group", low_cpu_mem_usage=True), ["use_stream=True"]),
     ("tiny-wan", MemoryPlan(offload_to_disk="/tmp/x"), ["placement='group'"]),
-    ("tiny-wan", MemoryPlan(placement="group", offload_to_disk="/tmp/x", quantization="torchao-int8"),
-     ["torchao", "quanto-int8"]),
+    (
+        "tiny-wan",
+        MemoryPlan(placement="group", offload_to_disk="/tmp/x", quantization="torchao-int8"),
+        ["torchao", "quanto-int8"],
+    ),
     ("tiny-wan", MemoryPlan(components={"transformer": "leaf_level"}), ["placement='group'"]),
     ("tiny-wan", MemoryPlan(placement="group", components={"unet": "leaf_level"}), ["no component 'unet'"]),
     ("tiny-wan", MemoryPlan(quantization="bnb-4bit"), ["GPU only", "torchao-int8"]),
@@ -65,8 +69,11 @@ CASES = [
     ("tiny-modelscope", MemoryPlan(attention_backend="native"), ["UNet3DConditionModel", "silently"]),
     ("tiny-modelscope", MemoryPlan(compile="regional"), ["repeated blocks", "compile='full'"]),
     ("tiny-wan", MemoryPlan(compile_mode="max-autotune"), ["compile='regional'"]),
-    ("tiny-wan", MemoryPlan(placement="group", compile="regional", compile_mode="reduce-overhead"),
-     ["CUDA graphs", "placement='none'"]),
+    (
+        "tiny-wan",
+        MemoryPlan(placement="group", compile="regional", compile_mode="reduce-overhead"),
+        ["CUDA graphs", "placement='none'"],
+    ),
     ("tiny-cogvideox", MemoryPlan(vae_tiling=True), ["tile", "two latent pixels"]),
     ("tiny-wan", {"vae_tilling": True}, ["did you mean 'vae_tiling'"]),
     ("tiny-wan", "lowest", ["not a preset", "minimal"]),
@@ -80,12 +87,18 @@ def test_incompatible_plans_are_spec_errors_naming_an_alternative(model: str, pl
 
 def test_missing_quantization_backend_names_the_pip_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name.split(".")[0] in ("torchao", "optimum", "gguf")
-                        else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.split(".")[0] in ("torchao", "optimum", "gguf") else real(name, *a),
+    )
     refused("tiny-wan", "int8", "videogen-diffusers[quant]", error=videogen.MissingDependencyError)
-    refused("tiny-wan", MemoryPlan(quantization="quanto-int8"), "videogen-diffusers[quant]",
-            error=videogen.MissingDependencyError)
+    refused(
+        "tiny-wan",
+        MemoryPlan(quantization="quanto-int8"),
+        "videogen-diffusers[quant]",
+        error=videogen.MissingDependencyError,
+    )
 
 
 def test_gpu_only_rules_checked_against_a_cuda_context() -> None:
@@ -94,8 +107,12 @@ def test_gpu_only_rules_checked_against_a_cuda_context() -> None:
     with pytest.raises(videogen.SpecError, match="MultiheadAttention"):
         resolve_plan_rules(MemoryPlan(placement="group", components={"image_encoder": "block_level"}), ctx)
     with pytest.raises(videogen.SpecError, match="blocks_per_group=1"):
-        resolve_plan_rules(MemoryPlan(placement="group", use_stream=True, blocks_per_group=2,
-                                      components={"image_encoder": "resident"}), ctx)
+        resolve_plan_rules(
+            MemoryPlan(
+                placement="group", use_stream=True, blocks_per_group=2, components={"image_encoder": "resident"}
+            ),
+            ctx,
+        )
     # the preset keeps SigLIP resident and says so
     minimal = resolve_plan_rules(preset("minimal"), ctx, fix=True, refuse=False)
     assert minimal.component("image_encoder").offload == "resident"
@@ -181,10 +198,18 @@ def test_one_rule_table_fixes_a_preset_and_refuses_a_custom_plan() -> None:
     wan = context(resolve("tiny-wan"), "WanPipeline", "cpu")
     svd = context(resolve("tiny-svd"), "StableVideoDiffusionPipeline", "cpu")
     for ctx, plan, field, note in [
-        (wan, MemoryPlan(name="low", placement="group", use_stream=True, record_stream=True), "use_stream",
-         "CUDA streams off"),
-        (svd, MemoryPlan(name="low", vae_tiling=True, decode_chunk_size=2), "vae_tiling",
-         "vae_tiling off: AutoencoderKLTemporalDecoder does not support it; decode_chunk_size=2 instead"),
+        (
+            wan,
+            MemoryPlan(name="low", placement="group", use_stream=True, record_stream=True),
+            "use_stream",
+            "CUDA streams off",
+        ),
+        (
+            svd,
+            MemoryPlan(name="low", vae_tiling=True, decode_chunk_size=2),
+            "vae_tiling",
+            "vae_tiling off: AutoencoderKLTemporalDecoder does not support it; decode_chunk_size=2 instead",
+        ),
         (wan, MemoryPlan(name="low", forward_chunking=True), "forward_chunking", None),  # template: silent
         (wan, MemoryPlan(name="low", decode_chunk_size=4), "decode_chunk_size", None),
         (svd, MemoryPlan(name="fast", compile="regional"), "compile", "compile off"),

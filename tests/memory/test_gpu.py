@@ -14,8 +14,7 @@ from videogen.catalog import resolve
 from videogen.memory import MemoryPlan
 from videogen.memory.apply import in_place
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 CARD = resolve("tiny-wan")
 
 
@@ -71,5 +70,25 @@ def test_flash_attention_backend_if_installed() -> None:
 def test_bench_on_the_gpu_small_size(tmp_path: Any) -> None:
     from videogen import bench
 
-    assert bench.main(["memory", "--model", "wan2.1-t2v-1.3b", "--height", "240", "--width", "416",
-                       "--num-frames", "9", "--steps", "2", "--presets", "none,low", "--out", str(tmp_path)]) == 0
+    assert (
+        bench.main(
+            [
+                "memory",
+                "--model",
+                "wan2.1-t2v-1.3b",
+                "--height",
+                "240",
+                "--width",
+                "416",
+                "--num-frames",
+                "9",
+                "--steps",
+                "2",
+                "--presets",
+                "none,low",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )

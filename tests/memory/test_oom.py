@@ -32,8 +32,9 @@ def flaky_call(monkeypatch: pytest.MonkeyPatch, failures: int = 1) -> list[Any]:
     return calls
 
 
-def test_auto_retries_once_with_the_next_plan_and_records_it(monkeypatch: pytest.MonkeyPatch,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_retries_once_with_the_next_plan_and_records_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     base = plain_frames(CARD)
     calls = flaky_call(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="videogen"):

@@ -16,22 +16,43 @@ from videogen.memory.plans import plan_from
 
 
 def test_mapping_fields_become_hashable_pairs() -> None:
-    plan = MemoryPlan(placement="group", components={"vae": "resident", "transformer": "leaf_level"},
-                      dtypes={"transformer": "bfloat16"}, gguf="/x.gguf")
+    plan = MemoryPlan(
+        placement="group",
+        components={"vae": "resident", "transformer": "leaf_level"},
+        dtypes={"transformer": "bfloat16"},
+        gguf="/x.gguf",
+    )
     assert plan.component("vae") == ComponentPlan("resident")
     assert dict(plan.gguf) == {"transformer": "/x.gguf"}
-    assert hash(plan) == hash(MemoryPlan(placement="group", dtypes={"transformer": "bfloat16"}, gguf="/x.gguf",
-                                         components={"transformer": "leaf_level", "vae": "resident"}))
+    assert hash(plan) == hash(
+        MemoryPlan(
+            placement="group",
+            dtypes={"transformer": "bfloat16"},
+            gguf="/x.gguf",
+            components={"transformer": "leaf_level", "vae": "resident"},
+        )
+    )
 
 
 def test_post_load_options_stay_out_of_the_load_key() -> None:
     base = MemoryPlan()
-    for post in ({"placement": "group"}, {"vae_tiling": True}, {"compile": "regional"},
-                 {"attention_backend": "native"}, {"forward_chunking": True}, {"placement": "model"}):
+    for post in (
+        {"placement": "group"},
+        {"vae_tiling": True},
+        {"compile": "regional"},
+        {"attention_backend": "native"},
+        {"forward_chunking": True},
+        {"placement": "model"},
+    ):
         assert MemoryPlan(**post).load_part() == base.load_part(), post
-    for load in ({"quantization": "torchao-int8"}, {"layerwise_casting": "float8_e4m3fn"},
-                 {"dtypes": {"default": "float16"}}, {"gguf": "/x.gguf"}, {"placement": "sequential"},
-                 {"placement": "group", "offload_to_disk": "/tmp/off"}):
+    for load in (
+        {"quantization": "torchao-int8"},
+        {"layerwise_casting": "float8_e4m3fn"},
+        {"dtypes": {"default": "float16"}},
+        {"gguf": "/x.gguf"},
+        {"placement": "sequential"},
+        {"placement": "group", "offload_to_disk": "/tmp/off"},
+    ):
         assert MemoryPlan(**load).load_part() != base.load_part(), load
     disk = MemoryPlan(placement="group", offload_to_disk="/tmp/off")
     assert disk.load_part() != disk.replace(offload_type="leaf_level").load_part()  # can't change in place
@@ -45,45 +66,48 @@ def test_notes_do_not_change_equality() -> None:
     assert MemoryPlan(notes=("a",)) == MemoryPlan()
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"placement": "gpu"}, ["placement", "group"]),
-    ({"offload_type": "blocks"}, ["offload_type", "leaf_level"]),
-    ({"compile": "yes"}, ["regional"]),
-    ({"quantization": "int8"}, ["torchao-int8"]),
-    ({"layerwise_casting": "float8"}, ["float8_e4m3fn"]),
-    ({"components": {"vae": "gpu"}}, ["resident"]),
-    ({"blocks_per_group": 0}, ["at least 1"]),
-    # wrongly typed fields: a SpecError naming the sub-field, never a TypeError / ValueError / OverflowError
-    ({"blocks_per_group": "x"}, ["blocks_per_group='x'", "whole number"]),
-    ({"blocks_per_group": math.inf}, ["blocks_per_group=inf"]),
-    ({"blocks_per_group": 1.5}, ["blocks_per_group=1.5"]),
-    ({"blocks_per_group": True}, ["blocks_per_group=True"]),
-    ({"decode_chunk_size": math.nan}, ["decode_chunk_size=nan"]),
-    ({"decode_chunk_size": 0}, ["decode_chunk_size=0", "at least 1"]),
-    ({"components": {"vae": {"foo": 1}}}, ["components['vae']: 'foo' is not a ComponentPlan field"]),
-    ({"components": {"vae": {"blocks_per_group": "two"}}}, ["blocks_per_group='two'"]),
-    ({"components": {"vae": 5}}, ["components['vae']", "resident"]),
-    ({"components": {5: "resident"}}, ["key 5 must be a component name"]),
-    ({"components": [("vae", "resident"), ("vae", "resident")]}, ["'vae' is given twice"]),
-    ({"components": "vae"}, ["components must be a mapping"]),
-    ({"vae_tiling": "yes"}, ["vae_tiling='yes' must be True or False"]),
-    ({"use_stream": 1}, ["use_stream=1"]),
-    ({"oom_retry": None}, ["oom_retry=None"]),
-    ({"dtypes": {"default": 1}}, ["dtypes['default']=1", "bfloat16"]),
-    ({"dtypes": {"transformer": None}}, ["dtypes['transformer']=None"]),
-    ({"gguf": 5}, ["gguf must be a mapping"]),
-    ({"gguf": {"transformer": 5}}, ["gguf['transformer']=5"]),
-    ({"layerwise_components": 5}, ["layerwise_components=5"]),
-    ({"quantize_components": [1]}, ["quantize_components=[1]"]),
-    ({"quantization": ["torchao-int8"]}, ["quantization=['torchao-int8']"]),
-    ({"placement": ["group"]}, ["placement=['group']"]),
-    ({"offload_type": None}, ["offload_type=None"]),
-    ({"offload_to_disk": 5}, ["offload_to_disk=5"]),
-    ({"offload_to_disk": ""}, ["offload_to_disk=''"]),
-    ({"compile_mode": 3}, ["compile_mode=3"]),
-    ({"attention_backend": 3}, ["attention_backend=3"]),
-    ({"name": None}, ["name=None"]),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"placement": "gpu"}, ["placement", "group"]),
+        ({"offload_type": "blocks"}, ["offload_type", "leaf_level"]),
+        ({"compile": "yes"}, ["regional"]),
+        ({"quantization": "int8"}, ["torchao-int8"]),
+        ({"layerwise_casting": "float8"}, ["float8_e4m3fn"]),
+        ({"components": {"vae": "gpu"}}, ["resident"]),
+        ({"blocks_per_group": 0}, ["at least 1"]),
+        # wrongly typed fields: a SpecError naming the sub-field, never a TypeError / ValueError / OverflowError
+        ({"blocks_per_group": "x"}, ["blocks_per_group='x'", "whole number"]),
+        ({"blocks_per_group": math.inf}, ["blocks_per_group=inf"]),
+        ({"blocks_per_group": 1.5}, ["blocks_per_group=1.5"]),
+        ({"blocks_per_group": True}, ["blocks_per_group=True"]),
+        ({"decode_chunk_size": math.nan}, ["decode_chunk_size=nan"]),
+        ({"decode_chunk_size": 0}, ["decode_chunk_size=0", "at least 1"]),
+        ({"components": {"vae": {"foo": 1}}}, ["components['vae']: 'foo' is not a ComponentPlan field"]),
+        ({"components": {"vae": {"blocks_per_group": "two"}}}, ["blocks_per_group='two'"]),
+        ({"components": {"vae": 5}}, ["components['vae']", "resident"]),
+        ({"components": {5: "resident"}}, ["key 5 must be a component name"]),
+        ({"components": [("vae", "resident"), ("vae", "resident")]}, ["'vae' is given twice"]),
+        ({"components": "vae"}, ["components must be a mapping"]),
+        ({"vae_tiling": "yes"}, ["vae_tiling='yes' must be True or False"]),
+        ({"use_stream": 1}, ["use_stream=1"]),
+        ({"oom_retry": None}, ["oom_retry=None"]),
+        ({"dtypes": {"default": 1}}, ["dtypes['default']=1", "bfloat16"]),
+        ({"dtypes": {"transformer": None}}, ["dtypes['transformer']=None"]),
+        ({"gguf": 5}, ["gguf must be a mapping"]),
+        ({"gguf": {"transformer": 5}}, ["gguf['transformer']=5"]),
+        ({"layerwise_components": 5}, ["layerwise_components=5"]),
+        ({"quantize_components": [1]}, ["quantize_components=[1]"]),
+        ({"quantization": ["torchao-int8"]}, ["quantization=['torchao-int8']"]),
+        ({"placement": ["group"]}, ["placement=['group']"]),
+        ({"offload_type": None}, ["offload_type=None"]),
+        ({"offload_to_disk": 5}, ["offload_to_disk=5"]),
+        ({"offload_to_disk": ""}, ["offload_to_disk=''"]),
+        ({"compile_mode": 3}, ["compile_mode=3"]),
+        ({"attention_backend": 3}, ["attention_backend=3"]),
+        ({"name": None}, ["name=None"]),
+    ],
+)
 def test_invalid_fields_are_spec_errors(kwargs: dict, words: list[str]) -> None:
     with pytest.raises(videogen.SpecError) as info:
         MemoryPlan(**kwargs)
@@ -93,16 +117,25 @@ def test_invalid_fields_are_spec_errors(kwargs: dict, words: list[str]) -> None:
 
 
 def test_a_single_component_name_is_one_name_and_whole_floats_are_ints() -> None:
-    plan = MemoryPlan(layerwise_casting="float8_e4m3fn", layerwise_components="transformer", blocks_per_group=2.0,
-                      decode_chunk_size=np.int64(4))
+    plan = MemoryPlan(
+        layerwise_casting="float8_e4m3fn",
+        layerwise_components="transformer",
+        blocks_per_group=2.0,
+        decode_chunk_size=np.int64(4),
+    )
     assert plan.layerwise_components == ("transformer",)  # not one component per character
     assert plan.blocks_per_group == 2 and type(plan.blocks_per_group) is int and plan.decode_chunk_size == 4
     assert plan.replace(vae_tiling=True).layerwise_components == ("transformer",)  # replace re-checks cleanly
 
 
-@pytest.mark.parametrize(("value", "words"), [({0: None}, "key 0 must be a MemoryPlan field name"),
-                                              ({"vae_tilling": True}, "did you mean 'vae_tiling'"),
-                                              (5, "memory=5 is not a preset name")])
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({0: None}, "key 0 must be a MemoryPlan field name"),
+        ({"vae_tilling": True}, "did you mean 'vae_tiling'"),
+        (5, "memory=5 is not a preset name"),
+    ],
+)
 def test_plan_from_refuses_non_field_keys(value: object, words: str) -> None:
     with pytest.raises(videogen.SpecError, match=re.escape(words)) as info:
         plan_from(value)

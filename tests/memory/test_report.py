@@ -121,7 +121,7 @@ def test_auto_plans_for_an_assumed_gpu(gib: str, expected: str, monkeypatch: pyt
     assert prepared.plan.name == expected and prepared.plan.oom_retry
     assert any("assumed: VIDEOGEN_ASSUME_GPU_GIB" in note for note in prepared.plan.notes)
     report = videogen.plan(model="wan2.1-t2v-14b", height=480, width=832, num_frames=81)
-    assert report.device.startswith("cuda (assumed") and report.total_gpu_bytes == int(gib) * 1024 ** 3
+    assert report.device.startswith("cuda (assumed") and report.total_gpu_bytes == int(gib) * 1024**3
     assert {c.activation_source for c in report.components} == {"formula"}
     assert not any(r.refused and "needs a GPU" in r.refused for r in report.presets)
 
@@ -139,11 +139,13 @@ def test_auto_decides_without_simulating() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, videogen\n"
-            "p = videogen.prepare(model='hunyuanvideo', prompt='x')\n"
-            "assert p.plan.name == 'low', p.plan.notes\n"
-            "assert 'videogen.simulate' not in sys.modules\n"
-            "assert 'videogen.planning' not in sys.modules\n")
+    code = (
+        "import sys, videogen\n"
+        "p = videogen.prepare(model='hunyuanvideo', prompt='x')\n"
+        "assert p.plan.name == 'low', p.plan.notes\n"
+        "assert 'videogen.simulate' not in sys.modules\n"
+        "assert 'videogen.planning' not in sys.modules\n"
+    )
     env = {**os.environ, **ASSUME, "VIDEOGEN_ASSUME_GPU_GIB": "24"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
@@ -163,8 +165,11 @@ def test_memory_imports_nothing_of_generation() -> None:
     graph = grimp.build_graph("videogen", cache_dir=None)
     memory = sorted(m for m in graph.modules if m == "videogen.memory" or m.startswith("videogen.memory."))
     assert len(memory) > 5
-    chains = {(m, target): graph.find_shortest_chain(importer=m, imported=target)
-              for m in memory for target in ("videogen.generation", "videogen.planning")}
+    chains = {
+        (m, target): graph.find_shortest_chain(importer=m, imported=target)
+        for m in memory
+        for target in ("videogen.generation", "videogen.planning")
+    }
     assert not {k: v for k, v in chains.items() if v}
     simulate_importers = graph.find_modules_that_directly_import("videogen.simulate")
     assert simulate_importers <= {"videogen.planning", "videogen.bench"}, simulate_importers

@@ -35,9 +35,7 @@ def _load(name: str) -> Family:
     if name not in FAMILY_MODULES:
         from ..errors import SpecError
 
-        raise SpecError(
-            f"family={name!r} is not a videogen family; known: {', '.join(FAMILY_MODULES)}", field="family"
-        )
+        raise SpecError(f"family={name!r} is not a videogen family; known: {', '.join(FAMILY_MODULES)}", field="family")
     return importlib.import_module(FAMILY_MODULES[name]).FAMILY
 
 

@@ -50,8 +50,15 @@ def unet_size(read_config: Callable[[str], dict]) -> int | None:
     return None
 
 
-def unet_card(family: Family, template: ModelCard, ref: str, class_name: str, index: Mapping[str, Any],
-              read_config: Callable[[str], dict], **changes: Any) -> ModelCard:
+def unet_card(
+    family: Family,
+    template: ModelCard,
+    ref: str,
+    class_name: str,
+    index: Mapping[str, Any],
+    read_config: Callable[[str], dict],
+    **changes: Any,
+) -> ModelCard:
     """A UNet checkpoint outside the catalog from `template` (renamed, with `changes`): the template's size when
     the UNet is its architecture, else the UNet's sample_size × the VAE's scale (the pipeline's own default),
     else no default size (`size_unknown`)."""
@@ -113,8 +120,9 @@ def check_true_cfg(spec: VideoSpec, card: ModelCard) -> None:
     """Real CFG needs both `true_cfg_scale` > 1 and a negative prompt; either alone is silently ignored."""
     value = {**card.call_defaults, **spec.extra}.get("true_cfg_scale", 1.0)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise SpecError(f"extra['true_cfg_scale']={value!r} must be a number (e.g. 6.0, or 1.0 for no "
-                        "real CFG)", field="extra")
+        raise SpecError(
+            f"extra['true_cfg_scale']={value!r} must be a number (e.g. 6.0, or 1.0 for no real CFG)", field="extra"
+        )
     if spec.negative_prompt is not None and value <= 1.0:
         raise SpecError(
             f"negative_prompt is ignored by {card.name} unless extra['true_cfg_scale'] > 1: the model is "
@@ -162,8 +170,11 @@ def cache_context(pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
     if not cache_hooked(transformer):
         return contextlib.nullcontext()
     if true_cfg_on(spec):
-        logger.warning("%s: the cache hook sees the conditional and unconditional passes of true CFG in one "
-                       "cache context, so its reuse is approximate", spec.model)
+        logger.warning(
+            "%s: the cache hook sees the conditional and unconditional passes of true CFG in one "
+            "cache context, so its reuse is approximate",
+            spec.model,
+        )
     return transformer.cache_context("cond")
 
 
@@ -180,11 +191,11 @@ def load_llama_tokenizer(source: str | Path, subfolder: str = "tokenizer", **kwa
     if Path(source).is_dir() and not (local / "tokenizer.json").is_file():
         return None
     try:
-        return PreTrainedTokenizerFast.from_pretrained(str(source), subfolder=subfolder, padding_side="right",
-                                                       **kwargs)
+        return PreTrainedTokenizerFast.from_pretrained(str(source), subfolder=subfolder, padding_side="right", **kwargs)
     except (OSError, ValueError) as exc:
-        logger.warning("could not read %s/%s as a fast tokenizer (%s); using the pipeline's loader",
-                       source, subfolder, exc)
+        logger.warning(
+            "could not read %s/%s as a fast tokenizer (%s); using the pipeline's loader", source, subfolder, exc
+        )
         return None
 
 

@@ -36,15 +36,32 @@ SIZE_FIELDS = ("height", "width", "num_frames")
 DENOISERS = ("transformer", "transformer_2", "unet")
 #: denoiser config keys that define an architecture: a folder whose denoisers agree with a catalog card's
 #: stored full-size configs (configs/<arch>.json) on all of these is that model (a copy or a fine-tune)
-ARCH_KEYS = ("num_layers", "num_single_layers", "num_refiner_layers", "num_attention_heads", "attention_head_dim",
-             "in_channels", "out_channels", "patch_size", "patch_size_t", "text_dim", "ffn_dim", "image_dim",
-             "pos_embed_seq_len", "added_kv_proj_dim", "image_condition_type", "block_out_channels",
-             "layers_per_block", "cross_attention_dim", "transformer_layers_per_block")
+ARCH_KEYS = (
+    "num_layers",
+    "num_single_layers",
+    "num_refiner_layers",
+    "num_attention_heads",
+    "attention_head_dim",
+    "in_channels",
+    "out_channels",
+    "patch_size",
+    "patch_size_t",
+    "text_dim",
+    "ffn_dim",
+    "image_dim",
+    "pos_embed_seq_len",
+    "added_kv_proj_dim",
+    "image_condition_type",
+    "block_out_channels",
+    "layers_per_block",
+    "cross_attention_dim",
+    "transformer_layers_per_block",
+)
 #: `extra` keys videogen refuses whatever the family: key → why and what to do instead
 REFUSED_EXTRA = {
     "num_videos_per_prompt": "videogen returns one video per call, so more videos per prompt would be computed "
-                             "and thrown away; call generate once per video with different seeds (seed=1, "
-                             "seed=2, ...) instead",
+    "and thrown away; call generate once per video with different seeds (seed=1, "
+    "seed=2, ...) instead"
 }
 _MISSING = object()
 #: the media of a spec without images or video
@@ -179,8 +196,9 @@ class Family:
 
     # ---- catalog -------------------------------------------------------------------------------
     @classmethod
-    def card(cls, name: str, repo: str | None, tasks: tuple[str, ...], *layers: Mapping[str, Any],
-             **fields: Any) -> ModelCard:
+    def card(
+        cls, name: str, repo: str | None, tasks: tuple[str, ...], *layers: Mapping[str, Any], **fields: Any
+    ) -> ModelCard:
         """A card of this family: `card_defaults`, then each of `layers` (e.g. a model version's rules),
         then `tiny_defaults` when `tiny=` is given, then `fields`."""
         values: dict[str, Any] = dict(cls.card_defaults)
@@ -225,8 +243,13 @@ class Family:
                 return card if known else size_unknown(card)
         raise SpecError(f"model={ref!r}: no {self.name} card knows {class_name}", field="model")
 
-    def known_card(self, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict],
-                   prefer: ModelCard | None = None) -> ModelCard | None:
+    def known_card(
+        self,
+        class_name: str,
+        index: Mapping[str, Any],
+        read_config: Callable[[str], dict],
+        prefer: ModelCard | None = None,
+    ) -> ModelCard | None:
         """The real card (`prefer` first) run by `class_name` whose stored full-size architecture the pipeline's
         denoiser configs match: a copy or fine-tune of it, so that card's defaults (size, frames) are right."""
         matched: dict[str, bool] = {}
@@ -256,8 +279,11 @@ class Family:
 
     def check_required(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> None:
         """A card without a default size (`ModelCard.required`): the spec must give those fields itself."""
-        missing = [name for name in card.required if name not in rules.given
-                   and not (name == "num_frames" and spec.task == "v2v")]  # v2v: the video's frame count
+        missing = [
+            name
+            for name in card.required
+            if name not in rules.given and not (name == "num_frames" and spec.task == "v2v")
+        ]  # v2v: the video's frame count
         if not missing:
             return
         rules_text = f"height and width multiples of {card.size_multiple}"
@@ -276,10 +302,25 @@ class Family:
 
     def reserved_call_kwargs(self) -> set[str]:
         """Call arguments videogen sets itself; `extra` may not override them."""
-        return {"prompt", "negative_prompt", "image", "last_image", "video", "height", "width",
-                "num_frames", "num_inference_steps", "guidance_scale", "generator", "output_type",
-                "return_dict", "callback_on_step_end", "callback_on_step_end_tensor_inputs",
-                "callback", "callback_steps"}
+        return {
+            "prompt",
+            "negative_prompt",
+            "image",
+            "last_image",
+            "video",
+            "height",
+            "width",
+            "num_frames",
+            "num_inference_steps",
+            "guidance_scale",
+            "generator",
+            "output_type",
+            "return_dict",
+            "callback_on_step_end",
+            "callback_on_step_end_tensor_inputs",
+            "callback",
+            "callback_steps",
+        }
 
     # ---- loading -------------------------------------------------------------------------------
     def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:

@@ -59,12 +59,12 @@ DEFAULT_WINDOW = 9  # the pipeline's latent_window_size
 VAE_TEMPORAL = 4
 #: the diffusers docs: transformer in bfloat16, the rest (SigLIP included) in float16
 FRAMEPACK_DTYPES = {"default": "float16", "transformer": "bfloat16"}
-TINY_CALL = {"latent_window_size": 3, "prompt_template": {"template": "{}", "crop_start": 0},
-             "max_sequence_length": 16}
+TINY_CALL = {"latent_window_size": 3, "prompt_template": {"template": "{}", "crop_start": 0}, "max_sequence_length": 16}
 
 
-def assembly(transformer_repo: str, base: str = HUNYUAN_REPO,
-             redux: str = REDUX_REPO) -> dict[str, tuple[str, str | None]]:
+def assembly(
+    transformer_repo: str, base: str = HUNYUAN_REPO, redux: str = REDUX_REPO
+) -> dict[str, tuple[str, str | None]]:
     """Where each component of a FramePack pipeline comes from: (repo or folder, subfolder)."""
     parts: dict[str, tuple[str, str | None]] = {name: (base, name) for name in BASE_COMPONENTS}
     parts["transformer"] = (transformer_repo, None)
@@ -110,14 +110,24 @@ def pipeline_num_frames(windows: int, latent_window_size: int) -> int:
 class FramePackFamily(Family):
     name = "framepack"
     pipelines = {"i2v": "HunyuanVideoFramepackPipeline", "flf2v": "HunyuanVideoFramepackPipeline"}
-    card_defaults = {"height": 480, "width": 832, "num_frames": 109, "fps": 30, "steps": 30, "guidance_scale": 9.0,
-                     "frame_rule": None, "size_multiple": 16, "dtypes": FRAMEPACK_DTYPES}
+    card_defaults = {
+        "height": 480,
+        "width": 832,
+        "num_frames": 109,
+        "fps": 30,
+        "steps": 30,
+        "guidance_scale": 9.0,
+        "frame_rule": None,
+        "size_multiple": 16,
+        "dtypes": FRAMEPACK_DTYPES,
+    }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 13, "fps": 8, "steps": 2}
     flow_matching = True
     trims_frames = True  # whole windows: image-to-video keeps the first num_frames
 
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """A saved FramePack pipeline: its checkpoint's sampling type is unknown, so the pipeline's default
         (inverted anti-drifting) applies; pass extra={"sampling_type": "vanilla"} for an F1 model."""
         template = self.card_named("framepack-i2v-hy")
@@ -131,9 +141,12 @@ class FramePackFamily(Family):
         sampling = call_setting(spec, card, "sampling_type", "inverted_anti_drifting")
         sampling = getattr(sampling, "value", sampling)  # diffusers' FramepackSamplingType enum
         if sampling not in SAMPLING_TYPES:
-            raise SpecError(f"extra['sampling_type']={sampling!r} is not a FramePack sampling type; use one "
-                            f"of {', '.join(SAMPLING_TYPES)} (the card sets the one its checkpoint needs)",
-                            field="extra", valid=SAMPLING_TYPES)
+            raise SpecError(
+                f"extra['sampling_type']={sampling!r} is not a FramePack sampling type; use one "
+                f"of {', '.join(SAMPLING_TYPES)} (the card sets the one its checkpoint needs)",
+                field="extra",
+                valid=SAMPLING_TYPES,
+            )
         trained = card.call_defaults.get("sampling_type")
         if trained and sampling != trained:
             other = self._card_sampling(sampling, card)
@@ -141,32 +154,50 @@ class FramePackFamily(Family):
                 f"extra['sampling_type']={sampling!r}: {card.name} was trained for {trained!r} sampling; "
                 + (f"use model={other!r} for {sampling!r} sampling, " if other else "")
                 + "or leave sampling_type out",
-                field="extra", valid=trained)
+                field="extra",
+                valid=trained,
+            )
         if spec.task == "flf2v" and sampling != "inverted_anti_drifting":
             other = self._card_sampling("inverted_anti_drifting", card)
             raise SpecError(
                 f"last_image needs inverted anti-drifting sampling (FramePackI2V_HY); {card.name} samples "
-                f"{sampling!r}. " + (f"Use model={other!r}, " if other else "")
+                f"{sampling!r}. "
+                + (f"Use model={other!r}, " if other else "")
                 + "or leave last_image out for image-to-video",
-                field="last_image")
+                field="last_image",
+            )
         lws = call_setting(spec, card, "latent_window_size", DEFAULT_WINDOW)
         if isinstance(lws, bool) or not isinstance(lws, int) or lws < 2:
-            raise SpecError(f"extra['latent_window_size']={lws!r} must be a whole number of latent frames, "
-                            f"at least 2 (default {DEFAULT_WINDOW})", field="extra", valid=DEFAULT_WINDOW)
+            raise SpecError(
+                f"extra['latent_window_size']={lws!r} must be a whole number of latent frames, "
+                f"at least 2 (default {DEFAULT_WINDOW})",
+                field="extra",
+                valid=DEFAULT_WINDOW,
+            )
         check_true_cfg(spec, card)
 
         frames = int(spec.num_frames)
         step = VAE_TEMPORAL * lws
         if spec.task == "flf2v":
-            frames = rules.fix("num_frames", frames, nearest_frame_count(frames, step, 1),
-                               f"num_frames must be {step}k+1 for first-last-frame-to-video: FramePack "
-                               f"makes whole windows of {step} frames and the video ends where it reaches "
-                               "last_image")
+            frames = rules.fix(
+                "num_frames",
+                frames,
+                nearest_frame_count(frames, step, 1),
+                f"num_frames must be {step}k+1 for first-last-frame-to-video: FramePack "
+                f"makes whole windows of {step} frames and the video ends where it reaches "
+                "last_image",
+            )
         else:
             made = output_frames(windows_for(frames, lws), lws)
             if made != frames:
-                logger.info("%s makes %d frames for num_frames=%d (whole windows of %d); keeping the "
-                            "first %d", card.name, made, frames, step, frames)
+                logger.info(
+                    "%s makes %d frames for num_frames=%d (whole windows of %d); keeping the first %d",
+                    card.name,
+                    made,
+                    frames,
+                    step,
+                    frames,
+                )
         return Checked(spec.replace(num_frames=frames), media)
 
     def _card_sampling(self, sampling: str, like: ModelCard) -> str | None:
@@ -192,8 +223,10 @@ class FramePackFamily(Family):
         base_repos = {repo for name, (repo, sub) in components.items() if name not in PART_CLASSES}
         misplaced = [n for n, (_, sub) in components.items() if n not in PART_CLASSES and sub != n]
         if len(base_repos) != 1 or misplaced:
-            raise ValueError(f"{card.name}: components other than {', '.join(PART_CLASSES)} must come from "
-                             "one pipeline repo, each in the subfolder of its name")
+            raise ValueError(
+                f"{card.name}: components other than {', '.join(PART_CLASSES)} must come from "
+                "one pipeline repo, each in the subfolder of its name"
+            )
         dtypes = kwargs.pop("dtype", None)
         dtypes = kwargs.pop("torch_dtype", None) if dtypes is None else dtypes
         for name, (repo, subfolder) in components.items():
@@ -208,8 +241,9 @@ class FramePackFamily(Family):
         return pipeline_cls.from_pretrained(source, **with_llama_tokenizer(kwargs, source))
 
     # ---- calling -------------------------------------------------------------------------------
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+    ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         lws = window_size(spec, card)
         kwargs["num_frames"] = pipeline_num_frames(windows_for(spec.num_frames, lws), lws)
@@ -241,28 +275,46 @@ class FramePackFamily(Family):
         from .. import tiny_parts
 
         common: dict[str, Any] = {
-            "in_channels": 4, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 10,
-            "num_layers": 1, "num_single_layers": 1, "num_refiner_layers": 1, "patch_size": 2, "patch_size_t": 1,
-            "guidance_embeds": True, "text_embed_dim": 16, "pooled_projection_dim": 8, "rope_axes_dim": (2, 4, 4)}
+            "in_channels": 4,
+            "out_channels": 4,
+            "num_attention_heads": 2,
+            "attention_head_dim": 10,
+            "num_layers": 1,
+            "num_single_layers": 1,
+            "num_refiner_layers": 1,
+            "patch_size": 2,
+            "patch_size_t": 1,
+            "guidance_embeds": True,
+            "text_embed_dim": 16,
+            "pooled_projection_dim": 8,
+            "rope_axes_dim": (2, 4, 4),
+        }
         base = diffusers.HunyuanVideoPipeline(
-            **tiny_parts.hunyuan_text_parts(16, 8), vae=tiny_parts.hunyuan_video_vae(),
+            **tiny_parts.hunyuan_text_parts(16, 8),
+            vae=tiny_parts.hunyuan_video_vae(),
             scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-            transformer=diffusers.HunyuanVideoTransformer3DModel(**common))
+            transformer=diffusers.HunyuanVideoTransformer3DModel(**common),
+        )
         base.save_pretrained(folder)
         for sub in (TINY_TRANSFORMERS["inverted_anti_drifting"], TINY_TRANSFORMERS["vanilla"]):
             HunyuanVideoFramepackTransformer3DModel(
-                **common, image_condition_type=None, has_image_proj=True, image_proj_dim=32,
-                has_clean_x_embedder=True,
+                **common, image_condition_type=None, has_image_proj=True, image_proj_dim=32, has_clean_x_embedder=True
             ).save_pretrained(folder / sub)
-        vision = SiglipVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                                    num_hidden_layers=2, image_size=30, patch_size=2)
+        vision = SiglipVisionConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            image_size=30,
+            patch_size=2,
+        )
         SiglipVisionModel(vision).eval().save_pretrained(folder / "flux_redux_bfl" / "image_encoder")
         SiglipImageProcessor(size={"height": 30, "width": 30}).save_pretrained(
-            folder / "flux_redux_bfl" / "feature_extractor")
+            folder / "flux_redux_bfl" / "feature_extractor"
+        )
 
 
-def _load_part(name: str, source: str, subfolder: str | None, dtypes: Any,
-               load_kwargs: Mapping[str, Any]) -> Any:
+def _load_part(name: str, source: str, subfolder: str | None, dtypes: Any, load_kwargs: Mapping[str, Any]) -> Any:
     """One component loaded on its own (the transformer, SigLIP and its processor), with its share of the
     load settings: its dtype, its quantization config, use_safetensors / low_cpu_mem_usage."""
     import importlib
@@ -298,21 +350,41 @@ def _part_quantization(config: Any, name: str, library: str) -> Any:
 
 card = FramePackFamily.card
 CARDS = (
-    card("framepack-i2v-hy", "lllyasviel/FramePackI2V_HY", ("i2v", "flf2v"),
-         call_defaults={"sampling_type": "inverted_anti_drifting"},
-         components=assembly("lllyasviel/FramePackI2V_HY"), arch="framepack-13b",
-         description="FramePack on HunyuanVideo (inverted anti-drifting): image and first-last-frame "
-                     "to video"),
-    card("framepack-f1-i2v-hy", "lllyasviel/FramePack_F1_I2V_HY_20250503", ("i2v",),
-         call_defaults={"sampling_type": "vanilla"},
-         components=assembly("lllyasviel/FramePack_F1_I2V_HY_20250503"), arch="framepack-13b",
-         description="FramePack-F1 on HunyuanVideo (vanilla, forward sampling): image to video"),
+    card(
+        "framepack-i2v-hy",
+        "lllyasviel/FramePackI2V_HY",
+        ("i2v", "flf2v"),
+        call_defaults={"sampling_type": "inverted_anti_drifting"},
+        components=assembly("lllyasviel/FramePackI2V_HY"),
+        arch="framepack-13b",
+        description="FramePack on HunyuanVideo (inverted anti-drifting): image and first-last-frame to video",
+    ),
+    card(
+        "framepack-f1-i2v-hy",
+        "lllyasviel/FramePack_F1_I2V_HY_20250503",
+        ("i2v",),
+        call_defaults={"sampling_type": "vanilla"},
+        components=assembly("lllyasviel/FramePack_F1_I2V_HY_20250503"),
+        arch="framepack-13b",
+        description="FramePack-F1 on HunyuanVideo (vanilla, forward sampling): image to video",
+    ),
     # tiny random-weight models, built offline (videogen.tiny), assembled from folders like the real ones
     # (see `tiny_assembly`)
-    card("tiny-framepack", None, ("i2v", "flf2v"), tiny="framepack",
-         call_defaults={"sampling_type": "inverted_anti_drifting", **TINY_CALL},
-         description="tiny random FramePack (inverted anti-drifting; i2v, flf2v)"),
-    card("tiny-framepack-f1", None, ("i2v",), tiny="framepack", call_defaults={"sampling_type": "vanilla", **TINY_CALL},
-         description="tiny random FramePack-F1 (vanilla; i2v)"),
+    card(
+        "tiny-framepack",
+        None,
+        ("i2v", "flf2v"),
+        tiny="framepack",
+        call_defaults={"sampling_type": "inverted_anti_drifting", **TINY_CALL},
+        description="tiny random FramePack (inverted anti-drifting; i2v, flf2v)",
+    ),
+    card(
+        "tiny-framepack-f1",
+        None,
+        ("i2v",),
+        tiny="framepack",
+        call_defaults={"sampling_type": "vanilla", **TINY_CALL},
+        description="tiny random FramePack-F1 (vanilla; i2v)",
+    ),
 )
 FAMILY = FramePackFamily(CARDS)

@@ -50,8 +50,13 @@ TINY_T2V_CALL = {"prompt_template": {"template": "{}", "crop_start": 0}, "max_se
 TINY_IMAGE_TOKENS = 16  # tiny LLaVA: 32×32 image, 8×8 patches
 #: tiny I2V: the pipeline writes the image tokens over positions 16..31 of the (uncropped) prompt
 TINY_I2V_CALL = {
-    "prompt_template": {"template": "{}", "crop_start": 0, "image_emb_start": 16,
-                        "image_emb_end": 16 + TINY_IMAGE_TOKENS, "image_emb_len": TINY_IMAGE_TOKENS},
+    "prompt_template": {
+        "template": "{}",
+        "crop_start": 0,
+        "image_emb_start": 16,
+        "image_emb_end": 16 + TINY_IMAGE_TOKENS,
+        "image_emb_len": TINY_IMAGE_TOKENS,
+    },
     "max_sequence_length": 16 + TINY_IMAGE_TOKENS,
 }
 #: `ModelCard.traits` of the I2V cards: how the transformer takes its image
@@ -60,21 +65,31 @@ TOKEN_REPLACE = {"image_condition": "token_replace"}  # 16 channels
 
 
 def image_condition(card: ModelCard) -> str | None:
-    """"latent_concat" (33 channels: the pipeline drops 4 frames), "token_replace" (16 channels), None (T2V)."""
+    """ "latent_concat" (33 channels: the pipeline drops 4 frames), "token_replace" (16 channels), None (T2V)."""
     return card.traits.get("image_condition")
 
 
 class HunyuanVideoFamily(Family):
     name = "hunyuanvideo"
     pipelines = {"t2v": "HunyuanVideoPipeline", "i2v": "HunyuanVideoImageToVideoPipeline"}
-    card_defaults = {"height": 720, "width": 1280, "num_frames": 129, "fps": 24, "steps": 50, "guidance_scale": 6.0,
-                     "frame_rule": (4, 1), "size_multiple": 16, "dtypes": HUNYUAN_DTYPES}
+    card_defaults = {
+        "height": 720,
+        "width": 1280,
+        "num_frames": 129,
+        "fps": 24,
+        "steps": 50,
+        "guidance_scale": 6.0,
+        "frame_rule": (4, 1),
+        "size_multiple": 16,
+        "dtypes": HUNYUAN_DTYPES,
+    }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
     flow_matching = True
     trims_frames = True  # the 33-channel I2V is asked for 4 frames more than it returns
 
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """The catalog card whose architecture the transformer matches, else a template (by the I2V
         transformer's image_condition_type) with no default size: the transformer config holds none."""
         template = "hunyuanvideo"
@@ -89,18 +104,27 @@ class HunyuanVideoFamily(Family):
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_true_cfg(spec, card)
-        if image_condition(card) == "latent_concat" and spec.guidance_scale not in (None, 1.0) \
-                and not true_cfg_on(spec, card):
-            logger.warning("%s has no embedded guidance: guidance_scale=%s has no effect (use true_cfg_scale "
-                           "with a negative_prompt for guidance)", card.name, spec.guidance_scale)
+        if (
+            image_condition(card) == "latent_concat"
+            and spec.guidance_scale not in (None, 1.0)
+            and not true_cfg_on(spec, card)
+        ):
+            logger.warning(
+                "%s has no embedded guidance: guidance_scale=%s has no effect (use true_cfg_scale "
+                "with a negative_prompt for guidance)",
+                card.name,
+                spec.guidance_scale,
+            )
         return checked
 
     def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
-        return pipeline_cls.from_pretrained(card.source, **with_llama_tokenizer(load_kwargs, card.source,
-                                                                                card.revision))
+        return pipeline_cls.from_pretrained(
+            card.source, **with_llama_tokenizer(load_kwargs, card.source, card.revision)
+        )
 
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+    ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         if spec.task == "i2v" and image_condition(card) == "latent_concat":
             kwargs["num_frames"] = int(spec.num_frames) + LATENT_CONCAT_DROPPED_FRAMES
@@ -118,26 +142,50 @@ class HunyuanVideoFamily(Family):
 
         from .. import tiny_parts
 
-        components: dict[str, Any] = {**tiny_parts.hunyuan_text_parts(16, 8), "vae": tiny_parts.hunyuan_video_vae(),
-                                      "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0)}
+        components: dict[str, Any] = {
+            **tiny_parts.hunyuan_text_parts(16, 8),
+            "vae": tiny_parts.hunyuan_video_vae(),
+            "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        }
         transformer_kw: dict[str, Any] = {
-            "in_channels": 4, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 10,
-            "num_layers": 1, "num_single_layers": 1, "num_refiner_layers": 1, "patch_size": 1, "patch_size_t": 1,
-            "guidance_embeds": True, "text_embed_dim": 16, "pooled_projection_dim": 8, "rope_axes_dim": (2, 4, 4)}
+            "in_channels": 4,
+            "out_channels": 4,
+            "num_attention_heads": 2,
+            "attention_head_dim": 10,
+            "num_layers": 1,
+            "num_single_layers": 1,
+            "num_refiner_layers": 1,
+            "patch_size": 1,
+            "patch_size_t": 1,
+            "guidance_embeds": True,
+            "text_embed_dim": 16,
+            "pooled_projection_dim": 8,
+            "rope_axes_dim": (2, 4, 4),
+        }
         if variant == "t2v":
             components["transformer"] = HunyuanVideoTransformer3DModel(**transformer_kw)
             cls = diffusers.HunyuanVideoPipeline
         elif variant == "i2v":
             from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration
 
-            vision = CLIPVisionConfig(hidden_size=8, intermediate_size=37, num_attention_heads=4,
-                                      num_hidden_layers=2, image_size=32, patch_size=8, projection_dim=32)
-            llava = LlavaConfig(vision_config=vision, text_config=tiny_parts.llama_config(16),
-                                image_token_index=999, pad_token_id=components["tokenizer"].pad_token_id)
+            vision = CLIPVisionConfig(
+                hidden_size=8,
+                intermediate_size=37,
+                num_attention_heads=4,
+                num_hidden_layers=2,
+                image_size=32,
+                patch_size=8,
+                projection_dim=32,
+            )
+            llava = LlavaConfig(
+                vision_config=vision,
+                text_config=tiny_parts.llama_config(16),
+                image_token_index=999,
+                pad_token_id=components["tokenizer"].pad_token_id,
+            )
             components["text_encoder"] = LlavaForConditionalGeneration(llava).eval()
             components["image_processor"] = tiny_parts.clip_image_processor(32)
-            transformer_kw.update(in_channels=2 * 4 + 1, guidance_embeds=False,
-                                  image_condition_type="latent_concat")
+            transformer_kw.update(in_channels=2 * 4 + 1, guidance_embeds=False, image_condition_type="latent_concat")
             components["transformer"] = HunyuanVideoTransformer3DModel(**transformer_kw)
             cls = diffusers.HunyuanVideoImageToVideoPipeline
         else:
@@ -147,18 +195,48 @@ class HunyuanVideoFamily(Family):
 
 card = HunyuanVideoFamily.card
 CARDS = (
-    card("hunyuanvideo", "hunyuanvideo-community/HunyuanVideo", ("t2v",), arch="hunyuanvideo-13b",
-         description="HunyuanVideo text-to-video, 13B, guidance-distilled; 720p (also 544x960), 24 fps"),
-    card("hunyuanvideo-i2v", "hunyuanvideo-community/HunyuanVideo-I2V", ("i2v",), arch="hunyuanvideo-13b",
-         traits=TOKEN_REPLACE,
-         description="HunyuanVideo-I2V, 16 channels (token replace, Tencent's updated I2V), 720p"),
-    card("hunyuanvideo-i2v-33ch", "hunyuanvideo-community/HunyuanVideo-I2V-33ch", ("i2v",),
-         guidance_scale=1.0, arch="hunyuanvideo-i2v-33ch-13b", traits=LATENT_CONCAT,
-         description="HunyuanVideo-I2V, 33 channels (latent concat, Tencent's first I2V), 720p"),
+    card(
+        "hunyuanvideo",
+        "hunyuanvideo-community/HunyuanVideo",
+        ("t2v",),
+        arch="hunyuanvideo-13b",
+        description="HunyuanVideo text-to-video, 13B, guidance-distilled; 720p (also 544x960), 24 fps",
+    ),
+    card(
+        "hunyuanvideo-i2v",
+        "hunyuanvideo-community/HunyuanVideo-I2V",
+        ("i2v",),
+        arch="hunyuanvideo-13b",
+        traits=TOKEN_REPLACE,
+        description="HunyuanVideo-I2V, 16 channels (token replace, Tencent's updated I2V), 720p",
+    ),
+    card(
+        "hunyuanvideo-i2v-33ch",
+        "hunyuanvideo-community/HunyuanVideo-I2V-33ch",
+        ("i2v",),
+        guidance_scale=1.0,
+        arch="hunyuanvideo-i2v-33ch-13b",
+        traits=LATENT_CONCAT,
+        description="HunyuanVideo-I2V, 33 channels (latent concat, Tencent's first I2V), 720p",
+    ),
     # tiny random-weight models, built offline (videogen.tiny)
-    card("tiny-hunyuanvideo", None, ("t2v",), tiny="t2v", call_defaults=TINY_T2V_CALL,
-         description="tiny random HunyuanVideo T2V (tests, demo)"),
-    card("tiny-hunyuanvideo-i2v", None, ("i2v",), tiny="i2v", guidance_scale=1.0, traits=LATENT_CONCAT,
-         call_defaults=TINY_I2V_CALL, description="tiny random HunyuanVideo-I2V (33-channel latent-concat layout)"),
+    card(
+        "tiny-hunyuanvideo",
+        None,
+        ("t2v",),
+        tiny="t2v",
+        call_defaults=TINY_T2V_CALL,
+        description="tiny random HunyuanVideo T2V (tests, demo)",
+    ),
+    card(
+        "tiny-hunyuanvideo-i2v",
+        None,
+        ("i2v",),
+        tiny="i2v",
+        guidance_scale=1.0,
+        traits=LATENT_CONCAT,
+        call_defaults=TINY_I2V_CALL,
+        description="tiny random HunyuanVideo-I2V (33-channel latent-concat layout)",
+    ),
 )
 FAMILY = HunyuanVideoFamily(CARDS)

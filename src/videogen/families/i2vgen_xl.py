@@ -32,8 +32,17 @@ if TYPE_CHECKING:
 class I2VGenXLFamily(Family):
     name = "i2vgen_xl"
     pipelines = MappingProxyType({"i2v": "I2VGenXLPipeline"})
-    card_defaults = {"height": 704, "width": 1280, "num_frames": 16, "fps": 16, "steps": 50, "guidance_scale": 9.0,
-                     "frame_rule": None, "size_multiple": 8, "dtypes": {"default": "float16"}}
+    card_defaults = {
+        "height": 704,
+        "width": 1280,
+        "num_frames": 16,
+        "fps": 16,
+        "steps": 50,
+        "guidance_scale": 9.0,
+        "frame_rule": None,
+        "size_multiple": 8,
+        "dtypes": {"default": "float16"},
+    }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 4, "steps": 2}
     uses_global_rng = True
 
@@ -58,8 +67,9 @@ class I2VGenXLFamily(Family):
             )
         return Checked(spec, media)
 
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+    ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.setdefault("target_fps", int(spec.fps))
         kwargs.setdefault("clip_skip", None)  # the pipeline's default (1) crashes on transformers >= 5.6
@@ -68,8 +78,9 @@ class I2VGenXLFamily(Family):
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
 
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """The catalog card's defaults when the UNet is its architecture; else the UNet's sample_size × the
         VAE's scale; else no default size (`size_unknown`)."""
         return unet_card(self, self.card_named("i2vgen-xl"), ref, class_name, index, read_config)
@@ -85,23 +96,45 @@ class I2VGenXLFamily(Family):
         from .. import tiny_parts
 
         unet = I2VGenXLUNet(
-            block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+            block_out_channels=(4, 8),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
             down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
             up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
-            cross_attention_dim=4, attention_head_dim=4, num_attention_heads=None, norm_num_groups=2)
+            cross_attention_dim=4,
+            attention_head_dim=4,
+            num_attention_heads=None,
+            norm_num_groups=2,
+        )
         text_encoder = CLIPTextModel(tiny_parts.clip_text_config(hidden=4, num_attention_heads=2)).eval()
         image_encoder = CLIPVisionModelWithProjection(
-            tiny_parts.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
-                                          intermediate_size=16, projection_dim=4)).eval()
-        I2VGenXLPipeline(vae=tiny_parts.sd_vae(), text_encoder=text_encoder, tokenizer=tiny_parts.clip_tokenizer(),
-                         image_encoder=image_encoder, feature_extractor=tiny_parts.clip_image_processor(32),
-                         unet=unet, scheduler=tiny_parts.ddim_scheduler()).save_pretrained(folder)
+            tiny_parts.clip_vision_config(
+                hidden=4, image_size=32, patch_size=4, num_attention_heads=2, intermediate_size=16, projection_dim=4
+            )
+        ).eval()
+        I2VGenXLPipeline(
+            vae=tiny_parts.sd_vae(),
+            text_encoder=text_encoder,
+            tokenizer=tiny_parts.clip_tokenizer(),
+            image_encoder=image_encoder,
+            feature_extractor=tiny_parts.clip_image_processor(32),
+            unet=unet,
+            scheduler=tiny_parts.ddim_scheduler(),
+        ).save_pretrained(folder)
 
 
 card = I2VGenXLFamily.card
 CARDS = (
-    card("i2vgen-xl", "ali-vilab/i2vgen-xl", ("i2v",), variant="fp16", arch="i2vgen-xl",
-         description="I2VGen-XL image-to-video with a prompt; 704x1280, 16 frames at 16 fps"),
+    card(
+        "i2vgen-xl",
+        "ali-vilab/i2vgen-xl",
+        ("i2v",),
+        variant="fp16",
+        arch="i2vgen-xl",
+        description="I2VGen-XL image-to-video with a prompt; 704x1280, 16 frames at 16 fps",
+    ),
     # tiny random-weight model, built offline (videogen.tiny)
     card("tiny-i2vgen-xl", None, ("i2v",), tiny="i2v", description="tiny random I2VGen-XL"),
 )

@@ -77,19 +77,27 @@ CONDITION_ONLY = {"t2v": "LTXConditionPipeline", "i2v": "LTXConditionPipeline"}
 
 class LTXFamily(Family):
     name = "ltx"
-    pipelines = MappingProxyType({
-        "t2v": "LTXPipeline",
-        "i2v": "LTXImageToVideoPipeline",
-        "conditioned": "LTXConditionPipeline",
-    })
-    card_defaults = {"height": 512, "width": 704, "num_frames": 161, "fps": 25, "steps": 50, "guidance_scale": 3.0,
-                     "frame_rule": (8, 1), "size_multiple": 32, "dtypes": {"default": "bfloat16"}}
+    pipelines = MappingProxyType(
+        {"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "conditioned": "LTXConditionPipeline"}
+    )
+    card_defaults = {
+        "height": 512,
+        "width": 704,
+        "num_frames": 161,
+        "fps": 25,
+        "steps": 50,
+        "guidance_scale": 3.0,
+        "frame_rule": (8, 1),
+        "size_multiple": 32,
+        "dtypes": {"default": "bfloat16"},
+    }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
     flow_matching = True
 
     # ---- catalog -------------------------------------------------------------------------------
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """0.9.0 / 0.9.5 (timestep-aware VAE) / 13B (48 layers) templates, from the configs. The size and
         frames are those of the catalog card whose architecture the transformer matches; the transformer
         config holds no size, so an unknown architecture has none (`size_unknown`)."""
@@ -105,8 +113,14 @@ class LTXFamily(Family):
         if known is not None:  # a copy or fine-tune of a catalog architecture: its size and frames
             card = replace(card, height=known.height, width=known.width, num_frames=known.num_frames)
         conditioned = class_name == "LTXConditionPipeline" or timestep_vae
-        card = outside_catalog(card, ref, class_name, tasks=ALL_TASKS if conditioned else ("t2v", "i2v"),
-                               call_defaults=card.call_defaults if timestep_vae else {}, pipelines={})
+        card = outside_catalog(
+            card,
+            ref,
+            class_name,
+            tasks=ALL_TASKS if conditioned else ("t2v", "i2v"),
+            call_defaults=card.call_defaults if timestep_vae else {},
+            pipelines={},
+        )
         return card if known else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
@@ -116,7 +130,10 @@ class LTXFamily(Family):
         if "frame_rate" in extra:
             raise SpecError(
                 f"extra['frame_rate']: LTX's frame_rate is the video's fps; pass fps={extra['frame_rate']!r} "
-                f"instead (now fps={spec.fps})", field="extra", valid=spec.fps)
+                f"instead (now fps={spec.fps})",
+                field="extra",
+                valid=spec.fps,
+            )
         class_name = card.pipeline_class(spec.task, self)
         if "timesteps" in extra:
             timesteps = extra["timesteps"]
@@ -124,27 +141,39 @@ class LTXFamily(Family):
                 raise SpecError(
                     f"extra['timesteps'] can't be used with {class_name} (it always passes sigmas, and "
                     "diffusers refuses both); use steps=N, or a model whose pipeline is LTXConditionPipeline "
-                    "(task='conditioned' or the distilled card)", field="extra")
-            if (not isinstance(timesteps, (list, tuple)) or not timesteps
-                    or not all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in timesteps)):
-                raise SpecError(f"extra['timesteps'] must be a list of numbers, e.g. {DISTILLED_TIMESTEPS}",
-                                field="extra")
+                    "(task='conditioned' or the distilled card)",
+                    field="extra",
+                )
+            if (
+                not isinstance(timesteps, (list, tuple))
+                or not timesteps
+                or not all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in timesteps)
+            ):
+                raise SpecError(
+                    f"extra['timesteps'] must be a list of numbers, e.g. {DISTILLED_TIMESTEPS}", field="extra"
+                )
             spec = spec.replace(steps=len(timesteps))
         if spec.task != "conditioned":
             for key in CONDITION_KEYS:
                 if key in extra:
                     raise SpecError(
                         f"extra[{key!r}] only applies to task='conditioned' (LTXConditionPipeline); pass "
-                        f"task='conditioned' or leave it out (task is {spec.task!r})", field="extra")
+                        f"task='conditioned' or leave it out (task is {spec.task!r})",
+                        field="extra",
+                    )
             return Checked(spec, media)
         if not (spec.prompt or "").strip():
-            raise SpecError(f"prompt is required for {card.name}, conditioned generation too: describe the "
-                            "video, e.g. prompt='a cat surfing a wave'", field="prompt")
+            raise SpecError(
+                f"prompt is required for {card.name}, conditioned generation too: describe the "
+                "video, e.g. prompt='a cat surfing a wave'",
+                field="prompt",
+            )
         return Checked(spec, {**media, MEDIA_KEY: conditions_for(spec, media, rules)})
 
     # ---- calling -------------------------------------------------------------------------------
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+    ) -> dict[str, Any]:
         if spec.task == "conditioned":
             media = {k: v for k, v in media.items() if k not in ("image", "last_image", "video")}
         kwargs = super().call_kwargs(spec, card, media, params)
@@ -154,8 +183,7 @@ class LTXFamily(Family):
             kwargs["frame_rate"] = spec.fps
         default_ts = card.call_defaults.get("timesteps")
         if "timesteps" not in spec.extra and default_ts is not None and len(default_ts) != spec.steps:
-            logger.info("%s: steps=%s, so not its %d default timesteps", card.name, spec.steps,
-                        len(default_ts))
+            logger.info("%s: steps=%s, so not its %d default timesteps", card.name, spec.steps, len(default_ts))
             kwargs.pop("timesteps", None)
         if spec.task == "conditioned":
             from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
@@ -195,19 +223,48 @@ class LTXFamily(Family):
             raise ValueError(f"unknown tiny ltx variant {variant!r}")
         scaling = (True, True, True, False)
         vae = AutoencoderKLLTXVideo(
-            in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8,) * 4,
-            decoder_block_out_channels=(8,) * 4, layers_per_block=(1,) * 5, decoder_layers_per_block=(1,) * 5,
-            spatio_temporal_scaling=scaling, decoder_spatio_temporal_scaling=scaling,
-            decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4, upsample_factor=(1,) * 4,
-            timestep_conditioning=True, patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
+            in_channels=3,
+            out_channels=3,
+            latent_channels=8,
+            block_out_channels=(8,) * 4,
+            decoder_block_out_channels=(8,) * 4,
+            layers_per_block=(1,) * 5,
+            decoder_layers_per_block=(1,) * 5,
+            spatio_temporal_scaling=scaling,
+            decoder_spatio_temporal_scaling=scaling,
+            decoder_inject_noise=(False,) * 5,
+            upsample_residual=(False,) * 4,
+            upsample_factor=(1,) * 4,
+            timestep_conditioning=True,
+            patch_size=1,
+            patch_size_t=1,
+            encoder_causal=True,
+            decoder_causal=False,
+        )
         transformer = LTXVideoTransformer3DModel(
-            in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
-            attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
+            in_channels=8,
+            out_channels=8,
+            patch_size=1,
+            patch_size_t=1,
+            num_attention_heads=4,
+            attention_head_dim=8,
+            cross_attention_dim=32,
+            num_layers=1,
+            caption_channels=32,
+        )
         diffusers.LTXConditionPipeline(
             scheduler=FlowMatchEulerDiscreteScheduler(  # as the LTX-Video repos ship it
-                use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05, base_image_seq_len=1024,
-                max_image_seq_len=4096, shift_terminal=0.1), vae=vae, text_encoder=tiny_parts.t5_encoder(32),
-            tokenizer=tiny_parts.t5_tokenizer(), transformer=transformer,
+                use_dynamic_shifting=True,
+                base_shift=0.95,
+                max_shift=2.05,
+                base_image_seq_len=1024,
+                max_image_seq_len=4096,
+                shift_terminal=0.1,
+            ),
+            vae=vae,
+            text_encoder=tiny_parts.t5_encoder(32),
+            tokenizer=tiny_parts.t5_tokenizer(),
+            transformer=transformer,
         ).save_pretrained(folder)
 
 
@@ -228,15 +285,19 @@ def _fix_extra(rules: Rules | None, label: str, value: Any, valid: Any, rule: st
     if rules is None:
         if value == valid:
             return value
-        raise SpecError(f"{label}={value!r}: {rule}; nearest valid value: {label}={valid!r}", field="extra",
-                        valid=valid)
+        raise SpecError(
+            f"{label}={value!r}: {rule}; nearest valid value: {label}={valid!r}", field="extra", valid=valid
+        )
     return rules.fix(label, value, valid, rule, field="extra")
 
 
 def _frame_index(rules: Rules | None, label: str, value: Any, num_frames: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-        raise SpecError(f"{label}={value!r} must be a whole frame number in [0, {num_frames}), "
-                        f"e.g. {label}=0", field="extra", valid=0)
+        raise SpecError(
+            f"{label}={value!r} must be a whole frame number in [0, {num_frames}), e.g. {label}=0",
+            field="extra",
+            valid=0,
+        )
     value = int(value)
     valid = min(max(value, 0), num_frames - 1)
     rule = f"frame_index must be in [0, num_frames) = [0, {num_frames})"
@@ -245,8 +306,7 @@ def _frame_index(rules: Rules | None, label: str, value: Any, num_frames: int) -
 
 def _strength(rules: Rules | None, label: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise SpecError(f"{label}={value!r} must be a number in [0, 1], e.g. {label}=1.0", field="extra",
-                        valid=1.0)
+        raise SpecError(f"{label}={value!r} must be a number in [0, 1], e.g. {label}=1.0", field="extra", valid=1.0)
     valid = min(max(float(value), 0.0), 1.0)
     return float(_fix_extra(rules, label, float(value), valid, "strength must be in [0, 1]"))
 
@@ -256,13 +316,18 @@ def _entry(item: Any, label: str) -> dict[str, Any]:
     if isinstance(item, Mapping):
         unknown = sorted(set(item) - {"image", "video", "frame_index", "strength"})
         if unknown:
-            raise SpecError(f"{label} has unknown key {unknown[0]!r}; an entry takes image or video, "
-                            "frame_index and strength", field="extra")
+            raise SpecError(
+                f"{label} has unknown key {unknown[0]!r}; an entry takes image or video, frame_index and strength",
+                field="extra",
+            )
         return dict(item)
     if all(hasattr(item, k) for k in ("image", "video", "frame_index", "strength")):
         return {k: getattr(item, k) for k in ("image", "video", "frame_index", "strength")}
-    raise SpecError(f"{label} must be a dict like {{'image': 'a.png', 'frame_index': 0, 'strength': 1.0}}, "
-                    f"not {type(item).__name__}", field="extra")
+    raise SpecError(
+        f"{label} must be a dict like {{'image': 'a.png', 'frame_index': 0, 'strength': 1.0}}, "
+        f"not {type(item).__name__}",
+        field="extra",
+    )
 
 
 def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
@@ -276,35 +341,47 @@ def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | Non
         for name in ("image", "last_image", "video"):
             if getattr(spec, name) is not None:
                 kind = "video" if name == "video" else "image"
-                raise SpecError(f"{name}: with extra['conditions'] list every condition there; leave {name} "
-                                f"out or put it in the list as {{'{kind}': ...}}", field=name)
+                raise SpecError(
+                    f"{name}: with extra['conditions'] list every condition there; leave {name} "
+                    f"out or put it in the list as {{'{kind}': ...}}",
+                    field=name,
+                )
         for key in ("frame_index", "strength"):
             if key in extra:
-                raise SpecError(f"extra[{key!r}]: with extra['conditions'] give {key} in each entry",
-                                field="extra")
+                raise SpecError(f"extra[{key!r}]: with extra['conditions'] give {key} in each entry", field="extra")
         items = extra["conditions"]
         if not isinstance(items, (list, tuple)) or not items:
-            raise SpecError("extra['conditions'] must be a non-empty list, e.g. "
-                            "[{'image': 'a.png', 'frame_index': 0}]", field="extra")
+            raise SpecError(
+                "extra['conditions'] must be a non-empty list, e.g. [{'image': 'a.png', 'frame_index': 0}]",
+                field="extra",
+            )
         for i, item in enumerate(items):
             label = f"extra['conditions'][{i}]"
             entry = _entry(item, label)
             kinds = [k for k in ("image", "video") if entry.get(k) is not None]
             if len(kinds) != 1:
-                raise SpecError(f"{label} needs exactly one of 'image' or 'video' (got "
-                                f"{' and '.join(kinds) or 'neither'})", field="extra")
+                raise SpecError(
+                    f"{label} needs exactly one of 'image' or 'video' (got {' and '.join(kinds) or 'neither'})",
+                    field="extra",
+                )
             kind = kinds[0]
             try:
-                loaded = (to_pil(entry[kind], f"{label}['image']") if kind == "image"
-                          else to_frames(entry[kind], f"{label}['video']"))
+                loaded = (
+                    to_pil(entry[kind], f"{label}['image']")
+                    if kind == "image"
+                    else to_frames(entry[kind], f"{label}['video']")
+                )
             except SpecError as exc:
                 raise SpecError(str(exc), field="extra") from None
-            out.append({
-                kind: loaded,
-                "frame_index": _frame_index(rules, f"{label}['frame_index']", entry.get("frame_index", 0),
-                                            num_frames),
-                "strength": _strength(rules, f"{label}['strength']", entry.get("strength", 1.0)),
-            })
+            out.append(
+                {
+                    kind: loaded,
+                    "frame_index": _frame_index(
+                        rules, f"{label}['frame_index']", entry.get("frame_index", 0), num_frames
+                    ),
+                    "strength": _strength(rules, f"{label}['strength']", entry.get("strength", 1.0)),
+                }
+            )
         return out
 
     given = [k for k in ("image", "video", "last_image") if media.get(k) is not None]
@@ -312,39 +389,82 @@ def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | Non
         raise SpecError(
             "image: conditioned generation needs at least one condition: pass image=... or video=... (with "
             "extra={'frame_index': n}), last_image=..., or extra={'conditions': [{'image': ..., "
-            "'frame_index': n}, ...]}", field="image")
+            "'frame_index': n}, ...]}",
+            field="image",
+        )
     if "frame_index" in extra and len(given) > 1:
         raise SpecError(
             f"extra['frame_index'] is ambiguous with {' and '.join(given)}: it places a single image or "
-            "video; list several conditions in extra['conditions'] instead", field="extra")
+            "video; list several conditions in extra['conditions'] instead",
+            field="extra",
+        )
     index = _frame_index(rules, "extra['frame_index']", extra.get("frame_index", 0), num_frames)
     strength = _strength(rules, "extra['strength']", extra.get("strength", 1.0))
     for name in given:
         key = "video" if name == "video" else "image"
-        out.append({key: media[name], "frame_index": num_frames - 1 if name == "last_image" else index,
-                    "strength": strength})
+        out.append(
+            {key: media[name], "frame_index": num_frames - 1 if name == "last_image" else index, "strength": strength}
+        )
     return out
 
 
 card = LTXFamily.card
 CARDS = (
-    card("ltx-video", "Lightricks/LTX-Video", ("t2v", "i2v"), arch="ltx-2b",
-         description="LTX-Video 0.9.0, 2B; text/image-to-video, 512x704 at 25 fps"),
-    card("ltx-video-0.9.5", "Lightricks/LTX-Video-0.9.5", ALL_TASKS, arch="ltx-2b",
-         call_defaults=TIMESTEP_VAE,
-         description="LTX-Video 0.9.5, 2B; text/image-to-video and conditioning on images/videos at frames"),
-    card("ltx-video-0.9.7-dev", "Lightricks/LTX-Video-0.9.7-dev", ALL_TASKS, steps=30, guidance_scale=5.0,
-         arch="ltx-13b", call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, guidance_rescale=0.7),
-         description="LTX-Video 0.9.7 dev, 13B; text/image-to-video and conditioned generation"),
-    card("ltx-video-0.9.7-distilled", "Lightricks/LTX-Video-0.9.7-distilled", ALL_TASKS, steps=8,
-         guidance_scale=1.0, arch="ltx-13b", pipelines=CONDITION_ONLY,
-         call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=DISTILLED_TIMESTEPS),
-         description="LTX-Video 0.9.7 distilled, 13B; 8 steps without guidance"),
+    card(
+        "ltx-video",
+        "Lightricks/LTX-Video",
+        ("t2v", "i2v"),
+        arch="ltx-2b",
+        description="LTX-Video 0.9.0, 2B; text/image-to-video, 512x704 at 25 fps",
+    ),
+    card(
+        "ltx-video-0.9.5",
+        "Lightricks/LTX-Video-0.9.5",
+        ALL_TASKS,
+        arch="ltx-2b",
+        call_defaults=TIMESTEP_VAE,
+        description="LTX-Video 0.9.5, 2B; text/image-to-video and conditioning on images/videos at frames",
+    ),
+    card(
+        "ltx-video-0.9.7-dev",
+        "Lightricks/LTX-Video-0.9.7-dev",
+        ALL_TASKS,
+        steps=30,
+        guidance_scale=5.0,
+        arch="ltx-13b",
+        call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, guidance_rescale=0.7),
+        description="LTX-Video 0.9.7 dev, 13B; text/image-to-video and conditioned generation",
+    ),
+    card(
+        "ltx-video-0.9.7-distilled",
+        "Lightricks/LTX-Video-0.9.7-distilled",
+        ALL_TASKS,
+        steps=8,
+        guidance_scale=1.0,
+        arch="ltx-13b",
+        pipelines=CONDITION_ONLY,
+        call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=DISTILLED_TIMESTEPS),
+        description="LTX-Video 0.9.7 distilled, 13B; 8 steps without guidance",
+    ),
     # tiny random-weight models, built offline (videogen.tiny)
-    card("tiny-ltx", None, ALL_TASKS, tiny="t2v", call_defaults=TIMESTEP_VAE,
-         description="tiny random LTX-Video (0.9.5 layout)"),
-    card("tiny-ltx-distilled", None, ALL_TASKS, tiny="t2v", steps=3, guidance_scale=1.0, pipelines=CONDITION_ONLY,
-         call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=[1000, 900, 500]),
-         description="tiny random LTX-Video, distilled-card layout (custom timesteps)"),
+    card(
+        "tiny-ltx",
+        None,
+        ALL_TASKS,
+        tiny="t2v",
+        call_defaults=TIMESTEP_VAE,
+        description="tiny random LTX-Video (0.9.5 layout)",
+    ),
+    card(
+        "tiny-ltx-distilled",
+        None,
+        ALL_TASKS,
+        tiny="t2v",
+        steps=3,
+        guidance_scale=1.0,
+        pipelines=CONDITION_ONLY,
+        call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=[1000, 900, 500]),
+        description="tiny random LTX-Video, distilled-card layout (custom timesteps)",
+    ),
 )
 FAMILY = LTXFamily(CARDS)

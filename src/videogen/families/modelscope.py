@@ -41,8 +41,17 @@ V2V_STRENGTH = 0.6  # VideoToVideoSDPipeline's default
 class ModelScopeFamily(Family):
     name = "modelscope"
     pipelines = MappingProxyType({"t2v": "TextToVideoSDPipeline", "v2v": "VideoToVideoSDPipeline"})
-    card_defaults = {"height": 256, "width": 256, "num_frames": 16, "fps": 8, "steps": 50, "guidance_scale": 9.0,
-                     "frame_rule": None, "size_multiple": 8, "dtypes": FP16}
+    card_defaults = {
+        "height": 256,
+        "width": 256,
+        "num_frames": 16,
+        "fps": 8,
+        "steps": 50,
+        "guidance_scale": 9.0,
+        "frame_rule": None,
+        "size_multiple": 8,
+        "dtypes": FP16,
+    }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 8, "steps": 2}
     v2v_strength = V2V_STRENGTH  # the base total_steps counts int(steps * strength) steps
 
@@ -63,10 +72,15 @@ class ModelScopeFamily(Family):
             needed = math.ceil(1 / strength)
             while int(needed * strength) < 1:  # float rounding
                 needed += 1
-            spec = spec.replace(steps=rules.fix(
-                "steps", spec.steps, needed,
-                f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
-                f"so steps must be at least {needed}"))
+            spec = spec.replace(
+                steps=rules.fix(
+                    "steps",
+                    spec.steps,
+                    needed,
+                    f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
+                    f"so steps must be at least {needed}",
+                )
+            )
         return self._size_from_video(spec, card, rules, media)
 
     def _size_from_video(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any]) -> Checked:
@@ -82,22 +96,29 @@ class ModelScopeFamily(Family):
         m = card.size_multiple
         valid = (nearest_multiple(h, m), nearest_multiple(w, m))
         if (h, w) != valid:
-            rules.fix("video", f"{h}x{w}", f"{valid[0]}x{valid[1]}",
-                      f"the video's height and width must be multiples of {m} (the pipeline does not "
-                      f"resize it); resize the video to {valid[0]}x{valid[1]}")
+            rules.fix(
+                "video",
+                f"{h}x{w}",
+                f"{valid[0]}x{valid[1]}",
+                f"the video's height and width must be multiples of {m} (the pipeline does not "
+                f"resize it); resize the video to {valid[0]}x{valid[1]}",
+            )
             from PIL import Image
 
             video = [frame.resize((valid[1], valid[0]), Image.Resampling.BICUBIC) for frame in video]
             media = {**media, "video": video}
             h, w = valid
-        rule = (f"video-to-video takes its size from the input video ({h}x{w}); resize the video to change "
-                "it, or leave height and width out")
+        rule = (
+            f"video-to-video takes its size from the input video ({h}x{w}); resize the video to change "
+            "it, or leave height and width out"
+        )
         height = rules.fix("height", spec.height, h, rule) if "height" in rules.given else h
         width = rules.fix("width", spec.width, w, rule) if "width" in rules.given else w
         return Checked(spec.replace(height=height, width=width), media)
 
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+    ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.setdefault("clip_skip", None)
         return kwargs
@@ -105,8 +126,9 @@ class ModelScopeFamily(Family):
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
 
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """A ModelScope-architecture checkpoint outside the catalog: the catalog card's size when the UNet is
         its architecture, else the UNet's sample_size × the VAE's scale, else none (`size_unknown`)."""
         template = self.card_named("text-to-video-ms-1.7b")
@@ -123,26 +145,61 @@ class ModelScopeFamily(Family):
         from .. import tiny_parts
 
         unet = UNet3DConditionModel(
-            block_out_channels=(8, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+            block_out_channels=(8, 8),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
             down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
             up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
-            cross_attention_dim=4, attention_head_dim=4, norm_num_groups=2)
+            cross_attention_dim=4,
+            attention_head_dim=4,
+            norm_num_groups=2,
+        )
         text_encoder = CLIPTextModel(tiny_parts.clip_text_config(hidden=4, num_attention_heads=2)).eval()
-        TextToVideoSDPipeline(vae=tiny_parts.sd_vae(), text_encoder=text_encoder, tokenizer=tiny_parts.clip_tokenizer(),
-                              unet=unet, scheduler=tiny_parts.ddim_scheduler()).save_pretrained(folder)
+        TextToVideoSDPipeline(
+            vae=tiny_parts.sd_vae(),
+            text_encoder=text_encoder,
+            tokenizer=tiny_parts.clip_tokenizer(),
+            unet=unet,
+            scheduler=tiny_parts.ddim_scheduler(),
+        ).save_pretrained(folder)
 
 
 card = ModelScopeFamily.card
 CARDS = (
-    card("text-to-video-ms-1.7b", "damo-vilab/text-to-video-ms-1.7b", ("t2v", "v2v"), variant="fp16",
-         arch="ms-1.7b", description="ModelScope text-to-video 1.7B (damo-vilab); 256x256, 16 frames at 8 fps"),
+    card(
+        "text-to-video-ms-1.7b",
+        "damo-vilab/text-to-video-ms-1.7b",
+        ("t2v", "v2v"),
+        variant="fp16",
+        arch="ms-1.7b",
+        description="ModelScope text-to-video 1.7B (damo-vilab); 256x256, 16 frames at 8 fps",
+    ),
     # The Zeroscope repos hold .bin weights on main; the Hub's safetensors conversions are in these refs.
-    card("zeroscope-v2-576w", "cerspense/zeroscope_v2_576w", ("t2v", "v2v"), height=320, width=576,
-         num_frames=24, revision="refs/pr/46", arch="ms-1.7b",
-         description="Zeroscope v2 576w (ModelScope fine-tune, watermark-free); 320x576, 24 frames"),
-    card("zeroscope-v2-xl", "cerspense/zeroscope_v2_XL", ("v2v",), height=576, width=1024, num_frames=24,
-         guidance_scale=15.0, revision="refs/pr/34", arch="ms-1.7b",
-         description="Zeroscope v2 XL: video-to-video upscaler of 576w clips resized to 1024x576 (strength 0.6)"),
+    card(
+        "zeroscope-v2-576w",
+        "cerspense/zeroscope_v2_576w",
+        ("t2v", "v2v"),
+        height=320,
+        width=576,
+        num_frames=24,
+        revision="refs/pr/46",
+        arch="ms-1.7b",
+        description="Zeroscope v2 576w (ModelScope fine-tune, watermark-free); 320x576, 24 frames",
+    ),
+    card(
+        "zeroscope-v2-xl",
+        "cerspense/zeroscope_v2_XL",
+        ("v2v",),
+        height=576,
+        width=1024,
+        num_frames=24,
+        guidance_scale=15.0,
+        revision="refs/pr/34",
+        arch="ms-1.7b",
+        description="Zeroscope v2 XL: video-to-video upscaler of 576w clips resized to 1024x576 (strength 0.6)",
+    ),
     # tiny random-weight model, built offline (videogen.tiny)
     card("tiny-modelscope", None, ("t2v", "v2v"), tiny="t2v", description="tiny random ModelScope text/video-to-video"),
 )

@@ -50,8 +50,16 @@ class SVDFamily(Family):
     name = "svd"
     pipelines = MappingProxyType({"i2v": "StableVideoDiffusionPipeline"})
     #: `num_frames` and `max_frames` are the frames the checkpoint was trained on (14, or 25 for XT)
-    card_defaults = {"height": 576, "width": 1024, "fps": 7, "steps": 25, "guidance_scale": 3.0, "frame_rule": None,
-                     "size_multiple": 8, "dtypes": {"default": "float16"}}
+    card_defaults = {
+        "height": 576,
+        "width": 1024,
+        "fps": 7,
+        "steps": 25,
+        "guidance_scale": 3.0,
+        "frame_rule": None,
+        "size_multiple": 8,
+        "dtypes": {"default": "float16"},
+    }
     tiny_defaults = {"height": 32, "width": 32, "steps": 2}
     accepts_prompt = False
 
@@ -72,28 +80,34 @@ class SVDFamily(Family):
             if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
                 what = "a whole number" if whole else "a number"
                 raise SpecError(
-                    f"extra[{key!r}]={value!r} must be {what}, at least {minimum} "
-                    f"(e.g. extra={{{key!r}: {example}}})",
+                    f"extra[{key!r}]={value!r} must be {what}, at least {minimum} (e.g. extra={{{key!r}: {example}}})",
                     field="extra",
                     valid=example,
                 )
         low = float(spec.extra.get("min_guidance_scale", MIN_GUIDANCE))
         if spec.guidance_scale < low:
-            spec = spec.replace(guidance_scale=rules.fix(
-                "guidance_scale", spec.guidance_scale, low,
-                f"SVD ramps guidance from min_guidance_scale ({low}) on the first frame to guidance_scale "
-                "on the last, so guidance_scale must be at least min_guidance_scale"))
+            spec = spec.replace(
+                guidance_scale=rules.fix(
+                    "guidance_scale",
+                    spec.guidance_scale,
+                    low,
+                    f"SVD ramps guidance from min_guidance_scale ({low}) on the first frame to guidance_scale "
+                    "on the last, so guidance_scale must be at least min_guidance_scale",
+                )
+            )
         return Checked(spec, media)
 
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any],
-                    params: set[str]) -> dict[str, Any]:
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+    ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.pop("guidance_scale", None)  # not a parameter of the pipeline
         kwargs["max_guidance_scale"] = spec.guidance_scale
         return kwargs
 
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """An SVD checkpoint outside the catalog: frame count from its UNet config; size from the catalog card
         whose architecture it matches, else the UNet's sample_size × the VAE's scale (the pipeline's own
         default), else none (`size_unknown`)."""
@@ -121,34 +135,84 @@ class SVDFamily(Family):
         from .. import tiny_parts
 
         unet = UNetSpatioTemporalConditionModel(
-            block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=8,
+            out_channels=4,
             down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
             up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-            cross_attention_dim=32, num_attention_heads=(2, 4), projection_class_embeddings_input_dim=96,
-            addition_time_embed_dim=32, num_frames=8)
-        vae = AutoencoderKLTemporalDecoder(block_out_channels=[32, 32, 32], in_channels=3, out_channels=3,
-                                           down_block_types=["DownEncoderBlock2D"] * 3, layers_per_block=1,
-                                           latent_channels=4)  # ×4 smaller latents: fast
+            cross_attention_dim=32,
+            num_attention_heads=(2, 4),
+            projection_class_embeddings_input_dim=96,
+            addition_time_embed_dim=32,
+            num_frames=8,
+        )
+        vae = AutoencoderKLTemporalDecoder(
+            block_out_channels=[32, 32, 32],
+            in_channels=3,
+            out_channels=3,
+            down_block_types=["DownEncoderBlock2D"] * 3,
+            layers_per_block=1,
+            latent_channels=4,
+        )  # ×4 smaller latents: fast
         image_encoder = CLIPVisionModelWithProjection(
-            tiny_parts.clip_vision_config(hidden=32, image_size=224, patch_size=32, projection_dim=32)).eval()
+            tiny_parts.clip_vision_config(hidden=32, image_size=224, patch_size=32, projection_dim=32)
+        ).eval()
         scheduler = EulerDiscreteScheduler(
-            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
-            num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
-            steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True)
-        StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
-                                     feature_extractor=tiny_parts.clip_image_processor(224)).save_pretrained(folder)
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            interpolation_type="linear",
+            num_train_timesteps=1000,
+            prediction_type="v_prediction",
+            sigma_max=700.0,
+            sigma_min=0.002,
+            steps_offset=1,
+            timestep_spacing="leading",
+            timestep_type="continuous",
+            use_karras_sigmas=True,
+        )
+        StableVideoDiffusionPipeline(
+            vae=vae,
+            image_encoder=image_encoder,
+            unet=unet,
+            scheduler=scheduler,
+            feature_extractor=tiny_parts.clip_image_processor(224),
+        ).save_pretrained(folder)
 
 
 card = SVDFamily.card
 CARDS = (
-    card("svd-img2vid", "stabilityai/stable-video-diffusion-img2vid", ("i2v",), num_frames=14, max_frames=14,
-         variant="fp16", arch="svd",
-         description="Stable Video Diffusion image-to-video, 14 frames at 576x1024; no prompt"),
-    card("svd-img2vid-xt", "stabilityai/stable-video-diffusion-img2vid-xt", ("i2v",), num_frames=25, max_frames=25,
-         variant="fp16", arch="svd-xt",
-         description="Stable Video Diffusion XT image-to-video, 25 frames at 576x1024; no prompt"),
+    card(
+        "svd-img2vid",
+        "stabilityai/stable-video-diffusion-img2vid",
+        ("i2v",),
+        num_frames=14,
+        max_frames=14,
+        variant="fp16",
+        arch="svd",
+        description="Stable Video Diffusion image-to-video, 14 frames at 576x1024; no prompt",
+    ),
+    card(
+        "svd-img2vid-xt",
+        "stabilityai/stable-video-diffusion-img2vid-xt",
+        ("i2v",),
+        num_frames=25,
+        max_frames=25,
+        variant="fp16",
+        arch="svd-xt",
+        description="Stable Video Diffusion XT image-to-video, 25 frames at 576x1024; no prompt",
+    ),
     # tiny random-weight model, built offline (videogen.tiny)
-    card("tiny-svd", None, ("i2v",), tiny="i2v", num_frames=4, max_frames=8,
-         description="tiny random Stable Video Diffusion"),
+    card(
+        "tiny-svd",
+        None,
+        ("i2v",),
+        tiny="i2v",
+        num_frames=4,
+        max_frames=8,
+        description="tiny random Stable Video Diffusion",
+    ),
 )
 FAMILY = SVDFamily(CARDS)

@@ -24,13 +24,23 @@ class WanFamily(Family):
         "flf2v": "WanImageToVideoPipeline",
         "v2v": "WanVideoToVideoPipeline",
     }
-    card_defaults = {"height": 480, "width": 832, "num_frames": 81, "fps": 16, "steps": 50, "guidance_scale": 5.0,
-                     "frame_rule": (4, 1), "size_multiple": 16, "dtypes": WAN_DTYPES}
+    card_defaults = {
+        "height": 480,
+        "width": 832,
+        "num_frames": 81,
+        "fps": 16,
+        "steps": 50,
+        "guidance_scale": 5.0,
+        "frame_rule": (4, 1),
+        "size_multiple": 16,
+        "dtypes": WAN_DTYPES,
+    }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
     flow_matching = True
 
-    def card_for_pipeline(self, ref: str, class_name: str, index: Mapping[str, Any],
-                          read_config: Callable[[str], dict]) -> ModelCard:
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
         """The catalog card whose architecture the transformer configs match (its defaults are right), else
         a template by layout (two experts, TI2V VAE, image conditioning) with no default size: the
         transformer config holds none, so such a folder must be given height, width and num_frames."""
@@ -63,26 +73,47 @@ class WanFamily(Family):
         ti2v = variant == "ti2v"
         image_cond = variant in ("i2v", "flf2v")
         channels = 48 if ti2v else 16
-        vae_kwargs: dict[str, Any] = dict(base_dim=3, z_dim=channels, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                                          temperal_downsample=[False, True, True])
+        vae_kwargs: dict[str, Any] = dict(
+            base_dim=3, z_dim=channels, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+        )
         if ti2v:
-            vae_kwargs.update(in_channels=12, out_channels=12, is_residual=True, patch_size=2,
-                              scale_factor_spatial=16, scale_factor_temporal=4,
-                              latents_mean=[0.0] * 48, latents_std=[1.0] * 48)
+            vae_kwargs.update(
+                in_channels=12,
+                out_channels=12,
+                is_residual=True,
+                patch_size=2,
+                scale_factor_spatial=16,
+                scale_factor_temporal=4,
+                latents_mean=[0.0] * 48,
+                latents_std=[1.0] * 48,
+            )
         vae = AutoencoderKLWan(**vae_kwargs)
 
         def transformer(**extra: Any) -> Any:
-            kw: dict[str, Any] = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
-                                      in_channels=channels, out_channels=channels, text_dim=32, freq_dim=256,
-                                      ffn_dim=32, num_layers=2, cross_attn_norm=True,
-                                      qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+            kw: dict[str, Any] = dict(
+                patch_size=(1, 2, 2),
+                num_attention_heads=2,
+                attention_head_dim=12,
+                in_channels=channels,
+                out_channels=channels,
+                text_dim=32,
+                freq_dim=256,
+                ffn_dim=32,
+                num_layers=2,
+                cross_attn_norm=True,
+                qk_norm="rms_norm_across_heads",
+                rope_max_seq_len=32,
+            )
             kw.update(extra)
             return WanTransformer3DModel(**kw)
 
         components: dict[str, Any] = dict(
-            tokenizer=tiny_parts.t5_tokenizer(), text_encoder=tiny_parts.umt5_encoder(32), vae=vae,
-            scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
-                                              flow_shift=3.0),  # as the Wan 2.1 repos ship
+            tokenizer=tiny_parts.t5_tokenizer(),
+            text_encoder=tiny_parts.umt5_encoder(32),
+            vae=vae,
+            scheduler=UniPCMultistepScheduler(
+                prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+            ),  # as the Wan 2.1 repos ship
         )
         if image_cond:
             from transformers import CLIPVisionModel
@@ -92,8 +123,10 @@ class WanFamily(Family):
                 extra["pos_embed_seq_len"] = 2 * ((32 // 4) ** 2 + 1)  # two images of CLIP tokens + class token
             components["transformer"] = transformer(**extra)
             components["image_encoder"] = CLIPVisionModel(
-                tiny_parts.clip_vision_config(hidden=4, image_size=32, patch_size=4, num_attention_heads=2,
-                                              intermediate_size=16)).eval()
+                tiny_parts.clip_vision_config(
+                    hidden=4, image_size=32, patch_size=4, num_attention_heads=2, intermediate_size=16
+                )
+            ).eval()
             components["image_processor"] = tiny_parts.clip_image_processor(32)
             cls = diffusers.WanImageToVideoPipeline
         elif variant == "a14b":
@@ -113,35 +146,106 @@ class WanFamily(Family):
 
 card = WanFamily.card
 CARDS = (
-    card("wan2.1-t2v-1.3b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", ("t2v", "v2v"), arch="wan2.1-t2v-1.3b",
-         description="Wan 2.1 text-to-video, 1.3B; 480p"),
-    card("wan2.1-t2v-14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", ("t2v", "v2v"), height=720, width=1280,
-         arch="wan2.1-t2v-14b", description="Wan 2.1 text-to-video, 14B; 480p and 720p"),
-    card("wan2.1-i2v-14b-480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", ("i2v",), arch="wan2.1-i2v-14b",
-         description="Wan 2.1 image-to-video, 14B, 480p"),
-    card("wan2.1-i2v-14b-720p", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", ("i2v",), height=720, width=1280,
-         arch="wan2.1-i2v-14b", description="Wan 2.1 image-to-video, 14B, 720p"),
+    card(
+        "wan2.1-t2v-1.3b",
+        "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        ("t2v", "v2v"),
+        arch="wan2.1-t2v-1.3b",
+        description="Wan 2.1 text-to-video, 1.3B; 480p",
+    ),
+    card(
+        "wan2.1-t2v-14b",
+        "Wan-AI/Wan2.1-T2V-14B-Diffusers",
+        ("t2v", "v2v"),
+        height=720,
+        width=1280,
+        arch="wan2.1-t2v-14b",
+        description="Wan 2.1 text-to-video, 14B; 480p and 720p",
+    ),
+    card(
+        "wan2.1-i2v-14b-480p",
+        "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        ("i2v",),
+        arch="wan2.1-i2v-14b",
+        description="Wan 2.1 image-to-video, 14B, 480p",
+    ),
+    card(
+        "wan2.1-i2v-14b-720p",
+        "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+        ("i2v",),
+        height=720,
+        width=1280,
+        arch="wan2.1-i2v-14b",
+        description="Wan 2.1 image-to-video, 14B, 720p",
+    ),
     # flf2v only: its image embedder's position table is for two images, so one image crashes the transformer
-    card("wan2.1-flf2v-14b-720p", "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", ("flf2v",), height=720,
-         width=1280, guidance_scale=5.5, arch="wan2.1-flf2v-14b",
-         description="Wan 2.1 first-last-frame-to-video, 14B, 720p"),
+    card(
+        "wan2.1-flf2v-14b-720p",
+        "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+        ("flf2v",),
+        height=720,
+        width=1280,
+        guidance_scale=5.5,
+        arch="wan2.1-flf2v-14b",
+        description="Wan 2.1 first-last-frame-to-video, 14B, 720p",
+    ),
     # no v2v for the two-expert models: WanVideoToVideoPipeline has no transformer_2 and would drop one expert
-    card("wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers", ("t2v",), height=720, width=1280,
-         steps=40, guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0}, arch="wan2.2-a14b",
-         description="Wan 2.2 text-to-video, two 14B experts (high/low noise)"),
-    card("wan2.2-i2v-a14b", "Wan-AI/Wan2.2-I2V-A14B-Diffusers", ("i2v",), height=720, width=1280,
-         steps=40, guidance_scale=3.5, call_defaults={"guidance_scale_2": 3.5}, arch="wan2.2-i2v-a14b",
-         description="Wan 2.2 image-to-video, two 14B experts"),
-    card("wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", ("t2v", "i2v"), height=704, width=1280,
-         num_frames=121, fps=24, size_multiple=32, arch="wan2.2-ti2v-5b",
-         description="Wan 2.2 text/image-to-video, 5B dense, 720p at 24 fps"),
+    card(
+        "wan2.2-t2v-a14b",
+        "Wan-AI/Wan2.2-T2V-A14B-Diffusers",
+        ("t2v",),
+        height=720,
+        width=1280,
+        steps=40,
+        guidance_scale=4.0,
+        call_defaults={"guidance_scale_2": 3.0},
+        arch="wan2.2-a14b",
+        description="Wan 2.2 text-to-video, two 14B experts (high/low noise)",
+    ),
+    card(
+        "wan2.2-i2v-a14b",
+        "Wan-AI/Wan2.2-I2V-A14B-Diffusers",
+        ("i2v",),
+        height=720,
+        width=1280,
+        steps=40,
+        guidance_scale=3.5,
+        call_defaults={"guidance_scale_2": 3.5},
+        arch="wan2.2-i2v-a14b",
+        description="Wan 2.2 image-to-video, two 14B experts",
+    ),
+    card(
+        "wan2.2-ti2v-5b",
+        "Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        ("t2v", "i2v"),
+        height=704,
+        width=1280,
+        num_frames=121,
+        fps=24,
+        size_multiple=32,
+        arch="wan2.2-ti2v-5b",
+        description="Wan 2.2 text/image-to-video, 5B dense, 720p at 24 fps",
+    ),
     # tiny random-weight models, built offline (videogen.tiny)
     card("tiny-wan", None, ("t2v", "v2v"), tiny="t2v", description="tiny random Wan 2.1 T2V (tests, demo)"),
     card("tiny-wan-i2v", None, ("i2v",), tiny="i2v", description="tiny random Wan 2.1 I2V"),
     card("tiny-wan-flf2v", None, ("flf2v",), tiny="flf2v", description="tiny random Wan 2.1 FLF2V"),
-    card("tiny-wan2.2", None, ("t2v",), tiny="a14b", guidance_scale=4.0, call_defaults={"guidance_scale_2": 3.0},
-         description="tiny random Wan 2.2 two-expert T2V"),
-    card("tiny-wan2.2-ti2v", None, ("t2v", "i2v"), tiny="ti2v", size_multiple=32,
-         description="tiny random Wan 2.2 TI2V-5B layout"),
+    card(
+        "tiny-wan2.2",
+        None,
+        ("t2v",),
+        tiny="a14b",
+        guidance_scale=4.0,
+        call_defaults={"guidance_scale_2": 3.0},
+        description="tiny random Wan 2.2 two-expert T2V",
+    ),
+    card(
+        "tiny-wan2.2-ti2v",
+        None,
+        ("t2v", "i2v"),
+        tiny="ti2v",
+        size_multiple=32,
+        description="tiny random Wan 2.2 TI2V-5B layout",
+    ),
 )
 FAMILY = WanFamily(CARDS)

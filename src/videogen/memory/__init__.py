@@ -18,18 +18,18 @@ from .report import PlanReport
 from .resolve import resolve_plan
 
 __all__ = [
-           "PRESETS",
-           "ComponentPlan",
-           "MemoryPlan",
-           "PlanReport",
-           "apply_plan",
-           "call_kwargs",
-           "load_key",
-           "load_kwargs",
-           "preset",
-           "resolve_plan",
-           "retry_plan",
-           "write_gguf",
+    "PRESETS",
+    "ComponentPlan",
+    "MemoryPlan",
+    "PlanReport",
+    "apply_plan",
+    "call_kwargs",
+    "load_key",
+    "load_kwargs",
+    "preset",
+    "resolve_plan",
+    "retry_plan",
+    "write_gguf",
 ]
 
 

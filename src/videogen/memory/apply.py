@@ -37,10 +37,22 @@ class Applied:
 
 
 #: the plan fields each feature reads (group offload's options only under group offload)
-PARTS = {"attention": ("attention_backend",), "chunking": ("forward_chunking",), "vae": ("vae_tiling", "vae_slicing"),
-         "placement": ("placement", "offload_type", "blocks_per_group", "use_stream", "record_stream",
-                       "low_cpu_mem_usage", "offload_to_disk", "components"),
-         "compile": ("compile", "compile_mode", "compile_fullgraph")}
+PARTS = {
+    "attention": ("attention_backend",),
+    "chunking": ("forward_chunking",),
+    "vae": ("vae_tiling", "vae_slicing"),
+    "placement": (
+        "placement",
+        "offload_type",
+        "blocks_per_group",
+        "use_stream",
+        "record_stream",
+        "low_cpu_mem_usage",
+        "offload_to_disk",
+        "components",
+    ),
+    "compile": ("compile", "compile_mode", "compile_fullgraph"),
+}
 
 
 def _part(plan: MemoryPlan, feature: str) -> tuple:
@@ -61,8 +73,9 @@ def denoisers(pipe: Any) -> dict[str, Any]:
     return {n: m for n, m in modules(pipe).items() if role_of(n) == "denoiser"}
 
 
-def apply_plan(pipe: Any, plan: MemoryPlan, device: str, family: Any = None,
-               state: dict[str, Any] | None = None) -> None:
+def apply_plan(
+    pipe: Any, plan: MemoryPlan, device: str, family: Any = None, state: dict[str, Any] | None = None
+) -> None:
     """Put `plan`'s post-load part in place on `pipe`, changing what a previous plan left there.
 
     `state` is the cache entry's state dict (shared by the pipelines built over the same components).
@@ -71,8 +84,10 @@ def apply_plan(pipe: Any, plan: MemoryPlan, device: str, family: Any = None,
         state = pipe.__dict__.setdefault("_videogen_state", {})
     previous: Applied | None = state.get(STATE_KEY)
     if previous is not None and previous.plan.load_part() != plan.load_part():
-        raise VideoGenError("videogen: a memory plan with another load-time part reached a cached pipeline "
-                            f"({previous.plan.name} → {plan.name}); it needs its own load")
+        raise VideoGenError(
+            "videogen: a memory plan with another load-time part reached a cached pipeline "
+            f"({previous.plan.name} → {plan.name}); it needs its own load"
+        )
     if previous is None:
         changed = set(PARTS)
         _apply_layerwise(pipe, plan)
@@ -161,16 +176,21 @@ def _apply_group(pipe: Any, plan: MemoryPlan, device: str) -> None:
         module.to("cpu")
         blocks = own.blocks_per_group if own and own.blocks_per_group else plan.blocks_per_group
         kwargs: dict[str, Any] = {
-            "onload_device": torch.device(device), "offload_device": torch.device("cpu"),
-            "offload_type": offload, "num_blocks_per_group": blocks if offload == "block_level" else None,
-            "use_stream": plan.use_stream, "record_stream": plan.record_stream,
+            "onload_device": torch.device(device),
+            "offload_device": torch.device("cpu"),
+            "offload_type": offload,
+            "num_blocks_per_group": blocks if offload == "block_level" else None,
+            "use_stream": plan.use_stream,
+            "record_stream": plan.record_stream,
             "low_cpu_mem_usage": plan.low_cpu_mem_usage,
-            "offload_to_disk_path": os.path.join(plan.offload_to_disk, name) if plan.offload_to_disk else None}
+            "offload_to_disk_path": os.path.join(plan.offload_to_disk, name) if plan.offload_to_disk else None,
+        }
         if hasattr(module, "enable_group_offload"):
             module.enable_group_offload(**kwargs)
         else:
-            apply_group_offloading(module, block_modules=block_modules(module) if offload == "block_level"
-                                   else None, **kwargs)
+            apply_group_offloading(
+                module, block_modules=block_modules(module) if offload == "block_level" else None, **kwargs
+            )
 
 
 def block_modules(module: Any) -> list[str] | None:
@@ -260,10 +280,20 @@ def _undo_compile(pipe: Any, previous: Applied, device: str) -> None:
                 sub._compiled_call_impl = None
 
 
-_APPLY = {"attention": _apply_attention, "chunking": _apply_chunking, "vae": _apply_vae,
-          "placement": _apply_placement, "compile": _apply_compile}
-_UNDO = {"attention": _undo_attention, "chunking": _undo_chunking, "vae": _undo_vae,
-         "placement": _undo_placement, "compile": _undo_compile}
+_APPLY = {
+    "attention": _apply_attention,
+    "chunking": _apply_chunking,
+    "vae": _apply_vae,
+    "placement": _apply_placement,
+    "compile": _apply_compile,
+}
+_UNDO = {
+    "attention": _undo_attention,
+    "chunking": _undo_chunking,
+    "vae": _undo_vae,
+    "placement": _undo_placement,
+    "compile": _undo_compile,
+}
 
 
 def call_kwargs(plan: MemoryPlan, params: set[str] | frozenset[str]) -> dict[str, Any]:

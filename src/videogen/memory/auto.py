@@ -70,8 +70,13 @@ def candidates(ctx: Context, names: list[str] | None = None) -> tuple[dict[str, 
     return plans, refused
 
 
-def estimates(ctx: Context, card: ModelCard, shape: Shape, names: list[str] | None = None,
-              simulated: Mapping[tuple, Any] | None = None) -> tuple[dict[str, Estimate], dict[str, str]]:
+def estimates(
+    ctx: Context,
+    card: ModelCard,
+    shape: Shape,
+    names: list[str] | None = None,
+    simulated: Mapping[tuple, Any] | None = None,
+) -> tuple[dict[str, Estimate], dict[str, str]]:
     """Each preset adapted and checked for this machine, and its estimate on a GPU; refusals by name.
 
     Activations from the formulas, or from `simulated` (activation parts → simulate.Simulation) where it
@@ -79,8 +84,10 @@ def estimates(ctx: Context, card: ModelCard, shape: Shape, names: list[str] | No
     """
     plans, refused = candidates(ctx, names)
     simulated = simulated or {}
-    out = {name: estimate_plan(card, ctx.components, plan, shape, "cuda", simulated.get(activation_parts(plan)))
-           for name, plan in plans.items()}
+    out = {
+        name: estimate_plan(card, ctx.components, plan, shape, "cuda", simulated.get(activation_parts(plan)))
+        for name, plan in plans.items()
+    }
     return out, refused
 
 
@@ -99,12 +106,13 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
     assumed = assumed_gpu_bytes()
     if not ctx.cuda and assumed is None:
         plan = resolve(PRESETS["none"], ctx, fix=True)
-        reason = (f"no GPU (device {ctx.device!r}): the weights stay in RAM, where offloading saves nothing; "
-                  "none")
+        reason = f"no GPU (device {ctx.device!r}): the weights stay in RAM, where offloading saves nothing; none"
         need = cpu_ram_bytes(ctx)
         if need and free_ram and need > RAM_FRACTION * free_ram:
-            reason += (f"; its weights need about {gib(need)} of RAM in float32 and {gib(free_ram)} are free: "
-                       "expect swapping or an out-of-memory kill (use a GPU)")
+            reason += (
+                f"; its weights need about {gib(need)} of RAM in float32 and {gib(free_ram)} are free: "
+                "expect swapping or an out-of-memory kill (use a GPU)"
+            )
         return Choice(_auto(plan, reason), reason, free_ram=free_ram)
     if not ctx.cuda:  # an assumed GPU: plan as on one
         ctx = context(card, ctx.pipeline_class, "cuda")
@@ -115,9 +123,11 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
     assumed_note = f" (assumed: {ASSUME_GPU_ENV})" if assumed is not None else ""
     if free is None or any(e.peak_gpu_bytes is None for e in ests.values()):
         choice.plan = _auto(resolve(PRESETS["none"], ctx, fix=True), "sizes or free memory unknown")
-        choice.reason = ("component sizes or free GPU memory unknown "
-                         f"({'; '.join(ests['none'].unknown) or 'no reading'}): none, retried with the next "
-                         "preset on an out-of-memory error")
+        choice.reason = (
+            "component sizes or free GPU memory unknown "
+            f"({'; '.join(ests['none'].unknown) or 'no reading'}): none, retried with the next "
+            "preset on an out-of-memory error"
+        )
         return choice
     margin = max(MARGIN_BYTES, int(MARGIN_FRACTION * (total or 0)))
     budget = free - margin
@@ -127,24 +137,29 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
         est = ests[name]
         ram_ok = free_ram is None or (est.ram_bytes or 0) <= RAM_FRACTION * free_ram
         if est.peak_gpu_bytes <= budget and ram_ok:
-            choice.reason = (f"{name}: estimated peak {gib(est.peak_gpu_bytes)} fits {gib(free)} free GPU "
-                             f"memory{assumed_note} with a {gib(margin)} margin"
-                             + (f"; offloaded weights {gib(est.ram_bytes)} fit {gib(free_ram)} free RAM"
-                                if est.ram_bytes else ""))
+            choice.reason = (
+                f"{name}: estimated peak {gib(est.peak_gpu_bytes)} fits {gib(free)} free GPU "
+                f"memory{assumed_note} with a {gib(margin)} margin"
+                + (f"; offloaded weights {gib(est.ram_bytes)} fit {gib(free_ram)} free RAM" if est.ram_bytes else "")
+            )
             choice.plan = _auto(est.plan, choice.reason)
             return choice
     last = LADDER[-1]
     gpu_only = next((n for n in LADDER if n not in refused and ests[n].peak_gpu_bytes <= budget), None)
     if gpu_only is not None:  # the GPU would do: RAM for the offloaded weights is what is short
         est = ests[gpu_only]
-        choice.reason = (f"no lossless preset fits: {gpu_only}'s estimated peak {gib(est.peak_gpu_bytes)} fits "
-                         f"{gib(free)} free GPU memory{assumed_note}, but its offloaded weights {gib(est.ram_bytes)} "
-                         f"exceed {RAM_FRACTION:.0%} of {gib(free_ram)} free RAM; {last} is the most frugal (expect "
-                         "swapping; consider memory='int8' or 'nf4', or more RAM)")
+        choice.reason = (
+            f"no lossless preset fits: {gpu_only}'s estimated peak {gib(est.peak_gpu_bytes)} fits "
+            f"{gib(free)} free GPU memory{assumed_note}, but its offloaded weights {gib(est.ram_bytes)} "
+            f"exceed {RAM_FRACTION:.0%} of {gib(free_ram)} free RAM; {last} is the most frugal (expect "
+            "swapping; consider memory='int8' or 'nf4', or more RAM)"
+        )
     else:
-        choice.reason = (f"no lossless preset fits {gib(free)} free GPU memory{assumed_note} by the estimate; "
-                         f"{last} is the most frugal (consider memory='int8' or 'nf4', a smaller size or fewer "
-                         "frames)")
+        choice.reason = (
+            f"no lossless preset fits {gib(free)} free GPU memory{assumed_note} by the estimate; "
+            f"{last} is the most frugal (consider memory='int8' or 'nf4', a smaller size or fewer "
+            "frames)"
+        )
     choice.plan = _auto(ests[last].plan, choice.reason)
     return choice
 

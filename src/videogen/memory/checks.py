@@ -76,31 +76,41 @@ def _named(plan: MemoryPlan) -> str:
 # ---- placement ----------------------------------------------------------------------------------
 def offload_needs_gpu(plan: MemoryPlan, ctx: Context) -> Problem | None:
     if plan.placement == "sequential" and plan.compile:
-        return Problem("sequential offload and compile don't combine (accelerate's per-layer hooks break the "
-                       "graph); use placement='group' with compile, or compile=None")
+        return Problem(
+            "sequential offload and compile don't combine (accelerate's per-layer hooks break the "
+            "graph); use placement='group' with compile, or compile=None"
+        )
     if plan.placement in ("model", "sequential") and not ctx.cuda:
         what = "model CPU offload" if plan.placement == "model" else "sequential CPU offload"
-        return Problem(f"{_named(plan)} uses {what} (placement={plan.placement!r}), which needs a GPU and none is "
-                       f"in use (device {ctx.device!r}); on a CPU use memory='none' (or placement='group', which "
-                       "runs with the CPU as onload device)")
+        return Problem(
+            f"{_named(plan)} uses {what} (placement={plan.placement!r}), which needs a GPU and none is "
+            f"in use (device {ctx.device!r}); on a CPU use memory='none' (or placement='group', which "
+            "runs with the CPU as onload device)"
+        )
     return None
 
 
 def streams(plan: MemoryPlan, ctx: Context) -> Problem | None:
     if plan.use_stream and not ctx.cuda:
-        return Problem(f"use_stream=True needs a CUDA device (device is {ctx.device!r}); set use_stream=False",
-                       fix={"use_stream": False, "record_stream": False, "low_cpu_mem_usage": False},
-                       note="CUDA streams off: no GPU (group offload runs with the CPU as the onload device)")
+        return Problem(
+            f"use_stream=True needs a CUDA device (device is {ctx.device!r}); set use_stream=False",
+            fix={"use_stream": False, "record_stream": False, "low_cpu_mem_usage": False},
+            note="CUDA streams off: no GPU (group offload runs with the CPU as the onload device)",
+        )
     if plan.use_stream and plan.placement != "group":
         return Problem("use_stream applies to group offload only; set placement='group' or use_stream=False")
     if plan.record_stream and not plan.use_stream:
         return Problem("record_stream=True needs use_stream=True")
     if plan.low_cpu_mem_usage and not plan.use_stream:
-        return Problem("low_cpu_mem_usage only changes streamed group offload (it pins memory on the fly); set "
-                       "use_stream=True or low_cpu_mem_usage=False")
+        return Problem(
+            "low_cpu_mem_usage only changes streamed group offload (it pins memory on the fly); set "
+            "use_stream=True or low_cpu_mem_usage=False"
+        )
     if plan.use_stream and plan.blocks_per_group != 1:
-        return Problem(f"blocks_per_group={plan.blocks_per_group} with use_stream=True: diffusers prefetches one "
-                       "block at a time with streams; use blocks_per_group=1 or use_stream=False")
+        return Problem(
+            f"blocks_per_group={plan.blocks_per_group} with use_stream=True: diffusers prefetches one "
+            "block at a time with streams; use blocks_per_group=1 or use_stream=False"
+        )
     return None
 
 
@@ -108,20 +118,27 @@ def disk_offload(plan: MemoryPlan, ctx: Context) -> Problem | None:
     if plan.offload_to_disk and plan.placement != "group":
         return Problem("offload_to_disk is a group offload option; set placement='group'")
     if plan.offload_to_disk and (plan.quantization or "").startswith("torchao"):
-        return Problem("offload_to_disk can't hold torchao-quantized weights (safetensors can't store them); use "
-                       "RAM offload (offload_to_disk=None) or quantization='quanto-int8'")
+        return Problem(
+            "offload_to_disk can't hold torchao-quantized weights (safetensors can't store them); use "
+            "RAM offload (offload_to_disk=None) or quantization='quanto-int8'"
+        )
     return None
 
 
 def components_known(plan: MemoryPlan, ctx: Context) -> Problem | None:
     names = ctx.names()
     if plan.components and plan.placement != "group":
-        return Problem(f"per-component placement (components=...) applies to group offload; set placement='group' "
-                       f"(now {plan.placement!r}) or drop components")
+        return Problem(
+            f"per-component placement (components=...) applies to group offload; set placement='group' "
+            f"(now {plan.placement!r}) or drop components"
+        )
     unknown = [n for n, _ in plan.components if n not in names]
     if unknown:  # a preset names every family's components: keep this pipeline's
-        return Problem(f"components: {ctx.pipeline_class} has no component {unknown[0]!r}; its model components: "
-                       f"{', '.join(names)}", fix={"components": {n: p for n, p in plan.components if n in names}})
+        return Problem(
+            f"components: {ctx.pipeline_class} has no component {unknown[0]!r}; its model components: "
+            f"{', '.join(names)}",
+            fix={"components": {n: p for n, p in plan.components if n in names}},
+        )
     return None
 
 
@@ -134,11 +151,16 @@ def offload_movable(plan: MemoryPlan, ctx: Context) -> Problem | None:
         if caps is None or (own.offload if own else plan.offload_type) == "resident":
             continue
         if caps.multihead_attention or not caps.group_offload:
-            why = ("uses torch.nn.MultiheadAttention, whose weights group offload can't move"
-                   if caps.multihead_attention else "does not support group offload")
-            return Problem(f"components: {name} ({caps.class_name}) {why}; set components={{{name!r}: 'resident'}}",
-                           fix={"components": {**dict(plan.components), name: ComponentPlan("resident")}},
-                           note=f"{name} stays resident: {caps.class_name} {why}")
+            why = (
+                "uses torch.nn.MultiheadAttention, whose weights group offload can't move"
+                if caps.multihead_attention
+                else "does not support group offload"
+            )
+            return Problem(
+                f"components: {name} ({caps.class_name}) {why}; set components={{{name!r}: 'resident'}}",
+                fix={"components": {**dict(plan.components), name: ComponentPlan("resident")}},
+                note=f"{name} stays resident: {caps.class_name} {why}",
+            )
     return None
 
 
@@ -157,21 +179,29 @@ def tile_too_small(ctx: Context) -> str | None:
 def vae_features(plan: MemoryPlan, ctx: Context) -> Problem | None:
     small = tile_too_small(ctx) if plan.vae_tiling else None
     if small:
-        return Problem(f"vae_tiling=True: {small}; leave vae_tiling off (vae_slicing still helps with batches)",
-                       fix={"vae_tiling": False}, note=f"vae_tiling off: {small}")
+        return Problem(
+            f"vae_tiling=True: {small}; leave vae_tiling off (vae_slicing still helps with batches)",
+            fix={"vae_tiling": False},
+            note=f"vae_tiling off: {small}",
+        )
     caps, takes_chunk = ctx.vae_caps(), "decode_chunk_size" in ctx.call_params
     for feature, attr in (("vae_tiling", "tiling"), ("vae_slicing", "slicing")):
         if getattr(plan, feature) and not (caps and getattr(caps, attr)):
             what = caps.class_name if caps else f"{ctx.pipeline_class}'s VAE"
             alt = "use decode_chunk_size=N (frames decoded at a time) instead" if takes_chunk else "leave it off"
             chunk = plan.decode_chunk_size if takes_chunk else None
-            return Problem(f"{feature}=True: {what} does not support it; {alt}", fix={feature: False},
-                           note=f"{feature} off: {what} does not support it"
-                                + (f"; decode_chunk_size={chunk} instead" if chunk else ""))
+            return Problem(
+                f"{feature}=True: {what} does not support it; {alt}",
+                fix={feature: False},
+                note=f"{feature} off: {what} does not support it"
+                + (f"; decode_chunk_size={chunk} instead" if chunk else ""),
+            )
     if plan.decode_chunk_size and not takes_chunk:  # presets: "where the pipeline takes it"
         alt = "use vae_tiling=True" if caps and caps.tiling else "leave it unset"
-        return Problem(f"decode_chunk_size: {ctx.pipeline_class} takes no decode_chunk_size; {alt}",
-                       fix={"decode_chunk_size": None})
+        return Problem(
+            f"decode_chunk_size: {ctx.pipeline_class} takes no decode_chunk_size; {alt}",
+            fix={"decode_chunk_size": None},
+        )
     return None
 
 
@@ -179,9 +209,12 @@ def vae_features(plan: MemoryPlan, ctx: Context) -> Problem | None:
 def forward_chunking(plan: MemoryPlan, ctx: Context) -> Problem | None:
     lacking = [c for c in ctx.denoiser_caps() if not c.forward_chunking] if plan.forward_chunking else []
     if lacking:  # presets: "UNet forward chunking", where the denoiser has it
-        return Problem(f"forward_chunking: {lacking[0].class_name} has no feed-forward chunking (diffusers offers it "
-                       "for UNet3DConditionModel, I2VGenXLUNet and UNetSpatioTemporalConditionModel); use group "
-                       "offload or VAE tiling to save memory instead", fix={"forward_chunking": False})
+        return Problem(
+            f"forward_chunking: {lacking[0].class_name} has no feed-forward chunking (diffusers offers it "
+            "for UNet3DConditionModel, I2VGenXLUNet and UNetSpatioTemporalConditionModel); use group "
+            "offload or VAE tiling to save memory instead",
+            fix={"forward_chunking": False},
+        )
     return None
 
 
@@ -194,11 +227,17 @@ def compile_kind(plan: MemoryPlan, ctx: Context) -> Problem | None:
     name = lacking[0].class_name
     message = f"compile='regional': {name} declares no repeated blocks (_repeated_blocks); use compile='full'"
     if ctx.cuda:
-        return Problem(message, fix={"compile": "full"},
-                       note=f"compile='full': {name} declares no repeated blocks for regional compile")
-    return Problem(message, fix={"compile": None, "compile_mode": None, "compile_fullgraph": False},
-                   note=f"compile off: {name} declares no repeated blocks, and compiling the whole model takes "
-                        "minutes on a CPU; give compile='full' to compile it anyway")
+        return Problem(
+            message,
+            fix={"compile": "full"},
+            note=f"compile='full': {name} declares no repeated blocks for regional compile",
+        )
+    return Problem(
+        message,
+        fix={"compile": None, "compile_mode": None, "compile_fullgraph": False},
+        note=f"compile off: {name} declares no repeated blocks, and compiling the whole model takes "
+        "minutes on a CPU; give compile='full' to compile it anyway",
+    )
 
 
 def compile_options(plan: MemoryPlan, ctx: Context) -> Problem | None:
@@ -207,8 +246,10 @@ def compile_options(plan: MemoryPlan, ctx: Context) -> Problem | None:
     if plan.compile_mode and not plan.compile:
         return Problem("compile_mode is set but compile is None; set compile='regional' or 'full'")
     if plan.compile_mode in ("reduce-overhead", "max-autotune") and plan.placement != "none":
-        return Problem(f"compile_mode={plan.compile_mode!r} records CUDA graphs, which offload hooks break; use "
-                       "compile_mode='max-autotune-no-cudagraphs' or placement='none'")
+        return Problem(
+            f"compile_mode={plan.compile_mode!r} records CUDA graphs, which offload hooks break; use "
+            "compile_mode='max-autotune-no-cudagraphs' or placement='none'"
+        )
     return None
 
 
@@ -220,23 +261,33 @@ def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
 
     valid = [b.value for b in AttentionBackendName]
     if backend not in valid:
-        return Problem(f"attention_backend={backend!r} is not a diffusers attention backend; use one of "
-                       f"{', '.join(valid)}")
+        return Problem(
+            f"attention_backend={backend!r} is not a diffusers attention backend; use one of {', '.join(valid)}"
+        )
     for caps in ctx.denoiser_caps():
         if caps.attention_backend == "none":
-            return Problem(f"attention_backend={backend!r}: {caps.class_name}'s attention processors don't follow "
-                           "set_attention_backend (in diffusers it would silently do nothing); leave "
-                           "attention_backend unset")
+            return Problem(
+                f"attention_backend={backend!r}: {caps.class_name}'s attention processors don't follow "
+                "set_attention_backend (in diffusers it would silently do nothing); leave "
+                "attention_backend unset"
+            )
     if not ctx.cuda and backend not in CPU_ATTENTION_BACKENDS:
-        return Problem(f"attention_backend={backend!r} needs a GPU; on a CPU use one of "
-                       f"{', '.join(CPU_ATTENTION_BACKENDS)}")
+        return Problem(
+            f"attention_backend={backend!r} needs a GPU; on a CPU use one of {', '.join(CPU_ATTENTION_BACKENDS)}"
+        )
     try:
         _check_attention_backend_requirements(AttentionBackendName(backend))
     except RuntimeError as exc:
         return Problem(f"attention_backend={backend!r}: {exc}", error=MissingDependencyError)
     partly = [c.class_name for c in ctx.denoiser_caps() if c.attention_backend == "some"]
-    note = (f"attention_backend={backend!r} reaches only part of {partly[0]}'s attention (some of its processors "
-            "call torch's SDPA directly)") if partly else None
+    note = (
+        (
+            f"attention_backend={backend!r} reaches only part of {partly[0]}'s attention (some of its processors "
+            "call torch's SDPA directly)"
+        )
+        if partly
+        else None
+    )
     if note and note not in plan.notes:
         return Problem(note, fix={}, note=note, refuse=False)
     return None
@@ -245,8 +296,10 @@ def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
 # ---- weights ------------------------------------------------------------------------------------
 def _missing(module: str, what: str) -> Problem | None:
     if importlib.util.find_spec(module) is None:
-        return Problem(f"{what} needs {module.split('.')[-1]}: pip install "
-                       f"'videogen-diffusers[{EXTRA.get(module, 'quant')}]'", error=MissingDependencyError)
+        return Problem(
+            f"{what} needs {module.split('.')[-1]}: pip install 'videogen-diffusers[{EXTRA.get(module, 'quant')}]'",
+            error=MissingDependencyError,
+        )
     return None
 
 
@@ -254,39 +307,55 @@ def dtypes(plan: MemoryPlan, ctx: Context) -> Problem | None:
     names = ctx.names()
     for name, dtype in plan.dtypes:
         if name != "default" and name not in names:
-            return Problem(f"dtypes: {ctx.pipeline_class} has no component {name!r}; its model components: "
-                           f"{', '.join(names)} (or 'default')")
+            return Problem(
+                f"dtypes: {ctx.pipeline_class} has no component {name!r}; its model components: "
+                f"{', '.join(names)} (or 'default')"
+            )
         if dtype not in ("float32", "float16", "bfloat16"):
-            return Problem(f"dtypes: {name}={dtype!r}; use float32, float16 or bfloat16 (float8 storage is "
-                           "layerwise_casting='float8_e4m3fn')")
+            return Problem(
+                f"dtypes: {name}={dtype!r}; use float32, float16 or bfloat16 (float8 storage is "
+                "layerwise_casting='float8_e4m3fn')"
+            )
     return None
 
 
 def quantization(plan: MemoryPlan, ctx: Context) -> Problem | None:
     what = f"quantization={plan.quantization!r}"
     if not plan.quantization:
-        return Problem("quantize_components without quantization; set quantization='torchao-int8' (or drop "
-                       "quantize_components)") if plan.quantize_components else None
+        return (
+            Problem(
+                "quantize_components without quantization; set quantization='torchao-int8' (or drop "
+                "quantize_components)"
+            )
+            if plan.quantize_components
+            else None
+        )
     backend = plan.quantization.split("-", 1)[0]
     if backend == "bnb" and not ctx.cuda:
-        return Problem(f"{what}: bitsandbytes quantizes on a GPU only; on a CPU use quantization='torchao-int8' "
-                       "or 'quanto-int8'")
+        return Problem(
+            f"{what}: bitsandbytes quantizes on a GPU only; on a CPU use quantization='torchao-int8' or 'quanto-int8'"
+        )
     if plan.quantization == "torchao-int4" and not ctx.cuda:  # diffusers warns and keeps every weight as it was
-        return Problem(f"{what}: torchao's int4 weight-only kernels need a GPU (on a CPU it quantizes nothing); "
-                       "use quantization='torchao-int8' or 'quanto-int4'")
+        return Problem(
+            f"{what}: torchao's int4 weight-only kernels need a GPU (on a CPU it quantizes nothing); "
+            "use quantization='torchao-int8' or 'quanto-int4'"
+        )
     missing = _missing(QUANT_MODULES[backend], what)
     if missing:
         return missing
     names, vae = ctx.names(), ctx.first("vae")
     if not plan.quantize_components:  # the defaults leave out GGUF components
-        return Problem(f"{what}: no component left to quantize (the GGUF ones are quantized already); drop "
-                       "quantization or name quantize_components")
+        return Problem(
+            f"{what}: no component left to quantize (the GGUF ones are quantized already); drop "
+            "quantization or name quantize_components"
+        )
     for name in plan.quantize_components:
         if name not in names:
             return Problem(f"quantize_components: no component {name!r}; its model components: {', '.join(names)}")
         if vae is not None and name == vae.name:
-            return Problem("quantize_components: quantizing the VAE is not supported; quantize the denoiser and "
-                           "text encoders")
+            return Problem(
+                "quantize_components: quantizing the VAE is not supported; quantize the denoiser and text encoders"
+            )
     return None
 
 
@@ -299,11 +368,15 @@ def gguf(plan: MemoryPlan, ctx: Context) -> Problem | None:
     for name, path in plan.gguf:
         caps = ctx.caps.get(name)
         if name not in ctx.names():
-            return Problem(f"gguf: {ctx.pipeline_class} has no component {name!r}; give the denoiser's name "
-                           f"({', '.join(ctx.denoisers())})")
+            return Problem(
+                f"gguf: {ctx.pipeline_class} has no component {name!r}; give the denoiser's name "
+                f"({', '.join(ctx.denoisers())})"
+            )
         if caps is not None and not caps.single_file:
-            return Problem(f"gguf: {caps.class_name} can't load a single file (from_single_file); use "
-                           "quantization='torchao-int8' instead")
+            return Problem(
+                f"gguf: {caps.class_name} can't load a single file (from_single_file); use "
+                "quantization='torchao-int8' instead"
+            )
         if not (os.path.isfile(os.path.expanduser(path)) or path.startswith(("http://", "https://"))):
             return Problem(f"gguf: no file at {path!r}; give a local .gguf path")
         if name in plan.quantize_components:
@@ -313,8 +386,14 @@ def gguf(plan: MemoryPlan, ctx: Context) -> Problem | None:
 
 def layerwise(plan: MemoryPlan, ctx: Context) -> Problem | None:
     if not plan.layerwise_casting:
-        return Problem("layerwise_components without layerwise_casting; set layerwise_casting='float8_e4m3fn' "
-                       "(or drop layerwise_components)") if plan.layerwise_components else None
+        return (
+            Problem(
+                "layerwise_components without layerwise_casting; set layerwise_casting='float8_e4m3fn' "
+                "(or drop layerwise_components)"
+            )
+            if plan.layerwise_components
+            else None
+        )
     names = ctx.names()
     for name in plan.layerwise_components:
         if name not in names:
@@ -325,9 +404,22 @@ def layerwise(plan: MemoryPlan, ctx: Context) -> Problem | None:
 
 
 #: the rules, in the order they run (placement first: its messages are the most useful)
-RULES: tuple[Rule, ...] = (offload_needs_gpu, streams, disk_offload, components_known, offload_movable, vae_features,
-                           forward_chunking, compile_kind, compile_options, attention_backend, dtypes, quantization,
-                           gguf, layerwise)
+RULES: tuple[Rule, ...] = (
+    offload_needs_gpu,
+    streams,
+    disk_offload,
+    components_known,
+    offload_movable,
+    vae_features,
+    forward_chunking,
+    compile_kind,
+    compile_options,
+    attention_backend,
+    dtypes,
+    quantization,
+    gguf,
+    layerwise,
+)
 
 
 def resolve(plan: MemoryPlan, ctx: Context, fix: bool = False, refuse: bool = True) -> MemoryPlan:

@@ -42,7 +42,7 @@ class Component:
 
 
 def role_of(name: str) -> str:
-    """"denoiser", "text_encoder", "vae", "image_encoder" or "other", from diffusers' component names."""
+    """ "denoiser", "text_encoder", "vae", "image_encoder" or "other", from diffusers' component names."""
     if name in DENOISERS:
         return "denoiser"
     if name in TEXT_ENCODERS or name.startswith("text_encoder"):
@@ -184,8 +184,12 @@ def pipeline_settings(card: ModelCard) -> dict[str, Any]:
         index = json.loads((folder / "model_index.json").read_text()) if folder else {}
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in index.items() if not k.startswith("_") and not (
-        isinstance(v, list) and len(v) == 2 and all(isinstance(x, (str, type(None))) for x in v))}
+    return {
+        k: v
+        for k, v in index.items()
+        if not k.startswith("_")
+        and not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (str, type(None))) for x in v))
+    }
 
 
 # ---- capabilities -------------------------------------------------------------------------------
@@ -228,8 +232,11 @@ def capabilities(class_name: str, library: str) -> Capabilities:
     except Exception as exc:  # noqa: BLE001 - any failure: no instance to look into
         logger.debug("capability probe of %s on meta failed: %s", class_name, exc)
         modules = []
-    flags = [hasattr(getattr(m, "processor", None), "_attention_backend") for m in modules
-             if isinstance(m, (Attention, AttentionModuleMixin))]
+    flags = [
+        hasattr(getattr(m, "processor", None), "_attention_backend")
+        for m in modules
+        if isinstance(m, (Attention, AttentionModuleMixin))
+    ]
     return Capabilities(
         class_name=cls.__name__,
         tiling=bool(modules) and hasattr(modules[0], "use_tiling") and hasattr(cls, "enable_tiling"),

@@ -31,22 +31,35 @@ logger = logging.getLogger("videogen")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1}
 #: bytes per weight of a quantized Linear layer (scales included, roughly)
 QUANT_BYTES = {"int8": 1.03, "float8": 1.03, "int4": 0.53, "8bit": 1.03, "4bit": 0.53}
-GIB = 1024 ** 3
+GIB = 1024**3
 #: simulated / formula activations, the median over the catalog's models at their default sizes (untiled;
 #: benchmarks/simulate_catalog.py, 2026-11-23): scaled by these, the formulas `auto` decides with land near
 #: the simulation for the models measured (docs/benchmarks.md); elsewhere they are rough
 FORMULA_FIT: dict[str, float] = {
-    "WanTransformer3DModel": 0.84, "AutoencoderKLWan": 1.85, "UMT5EncoderModel": 0.88, "CLIPVisionModel": 3.3,
-    "CogVideoXTransformer3DModel": 0.83, "AutoencoderKLCogVideoX": 3.4, "T5EncoderModel": 0.72,
-    "HunyuanVideoTransformer3DModel": 1.16, "HunyuanVideoFramepackTransformer3DModel": 0.59,
-    "AutoencoderKLHunyuanVideo": 0.2, "LlamaModel": 2.0, "LlavaForConditionalGeneration": 12.2,
-    "SiglipVisionModel": 2.3, "LTXVideoTransformer3DModel": 1.0, "AutoencoderKLLTXVideo": 0.84,
-    "UNet3DConditionModel": 1.9, "I2VGenXLUNet": 1.9, "UNetSpatioTemporalConditionModel": 1.6,
-    "AutoencoderKLTemporalDecoder": 1.3, "CLIPVisionModelWithProjection": 1.5,
+    "WanTransformer3DModel": 0.84,
+    "AutoencoderKLWan": 1.85,
+    "UMT5EncoderModel": 0.88,
+    "CLIPVisionModel": 3.3,
+    "CogVideoXTransformer3DModel": 0.83,
+    "AutoencoderKLCogVideoX": 3.4,
+    "T5EncoderModel": 0.72,
+    "HunyuanVideoTransformer3DModel": 1.16,
+    "HunyuanVideoFramepackTransformer3DModel": 0.59,
+    "AutoencoderKLHunyuanVideo": 0.2,
+    "LlamaModel": 2.0,
+    "LlavaForConditionalGeneration": 12.2,
+    "SiglipVisionModel": 2.3,
+    "LTXVideoTransformer3DModel": 1.0,
+    "AutoencoderKLLTXVideo": 0.84,
+    "UNet3DConditionModel": 1.9,
+    "I2VGenXLUNet": 1.9,
+    "UNetSpatioTemporalConditionModel": 1.6,
+    "AutoencoderKLTemporalDecoder": 1.3,
+    "CLIPVisionModelWithProjection": 1.5,
 }
 #: allocator slack on top of the live tensors (fragmentation, cuBLAS workspaces)
 OVERHEAD_FRACTION = 0.05
-OVERHEAD_BYTES = 256 * 1024 ** 2
+OVERHEAD_BYTES = 256 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,12 @@ def _stats(class_name: str, library: str, config_key: str) -> ModuleStats:
     total = sum(p.numel() for p in model.parameters())
     linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
     skip = tuple(getattr(model, "_skip_layerwise_casting_patterns", None) or ()) + (
-        "pos_embed", "patch_embed", "norm", "proj_in", "proj_out")
+        "pos_embed",
+        "patch_embed",
+        "norm",
+        "proj_in",
+        "proj_out",
+    )
     castable = 0
     conv_types = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     for name, module in model.named_modules():
@@ -133,10 +151,16 @@ def _stats(class_name: str, library: str, config_key: str) -> ModuleStats:
             in_blocks += sum(sizes)
     leaves = sorted(_own_params(model))[-2:]
     tile = getattr(model, "tile_sample_min_height", None) or getattr(model, "tile_sample_min_size", None)
-    return ModuleStats(params=total, linear_params=linear, castable_params=castable,
-                       largest_block=largest_block, outside_blocks=max(total - in_blocks, 0),
-                       largest_leaf=leaves[-1] if leaves else 0, second_leaf=leaves[0] if len(leaves) > 1 else 0,
-                       tile=int(tile) if tile else None)
+    return ModuleStats(
+        params=total,
+        linear_params=linear,
+        castable_params=castable,
+        largest_block=largest_block,
+        outside_blocks=max(total - in_blocks, 0),
+        largest_leaf=leaves[-1] if leaves else 0,
+        second_leaf=leaves[0] if len(leaves) > 1 else 0,
+        tile=int(tile) if tile else None,
+    )
 
 
 def _own_params(model: Any) -> list[int]:
@@ -203,8 +227,12 @@ def _defaults(class_name: str, library: str) -> dict[str, Any]:
             return cls.config_class().to_dict()
         except Exception:  # noqa: BLE001 - a config class that needs arguments: no defaults
             return {}
-    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        k: p.default
+        for k, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -248,8 +276,9 @@ def _patch(config: Mapping[str, Any]) -> tuple[int, int, int]:
     return pt, int(p), int(p)
 
 
-def denoiser_activation(den: Component, vae: Component | None, shape: Shape, act_bytes: int,
-                        forward_chunking: bool = False) -> int:
+def denoiser_activation(
+    den: Component, vae: Component | None, shape: Shape, act_bytes: int, forward_chunking: bool = False
+) -> int:
     """Peak activation bytes of one denoiser forward at `shape` (no gradients)."""
     config = effective_config(den)
     spatial, temporal = vae_factors(vae)
@@ -259,7 +288,7 @@ def denoiser_activation(den: Component, vae: Component | None, shape: Shape, act
         layers = config.get("layers_per_block", 2)
         layers = layers[0] if isinstance(layers, (list, tuple)) else layers
         pixels = h * w
-        skips = sum((int(layers) + 1) * c * pixels / 4 ** i for i, c in enumerate(channels))
+        skips = sum((int(layers) + 1) * c * pixels / 4**i for i, c in enumerate(channels))
         working = (4 if forward_chunking else 12) * channels[0] * pixels
         return int(shape.batch_cfg * shape.frames * (skips + working) * act_bytes)
     heads = int(config.get("num_attention_heads") or 16)
@@ -272,8 +301,9 @@ def denoiser_activation(den: Component, vae: Component | None, shape: Shape, act
     return int(shape.batch_cfg * tokens * (8 * dim + 2 * ffn) * act_bytes)
 
 
-def vae_activation(vae: Component, stats: ModuleStats | None, shape: Shape, act_bytes: int, tiling: bool,
-                   decode_chunk: int | None) -> int:
+def vae_activation(
+    vae: Component, stats: ModuleStats | None, shape: Shape, act_bytes: int, tiling: bool, decode_chunk: int | None
+) -> int:
     """Peak bytes of the VAE decode: the top decoder stage for the frames decoded at once + the output."""
     config = effective_config(vae)
     _, _, chunk = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
@@ -357,12 +387,23 @@ def _placement_of(plan: MemoryPlan, name: str) -> str:
 
 def activation_parts(plan: MemoryPlan) -> tuple:
     """The parts of a plan that change activation memory (what a simulation of it depends on)."""
-    return (plan.vae_tiling, plan.vae_slicing, plan.forward_chunking, plan.decode_chunk_size,
-            tuple(sorted(dict(plan.dtypes).items())))
+    return (
+        plan.vae_tiling,
+        plan.vae_slicing,
+        plan.forward_chunking,
+        plan.decode_chunk_size,
+        tuple(sorted(dict(plan.dtypes).items())),
+    )
 
 
-def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan, shape: Shape,
-                  device: str = "cuda", simulation: Any = None) -> Estimate:
+def estimate_plan(
+    card: ModelCard,
+    components: list[Component],
+    plan: MemoryPlan,
+    shape: Shape,
+    device: str = "cuda",
+    simulation: Any = None,
+) -> Estimate:
     """Estimate the peak GPU memory of running `components` under `plan` at `shape`.
 
     Weights come from the components' parameter counts and the plan's placement; activations from a
@@ -388,7 +429,7 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
             running, resident, where = total, 0, "offload"
         elif placement == "block_level":
             own = plan.component(comp.name)
-            per_group = (own.blocks_per_group if own and own.blocks_per_group else plan.blocks_per_group)
+            per_group = own.blocks_per_group if own and own.blocks_per_group else plan.blocks_per_group
             groups = 2 if plan.use_stream else 1
             running = int((stats.outside_blocks + groups * per_group * stats.largest_block) * scale)
             resident, where = 0, "offload"
@@ -406,8 +447,7 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
         elif comp.role == "denoiser":
             act = denoiser_activation(comp, vae, shape, act_bytes, plan.forward_chunking)
         elif comp.role == "vae":
-            act = vae_activation(comp, stats, shape, DTYPE_BYTES.get(dtype, 4), plan.vae_tiling,
-                                 plan.decode_chunk_size)
+            act = vae_activation(comp, stats, shape, DTYPE_BYTES.get(dtype, 4), plan.vae_tiling, plan.decode_chunk_size)
         elif comp.role == "text_encoder":
             act = text_activation(comp, act_bytes)
         elif comp.role == "image_encoder":
@@ -416,8 +456,11 @@ def estimate_plan(card: ModelCard, components: list[Component], plan: MemoryPlan
             act = 0
         if phase is None and not (comp.role == "vae" and plan.vae_tiling):
             act = int(act * FORMULA_FIT.get(comp.class_name, 1.0))
-        rows.append(ComponentEstimate(comp.name, comp.class_name, comp.role, stats.params, dtype, total, where,
-                                      running, resident, act, source))
+        rows.append(
+            ComponentEstimate(
+                comp.name, comp.class_name, comp.role, stats.params, dtype, total, where, running, resident, act, source
+            )
+        )
     est = Estimate(plan=plan, components=rows, unknown=unknown)
     known = [r for r in rows if r.bytes is not None]
     if not known:

@@ -39,7 +39,7 @@ def candidates(plan: MemoryPlan) -> list[str]:
     """Presets to try after `plan`, most frugal last."""
     if plan.name in FALLBACK:
         start = FALLBACK[plan.name]
-        return list(LADDER[LADDER.index(start):])
+        return list(LADDER[LADDER.index(start) :])
     return [name for i, name in enumerate(LADDER) if i > _rank(plan)]
 
 

@@ -22,15 +22,31 @@ PLACEMENTS = ("none", "model", "sequential", "group")
 OFFLOAD_TYPES = ("block_level", "leaf_level")
 COMPONENT_OFFLOADS = ("resident",) + OFFLOAD_TYPES
 COMPILE_KINDS = ("regional", "full")
-QUANTIZATIONS = ("torchao-int8", "torchao-float8", "torchao-int4", "quanto-int8", "quanto-float8",
-                 "quanto-int4", "bnb-8bit", "bnb-4bit")
+QUANTIZATIONS = (
+    "torchao-int8",
+    "torchao-float8",
+    "torchao-int4",
+    "quanto-int8",
+    "quanto-float8",
+    "quanto-int4",
+    "bnb-8bit",
+    "bnb-4bit",
+)
 LAYERWISE_DTYPES = ("float8_e4m3fn", "float8_e5m2")
 #: component names diffusers' video pipelines give their denoisers and text encoders
 DENOISERS = ("transformer", "transformer_2", "unet")
 TEXT_ENCODERS = ("text_encoder", "text_encoder_2")
 #: MemoryPlan fields that are True or False
-BOOL_FIELDS = ("use_stream", "record_stream", "low_cpu_mem_usage", "vae_tiling", "vae_slicing", "forward_chunking",
-               "compile_fullgraph", "oom_retry")
+BOOL_FIELDS = (
+    "use_stream",
+    "record_stream",
+    "low_cpu_mem_usage",
+    "vae_tiling",
+    "vae_slicing",
+    "forward_chunking",
+    "compile_fullgraph",
+    "oom_retry",
+)
 
 
 def _err(message: str) -> SpecError:
@@ -41,8 +57,11 @@ def _whole(value: Any, name: str, example: int, optional: bool = False) -> int |
     """`value` as an int of at least 1 (a whole, finite number, not a bool); None when optional."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
-            not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value))):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or (not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value)))
+    ):
         allowed = " (or None)" if optional else ""
         raise _err(f"{name}={value!r} must be a whole number{allowed}, e.g. {name}={example}")
     if value < 1:
@@ -88,10 +107,13 @@ class ComponentPlan:
 
     def __post_init__(self) -> None:
         if not isinstance(self.offload, str) or self.offload not in COMPONENT_OFFLOADS:
-            raise SpecError(f"memory: component offload {self.offload!r} is not one of "
-                            f"{', '.join(COMPONENT_OFFLOADS)}", field="memory")
-        object.__setattr__(self, "blocks_per_group",
-                           _whole(self.blocks_per_group, "components: blocks_per_group", 1, optional=True))
+            raise SpecError(
+                f"memory: component offload {self.offload!r} is not one of {', '.join(COMPONENT_OFFLOADS)}",
+                field="memory",
+            )
+        object.__setattr__(
+            self, "blocks_per_group", _whole(self.blocks_per_group, "components: blocks_per_group", 1, optional=True)
+        )
 
 
 def _pairs(value: Any, what: str, convert: Any = None) -> tuple[tuple[str, Any], ...]:
@@ -141,11 +163,14 @@ def _component_plan(value: Any, label: str = "components") -> ComponentPlan:
         names = [f.name for f in dataclasses.fields(ComponentPlan)]
         unknown = [k for k in value if k not in names]
         if unknown:
-            raise _err(f"{label}: {unknown[0]!r} is not a ComponentPlan field; it takes {', '.join(names)}, e.g. "
-                       "{'offload': 'block_level', 'blocks_per_group': 2}")
+            raise _err(
+                f"{label}: {unknown[0]!r} is not a ComponentPlan field; it takes {', '.join(names)}, e.g. "
+                "{'offload': 'block_level', 'blocks_per_group': 2}"
+            )
         return ComponentPlan(**value)
-    raise _err(f"{label}: a component placement is 'resident', 'block_level', 'leaf_level' or a "
-               f"ComponentPlan, not {value!r}")
+    raise _err(
+        f"{label}: a component placement is 'resident', 'block_level', 'leaf_level' or a ComponentPlan, not {value!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -226,8 +251,10 @@ class MemoryPlan:
         set_(self, "decode_chunk_size", _whole(self.decode_chunk_size, "decode_chunk_size", 8, optional=True))
         set_(self, "offload_to_disk", _text(self.offload_to_disk, "offload_to_disk", "/tmp/offload"))
         if self.compile_mode is not None and not isinstance(self.compile_mode, str):
-            raise _err(f"compile_mode={self.compile_mode!r} must be None or a torch.compile mode name, e.g. "
-                       "compile_mode='max-autotune-no-cudagraphs'")
+            raise _err(
+                f"compile_mode={self.compile_mode!r} must be None or a torch.compile mode name, e.g. "
+                "compile_mode='max-autotune-no-cudagraphs'"
+            )
         set_(self, "attention_backend", _text(self.attention_backend, "attention_backend", "native"))
 
     # ---- views ---------------------------------------------------------------------------------
@@ -244,10 +271,25 @@ class MemoryPlan:
         if self.placement == "sequential":
             irreversible = ("sequential",)
         elif self.placement == "group" and self.offload_to_disk:  # disk groups can't be undone either
-            irreversible = (self.placement, self.offload_type, self.blocks_per_group, self.use_stream,
-                            self.record_stream, self.low_cpu_mem_usage, self.components, self.offload_to_disk)
-        return (self.dtypes, self.quantization, self.quantize_components, self.gguf, self.layerwise_casting,
-                self.layerwise_components, irreversible)
+            irreversible = (
+                self.placement,
+                self.offload_type,
+                self.blocks_per_group,
+                self.use_stream,
+                self.record_stream,
+                self.low_cpu_mem_usage,
+                self.components,
+                self.offload_to_disk,
+            )
+        return (
+            self.dtypes,
+            self.quantization,
+            self.quantize_components,
+            self.gguf,
+            self.layerwise_casting,
+            self.layerwise_components,
+            irreversible,
+        )
 
     def summary(self) -> dict[str, Any]:
         """The fields that differ from the defaults, JSON-friendly (for result metadata)."""
@@ -259,8 +301,7 @@ class MemoryPlan:
             value = getattr(self, f.name)
             if value != getattr(default, f.name):
                 if f.name == "components":
-                    value = {k: (v.offload if v.blocks_per_group is None else dataclasses.asdict(v))
-                             for k, v in value}
+                    value = {k: (v.offload if v.blocks_per_group is None else dataclasses.asdict(v)) for k, v in value}
                 elif f.name in ("dtypes", "gguf"):
                     value = dict(value)
                 elif isinstance(value, tuple):
@@ -284,16 +325,22 @@ def plan_from(value: Any) -> MemoryPlan:
         names = {f.name for f in dataclasses.fields(MemoryPlan)}
         for key in value:
             if not isinstance(key, str):
-                raise SpecError(f"memory: key {key!r} must be a MemoryPlan field name (a string), e.g. "
-                                "{'vae_tiling': True}", field="memory")
+                raise SpecError(
+                    f"memory: key {key!r} must be a MemoryPlan field name (a string), e.g. {{'vae_tiling': True}}",
+                    field="memory",
+                )
         unknown = sorted(set(value) - names)
         if unknown:
             import difflib
 
             close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(f"memory: {unknown[0]!r} is not a MemoryPlan field{hint}; fields: "
-                            f"{', '.join(sorted(names - {'notes'}))}", field="memory")
+            raise SpecError(
+                f"memory: {unknown[0]!r} is not a MemoryPlan field{hint}; fields: "
+                f"{', '.join(sorted(names - {'notes'}))}",
+                field="memory",
+            )
         return MemoryPlan(**{"name": "custom", **value})
-    raise SpecError(f"memory={value!r} is not a preset name, 'auto', a MemoryPlan or a dict of its fields",
-                    field="memory")
+    raise SpecError(
+        f"memory={value!r} is not a preset name, 'auto', a MemoryPlan or a dict of its fields", field="memory"
+    )

@@ -50,16 +50,20 @@ def _quant_config(backend: str, kind: str, library: str, compute_dtype: torch.dt
     if backend == "torchao":
         from torchao import quantization as q
 
-        base = {"int8": q.Int8WeightOnlyConfig(), "float8": q.Float8WeightOnlyConfig(),
-                "int4": q.Int4WeightOnlyConfig()}[kind]
+        base = {
+            "int8": q.Int8WeightOnlyConfig(),
+            "float8": q.Float8WeightOnlyConfig(),
+            "int4": q.Int4WeightOnlyConfig(),
+        }[kind]
         return lib.TorchAoConfig(base)
     if backend == "quanto":
         if library == "diffusers":
             return lib.QuantoConfig(weights_dtype=kind)
         return lib.QuantoConfig(weights=kind)
     if kind == "4bit":  # bitsandbytes
-        return lib.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                      bnb_4bit_compute_dtype=compute_dtype)
+        return lib.BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute_dtype
+        )
     return lib.BitsAndBytesConfig(load_in_8bit=True)
 
 
@@ -70,8 +74,9 @@ def pipeline_quantization(plan: MemoryPlan, dtypes: dict[str, torch.dtype]) -> A
     from .components import role_of
 
     if not plan.quantize_components:  # never a silent no-op: a plan reaches here resolved (defaults filled)
-        raise VideoGenError(f"videogen: quantization={plan.quantization!r} names no components; resolve the "
-                            "plan first (memory.resolve)")
+        raise VideoGenError(
+            f"videogen: quantization={plan.quantization!r} names no components; resolve the plan first (memory.resolve)"
+        )
     backend, kind = plan.quantization.split("-", 1)
     mapping = {}
     for name in plan.quantize_components:
@@ -100,8 +105,12 @@ def load_gguf(card: ModelCard, name: str, path: str, compute_dtype: torch.dtype)
     comp = next(c for c in components if c.name == name)
     logger.info("loading %s from GGUF %s", name, path)
     return component_class(comp.class_name, comp.library).from_single_file(
-        os.path.expanduser(path), quantization_config=GGUFQuantizationConfig(compute_dtype=compute_dtype),
-        config=_config_source(card), subfolder=name, torch_dtype=compute_dtype)
+        os.path.expanduser(path),
+        quantization_config=GGUFQuantizationConfig(compute_dtype=compute_dtype),
+        config=_config_source(card),
+        subfolder=name,
+        torch_dtype=compute_dtype,
+    )
 
 
 def write_gguf(model: Any, path: str | os.PathLike, qtype: str = "Q8_0") -> Path:

@@ -53,25 +53,54 @@ class PlanReport:
         return out
 
     def __str__(self) -> str:
-        lines = [(f"{self.model} ({self.pipeline}) at {self.width}x{self.height}, {self.num_frames} frames; "
-                 f"device {self.device}")]
+        lines = [
+            (
+                f"{self.model} ({self.pipeline}) at {self.width}x{self.height}, {self.num_frames} frames; "
+                f"device {self.device}"
+            )
+        ]
         lines.append(f"components (from {self.source}):")
         gpu_note = "" if self.device.startswith("cuda") else " on a GPU"
-        rows = [("component", "class", "params", f"dtype{gpu_note}", f"weights{gpu_note}",
-                 f"activations{gpu_note}", f"under '{self.plan.name}' here")]
+        rows = [
+            (
+                "component",
+                "class",
+                "params",
+                f"dtype{gpu_note}",
+                f"weights{gpu_note}",
+                f"activations{gpu_note}",
+                f"under '{self.plan.name}' here",
+            )
+        ]
         for c in self.components:
             act = f"{_bytes(c.activation_bytes)} ({c.activation_source})" if c.bytes is not None else "?"
-            rows.append((c.name, c.class_name, _count(c.params), c.dtype,
-                         _bytes(c.bytes), act, _where(c, self.plan, self.device)))
+            rows.append(
+                (
+                    c.name,
+                    c.class_name,
+                    _count(c.params),
+                    c.dtype,
+                    _bytes(c.bytes),
+                    act,
+                    _where(c, self.plan, self.device),
+                )
+            )
         lines += _table(rows)
         if any(c.activation_source == "simulated" for c in self.components):
-            lines.append("  (simulated: the pipeline's own call run at this size on fake weights; peak of the tensors "
-                         "alive while the component runs)")
+            lines.append(
+                "  (simulated: the pipeline's own call run at this size on fake weights; peak of the tensors "
+                "alive while the component runs)"
+            )
         elif self.components:
-            lines.append("  (formula: per-kind formulas fitted to simulations at the catalog's default sizes, rough "
-                         "elsewhere; simulate=True / --simulate runs the pipeline's own call on fake weights)")
-        gpu = (f"{gib(self.free_gpu_bytes)} free of {gib(self.total_gpu_bytes)}" if self.free_gpu_bytes is not None
-               else "no GPU here: estimates are for a GPU, in the card's dtypes")
+            lines.append(
+                "  (formula: per-kind formulas fitted to simulations at the catalog's default sizes, rough "
+                "elsewhere; simulate=True / --simulate runs the pipeline's own call on fake weights)"
+            )
+        gpu = (
+            f"{gib(self.free_gpu_bytes)} free of {gib(self.total_gpu_bytes)}"
+            if self.free_gpu_bytes is not None
+            else "no GPU here: estimates are for a GPU, in the card's dtypes"
+        )
         lines.append(f"estimated peak GPU memory per preset ({gpu}; RAM free {gib(self.free_ram_bytes)}):")
         rows = [("preset", "peak GPU", "RAM (offloaded)", "")]
         for r in self.presets:
@@ -104,7 +133,7 @@ def _count(n: int | None) -> str:
 def _bytes(n: int | None) -> str:
     if n is None:
         return "?"
-    for size, unit in ((1024 ** 3, "GiB"), (1024 ** 2, "MiB")):
+    for size, unit in ((1024**3, "GiB"), (1024**2, "MiB")):
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n / 1024:.1f} KiB"

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["resolve_plan"]
 
 
-def resolve_plan(memory: Any, spec: VideoSpec, card: ModelCard, family: Family, device: str,
-                 media: Mapping[str, Any] | None = None) -> MemoryPlan:
+def resolve_plan(
+    memory: Any, spec: VideoSpec, card: ModelCard, family: Family, device: str, media: Mapping[str, Any] | None = None
+) -> MemoryPlan:
     """The resolved plan for `spec.memory` ("auto", a preset name, a MemoryPlan or a dict).
 
     A plan named after a preset (`preset("low", oom_retry=True)`) adapts like the preset. `media` is
