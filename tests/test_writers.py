@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videogen import writers
+from videogen import saving, writers
 from videogen.errors import OutputExistsError, SpecError, VideoGenError
 from videogen.media import read_video
 from videogen.writers import SaveError, SaveWarning, content_sha256, write_video
@@ -47,7 +47,7 @@ def exchange_supported(folder: Path) -> bool:
     a.mkdir()
     b.mkdir()
     try:
-        return writers._renameat2(a, b, writers._RENAME_EXCHANGE)
+        return saving._renameat2(a, b, saving._RENAME_EXCHANGE)
     finally:
         a.rmdir()
         b.rmdir()
@@ -69,10 +69,10 @@ KILLED_SAVE = textwrap.dedent("""
     import os, sys
     from pathlib import Path
     import numpy as np
-    from videogen import writers
+    from videogen import saving, writers
 
     target, kind, fallback = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
-    real_replace, real_rename2 = os.replace, getattr(writers, "_renameat2", None)
+    real_replace, real_rename2 = os.replace, getattr(saving, "_renameat2", None)
 
     def touches(kind_, src, dst):
         return Path(dst) == target if kind_ == "video" else Path(dst) == Path(str(target) + ".json")
@@ -89,7 +89,7 @@ KILLED_SAVE = textwrap.dedent("""
         return done
 
     os.replace = replace
-    writers._renameat2 = (lambda *a: False) if fallback else rename2
+    saving._renameat2 = (lambda *a: False) if fallback else rename2
     frames = np.full((4, 16, 16, 3), 200, dtype=np.uint8)
     writers.write_video(frames, target, 8, {"gen": "new"}, overwrite=True)
     sys.exit(0)
@@ -113,7 +113,7 @@ def killed_save(target: Path, kill_after: str, fallback: bool = False) -> None:
 def test_png_overwrite_failing_between_renames_keeps_the_old_folder(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "frames"
     write_video(frames_of(10), target, 8)
-    monkeypatch.setattr(writers, "_renameat2", lambda *a: False, raising=False)  # the two-rename fallback
+    monkeypatch.setattr(saving, "_renameat2", lambda *a: False, raising=False)  # the two-rename fallback
     crash_replace(monkeypatch, lambda src, dst: dst == target and src.name.endswith(".tmp"))  # new in
     with pytest.raises(KeyboardInterrupt):
         write_video(frames_of(200), target, 8, overwrite=True)
@@ -214,7 +214,7 @@ def test_sidecar_records_the_save_and_a_checkable_hash(tmp_path: Path) -> None:
 
 
 def test_leftovers_of_dead_saves_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
-    host = writers._host_tag()
+    host = saving._host_tag()
     dead_proc = subprocess.Popen(["true"])
     dead_proc.wait()
     dead = dead_proc.pid

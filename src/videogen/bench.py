@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .catalog import ModelCard
+    from .families.base import Family
 
 logger = logging.getLogger("videogen")
 GPU_PRESETS = ("none", "fast", "balanced", "low", "low-fp8", "minimal", "int8")
@@ -250,11 +251,14 @@ def _random_weights(card: ModelCard, gpu: bool) -> Iterator[None]:
     from . import pipeline
 
     real = pipeline.load_pipeline
+    random_name = card.name
 
-    def load(card_: Any, family: Any, cls: type, load_kwargs: dict[str, Any], progress: bool = True) -> Any:
-        if card_.name != card.name:
-            return real(card_, family, cls, load_kwargs, progress)
-        return build_random_pipeline(card_, cls, load_kwargs), "random-weights"
+    def load(
+        card: ModelCard, family: Family, cls: Any, load_kwargs: dict[str, Any], progress: bool = True
+    ) -> tuple[Any, str | None]:
+        if card.name != random_name:
+            return real(card, family, cls, load_kwargs, progress)
+        return build_random_pipeline(card, cls, load_kwargs), "random-weights"
 
     pipeline.load_pipeline = load
     try:
@@ -276,7 +280,7 @@ def _default_dtype(dtype: Any) -> Iterator[None]:
         torch.set_default_dtype(before)
 
 
-def build_random_pipeline(card: ModelCard, cls: type, load_kwargs: dict[str, Any]) -> Any:
+def build_random_pipeline(card: ModelCard, cls: Any, load_kwargs: dict[str, Any]) -> Any:
     """`cls` with the full-size components of `card.arch`, random weights built on the GPU in their dtype.
 
     Tokenizers, scheduler and processors come from the family's tiny model (built offline); image

@@ -72,7 +72,8 @@ def check_extra_types(spec: VideoSpec, signature: PipelineSignature) -> None:
             )
         if key in EXTRA_RANGES and isinstance(value, numbers.Real) and not isinstance(value, bool):
             low, high, why = EXTRA_RANGES[key]
-            if not low <= value <= high:
+            number = int(value) if isinstance(value, numbers.Integral) else float(value)  # an int stays exact
+            if not low <= number <= high:
                 raise SpecError(
                     f"extra[{key!r}]={value!r} must be between {low} and {high} ({why}); default {default}",
                     field="extra",

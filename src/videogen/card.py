@@ -16,7 +16,8 @@ from typing import Any, Protocol
 class HasPipelines(Protocol):
     """What `ModelCard.pipeline_class` needs of a family: its task → pipeline class names."""
 
-    pipelines: Mapping[str, str]
+    @property
+    def pipelines(self) -> Mapping[str, str]: ...  # read-only: a family's may be a MappingProxyType
 
 
 @dataclass(frozen=True)

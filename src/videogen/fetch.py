@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from .errors import SpecError
 
@@ -257,7 +257,7 @@ def _opener(
         def redirect_request(
             self,
             req: urllib.request.Request,
-            fp: BinaryIO,
+            fp: IO[bytes],
             code: int,
             msg: str,
             headers: http.client.HTTPMessage,

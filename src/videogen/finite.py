@@ -12,6 +12,12 @@ from .errors import SpecError
 MAX_EXTRA_INT = 2**63 - 1
 
 
+def whole_int(value: numbers.Real) -> int:
+    """A whole number (5, numpy's int64(5), 5.0, Fraction(5)) as an exact int: an Integral as it is, any
+    other Real through its floor (no rounding through float)."""
+    return int(value) if isinstance(value, numbers.Integral) else int(math.floor(value))
+
+
 def check_numbers(value: Any, label: str, field: str, depth: int = 0) -> None:
     """Numbers in `value` (itself, or in its lists, tuples and dicts) must be finite and fit in int64."""
     if isinstance(value, bool) or depth > 8:

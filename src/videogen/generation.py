@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +87,7 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     family = get_family(card.family)
     media = load_media(spec)
     spec, rules = complete(spec, card, family, media)
-    class_name = card.pipeline_class(spec.task, family)
+    class_name = card.pipeline_class(spec.inferred_task(), family)
     check_call(spec, card, family, class_name)  # extra, scheduler, LoRAs: stored signatures, no torch
     from .memory import resolve_plan  # after every pure check: a spec error needs none of this (torch)
     from .runtime import pick_device
@@ -179,7 +180,7 @@ def cache_key(p: Prepared) -> tuple:
     return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan))
 
 
-def check_before_load(prepared: Prepared) -> tuple[type, frozenset[str]]:
+def check_before_load(prepared: Prepared) -> tuple[Any, frozenset[str]]:
     """The checks before weights load that need the pipeline's classes imported: the scheduler built with the
     spec's arguments (`prepare` checked `extra`, the scheduler's name and arguments and the LoRAs from the
     stored signatures, without importing anything). Returns the pipeline class and its call parameters."""
@@ -246,7 +247,7 @@ def _run(
             "pipeline": p.class_name,
         },
         "spec": spec.summary(),
-        "call": call_record(kwargs, spec.seed),
+        "call": call_record(kwargs, spec.filled_int("seed")),
         "device": p.device,
         "memory_plan": p.plan.summary(),
         "snapped": p.snapped,
@@ -260,7 +261,9 @@ def _run(
         "memory": peak_memory(p.device),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return VideoResult(frames=frames, fps=int(spec.fps), seed=int(spec.seed), spec=spec, metadata=metadata)
+    return VideoResult(
+        frames=frames, fps=spec.filled_int("fps"), seed=spec.filled_int("seed"), spec=spec, metadata=metadata
+    )
 
 
 def _call(
@@ -268,7 +271,7 @@ def _call(
     family: Family,
     spec: VideoSpec,
     kwargs: dict[str, Any],
-    params: set[str],
+    params: AbstractSet[str],
     on_step: OnStep | None,
     progress: bool,
     device: str,
@@ -314,12 +317,12 @@ def _call(
         scheduler_step_counted.step = counted_step
 
     pipe.set_progress_bar_config(disable=not progress)
-    generator = torch.Generator(device="cpu").manual_seed(int(spec.seed))
+    generator = torch.Generator(device="cpu").manual_seed(spec.filled_int("seed"))
     rng_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
     rng_lock = _GLOBAL_RNG_LOCK if family.uses_global_rng else contextlib.nullcontext()
     try:
         with rng_lock, torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(int(spec.seed))
+            torch.manual_seed(spec.filled_int("seed"))
             with family.call_context(pipe, spec):
                 return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
     except (TypeError, ValueError) as exc:

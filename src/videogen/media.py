@@ -227,12 +227,12 @@ def _decode(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any
     """The frames (RGB: PIL images, or uint8 arrays) and fps of a video file or folder of frames."""
     budget = _Budget(field, source)
     if path.is_dir():
-        frames = _folder_frames(path, field, source, budget)
-        if not as_pil:
-            import numpy as np
+        images = _folder_frames(path, field, source, budget)
+        if as_pil:
+            return images, None
+        import numpy as np
 
-            frames = [np.asarray(f) for f in frames]
-        return frames, None
+        return [np.asarray(f) for f in images], None
     try:
         with open(path, "rb") as f:
             head = f.read(16)

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("videogen")
 
 
-def pipeline_class(name: str) -> type:
-    """The diffusers pipeline class called `name` (first import under the process-wide load lock)."""
+def pipeline_class(name: str) -> Any:
+    """The diffusers pipeline class called `name` (first import under the process-wide load lock).
+
+    Any: the class is looked up by name at run time (and diffusers is not followed by the type check)."""
     from .imports import diffusers_attr
 
     return diffusers_attr(name)
@@ -96,7 +98,7 @@ class CacheEntry:
     #: state applied after load (memory plan, LoRAs), owned by the modules that apply it
     state: dict[str, Any] = field(default_factory=dict)
 
-    def pipeline(self, cls: type) -> Any:
+    def pipeline(self, cls: Any) -> Any:
         """The pipeline of class `cls` over this entry's components (from_pipe: no reload)."""
         name = cls.__name__
         if name not in self.pipelines:
@@ -209,7 +211,7 @@ def loading_bars(show: bool) -> Iterator[None]:
 
 
 def load_pipeline(
-    card: ModelCard, family: Family, cls: type, load_kwargs: dict[str, Any], progress: bool = True
+    card: ModelCard, family: Family, cls: Any, load_kwargs: dict[str, Any], progress: bool = True
 ) -> tuple[Any, str | None]:
     """Locate the weights and load `cls` from them. Loading errors become VideoGenError."""
     with loading_bars(progress):

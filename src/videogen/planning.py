@@ -70,8 +70,9 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
             else "asked for this MemoryPlan"
         )
     mine = estimate_plan(card, ctx.components, chosen, shape, "cuda", simulated.get(activation_parts(chosen)))
-    for est in [mine, *ests.values()] if failed else ():
-        est.unknown.append(failed)
+    if failed:
+        for est in [mine, *ests.values()]:
+            est.unknown.append(failed)
     if chosen.name not in ests or chosen != ests[chosen.name].plan.replace(oom_retry=chosen.oom_retry):
         ests = {**ests, chosen.name: mine}
     rows = []
@@ -92,9 +93,9 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
         model=card.name,
         pipeline=prepared.class_name,
         device=device,
-        height=int(prepared.spec.height),
-        width=int(prepared.spec.width),
-        num_frames=int(prepared.spec.num_frames),
+        height=prepared.spec.filled_int("height"),
+        width=prepared.spec.filled_int("width"),
+        num_frames=prepared.spec.filled_int("num_frames"),
         source=ctx.source,
         plan=chosen,
         reason=reason,

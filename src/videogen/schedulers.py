@@ -101,7 +101,7 @@ def check_scheduler_arguments(name: str, kwargs: Mapping[str, Any], params: list
                 field="scheduler",
             )
         check_numbers(item, f"scheduler[{key!r}]", "scheduler")
-        if isinstance(item, numbers.Integral) and not isinstance(item, bool) and abs(item) > MAX_SCHEDULER_INT:
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool) and abs(int(item)) > MAX_SCHEDULER_INT:
             raise SpecError(
                 f"scheduler: {key}={item!r} is too large; scheduler counts and orders are at most "
                 f"{MAX_SCHEDULER_INT} (e.g. num_train_timesteps=1000, solver_order=2): the scheduler "

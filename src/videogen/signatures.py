@@ -201,7 +201,7 @@ def describe_pipeline(cls: type) -> dict[str, Any]:
     }
 
 
-def scheduler_init_names(cls: type) -> list[str]:
+def scheduler_init_names(cls: Any) -> list[str]:
     import inspect
 
     return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]

@@ -113,7 +113,10 @@ def simulate(subject: Subject | Any, plan: MemoryPlan | None = None) -> Simulati
     Seconds to minutes on a CPU (docs/benchmarks.md); kept in memory and under `$VIDEOGEN_CACHE/simulations`.
     Raises VideoGenError when the pipeline can't run on fake tensors.
     """
-    plan = plan or subject.plan  # a Prepared carries its plan
+    if plan is None:
+        if isinstance(subject, Subject):
+            raise TypeError("simulate(subject): a Subject carries no plan; pass plan= (a Prepared carries its own)")
+        plan = subject.plan
     return simulate_plans(subject, [plan])[activation_parts(plan)]
 
 
@@ -302,7 +305,7 @@ def _set_activation_options(pipe: Any, plan: MemoryPlan) -> None:
             method()
 
 
-def fake_pipeline(subject: Subject, cls: type, plan: MemoryPlan, fake_mode: Any) -> Any:
+def fake_pipeline(subject: Subject, cls: Any, plan: MemoryPlan, fake_mode: Any) -> Any:
     """`cls` with full-size components built from their configs as fake tensors in the planned dtypes.
 
     Tokenizers, scheduler and processors come from the family's tiny model: they set sequence lengths
@@ -375,7 +378,7 @@ def _rebuild_on_cast(module: Any, comp: Any, fake_mode: Any) -> Callable:
 _ACTIVE_COUNTER: list[Any] = []
 
 
-def small_parts(subject: Subject, cls: type) -> dict[str, Any]:
+def small_parts(subject: Subject, cls: Any) -> dict[str, Any]:
     """Tokenizers, scheduler and processors for `cls`, from the family's tiny model."""
     import torch
 
@@ -440,7 +443,7 @@ def _on_real_tensors(method: Callable) -> Callable:
     return run
 
 
-def pipeline_config(card: ModelCard, cls: type) -> dict[str, Any]:
+def pipeline_config(card: ModelCard, cls: Any) -> dict[str, Any]:
     """The pipeline's own registered settings (Wan 2.2's boundary_ratio, expand_timesteps) for `cls`."""
     from .memory.components import pipeline_settings
 

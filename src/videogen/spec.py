@@ -15,6 +15,8 @@ from .errors import SpecError
 
 Task = Literal["t2v", "i2v", "flf2v", "v2v", "conditioned"]
 TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "v2v", "conditioned")
+#: the whole-number fields of VideoSpec (`VideoSpec.filled_int`)
+IntField = Literal["height", "width", "num_frames", "fps", "steps", "seed"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,13 @@ class VideoSpec:
             return "i2v"
         return "t2v"
 
+    def filled_int(self, name: IntField) -> int:
+        """Whole-number field `name` of a completed spec (`validate.complete` fills every default) as an int."""
+        value = getattr(self, name)
+        if value is None:
+            raise TypeError(f"VideoSpec.{name} is None: complete the spec first (validate.complete fills it)")
+        return int(value)
+
     def summary(self) -> dict[str, Any]:
         """The scalar fields, for metadata and display (media fields described, not embedded)."""
         out: dict[str, Any] = {}
@@ -209,7 +218,7 @@ def _as_lora(item: Any) -> LoRA:
     if isinstance(item, LoRA):
         return item
     if isinstance(item, (str, os.PathLike)):
-        return LoRA(item)
+        return LoRA(os.fspath(item))
     if isinstance(item, Mapping):
         names = [f.name for f in dataclasses.fields(LoRA)]
         unknown = [k for k in item if k not in names]

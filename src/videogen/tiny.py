@@ -45,8 +45,8 @@ def _fingerprint(family: str, variant: str) -> str:
 
     v = versions()
     digest = hashlib.sha1("|".join([family, variant, v["diffusers"], v["transformers"]]).encode())
-    for module in (inspect.getmodule(type(get_family(family))), tiny_parts):
-        digest.update(Path(inspect.getfile(module)).read_bytes())
+    for source in (type(get_family(family)), tiny_parts):  # the family's module, and the shared tiny parts
+        digest.update(Path(inspect.getfile(source)).read_bytes())
     return digest.hexdigest()[:12]
 
 

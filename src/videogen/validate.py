@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from .errors import SnapWarning, SpecError
-from .finite import check_extra_values, check_numbers  # noqa: F401 - also named here
+from .finite import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
 from .spec import VideoSpec
 
 if TYPE_CHECKING:
@@ -93,15 +93,16 @@ def _int_field(
         or (not isinstance(value, numbers.Integral) and (not math.isfinite(value) or value != math.floor(value)))
     ):
         raise SpecError(f"{name}={value!r} must be a whole number (e.g. {name}={example})", field=name, valid=example)
-    if value < minimum:
+    whole = whole_int(value)
+    if whole < minimum:
         raise SpecError(
             f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name, valid=minimum
         )
-    if maximum is not None and value > maximum:
+    if maximum is not None and whole > maximum:
         raise SpecError(
             f"{name}={value!r} must be at most {maximum}{why} (e.g. {name}={example})", field=name, valid=maximum
         )
-    return int(value)
+    return whole
 
 
 def _float_field(
@@ -113,15 +114,16 @@ def _float_field(
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise SpecError(f"{name}={value!r} must be a finite number (e.g. {name}={example})", field=name, valid=example)
-    if value < minimum:
+    number = float(value)
+    if number < minimum:
         raise SpecError(
             f"{name}={value!r} must be at least {minimum} (e.g. {name}={example})", field=name, valid=minimum
         )
-    if maximum is not None and value > maximum:
+    if maximum is not None and number > maximum:
         raise SpecError(
             f"{name}={value!r} must be at most {maximum:g}{why} (e.g. {name}={example})", field=name, valid=maximum
         )
-    return float(value)
+    return number
 
 
 def size_limit(card: ModelCard, name: str) -> int:
@@ -290,11 +292,12 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
 
     if card.sizes:
         if (height, width) not in card.sizes:
-            valid = min(card.sizes, key=lambda hw: abs(hw[0] - height) + abs(hw[1] - width))
+            asked = (height, width)
+            nearest = min(card.sizes, key=lambda hw: abs(hw[0] - asked[0]) + abs(hw[1] - asked[1]))
             shown = ", ".join(f"{h}x{w}" for h, w in card.sizes)
             rule = f"it only runs at {shown} (height x width)"
-            height = rules.fix("height", height, valid[0], rule)
-            width = rules.fix("width", width, valid[1], rule)
+            height = rules.fix("height", height, nearest[0], rule)
+            width = rules.fix("width", width, nearest[1], rule)
     else:
         m = card.size_multiple
         height = rules.fix("height", height, nearest_multiple(height, m), f"height must be a multiple of {m}")

@@ -167,7 +167,7 @@ def cache_hooked(module: Any) -> bool:
 def cache_context(pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
     """`transformer.cache_context("cond")` for pipelines that set none, when a cache hook needs it."""
     transformer = getattr(pipe, "transformer", None)
-    if not cache_hooked(transformer):
+    if transformer is None or not cache_hooked(transformer):
         return contextlib.nullcontext()
     if true_cfg_on(spec):
         logger.warning(

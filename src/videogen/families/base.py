@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from functools import cache
@@ -292,8 +293,9 @@ class Family:
             rules_text += f", num_frames {step}k+{offset}" if offset else f", num_frames a multiple of {step}"
         example = ", ".join(f"{name}={getattr(card, name)}" for name in missing)
         names = ", ".join(missing[:-1]) + f" and {missing[-1]}" if len(missing) > 1 else missing[0]
+        class_name = card.pipeline_class(spec.inferred_task(), self)
         raise SpecError(
-            f"{missing[0]}: model={card.name!r} is a {card.pipeline_class(spec.task, self)} outside the catalog "
+            f"{missing[0]}: model={card.name!r} is a {class_name} outside the catalog "
             "whose configs don't say the size it was made for, and its architecture matches no catalog model, "
             f"so videogen has no default: pass {names} ({rules_text}; e.g. {example} for a full-size "
             f"{self.name} model)",
@@ -323,13 +325,13 @@ class Family:
         }
 
     # ---- loading -------------------------------------------------------------------------------
-    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
+    def load(self, card: ModelCard, pipeline_cls: Any, load_kwargs: dict[str, Any]) -> Any:
         """Load the pipeline. Families assembled from several repos override this."""
         return pipeline_cls.from_pretrained(card.source, **load_kwargs)
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         """Keyword arguments for the pipeline's `__call__` (besides generator, output and callbacks).
 

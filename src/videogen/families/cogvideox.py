@@ -123,7 +123,7 @@ class CogVideoXFamily(Family):
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         if card.name in SIDE_RULES:
             short, longest = SIDE_RULES[card.name]
-            height, width = int(spec.height), int(spec.width)
+            height, width = spec.filled_int("height"), spec.filled_int("width")
             longer = min(max(height, width, short), longest)
             valid = (short, longer) if height <= width else (longer, short)
             rule = f"the shorter side must be {short} and the longer side {short} to {longest}"

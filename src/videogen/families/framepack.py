@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,7 +177,7 @@ class FramePackFamily(Family):
             )
         check_true_cfg(spec, card)
 
-        frames = int(spec.num_frames)
+        frames = spec.filled_int("num_frames")
         step = VAE_TEMPORAL * lws
         if spec.task == "flf2v":
             frames = rules.fix(
@@ -208,7 +209,7 @@ class FramePackFamily(Family):
         return None
 
     # ---- loading -------------------------------------------------------------------------------
-    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
+    def load(self, card: ModelCard, pipeline_cls: Any, load_kwargs: dict[str, Any]) -> Any:
         """Assemble the pipeline from `card.components` (tiny cards: `tiny_assembly` in their built folder);
         a card without components (a saved FramePack pipeline) loads as it is."""
         kwargs = dict(load_kwargs)
@@ -237,16 +238,16 @@ class FramePackFamily(Family):
         return self._from_pretrained(pipeline_cls, where(base_repos.pop()), kwargs)
 
     @staticmethod
-    def _from_pretrained(pipeline_cls: type, source: str, kwargs: dict[str, Any]) -> Any:
+    def _from_pretrained(pipeline_cls: Any, source: str, kwargs: dict[str, Any]) -> Any:
         return pipeline_cls.from_pretrained(source, **with_llama_tokenizer(kwargs, source))
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         lws = window_size(spec, card)
-        kwargs["num_frames"] = pipeline_num_frames(windows_for(spec.num_frames, lws), lws)
+        kwargs["num_frames"] = pipeline_num_frames(windows_for(spec.filled_int("num_frames"), lws), lws)
         return kwargs
 
     def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,17 +118,17 @@ class HunyuanVideoFamily(Family):
             )
         return checked
 
-    def load(self, card: ModelCard, pipeline_cls: type, load_kwargs: dict[str, Any]) -> Any:
+    def load(self, card: ModelCard, pipeline_cls: Any, load_kwargs: dict[str, Any]) -> Any:
         return pipeline_cls.from_pretrained(
             card.source, **with_llama_tokenizer(load_kwargs, card.source, card.revision)
         )
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         if spec.task == "i2v" and image_condition(card) == "latent_concat":
-            kwargs["num_frames"] = int(spec.num_frames) + LATENT_CONCAT_DROPPED_FRAMES
+            kwargs["num_frames"] = spec.filled_int("num_frames") + LATENT_CONCAT_DROPPED_FRAMES
         return kwargs
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> ContextManager[Any]:

@@ -14,6 +14,7 @@ seeds it with the spec's seed under a lock). It has no step callback: generation
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
@@ -68,10 +69,10 @@ class I2VGenXLFamily(Family):
         return Checked(spec, media)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
-        kwargs.setdefault("target_fps", int(spec.fps))
+        kwargs.setdefault("target_fps", spec.filled_int("fps"))
         kwargs.setdefault("clip_skip", None)  # the pipeline's default (1) crashes on transformers >= 5.6
         return kwargs
 

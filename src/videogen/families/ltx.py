@@ -49,6 +49,7 @@ import logging
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
 from ..errors import SpecError
+from ..finite import whole_int
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -134,7 +136,7 @@ class LTXFamily(Family):
                 field="extra",
                 valid=spec.fps,
             )
-        class_name = card.pipeline_class(spec.task, self)
+        class_name = card.pipeline_class(spec.inferred_task(), self)
         if "timesteps" in extra:
             timesteps = extra["timesteps"]
             if class_name != "LTXConditionPipeline":
@@ -172,7 +174,7 @@ class LTXFamily(Family):
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         if spec.task == "conditioned":
             media = {k: v for k, v in media.items() if k not in ("image", "last_image", "video")}
@@ -292,13 +294,17 @@ def _fix_extra(rules: Rules | None, label: str, value: Any, valid: Any, rule: st
 
 
 def _frame_index(rules: Rules | None, label: str, value: Any, num_frames: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or (not isinstance(value, numbers.Integral) and value != math.floor(value))
+    ):
         raise SpecError(
             f"{label}={value!r} must be a whole frame number in [0, {num_frames}), e.g. {label}=0",
             field="extra",
             valid=0,
         )
-    value = int(value)
+    value = whole_int(value)
     valid = min(max(value, 0), num_frames - 1)
     rule = f"frame_index must be in [0, num_frames) = [0, {num_frames})"
     return int(_fix_extra(rules, label, value, valid, rule))
@@ -335,7 +341,7 @@ def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | Non
     from ..media import to_frames, to_pil
 
     extra = spec.extra
-    num_frames = int(spec.num_frames)
+    num_frames = spec.filled_int("num_frames")
     out: list[dict[str, Any]] = []
     if "conditions" in extra:
         for name in ("image", "last_image", "video"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
@@ -68,14 +69,15 @@ class ModelScopeFamily(Family):
                 field="extra",
                 valid=V2V_STRENGTH,
             )
-        if int(spec.steps * strength) < 1:
+        steps = spec.filled_int("steps")
+        if int(steps * strength) < 1:
             needed = math.ceil(1 / strength)
             while int(needed * strength) < 1:  # float rounding
                 needed += 1
             spec = spec.replace(
                 steps=rules.fix(
                     "steps",
-                    spec.steps,
+                    steps,
                     needed,
                     f"video-to-video runs int(steps * strength) denoising steps and strength is {strength}, "
                     f"so steps must be at least {needed}",
@@ -117,7 +119,7 @@ class ModelScopeFamily(Family):
         return Checked(spec.replace(height=height, width=width), media)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.setdefault("clip_skip", None)

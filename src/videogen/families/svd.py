@@ -20,6 +20,7 @@ are independent on purpose: changing the playback speed of a clip must not chang
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -85,11 +86,13 @@ class SVDFamily(Family):
                     valid=example,
                 )
         low = float(spec.extra.get("min_guidance_scale", MIN_GUIDANCE))
-        if spec.guidance_scale < low:
+        guidance = spec.guidance_scale
+        assert guidance is not None  # a completed spec (validate.complete sets every default)
+        if guidance < low:
             spec = spec.replace(
                 guidance_scale=rules.fix(
                     "guidance_scale",
-                    spec.guidance_scale,
+                    guidance,
                     low,
                     f"SVD ramps guidance from min_guidance_scale ({low}) on the first frame to guidance_scale "
                     "on the last, so guidance_scale must be at least min_guidance_scale",
@@ -98,7 +101,7 @@ class SVDFamily(Family):
         return Checked(spec, media)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: set[str]
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.pop("guidance_scale", None)  # not a parameter of the pipeline

@@ -121,7 +121,8 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
     ests, refused = estimates(ctx, card, shape, list(LADDER), simulated)
     choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram)
     assumed_note = f" (assumed: {ASSUME_GPU_ENV})" if assumed is not None else ""
-    if free is None or any(e.peak_gpu_bytes is None for e in ests.values()):
+    peaks = {name: e.peak_gpu_bytes for name, e in ests.items() if e.peak_gpu_bytes is not None}
+    if free is None or len(peaks) < len(ests):
         choice.plan = _auto(resolve(PRESETS["none"], ctx, fix=True), "sizes or free memory unknown")
         choice.reason = (
             "component sizes or free GPU memory unknown "
@@ -136,7 +137,7 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
             continue
         est = ests[name]
         ram_ok = free_ram is None or (est.ram_bytes or 0) <= RAM_FRACTION * free_ram
-        if est.peak_gpu_bytes <= budget and ram_ok:
+        if peaks[name] <= budget and ram_ok:
             choice.reason = (
                 f"{name}: estimated peak {gib(est.peak_gpu_bytes)} fits {gib(free)} free GPU "
                 f"memory{assumed_note} with a {gib(margin)} margin"
@@ -145,7 +146,7 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
             choice.plan = _auto(est.plan, choice.reason)
             return choice
     last = LADDER[-1]
-    gpu_only = next((n for n in LADDER if n not in refused and ests[n].peak_gpu_bytes <= budget), None)
+    gpu_only = next((n for n in LADDER if n not in refused and peaks[n] <= budget), None)
     if gpu_only is not None:  # the GPU would do: RAM for the offloaded weights is what is short
         est = ests[gpu_only]
         choice.reason = (
@@ -169,9 +170,10 @@ def cpu_ram_bytes(ctx: Context) -> int | None:
     from .estimate import module_stats
 
     stats = [module_stats(c) for c in ctx.components]
-    if not stats or any(s is None for s in stats):
+    known = [s for s in stats if s is not None]
+    if not stats or len(known) < len(stats):
         return None
-    return sum(s.params for s in stats) * 4
+    return sum(s.params for s in known) * 4
 
 
 def _auto(plan: MemoryPlan, reason: str) -> MemoryPlan:

@@ -170,7 +170,9 @@ def tile_too_small(ctx: Context) -> str | None:
     from .estimate import module_stats, vae_factors
 
     vae = ctx.first("vae")
-    stats = module_stats(vae) if vae is not None and vae.config else None
+    if vae is None or not vae.config:
+        return None
+    stats = module_stats(vae)
     if stats is None or not stats.tile or stats.tile // vae_factors(vae)[0] >= 2:
         return None
     return f"{vae.class_name}'s tile is {stats.tile} px, under two latent pixels (a test-size VAE config)"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..archs import CONFIG_DIR, arch_config  # noqa: F401 - CONFIG_DIR: tests/memory/test_report.py
+from . import stored
 from .plans import DENOISERS, TEXT_ENCODERS
 
 if TYPE_CHECKING:
@@ -68,9 +69,17 @@ def _library_of(module_name: str) -> str:
     return "transformers" if module_name.startswith("transformers") else "diffusers"
 
 
-@cache
 def annotated_components(pipeline_class: str) -> tuple[Component, ...]:
-    """Model components named in the pipeline class's `__init__` annotations (class only)."""
+    """Model components named in the pipeline class's `__init__` annotations (class only): stored
+    (memory/stored.py), else read from the class."""
+    entry = stored.pipeline(pipeline_class)
+    if entry is not None:
+        return tuple(Component(name, class_name, library) for name, class_name, library in entry["components"])
+    return live_annotated_components(pipeline_class)
+
+
+@cache
+def live_annotated_components(pipeline_class: str) -> tuple[Component, ...]:
     import typing
 
     import torch
@@ -156,9 +165,9 @@ def pipeline_components(card: ModelCard, pipeline_class: str) -> tuple[list[Comp
         return comps, f"stored architecture configs/{card.arch}.json"
     folder = pipeline_folder(card)
     if folder is not None:
-        comps = folder_components(folder, pipeline_class)
-        if comps:
-            return list(comps), f"pipeline folder {folder}"
+        found = folder_components(folder, pipeline_class)
+        if found:
+            return list(found), f"pipeline folder {folder}"
     return list(annotated_components(pipeline_class)), f"{pipeline_class} annotations (classes only, no sizes)"
 
 
@@ -210,14 +219,23 @@ class Capabilities:
     single_file: bool = False
 
 
-def component_class(class_name: str, library: str) -> type:
+def component_class(class_name: str, library: str) -> Any:
+    """The diffusers or transformers model class called `class_name` (Any: looked up by name at run time)."""
     from ..imports import module_attr
 
     return module_attr(library, class_name)
 
 
-@cache
 def capabilities(class_name: str, library: str) -> Capabilities:
+    """What `class_name` supports: stored (memory/stored.py), else probed (`probe_capabilities`)."""
+    found = stored.capabilities(class_name)
+    if found is not None:
+        return Capabilities(**{**found, "repeated_blocks": tuple(found["repeated_blocks"])})
+    return probe_capabilities(class_name, library)
+
+
+@cache
+def probe_capabilities(class_name: str, library: str) -> Capabilities:
     """Probe `class_name`, built with its default config on the meta device (a class that needs arguments is
     judged from the class alone)."""
     import torch
@@ -250,18 +268,22 @@ def capabilities(class_name: str, library: str) -> Capabilities:
     )
 
 
-@cache
 def pipeline_call_parameters(pipeline_class: str) -> frozenset[str]:
-    import inspect
+    """The parameters of the pipeline's `__call__` (self included), from the stored signatures."""
+    from ..signatures import pipeline_signature
 
-    from ..imports import diffusers_attr
+    return pipeline_signature(pipeline_class).names | {"self"}
 
-    return frozenset(inspect.signature(diffusers_attr(pipeline_class).__call__).parameters)
+
+def batches_guidance(pipeline_class: str) -> bool:
+    """Whether the pipeline runs the conditional and unconditional passes as one batch of two: stored, else
+    read from the class's source."""
+    entry = stored.pipeline(pipeline_class)
+    return bool(entry["batches_guidance"]) if entry is not None else live_batches_guidance(pipeline_class)
 
 
 @cache
-def batches_guidance(pipeline_class: str) -> bool:
-    """Whether the pipeline runs the conditional and unconditional passes as one batch of two."""
+def live_batches_guidance(pipeline_class: str) -> bool:
     import inspect
 
     from ..imports import diffusers_attr

@@ -1,9 +1,9 @@
-"""Estimates without weights: each component's bytes (built on the meta device from its config), the
-denoiser's and the VAE's activation memory at the spec's size, and each plan's peak GPU memory.
+"""Estimates without weights: each component's bytes (built on the meta device from its config), and each
+plan's peak GPU memory per phase: the weights its placement keeps on the GPU plus the running component's
+activations at the spec's size.
 
-Activations come from a small formula per component kind (transformer, UNet, VAE, text encoder) read off
-the configs with their class defaults, scaled per class to the simulation (`FORMULA_FIT`): milliseconds,
-what `memory="auto"` decides with. A caller that ran the opt-in simulation (simulate.py:
+Activations come from the fitted per-kind formulas (activations.py, `FORMULA_FIT`): milliseconds, what
+`memory="auto"` decides with. A caller that ran the opt-in simulation (simulate.py:
 `videogen.plan(..., simulate=True)`, the bench) passes its figures in instead. Free GPU memory and free
 RAM come from the machine (for tests and benchmarks: `VIDEOGEN_ASSUME_GPU_GIB`, `VIDEOGEN_ASSUME_RAM_GIB`).
 """
@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..runtime import component_dtype
+from .activations import (  # noqa: F401 - VAE_LAYOUT, effective_config, vae_factors: also named here (moved)
+    FORMULA_FIT,
+    VAE_LAYOUT,
+    Shape,
+    denoiser_activation,
+    effective_config,
+    image_activation,
+    text_activation,
+    vae_activation,
+    vae_factors,
+)
 from .components import Component
 from .plans import MemoryPlan
 
@@ -32,31 +41,6 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "f
 #: bytes per weight of a quantized Linear layer (scales included, roughly)
 QUANT_BYTES = {"int8": 1.03, "float8": 1.03, "int4": 0.53, "8bit": 1.03, "4bit": 0.53}
 GIB = 1024**3
-#: simulated / formula activations, the median over the catalog's models at their default sizes (untiled;
-#: benchmarks/simulate_catalog.py, 2026-11-23): scaled by these, the formulas `auto` decides with land near
-#: the simulation for the models measured (docs/benchmarks.md); elsewhere they are rough
-FORMULA_FIT: dict[str, float] = {
-    "WanTransformer3DModel": 0.84,
-    "AutoencoderKLWan": 1.85,
-    "UMT5EncoderModel": 0.88,
-    "CLIPVisionModel": 3.3,
-    "CogVideoXTransformer3DModel": 0.83,
-    "AutoencoderKLCogVideoX": 3.4,
-    "T5EncoderModel": 0.72,
-    "HunyuanVideoTransformer3DModel": 1.16,
-    "HunyuanVideoFramepackTransformer3DModel": 0.59,
-    "AutoencoderKLHunyuanVideo": 0.2,
-    "LlamaModel": 2.0,
-    "LlavaForConditionalGeneration": 12.2,
-    "SiglipVisionModel": 2.3,
-    "LTXVideoTransformer3DModel": 1.0,
-    "AutoencoderKLLTXVideo": 0.84,
-    "UNet3DConditionModel": 1.9,
-    "I2VGenXLUNet": 1.9,
-    "UNetSpatioTemporalConditionModel": 1.6,
-    "AutoencoderKLTemporalDecoder": 1.3,
-    "CLIPVisionModelWithProjection": 1.5,
-}
 #: allocator slack on top of the live tensors (fragmentation, cuBLAS workspaces)
 OVERHEAD_FRACTION = 0.05
 OVERHEAD_BYTES = 256 * 1024**2
@@ -205,145 +189,6 @@ def weight_bytes(stats: ModuleStats, dtype: str, name: str, plan: MemoryPlan) ->
     return stats.params * per
 
 
-# ---- activations ---------------------------------------------------------------------------------
-def effective_config(component: Component) -> dict[str, Any]:
-    """The component's config with the class defaults it leaves out (a stored config lists only what
-    differs; `patch_size` and `attention_head_dim` are often defaults)."""
-    return dict(_defaults(component.class_name, component.library), **(component.config or {}))
-
-
-@lru_cache(maxsize=64)
-def _defaults(class_name: str, library: str) -> dict[str, Any]:
-    import inspect
-
-    from .components import component_class
-
-    try:
-        cls = component_class(class_name, library)
-    except (ImportError, AttributeError):
-        return {}
-    if library != "diffusers":
-        try:
-            return cls.config_class().to_dict()
-        except Exception:  # noqa: BLE001 - a config class that needs arguments: no defaults
-            return {}
-    return {
-        k: p.default
-        for k, p in inspect.signature(cls.__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-
-
-@dataclass(frozen=True)
-class Shape:
-    """The spec's output size."""
-
-    height: int
-    width: int
-    frames: int
-    batch_cfg: int = 1
-
-
-#: VAE classes: (spatial factor, temporal factor, frames decoded at once: None = all, top channels key)
-VAE_LAYOUT: dict[str, tuple[int, int, int | None]] = {
-    "AutoencoderKLWan": (8, 4, 4),
-    "AutoencoderKLLTXVideo": (32, 8, None),
-    "AutoencoderKLCogVideoX": (8, 4, 8),
-    "AutoencoderKLHunyuanVideo": (8, 4, None),
-    "AutoencoderKLTemporalDecoder": (8, 1, None),
-    "AutoencoderKL": (8, 1, None),
-}
-
-
-def vae_factors(vae: Component | None) -> tuple[int, int]:
-    """(spatial, temporal) compression of the VAE, from its config where it says so."""
-    if vae is None:
-        return 8, 4
-    config = effective_config(vae)
-    spatial, temporal, _ = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
-    spatial = int(config.get("scale_factor_spatial") or config.get("spatial_compression_ratio") or spatial)
-    temporal = int(config.get("scale_factor_temporal") or config.get("temporal_compression_ratio") or temporal)
-    if vae.class_name == "AutoencoderKL" and config.get("block_out_channels"):
-        spatial = 2 ** (len(config["block_out_channels"]) - 1)
-    return spatial, temporal
-
-
-def _patch(config: Mapping[str, Any]) -> tuple[int, int, int]:
-    p = config.get("patch_size", 1)
-    if isinstance(p, (list, tuple)):
-        return int(p[0]), int(p[-2]), int(p[-1])
-    pt = int(config.get("patch_size_t") or 1)
-    return pt, int(p), int(p)
-
-
-def denoiser_activation(
-    den: Component, vae: Component | None, shape: Shape, act_bytes: int, forward_chunking: bool = False
-) -> int:
-    """Peak activation bytes of one denoiser forward at `shape` (no gradients)."""
-    config = effective_config(den)
-    spatial, temporal = vae_factors(vae)
-    h, w = shape.height // spatial, shape.width // spatial
-    if "block_out_channels" in config:  # a UNet: frames run as a batch, skip connections stay alive
-        channels = list(config["block_out_channels"])
-        layers = config.get("layers_per_block", 2)
-        layers = layers[0] if isinstance(layers, (list, tuple)) else layers
-        pixels = h * w
-        skips = sum((int(layers) + 1) * c * pixels / 4**i for i, c in enumerate(channels))
-        working = (4 if forward_chunking else 12) * channels[0] * pixels
-        return int(shape.batch_cfg * shape.frames * (skips + working) * act_bytes)
-    heads = int(config.get("num_attention_heads") or 16)
-    head_dim = int(config.get("attention_head_dim") or 64)
-    dim = heads * head_dim
-    ffn = int(config.get("ffn_dim") or dim * float(config.get("mlp_ratio") or 4.0))
-    pt, ph, pw = _patch(config)
-    frames = (shape.frames - 1) // temporal + 1 if temporal > 1 else shape.frames
-    tokens = math.ceil(frames / pt) * math.ceil(h / ph) * math.ceil(w / pw)
-    return int(shape.batch_cfg * tokens * (8 * dim + 2 * ffn) * act_bytes)
-
-
-def vae_activation(
-    vae: Component, stats: ModuleStats | None, shape: Shape, act_bytes: int, tiling: bool, decode_chunk: int | None
-) -> int:
-    """Peak bytes of the VAE decode: the top decoder stage for the frames decoded at once + the output."""
-    config = effective_config(vae)
-    _, _, chunk = VAE_LAYOUT.get(vae.class_name, (8, 4, None))
-    if decode_chunk:
-        chunk = decode_chunk if chunk is None else min(chunk, decode_chunk)
-    frames = shape.frames if chunk is None else min(chunk, shape.frames)
-    if tiling and vae.class_name in ("AutoencoderKLHunyuanVideo", "AutoencoderKLLTXVideo"):
-        frames = min(frames, 17)  # these tile in time too
-    channels = config.get("block_out_channels") or [128]
-    top = int(channels[0]) if isinstance(channels, (list, tuple)) else int(channels)
-    if "base_dim" in config:  # Wan
-        mult = (config.get("dim_mult") or [1])[0]
-        top = int(config.get("decoder_base_dim") or config["base_dim"]) * int(mult)
-    patch = int(config.get("patch_size") or 1)
-    height, width = shape.height, shape.width
-    if tiling and stats is not None and stats.tile:
-        height, width = min(height, stats.tile), min(width, stats.tile)
-    top_stage = frames * height * width * top * act_bytes * 6 / (patch * patch)
-    output = shape.frames * 3 * shape.height * shape.width * 4 * 2
-    return int(top_stage + output)
-
-
-def text_activation(enc: Component, act_bytes: int) -> int:
-    config = effective_config(enc)
-    text = config.get("text_config") or config
-    dim = int(text.get("d_model") or text.get("hidden_size") or 1024)
-    ffn = int(text.get("d_ff") or text.get("intermediate_size") or 4 * dim)
-    heads = int(text.get("num_heads") or text.get("num_attention_heads") or 16)
-    seq = 77 if "CLIP" in enc.class_name else 512
-    return int(2 * seq * (6 * dim + 2 * ffn) * act_bytes + heads * seq * seq * 4)
-
-
-def image_activation(enc: Component, act_bytes: int) -> int:
-    config = effective_config(enc)
-    vision = config.get("vision_config") or config
-    dim = int(vision.get("hidden_size") or 1024)
-    tokens = (int(vision.get("image_size") or 224) // int(vision.get("patch_size") or 14)) ** 2 + 1
-    return int(2 * tokens * 10 * dim * act_bytes)
-
-
 # ---- a plan's peak -------------------------------------------------------------------------------
 @dataclass
 class ComponentEstimate:
@@ -470,7 +315,7 @@ def estimate_plan(
         live = others + row.running_bytes + row.activation_bytes
         est.phases[row.name] = int(live * (1 + OVERHEAD_FRACTION) + OVERHEAD_BYTES)
     est.peak_gpu_bytes = max(est.phases.values())
-    est.ram_bytes = sum(r.bytes for r in known if r.where == "offload")
+    est.ram_bytes = sum(r.bytes for r in known if r.bytes is not None and r.where == "offload")
     return est
 
 
@@ -533,8 +378,6 @@ def free_ram_bytes() -> int | None:
     except OSError:
         pass
     try:
-        import os
-
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None

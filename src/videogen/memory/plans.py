@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
+from ..finite import whole_int
 
 PLACEMENTS = ("none", "model", "sequential", "group")
 OFFLOAD_TYPES = ("block_level", "leaf_level")
@@ -64,9 +65,10 @@ def _whole(value: Any, name: str, example: int, optional: bool = False) -> int |
     ):
         allowed = " (or None)" if optional else ""
         raise _err(f"{name}={value!r} must be a whole number{allowed}, e.g. {name}={example}")
-    if value < 1:
+    whole = whole_int(value)
+    if whole < 1:
         raise _err(f"{name}={value!r} must be at least 1{' (or None)' if optional else ''}, e.g. {name}={example}")
-    return int(value)
+    return whole
 
 
 def _choice(value: Any, name: str, choices: tuple[str, ...], optional: bool = False) -> None:

@@ -77,6 +77,7 @@ def pipeline_quantization(plan: MemoryPlan, dtypes: dict[str, torch.dtype]) -> A
         raise VideoGenError(
             f"videogen: quantization={plan.quantization!r} names no components; resolve the plan first (memory.resolve)"
         )
+    assert plan.quantization is not None  # load_kwargs calls this for a plan with a quantization only
     backend, kind = plan.quantization.split("-", 1)
     mapping = {}
     for name in plan.quantize_components:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,15 +103,15 @@ class PlanReport:
             else "no GPU here: estimates are for a GPU, in the card's dtypes"
         )
         lines.append(f"estimated peak GPU memory per preset ({gpu}; RAM free {gib(self.free_ram_bytes)}):")
-        rows = [("preset", "peak GPU", "RAM (offloaded)", "")]
+        preset_rows = [("preset", "peak GPU", "RAM (offloaded)", "")]
         for r in self.presets:
             mark = "<- chosen" if r.name == self.plan.name else ""
             if r.refused:
                 mark = f"not here: {r.refused}"
             elif r.fits is False:
                 mark = mark or "does not fit"
-            rows.append((r.name, gib(r.peak_gpu_bytes), gib(r.ram_bytes) if r.ram_bytes else "-", mark))
-        lines += _table(rows)
+            preset_rows.append((r.name, gib(r.peak_gpu_bytes), gib(r.ram_bytes) if r.ram_bytes else "-", mark))
+        lines += _table(preset_rows)
         lines.append(f"choice: {self.plan.describe()}")
         lines.append(f"reason: {self.reason}")
         for note in self.plan.notes:
@@ -139,7 +140,7 @@ def _bytes(n: int | None) -> str:
     return f"{n / 1024:.1f} KiB"
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 

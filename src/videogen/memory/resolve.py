@@ -34,7 +34,7 @@ def resolve_plan(
     A plan named after a preset (`preset("low", oom_retry=True)`) adapts like the preset. `media` is
     accepted for callers that still pass it and unused (`auto` decides from formulas, not simulation).
     """
-    ctx = context(card, card.pipeline_class(spec.task, family), device)
+    ctx = context(card, card.pipeline_class(spec.inferred_task(), family), device)
     if memory is None or (isinstance(memory, str) and memory == "auto"):
         return choose(ctx, card, shape_of(spec, ctx)).plan
     plan = preset(memory) if isinstance(memory, str) else plan_from(memory)

@@ -1,0 +1,161 @@
+"""What memory planning reads of the classes, stored for the catalog (`configs/planning.json`).
+
+Planning a catalog model reads each component's parameter counts built on the meta device
+(`estimate.ModuleStats`), what each component class supports (`components.Capabilities`) and its default
+config (`activations.effective_config`), and each pipeline class's model components (its `__init__`
+annotations) and whether it batches guidance. Reading them from the classes imports torch, diffusers and
+transformers and builds every component on the meta device (seconds), so they are stored, generated from the
+installed libraries, and `videogen plan -m <catalog model>` imports none of them. Regenerate after upgrading
+diffusers, transformers or torch, or after editing a `configs/<arch>.json`:
+
+    python -m videogen.memory.regenerate --write
+
+tests/memory/test_stored.py regenerates them and compares, and checks that every catalog model's plan from
+the stored data is the live one. The stored data is used only when the installed diffusers, transformers and
+torch are the versions it was generated from, and a component's counts only when its config is the one they
+were counted from (`stats_key`); otherwise the classes are read live (exact, but importing torch).
+
+Class defaults are stored as JSON with tuples tagged (`{"__tuple__": [...]}`), so they read back equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("videogen")
+
+FILE = Path(__file__).resolve().parent.parent / "configs" / "planning.json"
+REGENERATE = "python -m videogen.memory.regenerate --write"
+#: the libraries the stored data is read from; each one's installed version must match the file's
+LIBRARIES = ("diffusers", "transformers", "torch")
+#: where each library's `__version__ = "..."` line is, relative to its package folder
+_VERSION_FILE = {"torch": "version.py"}
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of `package` without importing it (its version line, else its metadata)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    try:
+        path = Path(spec.origin).parent / _VERSION_FILE.get(package, "__init__.py")
+        with open(path, encoding="utf-8") as f:
+            head = f.read(8192)
+    except OSError:
+        head = ""
+    match = re.search(r"^__version__\s*(?::\s*str\s*)?=\s*[\"']([^\"']+)[\"']", head, re.MULTILINE)
+    if match:
+        return match.group(1)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def installed_versions() -> dict[str, str | None]:
+    return {name: installed_version(name) for name in LIBRARIES}
+
+
+@cache
+def data() -> dict[str, Any] | None:
+    """The stored data, or None when it was generated from other library versions than the installed ones."""
+    try:
+        loaded = json.loads(FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.info("videogen: stored planning data unreadable (%s); reading the classes instead", exc)
+        return None
+    installed = installed_versions()
+    if loaded.get("versions") != installed:
+        logger.info(
+            "videogen: stored planning data is for %s, installed are %s: reading the classes live "
+            "(regenerate with `%s`)",
+            loaded.get("versions"),
+            installed,
+            REGENERATE,
+        )
+        return None
+    return loaded
+
+
+def stats_key(class_name: str, library: str, config_key: str) -> str:
+    """What a component's stored counts are looked up by: its class and its config (`estimate._config_key`)."""
+    return hashlib.sha256(f"{library}:{class_name}:{config_key}".encode()).hexdigest()[:20]
+
+
+def stats(class_name: str, library: str, config_key: str) -> tuple[bool, dict[str, Any] | None]:
+    """(stored, the ModuleStats fields or None when the component can't be built) of a component."""
+    if data() is None:
+        return False, None
+    entry = _stats_index().get(stats_key(class_name, library, config_key))
+    return (False, None) if entry is None else (True, entry["stats"])
+
+
+@cache
+def _stats_index() -> dict[str, dict[str, Any]]:
+    loaded = data() or {}
+    return {entry["key"]: entry for parts in loaded.get("stats", {}).values() for entry in parts.values()}
+
+
+def capabilities(class_name: str) -> dict[str, Any] | None:
+    """The stored `Capabilities` fields of component class `class_name`, or None."""
+    loaded = data()
+    entry = loaded["classes"].get(class_name) if loaded else None
+    return entry.get("capabilities") if entry else None
+
+
+def class_defaults(class_name: str) -> dict[str, Any] | None:
+    """The stored default config of component class `class_name`, or None (not stored, or not storable)."""
+    loaded = data()
+    entry = loaded["classes"].get(class_name) if loaded else None
+    if not entry or "defaults" not in entry:
+        return None
+    return _decoded_defaults(class_name)
+
+
+@cache
+def _decoded_defaults(class_name: str) -> dict[str, Any]:
+    return dict(decode((data() or {})["classes"][class_name]["defaults"]))
+
+
+def pipeline(class_name: str) -> dict[str, Any] | None:
+    """{"components": [[name, class, library], ...], "batches_guidance": bool} of a pipeline class, or None."""
+    loaded = data()
+    return loaded["pipelines"].get(class_name) if loaded else None
+
+
+def encode(value: Any) -> Any:
+    """`value` as JSON, tuples tagged; raises TypeError for anything JSON can't hold."""
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("non-string keys")
+        return {k: encode(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"not storable: {type(value).__name__}")
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(decode(v) for v in value["__tuple__"])
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
