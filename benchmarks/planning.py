@@ -3,12 +3,13 @@
     python benchmarks/planning.py [--models a,b] [--gpus 24,80] [--ram-gib 64] [--out benchmarks/out/planning.json]
 
 For each full-size card and each GPU size, a fresh Python process (nothing of videogen's cached) imports
-torch, diffusers and transformers and then the model's own pipeline and component classes (timed apart:
-`generate` needs those imports anyway), and then times the first `prepare(spec, memory="auto")`: resolve,
-validate, the plan checks, weights counted on the meta device, every ladder preset estimated with the
-fitted activation formulas, the choice. The GPU and the free RAM are told to the planner with
-`VIDEOGEN_ASSUME_GPU_GIB` / `VIDEOGEN_ASSUME_RAM_GIB` (for tests and benchmarks only), so the table is
-the same on any machine. Prints a markdown table (docs/benchmarks.md) and writes the figures as JSON.
+videogen and times the first `prepare(spec, memory="auto")`: resolve, validate, the plan checks, each
+component's counts and each class's capabilities and defaults from the stored planning data
+(configs/planning.json, memory/stored.py), every ladder preset estimated with the fitted activation formulas,
+the choice; and says whether torch, diffusers or transformers got imported on the way (they should not: the
+stored data stands in for the classes). The GPU and the free RAM are told to the planner with
+`VIDEOGEN_ASSUME_GPU_GIB` / `VIDEOGEN_ASSUME_RAM_GIB` (for tests and benchmarks only), so the table is the
+same on any machine. Prints a markdown table (docs/benchmarks.md) and writes the figures as JSON.
 No GPU, no weights, no network.
 """
 
@@ -48,9 +49,9 @@ def main(argv: list[str]) -> int:
     rows = []
     print(
         f"| model | size (w×h×frames) | {' | '.join(f'{g} GB: choice' for g in gpus)} | "
-        f"{' | '.join(f'{g} GB: s' for g in gpus)} | imports s |"
+        f"{' | '.join(f'{g} GB: s' for g in gpus)} | import videogen s | torch/diffusers imported |"
     )
-    print("|---|---|" + "---|" * (2 * len(gpus) + 1))
+    print("|---|---|" + "---|" * (2 * len(gpus) + 2))
     for name in names:
         runs = {}
         for gpu in gpus:
@@ -71,8 +72,9 @@ def main(argv: list[str]) -> int:
         rows.append(row)
         choices = " | ".join(runs[g]["choice"] for g in gpus)
         seconds = " | ".join(f"{runs[g]['seconds']:.2f}" for g in gpus)
-        imports = " / ".join(f"{runs[g]['imports_s']:.1f}" for g in gpus)
-        print(f"| {name} | {row['size']} | {choices} | {seconds} | {imports} |", flush=True)
+        imports = " / ".join(f"{runs[g]['import_s']:.2f}" for g in gpus)
+        loaded = ", ".join(sorted({m for g in gpus for m in runs[g]["loaded"]})) or "no"
+        print(f"| {name} | {row['size']} | {choices} | {seconds} | {imports} | {loaded} |", flush=True)
         out_path = Path(args.out)  # after every model: a long run keeps what it has
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps({"versions": _versions(), "models": rows}, indent=1))
@@ -85,29 +87,12 @@ def main(argv: list[str]) -> int:
 
 
 def _child(name: str) -> dict:
-    """In a fresh process: the imports, then the first (cold) and a second (warm) `prepare(memory="auto")`."""
+    """In a fresh process: `import videogen`, then the first (cold) and a second (warm) `prepare(memory="auto")`."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
-    import diffusers
-    import torch  # noqa: F401
-    import transformers
-
-    base = time.perf_counter() - start
-    import videogen
-    from videogen.families import get_family
     from videogen.planning import prepare_for_plan
 
-    card = videogen.resolve(name)
-    family = get_family(card.family)
-    class_name = card.pipeline_class(card.tasks[0], family)
-    start = time.perf_counter()
-    getattr(diffusers, class_name)  # the model's own modules (generate imports them too)
-    config = json.loads((Path(videogen.__file__).parent / "configs" / f"{card.arch}.json").read_text())
-    parts = {**config["components"], **config.get("by_pipeline", {}).get(class_name, {})}
-    for part in parts.values():
-        getattr(diffusers if part["library"] == "diffusers" else transformers, part["class"])
-    model_imports = time.perf_counter() - start
-
+    imports = time.perf_counter() - start
     start = time.perf_counter()
     prepared = prepare_for_plan(None, {"model": name, "memory": "auto"})
     cold = time.perf_counter() - start
@@ -120,9 +105,8 @@ def _child(name: str) -> dict:
         "choice": prepared.plan.name,
         "seconds": round(cold, 3),
         "warm_s": round(warm, 4),
-        "imports_s": round(base + model_imports, 2),
-        "imports_torch_diffusers_transformers_s": round(base, 2),
-        "imports_model_s": round(model_imports, 2),
+        "import_s": round(imports, 3),
+        "loaded": [m for m in ("torch", "diffusers", "transformers") if m in sys.modules],
         "reason": next((n for n in prepared.plan.notes if n.startswith("chosen by auto")), ""),
     }
 

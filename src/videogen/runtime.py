@@ -17,15 +17,38 @@ DISTRIBUTION = "videogen-diffusers"
 
 
 def pick_device() -> str:
-    """`VIDEOGEN_DEVICE` if set, else "cuda" when a GPU is visible, else "cpu"."""
+    """`VIDEOGEN_DEVICE` if set, else "cuda" when a GPU is visible, else "cpu".
+
+    On Linux without a GPU driver's device files (`gpu_evident`) it answers "cpu" without importing torch
+    (seconds), unless torch is already imported."""
     forced = os.environ.get("VIDEOGEN_DEVICE")
     if forced:
         return forced
+    if not gpu_evident():
+        return "cpu"
     import torch
 
     if torch.cuda.is_available():
         return "cuda"
     return "cpu"
+
+
+def gpu_evident() -> bool:
+    """Whether asking torch for a GPU could answer yes: torch is already imported (asking is cheap), or this is
+    not Linux, or a GPU driver is there (`gpu_driver_files`). False only where torch would find no GPU."""
+    import sys
+
+    return "torch" in sys.modules or not sys.platform.startswith("linux") or gpu_driver_files()
+
+
+def gpu_driver_files() -> bool:
+    """Whether a GPU driver's files are there (Linux): NVIDIA /dev/nvidia*, /proc/driver/nvidia; WSL /dev/dxg;
+    ROCm /dev/kfd."""
+    import glob
+
+    if glob.glob("/dev/nvidia*"):
+        return True
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd"))
 
 
 def component_dtypes(card: ModelCard, device: str, plan: Any = None) -> dict[str, str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from . import stored
 from .components import Component
 
 #: simulated / formula activations, the median over the catalog's models at their default sizes (untiled;
@@ -51,11 +52,17 @@ class Tiled(Protocol):
 def effective_config(component: Component) -> dict[str, Any]:
     """The component's config with the class defaults it leaves out (a stored config lists only what
     differs; `patch_size` and `attention_head_dim` are often defaults)."""
-    return dict(_defaults(component.class_name, component.library), **(component.config or {}))
+    return dict(class_defaults(component.class_name, component.library), **(component.config or {}))
+
+
+def class_defaults(class_name: str, library: str) -> dict[str, Any]:
+    """The class's default config: stored (memory/stored.py), else read from the class."""
+    found = stored.class_defaults(class_name, library)
+    return found if found is not None else live_defaults(class_name, library)
 
 
 @lru_cache(maxsize=64)
-def _defaults(class_name: str, library: str) -> dict[str, Any]:
+def live_defaults(class_name: str, library: str) -> dict[str, Any]:
     import inspect
 
     from .components import component_class

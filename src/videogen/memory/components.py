@@ -228,7 +228,7 @@ def component_class(class_name: str, library: str) -> Any:
 
 def capabilities(class_name: str, library: str) -> Capabilities:
     """What `class_name` supports: stored (memory/stored.py), else probed (`probe_capabilities`)."""
-    found = stored.capabilities(class_name)
+    found = stored.capabilities(class_name, library)
     if found is not None:
         return Capabilities(**{**found, "repeated_blocks": tuple(found["repeated_blocks"])})
     return probe_capabilities(class_name, library)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import component_dtype
+from ..runtime import component_dtype, gpu_evident
+from . import stored
 from .activations import (  # noqa: F401 - VAE_LAYOUT, effective_config, vae_factors: also named here (moved)
     FORMULA_FIT,
     VAE_LAYOUT,
@@ -162,8 +163,12 @@ def module_stats(component: Component) -> ModuleStats | None:
     """Parameter counts of `component` (None when its config is unknown)."""
     if component.config is None:
         return None
+    key = _config_key(component)
+    found, fields = stored.stats(component.class_name, component.library, key)
+    if found:  # counted when configs/planning.json was generated (memory/stored.py)
+        return ModuleStats(**fields) if fields is not None else None
     try:
-        return _stats(component.class_name, component.library, _config_key(component))
+        return _stats(component.class_name, component.library, key)
     except Exception as exc:  # noqa: BLE001 - an odd config: say it is unknown rather than guess
         logger.info("could not build %s on the meta device: %s", component.class_name, exc)
         return None
@@ -354,6 +359,8 @@ def free_gpu_bytes() -> tuple[int, int] | None:
     assumed = assumed_gpu_bytes()
     if assumed is not None:
         return assumed, assumed
+    if not gpu_evident():  # no GPU driver here: no need to import torch to know
+        return None
     try:
         import torch
 

@@ -15,7 +15,8 @@ the stored data is the live one. The stored data is used only when the installed
 torch are the versions it was generated from, and a component's counts only when its config is the one they
 were counted from (`stats_key`); otherwise the classes are read live (exact, but importing torch).
 
-Class defaults are stored as JSON with tuples tagged (`{"__tuple__": [...]}`), so they read back equal.
+Class defaults are stored as JSON with tuples and dicts with non-string keys tagged (`{"__tuple__": [...]}`,
+`{"__items__": [[key, value], ...]}`), so they read back equal; a class whose defaults would not is read live.
 """
 
 from __future__ import annotations
@@ -109,17 +110,21 @@ def _stats_index() -> dict[str, dict[str, Any]]:
     return {entry["key"]: entry for parts in loaded.get("stats", {}).values() for entry in parts.values()}
 
 
-def capabilities(class_name: str) -> dict[str, Any] | None:
-    """The stored `Capabilities` fields of component class `class_name`, or None."""
+def _class_entry(class_name: str, library: str) -> dict[str, Any] | None:
     loaded = data()
     entry = loaded["classes"].get(class_name) if loaded else None
+    return entry if entry and entry["library"] == library else None
+
+
+def capabilities(class_name: str, library: str) -> dict[str, Any] | None:
+    """The stored `Capabilities` fields of component class `class_name`, or None."""
+    entry = _class_entry(class_name, library)
     return entry.get("capabilities") if entry else None
 
 
-def class_defaults(class_name: str) -> dict[str, Any] | None:
+def class_defaults(class_name: str, library: str) -> dict[str, Any] | None:
     """The stored default config of component class `class_name`, or None (not stored, or not storable)."""
-    loaded = data()
-    entry = loaded["classes"].get(class_name) if loaded else None
+    entry = _class_entry(class_name, library)
     if not entry or "defaults" not in entry:
         return None
     return _decoded_defaults(class_name)
@@ -143,8 +148,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError("non-string keys")
+        if not all(isinstance(k, str) for k in value):  # e.g. transformers' id2label: {0: "LABEL_0"}
+            return {"__items__": [[encode(k), encode(v)] for k, v in value.items()]}
         return {k: encode(v) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -155,6 +160,8 @@ def decode(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
             return tuple(decode(v) for v in value["__tuple__"])
+        if set(value) == {"__items__"}:
+            return {decode(k): decode(v) for k, v in value["__items__"]}
         return {k: decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decode(v) for v in value]
