@@ -44,7 +44,12 @@ MODELS = (
 IMAGE = image(32, 32)
 MEDIA = ("image", "last_image", "video")
 #: fields a bad value can be named by besides its own (a wrong task asks for the input that task needs)
-ALSO = {"task": {"image", "last_image", "video", "prompt"}}
+ALSO = {
+    "task": {"image", "last_image", "video", "prompt"},
+    # a memory plan and a step cache that can't run together (compile + hooks): either field may be named
+    "memory": {"cache"},
+    "cache": {"memory"},
+}
 EXAMPLES = 2500
 
 # ---- junk ------------------------------------------------------------------------------------------
@@ -260,6 +265,15 @@ bad_values: dict[str, Any] = {
     ),
     "snap": junk,
     "revision": st.one_of(junk, st.sampled_from(["", " ", "main branch", "main", "a\tb"])),
+    "cache": st.one_of(
+        junk,
+        st.sampled_from(["fbcc", "FBC!", "", "magcache", "auto"]),
+        st.dictionaries(
+            st.one_of(st.sampled_from(["method", "threshold", "interval", "warmup", "mag_ratios", "x"]), st.integers()),
+            st.one_of(junk, numbers_junk, st.sampled_from(["fbc", "pab", "taylorseer"])),
+            max_size=3,
+        ),
+    ),
 }
 assert set(bad_values) == set(SPEC_FIELDS) - set(MEDIA), set(SPEC_FIELDS) ^ set(bad_values)
 
@@ -306,6 +320,8 @@ def valid_values(name: str) -> dict[str, Any]:
         "extra": st.sampled_from([None, {}]),
         "snap": st.booleans(),
         "revision": st.none(),  # tiny models have no Hub revision to pin
+        # every DiT family takes these at any steps (TaylorSeer and MagCache depend on steps and calibration)
+        "cache": st.sampled_from([None, "none", "pab", "fbc"] if family.cache_methods else [None, "none"]),
     }
     media = {"image": IMAGE} if task == "i2v" else {}
     return {"fields": values, "media": media}

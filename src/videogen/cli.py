@@ -76,6 +76,12 @@ def add_spec_arguments(parser: argparse.ArgumentParser, model_default: str | Non
         help="a keyword argument for the pipeline call, e.g. --extra strength=0.7",
     )
     parser.add_argument("--snap", action="store_true", help="round size and frames to valid values")
+    parser.add_argument(
+        "--cache",
+        type=_cache_value,
+        help="step cache: none, auto, fbc, taylorseer, magcache, pab, fastercache, or JSON such as "
+        '\'{"method": "fbc", "threshold": 0.1}\' (docs/speed.md)',
+    )
 
 
 def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,6 +104,7 @@ def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
         "task",
         "memory",
         "revision",
+        "cache",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -113,6 +120,16 @@ def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     if args.snap:
         fields["snap"] = True
     return fields
+
+
+def _cache_value(text: str) -> Any:
+    """--cache: a method name, or a JSON object {"method": name, **knobs}."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"--cache {text!r} is not valid JSON: {exc}") from None
+    return text
 
 
 class VideoGenErrorUsage(VideoGenError):

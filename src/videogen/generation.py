@@ -11,6 +11,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from .caching import check_plan
 from .callcheck import check_call
 from .catalog import ModelCard, resolve
 from .errors import Cancelled, SpecError
@@ -94,6 +95,7 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
 
     device = pick_device()
     plan = resolve_plan(spec.memory, spec, card, family, device, media)
+    check_plan(spec.cache, plan)  # a step cache with a plan it doesn't combine with (compile)
     return Prepared(
         spec=spec,
         card=card,
@@ -201,6 +203,7 @@ def _run(
     from .pipeline import CACHE, load_pipeline
     from .runtime import peak_memory, reset_peak, versions
     from .schedulers import scheduler_for_call
+    from .step_cache import applied
 
     started = started if started is not None else time.perf_counter()
     p = prepared
@@ -230,7 +233,10 @@ def _run(
         kwargs.update({k: v for k, v in call_kwargs(p.plan, params).items() if k not in spec.extra})
         call_start = time.perf_counter()
         reset_peak(p.device)
-        with scheduler_for_call(pipe, spec.scheduler, card.name, family.flow_matching):
+        with (
+            scheduler_for_call(pipe, spec.scheduler, card.name, family.flow_matching),
+            applied(pipe, spec, card, family) as cache_record,  # on for this call only
+        ):
             output = _call(pipe, family, spec, kwargs, params, on_step, progress, p.device)
         call_seconds = time.perf_counter() - call_start
 
@@ -250,6 +256,7 @@ def _run(
         "call": call_record(kwargs, spec.filled_int("seed")),
         "device": p.device,
         "memory_plan": p.plan.summary(),
+        "cache": cache_record.summary(),
         "snapped": p.snapped,
         "timings": {
             "validate_s": round(p.validate_seconds, 6),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import numbers
@@ -101,11 +102,22 @@ class VideoSpec:
     snap: bool = False
     #: a Hub revision (branch, tag or commit) of `model`; also `model="org/repo@rev"`
     revision: str | None = None
+    #: step cache (docs/speed.md): None/"none", a method ("fbc", "taylorseer", "magcache", "pab",
+    #: "fastercache"), "auto" (the model's best), or {"method": name, **knobs}; checked in validate.complete
+    cache: Any = None
 
     def __post_init__(self) -> None:
         # Normalise containers so a frozen spec can't be changed behind its back.
         object.__setattr__(self, "extra", _as_extra(self.extra))
         object.__setattr__(self, "loras", _as_loras(self.loras))
+        if isinstance(self.cache, Mapping):  # a copy: the frozen spec's setting can't change behind its back
+            object.__setattr__(self, "cache", copy.deepcopy(dict(self.cache)))
+        elif self.cache is not None and not isinstance(self.cache, str):
+            raise SpecError(
+                f"cache={self.cache!r} must be None, a method name or a dict {{'method': name, **knobs}}, "
+                "e.g. cache='taylorseer' (see docs/speed.md)",
+                field="cache",
+            )
         if self.task is not None and (not isinstance(self.task, str) or self.task not in TASKS):
             raise SpecError(
                 f"task={self.task!r} is not a task videogen knows; use one of {', '.join(TASKS)} "

@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import caching
 from .card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from .errors import SnapWarning, SpecError
 from .finite import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
@@ -209,6 +210,7 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
             valid=False,
         )
     rules = Rules(card=card, snap=bool(spec.snap), given=given)
+    caching.parse(spec.cache)  # the value's own form first: method name, knob names and ranges
     task = check_task(spec, card, family)
 
     for name in ("prompt", "negative_prompt"):
@@ -332,6 +334,7 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
         done = done.replace(steps=v2v_steps(done, family.v2v_strength, rules))
     done, checked_media = family.check(done, card, rules, media)
     media.update(checked_media)  # what the family's check changed (a video resized by snap, LTX's conditions)
+    done = done.replace(cache=caching.resolve(done.cache, done, card, family))  # the completed setting
     return done, rules
 
 

@@ -207,3 +207,37 @@ def with_llama_tokenizer(kwargs: Mapping[str, Any], source: str, revision: str |
         if tokenizer is not None:
             out["tokenizer"] = tokenizer
     return out
+
+
+# ---- step caches of the DiT families (VideoSpec.cache; see docs/speed.md) ----------------------------
+#: the default knobs every DiT family starts from; a family file copies and overrides them (its own data).
+#: Sources: the defaults of diffusers 0.42.1's config classes (hooks/*.py) unless said otherwise.
+DIT_CACHE_METHODS: Mapping[str, Mapping[str, Any]] = {
+    # FirstBlockCacheConfig.threshold default (0.05). On random tiny weights it skips nothing
+    # (shared/notes/speed-facts.md); real models' first-block residuals change less from step to step.
+    "fbc": {"threshold": 0.05},
+    # TaylorSeerCacheConfig defaults: cache_interval 5, disable_cache_before_step 3, max_order 1 (the
+    # paper's N=5, first order: arXiv 2503.06923)
+    "taylorseer": {"interval": 5, "warmup": 3, "stop_after": None, "order": 1},
+    # MagCacheConfig defaults: threshold 0.06, max_skip_steps 3, retention_ratio 0.2; ratios from calibration
+    "magcache": {"threshold": 0.06, "max_skip": 3, "warmup_share": 0.2},
+    # PyramidAttentionBroadcastConfig as diffusers' cache docs set it for CogVideoX: spatial attention
+    # reused every 2nd block call while the timestep is in (100, 800)
+    "pab": {"interval": 2, "timestep_range": (100, 800)},
+    # FasterCacheConfig defaults (spatial skip 2 in (-1, 681)); attention weight 0.3 as diffusers' cache
+    # docs pass it (`attention_weight_callback=lambda _: 0.3`)
+    "fastercache": {"interval": 2, "timestep_range": (-1, 681), "attention_weight": 0.3},
+}
+#: TaylorSeer's default identifiers match only modules named exactly `attn`, so on Wan, LTX and CogVideoX
+#: (`attn1`/`attn2`) it silently does nothing (speed-facts.md): every DiT family names its modules
+TAYLORSEER_IDENTIFIERS = r"(blocks|transformer_blocks|single_transformer_blocks)\.\d+\.(attn\d*|ffn?)"
+#: diffusers cache-config fields fixed by the DiT layout: TaylorSeer's modules; FasterCache's tensor layout
+#: and no classifier-free-guidance batch skipping (its CFG branch crashes where cond and uncond are not
+#: one batch: Wan runs them as two calls, Hunyuan/FramePack are guidance-distilled; LTX's tokens are 3-D)
+DIT_CACHE_HOOK_SETTINGS: Mapping[str, Mapping[str, Any]] = {
+    "taylorseer": {"cache_identifiers": [TAYLORSEER_IDENTIFIERS]},
+    "fastercache": {"tensor_format": "BCFHW", "is_guidance_distilled": True},
+}
+#: `cache="auto"`: MagCache where calibrated ratios exist (the lowest compute at the smallest frame change
+#: measured, speed-facts.md), else TaylorSeer (skips on a fixed schedule, so it always saves compute)
+DIT_CACHE_AUTO = ("magcache", "taylorseer")

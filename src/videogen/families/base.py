@@ -185,6 +185,13 @@ class Family:
     #: The pipeline returns more frames than asked (it makes whole windows, or is asked for more): `frames`
     #: keeps the first num_frames.
     trims_frames: bool = False
+    #: step-cache method (`VideoSpec.cache`) → its default knobs for this family, with their sources in a
+    #: comment; a method not here is refused before loading (videogen.caching). Empty: no step cache.
+    cache_methods: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    #: diffusers cache-config fields fixed by the model's layout (not knobs): method → fields
+    cache_hook_settings: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    #: `cache="auto"`: the first of these the spec can take (MagCache only with calibrated ratios)
+    cache_auto: tuple[str, ...] = ()
 
     def __init__(self, cards: Iterable[ModelCard] = ()) -> None:
         self.cards = tuple(cards)
@@ -362,6 +369,11 @@ class Family:
         """A context the call runs in (a seam for cache hooks that need a cache context)."""
         return contextlib.nullcontext()
 
+    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+        """Why step-cache `method` (one of `cache_methods`) can't run this spec, or None: families override
+        this for what their data can't say (a layout or a call shape the hook gets wrong)."""
+        return None
+
     def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
         """How many times the step callback fires for this call.
 
@@ -373,6 +385,11 @@ class Family:
             strength = float(call_kwargs.get("strength", self.v2v_strength))
             steps = min(int(steps * strength), steps)
         return steps
+
+    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+        """The denoising steps of one schedule (what step caches count in): `total_steps` unless the call
+        runs the schedule several times (FramePack's windows)."""
+        return self.total_steps(spec, call_kwargs)
 
     def frames(self, output: Any, spec: VideoSpec, card: ModelCard) -> np.ndarray:
         """The first video of the output as floats in [0, 1], shape T×H×W×3."""

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
+from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -53,6 +54,15 @@ V15: dict[str, Any] = {
 
 class CogVideoXFamily(Family):
     name = "cogvideox"
+    # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source). FasterCache
+    # as diffusers' cache docs set it for CogVideoX: 5-D latents frames-first ("BFCHW"), and cond/uncond in
+    # one batch, so its CFG skipping runs (distilled where guidance_scale <= 1 leaves no uncond batch)
+    cache_methods = DIT_CACHE_METHODS
+    cache_hook_settings = {
+        **DIT_CACHE_HOOK_SETTINGS,
+        "fastercache": {"tensor_format": "BFCHW", "is_guidance_distilled": False},
+    }
+    cache_auto = DIT_CACHE_AUTO
     pipelines = MappingProxyType(
         {"t2v": "CogVideoXPipeline", "i2v": "CogVideoXImageToVideoPipeline", "v2v": "CogVideoXVideoToVideoPipeline"}
     )
@@ -178,7 +188,7 @@ class CogVideoXFamily(Family):
             out_channels=4,  # noqa: C408
             time_embed_dim=2,
             text_embed_dim=32,
-            num_layers=1,
+            num_layers=2,  # First Block Cache needs two blocks (a head and a tail)
             sample_width=2,
             sample_height=2,
             sample_frames=9,

@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard, nearest_frame_count
 from ..errors import SpecError
-from ._common import cache_context, check_true_cfg, with_llama_tokenizer
+from ._common import (
+    DIT_CACHE_AUTO,
+    DIT_CACHE_HOOK_SETTINGS,
+    DIT_CACHE_METHODS,
+    cache_context,
+    check_true_cfg,
+    with_llama_tokenizer,
+)
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -110,6 +117,11 @@ def pipeline_num_frames(windows: int, latent_window_size: int) -> int:
 
 class FramePackFamily(Family):
     name = "framepack"
+    # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
+    # has what each costs on the tiny model)
+    cache_methods = DIT_CACHE_METHODS
+    cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
+    cache_auto = DIT_CACHE_AUTO
     pipelines = {"i2v": "HunyuanVideoFramepackPipeline", "flf2v": "HunyuanVideoFramepackPipeline"}
     card_defaults = {
         "height": 480,
@@ -256,8 +268,22 @@ class FramePackFamily(Family):
         windows = max(1, math.ceil(int(call_kwargs.get("num_frames", spec.num_frames)) / window))
         return int(spec.steps or 0) * windows
 
+    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+        return int(spec.steps or 0)  # each window runs the whole schedule
+
     def call_context(self, pipe: Any, spec: VideoSpec) -> ContextManager[Any]:
         return cache_context(pipe, spec)
+
+    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+        """TaylorSeer extrapolates each module's output along the steps and knows nothing of windows: from the
+        second window on it would predict from the previous window's trajectory."""
+        windows = windows_for(spec.filled_int("num_frames"), window_size(spec, card))
+        if method == "taylorseer" and windows > 1:
+            return (
+                f"num_frames={spec.num_frames} takes {windows} FramePack windows, and TaylorSeer would carry its "
+                "predictions from one window's steps into the next"
+            )
+        return None
 
     # ---- tiny models ---------------------------------------------------------------------------
     def build_tiny(self, variant: str, folder: Path) -> None:

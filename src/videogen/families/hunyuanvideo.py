@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
-from ._common import cache_context, check_true_cfg, true_cfg_on, with_llama_tokenizer
+from ._common import (
+    DIT_CACHE_AUTO,
+    DIT_CACHE_HOOK_SETTINGS,
+    DIT_CACHE_METHODS,
+    cache_context,
+    check_true_cfg,
+    true_cfg_on,
+    with_llama_tokenizer,
+)
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -72,6 +80,11 @@ def image_condition(card: ModelCard) -> str | None:
 
 class HunyuanVideoFamily(Family):
     name = "hunyuanvideo"
+    # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
+    # has what each costs on the tiny model)
+    cache_methods = DIT_CACHE_METHODS
+    cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
+    cache_auto = DIT_CACHE_AUTO
     pipelines = {"t2v": "HunyuanVideoPipeline", "i2v": "HunyuanVideoImageToVideoPipeline"}
     card_defaults = {
         "height": 720,

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 from ..card import ModelCard
 from ..errors import SpecError
 from ..finite import whole_int
+from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ CONDITION_ONLY = {"t2v": "LTXConditionPipeline", "i2v": "LTXConditionPipeline"}
 
 class LTXFamily(Family):
     name = "ltx"
+    # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
+    # has what each costs on the tiny model)
+    cache_methods = DIT_CACHE_METHODS
+    cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
+    cache_auto = DIT_CACHE_AUTO
     pipelines = MappingProxyType(
         {"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "conditioned": "LTXConditionPipeline"}
     )
@@ -251,7 +257,7 @@ class LTXFamily(Family):
             num_attention_heads=4,
             attention_head_dim=8,
             cross_attention_dim=32,
-            num_layers=1,
+            num_layers=2,  # First Block Cache needs two blocks (a head and a tail)
             caption_channels=32,
         )
         diffusers.LTXConditionPipeline(

@@ -6,18 +6,29 @@ TI2V-5B (VAE ×16). The VAE runs in float32 on a GPU (the model authors' and dif
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
+from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, cache_context
 from .base import Family, component_class, outside_catalog, size_unknown
+
+if TYPE_CHECKING:
+    from ..spec import VideoSpec
 
 WAN_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
 
 
 class WanFamily(Family):
     name = "wan"
+    # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
+    # has what each costs on the tiny model)
+    cache_methods = DIT_CACHE_METHODS
+    cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
+    cache_auto = DIT_CACHE_AUTO
     pipelines = {
         "t2v": "WanPipeline",
         "i2v": "WanImageToVideoPipeline",
@@ -62,6 +73,20 @@ class WanFamily(Family):
             tasks = ("flf2v",)
         card = outside_catalog(card, ref, class_name, tasks=tasks, size_multiple=spatial * int(patch[1]))
         return card if known else size_unknown(card)
+
+    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+        """WanVideoToVideoPipeline sets no cache context, which First Block Cache and TaylorSeer need: the call
+        runs in `transformer.cache_context("cond")` when a cache hook is on (the other Wan pipelines set theirs)."""
+        if type(pipe).__name__ == "WanVideoToVideoPipeline":
+            return cache_context(pipe, spec)
+        return contextlib.nullcontext()
+
+    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+        """Wan 2.2's two experts (high noise, then low noise) each see part of the schedule, and MagCache
+        counts steps per transformer against the whole schedule's calibrated ratios."""
+        if method == "magcache" and "guidance_scale_2" in card.call_defaults:  # the two-expert cards
+            return f"{card.name} has two experts that split the schedule, which MagCache's per-step ratios can't follow"
+        return None
 
     def build_tiny(self, variant: str, folder: Path) -> None:
         """Tiny Wan pipelines: "t2v", "i2v", "flf2v", "a14b" (2.2 two experts), "ti2v" (2.2 5B layout)."""

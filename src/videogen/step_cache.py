@@ -1,0 +1,159 @@
+"""A spec's step cache (`VideoSpec.cache`, completed by `caching.resolve`) on the loaded pipeline, for one call.
+
+diffusers' own hooks (`transformer.enable_cache(config)` / `disable_cache()`) go on every denoiser (Wan 2.2's
+two experts both) right before the call and come off right after it, whatever happens, with their state
+reset: the cached pipeline carries no cache state from one call to the next, so `cache=None` after a cached
+call gives the frames of a fresh load. While a cache is on, forward hooks count the `nn.Linear` calls inside
+the transformer blocks: the share skipped is `1 - calls / (forwards × the most calls one forward made)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .caching import hook_fields, transformer_steps
+from .errors import SpecError
+
+if TYPE_CHECKING:
+    from .card import ModelCard
+    from .families.base import Family
+    from .spec import VideoSpec
+
+logger = logging.getLogger("videogen")
+#: the pipeline attributes that hold denoisers a step cache goes on
+DENOISERS = ("transformer", "transformer_2")
+
+
+@dataclass
+class CacheRecord:
+    """What a call's step cache did: filled while the call runs, read for `metadata["cache"]`."""
+
+    setting: Mapping[str, Any] | None
+    #: per denoiser: nn.Linear calls inside its blocks, one count per forward
+    forwards: dict[str, list[int]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any] | None:
+        if self.setting is None:
+            return None
+        settings = {k: v for k, v in self.setting.items() if k != "method"}
+        computed = sum(sum(counts) for counts in self.forwards.values())
+        full = sum(len(counts) * max(counts, default=0) for counts in self.forwards.values())
+        return {
+            "method": self.setting["method"],
+            "settings": settings,
+            "denoisers": sorted(self.forwards),
+            "block_linear_calls": computed,
+            "block_linear_calls_uncached": full,
+            "skipped": round(1.0 - computed / full, 4) if full else None,
+        }
+
+
+def denoisers(pipe: Any) -> dict[str, Any]:
+    return {name: m for name in DENOISERS if (m := getattr(pipe, name, None)) is not None}
+
+
+def blocks(module: Any) -> list[Any]:
+    """The transformer blocks of `module` (the ModuleLists diffusers' cache hooks look for)."""
+    import torch
+    from diffusers.hooks._common import _ALL_TRANSFORMER_BLOCK_IDENTIFIERS
+
+    found: list[Any] = []
+    for name, child in module.named_children():
+        if name in _ALL_TRANSFORMER_BLOCK_IDENTIFIERS and isinstance(child, torch.nn.ModuleList):
+            found.extend(child)
+    return found
+
+
+def _config(setting: Mapping[str, Any], pipe: Any, family: Family, spec: VideoSpec, card: ModelCard) -> Any:
+    """The diffusers cache config of a completed setting for this pipeline and call."""
+    from diffusers.hooks import (
+        FasterCacheConfig,
+        FirstBlockCacheConfig,
+        MagCacheConfig,
+        PyramidAttentionBroadcastConfig,
+        TaylorSeerCacheConfig,
+    )
+
+    method = setting["method"]
+    fields = hook_fields(setting, family)
+    if method == "fbc":
+        return FirstBlockCacheConfig(**fields)
+    if method == "taylorseer":
+        return TaylorSeerCacheConfig(**fields)
+    if method == "magcache":
+        return MagCacheConfig(**fields, num_inference_steps=transformer_steps(spec, card, family))
+    timestep = lambda: pipe.current_timestep  # noqa: E731 - read at each hooked call
+    if method == "pab":
+        return PyramidAttentionBroadcastConfig(**fields, current_timestep_callback=timestep)
+    if method == "fastercache":
+        weight = float(fields.pop("attention_weight_callback"))
+        if float(spec.guidance_scale or 0.0) <= 1.0:  # no unconditional batch to skip
+            fields["is_guidance_distilled"] = True
+        return FasterCacheConfig(
+            **fields, attention_weight_callback=lambda _module: weight, current_timestep_callback=timestep
+        )
+    raise ValueError(f"unknown step-cache method {method!r}")
+
+
+def _off(module: Any) -> None:
+    if hasattr(module, "_reset_stateful_cache"):
+        module._reset_stateful_cache()
+    if getattr(module, "is_cache_enabled", False):
+        module.disable_cache()
+
+
+@contextlib.contextmanager
+def applied(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family) -> Iterator[CacheRecord]:
+    """The spec's step cache on `pipe`'s denoisers for the `with` body; yields the call's `CacheRecord`."""
+    record = CacheRecord(spec.cache)
+    if spec.cache is None:  # hooks someone put on the pipeline by hand stay as they are
+        yield record
+        return
+    models = denoisers(pipe)
+    for name, module in models.items():
+        if getattr(module, "is_cache_enabled", False):
+            logger.warning("%s: replacing the cache hook already on %s with cache=%r", card.name, name, spec.cache)
+        _off(module)
+    handles: list[Any] = []
+    try:
+        for name, module in models.items():
+            found = blocks(module)
+            if spec.cache["method"] in ("fbc", "magcache") and len(found) < 2:
+                raise SpecError(
+                    f"cache: {spec.cache['method']!r} needs two or more transformer blocks (it computes the first "
+                    f"and skips the rest) and {card.name}'s {name} has {len(found)}; use 'taylorseer' or 'pab'",
+                    field="cache",
+                )
+            module.enable_cache(_config(spec.cache, pipe, family, spec, card))
+            handles.extend(_count(name, module, found, record))
+        yield record
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module in models.values():
+            _off(module)
+
+
+def _count(name: str, module: Any, found: list[Any], record: CacheRecord) -> list[Any]:
+    """Forward hooks that count the `nn.Linear` calls inside `found` blocks, per forward of `module`."""
+    import torch
+
+    counts = record.forwards.setdefault(name, [])
+
+    def start(*_: Any) -> None:
+        counts.append(0)
+
+    def tally(*_: Any) -> None:
+        if counts:
+            counts[-1] += 1
+
+    handles = [module.register_forward_pre_hook(start)]
+    for block in found:
+        for sub in block.modules():
+            if isinstance(sub, torch.nn.Linear):
+                handles.append(sub.register_forward_hook(tally))
+    return handles
