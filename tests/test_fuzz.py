@@ -267,10 +267,13 @@ bad_values: dict[str, Any] = {
     "revision": st.one_of(junk, st.sampled_from(["", " ", "main branch", "main", "a\tb"])),
     "cache": st.one_of(
         junk,
-        st.sampled_from(["fbcc", "FBC!", "", "magcache", "auto"]),
+        st.sampled_from(["fbcc", "FBC!", "", "magcache", "auto", "deepcache"]),
         st.dictionaries(
-            st.one_of(st.sampled_from(["method", "threshold", "interval", "warmup", "mag_ratios", "x"]), st.integers()),
-            st.one_of(junk, numbers_junk, st.sampled_from(["fbc", "pab", "taylorseer"])),
+            st.one_of(
+                st.sampled_from(["method", "threshold", "interval", "warmup", "mag_ratios", "branch", "x"]),
+                st.integers(),
+            ),
+            st.one_of(junk, numbers_junk, st.sampled_from(["fbc", "pab", "taylorseer", "deepcache"])),
             max_size=3,
         ),
     ),
@@ -320,8 +323,11 @@ def valid_values(name: str) -> dict[str, Any]:
         "extra": st.sampled_from([None, {}]),
         "snap": st.booleans(),
         "revision": st.none(),  # tiny models have no Hub revision to pin
-        # every DiT family takes these at any steps (TaylorSeer and MagCache depend on steps and calibration)
-        "cache": st.sampled_from([None, "none", "pab", "fbc"] if family.cache_methods else [None, "none"]),
+        # every DiT family takes pab and fbc at any steps (TaylorSeer and MagCache depend on steps and
+        # calibration); every UNet family deepcache
+        "cache": st.sampled_from(
+            [None, "none", *(m for m in ("pab", "fbc", "deepcache") if m in family.cache_methods)]
+        ),
     }
     media = {"image": IMAGE} if task == "i2v" else {}
     return {"fields": values, "media": media}

@@ -137,8 +137,8 @@ REFUSED = [
     ("tiny-wan", {"method": "auto", "threshold": 0.1}, "no knobs"),
     ("tiny-wan", {"threshold": 0.1}, "no 'method'"),
     ("tiny-wan", "magcache", "calibrate"),
-    ("tiny-svd", "fbc", "no step cache"),
-    ("tiny-svd", "auto", "no step cache"),
+    ("tiny-svd", "fbc", "use 'deepcache'"),
+    ("tiny-wan", "deepcache", "wan models don't take it"),
     ("tiny-framepack", "taylorseer", "windows"),
 ]
 

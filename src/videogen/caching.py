@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .spec import VideoSpec
 
 #: the step-cache methods videogen knows (a family takes those in its `cache_methods`)
-METHODS: tuple[str, ...] = ("fbc", "taylorseer", "magcache", "pab", "fastercache")
+METHODS: tuple[str, ...] = ("fbc", "taylorseer", "magcache", "pab", "fastercache", "deepcache")
 #: what each method is, for messages and docs
 ABOUT = {
     "fbc": "First Block Cache: skips the remaining blocks when the first block's residual barely changed",
@@ -37,6 +37,7 @@ ABOUT = {
     "magcache": "MagCache: skips steps while the calibrated residual magnitude ratios say the error stays small",
     "pab": "Pyramid Attention Broadcast: reuses spatial attention outputs across steps in a timestep range",
     "fastercache": "FasterCache: reuses and extrapolates spatial attention outputs across steps",
+    "deepcache": "DeepCache (UNets): reuses the deep features between full steps, recomputing the shallow branch",
 }
 #: the longest MagCache ratio list accepted (one ratio per step: MAX_STEPS in validate)
 MAX_RATIOS = 1000
@@ -105,6 +106,18 @@ KNOBS: Mapping[str, Mapping[str, Knob]] = {
         ),
         "attention_weight": Knob(
             "attention_weight_callback", "float", 0.0, 1.0, "weight of the extrapolated attention difference"
+        ),
+    },
+    "deepcache": {
+        "interval": Knob(
+            "interval", "int", 2, 100, "a full UNet step every `interval` steps (1 would skip nothing: refused)"
+        ),
+        "branch": Knob(
+            "branch",
+            "int",
+            0,
+            1000,
+            "skip connection splitting shallow from deep (0 = the stem's: cheapest cached steps)",
         ),
     },
 }
@@ -212,7 +225,7 @@ def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dic
     if not family.cache_methods:
         raise _error(
             f"{card.name} ({family.name}) has no step cache yet (the cache hooks are for transformer models: "
-            f"{', '.join(METHODS)}); leave cache out"
+            f"{', '.join(m for m in METHODS if m != 'deepcache')}; 'deepcache' for the video UNets); leave cache out"
         )
     if method == "auto":
         reasons = {m: _refusal(m, spec, card, family) for m in family.cache_auto}

@@ -5,6 +5,11 @@ two experts both) right before the call and come off right after it, whatever ha
 reset: the cached pipeline carries no cache state from one call to the next, so `cache=None` after a cached
 call gives the frames of a fresh load. While a cache is on, forward hooks count the `nn.Linear` calls inside
 the transformer blocks: the share skipped is `1 - calls / (forwards × the most calls one forward made)`.
+
+`"deepcache"` (the UNet families) goes on `pipe.unet` instead (`unet_cache.enable_deep_cache`): enabled right
+before the call, after any CPU-offload hooks the memory plan put on at load, and disabled right after it (before
+anything removes those), whatever happens; its share skipped is `deep_cache_stats`' `skipped_share` (UNet layers
+served from the cache / layers in all calls), read before disabling.
 """
 
 from __future__ import annotations
@@ -35,11 +40,22 @@ class CacheRecord:
     setting: Mapping[str, Any] | None
     #: per denoiser: nn.Linear calls inside its blocks, one count per forward
     forwards: dict[str, list[int]] = field(default_factory=dict)
+    #: DeepCache on a UNet: `deep_cache_stats` read at the end of the call
+    unet_stats: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any] | None:
         if self.setting is None:
             return None
         settings = {k: v for k, v in self.setting.items() if k != "method"}
+        if self.unet_stats is not None:
+            stats = self.unet_stats
+            return {
+                "method": self.setting["method"],
+                "settings": settings,
+                "denoisers": ["unet"],
+                **{k: stats.get(k) for k in ("calls", "full_calls", "cached_calls", "layers_run", "layers_skipped")},
+                "skipped": round(float(stats.get("skipped_share", 0.0)), 4),
+            }
         computed = sum(sum(counts) for counts in self.forwards.values())
         full = sum(len(counts) * max(counts, default=0) for counts in self.forwards.values())
         return {
@@ -113,6 +129,10 @@ def applied(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family) -> Iter
     if spec.cache is None:  # hooks someone put on the pipeline by hand stay as they are
         yield record
         return
+    if spec.cache["method"] == "deepcache":
+        with _deep_cached(pipe, spec.cache, card, record):
+            yield record
+        return
     models = denoisers(pipe)
     for name, module in models.items():
         if getattr(module, "is_cache_enabled", False):
@@ -136,6 +156,24 @@ def applied(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family) -> Iter
             handle.remove()
         for module in models.values():
             _off(module)
+
+
+@contextlib.contextmanager
+def _deep_cached(pipe: Any, setting: Mapping[str, Any], card: ModelCard, record: CacheRecord) -> Iterator[None]:
+    """DeepCache on `pipe.unet` for the `with` body; its stats land in `record` before it comes off."""
+    from .unet_cache import deep_cache_stats, disable_deep_cache, enable_deep_cache
+
+    unet = getattr(pipe, "unet", None)
+    if unet is None:
+        raise SpecError(f"cache: 'deepcache' needs a UNet and {card.name}'s pipeline has none", field="cache")
+    enable_deep_cache(unet, interval=int(setting["interval"]), branch=int(setting["branch"]))
+    try:
+        yield
+    finally:
+        try:
+            record.unet_stats = deep_cache_stats(unet)
+        finally:
+            disable_deep_cache(unet)
 
 
 def _count(name: str, module: Any, found: list[Any], record: CacheRecord) -> list[Any]:

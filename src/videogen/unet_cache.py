@@ -191,7 +191,7 @@ def _class_name(unet: Any) -> str:
         if cls.__name__ in _SUPPORTED:
             return cls.__name__
     raise _refuse(
-        f"cache='deep': DeepCache works on the UNets {', '.join(_SUPPORTED)}; got {type(unet).__name__}",
+        f"cache='deepcache': DeepCache works on the UNets {', '.join(_SUPPORTED)}; got {type(unet).__name__}",
         valid=list(_SUPPORTED),
     )
 
@@ -202,7 +202,7 @@ def _layer_lists(block: Any, where: str) -> tuple[int, list[tuple[str, Any]], li
 
     resnets = getattr(block, "resnets", None)
     if not isinstance(resnets, torch.nn.ModuleList) or len(resnets) == 0:
-        raise _refuse(f"cache='deep': {where} ({type(block).__name__}) has no resnet layers to split the cache at")
+        raise _refuse(f"cache='deepcache': {where} ({type(block).__name__}) has no resnet layers to split the cache at")
     per_layer: list[tuple[str, Any]] = []
     samplers: list[Any] = []
     for name, child in block.named_children():
@@ -223,7 +223,7 @@ def _plan(unet: Any, branch: int) -> list[tuple[str, Any, bool, int, bool]]:
     up_blocks = list(getattr(unet, "up_blocks", []) or [])
     mid = getattr(unet, "mid_block", None)
     if not down_blocks or not up_blocks:
-        raise _refuse(f"cache='deep': {type(unet).__name__} has no down_blocks/up_blocks")
+        raise _refuse(f"cache='deepcache': {type(unet).__name__} has no down_blocks/up_blocks")
 
     # skip index of each down layer and sampler: 0 is the stem (conv_in), then in the order the down path makes them
     down = [(i, b, *_layer_lists(b, f"down_blocks.{i}")) for i, b in enumerate(down_blocks)]
@@ -231,12 +231,12 @@ def _plan(unet: Any, branch: int) -> list[tuple[str, Any, bool, int, bool]]:
     n_skips = 1 + sum(n + len(samplers) for _, _, n, _, samplers in down)
     if sum(n for _, _, n, _, _ in up) != n_skips:
         raise _refuse(
-            f"cache='deep': {type(unet).__name__}'s up blocks consume {sum(n for _, _, n, _, _ in up)} skip "
+            f"cache='deepcache': {type(unet).__name__}'s up blocks consume {sum(n for _, _, n, _, _ in up)} skip "
             f"connections but its down path makes {n_skips}; the shallow branch can't be told from the deep part"
         )
     if not 0 <= branch < n_skips:
         raise _refuse(
-            f"cache='deep': branch={branch} is not a skip connection of {type(unet).__name__}; it has {n_skips} "
+            f"cache='deepcache': branch={branch} is not a skip connection of {type(unet).__name__}; it has {n_skips} "
             f"(branch 0..{n_skips - 1}, 0 = shallowest)",
             valid=list(range(n_skips)),
         )
@@ -257,7 +257,7 @@ def _plan(unet: Any, branch: int) -> list[tuple[str, Any, bool, int, bool]]:
             return
         if any(lst is None for _, lst in per_layer):
             raise _refuse(
-                f"cache='deep': branch={branch} splits {key} ({type(block).__name__}) inside, and its layer lists "
+                f"cache='deepcache': branch={branch} splits {key} ({type(block).__name__}) inside, and its layer lists "
                 "don't line up with its resnets; pick a branch at a block boundary"
             )
         plan.append((key, block, False, flags.count(False), True))  # the block runs; counts its shallow layers
@@ -287,7 +287,7 @@ def _plan(unet: Any, branch: int) -> list[tuple[str, Any, bool, int, bool]]:
             f"up_blocks.{i}", block, deep_layers, _resnets_first(per_layer), samplers, [deep_layers[-1]] * len(samplers)
         )
     if not any(deep for _, _, deep, _, _ in plan):
-        raise _refuse(f"cache='deep': branch={branch} leaves nothing of {type(unet).__name__} to cache")
+        raise _refuse(f"cache='deepcache': branch={branch} leaves nothing of {type(unet).__name__} to cache")
     return plan
 
 
@@ -303,9 +303,9 @@ def enable_deep_cache(unet: Any, interval: int = 3, branch: int = 0) -> None:
     other UNet classes or an out-of-range `interval`/`branch`.
     """
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-        raise _refuse(f"cache='deep': interval must be a whole number of steps ≥ 1, got {interval!r}", valid=3)
+        raise _refuse(f"cache='deepcache': interval must be a whole number of steps ≥ 1, got {interval!r}", valid=3)
     if isinstance(branch, bool) or not isinstance(branch, int):
-        raise _refuse(f"cache='deep': branch must be a whole number ≥ 0, got {branch!r}", valid=0)
+        raise _refuse(f"cache='deepcache': branch must be a whole number ≥ 0, got {branch!r}", valid=0)
     _class_name(unet)
     plan = _plan(unet, branch)
     disable_deep_cache(unet)

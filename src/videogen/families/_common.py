@@ -241,3 +241,11 @@ DIT_CACHE_HOOK_SETTINGS: Mapping[str, Mapping[str, Any]] = {
 #: `cache="auto"`: MagCache where calibrated ratios exist (the lowest compute at the smallest frame change
 #: measured, speed-facts.md), else TaylorSeer (skips on a fixed schedule, so it always saves compute)
 DIT_CACHE_AUTO = ("magcache", "taylorseer")
+
+# ---- step cache of the UNet families (svd, i2vgen_xl, modelscope; videogen.unet_cache) ----------------
+#: DeepCache (Ma et al., "DeepCache: Accelerating Diffusion Models for Free", CVPR 2024): a full UNet step
+#: every N=3 steps (the paper's default interval N=3), the shallowest split (branch 0, its
+#: `cache_branch_id=0`: cached steps run only the stem and the outermost skip's layers)
+UNET_CACHE_METHODS: Mapping[str, Mapping[str, Any]] = {"deepcache": {"interval": 3, "branch": 0}}
+#: `cache="auto"` on a UNet family: DeepCache (the one method they take)
+UNET_CACHE_AUTO = ("deepcache",)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
 from ..errors import SpecError
-from ._common import check_clip_skip, clip_skip_alias, unet_card
+from ._common import UNET_CACHE_AUTO, UNET_CACHE_METHODS, check_clip_skip, clip_skip_alias, unet_card
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 class I2VGenXLFamily(Family):
     name = "i2vgen_xl"
+    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.unet_cache; defaults and their source in
+    # families/_common.py); the DiT cache hooks don't apply to a UNet
+    cache_methods = UNET_CACHE_METHODS
+    cache_auto = UNET_CACHE_AUTO
     pipelines = MappingProxyType({"i2v": "I2VGenXLPipeline"})
     card_defaults = {
         "height": 704,

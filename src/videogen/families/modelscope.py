@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard, nearest_multiple
 from ..errors import SpecError
-from ._common import check_clip_skip, clip_skip_alias, unet_card
+from ._common import UNET_CACHE_AUTO, UNET_CACHE_METHODS, check_clip_skip, clip_skip_alias, unet_card
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ V2V_STRENGTH = 0.6  # VideoToVideoSDPipeline's default
 
 class ModelScopeFamily(Family):
     name = "modelscope"
+    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.unet_cache; defaults and their source in
+    # families/_common.py); the DiT cache hooks don't apply to a UNet
+    cache_methods = UNET_CACHE_METHODS
+    cache_auto = UNET_CACHE_AUTO
     pipelines = MappingProxyType({"t2v": "TextToVideoSDPipeline", "v2v": "VideoToVideoSDPipeline"})
     card_defaults = {
         "height": 256,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
 from ..errors import SpecError
-from ._common import unet_card
+from ._common import UNET_CACHE_AUTO, UNET_CACHE_METHODS, unet_card
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ _MICRO = {
 
 class SVDFamily(Family):
     name = "svd"
+    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.unet_cache; defaults and their source in
+    # families/_common.py); the DiT cache hooks don't apply to a UNet
+    cache_methods = UNET_CACHE_METHODS
+    cache_auto = UNET_CACHE_AUTO
     pipelines = MappingProxyType({"i2v": "StableVideoDiffusionPipeline"})
     #: `num_frames` and `max_frames` are the frames the checkpoint was trained on (14, or 25 for XT)
     card_defaults = {
