@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from .generated import installed_version, load_if_current, write_or_check
 
 logger = logging.getLogger("videogen")
 
@@ -49,50 +50,14 @@ class PipelineSignature:
 
 # ---- reading the stored data ---------------------------------------------------------------------
 def installed_diffusers_version() -> str | None:
-    """The installed diffusers' version without importing it (its `__init__.py` says `__version__ = ...`)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("diffusers")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin:
-        return None
-    try:
-        with open(spec.origin, encoding="utf-8") as f:
-            head = f.read(4096)
-    except OSError:
-        head = ""
-    match = re.search(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", head, re.MULTILINE)
-    if match:
-        return match.group(1)
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("diffusers")
-    except PackageNotFoundError:
-        return None
+    """The installed diffusers' version without importing it."""
+    return installed_version("diffusers")
 
 
 @cache
 def stored() -> dict[str, Any] | None:
     """The stored signatures, or None when they were generated from another diffusers than the installed one."""
-    try:
-        data = json.loads(FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        logger.warning("videogen: stored signatures unreadable (%s); reading diffusers classes instead", exc)
-        return None
-    installed = installed_diffusers_version()
-    if data.get("diffusers") != installed:
-        logger.info(
-            "videogen: stored signatures are for diffusers %s, installed is %s: reading classes live "
-            "(regenerate with `%s`)",
-            data.get("diffusers"),
-            installed,
-            REGENERATE,
-        )
-        return None
-    return data
+    return load_if_current(FILE, "stored signatures", "diffusers", installed_diffusers_version(), REGENERATE)
 
 
 @cache
@@ -290,22 +255,10 @@ def dumps(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m videogen.signatures", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"write {FILE.name} (else: check it is current)")
-    args = parser.parse_args(argv)
-    text = dumps(generate())
-    if args.write:
-        FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {FILE}")
-        return 0
-    current = FILE.read_text(encoding="utf-8") if FILE.is_file() else ""
-    if current != text:
-        print(f"{FILE} is out of date for the installed diffusers; run `{REGENERATE}`")
-        return 1
-    print(f"{FILE} is current")
-    return 0
+    description = (__doc__ or "").split("\n\n")[0]
+    return write_or_check(
+        argv, "python -m videogen.signatures", description, FILE, lambda: dumps(generate()), REGENERATE
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from ..archs import arch_config, known_archs
+from ..generated import write_or_check
 from .activations import live_defaults
 from .components import Component, live_annotated_components, live_batches_guidance, probe_capabilities
 from .estimate import _config_key, _stats
@@ -118,22 +119,14 @@ def dumps(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m videogen.memory.regenerate", description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"write {FILE.name} (else: check it is current)")
-    args = parser.parse_args(argv)
-    text = dumps(generate())
-    if args.write:
-        FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {FILE}")
-        return 0
-    current = FILE.read_text(encoding="utf-8") if FILE.is_file() else ""
-    if current != text:
-        print(f"{FILE} is out of date for the installed libraries or configs; run `{REGENERATE}`")
-        return 1
-    print(f"{FILE} is current")
-    return 0
+    return write_or_check(
+        argv,
+        "python -m videogen.memory.regenerate",
+        (__doc__ or "").split("\n")[0],
+        FILE,
+        lambda: dumps(generate()),
+        REGENERATE,
+    )
 
 
 if __name__ == "__main__":

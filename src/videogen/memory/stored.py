@@ -22,12 +22,12 @@ Class defaults are stored as JSON with tuples and dicts with non-string keys tag
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from ..generated import load_if_current, versions_of
 
 logger = logging.getLogger("videogen")
 
@@ -36,59 +36,16 @@ REGENERATE = "python -m videogen.memory.regenerate --write"
 #: the libraries the stored data is read from; each one's installed version must match the file's
 LIBRARIES = ("diffusers", "transformers", "torch")
 #: where each library's `__version__ = "..."` line is, relative to its package folder
-_VERSION_FILE = {"torch": "version.py"}
-
-
-def installed_version(package: str) -> str | None:
-    """The installed version of `package` without importing it (its version line, else its metadata)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin:
-        return None
-    try:
-        path = Path(spec.origin).parent / _VERSION_FILE.get(package, "__init__.py")
-        with open(path, encoding="utf-8") as f:
-            head = f.read(8192)
-    except OSError:
-        head = ""
-    match = re.search(r"^__version__\s*(?::\s*str\s*)?=\s*[\"']([^\"']+)[\"']", head, re.MULTILINE)
-    if match:
-        return match.group(1)
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 def installed_versions() -> dict[str, str | None]:
-    return {name: installed_version(name) for name in LIBRARIES}
+    return versions_of(LIBRARIES)
 
 
 @cache
 def data() -> dict[str, Any] | None:
     """The stored data, or None when it was generated from other library versions than the installed ones."""
-    try:
-        loaded = json.loads(FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        logger.info("videogen: stored planning data unreadable (%s); reading the classes instead", exc)
-        return None
-    installed = installed_versions()
-    if loaded.get("versions") != installed:
-        logger.info(
-            "videogen: stored planning data is for %s, installed are %s: reading the classes live "
-            "(regenerate with `%s`)",
-            loaded.get("versions"),
-            installed,
-            REGENERATE,
-        )
-        return None
-    return loaded
+    return load_if_current(FILE, "stored planning data", "versions", installed_versions(), REGENERATE)
 
 
 def stats_key(class_name: str, library: str, config_key: str) -> str:
