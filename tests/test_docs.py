@@ -347,7 +347,7 @@ def run_shell(block: Block, cwd: Path, capsys: Any = None) -> None:
             if block.mode == "gpu" and argv and argv[0] in ("generate", "bench"):
                 prepare_as_on_a_gpu(argv)
                 continue
-            if argv and argv[0] in ("generate", "demo"):
+            if argv and argv[0] in ("generate", "demo", "calibrate"):
                 argv, inputs = tiny_argv(argv)
                 provide_inputs(inputs, cwd)
             rc = cli_main(argv)

@@ -20,6 +20,7 @@ _EXPORTS = {
     "VideoResult": "videogen.result",
     "generate": "videogen.generation",
     "prepare": "videogen.generation",
+    "calibrate": "videogen.calibrate",
     "list_models": "videogen.catalog",
     "ModelCard": "videogen.catalog",
     "resolve": "videogen.catalog",
@@ -40,6 +41,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use (PEP 562)
+    from .calibrate import calibrate
     from .catalog import ModelCard, list_models, resolve
     from .errors import (
         Cancelled,

@@ -264,7 +264,7 @@ def _refusal(
     if method == "magcache" and "mag_ratios" not in knobs and load_ratios(magcache_key(spec, card, family)) is None:
         return (
             f"it needs ratios calibrated for {card.name} with this scheduler at {steps} steps and none are stored "
-            f"(run `videogen calibrate magcache -m {card.name} --steps {spec.steps}`, or pass "
+            f"(run `videogen calibrate -m {card.name} --steps {spec.steps}`, or pass "
             "{'method': 'magcache', 'mag_ratios': [...]})"
         )
     return None

@@ -223,6 +223,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.bench_args[:1] == ["speed"]:  # `videogen bench speed`: step caches vs the direct diffusers call
+        from . import bench_speed
+
+        return bench_speed.main(args.bench_args[1:])
     from . import bench
 
     return bench.main(args.bench_args)
@@ -271,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks (videogen bench memory --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
+
+    def cmd_calibrate(args: argparse.Namespace) -> int:
+        from .calibrate import calibrate
+
+        print(calibrate(progress=not args.quiet, **spec_fields(args))["path"])
+        return 0
+
+    calibrate = sub.add_parser("calibrate", help="measure and store MagCache's ratios (model, scheduler, steps)")
+    add_spec_arguments(calibrate)
+    calibrate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    calibrate.set_defaults(func=cmd_calibrate)
     return parser
 
 

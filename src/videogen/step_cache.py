@@ -101,7 +101,8 @@ def _config(setting: Mapping[str, Any], pipe: Any, family: Family, spec: VideoSp
     if method == "taylorseer":
         return TaylorSeerCacheConfig(**fields)
     if method == "magcache":
-        return MagCacheConfig(**fields, num_inference_steps=transformer_steps(spec, card, family))
+        calibrate = bool(setting.get("calibrate", False))  # `videogen.calibrate`: no skipping, ratios logged
+        return MagCacheConfig(**fields, num_inference_steps=transformer_steps(spec, card, family), calibrate=calibrate)
     timestep = lambda: pipe.current_timestep  # noqa: E731 - read at each hooked call
     if method == "pab":
         return PyramidAttentionBroadcastConfig(**fields, current_timestep_callback=timestep)

@@ -1,0 +1,300 @@
+"""`videogen bench speed`: seconds per step and total time of the direct diffusers call and of each step cache.
+
+One run, one loaded pipeline: (1) the direct diffusers call (`pipe(**kwargs)` with the arguments videogen
+builds, no videogen hooks) and (2) `videogen.generate` with `cache=None` and with each step-cache method the
+family takes (`Family.cache_methods`), side by side: a warm-up call first, then `--repeats` rounds, the order
+reversed every other round. Each row carries the share of block computations skipped
+(`result.metadata["cache"]["skipped"]`). A method the spec refuses (MagCache without calibrated ratios) is a
+row with `not_run` and the reason.
+
+On a CPU the default model is a mid-size random-weight Wan (8 layers, dim 256 = 2 heads × 128, ffn 1024; the
+tiny Wan's other components), built once with `save_pretrained` under `$VIDEOGEN_CACHE/bench/` and loaded as a
+local folder: big enough that compute, not overhead, sets the time, so the ratios mean something. Random
+weights say nothing about quality. `--small` runs the tiny Wan (tests the harness).
+Output: a table on stdout, `bench-speed.json` and, when matplotlib is installed, `bench-speed.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROMPT = "a white ferret leaps into a mountain stream"
+#: the mid-size Wan transformer: what makes the CPU ratios compute-bound (shared/notes/speed-facts.md)
+MID_WAN = {"num_layers": 8, "num_attention_heads": 2, "attention_head_dim": 128, "ffn_dim": 1024}
+MID_SIZE = {"height": 128, "width": 128, "num_frames": 17, "steps": 12}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videogen bench speed", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model (catalog name or folder); default: the mid-size Wan (tiny-wan with --small)",
+    )
+    parser.add_argument("--methods", default=None, help="comma-separated cache methods (default: all the family takes)")
+    parser.add_argument("--steps", type=int, default=None, help=f"denoising steps (default {MID_SIZE['steps']})")
+    parser.add_argument("--height", type=int)
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--num-frames", type=int)
+    parser.add_argument("--repeats", type=int, default=1, help="measured rounds after the warm-up (order alternates)")
+    parser.add_argument("--out", default="bench-speed", help="folder for the JSON file and the PNG chart")
+    parser.add_argument("--small", action="store_true", help="the tiny Wan (what the tests run)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`videogen bench speed ...`; returns the exit status."""
+    args = build_parser().parse_args(list(argv or []))
+    if args.repeats < 1:
+        print("videogen bench speed: --repeats must be at least 1", file=sys.stderr)
+        return 2
+    return bench_speed(args)
+
+
+# ---- the benchmark --------------------------------------------------------------------------------
+def bench_speed(args: argparse.Namespace) -> int:
+    import torch
+
+    from .catalog import resolve
+    from .errors import VideoGenError
+
+    fields: dict[str, Any] = {"prompt": PROMPT, "seed": 0, "progress": False}
+    if args.model is None and not args.small:
+        fields["model"] = str(mid_size_wan())
+        fields.update({k: v for k, v in MID_SIZE.items() if k != "steps"})
+        fields["steps"] = MID_SIZE["steps"]
+        label = "mid-size Wan ({num_layers} layers, 2x128 heads, ffn {ffn_dim}, random weights)".format(**MID_WAN)
+    else:
+        fields["model"] = args.model or "tiny-wan"
+        label = fields["model"]
+    for key in ("steps", "height", "width", "num_frames"):
+        if getattr(args, key) is not None:
+            fields[key] = getattr(args, key)
+    card = resolve(fields["model"])
+    from .families import get_family
+
+    family = get_family(card.family)
+    methods = args.methods.split(",") if args.methods else list(family.cache_methods)
+
+    # warm-up: loads the pipeline (cached), runs every code path once
+    warm = _generate(fields, None)
+    variants: list[str] = ["direct", "none", *methods]
+    samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    refused: dict[str, str] = {}
+    for method in methods:  # refusals come before any weight runs; one warm-up call per method that runs
+        try:
+            _generate(fields, method)
+        except VideoGenError as exc:
+            refused[method] = str(exc)
+    for round_ in range(args.repeats):
+        order = variants if round_ % 2 == 0 else variants[::-1]
+        for variant in order:
+            if variant in refused:
+                continue
+            samples[variant].append(_direct(fields) if variant == "direct" else _generate(fields, variant))
+    rows = [_row(v, samples[v], refused.get(v)) for v in variants]
+    base = rows[0]["total_s"]
+    for row in rows:
+        if row.get("total_s") and base:
+            row["ratio_to_direct"] = round(row["total_s"] / base, 3)
+    spec = warm["spec"]
+    report = {
+        "model": label,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "random_weights": args.model is None,
+        "spec": f"{spec['width']}x{spec['height']}, {spec['num_frames']} frames, {spec['steps']} steps",
+        "repeats": args.repeats,
+        "torch_threads": torch.get_num_threads(),
+        "rows": rows,
+        "versions": _versions(),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-speed.json").write_text(json.dumps(report, indent=1))
+    print(format_table(report))
+    chart = _chart(report, out / "bench-speed.png")
+    print(f"wrote {out / 'bench-speed.json'}" + (f" and {chart}" if chart else ""))
+    return 0
+
+
+def _steps(start: float, marks: list[float], end: float) -> dict[str, Any]:
+    steps = [b - a for a, b in zip([start, *marks[:-1]], marks)]
+    steady = steps[1:] or steps
+    return {
+        "total_s": end - start,
+        "s_per_step": statistics.median(steady) if steady else None,
+        "after_steps_s": end - marks[-1] if marks else None,
+        "step_s": [round(s, 4) for s in steps],
+    }
+
+
+def _generate(fields: dict[str, Any], method: str | None) -> dict[str, Any]:
+    """One `videogen.generate` call with `cache=method`: wall time, step times, share skipped."""
+    from .generation import generate
+
+    marks: list[float] = []
+    start = time.perf_counter()
+    result = generate(**fields, cache=method, on_step=lambda step, total: marks.append(time.perf_counter()))
+    end = time.perf_counter()
+    cache = result.metadata["cache"] or {}
+    return {
+        **_steps(start, marks, end),
+        "call_s": result.metadata["timings"]["call_s"],
+        "skipped": cache.get("skipped", 0.0),
+        "spec": {k: result.spec.filled_int(k) for k in ("width", "height", "num_frames", "steps")},
+    }
+
+
+def _direct(fields: dict[str, Any]) -> dict[str, Any]:
+    """The direct diffusers call on the pipeline videogen loaded (the same cache entry, the same arguments
+    `generate` builds), without videogen's step cache, scheduler swap or RNG bookkeeping."""
+    import torch
+
+    from .generation import cache_key, check_before_load, prepare
+    from .memory import call_kwargs, load_kwargs
+    from .pipeline import CACHE, load_pipeline
+
+    p = prepare(**{k: v for k, v in fields.items() if k != "progress"})
+    cls, params = check_before_load(p)
+    entry = CACHE.get(
+        cache_key(p), lambda: load_pipeline(p.card, p.family, cls, load_kwargs(p.plan, p.card, p.device), False)
+    )
+    with entry.lock:
+        pipe = entry.pipeline(cls)
+        kwargs = p.family.call_kwargs(p.spec, p.card, dict(p.media), params)
+        kwargs.update(call_kwargs(p.plan, params))
+        marks: list[float] = []
+
+        def on_step_end(_pipe: Any, _i: int, _t: Any, _kw: dict) -> dict:
+            marks.append(time.perf_counter())
+            return {}
+
+        kwargs["callback_on_step_end"] = on_step_end
+        generator = torch.Generator(device="cpu").manual_seed(p.spec.filled_int("seed"))
+        pipe.set_progress_bar_config(disable=True)
+        start = time.perf_counter()
+        pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
+        end = time.perf_counter()
+    return {**_steps(start, marks, end), "call_s": end - start, "skipped": 0.0}
+
+
+def _row(variant: str, samples: list[dict[str, Any]], refused: str | None) -> dict[str, Any]:
+    what = "direct diffusers call" if variant == "direct" else f"generate(cache={variant!r})"
+    if refused is not None:
+        return {"method": variant, "call": what, "not_run": refused}
+
+    def median(key: str) -> float | None:
+        values = [s[key] for s in samples if s.get(key) is not None]
+        return round(statistics.median(values), 4) if values else None
+
+    return {
+        "method": variant,
+        "call": what,
+        "total_s": median("total_s"),
+        "s_per_step": median("s_per_step"),
+        "call_s": median("call_s"),
+        "after_steps_s": median("after_steps_s"),
+        "skipped": median("skipped"),
+        "samples_total_s": [round(s["total_s"], 4) for s in samples],
+        "samples_step_s": [s["step_s"] for s in samples],
+    }
+
+
+# ---- the mid-size Wan -----------------------------------------------------------------------------
+def mid_size_wan() -> Path:
+    """The mid-size random-weight Wan pipeline folder (built once, atomically): the tiny Wan with an 8-layer,
+    dim-256, ffn-1024 transformer, seeded, saved with `save_pretrained`."""
+    import shutil
+    import tempfile
+
+    from .tiny import cache_root, tiny_pipeline
+
+    tiny = tiny_pipeline("wan", "t2v")
+    shape = "-".join(f"{k}{v}" for k, v in MID_WAN.items())
+    target = cache_root() / "bench" / f"wan-mid-{shape}-{tiny.name}"
+    if (target / "model_index.json").exists():
+        return target
+    import torch
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    pipe = WanPipeline.from_pretrained(tiny)
+    config = {k: v for k, v in dict(pipe.transformer.config).items() if not k.startswith("_")}
+    torch.manual_seed(0)
+    pipe.register_modules(transformer=WanTransformer3DModel(**{**config, **MID_WAN}).eval())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".wan-mid.", dir=target.parent))
+    try:
+        pipe.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process built it meanwhile
+            if not (target / "model_index.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# ---- output ---------------------------------------------------------------------------------------
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{report['model']} on {report['device']}: {report['spec']}, repeats {report['repeats']}"]
+    rows = [("method", "total s", "s/step", "ratio to direct", "skipped", "note")]
+    for r in report["rows"]:
+        if "not_run" in r:
+            rows.append((r["method"], "-", "-", "-", "-", "not run: " + r["not_run"][:90]))
+            continue
+        rows.append(
+            (
+                r["method"],
+                f"{r['total_s']:.3f}",
+                "-" if r["s_per_step"] is None else f"{r['s_per_step']:.3f}",
+                f"{r.get('ratio_to_direct', 0):.2f}",
+                f"{r['skipped']:.2f}",
+                "",
+            )
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _chart(report: dict[str, Any], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no chart: pip install 'videogen-diffusers[bench]' (matplotlib)", file=sys.stderr)
+        return None
+    rows = [r for r in report["rows"] if "not_run" not in r]
+    xs = list(range(len(rows)))
+    fig, (time_ax, skip_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    time_ax.bar(xs, [r["total_s"] for r in rows])
+    time_ax.set_xticks(xs, [r["method"] for r in rows], rotation=30)
+    time_ax.set_title("total seconds")
+    skip_ax.bar(xs, [r["skipped"] for r in rows])
+    skip_ax.set_xticks(xs, [r["method"] for r in rows], rotation=30)
+    skip_ax.set_ylim(0, 1)
+    skip_ax.set_title("share of block computations skipped")
+    fig.suptitle(f"{report['model']} — {report['device']} — {report['spec']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _versions() -> dict[str, str]:
+    from .runtime import versions
+
+    return versions()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
