@@ -1,4 +1,4 @@
-"""The `videogen` command: generate, models, plan, demo, bench.
+"""The `videogen` command: generate, models, plan, demo, bench, calibrate.
 
 User mistakes print one line (`videogen: error: ...`) and exit with status 2; no traceback.
 """
@@ -272,7 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(func=cmd_plan)
 
-    bench = sub.add_parser("bench", help="benchmarks (videogen bench memory --help)", add_help=False)
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: memory (presets) and speed (step caches); videogen bench memory|speed --help",
+        add_help=False,
+    )
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
 
