@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .bench_output import aligned, pyplot
+
 if TYPE_CHECKING:
     from .catalog import ModelCard
     from .families.base import Family
@@ -195,19 +197,13 @@ def format_table(report: dict[str, Any]) -> str:
                 "" if r.get("simulation", "ok") == "ok" else r["simulation"][:60],
             )
         )
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += aligned(rows)
     return "\n".join(lines)
 
 
 def _chart(report: dict[str, Any], path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("no chart: pip install 'videogen-diffusers[bench]' (matplotlib)", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return None
     rows = [r for r in report["presets"] if "skipped" not in r]
     names = [r["preset"] for r in rows]

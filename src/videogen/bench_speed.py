@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bench_output import aligned, pyplot
+
 PROMPT = "a white ferret leaps into a mountain stream"
 #: the mid-size Wan transformer: what makes the CPU ratios compute-bound (shared/notes/speed-facts.md)
 MID_WAN = {"num_layers": 8, "num_attention_heads": 2, "attention_head_dim": 128, "ffn_dim": 1024}
@@ -259,19 +261,13 @@ def format_table(report: dict[str, Any]) -> str:
                 "",
             )
         )
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += aligned(rows)
     return "\n".join(lines)
 
 
 def _chart(report: dict[str, Any], path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("no chart: pip install 'videogen-diffusers[bench]' (matplotlib)", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return None
     rows = [r for r in report["rows"] if "not_run" not in r]
     xs = list(range(len(rows)))
