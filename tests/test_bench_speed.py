@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from videogen.cli import main
@@ -10,7 +11,13 @@ from videogen.cli import main
 
 def test_bench_speed_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
     out_dir = tmp_path / "out"
-    code = main(["bench", "speed", "--small", "--steps", "4", "--repeats", "1", "--out", str(out_dir)])
+    from videogen.tiny import cache_root
+
+    for stale in (cache_root() / "magcache").glob("tiny-wan-4steps-*.json"):  # left by an interrupted run
+        stale.unlink()
+    variant = '{"method": "fbc", "threshold": 0.5}'
+    argv = ["--small", "--steps", "4", "--repeats", "1", "--out", str(out_dir), "--variant", variant]
+    code = main(["bench", "speed", *argv, "--attention", "native,auto"])
     assert code == 0
     report = json.loads((out_dir / "bench-speed.json").read_text())
     rows = {r["method"]: r for r in report["rows"]}
@@ -24,7 +31,10 @@ def test_bench_speed_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
         assert 0.0 <= row["skipped"] <= 1.0
     assert rows["direct"]["skipped"] == 0.0 and rows["none"]["skipped"] == 0.0
     assert rows["direct"]["ratio_to_direct"] == 1.0
-    if "not_run" in rows["magcache"]:  # no calibrated ratios stored: refused with the reason
-        assert "calibrate" in rows["magcache"]["not_run"]
+    # MagCache had no ratios for this model and step count: calibrated in the run, then measured
+    assert "not_run" not in rows["magcache"] and "calibrated in this run" in rows["magcache"]["note"]
+    Path(rows["magcache"]["note"].split("(")[-1].rstrip(")")).unlink()  # other tests expect none stored
+    assert rows["fbc (threshold=0.5)"]["skipped"] > 0  # the knobs of a --variant row reach the hook
+    assert {"attention=native", "attention=auto"} <= {r["method"] for r in ran}
     table = capsys.readouterr().out
     assert "ratio to direct" in table and "fbc" in table and "direct" in table

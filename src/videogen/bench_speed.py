@@ -4,8 +4,10 @@ One run, one loaded pipeline: (1) the direct diffusers call (`pipe(**kwargs)` wi
 builds, no videogen hooks) and (2) `videogen.generate` with `cache=None` and with each step-cache method the
 family takes (`Family.cache_methods`), side by side: a warm-up call first, then `--repeats` rounds, the order
 reversed every other round. Each row carries the share of block computations skipped
-(`result.metadata["cache"]["skipped"]`). A method the spec refuses (MagCache without calibrated ratios) is a
-row with `not_run` and the reason.
+(`result.metadata["cache"]["skipped"]`). A method the spec refuses is a row with `not_run` and the reason;
+MagCache without stored ratios is calibrated first (`videogen.calibrate`, one extra call; `--no-calibrate` keeps
+the refusal). Further rows: `--variant JSON` (a cache setting with knobs, e.g. '{"method": "fbc", "threshold":
+0.3}'), `--attention a,b` (memory plans with that attention backend) and `--compile` (regional compile).
 
 On a CPU the default model is a mid-size random-weight Wan (8 layers, dim 256 = 2 heads × 128, ffn 1024; the
 tiny Wan's other components), built once with `save_pretrained` under `$VIDEOGEN_CACHE/bench/` and loaded as a
@@ -47,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=1, help="measured rounds after the warm-up (order alternates)")
     parser.add_argument("--out", default="bench-speed", help="folder for the JSON file and the PNG chart")
     parser.add_argument("--small", action="store_true", help="the tiny Wan (what the tests run)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='a cache setting with knobs as another row, e.g. \'{"method": "fbc", "threshold": 0.3}\' (repeatable)',
+    )
+    parser.add_argument(
+        "--attention", default="", help="comma-separated attention backends, one row each (e.g. native,auto)"
+    )
+    parser.add_argument("--compile", action="store_true", help="a row with compile='regional' (slow to warm up)")
+    parser.add_argument(
+        "--no-calibrate", dest="calibrate", action="store_false", help="don't calibrate MagCache when no ratios exist"
+    )
     return parser
 
 
@@ -83,24 +99,32 @@ def bench_speed(args: argparse.Namespace) -> int:
 
     family = get_family(card.family)
     methods = args.methods.split(",") if args.methods else list(family.cache_methods)
+    variants = _variants(methods, args)
 
     # warm-up: loads the pipeline (cached), runs every code path once
     warm = _generate(fields, None)
-    variants: list[str] = ["direct", "none", *methods]
     samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     refused: dict[str, str] = {}
-    for method in methods:  # refusals come before any weight runs; one warm-up call per method that runs
+    notes: dict[str, str] = {}
+    for name, (cache, memory) in variants.items():  # refusals come before any weight runs; one warm-up each
+        if name in ("direct", "none"):
+            continue
         try:
-            _generate(fields, method)
+            _generate(fields, cache, memory)
         except VideoGenError as exc:
-            refused[method] = str(exc)
+            if cache == "magcache" and args.calibrate and "calibrate" in str(exc):
+                notes[name] = _calibrate(fields)
+                _generate(fields, cache, memory)
+            else:
+                refused[name] = str(exc)
     for round_ in range(args.repeats):
-        order = variants if round_ % 2 == 0 else variants[::-1]
-        for variant in order:
-            if variant in refused:
+        order = list(variants) if round_ % 2 == 0 else list(variants)[::-1]
+        for name in order:
+            if name in refused:
                 continue
-            samples[variant].append(_direct(fields) if variant == "direct" else _generate(fields, variant))
-    rows = [_row(v, samples[v], refused.get(v)) for v in variants]
+            cache, memory = variants[name]
+            samples[name].append(_direct(fields) if name == "direct" else _generate(fields, cache, memory))
+    rows = [_row(v, samples[v], refused.get(v), notes.get(v)) for v in variants]
     base = rows[0]["total_s"]
     for row in rows:
         if row.get("total_s") and base:
@@ -136,13 +160,39 @@ def _steps(start: float, marks: list[float], end: float) -> dict[str, Any]:
     }
 
 
-def _generate(fields: dict[str, Any], method: str | None) -> dict[str, Any]:
-    """One `videogen.generate` call with `cache=method`: wall time, step times, share skipped."""
+def _variants(methods: list[str], args: argparse.Namespace) -> dict[str, tuple[Any, Any]]:
+    """Row label → (cache, memory plan) for each variant, in the order they are reported."""
+    from .memory import MemoryPlan
+
+    out: dict[str, tuple[Any, Any]] = {"direct": (None, None), "none": (None, None)}
+    out.update({m: (m, None) for m in methods})
+    for text in args.variant:
+        setting = json.loads(text)
+        knobs = ", ".join(f"{k}={v}" for k, v in setting.items() if k != "method")
+        out[f"{setting['method']} ({knobs})" if knobs else setting["method"]] = (setting, None)
+    for backend in filter(None, args.attention.split(",")):
+        out[f"attention={backend}"] = (None, MemoryPlan(attention_backend=backend))
+    if args.compile:
+        out["compile=regional"] = (None, MemoryPlan(compile="regional"))
+    return out
+
+
+def _calibrate(fields: dict[str, Any]) -> str:
+    """MagCache ratios for the benchmark's model, scheduler and steps (stored like `videogen calibrate`'s)."""
+    from .calibrate import calibrate
+
+    stored = calibrate(**{k: v for k, v in fields.items() if k != "progress"})
+    return f"ratios calibrated in this run ({stored['path']})"
+
+
+def _generate(fields: dict[str, Any], cache: Any, memory: Any = None) -> dict[str, Any]:
+    """One `videogen.generate` call with `cache=` (and a memory plan): wall time, step times, share skipped."""
     from .generation import generate
 
     marks: list[float] = []
     start = time.perf_counter()
-    result = generate(**fields, cache=method, on_step=lambda step, total: marks.append(time.perf_counter()))
+    more = {"memory": memory} if memory is not None else {}
+    result = generate(**fields, **more, cache=cache, on_step=lambda step, total: marks.append(time.perf_counter()))
     end = time.perf_counter()
     cache = result.metadata["cache"] or {}
     return {
@@ -186,8 +236,8 @@ def _direct(fields: dict[str, Any]) -> dict[str, Any]:
     return {**_steps(start, marks, end), "call_s": end - start, "skipped": 0.0}
 
 
-def _row(variant: str, samples: list[dict[str, Any]], refused: str | None) -> dict[str, Any]:
-    what = "direct diffusers call" if variant == "direct" else f"generate(cache={variant!r})"
+def _row(variant: str, samples: list[dict[str, Any]], refused: str | None, note: str | None = None) -> dict[str, Any]:
+    what = "direct diffusers call" if variant == "direct" else f"generate({variant})"
     if refused is not None:
         return {"method": variant, "call": what, "not_run": refused}
 
@@ -205,6 +255,7 @@ def _row(variant: str, samples: list[dict[str, Any]], refused: str | None) -> di
         "skipped": median("skipped"),
         "samples_total_s": [round(s["total_s"], 4) for s in samples],
         "samples_step_s": [s["step_s"] for s in samples],
+        **({"note": note} if note else {}),
     }
 
 
@@ -258,7 +309,7 @@ def format_table(report: dict[str, Any]) -> str:
                 "-" if r["s_per_step"] is None else f"{r['s_per_step']:.3f}",
                 f"{r.get('ratio_to_direct', 0):.2f}",
                 f"{r['skipped']:.2f}",
-                "",
+                r.get("note", "")[:60],
             )
         )
     lines += aligned(rows)

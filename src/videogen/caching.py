@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .spec import VideoSpec
 
 #: the step-cache methods videogen knows (a family takes those in its `cache_methods`)
-METHODS: tuple[str, ...] = ("fbc", "taylorseer", "magcache", "pab", "fastercache", "deepcache")
+METHODS: tuple[str, ...] = ("fbc", "taylorseer", "magcache", "pab", "fastercache", "deepcache", "dbcache")
 #: what each method is, for messages and docs
 ABOUT = {
     "fbc": "First Block Cache: skips the remaining blocks when the first block's residual barely changed",
@@ -38,7 +38,10 @@ ABOUT = {
     "pab": "Pyramid Attention Broadcast: reuses spatial attention outputs across steps in a timestep range",
     "fastercache": "FasterCache: reuses and extrapolates spatial attention outputs across steps",
     "deepcache": "DeepCache (UNets): reuses the deep features between full steps, recomputing the shallow branch",
+    "dbcache": "cache-dit's DBCache: computes the first Fn and last Bn blocks, reuses the middle ones' residual",
 }
+#: methods that run on an optional package: method → (module, pip extra)
+OPTIONAL = {"dbcache": ("cache_dit", "cachedit")}
 #: the longest MagCache ratio list accepted (one ratio per step: MAX_STEPS in validate)
 MAX_RATIOS = 1000
 
@@ -107,6 +110,19 @@ KNOBS: Mapping[str, Mapping[str, Knob]] = {
         "attention_weight": Knob(
             "attention_weight_callback", "float", 0.0, 1.0, "weight of the extrapolated attention difference"
         ),
+    },
+    "dbcache": {  # cache-dit's DBCacheConfig fields
+        "Fn": Knob("Fn_compute_blocks", "int", 1, 1000, "first blocks always computed (their residual decides)"),
+        "Bn": Knob("Bn_compute_blocks", "int", 0, 1000, "last blocks always computed (they refine the reuse)"),
+        "threshold": Knob(
+            "residual_diff_threshold",
+            "float",
+            0.0,
+            1.0,
+            "relative residual change of the first Fn blocks below which the middle ones are reused",
+            open_low=True,
+        ),
+        "warmup": Knob("max_warmup_steps", "int", 0, 1000, "full steps before reuse starts"),
     },
     "deepcache": {
         "interval": Knob(
@@ -237,6 +253,8 @@ def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dic
         parsed = {"method": usable[0]}
         method = usable[0]
     why = _refusal(method, spec, card, family, parsed)
+    if why is None and method in OPTIONAL:
+        _require(method)
     if why is not None:
         works = [m for m in family.cache_methods if m != method and _refusal(m, spec, card, family) is None]
         instead = f"; use {' or '.join(repr(m) for m in works)} instead" if works else "; leave cache out"
@@ -246,6 +264,20 @@ def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dic
     if method == "magcache" and "mag_ratios" not in setting:
         setting["mag_ratios"] = load_ratios(magcache_key(spec, card, family))
     return {k: list(v) if isinstance(v, tuple) else v for k, v in setting.items()}
+
+
+def _require(method: str) -> None:
+    """A method on an optional package: MissingDependencyError naming the pip extra when it's missing."""
+    import importlib.util
+
+    from .errors import MissingDependencyError
+
+    module, extra = OPTIONAL[method]
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(
+            f"cache: {method!r} runs on {module.replace('_', '-')}, which isn't installed: "
+            f"pip install 'videogen-diffusers[{extra}]' (or use a built-in method, e.g. cache='taylorseer')"
+        )
 
 
 def _refusal(
@@ -259,7 +291,7 @@ def _refusal(
         return why
     knobs = {**family.cache_methods[method], **(given or {})}
     steps = transformer_steps(spec, card, family)
-    if method == "taylorseer" and int(knobs["warmup"]) >= steps:
+    if method in ("taylorseer", "dbcache") and int(knobs["warmup"]) >= steps:
         return f"its warm-up ({knobs['warmup']} full steps) covers all {steps} steps, so it would skip nothing"
     if method == "magcache" and "mag_ratios" not in knobs and load_ratios(magcache_key(spec, card, family)) is None:
         return (
@@ -277,8 +309,9 @@ def transformer_steps(spec: VideoSpec, card: ModelCard, family: Family) -> int:
 
 def check_plan(setting: Mapping[str, Any] | None, plan: Any) -> None:
     """Refuse memory plans a step cache doesn't combine with (before loading): compile (the hooks replace
-    block forwards, which breaks or recompiles compiled graphs) and sequential CPU offload (accelerate's
-    per-module hooks; untested with cache hooks). Group offload and layerwise casting work (tests)."""
+    block forwards, which breaks or recompiles compiled graphs), sequential CPU offload (accelerate's
+    per-module hooks; untested with cache hooks) and, for cache-dit's 'dbcache', any offload (it crashes on group
+    offload's hooks). Group offload and layerwise casting work with diffusers' hooks (tests)."""
     if setting is None:
         return
     method = setting["method"]
@@ -286,6 +319,13 @@ def check_plan(setting: Mapping[str, Any] | None, plan: Any) -> None:
         raise _error(
             f"{method!r} with a compiled denoiser (memory plan {plan.name!r}, compile={plan.compile!r}) is not "
             "supported: its hooks change the blocks' forward on every call; drop compile or leave cache out"
+        )
+    if method == "dbcache" and getattr(plan, "placement", "none") != "none":
+        raise _error(
+            f"'dbcache' with offload (memory plan {plan.name!r}, placement={plan.placement!r}) is not supported: "
+            "cache-dit patches the transformer's forward, which the offload hooks wrap (it fails on the CPU "
+            "with group offload); use a built-in method such as 'taylorseer' or 'fbc', which combine with group "
+            "offload, or placement='none'"
         )
     if getattr(plan, "placement", None) == "sequential":
         raise _error(

@@ -6,6 +6,9 @@ reset: the cached pipeline carries no cache state from one call to the next, so 
 call gives the frames of a fresh load. While a cache is on, forward hooks count the `nn.Linear` calls inside
 the transformer blocks: the share skipped is `1 - calls / (forwards × the most calls one forward made)`.
 
+`"dbcache"` runs cache-dit's DBCache instead (the `[cachedit]` extra): `cache_dit.enable_cache(pipe)` before the
+call, `cache_dit.disable_cache(pipe)` after it, counted the same way.
+
 `"deepcache"` (the UNet families) goes on `pipe.unet` instead (`unet_cache.enable_deep_cache`): enabled right
 before the call, after any CPU-offload hooks the memory plan put on at load, and disabled right after it (before
 anything removes those), whatever happens; its share skipped is `deep_cache_stats`' `skipped_share` (UNet layers
@@ -84,6 +87,18 @@ def blocks(module: Any) -> list[Any]:
     return found
 
 
+def block_lists(module: Any) -> dict[str, int]:
+    """The transformer block lists of `module` and their lengths."""
+    import torch
+    from diffusers.hooks._common import _ALL_TRANSFORMER_BLOCK_IDENTIFIERS
+
+    return {
+        name: len(child)
+        for name, child in module.named_children()
+        if name in _ALL_TRANSFORMER_BLOCK_IDENTIFIERS and isinstance(child, torch.nn.ModuleList)
+    }
+
+
 def _config(setting: Mapping[str, Any], pipe: Any, family: Family, spec: VideoSpec, card: ModelCard) -> Any:
     """The diffusers cache config of a completed setting for this pipeline and call."""
     from diffusers.hooks import (
@@ -134,6 +149,10 @@ def applied(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family) -> Iter
         with _deep_cached(pipe, spec.cache, card, record):
             yield record
         return
+    if spec.cache["method"] == "dbcache":
+        with _db_cached(pipe, spec, card, family, record):
+            yield record
+        return
     models = denoisers(pipe)
     for name, module in models.items():
         if getattr(module, "is_cache_enabled", False):
@@ -175,6 +194,45 @@ def _deep_cached(pipe: Any, setting: Mapping[str, Any], card: ModelCard, record:
             record.unet_stats = deep_cache_stats(unet)
         finally:
             disable_deep_cache(unet)
+
+
+@contextlib.contextmanager
+def _db_cached(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family, record: CacheRecord) -> Iterator[None]:
+    """cache-dit's DBCache on the pipeline's denoisers for the `with` body (`cache_dit.enable_cache` patches the
+    transformers' forwards; `disable_cache` restores them), the block calls counted as for diffusers' hooks."""
+    import os
+
+    # cache-dit logs every enable/disable at INFO on its own handlers; its own variable still wins
+    os.environ.setdefault("CACHE_DIT_LOG_LEVEL", "warning")
+    import cache_dit
+
+    setting = spec.cache
+    assert setting is not None
+    models = denoisers(pipe)
+    found = {name: blocks(module) for name, module in models.items()}
+    computed = int(setting["Fn"]) + int(setting["Bn"])
+    for name, module in models.items():
+        for list_name, size in block_lists(module).items():  # cache-dit splits each block list on its own
+            if computed >= size:
+                raise SpecError(
+                    f"cache: 'dbcache' computes Fn+Bn={computed} blocks of each block list and {card.name}'s "
+                    f"{name}.{list_name} has {size}, so nothing would be reused; use Fn+Bn < {size}"
+                    + (", e.g. {'method': 'dbcache', 'Fn': 1, 'Bn': 0}" if size > 1 else " (or another method)"),
+                    field="cache",
+                )
+    config = cache_dit.DBCacheConfig(
+        **hook_fields(setting, family), num_inference_steps=transformer_steps(spec, card, family)
+    )
+    cache_dit.enable_cache(pipe, cache_config=config)
+    handles: list[Any] = []
+    try:
+        for name, module in models.items():
+            handles.extend(_count(name, module, found[name], record))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+        cache_dit.disable_cache(pipe)
 
 
 def _count(name: str, module: Any, found: list[Any], record: CacheRecord) -> list[Any]:

@@ -67,6 +67,8 @@ CASES = [
     ("tiny-wan", MemoryPlan(attention_backend="fast"), ["not a diffusers attention backend"]),
     ("tiny-cogvideox", MemoryPlan(attention_backend="native"), ["CogVideoXTransformer3DModel", "silently"]),
     ("tiny-modelscope", MemoryPlan(attention_backend="native"), ["UNet3DConditionModel", "silently"]),
+    ("tiny-cogvideox", MemoryPlan(attention_backend="auto"), ["'auto'", "CogVideoXTransformer3DModel", "silently"]),
+    ("tiny-svd", MemoryPlan(attention_backend="auto"), ["'auto'", "UNetSpatioTemporalConditionModel"]),
     ("tiny-modelscope", MemoryPlan(compile="regional"), ["repeated blocks", "compile='full'"]),
     ("tiny-wan", MemoryPlan(compile_mode="max-autotune"), ["compile='regional'"]),
     (
@@ -222,3 +224,33 @@ def test_one_rule_table_fixes_a_preset_and_refuses_a_custom_plan() -> None:
         with pytest.raises(videogen.SpecError) as info:
             resolve_plan_rules(plan.replace(name="custom"), ctx)
         assert info.value.field == "memory" and field in str(info.value)
+
+
+def test_auto_attention_backend_resolves_to_native_sdpa_on_a_cpu_before_load() -> None:
+    prepared = videogen.prepare(model="tiny-wan", prompt="x", memory=MemoryPlan(attention_backend="auto"))
+    assert prepared.plan.attention_backend == "native"
+    assert any("'auto' → 'native'" in note for note in prepared.plan.notes)
+
+
+def test_auto_attention_backend_on_a_gpu_takes_the_first_installed_fast_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers.models import attention_dispatch
+
+    from videogen.memory import attention
+
+    installed = {"sage"}
+
+    def requirements(backend: Any) -> None:
+        if backend.value not in installed:
+            raise RuntimeError("not installed")
+
+    monkeypatch.setattr(attention_dispatch, "_check_attention_backend_requirements", requirements)
+    monkeypatch.setattr(attention, "_is_hopper", lambda: True)
+    assert attention.fastest_backend(cuda=True)[0] == "sage"
+    installed.add("flash")
+    assert attention.fastest_backend(cuda=True)[0] == "flash"
+    installed.add("_flash_3")
+    assert attention.fastest_backend(cuda=True)[0] == "_flash_3"
+    monkeypatch.setattr(attention, "_is_hopper", lambda: False)  # FlashAttention 3 runs on Hopper only
+    assert attention.fastest_backend(cuda=True)[0] == "flash"
+    installed.clear()
+    assert attention.fastest_backend(cuda=True)[0] == "native"

@@ -228,6 +228,13 @@ DIT_CACHE_METHODS: Mapping[str, Mapping[str, Any]] = {
     # docs pass it (`attention_weight_callback=lambda _: 0.3`)
     "fastercache": {"interval": 2, "timestep_range": (-1, 681), "attention_weight": 0.3},
 }
+#: cache-dit's DBCache (`cache="dbcache"`, the `[cachedit]` extra) on the families cache-dit has adapters for
+#: (Wan, LTX, CogVideoX, HunyuanVideo; not FramePack): DBCacheConfig's own defaults, "F8B0" with a residual
+#: threshold of 0.08 and 8 warm-up steps (cache-dit's README calls F8B0 its quality-first setting)
+DIT_CACHE_METHODS_CACHEDIT: Mapping[str, Mapping[str, Any]] = {
+    **DIT_CACHE_METHODS,
+    "dbcache": {"Fn": 8, "Bn": 0, "threshold": 0.08, "warmup": 8},
+}
 #: TaylorSeer's default identifiers match only modules named exactly `attn`, so on Wan, LTX and CogVideoX
 #: (`attn1`/`attn2`) it silently does nothing (speed-facts.md): every DiT family names its modules
 TAYLORSEER_IDENTIFIERS = r"(blocks|transformer_blocks|single_transformer_blocks)\.\d+\.(attn\d*|ffn?)"

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
-from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS
+from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class CogVideoXFamily(Family):
     # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source). FasterCache
     # as diffusers' cache docs set it for CogVideoX: 5-D latents frames-first ("BFCHW"), and cond/uncond in
     # one batch, so its CFG skipping runs (distilled where guidance_scale <= 1 leaves no uncond batch)
-    cache_methods = DIT_CACHE_METHODS
+    cache_methods = DIT_CACHE_METHODS_CACHEDIT
     cache_hook_settings = {
         **DIT_CACHE_HOOK_SETTINGS,
         "fastercache": {"tensor_format": "BFCHW", "is_guidance_distilled": False},

@@ -36,7 +36,7 @@ from ..card import ModelCard
 from ._common import (
     DIT_CACHE_AUTO,
     DIT_CACHE_HOOK_SETTINGS,
-    DIT_CACHE_METHODS,
+    DIT_CACHE_METHODS_CACHEDIT,
     cache_context,
     check_true_cfg,
     true_cfg_on,
@@ -82,7 +82,7 @@ class HunyuanVideoFamily(Family):
     name = "hunyuanvideo"
     # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
     # has what each costs on the tiny model)
-    cache_methods = DIT_CACHE_METHODS
+    cache_methods = DIT_CACHE_METHODS_CACHEDIT
     cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
     cache_auto = DIT_CACHE_AUTO
     pipelines = {"t2v": "HunyuanVideoPipeline", "i2v": "HunyuanVideoImageToVideoPipeline"}

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 from ..card import ModelCard
 from ..errors import SpecError
 from ..finite import whole_int
-from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS
+from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class LTXFamily(Family):
     name = "ltx"
     # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
     # has what each costs on the tiny model)
-    cache_methods = DIT_CACHE_METHODS
+    cache_methods = DIT_CACHE_METHODS_CACHEDIT
     cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
     cache_auto = DIT_CACHE_AUTO
     pipelines = MappingProxyType(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
-from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, cache_context
+from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT, cache_context
 from .base import Family, component_class, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class WanFamily(Family):
     name = "wan"
     # step caches (VideoSpec.cache): the DiT defaults (families/_common.py cites each source; docs/speed.md
     # has what each costs on the tiny model)
-    cache_methods = DIT_CACHE_METHODS
+    cache_methods = DIT_CACHE_METHODS_CACHEDIT
     cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
     cache_auto = DIT_CACHE_AUTO
     pipelines = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError, SpecError
+from .attention import fastest_backend
 from .context import defaults
 from .plans import ComponentPlan, MemoryPlan
 
@@ -259,13 +260,6 @@ def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
     backend = plan.attention_backend
     if not backend:
         return None
-    from diffusers.models.attention_dispatch import AttentionBackendName, _check_attention_backend_requirements
-
-    valid = [b.value for b in AttentionBackendName]
-    if backend not in valid:
-        return Problem(
-            f"attention_backend={backend!r} is not a diffusers attention backend; use one of {', '.join(valid)}"
-        )
     for caps in ctx.denoiser_caps():
         if caps.attention_backend == "none":
             return Problem(
@@ -273,6 +267,18 @@ def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
                 "set_attention_backend (in diffusers it would silently do nothing); leave "
                 "attention_backend unset"
             )
+    if backend == "auto":  # resolved here, before load: the plan names the backend it runs
+        chosen, why = fastest_backend(ctx.cuda)
+        said = f"attention_backend 'auto' → {chosen!r} ({why})"
+        return Problem(said, fix={"attention_backend": chosen}, note=said, refuse=False)
+    from diffusers.models.attention_dispatch import AttentionBackendName, _check_attention_backend_requirements
+
+    valid = [b.value for b in AttentionBackendName]
+    if backend not in valid:
+        return Problem(
+            f"attention_backend={backend!r} is not a diffusers attention backend; use 'auto' or one of "
+            f"{', '.join(valid)}"
+        )
     if not ctx.cuda and backend not in CPU_ATTENTION_BACKENDS:
         return Problem(
             f"attention_backend={backend!r} needs a GPU; on a CPU use one of {', '.join(CPU_ATTENTION_BACKENDS)}"
