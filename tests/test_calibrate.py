@@ -57,3 +57,12 @@ def test_cli_calibrate_prints_the_path(cache_dir: Path, capsys: pytest.CaptureFi
     assert main(["calibrate", "-m", "tiny-wan", "-p", "a", "--steps", str(STEPS), "-q"]) == 0
     printed = capsys.readouterr().out.strip()
     assert Path(printed).is_file() and Path(printed).parent == cache_dir / "magcache"
+
+
+def test_calibrating_under_parallel_is_refused_before_load() -> None:
+    from videogen.pipeline import CACHE
+
+    loads = CACHE.loads
+    with pytest.raises(SpecError, match="calibrates in one process") as err:
+        videogen.calibrate(model="tiny-wan", prompt="x", steps=4, parallel="ulysses=2")
+    assert err.value.field == "parallel" and CACHE.loads == loads

@@ -49,6 +49,8 @@ ALSO = {
     # a memory plan and a step cache that can't run together (compile + hooks): either field may be named
     "memory": {"cache"},
     "cache": {"memory"},
+    # a parallel setting refuses the memory plan, step cache or text length it doesn't combine with
+    "parallel": {"memory", "cache", "extra"},
 }
 EXAMPLES = 2500
 
@@ -276,6 +278,11 @@ bad_values: dict[str, Any] = {
             st.one_of(junk, numbers_junk, st.sampled_from(["fbc", "pab", "taylorseer", "deepcache"])),
             max_size=3,
         ),
+    ),
+    "parallel": st.one_of(
+        junk,
+        st.sampled_from(["ulysses=1", "ring", "tensor=2", "ulysses=2,ulysses=2", "ring=0", "ulysses=2", "ring=2"]),
+        st.dictionaries(st.one_of(st.sampled_from(["ulysses", "ring", "x"]), st.integers()), junk, max_size=2),
     ),
 }
 assert set(bad_values) == set(SPEC_FIELDS) - set(MEDIA), set(SPEC_FIELDS) ^ set(bad_values)

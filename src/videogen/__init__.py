@@ -19,8 +19,12 @@ _EXPORTS = {
     "LoRA": "videogen.spec",
     "VideoResult": "videogen.result",
     "generate": "videogen.generation",
+    "generate_many": "videogen.batch",
     "prepare": "videogen.generation",
-    "calibrate": "videogen.calibrate",
+    "calibrate": "videogen.calibration",
+    "expand": "videogen.sweep",
+    "replay": "videogen.replaying",
+    "load_specs": "videogen.specfile",
     "list_models": "videogen.catalog",
     "ModelCard": "videogen.catalog",
     "resolve": "videogen.catalog",
@@ -41,7 +45,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use (PEP 562)
-    from .calibrate import calibrate
+    from .batch import generate_many
+    from .calibration import calibrate
     from .catalog import ModelCard, list_models, resolve
     from .errors import (
         Cancelled,
@@ -58,8 +63,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from .memory import MemoryPlan
     from .pipeline import clear_cache
     from .planning import plan
+    from .replaying import replay
     from .result import VideoResult
     from .spec import LoRA, VideoSpec
+    from .specfile import load_specs
+    from .sweep import expand
 
 
 def __getattr__(name: str) -> Any:

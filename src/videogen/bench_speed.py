@@ -29,8 +29,33 @@ from typing import Any
 from .bench_output import aligned, pyplot
 
 PROMPT = "a white ferret leaps into a mountain stream"
-#: the mid-size Wan transformer: what makes the CPU ratios compute-bound (shared/notes/speed-facts.md)
-MID_WAN = {"num_layers": 8, "num_attention_heads": 2, "attention_head_dim": 128, "ffn_dim": 1024}
+#: the mid-size transformers (dim 256 = 2 heads × 128, 8 blocks): what makes the CPU ratios compute-bound
+#: (shared/notes/speed-facts.md); each family's tiny pipeline with its transformer rebuilt at this size
+MID: dict[str, dict[str, Any]] = {
+    "wan": {"num_layers": 8, "num_attention_heads": 2, "attention_head_dim": 128, "ffn_dim": 1024},
+    # the caption projection maps to the inner dim, which cross-attention then reads
+    "ltx": {"num_layers": 8, "num_attention_heads": 2, "attention_head_dim": 128, "cross_attention_dim": 256},
+    # CogVideoX 1.0's positional embedding is made for one size: the benchmark's (128×128 → 16×16 latents)
+    "cogvideox": {
+        "num_layers": 8,
+        "num_attention_heads": 2,
+        "attention_head_dim": 128,
+        "sample_height": 16,
+        "sample_width": 16,
+        "sample_frames": 17,
+    },
+    # 4 dual-stream + 4 single-stream blocks; the rotary axes split the head dim (16 + 56 + 56 = 128)
+    "hunyuanvideo": {
+        "num_layers": 4,
+        "num_single_layers": 4,
+        "num_attention_heads": 2,
+        "attention_head_dim": 128,
+        "rope_axes_dim": [16, 56, 56],
+    },
+}
+# FramePack has none: its model is three Hub repos (a HunyuanVideo base, a FramePack transformer, an image encoder)
+# and its transformer is HunyuanVideo's blocks, which the hunyuanvideo row measures
+MID_WAN = MID["wan"]
 MID_SIZE = {"height": 128, "width": 128, "num_frames": 17, "steps": 12}
 
 
@@ -49,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=1, help="measured rounds after the warm-up (order alternates)")
     parser.add_argument("--out", default="bench-speed", help="folder for the JSON file and the PNG chart")
     parser.add_argument("--small", action="store_true", help="the tiny Wan (what the tests run)")
+    parser.add_argument(
+        "--family", default="wan", choices=sorted(MID), help="the family of the mid-size model (default wan)"
+    )
     parser.add_argument(
         "--variant",
         action="append",
@@ -84,10 +112,11 @@ def bench_speed(args: argparse.Namespace) -> int:
 
     fields: dict[str, Any] = {"prompt": PROMPT, "seed": 0, "progress": False}
     if args.model is None and not args.small:
-        fields["model"] = str(mid_size_wan())
+        fields["model"] = str(mid_size(args.family))
         fields.update({k: v for k, v in MID_SIZE.items() if k != "steps"})
         fields["steps"] = MID_SIZE["steps"]
-        label = "mid-size Wan ({num_layers} layers, 2x128 heads, ffn {ffn_dim}, random weights)".format(**MID_WAN)
+        shape = ", ".join(f"{k} {v}" for k, v in MID[args.family].items())
+        label = f"mid-size {args.family} ({shape}; random weights)"
     else:
         fields["model"] = args.model or "tiny-wan"
         label = fields["model"]
@@ -179,7 +208,7 @@ def _variants(methods: list[str], args: argparse.Namespace) -> dict[str, tuple[A
 
 def _calibrate(fields: dict[str, Any]) -> str:
     """MagCache ratios for the benchmark's model, scheduler and steps (stored like `videogen calibrate`'s)."""
-    from .calibrate import calibrate
+    from .calibration import calibrate
 
     stored = calibrate(**{k: v for k, v in fields.items() if k != "progress"})
     return f"ratios calibrated in this run ({stored['path']})"
@@ -261,29 +290,36 @@ def _row(variant: str, samples: list[dict[str, Any]], refused: str | None, note:
 
 # ---- the mid-size Wan -----------------------------------------------------------------------------
 def mid_size_wan() -> Path:
-    """The mid-size random-weight Wan pipeline folder (built once, atomically): the tiny Wan with an 8-layer,
-    dim-256, ffn-1024 transformer, seeded, saved with `save_pretrained`."""
+    """The mid-size random-weight Wan pipeline folder (`mid_size("wan")`)."""
+    return mid_size("wan")
+
+
+def mid_size(family: str) -> Path:
+    """The mid-size random-weight pipeline folder of `family` (built once, atomically): a copy of its tiny pipeline
+    with the transformer rebuilt at the `MID` size, seeded, saved with `save_pretrained`; the name says the shape."""
     import shutil
     import tempfile
 
     from .tiny import cache_root, tiny_pipeline
 
-    tiny = tiny_pipeline("wan", "t2v")
-    shape = "-".join(f"{k}{v}" for k, v in MID_WAN.items())
-    target = cache_root() / "bench" / f"wan-mid-{shape}-{tiny.name}"
+    tiny = tiny_pipeline(family, "t2v")
+    shape = "-".join(f"{k}{v}" for k, v in MID[family].items()).replace(" ", "").replace(",", "_")
+    target = cache_root() / "bench" / f"{family}-mid-{shape}-{tiny.name}"
     if (target / "model_index.json").exists():
         return target
+    import diffusers
     import torch
-    from diffusers import WanPipeline, WanTransformer3DModel
 
-    pipe = WanPipeline.from_pretrained(tiny)
-    config = {k: v for k, v in dict(pipe.transformer.config).items() if not k.startswith("_")}
+    config = json.loads((tiny / "transformer" / "config.json").read_text())
+    transformer_cls = getattr(diffusers, config["_class_name"])
     torch.manual_seed(0)
-    pipe.register_modules(transformer=WanTransformer3DModel(**{**config, **MID_WAN}).eval())
+    transformer = transformer_cls(**{**{k: v for k, v in config.items() if not k.startswith("_")}, **MID[family]})
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".wan-mid.", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{family}-mid.", dir=target.parent))
     try:
-        pipe.save_pretrained(tmp)
+        shutil.copytree(tiny, tmp, dirs_exist_ok=True)
+        shutil.rmtree(tmp / "transformer")
+        transformer.save_pretrained(tmp / "transformer")
         try:
             tmp.rename(target)
         except OSError:  # another process built it meanwhile

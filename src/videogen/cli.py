@@ -1,165 +1,64 @@
-"""The `videogen` command: generate, models, plan, demo, bench, calibrate.
+"""The `videogen` command: generate, demo, batch, replay, models, plan, env, bench, calibrate (docs/cli.md).
 
-User mistakes print one line (`videogen: error: ...`) and exit with status 2; no traceback.
+User mistakes print one line (`videogen: error: ...`) and exit with status 2; no traceback. A batch where
+some spec failed exits with 1 (cli_runs.py). `-v` / `-q` work before and after the command. The spec flags
+are generated from VideoSpec's fields (cli_args.py); `videogen env` is cli_env.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+from .cli_args import (
+    UsageError,
+    add_spec_arguments,
+    add_spec_source_arguments,
+    command_specs,
+    emit_json,
+    is_many,
+    spec_fields,
+)
 from .errors import VideoGenError
 
+__all__ = ["EXIT_USER_ERROR", "add_spec_arguments", "build_parser", "main", "spec_fields"]
+
 EXIT_USER_ERROR = 2
+#: the bench subcommands and their modules (each parses its own arguments)
+BENCHES = {"memory": "peak GPU memory and speed of each memory preset", "speed": "step caches vs the direct call"}
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    """`key=value` with value parsed as JSON when it can be (numbers, booleans, lists), else a string."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"{text!r} is not key=value (e.g. strength=0.7)")
-    key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
-
-
-def _lora(text: str) -> tuple[str, float]:
-    """`PATH[:WEIGHT]` (the weight is a number after the last colon)."""
-    source, sep, weight = text.rpartition(":")
-    if sep and source:
-        try:
-            return source, float(weight)
-        except ValueError:
-            pass
-    return text, 1.0
-
-
-def add_spec_arguments(parser: argparse.ArgumentParser, model_default: str | None = None) -> None:
-    """One flag per VideoSpec field, named after it."""
-    parser.add_argument(
-        "--model",
-        "-m",
-        default=model_default,
-        help="catalog name, Hub repo id (org/repo[@revision]) or local pipeline folder (see `videogen models`)",
-    )
-    parser.add_argument("--revision", help="Hub branch, tag or commit of the model (also model@revision)")
-    parser.add_argument("--prompt", "-p")
-    parser.add_argument("--negative-prompt")
-    parser.add_argument("--image", help="path or URL of the (first) image")
-    parser.add_argument("--last-image", help="path or URL of the last image (first-last-frame models)")
-    parser.add_argument("--video", help="path or URL of the input video, or a folder of frames")
-    parser.add_argument("--height", type=int)
-    parser.add_argument("--width", type=int)
-    parser.add_argument("--num-frames", type=int)
-    parser.add_argument("--fps", type=int, help="playback frames per second")
-    parser.add_argument("--steps", type=int, help="denoising steps")
-    parser.add_argument("--guidance-scale", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--task", choices=["t2v", "i2v", "flf2v", "v2v", "conditioned"])
-    parser.add_argument("--memory", default="auto", help="auto or a preset name (see `videogen plan`)")
-    parser.add_argument("--scheduler", help="a diffusers scheduler class name")
-    parser.add_argument("--scheduler-arg", action="append", type=_key_value, default=[], metavar="KEY=VALUE")
-    parser.add_argument("--lora", action="append", type=_lora, default=[], metavar="PATH[:WEIGHT]")
-    parser.add_argument(
-        "--extra",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a keyword argument for the pipeline call, e.g. --extra strength=0.7",
-    )
-    parser.add_argument("--snap", action="store_true", help="round size and frames to valid values")
-    parser.add_argument(
-        "--cache",
-        type=_cache_value,
-        help="step cache: none, auto, fbc, taylorseer, magcache, pab, fastercache, or JSON such as "
-        '\'{"method": "fbc", "threshold": 0.1}\' (docs/speed.md)',
-    )
-
-
-def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """VideoSpec fields from parsed flags (unset flags are left out: the model's defaults apply)."""
-    fields: dict[str, Any] = {}
-    for name in (
-        "model",
-        "prompt",
-        "negative_prompt",
-        "image",
-        "last_image",
-        "video",
-        "height",
-        "width",
-        "num_frames",
-        "fps",
-        "steps",
-        "guidance_scale",
-        "seed",
-        "task",
-        "memory",
-        "revision",
-        "cache",
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            fields[name] = value
-    if args.scheduler:
-        fields["scheduler"] = {"name": args.scheduler, **dict(args.scheduler_arg)}
-    elif args.scheduler_arg:
-        raise VideoGenErrorUsage("--scheduler-arg needs --scheduler NAME")
-    if args.lora:
-        fields["loras"] = list(args.lora)
-    if args.extra:
-        fields["extra"] = dict(args.extra)
-    if args.snap:
-        fields["snap"] = True
-    return fields
-
-
-def _cache_value(text: str) -> Any:
-    """--cache: a method name, or a JSON object {"method": name, **knobs}."""
-    if text.lstrip().startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise argparse.ArgumentTypeError(f"--cache {text!r} is not valid JSON: {exc}") from None
-    return text
-
-
-class VideoGenErrorUsage(VideoGenError):
-    """A flag combination that makes no sense."""
-
-
-def _default_output(model: str | None) -> Path:
+def _default_output(model: str | None, fmt: str = "mp4") -> Path:
+    """`<model>.<fmt>` (a folder `<model>` for png frames), numbered when taken."""
     stem = (model or "video").replace("/", "_")
-    path = Path(f"{stem}.mp4")
+    suffix = "" if fmt == "png" else f".{fmt}"
+    path = Path(f"{stem}{suffix}")
     i = 1
     while path.exists():
-        path = Path(f"{stem}-{i}.mp4")
+        path = Path(f"{stem}-{i}{suffix}")
         i += 1
     return path
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import generate
+    """One video to -o FILE; several (--seeds, --prompts-file, a file of specs) into -o DIR."""
+    from .cli_runs import generate_one, run_many
 
-    result = generate(progress=not args.quiet, **spec_fields(args))
-    out = result.save(args.output or _default_output(args.model), overwrite=args.overwrite, crf=args.crf)
-    print(out)
-    if not args.quiet:
-        t = result.metadata["timings"]
-        print(
-            f"{result.num_frames} frames {result.width}x{result.height} @ {result.fps} fps, seed {result.seed}, "
-            f"{t['total_s']:.2f} s",
-            file=sys.stderr,
-        )
-    return 0
+    specs = command_specs(args)
+    if is_many(args, specs):
+        if not args.output:
+            raise UsageError(
+                f"{len(specs)} videos to make: give -o DIR, the folder they go into (names: index, prompt, seed)"
+            )
+        if Path(args.output).suffix.lower() in (".mp4", ".gif", ".webp"):
+            raise UsageError(f"{len(specs)} videos to make: -o names their folder, not a file ({args.output})")
+        return run_many(specs, args.output, args)
+    spec = specs[0]
+    return generate_one(spec, Path(args.output) if args.output else _default_output(spec.model, args.format), args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -194,6 +93,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(models_markdown())
         return 0
     cards = list_models(args.family, include_tiny=not args.no_tiny)
+    if args.json:
+        keys = ("name", "family", "tasks", "repo", "width", "height", "num_frames", "fps", "steps", "guidance_scale")
+        emit_json([{k: getattr(c, k) for k in keys} | {"tiny": bool(c.tiny)} for c in cards])
+        return 0
     rows = [("name", "family", "tasks", "size", "frames", "fps", "steps", "guidance", "repo")]
     for c in cards:
         rows.append(
@@ -218,43 +121,150 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planning import plan
 
-    print(plan(**spec_fields(args), simulate=args.simulate))
+    specs = command_specs(args)
+    if len(specs) != 1:
+        raise UsageError(f"--spec {args.spec}: {len(specs)} specs; plan takes one (see docs/cli.md)")
+    report = plan(specs[0], simulate=args.simulate)
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print(report)
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from .cli_env import env_info, format_env
+
+    info = env_info()
+    if args.json:
+        emit_json(info)
+    else:
+        print(format_env(info))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.bench_args[:1] == ["speed"]:  # `videogen bench speed`: step caches vs the direct diffusers call
+    """`videogen bench memory|speed ...`: the rest of the command line goes to that benchmark's own parser."""
+    if args.bench == "speed":  # step caches vs the direct diffusers call
         from . import bench_speed
 
-        return bench_speed.main(args.bench_args[1:])
+        return bench_speed.main(args.bench_args)
     from . import bench
 
-    return bench.main(args.bench_args)
+    return bench.main(["memory", *args.bench_args])
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate
+
+    (spec,) = command_specs(args)
+    print(calibrate(spec, progress=not args.quiet)["path"])
+    return 0
+
+
+def _verbosity(default: object) -> argparse.ArgumentParser:
+    """-v / -q, for the top parser (default False) and every command (default SUPPRESS: the top's value stays)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-v", "--verbose", action="store_true", default=default, help="log what videogen does")
+    parent.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="no progress bars or summaries; only errors logged"
+    )
+    return parent
+
+
+def _output_arguments(parser: argparse.ArgumentParser, *, many: bool = True, default: str = "") -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="output .mp4/.gif/.webp, or a folder for .png frames"
+        + ("; with several videos, the folder they go into" if many else "")
+        + default,
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--crf",
+        type=int,
+        help="mp4 quality: H.264 constant rate factor 0-51 (lower is better and bigger; default 18, visually lossless)",
+    )
+    if many:
+        parser.add_argument(
+            "--format",
+            default="mp4",
+            choices=("mp4", "gif", "webp", "png"),
+            help="the outputs' format where -o doesn't name a file: several videos, or the default name (mp4)",
+        )
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout (logs on stderr)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videogen", description="Open video-diffusion models, one call.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what videogen does")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+    from .cli_runs import add_replay_arguments, cmd_batch, cmd_replay
 
-    gen = sub.add_parser("generate", help="generate a video")
+    parser = argparse.ArgumentParser(
+        prog="videogen", description="Open video-diffusion models, one call.", parents=[_verbosity(False)]
+    )
+    parser.add_argument("--version", action="version", version=f"videogen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = [_verbosity(argparse.SUPPRESS)]
+
+    def command(name: str, help: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=common)
+        p.set_defaults(func=func)
+        return p
+
+    gen = command("generate", "generate a video (or several: --seeds, --prompts-file, --spec)", cmd_generate)
     add_spec_arguments(gen)
+    add_spec_source_arguments(gen)
     _output_arguments(gen)
-    gen.set_defaults(func=cmd_generate)
 
-    demo = sub.add_parser("demo", help="generate with a tiny offline model (default tiny-wan)")
+    demo = command("demo", "generate with a tiny offline model (default tiny-wan)", cmd_demo)
     add_spec_arguments(demo, model_default="tiny-wan")
+    add_spec_source_arguments(demo)
     _output_arguments(demo)
-    demo.set_defaults(func=cmd_demo)
 
-    models = sub.add_parser("models", help="list the catalog")
+    batch = command("batch", "generate every spec of a file into a folder (resumable)", cmd_batch)
+    batch.add_argument("specs_file", metavar="SPECS", help="a JSON, JSON Lines, YAML or TOML file of specs")
+    batch.add_argument("--out", required=True, metavar="DIR", help="the folder the videos and batch.json go into")
+    batch.add_argument("--seeds", metavar="LIST", help="each spec once per seed: 1-8, 3,7,42")
+    batch.add_argument("--prompts-file", metavar="FILE", help="each spec once per prompt (one per line)")
+    batch.add_argument("--format", default="mp4", choices=("mp4", "gif", "webp", "png"), help="(default mp4)")
+    batch.add_argument("--overwrite", action="store_true", help="replace files in the way that this batch didn't make")
+    batch.add_argument(
+        "--no-resume", dest="resume", action="store_false", help="redo every spec, even those already made"
+    )
+    batch.add_argument("--crf", type=int, help="mp4 quality (see generate --crf)")
+    batch.add_argument(
+        "--ray",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray actors (the [ray] extra): alone, a local Ray instance; with an address ('auto', "
+        "'ray://head:10001'), a cluster (out DIR on a shared filesystem). Put it after SPECS or write --ray=ADDRESS",
+    )
+    batch.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --ray: N workers (default: one per GPU; on a CPU-only machine, 1)",
+    )
+    batch.add_argument("--json", action="store_true", help="one JSON document on stdout (the report)")
+
+    replay = command("replay", "make a video again from its metadata, optionally with changes", cmd_replay)
+    add_replay_arguments(replay)
+    _output_arguments(replay, many=False, default=" (default: <name>-replay.mp4 beside it, never the original)")
+
+    models = command("models", "list the catalog", cmd_models)
     models.add_argument("--family")
     models.add_argument("--no-tiny", action="store_true", help="leave out the tiny test models")
-    models.add_argument("--markdown", action="store_true", help="print docs/models.md")
-    models.set_defaults(func=cmd_models)
+    how_models = models.add_mutually_exclusive_group()
+    how_models.add_argument("--markdown", action="store_true", help="print docs/models.md")
+    how_models.add_argument("--json", action="store_true", help="one JSON list of the models")
 
-    plan = sub.add_parser("plan", help="show the memory plan for a spec, without loading weights")
+    plan = command("plan", "show the memory plan for a spec, without loading weights", cmd_plan)
     add_spec_arguments(plan)
+    plan.add_argument("--spec", metavar="FILE", help="the spec from a file (one spec); flags override its fields")
+    plan.add_argument("--json", action="store_true", help="the report as one JSON document")
     how = plan.add_mutually_exclusive_group()
     how.add_argument(
         "--simulate",
@@ -270,51 +280,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="activations from the fitted formulas, as memory=auto decides (instant; the default)",
     )
-    plan.set_defaults(func=cmd_plan)
 
-    bench = sub.add_parser(
-        "bench",
-        help="benchmarks: memory (presets) and speed (step caches); videogen bench memory|speed --help",
-        add_help=False,
-    )
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=cmd_bench)
+    env = command("env", "versions, accelerator and cache folders, for bug reports", cmd_env)
+    env.add_argument("--json", action="store_true", help="one JSON document")
 
-    def cmd_calibrate(args: argparse.Namespace) -> int:
-        from .calibrate import calibrate
+    bench = command("bench", "benchmarks: memory (presets) and speed (step caches)", cmd_bench)
+    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    for name, help in BENCHES.items():  # their own parsers read the rest: videogen bench NAME --help
+        benches.add_parser(name, help=f"{help}; videogen bench {name} --help", add_help=False, parents=common)
 
-        print(calibrate(progress=not args.quiet, **spec_fields(args))["path"])
-        return 0
-
-    calibrate = sub.add_parser("calibrate", help="measure and store MagCache's ratios (model, scheduler, steps)")
+    calibrate = command("calibrate", "measure and store MagCache's ratios (model, scheduler, steps)", cmd_calibrate)
     add_spec_arguments(calibrate)
-    calibrate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    calibrate.set_defaults(func=cmd_calibrate)
     return parser
 
 
-def _output_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", help="output .mp4/.gif/.webp, or a folder for .png frames")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument(
-        "--crf",
-        type=int,
-        help="mp4 quality: H.264 constant rate factor 0-51 (lower is better and bigger; default 18, visually lossless)",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-def _configure_logging(verbose: bool) -> None:
-    """videogen's own log lines on stderr; other libraries only for errors."""
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    """videogen's own log lines on stderr (info with -v, errors only with -q); other libraries only for errors."""
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     logger = logging.getLogger("videogen")
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    _configure_logging(args.verbose, args.quiet)
     try:
         return int(args.func(args) or 0)
     except (VideoGenError, FileNotFoundError) as exc:
@@ -323,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("videogen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `videogen models | head`: the reader left; no traceback, no flush error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -96,6 +96,9 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     device = pick_device()
     plan = resolve_plan(spec.memory, spec, card, family, device, media)
     check_plan(spec.cache, plan)  # a step cache with a plan it doesn't combine with (compile)
+    from .parallel import check as check_parallel  # parallel: refusals before load (docs/scale.md)
+
+    check_parallel(spec, card, family, class_name, plan, device)
     return Prepared(
         spec=spec,
         card=card,
@@ -155,6 +158,9 @@ def _retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
     plan = prepared.plan
     if not is_oom(exc) or not getattr(plan, "oom_retry", False):
         return None
+    if prepared.spec.parallel is not None:  # parallel: one rank retrying alone would hang the others
+        logger.warning("out of memory under parallel=%s: no retry (every rank would have to)", prepared.spec.parallel)
+        return None
     following = retry_plan(exc, plan, context(prepared.card, prepared.class_name, prepared.device))
     if following is None:
         logger.warning("out of memory with memory plan %s and no more frugal plan to retry with", plan.name)
@@ -176,45 +182,57 @@ def _free_attempt(prepared: Prepared, retry: Prepared) -> None:
 
 
 def cache_key(p: Prepared) -> tuple:
-    """The pipeline cache key of a prepared spec: the model, the device and the plan's load-time part."""
+    """The pipeline cache key of a prepared spec: the model, the device, the plan's load-time part and the
+    parallel setting (a pipeline split over GPUs is never reused for another setting)."""
     from .memory import load_key
+    from .parallel import cache_part
 
-    return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan))
+    return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan), cache_part(p.spec.parallel))
 
 
 def check_before_load(prepared: Prepared) -> tuple[Any, frozenset[str]]:
     """The checks before weights load that need the pipeline's classes imported: the scheduler built with the
     spec's arguments (`prepare` checked `extra`, the scheduler's name and arguments and the LoRAs from the
     stored signatures, without importing anything). Returns the pipeline class and its call parameters."""
+    from .parallel import check_launch
     from .pipeline import pipeline_class
     from .schedulers import check_scheduler_build
     from .signatures import pipeline_signature
 
     cls = pipeline_class(prepared.class_name)
     check_scheduler_build(prepared.spec.scheduler, prepared.family.flow_matching)
+    check_launch(prepared.spec, prepared.device)  # parallel: started by torchrun, one process per GPU
     return cls, pipeline_signature(prepared.class_name).names
 
 
 def _run(
     prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
 ) -> VideoResult:
+    from . import parallel
     from .lora import apply_loras
     from .memory import apply_plan, call_kwargs, load_kwargs
     from .pipeline import CACHE, load_pipeline
     from .runtime import peak_memory, reset_peak, versions
     from .schedulers import scheduler_for_call
+    from .specfile import spec_metadata
     from .step_cache import applied
 
     started = started if started is not None else time.perf_counter()
     p = prepared
     spec, card, family = p.spec, p.card, p.family
+    if spec.parallel is not None and not parallel.is_main_process():
+        progress = False  # parallel: only rank 0 shows progress
     cls, params = check_before_load(p)
 
     loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
 
     def loader() -> tuple[Any, str | None]:
         loaded.append(True)
-        return load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device), progress)
+        if spec.parallel is not None:  # parallel: this rank's GPU and the process group, before the load
+            parallel.setup(p.device)
+        pipe, revision = load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device), progress)
+        parallel.enable(pipe, spec.parallel, p.device)  # parallel: on the denoisers right after the load
+        return pipe, revision
 
     entry = CACHE.get(cache_key(p), loader)
     loaded_now = bool(loaded)
@@ -252,11 +270,13 @@ def _run(
             "revision": entry.revision,
             "pipeline": p.class_name,
         },
-        "spec": spec.summary(),
+        "seed": spec.filled_int("seed"),
+        **spec_metadata(spec),  # "spec" (lossless where it can be), "inputs" (their sha256): what replay reads
         "call": call_record(kwargs, spec.filled_int("seed")),
         "device": p.device,
         "memory_plan": p.plan.summary(),
         "cache": cache_record.summary(),
+        "parallel": parallel.record(pipe, spec.parallel, p.plan),
         "snapped": p.snapped,
         "timings": {
             "validate_s": round(p.validate_seconds, 6),

@@ -33,7 +33,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -269,10 +269,14 @@ def _renameat2(src: Path, dst: Path, flags: int) -> bool:
     raise OSError(err, os.strerror(err), str(src), None, str(dst))
 
 
-def clean_stale_temps(folder: str | os.PathLike[str], *, max_age_s: float = STALE_AGE_S) -> list[Path]:
+def clean_stale_temps(
+    folder: str | os.PathLike[str], *, max_age_s: float = STALE_AGE_S, dead: Collection[tuple[str, int]] = ()
+) -> list[Path]:
     """Remove leftovers of killed saves from `folder`, and put back a png folder an interrupted overwrite moved
-    aside. Only videogen's temporary names; only those whose process is gone (this host and pid namespace) or that
-    are untouched for `max_age_s`. Returns the leftovers handled. Every save calls this for its folder."""
+    aside. Only videogen's temporary names; only those whose process is gone (this host and pid namespace, or
+    named in `dead`: (`host_tag()`, pid) of processes known to be gone elsewhere, e.g. a Ray worker lost with its
+    node) or that are untouched for `max_age_s`. Returns the leftovers handled. Every save calls this for its
+    folder."""
     folder = Path(folder)
     try:
         entries = [e for e in os.scandir(folder) if e.name.startswith(".")]
@@ -290,7 +294,9 @@ def clean_stale_temps(folder: str | os.PathLike[str], *, max_age_s: float = STAL
         except OSError:
             continue
         if match:
-            gone = match["host"] == _host_tag() and not _pid_alive(int(match["pid"]))
+            gone = (match["host"], int(match["pid"])) in dead or (
+                match["host"] == _host_tag() and not _pid_alive(int(match["pid"]))
+            )
         elif legacy_old:
             gone = not _pid_alive(int(legacy_old["pid"]))
         else:
@@ -316,6 +322,11 @@ def clean_stale_temps(folder: str | os.PathLike[str], *, max_age_s: float = STAL
     if handled:
         logger.info("cleaned %d leftover(s) of interrupted saves in %s", len(handled), folder)
     return handled
+
+
+def host_tag() -> str:
+    """This host and pid namespace as temp names carry it (see `clean_stale_temps`'s `dead`)."""
+    return _host_tag()
 
 
 @functools.lru_cache(maxsize=1)

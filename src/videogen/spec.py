@@ -105,11 +105,15 @@ class VideoSpec:
     #: step cache (docs/speed.md): None/"none", a method ("fbc", "taylorseer", "magcache", "pab",
     #: "fastercache"), "auto" (the model's best), or {"method": name, **knobs}; checked in validate.complete
     cache: Any = None
+    #: context parallelism for one video over several GPUs under torchrun (docs/scale.md): None, "ulysses=2",
+    #: "ring=2", "ulysses=2,ring=2" or {"ulysses": 2, "ring": 1}; stored as {"ulysses": u, "ring": r}
+    parallel: Any = None
 
     def __post_init__(self) -> None:
         # Normalise containers so a frozen spec can't be changed behind its back.
         object.__setattr__(self, "extra", _as_extra(self.extra))
         object.__setattr__(self, "loras", _as_loras(self.loras))
+        object.__setattr__(self, "parallel", _as_parallel(self.parallel))
         if isinstance(self.cache, Mapping):  # a copy: the frozen spec's setting can't change behind its back
             object.__setattr__(self, "cache", copy.deepcopy(dict(self.cache)))
         elif self.cache is not None and not isinstance(self.cache, str):
@@ -175,6 +179,47 @@ class VideoSpec:
                 out[f.name] = _jsonable(value)
         return out
 
+    def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
+        """Every field as plain, JSON-able data that `from_dict` turns back into this spec (docs/specfiles.md):
+        inputs as path/URL strings (an in-memory image or frame list is a SpecError: save it, pass its path), a
+        `MemoryPlan` as the dict of its fields, LoRAs as dicts. `compact` leaves out fields at their default."""
+        from .specdict import to_plain
+
+        return to_plain(self, compact)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str | os.PathLike[str] | None = None,
+        entry: str | int | None = None,
+        base: str | os.PathLike[str] | None = None,
+    ) -> VideoSpec:
+        """The spec of a `to_dict` dict (or a spec file's entry). Unknown keys and wrong types are SpecErrors
+        naming `source` and `entry` (a file and its line or index) and the field; relative input paths resolve
+        against `base`. A memory plan stays the dict of its fields (`generate` reads it as that `MemoryPlan`)."""
+        from .specdict import from_plain
+
+        return from_plain(cls, data, source=source, entry=entry, base=base)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> VideoSpec:
+        """The one spec in a .json, .jsonl, .yaml/.yml or .toml file (`videogen.load_specs` reads a list);
+        relative input paths resolve against the file's folder."""
+        from .specformats import read_entries
+
+        entries = read_entries(path)
+        if len(entries) != 1:
+            raise SpecError(
+                f"{os.fspath(path)}: holds {len(entries)} specs and VideoSpec.from_file reads one; "
+                "use videogen.load_specs(path) for a list",
+                field="spec",
+            )
+        entry, data = entries[0]
+        base = os.path.dirname(os.path.abspath(os.path.expanduser(os.fspath(path))))
+        return cls.from_dict(data, source=path, entry=entry, base=base)
+
 
 SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VideoSpec))
 
@@ -206,6 +251,62 @@ def _as_extra(value: Any) -> dict[str, Any]:
             field="extra",
         )
     return dict(value)
+
+
+#: the kinds of context parallelism (`VideoSpec.parallel`), in their canonical order
+PARALLEL_KINDS: tuple[str, ...] = ("ulysses", "ring")
+#: a degree above this is refused (more GPUs than one job gets)
+MAX_PARALLEL_DEGREE = 1024
+PARALLEL_FORMS = (
+    "give None, 'ulysses=N', 'ring=N', 'ulysses=N,ring=M' or a dict {'ulysses': N, 'ring': M} (whole degrees "
+    "of at least 1 whose product, the GPU count, is at least 2), e.g. parallel='ulysses=2'"
+)
+
+
+def _as_parallel(value: Any) -> dict[str, int] | None:
+    """`parallel` as {"ulysses": u, "ring": r} (both keys, JSON-able), or None for no parallelism."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("", "none"):
+            return None
+        pairs: list[tuple[Any, Any]] = []
+        for part in text.split(","):
+            match = re.fullmatch(r"\s*([a-z_]+)\s*=\s*([0-9]+)\s*", part)
+            if match is None:
+                raise SpecError(
+                    f"parallel={value!r}: {part.strip()!r} is not kind=N; {PARALLEL_FORMS}", field="parallel"
+                )
+            pairs.append((match[1], int(match[2])))
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise SpecError(f"parallel={value!r} is not a parallelism setting; {PARALLEL_FORMS}", field="parallel")
+    out = dict.fromkeys(PARALLEL_KINDS, 1)
+    seen: set[Any] = set()
+    for kind, degree in pairs:
+        if kind not in PARALLEL_KINDS or kind in seen:
+            what = "is given twice" if kind in seen else f"is not one of {', '.join(PARALLEL_KINDS)}"
+            raise SpecError(f"parallel={value!r}: {kind!r} {what}; {PARALLEL_FORMS}", field="parallel")
+        if (
+            isinstance(degree, bool)
+            or not isinstance(degree, numbers.Integral)
+            or not 1 <= int(degree) <= MAX_PARALLEL_DEGREE
+        ):
+            raise SpecError(
+                f"parallel={value!r}: {kind} degree {degree!r} must be a whole number from 1 to "
+                f"{MAX_PARALLEL_DEGREE}; {PARALLEL_FORMS}",
+                field="parallel",
+            )
+        seen.add(kind)
+        out[kind] = int(degree)
+    if out["ulysses"] * out["ring"] < 2:
+        raise SpecError(
+            f"parallel={value!r} splits over one GPU, which is no parallelism: leave parallel out, or {PARALLEL_FORMS}",
+            field="parallel",
+        )
+    return out
 
 
 def _is_number(value: Any) -> bool:

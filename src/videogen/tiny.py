@@ -58,6 +58,8 @@ def tiny_folder(family: str, variant: str) -> Path:
     target = cache_root() / "tiny" / f"{family}-{variant}-{_fingerprint(family, variant)}"
     if (target / "model_index.json").is_file():
         return target
+    if _other_rank():
+        return _wait_for_rank_zero(target)
     from .imports import LOAD_LOCK
 
     with LOAD_LOCK:  # builds modules: never while another thread loads weights
@@ -81,6 +83,31 @@ def tiny_folder(family: str, variant: str) -> Path:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    return target
+
+
+def _other_rank() -> bool:
+    """A rank other than 0 of a started torch.distributed process group (`VideoSpec.parallel` under torchrun)."""
+    import sys
+
+    if "torch" not in sys.modules:
+        return False
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_rank() != 0
+
+
+def _wait_for_rank_zero(target: Path, timeout: float = 600.0) -> Path:
+    """Once a process group has started, transformers' `save_pretrained` writes weights on rank 0 only, so a
+    build on another rank would cache a folder without its text encoder: those ranks wait for rank 0's build
+    (every rank of a parallel run asks for the same model)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (target / "model_index.json").is_file():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"videogen: waited {timeout:.0f} s for rank 0 to build the tiny model {target}")
+        time.sleep(0.2)
     return target
 
 

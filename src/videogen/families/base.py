@@ -192,6 +192,9 @@ class Family:
     cache_hook_settings: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     #: `cache="auto"`: the first of these the spec can take (MagCache only with calibrated ratios)
     cache_auto: tuple[str, ...] = ()
+    #: The transformer declares a context-parallel plan (`_cp_plan`) in diffusers, so `VideoSpec.parallel` can
+    #: split it over GPUs (videogen.parallel; a test keeps this equal to the class attribute)
+    context_parallel: bool = False
 
     def __init__(self, cards: Iterable[ModelCard] = ()) -> None:
         self.cards = tuple(cards)

@@ -101,6 +101,7 @@ class LTXFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
     flow_matching = True
+    context_parallel = True  # the transformer has a `_cp_plan` (diffusers 0.42.1)
 
     # ---- catalog -------------------------------------------------------------------------------
     def card_for_pipeline(

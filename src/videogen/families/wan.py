@@ -48,6 +48,7 @@ class WanFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
     flow_matching = True
+    context_parallel = True  # the transformer has a `_cp_plan` (diffusers 0.42.1)
 
     def card_for_pipeline(
         self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]

@@ -313,6 +313,18 @@ class MemoryPlan:
             out["notes"] = list(self.notes)
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data, losslessly: its name and each field that differs from the defaults (mappings
+        as dicts, tuples as lists); `MemoryPlan.from_dict` (or a spec's `memory=`) reads it back to an equal plan."""
+        return self.summary()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MemoryPlan:
+        """The plan of a `to_dict` dict; unknown fields are a SpecError with the closest field name."""
+        if not isinstance(data, Mapping):
+            raise _err(f"{data!r} is not a dict of MemoryPlan fields, e.g. {{'vae_tiling': True}}")
+        return plan_from(data)
+
     def describe(self) -> str:
         """One line: the name and its non-default fields."""
         fields = {k: v for k, v in self.summary().items() if k not in ("name", "notes")}

@@ -36,6 +36,12 @@ def calibrate(spec: VideoSpec | Mapping[str, Any] | None = None, *, progress: bo
     scheduler and step count uses the stored ratios.
     """
     spec = build_spec(spec, fields).replace(cache=None)  # the spec's own cache setting is what we calibrate
+    if spec.parallel is not None:  # each rank would measure its own slice of the tokens and write the file
+        raise SpecError(
+            f"parallel={spec.parallel!r}: MagCache calibrates in one process (the ratios are per model, scheduler "
+            "and steps, not per split); run `videogen calibrate` without --parallel / torchrun",
+            field="parallel",
+        )
     prepared = prepare(spec)
     spec, card, family = prepared.spec, prepared.card, prepared.family
     if "magcache" not in family.cache_methods:

@@ -1,0 +1,7 @@
+"""`python -m videogen ...` (and `torchrun -m videogen ...`): the `videogen` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
