@@ -139,3 +139,19 @@ def test_not_in_auto() -> None:
 def test_the_extra_is_declared() -> None:
     text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     assert 'cachedit = ["cache-dit' in text
+
+
+def test_other_caches_run_the_same_after_dbcache(hunyuan_two_blocks: dict) -> None:
+    # cache-dit's disable_cache re-registers the block lists it wrapped at the end of the transformer's children
+    # (HunyuanVideo's single-stream blocks then come first) and leaves attributes; First Block Cache takes the
+    # first and last block in that order and crashed (TypeError in first_block_cache.py) until videogen restored it
+    fields = {**_fields("tiny-hunyuanvideo"), **hunyuan_two_blocks}
+    fbc = {"method": "fbc", "threshold": 0.3}
+    before = videogen.generate(**fields, cache=fbc).frames
+    transformer = next(e.base for k, e in CACHE._entries.items() if k[0] == hunyuan_two_blocks["model"]).transformer
+    layout = [name for name, _ in transformer.named_children()]
+    attributes = set(vars(transformer))
+    videogen.generate(**fields, cache=DBCACHE)
+    assert [name for name, _ in transformer.named_children()] == layout
+    assert set(vars(transformer)) == attributes
+    assert np.array_equal(videogen.generate(**fields, cache=fbc).frames, before)

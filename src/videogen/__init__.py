@@ -19,7 +19,7 @@ _EXPORTS = {
     "LoRA": "videogen.spec",
     "VideoResult": "videogen.result",
     "generate": "videogen.generation",
-    "generate_many": "videogen.batch",
+    "generate_many": "videogen.batch_ray",  # the in-process runner unless ray= is given
     "prepare": "videogen.generation",
     "calibrate": "videogen.calibration",
     "expand": "videogen.sweep",
@@ -45,7 +45,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use (PEP 562)
-    from .batch import generate_many
+    from .batch_ray import generate_many
     from .calibration import calibrate
     from .catalog import ModelCard, list_models, resolve
     from .errors import (

@@ -84,7 +84,7 @@ def generate_one(spec: VideoSpec, output: Path, args: argparse.Namespace) -> int
 def run_many(specs: Sequence[VideoSpec], out_dir: str | Path, args: argparse.Namespace) -> int:
     """Several specs into the folder `out_dir` through the batch runner: one path per line as each finishes
     (failures on stderr), a summary on stderr or one JSON document; exit status 1 if any spec failed."""
-    from .batch import generate_many
+    from .batch_ray import generate_many  # in process, or on Ray actors with --ray (docs/scale.md)
 
     if _world_size() > 1:  # every rank would make and write every video
         raise UsageError(
@@ -93,13 +93,7 @@ def run_many(specs: Sequence[VideoSpec], out_dir: str | Path, args: argparse.Nam
         )
     started = time.perf_counter()
     items = []
-    options: dict[str, Any] = {}
-    runner: Any = generate_many
-    if getattr(args, "ray", None) is not None or getattr(args, "workers", None) is not None:
-        from .batch_ray import generate_many as runner  # Ray actors: docs/scale.md
-
-        options = {"ray": args.ray, "workers": args.workers}
-    for item in runner(
+    for item in generate_many(
         list(specs),
         out_dir,
         fmt=args.format,
@@ -107,7 +101,8 @@ def run_many(specs: Sequence[VideoSpec], out_dir: str | Path, args: argparse.Nam
         resume=getattr(args, "resume", True),
         progress=not args.quiet,
         crf=args.crf,
-        **options,
+        ray=getattr(args, "ray", None),
+        workers=getattr(args, "workers", None),
     ):
         items.append(item)
         if args.json:

@@ -202,8 +202,9 @@ def _db_cached(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family, reco
     transformers' forwards; `disable_cache` restores them), the block calls counted as for diffusers' hooks."""
     import os
 
-    # cache-dit logs every enable/disable at INFO on its own handlers; its own variable still wins
-    os.environ.setdefault("CACHE_DIT_LOG_LEVEL", "warning")
+    # cache-dit logs every enable/disable (INFO, and WARNINGs about its pattern checks) on its own handlers; its
+    # own variable still wins
+    os.environ.setdefault("CACHE_DIT_LOG_LEVEL", "error")
     import cache_dit
 
     setting = spec.cache
@@ -220,6 +221,7 @@ def _db_cached(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family, reco
                     + (", e.g. {'method': 'dbcache', 'Fn': 1, 'Bn': 0}" if size > 1 else " (or another method)"),
                     field="cache",
                 )
+    layouts = {name: _layout(module) for name, module in models.items()}
     config = cache_dit.DBCacheConfig(
         **hook_fields(setting, family), num_inference_steps=transformer_steps(spec, card, family)
     )
@@ -232,7 +234,37 @@ def _db_cached(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family, reco
     finally:
         for handle in handles:
             handle.remove()
-        cache_dit.disable_cache(pipe)
+        try:
+            cache_dit.disable_cache(pipe)
+        finally:
+            for name, module in models.items():
+                _restore_layout(module, layouts[name])
+
+
+def _layout(module: Any) -> tuple[list[tuple[str, Any]], dict[str, set[str]]]:
+    """What cache-dit's enable/disable can change on a transformer: its children (objects and order) and the
+    instance attributes of it and its children."""
+    children = list(module._modules.items())
+    return children, {
+        "": set(vars(module)),
+        **{name: set(vars(child)) for name, child in children if child is not None},
+    }
+
+
+def _restore_layout(module: Any, layout: tuple[list[tuple[str, Any]], dict[str, set[str]]]) -> None:
+    """Undo what `cache_dit.disable_cache` leaves behind: it re-registers the block lists it wrapped at the end of
+    `_modules` (HunyuanVideo's single-stream blocks then come before its dual-stream ones, and diffusers' First
+    Block Cache and MagCache, which take the first and last block in that order, break), and leaves attributes
+    (`forward` bound on the instance, `_cached_steps` on the lists)."""
+    from collections import OrderedDict
+
+    children, attributes = layout
+    module._modules = OrderedDict(children)
+    for name, before in attributes.items():
+        target = module if name == "" else module._modules[name]
+        for extra in set(vars(target)) - before:
+            if extra not in ("_modules", "_parameters", "_buffers"):
+                delattr(target, extra)
 
 
 def _count(name: str, module: Any, found: list[Any], record: CacheRecord) -> list[Any]:
