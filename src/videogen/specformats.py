@@ -39,20 +39,24 @@ def format_of(path: str | os.PathLike[str]) -> str:
     return FORMATS[suffix]
 
 
+def read_text(path: str | os.PathLike[str], missing: str, unreadable: str, field: str) -> str:
+    """A user's UTF-8 text file (a BOM allowed); a missing or unreadable one is a SpecError on `field` whose
+    message starts with `missing` / `unreadable`."""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SpecError(missing, field=field) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SpecError(f"{unreadable} ({why}); pass a readable UTF-8 file", field=field) from None
+
+
 def read_entries(path: str | os.PathLike[str]) -> list[Entry]:
     """The documents of a spec file as (entry, value): entry is None for a file of one spec, "index N" for a
     list, "line N" for JSON Lines. Unreadable or malformed files are a SpecError naming the file (and line)."""
     kind = format_of(path)
     name = os.fspath(path)
-    try:
-        text = Path(path).expanduser().read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SpecError(f"{name}: no such spec file; check the path", field="spec") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SpecError(
-            f"{name}: cannot read the spec file ({why}); pass a readable UTF-8 file", field="spec"
-        ) from None
+    text = read_text(path, f"{name}: no such spec file; check the path", f"{name}: cannot read the spec file", "spec")
     if kind == "jsonl":
         entries = _jsonl(text, name)
     else:

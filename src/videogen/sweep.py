@@ -8,7 +8,6 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
@@ -81,16 +80,15 @@ def parse_seeds(text: str) -> list[int]:
 def read_prompts(path: str | os.PathLike[str]) -> list[str]:
     """The prompts of a text file: one per non-empty line, surrounding spaces stripped; lines starting with `#`
     are comments. A missing, unreadable or empty file is a SpecError."""
+    from .specformats import read_text
+
     name = os.fspath(path)
-    try:
-        text = Path(path).expanduser().read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SpecError(f"prompts file {name!r}: no such file; one prompt per line", field="prompt") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SpecError(
-            f"prompts file {name!r}: cannot read it ({why}); pass a UTF-8 text file", field="prompt"
-        ) from None
+    text = read_text(
+        path,
+        f"prompts file {name!r}: no such file; one prompt per line",
+        f"prompts file {name!r}: cannot read it",
+        "prompt",
+    )
     prompts = [line.strip() for line in text.splitlines()]
     prompts = [p for p in prompts if p and not p.startswith("#")]
     if not prompts:
