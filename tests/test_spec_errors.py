@@ -1,7 +1,7 @@
 """Every family's rules: a bad spec is a SpecError naming its field, with what to do in the message, raised
 before any weights load (a fresh pipeline cache stays empty: no load, not even one a cached model would hide).
 
-One table: (spec fields, the SpecError's `.field`, fragments its message must contain[, AFTER_LOAD]). Each group starts
+One table: (spec fields, the SpecError's `.field`, fragments its message must contain). Each group starts
 from a spec its family accepts (tiny model, prompt, image where the model needs one); a case's fields replace
 the group's (`"image": None` leaves the image out).
 """
@@ -19,10 +19,6 @@ import videogen.pipeline
 
 PROMPT = "a white ferret leaps into a stream"
 COND = {"task": "conditioned"}
-#: a case's 4th entry: a known gap, the SpecError comes only once the weights are loaded (xfail, not fail, on
-#: a load). clip_skip's upper bound is the text encoder's depth, checked in the call (families/modelscope.py
-#: `clip_skip_alias`), though text_encoder/config.json says it before loading.
-AFTER_LOAD = "after load"
 
 #: group → (the spec its cases start from, [(fields, field, message fragments)])
 CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
@@ -207,7 +203,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"video": [image()]}, "task", ["v2v"]),
             ({"extra": {"clip_skip": -1}}, "extra", ["clip_skip", "at least 0"]),
             ({"extra": {"clip_skip": 1.5}}, "extra", ["clip_skip", "whole number"]),
-            ({"extra": {"clip_skip": 2}}, "extra", ["clip_skip", "below 2"], AFTER_LOAD),
+            ({"extra": {"clip_skip": 2}}, "extra", ["clip_skip", "below 2"]),
         ],
     ),
     "modelscope": (
@@ -231,7 +227,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"video": video(3), "extra": {"strength": 0}}, "extra", ["strength", "(0, 1]"]),
             ({"video": video(3), "extra": {"strength": 1.5}}, "extra", ["strength", "(0, 1]"]),
             ({"extra": {"clip_skip": -1}}, "extra", ["clip_skip", "at least 0"]),
-            ({"extra": {"clip_skip": 2}}, "extra", ["clip_skip", "below 2"], AFTER_LOAD),
+            ({"extra": {"clip_skip": 2}}, "extra", ["clip_skip", "below 2"]),
             ({"extra": {"num_frames": 4}}, "extra", ["num_frames", "spec field"]),
             ({"video": video(3), "num_frames": 5}, "num_frames", ["3 frames", "num_frames=3"]),
         ],
@@ -268,15 +264,15 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
 
 def _params() -> list:
     return [
-        pytest.param({**base, **case[0]}, case[1], case[2], case[3:] == (AFTER_LOAD,), id=f"{group}-{i}-{case[1]}")
+        pytest.param({**base, **case[0]}, case[1], case[2], id=f"{group}-{i}-{case[1]}")
         for group, (base, cases) in CASES.items()
         for i, case in enumerate(cases)
     ]
 
 
-@pytest.mark.parametrize(("spec", "field", "words", "known_after_load"), _params())
+@pytest.mark.parametrize(("spec", "field", "words"), _params())
 def test_bad_spec_is_a_spec_error_before_any_load(
-    spec: dict, field: str, words: list[str], known_after_load: bool, monkeypatch: pytest.MonkeyPatch
+    spec: dict, field: str, words: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fresh = type(videogen.pipeline.CACHE)()  # empty: a load the shared cache would answer counts here
     monkeypatch.setattr(videogen.pipeline, "CACHE", fresh)
@@ -285,6 +281,4 @@ def test_bad_spec_is_a_spec_error_before_any_load(
     assert info.value.field == field, str(info.value)
     for word in words:
         assert word in str(info.value), str(info.value)
-    if fresh.loads and known_after_load:
-        pytest.xfail("a known gap: this SpecError comes only after the weights load")
     assert fresh.loads == 0 and len(fresh) == 0, "weights loaded before the SpecError"

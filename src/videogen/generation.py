@@ -95,6 +95,10 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
 
     device = pick_device()
     plan = resolve_plan(spec.memory, spec, card, family, device, media)
+    from .memory.components import pipeline_components  # the components' configs: stored or the folder's
+
+    components, _ = pipeline_components(card, class_name)
+    family.check_components(spec, card, {c.name: c.config for c in components if c.config})
     check_plan(spec.cache, plan)  # a step cache with a plan it doesn't combine with (compile)
     from .parallel import check as check_parallel  # parallel: refusals before load (docs/scale.md)
 

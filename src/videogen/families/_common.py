@@ -83,6 +83,19 @@ def check_clip_skip(value: Any) -> None:
         )
 
 
+def check_clip_skip_depth(clip_skip: Any, layers: Any) -> None:
+    """`extra["clip_skip"]` below the text encoder's depth (`num_hidden_layers`; None: unknown, not checked)."""
+    if clip_skip is None or not isinstance(layers, int) or isinstance(layers, bool):
+        return
+    if clip_skip >= layers:
+        raise SpecError(
+            f"extra['clip_skip']={clip_skip} is too large: the text encoder has {layers} layers, so "
+            f"clip_skip must be below {layers} (e.g. extra={{'clip_skip': 1}})",
+            field="extra",
+            valid=layers - 1,
+        )
+
+
 @contextlib.contextmanager
 def clip_skip_alias(pipe: Any, clip_skip: Any) -> Iterator[None]:
     """Let the pipeline's clip_skip code find `text_encoder.text_model` on transformers >= 5.6.
@@ -96,14 +109,8 @@ def clip_skip_alias(pipe: Any, clip_skip: Any) -> Iterator[None]:
     if clip_skip is None or encoder is None:
         yield
         return
-    layers = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
-    if layers is not None and clip_skip >= layers:
-        raise SpecError(
-            f"extra['clip_skip']={clip_skip} is too large: the text encoder has {layers} layers, so "
-            f"clip_skip must be below {layers} (e.g. extra={{'clip_skip': 1}})",
-            field="extra",
-            valid=layers - 1,
-        )
+    # checked before load from the config (check_clip_skip_depth); again here for a model whose config wasn't known
+    check_clip_skip_depth(clip_skip, getattr(getattr(encoder, "config", None), "num_hidden_layers", None))
     added = False
     if "text_model" not in encoder.__dict__ and not hasattr(encoder, "text_model"):
         object.__setattr__(encoder, "text_model", encoder)

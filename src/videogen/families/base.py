@@ -372,6 +372,10 @@ class Family:
         """A context the call runs in (a seam for cache hooks that need a cache context)."""
         return contextlib.nullcontext()
 
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """Checks that need the components' configs (component name → config, read from the stored architecture or
+        the model's folder, no weights; only those known), before load: SpecError. Families override."""
+
     def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
         """Why step-cache `method` (one of `cache_methods`) can't run this spec, or None: families override
         this for what their data can't say (a layout or a call shape the hook gets wrong)."""

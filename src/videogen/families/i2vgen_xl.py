@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..card import ModelCard
 from ..errors import SpecError
-from ._common import UNET_CACHE_AUTO, UNET_CACHE_METHODS, check_clip_skip, clip_skip_alias, unet_card
+from ._common import (
+    UNET_CACHE_AUTO,
+    UNET_CACHE_METHODS,
+    check_clip_skip,
+    check_clip_skip_depth,
+    clip_skip_alias,
+    unet_card,
+)
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -50,6 +57,10 @@ class I2VGenXLFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 4, "steps": 2}
     uses_global_rng = True
+
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """clip_skip below the CLIP text encoder's depth, from its config (before load)."""
+        check_clip_skip_depth(spec.extra.get("clip_skip"), configs.get("text_encoder", {}).get("num_hidden_layers"))
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
