@@ -212,7 +212,7 @@ def check_before_load(prepared: Prepared) -> tuple[Any, frozenset[str]]:
 def _run(
     prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
 ) -> VideoResult:
-    from . import parallel
+    from . import parallel, parallel_run
     from .lora import apply_loras
     from .memory import apply_plan, call_kwargs, load_kwargs
     from .pipeline import CACHE, load_pipeline
@@ -233,9 +233,9 @@ def _run(
     def loader() -> tuple[Any, str | None]:
         loaded.append(True)
         if spec.parallel is not None:  # parallel: this rank's GPU and the process group, before the load
-            parallel.setup(p.device)
+            parallel_run.setup(p.device)
         pipe, revision = load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device), progress)
-        parallel.enable(pipe, spec.parallel, p.device)  # parallel: on the denoisers right after the load
+        parallel_run.enable(pipe, spec.parallel, p.device)  # parallel: on the denoisers right after the load
         return pipe, revision
 
     entry = CACHE.get(cache_key(p), loader)
@@ -280,7 +280,7 @@ def _run(
         "device": p.device,
         "memory_plan": p.plan.summary(),
         "cache": cache_record.summary(),
-        "parallel": parallel.record(pipe, spec.parallel, p.plan),
+        "parallel": parallel_run.record(pipe, spec.parallel, p.plan),
         "snapped": p.snapped,
         "timings": {
             "validate_s": round(p.validate_seconds, 6),
