@@ -3,9 +3,10 @@
 
 Every rank calls `videogen.generate` with each job's fields, in order; rank 0 (`is_main_process`) saves the frames
 as OUT_DIR/NAME.npy and the metadata as NAME.json; every rank writes the SHA-1 of its frames to NAME.rank<R>.sha1
-so the test can check that all ranks got the same video. A job with `"_unrefuse": [class, ...]` runs with those
-transformer classes taken out of `videogen.parallel.BROKEN_PLANS` (to see that diffusers still breaks them); its
-error, if any, goes to NAME.rank<R>.error instead of stopping the worker.
+so the test can check that all ranks got the same video. A job with `"_bare": true` runs without videogen's
+workarounds for diffusers' context-parallel bugs (`parallel_run.ULYSSES_MASK_WORKAROUND_ON` off; the pipeline cache
+is cleared after it), to see that diffusers still breaks it; its error, if any, goes to NAME.rank<R>.error instead
+of stopping the worker.
 """
 
 from __future__ import annotations
@@ -21,22 +22,24 @@ def main(argv: list[str]) -> int:
     import numpy as np
 
     import videogen
-    from videogen import parallel
+    from videogen import parallel, parallel_run
 
     out, jobs = Path(argv[0]), json.loads(argv[1])
     rank = int(os.environ.get("RANK", "0"))
     for name, fields in jobs.items():
-        unrefuse = fields.pop("_unrefuse", [])
-        refused = {cls: parallel.BROKEN_PLANS.pop(cls) for cls in unrefuse}
+        bare = bool(fields.pop("_bare", False))
+        parallel_run.ULYSSES_MASK_WORKAROUND_ON = not bare
         try:
             result = videogen.generate(progress=False, **fields)
         except Exception as exc:  # noqa: BLE001 - only for jobs that expect diffusers to fail
-            if not unrefuse:
+            if not bare:
                 raise
             (out / f"{name}.rank{rank}.error").write_text(f"{type(exc).__name__}: {exc}")
             continue
         finally:
-            parallel.BROKEN_PLANS.update(refused)
+            parallel_run.ULYSSES_MASK_WORKAROUND_ON = True
+            if bare:
+                videogen.clear_cache()  # the next job loads (and sets up) its pipeline afresh
         frames = np.ascontiguousarray(result.frames)
         (out / f"{name}.rank{rank}.sha1").write_text(hashlib.sha1(frames.tobytes()).hexdigest())
         if parallel.is_main_process():

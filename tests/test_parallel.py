@@ -105,8 +105,10 @@ def test_a_family_without_a_plan_is_refused(torchrun_env: pytest.MonkeyPatch) ->
              parallel="ulysses=2")  # fmt: skip
 
 
-def test_ltx_is_refused_while_diffusers_breaks_it(torchrun_env: pytest.MonkeyPatch) -> None:
-    _refused("parallel", "LTXVideoTransformer3DModel", "#14316", model="tiny-ltx", parallel="ulysses=2")
+def test_ring_attention_on_ltx_is_refused_while_diffusers_breaks_it(torchrun_env: pytest.MonkeyPatch) -> None:
+    torchrun_env.setenv("VIDEOGEN_DEVICE", "cuda")  # past the CPU's own ring refusal: LTX's is the one left
+    _refused("parallel", "ring=2", "LTXVideoTransformer3DModel", "#14316", "ulysses=N", model="tiny-ltx",
+             parallel="ring=2", memory={"attention_backend": "_native_cudnn"})  # fmt: skip
 
 
 def test_a_ulysses_degree_must_divide_the_heads(torchrun_env: pytest.MonkeyPatch) -> None:
@@ -122,8 +124,7 @@ def test_the_sequence_must_split_evenly(torchrun_env: pytest.MonkeyPatch) -> Non
 
 
 def test_a_text_sequence_split_must_divide_too(torchrun_env: pytest.MonkeyPatch) -> None:
-    # LTX splits its text tokens as well: the rule that applies once diffusers runs LTX (BROKEN_PLANS)
-    torchrun_env.setattr(parallel, "BROKEN_PLANS", {})
+    # LTX splits its text tokens as well
     _refused("extra", "max_sequence_length", model="tiny-ltx", parallel="ulysses=2", extra={"max_sequence_length": 127})
 
 
@@ -240,14 +241,15 @@ def _free_port() -> int:
 JOBS = {
     "wan": {"model": "tiny-wan", **TINY, "parallel": "ulysses=2"},
     "wan2.2": {"model": "tiny-wan2.2", **TINY, "parallel": "ulysses=2"},  # two transformers, both split
-    # expected to fail while diffusers breaks LTX (BROKEN_PLANS): run last, its error recorded
-    "ltx": {"model": "tiny-ltx", **TINY, "parallel": "ulysses=2", "_unrefuse": ["LTXVideoTransformer3DModel"]},
+    # without videogen's workaround for diffusers#14316: expected to fail (its error recorded), then LTX with it
+    "ltx-bare": {"model": "tiny-ltx", **TINY, "parallel": "ulysses=2", "_bare": True},
+    "ltx": {"model": "tiny-ltx", **TINY, "parallel": "ulysses=2"},
 }
 
 
 def test_torchrun_on_the_cpu_gives_the_single_process_frames(tmp_path: Path) -> None:
     single = {}
-    for name in ("wan", "wan2.2"):
+    for name in ("wan", "wan2.2", "ltx"):
         fields = {k: v for k, v in JOBS[name].items() if k != "parallel"}
         single[name] = videogen.generate(**fields, progress=False).frames  # also builds the tiny models first
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
@@ -274,9 +276,9 @@ def test_torchrun_on_the_cpu_gives_the_single_process_frames(tmp_path: Path) -> 
         "transformer_2",
     ]
     assert meta["spec"]["parallel"] == {"ulysses": 2, "ring": 1}
-    errors = [tmp_path / f"ltx.rank{r}.error" for r in (0, 1)]
+    errors = [tmp_path / f"ltx-bare.rank{r}.error" for r in (0, 1)]
     assert all(e.is_file() for e in errors), (
-        "diffusers now runs LTX context-parallel: drop it from videogen.parallel.BROKEN_PLANS, compare its frames "
-        "here and update docs/scale.md"
+        "diffusers now runs LTX under Ulysses itself: drop videogen.parallel_run.ULYSSES_MASK_WORKAROUND (and check "
+        "ring: parallel.BROKEN_PLANS) and update docs/scale.md"
     )
     assert "must match the size of tensor" in errors[0].read_text()

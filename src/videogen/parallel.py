@@ -59,13 +59,13 @@ RING_BACKENDS = (
 #: transformer classes whose `_cp_plan` also splits the text sequence (`encoder_hidden_states`), and the call
 #: argument that sets its length (a test compares this with the classes' plans)
 SPLITS_TEXT = {"LTXVideoTransformer3DModel": "max_sequence_length"}
-#: transformer classes whose `_cp_plan` diffusers 0.42.1 can't run correctly, and why (tests/test_parallel.py runs
-#: one anyway and expects the failure, so a diffusers that fixes it makes that test say so)
-BROKEN_PLANS = {
-    "LTXVideoTransformer3DModel": "diffusers 0.42.1's context-parallel attention can't run LTX's masked text "
-    "attention: Ulysses splits the heads but not the text mask's head axis (a RuntimeError; "
-    "huggingface/diffusers#14316, fixed by the open PR #14317), and ring attention applies each rank's slice of "
-    "the text mask to every rank's keys (wrong frames)"
+#: transformer classes whose `_cp_plan` diffusers 0.42.1 can't run correctly with one kind of split, and why
+#: (Ulysses on LTX runs, with the workaround in parallel_run.py: `ULYSSES_MASK_WORKAROUND`)
+BROKEN_PLANS: dict[str, dict[str, str]] = {
+    "LTXVideoTransformer3DModel": {
+        "ring": "diffusers 0.42.1's ring attention applies each rank's slice of LTX's text mask to every rank's keys "
+        "(wrong frames, from reading its ring template; huggingface/diffusers#14316); use ulysses=N"
+    }
 }
 #: memory-plan placements that don't combine with context parallelism, and why (docs/scale.md)
 PLACEMENT_REFUSALS = {
@@ -132,8 +132,8 @@ def check(spec: VideoSpec, card: ModelCard, family: Family, class_name: str, pla
         raise _error(
             spec,
             f"model={card.name!r} is a {family.name} model, whose transformer declares no context-parallel plan "
-            "in diffusers; context parallelism runs Wan models (e.g. model='wan2.1-t2v-1.3b'); leave parallel "
-            "out to run this one on one GPU",
+            "in diffusers; context parallelism runs Wan and LTX models (e.g. model='wan2.1-t2v-1.3b'); leave "
+            "parallel out to run this one on one GPU",
         )
     _check_broken(spec, card, class_name)
     _check_shapes(spec, card, class_name)
@@ -153,13 +153,11 @@ def _denoisers(card: ModelCard, class_name: str) -> tuple[list[Component], Compo
 def _check_broken(spec: VideoSpec, card: ModelCard, class_name: str) -> None:
     denoisers, _, _ = _denoisers(card, class_name)
     for den in denoisers:
-        why = BROKEN_PLANS.get(den.class_name)
-        if why:
-            raise _error(
-                spec,
-                f"model={card.name!r} runs {den.class_name}, and {why}; use a Wan model (e.g. "
-                "model='wan2.1-t2v-1.3b'), or leave parallel out",
-            )
+        for kind, why in BROKEN_PLANS.get(den.class_name, {}).items():
+            if spec.parallel is not None and spec.parallel[kind] > 1:
+                raise _error(
+                    spec, f"{kind}={spec.parallel[kind]}: model={card.name!r} runs {den.class_name}, and {why}"
+                )
 
 
 def _check_shapes(spec: VideoSpec, card: ModelCard, class_name: str) -> None:

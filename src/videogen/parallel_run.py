@@ -56,6 +56,40 @@ def _destroy() -> None:
         dist.destroy_process_group()
 
 
+#: transformer class → the diffusers module whose attention processor calls `dispatch_attention_fn` with a text mask
+#: repeated over the heads, shape (batch, heads, 1, tokens). diffusers 0.42.1's Ulysses attention splits the query
+#: heads over the ranks but not that mask's head axis (a RuntimeError: huggingface/diffusers#14316; the open PR
+#: #14317 shards it). Every head's mask is the same there, so the processor's calls get the first head's, which
+#: broadcasts over however many heads a rank holds: the single-process frames exactly (tests/test_parallel.py).
+#: Only calls with a parallel config are touched; tests/test_parallel.py also runs LTX without the workaround and
+#: expects diffusers' error, so a diffusers that fixes it says so (then drop this).
+ULYSSES_MASK_WORKAROUND = {"LTXVideoTransformer3DModel": "diffusers.models.transformers.transformer_ltx"}
+#: on/off switch for that workaround (the test turns it off to see diffusers' own behaviour)
+ULYSSES_MASK_WORKAROUND_ON = True
+
+
+def _head_mask_workaround(model: Any, ulysses: int) -> None:
+    """Install `ULYSSES_MASK_WORKAROUND`'s wrapper (once per process) for `model`'s class under Ulysses."""
+    import importlib
+
+    module_name = ULYSSES_MASK_WORKAROUND.get(type(model).__name__)
+    if module_name is None or ulysses < 2 or not ULYSSES_MASK_WORKAROUND_ON:
+        return
+    module = importlib.import_module(module_name)
+    original = getattr(module, "dispatch_attention_fn")  # noqa: B009 - a module named at run time
+    if getattr(original, "_videogen_head_mask", False):
+        return
+
+    def dispatch(query: Any, key: Any, value: Any, attn_mask: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("parallel_config") is not None and attn_mask is not None and attn_mask.ndim == 4:
+            attn_mask = attn_mask[:, :1]  # one head's mask: all heads' are the same, and it broadcasts
+        return original(query, key, value, attn_mask, *args, **kwargs)
+
+    dispatch._videogen_head_mask = True  # type: ignore[attr-defined]
+    setattr(module, "dispatch_attention_fn", dispatch)  # noqa: B010
+    logger.info("parallel: %s's text mask broadcast over the heads (huggingface/diffusers#14316)", module_name)
+
+
 def enable(pipe: Any, setting: Mapping[str, int] | None, device: str) -> None:
     """Turn context parallelism on for the pipeline's denoisers (once, right after the load: the cache key
     holds the setting, so this pipeline is never used without it)."""
@@ -73,6 +107,7 @@ def enable(pipe: Any, setting: Mapping[str, int] | None, device: str) -> None:
         config = ParallelConfig(context_parallel_config=ContextParallelConfig(ulysses_degree=ulysses, ring_degree=ring))
         with _cpu_only_device_count(device):
             model.enable_parallelism(config=config)
+        _head_mask_workaround(model, ulysses)
         logger.info("parallel: %s split %s", name, describe(setting))
 
 
