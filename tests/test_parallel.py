@@ -21,6 +21,7 @@ from videogen.errors import SpecError
 from videogen.generation import cache_key, prepare
 from videogen.pipeline import CACHE
 from videogen.spec import VideoSpec
+from videogen.testing import sample_image
 
 WORKER = Path(__file__).with_name("cp_worker.py")
 TINY = {"prompt": "a ferret", "seed": 3}
@@ -109,6 +110,15 @@ def test_ring_attention_on_ltx_is_refused_while_diffusers_breaks_it(torchrun_env
     torchrun_env.setenv("VIDEOGEN_DEVICE", "cuda")  # past the CPU's own ring refusal: LTX's is the one left
     _refused("parallel", "ring=2", "LTXVideoTransformer3DModel", "#14316", "ulysses=N", model="tiny-ltx",
              parallel="ring=2", memory={"attention_backend": "_native_cudnn"})  # fmt: skip
+
+
+@pytest.mark.parametrize("task", ["i2v", "conditioned"])
+def test_ltx_image_and_condition_pipelines_are_refused(torchrun_env: pytest.MonkeyPatch, task: str) -> None:
+    # their timestep per token isn't in LTX's context-parallel plan: RuntimeError (16 vs 32) when tried on the CPU
+    fields = (
+        {"image": sample_image(32, 32)} if task == "i2v" else {"task": "conditioned", "image": sample_image(32, 32)}
+    )
+    _refused("parallel", "timestep per token", "LTXPipeline", model="tiny-ltx", parallel="ulysses=2", **fields)
 
 
 def test_a_ulysses_degree_must_divide_the_heads(torchrun_env: pytest.MonkeyPatch) -> None:

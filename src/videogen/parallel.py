@@ -67,6 +67,13 @@ BROKEN_PLANS: dict[str, dict[str, str]] = {
         "(wrong frames, from reading its ring template; huggingface/diffusers#14316); use ulysses=N"
     }
 }
+#: pipelines whose call the transformer's `_cp_plan` doesn't cover, and why (tests/test_parallel.py)
+BROKEN_PIPELINES = {
+    name: "it gives the transformer a timestep per token (the conditioning frames are less noisy), which LTX's "
+    "context-parallel plan in diffusers 0.42.1 doesn't split (a RuntimeError, tried on the CPU); text-to-video "
+    "(LTXPipeline) runs split"
+    for name in ("LTXImageToVideoPipeline", "LTXConditionPipeline")
+}
 #: memory-plan placements that don't combine with context parallelism, and why (docs/scale.md)
 PLACEMENT_REFUSALS = {
     "model": "diffusers' model CPU offload puts every rank's components on GPU 0 (its default gpu_id)",
@@ -151,6 +158,10 @@ def _denoisers(card: ModelCard, class_name: str) -> tuple[list[Component], Compo
 
 
 def _check_broken(spec: VideoSpec, card: ModelCard, class_name: str) -> None:
+    if class_name in BROKEN_PIPELINES:
+        raise _error(
+            spec, f"model={card.name!r} runs {class_name} for task={spec.task!r}, and {BROKEN_PIPELINES[class_name]}"
+        )
     denoisers, _, _ = _denoisers(card, class_name)
     for den in denoisers:
         for kind, why in BROKEN_PLANS.get(den.class_name, {}).items():
