@@ -254,12 +254,14 @@ JOBS = {
     # without videogen's workaround for diffusers#14316: expected to fail (its error recorded), then LTX with it
     "ltx-bare": {"model": "tiny-ltx", **TINY, "parallel": "ulysses=2", "_bare": True},
     "ltx": {"model": "tiny-ltx", **TINY, "parallel": "ulysses=2"},
+    # a memory plan with it: group offload's hooks around the split transformer
+    "ltx-group": {"model": "tiny-ltx", **TINY, "parallel": "ulysses=2", "memory": {"placement": "group"}},
 }
 
 
 def test_torchrun_on_the_cpu_gives_the_single_process_frames(tmp_path: Path) -> None:
     single = {}
-    for name in ("wan", "wan2.2", "ltx"):
+    for name in ("wan", "wan2.2", "ltx", "ltx-group"):
         fields = {k: v for k, v in JOBS[name].items() if k != "parallel"}
         single[name] = videogen.generate(**fields, progress=False).frames  # also builds the tiny models first
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
