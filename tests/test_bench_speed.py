@@ -17,7 +17,7 @@ def test_bench_speed_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
         stale.unlink()
     variant = '{"method": "fbc", "threshold": 0.5}'
     argv = ["--small", "--steps", "4", "--repeats", "1", "--out", str(out_dir), "--variant", variant]
-    code = main(["bench", "speed", *argv, "--attention", "native,auto"])
+    code = main(["bench", "speed", *argv, "--attention", "native,auto", "--memory", "none"])
     assert code == 0
     report = json.loads((out_dir / "bench-speed.json").read_text())
     rows = {r["method"]: r for r in report["rows"]}
@@ -35,6 +35,6 @@ def test_bench_speed_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
     assert "not_run" not in rows["magcache"] and "calibrated in this run" in rows["magcache"]["note"]
     Path(rows["magcache"]["note"].split("(")[-1].rstrip(")")).unlink()  # other tests expect none stored
     assert rows["fbc (threshold=0.5)"]["skipped"] > 0  # the knobs of a --variant row reach the hook
-    assert {"attention=native", "attention=auto"} <= {r["method"] for r in ran}
+    assert {"attention=native", "attention=auto", "memory=none"} <= {r["method"] for r in ran}
     table = capsys.readouterr().out
     assert "ratio to direct" in table and "fbc" in table and "direct" in table

@@ -7,7 +7,8 @@ reversed every other round. Each row carries the share of block computations ski
 (`result.metadata["cache"]["skipped"]`). A method the spec refuses is a row with `not_run` and the reason;
 MagCache without stored ratios is calibrated first (`videogen.calibrate`, one extra call; `--no-calibrate` keeps
 the refusal). Further rows: `--variant JSON` (a cache setting with knobs, e.g. '{"method": "fbc", "threshold":
-0.3}'), `--attention a,b` (memory plans with that attention backend) and `--compile` (regional compile).
+0.3}'), `--attention a,b` (memory plans with that attention backend), `--compile` (regional compile) and
+`--memory PLAN` (a preset such as `fast`, or a JSON plan).
 
 On a CPU the default model is a mid-size random-weight Wan (8 layers, dim 256 = 2 heads × 128, ffn 1024; the
 tiny Wan's other components), built once with `save_pretrained` under `$VIDEOGEN_CACHE/bench/` and loaded as a
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--attention", default="", help="comma-separated attention backends, one row each (e.g. native,auto)"
     )
     parser.add_argument("--compile", action="store_true", help="a row with compile='regional' (slow to warm up)")
+    parser.add_argument(
+        "--memory",
+        action="append",
+        default=[],
+        metavar="PLAN",
+        help="a row with this memory plan: a preset (e.g. fast: regional compile, full graph) or JSON (repeatable)",
+    )
     parser.add_argument(
         "--no-calibrate", dest="calibrate", action="store_false", help="don't calibrate MagCache when no ratios exist"
     )
@@ -203,6 +211,8 @@ def _variants(methods: list[str], args: argparse.Namespace) -> dict[str, tuple[A
         out[f"attention={backend}"] = (None, MemoryPlan(attention_backend=backend))
     if args.compile:
         out["compile=regional"] = (None, MemoryPlan(compile="regional"))
+    for text in args.memory:
+        out[f"memory={text}"] = (None, json.loads(text) if text.lstrip().startswith("{") else text)
     return out
 
 
