@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen import batch_ray
+from videogen import batch_ray, ray_session
 from videogen.batch import read_report
 from videogen.media import read_video
 from videogen.saving import clean_stale_temps, content_sha256, host_tag, metadata_path
@@ -48,7 +48,7 @@ def ray_processes() -> set[int]:
 
 
 def ray_temps() -> set[str]:
-    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(batch_ray.TEMP_PREFIX)}
+    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(ray_session.TEMP_PREFIX)}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts Ray's processes in /proc")
@@ -136,15 +136,19 @@ def test_without_ray_it_is_the_in_process_runner(tmp_path: Path, monkeypatch) ->
 
 def test_workers_per_gpu_or_sharing_the_cpus(monkeypatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert batch_ray.worker_options({"GPU": 8.0, "CPU": 32.0}, None, True) == (8, {"num_gpus": 1, "num_cpus": 1}, None)
-    assert batch_ray.worker_options({"GPU": 8.0, "CPU": 32.0}, 4, True)[0] == 4
+    assert ray_session.worker_options({"GPU": 8.0, "CPU": 32.0}, None, True) == (
+        8,
+        {"num_gpus": 1, "num_cpus": 1},
+        None,
+    )
+    assert ray_session.worker_options({"GPU": 8.0, "CPU": 32.0}, 4, True)[0] == 4
     with pytest.raises(videogen.SpecError, match="8 GPU"):
-        batch_ray.worker_options({"GPU": 8.0, "CPU": 32.0}, 9, True)
-    assert batch_ray.worker_options({"GPU": 8.0, "CPU": 32.0}, 9, False)[0] == 9  # a cluster may grow: a warning
-    assert batch_ray.worker_options({"CPU": 16.0}, None, True) == (1, {"num_cpus": 16}, 16)
-    assert batch_ray.worker_options({"CPU": 16.0}, 4, True) == (4, {"num_cpus": 4}, 4)
+        ray_session.worker_options({"GPU": 8.0, "CPU": 32.0}, 9, True)
+    assert ray_session.worker_options({"GPU": 8.0, "CPU": 32.0}, 9, False)[0] == 9  # a cluster may grow: a warning
+    assert ray_session.worker_options({"CPU": 16.0}, None, True) == (1, {"num_cpus": 16}, 16)
+    assert ray_session.worker_options({"CPU": 16.0}, 4, True) == (4, {"num_cpus": 4}, 4)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert batch_ray.worker_options({"CPU": 16.0}, 4, True) == (4, {"num_cpus": 4}, 1)
+    assert ray_session.worker_options({"CPU": 16.0}, 4, True) == (4, {"num_cpus": 4}, 1)
 
 
 def test_a_free_worker_keeps_its_model_else_takes_the_largest_free_group() -> None:

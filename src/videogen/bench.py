@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import statistics
 import sys
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bench_output import aligned, pyplot
+from .bench_output import aligned, pyplot, write_report
 
 if TYPE_CHECKING:
     from .catalog import ModelCard
@@ -66,7 +65,7 @@ def bench_memory(args: argparse.Namespace) -> int:
 
     from .catalog import list_models, resolve
     from .errors import VideoGenError
-    from .runtime import free_memory
+    from .runtime import free_memory, versions
 
     card = resolve(args.model)
     gpu = torch.cuda.is_available() and not args.small
@@ -106,14 +105,9 @@ def bench_memory(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "spec": _spec_summary(fields, card),
         "presets": rows,
-        "versions": _versions(),
+        "versions": versions(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench-memory.json").write_text(json.dumps(report, indent=1))
-    print(format_table(report))
-    chart = _chart(report, out / "bench-memory.png")
-    print(f"wrote {out / 'bench-memory.json'}" + (f" and {chart}" if chart else ""))
+    write_report(report, args.out, "bench-memory", format_table, _chart)
     return 0
 
 
@@ -346,12 +340,6 @@ def _test_image(height: int, width: int) -> Any:
 def _spec_summary(fields: dict[str, Any], card: ModelCard) -> str:
     h, w = fields.get("height", card.height), fields.get("width", card.width)
     return f"{w}x{h}, {fields.get('num_frames', card.num_frames)} frames, {fields['steps']} steps"
-
-
-def _versions() -> dict[str, str]:
-    from .runtime import versions
-
-    return versions()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,12 @@
-"""What the benchmarks share for their output: an aligned text table and matplotlib, if installed."""
+"""What the benchmarks share for their output: an aligned text table, matplotlib if installed, and writing a
+report (JSON, the printed table, the chart)."""
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -24,3 +27,19 @@ def pyplot() -> Any | None:
         print("no chart: pip install 'videogen-diffusers[bench]' (matplotlib)", file=sys.stderr)
         return None
     return plt
+
+
+def write_report(
+    report: Mapping[str, Any],
+    out_dir: str | Path,
+    stem: str,
+    format_table: Callable[[Any], str],
+    chart: Callable[[Any, Path], Path | None],
+) -> None:
+    """`out_dir/<stem>.json`, the table printed, and `out_dir/<stem>.png` where matplotlib is installed."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    print(format_table(report))
+    drawn = chart(report, out / f"{stem}.png")
+    print(f"wrote {out / f'{stem}.json'}" + (f" and {drawn}" if drawn else ""))

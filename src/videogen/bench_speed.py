@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .bench_output import aligned, pyplot
+from .bench_output import aligned, pyplot, write_report
 
 PROMPT = "a white ferret leaps into a mountain stream"
 #: the mid-size transformers (dim 256 = 2 heads × 128, 8 blocks): what makes the CPU ratios compute-bound
@@ -117,6 +117,7 @@ def bench_speed(args: argparse.Namespace) -> int:
 
     from .catalog import resolve
     from .errors import VideoGenError
+    from .runtime import versions
 
     fields: dict[str, Any] = {"prompt": PROMPT, "seed": 0, "progress": False}
     if args.model is None and not args.small:
@@ -175,14 +176,9 @@ def bench_speed(args: argparse.Namespace) -> int:
         "repeats": args.repeats,
         "torch_threads": torch.get_num_threads(),
         "rows": rows,
-        "versions": _versions(),
+        "versions": versions(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench-speed.json").write_text(json.dumps(report, indent=1))
-    print(format_table(report))
-    chart = _chart(report, out / "bench-speed.png")
-    print(f"wrote {out / 'bench-speed.json'}" + (f" and {chart}" if chart else ""))
+    write_report(report, args.out, "bench-speed", format_table, _chart)
     return 0
 
 
@@ -381,12 +377,6 @@ def _chart(report: dict[str, Any], path: Path) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _versions() -> dict[str, str]:
-    from .runtime import versions
-
-    return versions()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,17 +45,7 @@ CONTEXT_PARALLEL_BACKENDS = (
 )
 #: of those, the ones whose kernels return the log-sum-exp that ring attention merges partial results with
 #: (diffusers' `native` and `_native_npu` refuse `return_lse=True`); all need a CUDA GPU
-RING_BACKENDS = (
-    "_native_cudnn",
-    "_native_flash",
-    "flash",
-    "flash_hub",
-    "flash_varlen_hub",
-    "_flash_3_hub",
-    "_flash_3_varlen_hub",
-    "sage",
-    "sage_hub",
-)
+RING_BACKENDS = tuple(b for b in CONTEXT_PARALLEL_BACKENDS if b not in ("native", "_native_npu"))
 #: transformer classes whose `_cp_plan` also splits the text sequence (`encoder_hidden_states`), and the call
 #: argument that sets its length (a test compares this with the classes' plans)
 SPLITS_TEXT = {"LTXVideoTransformer3DModel": "max_sequence_length"}
