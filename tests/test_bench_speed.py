@@ -38,3 +38,14 @@ def test_bench_speed_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
     assert {"attention=native", "attention=auto", "memory=none"} <= {r["method"] for r in ran}
     table = capsys.readouterr().out
     assert "ratio to direct" in table and "fbc" in table and "direct" in table
+
+
+def test_bad_variant_or_memory_json_is_one_line_and_exit_2(capsys: Any) -> None:
+    for flags, words in (
+        (["--variant", "{bad"], "is not valid JSON"),
+        (["--variant", '{"threshold": 0.3}'], "names no method"),
+        (["--memory", "{bad"], "is not valid JSON"),
+    ):
+        assert main(["bench", "speed", "--small", *flags]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err

@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         print("videogen bench speed: --repeats must be at least 1", file=sys.stderr)
         return 2
+    try:
+        _variants([], args)  # flags checked before anything loads
+    except BenchUsageError as exc:
+        print(f"videogen bench speed: {exc}", file=sys.stderr)
+        return 2
     return bench_speed(args)
 
 
@@ -200,7 +205,9 @@ def _variants(methods: list[str], args: argparse.Namespace) -> dict[str, tuple[A
     out: dict[str, tuple[Any, Any]] = {"direct": (None, None), "none": (None, None)}
     out.update({m: (m, None) for m in methods})
     for text in args.variant:
-        setting = json.loads(text)
+        setting = _json_object("--variant", text)
+        if not isinstance(setting.get("method"), str):
+            raise BenchUsageError(f'--variant {text!r} names no method, e.g. \'{{"method": "fbc", "threshold": 0.3}}\'')
         knobs = ", ".join(f"{k}={v}" for k, v in setting.items() if k != "method")
         out[f"{setting['method']} ({knobs})" if knobs else setting["method"]] = (setting, None)
     for backend in filter(None, args.attention.split(",")):
@@ -208,8 +215,22 @@ def _variants(methods: list[str], args: argparse.Namespace) -> dict[str, tuple[A
     if args.compile:
         out["compile=regional"] = (None, MemoryPlan(compile="regional"))
     for text in args.memory:
-        out[f"memory={text}"] = (None, json.loads(text) if text.lstrip().startswith("{") else text)
+        out[f"memory={text}"] = (None, _json_object("--memory", text) if text.lstrip().startswith("{") else text)
     return out
+
+
+class BenchUsageError(ValueError):
+    """A benchmark flag that can't be used: one line, exit status 2."""
+
+
+def _json_object(flag: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BenchUsageError(f"{flag} {text!r} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BenchUsageError(f'{flag} {text!r} must be a JSON object, e.g. \'{{"method": "fbc"}}\'')
+    return value
 
 
 def _calibrate(fields: dict[str, Any]) -> str:
