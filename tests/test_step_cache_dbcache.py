@@ -5,6 +5,7 @@ blocks' linear calls), close to the uncached frames on the tiny models, nothing 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +156,11 @@ def test_other_caches_run_the_same_after_dbcache(hunyuan_two_blocks: dict) -> No
     assert [name for name, _ in transformer.named_children()] == layout
     assert set(vars(transformer)) == attributes
     assert np.array_equal(videogen.generate(**fields, cache=fbc).frames, before)
+
+
+def test_cache_dit_is_quiet_unless_asked(capfd: pytest.CaptureFixture) -> None:
+    # cache-dit logs every enable/disable on its own handlers; videogen sets its level to errors unless the user did
+    if os.environ.get("CACHE_DIT_LOG_LEVEL", "error") != "error":
+        pytest.skip("CACHE_DIT_LOG_LEVEL is set by the user")
+    videogen.generate(**_fields("tiny-wan"), cache=DBCACHE)
+    assert "[Cache-DiT]" not in capfd.readouterr().err
