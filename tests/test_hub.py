@@ -190,3 +190,136 @@ def test_cli_revision_flag_reaches_the_spec(tmp_path: Path) -> None:
 
     args = build_parser().parse_args(["generate", "-m", "org/repo", "-p", "x", "--revision", "v2"])
     assert spec_fields(args)["revision"] == "v2"
+
+
+class ConnectProxy:
+    """A tiny HTTP proxy on 127.0.0.1: records each request line and answers `status` (no tunnel behind it)."""
+
+    def __init__(self, status: str = "200 Connection established") -> None:
+        import threading
+
+        self.status = status
+        self.lines: list[str] = []
+        self.headers: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        deadline = time.monotonic() + 60  # bounded: the test is over long before
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                while b"\r\n\r\n" not in data and len(data) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                head = data.decode("latin-1").split("\r\n")
+                self.lines.append(head[0])
+                self.headers.extend(line for line in head[1:] if line)
+                conn.sendall(f"HTTP/1.1 {self.status}\r\n\r\n".encode())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._server.close()
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch):
+    """No proxy variables from the outside; the probe forgotten before and after."""
+    from videogen.hub import forget_probe
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    forget_probe()
+    yield monkeypatch
+    forget_probe()
+
+
+def test_probe_goes_through_https_proxy_with_connect(proxy_env: pytest.MonkeyPatch) -> None:
+    """Behind a proxy the endpoint's host is not resolvable directly; the Hub client would use the proxy."""
+    from videogen.hub import unreachable_reason
+
+    proxy = ConnectProxy()
+    try:
+        proxy_env.setenv("HF_ENDPOINT", "https://hub.example.invalid")
+        proxy_env.setenv("https_proxy", f"http://user:p%40ss@127.0.0.1:{proxy.port}")
+        assert unreachable_reason() is None
+        assert proxy.lines == ["CONNECT hub.example.invalid:443 HTTP/1.1"]
+        assert "Proxy-Authorization: Basic dXNlcjpwQHNz" in proxy.headers  # user:p@ss
+        assert unreachable_reason() is None and len(proxy.lines) == 1  # the answer is reused
+    finally:
+        proxy.close()
+
+
+def test_probe_reports_a_proxy_that_refuses(proxy_env: pytest.MonkeyPatch) -> None:
+    from videogen.hub import unreachable_reason
+
+    proxy = ConnectProxy("403 Forbidden")
+    try:
+        proxy_env.setenv("HF_ENDPOINT", "https://hub.example.invalid:8443")
+        proxy_env.setenv("HTTPS_PROXY", f"127.0.0.1:{proxy.port}")  # no scheme: http, as httpx reads it
+        reason = unreachable_reason()
+        assert proxy.lines == ["CONNECT hub.example.invalid:8443 HTTP/1.1"]
+        assert reason is not None and reason.startswith("no network: the proxy")
+        assert "403 Forbidden" in reason and f"127.0.0.1:{proxy.port}" in reason
+    finally:
+        proxy.close()
+
+
+def test_probe_reports_an_unreachable_proxy_quickly(proxy_env: pytest.MonkeyPatch) -> None:
+    from videogen.hub import unreachable_reason
+
+    proxy_env.setenv("HF_ENDPOINT", "https://hub.example.invalid")
+    proxy_env.setenv("HTTPS_PROXY", f"http://u:secret@127.0.0.1:{closed_port()}")
+    start = time.perf_counter()
+    reason = unreachable_reason()
+    assert time.perf_counter() - start < 3.0
+    assert reason is not None and "through the proxy http://127.0.0.1:" in reason and "secret" not in reason
+
+
+def test_probe_http_endpoint_through_http_proxy(proxy_env: pytest.MonkeyPatch) -> None:
+    from videogen.hub import unreachable_reason
+
+    proxy = ConnectProxy("200 OK")
+    try:
+        proxy_env.setenv("HF_ENDPOINT", "http://mirror.example.invalid:8080/")
+        proxy_env.setenv("ALL_PROXY", f"http://127.0.0.1:{proxy.port}")
+        assert unreachable_reason() is None
+        assert proxy.lines == ["HEAD http://mirror.example.invalid:8080/ HTTP/1.1"]
+    finally:
+        proxy.close()
+
+
+def test_no_proxy_host_is_probed_directly(proxy_env: pytest.MonkeyPatch) -> None:
+    from videogen.hub import proxy_for, unreachable_reason
+
+    proxy = ConnectProxy()
+    try:
+        port = closed_port()
+        proxy_env.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+        proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        proxy_env.setenv("NO_PROXY", "localhost,127.0.0.1")
+        assert proxy_for(f"http://127.0.0.1:{port}") is None
+        reason = unreachable_reason()
+        assert reason is not None and f"connecting to 127.0.0.1:{port} failed" in reason
+        assert proxy.lines == []
+        proxy_env.setenv("NO_PROXY", "*")
+        assert proxy_for("https://huggingface.co") is None
+        proxy_env.setenv("NO_PROXY", "example.org")
+        assert proxy_for("http://huggingface.co") == f"http://127.0.0.1:{proxy.port}"
+    finally:
+        proxy.close()
