@@ -104,6 +104,9 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     from .parallel import check as check_parallel  # parallel: refusals before load (docs/scale.md)
 
     check_parallel(spec, card, family, class_name, plan, device)
+    from .memory.stored import save_learned
+
+    save_learned()  # what planning read live, for the next process (memory/stored.py)
     return Prepared(
         spec=spec,
         card=card,

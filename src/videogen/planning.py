@@ -39,6 +39,7 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
         free_ram_bytes,
     )
     from .memory.report import PlanReport, PresetRow
+    from .memory.stored import save_learned
 
     if isinstance(spec, Mapping):
         spec, fields = None, {**spec, **fields}
@@ -86,6 +87,7 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
     for row in rows:
         if row.refused is None and row.name in here:
             row.refused = here[row.name]
+    save_learned()  # what was read live, for the next process (memory/stored.py)
     device = prepared.device
     if assumed is not None and not ctx.cuda:
         device = f"cuda (assumed by {ASSUME_GPU_ENV}; this machine: {prepared.device})"

@@ -58,7 +58,13 @@ def effective_config(component: Component) -> dict[str, Any]:
 def class_defaults(class_name: str, library: str) -> dict[str, Any]:
     """The class's default config: stored (memory/stored.py), else read from the class."""
     found = stored.class_defaults(class_name, library)
-    return found if found is not None else live_defaults(class_name, library)
+    if found is not None:
+        return found
+    defaults = live_defaults(class_name, library)
+    encoded = stored.storable(defaults)
+    if encoded is not None:
+        stored.remember("classes", class_name, encoded, "defaults", library)
+    return defaults
 
 
 @lru_cache(maxsize=64)

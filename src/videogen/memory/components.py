@@ -8,6 +8,7 @@ default config on the meta device (no memory, no weights): nothing here is a lis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -72,10 +73,12 @@ def _library_of(module_name: str) -> str:
 def annotated_components(pipeline_class: str) -> tuple[Component, ...]:
     """Model components named in the pipeline class's `__init__` annotations (class only): stored
     (memory/stored.py), else read from the class."""
-    entry = stored.pipeline(pipeline_class)
-    if entry is not None:
-        return tuple(Component(name, class_name, library) for name, class_name, library in entry["components"])
-    return live_annotated_components(pipeline_class)
+    found = stored.pipeline_field(pipeline_class, "components")
+    if found is not None:
+        return tuple(Component(name, class_name, library) for name, class_name, library in found)
+    live = live_annotated_components(pipeline_class)
+    stored.remember("pipelines", pipeline_class, [[c.name, c.class_name, c.library] for c in live], "components")
+    return live
 
 
 @cache
@@ -231,7 +234,9 @@ def capabilities(class_name: str, library: str) -> Capabilities:
     found = stored.capabilities(class_name, library)
     if found is not None:
         return Capabilities(**{**found, "repeated_blocks": tuple(found["repeated_blocks"])})
-    return probe_capabilities(class_name, library)
+    probed = probe_capabilities(class_name, library)
+    stored.remember("classes", class_name, dataclasses.asdict(probed), "capabilities", library)
+    return probed
 
 
 @cache
@@ -278,8 +283,12 @@ def pipeline_call_parameters(pipeline_class: str) -> frozenset[str]:
 def batches_guidance(pipeline_class: str) -> bool:
     """Whether the pipeline runs the conditional and unconditional passes as one batch of two: stored, else
     read from the class's source."""
-    entry = stored.pipeline(pipeline_class)
-    return bool(entry["batches_guidance"]) if entry is not None else live_batches_guidance(pipeline_class)
+    found = stored.pipeline_field(pipeline_class, "batches_guidance")
+    if found is not None:
+        return bool(found)
+    live = live_batches_guidance(pipeline_class)
+    stored.remember("pipelines", pipeline_class, live, "batches_guidance")
+    return live
 
 
 @cache

@@ -10,6 +10,7 @@ RAM come from the machine (for tests and benchmarks: `VIDEOGEN_ASSUME_GPU_GIB`, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -168,10 +169,13 @@ def module_stats(component: Component) -> ModuleStats | None:
     if found:  # counted when configs/planning.json was generated (memory/stored.py)
         return ModuleStats(**fields) if fields is not None else None
     try:
-        return _stats(component.class_name, component.library, key)
+        counted: ModuleStats | None = _stats(component.class_name, component.library, key)
     except Exception as exc:  # noqa: BLE001 - an odd config: say it is unknown rather than guess
         logger.info("could not build %s on the meta device: %s", component.class_name, exc)
-        return None
+        counted = None
+    fields = dataclasses.asdict(counted) if counted is not None else None
+    stored.remember("stats", stored.stats_key(component.class_name, component.library, key), fields)
+    return counted
 
 
 # ---- bytes ---------------------------------------------------------------------------------------

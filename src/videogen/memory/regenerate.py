@@ -20,7 +20,7 @@ from ..generated import write_or_check
 from .activations import live_defaults
 from .components import Component, live_annotated_components, live_batches_guidance, probe_capabilities
 from .estimate import _config_key, _stats
-from .stored import FILE, REGENERATE, decode, encode, installed_versions, stats_key
+from .stored import FILE, REGENERATE, installed_versions, stats_key, storable
 
 
 def _arch_parts(arch: str) -> dict[str, dict[str, Any]]:
@@ -41,12 +41,7 @@ def _counted(class_name: str, library: str, config: dict[str, Any]) -> dict[str,
 
 def _storable_defaults(class_name: str, library: str) -> dict[str, Any] | None:
     """The class defaults as stored, or None when they would not read back equal (then read live)."""
-    defaults = live_defaults(class_name, library)
-    try:
-        encoded = encode(defaults)
-    except TypeError:
-        return None
-    return encoded if decode(json.loads(json.dumps(encoded))) == defaults else None
+    return storable(live_defaults(class_name, library))
 
 
 def generate() -> dict[str, Any]:

@@ -15,6 +15,10 @@ the stored data is the live one. The stored data is used only when the installed
 torch are the versions it was generated from, and a component's counts only when its config is the one they
 were counted from (`stats_key`); otherwise the classes are read live (exact, but importing torch).
 
+What is read live is remembered (`remember`) and saved after the plan (`save_learned`) in the user cache,
+`$VIDEOGEN_CACHE/planning/<versions>.json` (one file per set of installed versions; counts keyed by class and
+config hash as above): the next process plans from it without torch. The installed package is never written.
+
 Class defaults are stored as JSON with tuples and dicts with non-string keys tagged (`{"__tuple__": [...]}`,
 `{"__items__": [[key, value], ...]}`), so they read back equal; a class whose defaults would not is read live.
 """
@@ -22,7 +26,11 @@ Class defaults are stored as JSON with tuples and dicts with non-string keys tag
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +43,6 @@ FILE = Path(__file__).resolve().parent.parent / "configs" / "planning.json"
 REGENERATE = "python -m videogen.memory.regenerate --write"
 #: the libraries the stored data is read from; each one's installed version must match the file's
 LIBRARIES = ("diffusers", "transformers", "torch")
-#: where each library's `__version__ = "..."` line is, relative to its package folder
 
 
 def installed_versions() -> dict[str, str | None]:
@@ -55,10 +62,16 @@ def stats_key(class_name: str, library: str, config_key: str) -> str:
 
 def stats(class_name: str, library: str, config_key: str) -> tuple[bool, dict[str, Any] | None]:
     """(stored, the ModuleStats fields or None when the component can't be built) of a component."""
-    if data() is None:
-        return False, None
-    entry = _stats_index().get(stats_key(class_name, library, config_key))
-    return (False, None) if entry is None else (True, entry["stats"])
+    key = stats_key(class_name, library, config_key)
+    for source in sources():
+        if source is _learned_source():
+            if key in source["stats"]:
+                return True, source["stats"][key]
+        else:
+            entry = _stats_index().get(key)
+            if entry is not None:
+                return True, entry["stats"]
+    return False, None
 
 
 @cache
@@ -67,35 +80,133 @@ def _stats_index() -> dict[str, dict[str, Any]]:
     return {entry["key"]: entry for parts in loaded.get("stats", {}).values() for entry in parts.values()}
 
 
-def _class_entry(class_name: str, library: str) -> dict[str, Any] | None:
-    loaded = data()
-    entry = loaded["classes"].get(class_name) if loaded else None
-    return entry if entry and entry["library"] == library else None
+def _class_field(class_name: str, library: str, field: str) -> Any:
+    for source in sources():
+        entry = source["classes"].get(class_name)
+        if entry and entry["library"] == library and field in entry:
+            return entry[field]
+    return None
 
 
 def capabilities(class_name: str, library: str) -> dict[str, Any] | None:
     """The stored `Capabilities` fields of component class `class_name`, or None."""
-    entry = _class_entry(class_name, library)
-    return entry.get("capabilities") if entry else None
+    found = _class_field(class_name, library, "capabilities")
+    return dict(found) if found is not None else None
 
 
 def class_defaults(class_name: str, library: str) -> dict[str, Any] | None:
     """The stored default config of component class `class_name`, or None (not stored, or not storable)."""
-    entry = _class_entry(class_name, library)
-    if not entry or "defaults" not in entry:
-        return None
-    return _decoded_defaults(class_name)
+    found = _class_field(class_name, library, "defaults")
+    return dict(decode(found)) if found is not None else None
+
+
+def pipeline_field(class_name: str, field: str) -> Any:
+    """A pipeline class's stored `components` ([[name, class, library], ...]) or `batches_guidance`, or None."""
+    for source in sources():
+        entry = source["pipelines"].get(class_name)
+        if entry and field in entry:
+            return entry[field]
+    return None
+
+
+# ---- what was read live, remembered for the installed versions -----------------------------------------------
+_LEARNED_LOCK = threading.Lock()
+_dirty = False
+
+
+def sources() -> list[dict[str, Any]]:
+    """Where lookups are answered from, in order: the packaged data when current, then the user cache."""
+    packaged = data()
+    return [packaged, _learned_source()] if packaged is not None else [_learned_source()]
+
+
+def learned_file() -> Path:
+    """The user-cache file of what was read live under the installed versions."""
+    from ..tiny import cache_root
+
+    versions = installed_versions()
+    name = "-".join(f"{lib}{versions[lib] or 'none'}" for lib in LIBRARIES)
+    digest = hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()[:8]
+    return cache_root() / "planning" / f"{_safe(name)}-{digest}.json"
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in ".-_" else "_" for ch in name)[:120]
 
 
 @cache
-def _decoded_defaults(class_name: str) -> dict[str, Any]:
-    return dict(decode((data() or {})["classes"][class_name]["defaults"]))
+def _learned_source() -> dict[str, Any]:
+    """What earlier processes saved for the installed versions (empty when nothing, or unreadable)."""
+    empty: dict[str, Any] = {"versions": installed_versions(), "stats": {}, "classes": {}, "pipelines": {}}
+    loaded = _read_learned(learned_file())
+    if loaded is None:
+        return empty
+    return {**empty, **{k: dict(loaded.get(k, {})) for k in ("stats", "classes", "pipelines")}}
 
 
-def pipeline(class_name: str) -> dict[str, Any] | None:
-    """{"components": [[name, class, library], ...], "batches_guidance": bool} of a pipeline class, or None."""
-    loaded = data()
-    return loaded["pipelines"].get(class_name) if loaded else None
+def _read_learned(file: Path) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.info("videogen: planning cache %s unreadable (%s): reading the classes live", file, exc)
+        return None
+    if not isinstance(loaded, dict) or loaded.get("versions") != installed_versions():
+        return None
+    if not all(isinstance(loaded.get(k, {}), dict) for k in ("stats", "classes", "pipelines")):
+        return None
+    return loaded
+
+
+def remember(section: str, name: str, value: Any, field: str | None = None, library: str | None = None) -> None:
+    """Keep a value read live: `stats` by key; a class's `capabilities`/`defaults`; a pipeline's field."""
+    global _dirty
+    learned = _learned_source()
+    with _LEARNED_LOCK:
+        if section == "stats":
+            learned["stats"][name] = value
+        else:
+            entry = dict(learned[section].get(name, {}))
+            if library is not None:
+                entry["library"] = library
+            entry[str(field)] = value
+            learned[section][name] = entry
+        _dirty = True
+
+
+def storable(value: Any) -> Any | None:
+    """`value` encoded for JSON when it reads back equal (`decode`), else None."""
+    try:
+        encoded = encode(value)
+    except TypeError:
+        return None
+    return encoded if decode(json.loads(json.dumps(encoded))) == value else None
+
+
+def save_learned() -> None:
+    """Write what was read live since the last save to the user cache (merged with what is there)."""
+    global _dirty
+    if not _dirty:
+        return
+    file = learned_file()
+    with _LEARNED_LOCK:
+        learned = _learned_source()
+        on_disk = _read_learned(file) or {}
+        merged = {"versions": learned["versions"]}
+        for section in ("stats", "classes", "pipelines"):
+            merged[section] = {**on_disk.get(section, {}), **learned[section]}
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".planning-", suffix=".tmp", dir=file.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(merged, f, sort_keys=True)
+            os.replace(tmp, file)
+        except OSError as exc:
+            logger.info("videogen: could not save the planning cache %s: %s", file, exc)
+            return
+        _dirty = False
+    logger.debug("videogen: saved what planning read live to %s", file)
 
 
 def encode(value: Any) -> Any:
