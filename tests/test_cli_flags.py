@@ -49,6 +49,7 @@ SAMPLES: dict[str, tuple[list[str], Any]] = {
     "revision": (["--revision", "v2"], "v2"),
     "cache": (["--cache", '{"method": "fbc", "threshold": 0.1}'], {"method": "fbc", "threshold": 0.1}),
     "parallel": (["--parallel", "ulysses=2"], "ulysses=2"),
+    "fit": (["--fit", "pad"], "pad"),
 }
 
 

@@ -284,6 +284,7 @@ bad_values: dict[str, Any] = {
         st.sampled_from(["ulysses=1", "ring", "tensor=2", "ulysses=2,ulysses=2", "ring=0", "ulysses=2", "ring=2"]),
         st.dictionaries(st.one_of(st.sampled_from(["ulysses", "ring", "x"]), st.integers()), junk, max_size=2),
     ),
+    "fit": st.one_of(junk, st.sampled_from(["Follow", "cover", "", "none", " pad"])),
 }
 assert set(bad_values) == set(SPEC_FIELDS) - set(MEDIA), set(SPEC_FIELDS) ^ set(bad_values)
 

@@ -233,7 +233,8 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
     (
         "tiny-svd",
         "i2v",
-        {"image": image(), "height": 40, "width": 48, "num_frames": 3, "steps": 3},
+        # a square image at 40x48: "stretch" hands it over as it is, and the pipeline stretches it as diffusers does
+        {"image": image(), "height": 40, "width": 48, "num_frames": 3, "steps": 3, "fit": "stretch"},
         "size-frames-steps",
     ),
 ]

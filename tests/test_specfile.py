@@ -62,6 +62,7 @@ def full_spec(folder: Path) -> VideoSpec:
         snap=True,
         revision="main",
         cache={"method": "fbc", "threshold": 0.1},
+        fit="pad",
     )
     if "parallel" in {f.name for f in dataclasses.fields(VideoSpec)}:
         values["parallel"] = "ulysses=2"

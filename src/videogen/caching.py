@@ -3,8 +3,9 @@
 Pure Python, no torch. `resolve` turns the spec's value (None, "none", a method name, "auto", or a dict
 `{"method": name, **knobs}`) into the completed setting `{"method": name, **every knob}` from the family's
 defaults (`Family.cache_methods`, data in each family file) and refuses what a family can't take or what
-would silently do nothing. `hook_fields` translates a completed setting into the diffusers config fields
-(`step_cache.py` builds the config on the loaded pipeline). MagCache's per-model ratios are stored under
+would silently do nothing; "auto" never fails: the family's first method that can run, else no cache and why
+(`auto_choice`, `settle_auto`). `step_cache.py` turns a completed setting into the diffusers config (each knob's
+`Knob.field`) on the loaded pipeline. MagCache's per-model ratios are stored under
 `$VIDEOGEN_CACHE/magcache/<key>.json` (`save_ratios` / `load_ratios`; `videogen calibrate` writes them).
 """
 
@@ -233,25 +234,23 @@ def _knob(method: str, key: str, knob: Knob, value: Any) -> Any:
 def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dict[str, Any] | None:
     """The completed setting for a spec whose defaults are filled: `{"method": name, **every knob}` (None: no
     cache). Refused with a SpecError naming a method that works: a method the family doesn't take, one its
-    `cache_refusal` rules out for this spec, a setting that would skip nothing, MagCache without ratios."""
+    `cache_refusal` rules out for this spec, a setting that would skip nothing, MagCache without ratios.
+    "auto" is never refused: the first of the family's `cache_auto` that can run, else None (`auto_choice`)."""
     parsed = parse(value)
     if parsed is None:
         return None
     method = parsed["method"]
+    if method == "auto":
+        chosen, _ = auto_choice(spec, card, family)
+        if chosen is None:
+            return None
+        parsed = {"method": chosen}
+        method = chosen
     if not family.cache_methods:
         raise _error(
             f"{card.name} ({family.name}) has no step cache yet (the cache hooks are for transformer models: "
             f"{', '.join(m for m in METHODS if m != 'deepcache')}; 'deepcache' for the video UNets); leave cache out"
         )
-    if method == "auto":
-        reasons = {m: _refusal(m, spec, card, family) for m in family.cache_auto}
-        usable = [m for m, why in reasons.items() if why is None]
-        if not usable:
-            raise _error(
-                f"'auto' found no method for {card.name}: " + "; ".join(f"{m}: {why}" for m, why in reasons.items())
-            )
-        parsed = {"method": usable[0]}
-        method = usable[0]
     why = _refusal(method, spec, card, family, parsed)
     if why is None and method in OPTIONAL:
         _require(method)
@@ -264,6 +263,39 @@ def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dic
     if method == "magcache" and "mag_ratios" not in setting:
         setting["mag_ratios"] = load_ratios(magcache_key(spec, card, family))
     return {k: list(v) if isinstance(v, tuple) else v for k, v in setting.items()}
+
+
+def auto_choice(
+    spec: VideoSpec, card: ModelCard, family: Family, refused: Mapping[str, str] | None = None
+) -> tuple[str | None, dict[str, str]]:
+    """What `cache="auto"` runs: the family's first `cache_auto` method that can run this spec (None: none can,
+    e.g. too few steps), and why each one before it can't; `refused`: reasons decided elsewhere, method → why."""
+    reasons: dict[str, str] = {}
+    for method in family.cache_auto if family.cache_methods else ():
+        why = (refused or {}).get(method) or _refusal(method, spec, card, family)
+        if why is None:
+            return method, reasons
+        reasons[method] = why
+    return None, reasons
+
+
+def settle_auto(
+    requested: Any, spec: VideoSpec, card: ModelCard, family: Family, plan: Any, refused: Mapping[str, str]
+) -> tuple[VideoSpec, dict[str, Any] | None]:
+    """A `cache="auto"` request once the memory plan is known (its refusals and `refused`, parallelism's, rule
+    methods out too): the spec with the cache it runs (None when no method can) and what `metadata["cache"]`
+    records of the choice (the reason when no cache runs). Any other request: the spec as it is, no record."""
+    asked = parse(requested)
+    if asked is None or asked["method"] != "auto":
+        return spec, None
+    also = {m: why for m in family.cache_auto if (why := refused.get(m) or plan_refusal(m, plan))}
+    method, reasons = auto_choice(spec, card, family, also)
+    if method is None:
+        why = "; ".join(f"{m}: {r}" for m, r in reasons.items()) or f"{family.name} models have no step cache"
+        return spec.replace(cache=None), {"method": None, "requested": "auto", "reason": f"no method can run: {why}"}
+    if not isinstance(spec.cache, Mapping) or spec.cache["method"] != method:
+        spec = spec.replace(cache=resolve({"method": method}, spec, card, family))
+    return spec, {"requested": "auto", **({"passed_over": reasons} if reasons else {})}
 
 
 def _require(method: str) -> None:
@@ -312,39 +344,30 @@ def check_plan(setting: Mapping[str, Any] | None, plan: Any) -> None:
     block forwards, which breaks or recompiles compiled graphs), sequential CPU offload (accelerate's
     per-module hooks; untested with cache hooks) and, for cache-dit's 'dbcache', any offload (it crashes on group
     offload's hooks). Group offload and layerwise casting work with diffusers' hooks (tests)."""
-    if setting is None:
-        return
-    method = setting["method"]
+    if setting is not None and (why := plan_refusal(setting["method"], plan)) is not None:
+        raise _error(why)
+
+
+def plan_refusal(method: str, plan: Any) -> str | None:
+    """Why step-cache `method` doesn't combine with memory plan `plan` (None when it does)."""
     if getattr(plan, "compile", None):
-        raise _error(
+        return (
             f"{method!r} with a compiled denoiser (memory plan {plan.name!r}, compile={plan.compile!r}) is not "
             "supported: its hooks change the blocks' forward on every call; drop compile or leave cache out"
         )
     if method == "dbcache" and getattr(plan, "placement", "none") != "none":
-        raise _error(
+        return (
             f"'dbcache' with offload (memory plan {plan.name!r}, placement={plan.placement!r}) is not supported: "
             "cache-dit patches the transformer's forward, which the offload hooks wrap (it fails on the CPU "
             "with group offload); use a built-in method such as 'taylorseer' or 'fbc', which combine with group "
             "offload, or placement='none'"
         )
     if getattr(plan, "placement", None) == "sequential":
-        raise _error(
+        return (
             f"{method!r} with sequential CPU offload (memory plan {plan.name!r}) is not supported; use group "
             "offload (placement='group'), which runs with cache hooks, or leave cache out"
         )
-
-
-def hook_fields(setting: Mapping[str, Any], family: Family) -> dict[str, Any]:
-    """The diffusers config fields of a completed setting: the knobs under their diffusers names, then the
-    fields the family's layout fixes. Callables (timestep, attention weight) are left to `step_cache`."""
-    method = setting["method"]
-    table = KNOBS[method]
-    fields = {table[k].field: v for k, v in setting.items() if k in table}
-    for key in ("spatial_attention_timestep_skip_range",):
-        if key in fields:
-            fields[key] = tuple(fields[key])
-    fields.update(family.cache_hook_settings.get(method, {}))
-    return fields
+    return None
 
 
 # ---- MagCache ratios ------------------------------------------------------------------------------

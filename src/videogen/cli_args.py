@@ -194,6 +194,11 @@ FLAGS: dict[str, Flag] = {
         type=json_or_text,
         metavar="DEGREES",
     ),
+    "fit": Flag(
+        "how an input image meets the video's size: follow (default: the video takes the image's aspect ratio "
+        "unless --height/--width are given), crop, pad or stretch (docs/inputs.md)",
+        metavar="FIT",
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from .caching import check_plan
+from .caching import check_plan, settle_auto
 from .call_output import call_record, to_uint8, with_card_call_defaults
 from .callcheck import check_call
 from .catalog import ModelCard, resolve
@@ -77,6 +77,8 @@ class Prepared:
     class_name: str
     snapped: dict[str, Any] = field(default_factory=dict)
     validate_seconds: float = 0.0
+    #: what was decided before load that the metadata records: "fit" (images fitted), "cache" (cache="auto")
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) -> Prepared:
@@ -88,6 +90,7 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
         spec = spec.replace(revision=card.revision)
     family = get_family(card.family)
     media = load_media(spec)
+    requested_cache = spec.cache
     spec, rules = complete(spec, card, family, media)
     class_name = card.pipeline_class(spec.inferred_task(), family)
     check_call(spec, card, family, class_name)  # extra, scheduler, LoRAs: stored signatures, no torch
@@ -100,8 +103,12 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
 
     components, _ = pipeline_components(card, class_name)
     family.check_components(spec, card, {c.name: c.config for c in components if c.config})
-    check_plan(spec.cache, plan)  # a step cache with a plan it doesn't combine with (compile)
+    from .parallel import CACHE_REFUSALS
     from .parallel import check as check_parallel  # parallel: refusals before load (docs/scale.md)
+
+    refused = CACHE_REFUSALS if spec.parallel is not None else {}
+    spec, cache_note = settle_auto(requested_cache, spec, card, family, plan, refused)  # "auto" never fails
+    check_plan(spec.cache, plan)  # a step cache with a plan it doesn't combine with (compile)
 
     check_parallel(spec, card, family, class_name, plan, device)
     from .memory.stored import save_learned
@@ -117,6 +124,7 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
         class_name=class_name,
         snapped=rules.snapped,
         validate_seconds=time.perf_counter() - start,
+        notes={**rules.notes, **({"cache": cache_note} if cache_note else {})},
     )
 
 
@@ -283,7 +291,8 @@ def _run(
         "call": call_record(kwargs, spec.filled_int("seed")),
         "device": p.device,
         "memory_plan": p.plan.summary(),
-        "cache": cache_record.summary(),
+        "cache": cache_record.summary(p.notes.get("cache")),
+        "fit": p.notes.get("fit"),  # how the input images met the video's size (fitting.py)
         "parallel": parallel_run.record(pipe, spec.parallel, p.plan),
         "snapped": p.snapped,
         "timings": {

@@ -16,6 +16,8 @@ from .errors import SpecError
 
 Task = Literal["t2v", "i2v", "flf2v", "v2v", "conditioned"]
 TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "v2v", "conditioned")
+#: how an input image meets the video's size (`VideoSpec.fit`, videogen.fitting, docs/inputs.md); first: default
+FITS: tuple[str, ...] = ("follow", "crop", "pad", "stretch")
 #: the whole-number fields of VideoSpec (`VideoSpec.filled_int`)
 IntField = Literal["height", "width", "num_frames", "fps", "steps", "seed"]
 
@@ -108,6 +110,10 @@ class VideoSpec:
     #: context parallelism for one video over several GPUs under torchrun (docs/scale.md): None, "ulysses=2",
     #: "ring=2", "ulysses=2,ring=2" or {"ulysses": 2, "ring": 1}; stored as {"ulysses": u, "ring": r}
     parallel: Any = None
+    #: how an input image meets the video's size (docs/inputs.md): "follow" (the video takes the image's aspect
+    #: ratio when height/width aren't given; an image of another shape is center-cropped to a given size),
+    #: "crop", "pad" (black bars) or "stretch"
+    fit: str = "follow"
 
     def __post_init__(self) -> None:
         # Normalise containers so a frozen spec can't be changed behind its back.
@@ -128,6 +134,16 @@ class VideoSpec:
                 "(or leave it out to infer it from the inputs)",
                 field="task",
                 valid=TASKS,
+            )
+        if self.fit is None:  # a spec file's null: the default
+            object.__setattr__(self, "fit", FITS[0])
+        if not isinstance(self.fit, str) or self.fit not in FITS:
+            raise SpecError(
+                f"fit={self.fit!r} is not a way to fit an input image to the video; use one of "
+                f"{', '.join(repr(f) for f in FITS)} (default 'follow': the video takes the image's aspect ratio "
+                "when height/width aren't given), e.g. fit='pad'",
+                field="fit",
+                valid=FITS,
             )
         revision = self.revision
         if revision is not None and (

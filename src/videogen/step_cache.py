@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .caching import hook_fields, transformer_steps
+from .caching import KNOBS, transformer_steps
 from .errors import SpecError
 
 if TYPE_CHECKING:
@@ -46,9 +46,11 @@ class CacheRecord:
     #: DeepCache on a UNet: `deep_cache_stats` read at the end of the call
     unet_stats: dict[str, Any] | None = None
 
-    def summary(self) -> dict[str, Any] | None:
+    def summary(self, note: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """`metadata["cache"]`: None without a cache, unless `note` (what `cache="auto"` decided before load,
+        `caching.settle_auto`: no method and why, or the methods it passed over) says why."""
         if self.setting is None:
-            return None
+            return dict(note) if note else None
         settings = {k: v for k, v in self.setting.items() if k != "method"}
         if self.unet_stats is not None:
             stats = self.unet_stats
@@ -58,6 +60,7 @@ class CacheRecord:
                 "denoisers": ["unet"],
                 **{k: stats.get(k) for k in ("calls", "full_calls", "cached_calls", "layers_run", "layers_skipped")},
                 "skipped": round(float(stats.get("skipped_share", 0.0)), 4),
+                **(note or {}),
             }
         computed = sum(sum(counts) for counts in self.forwards.values())
         full = sum(len(counts) * max(counts, default=0) for counts in self.forwards.values())
@@ -68,6 +71,7 @@ class CacheRecord:
             "block_linear_calls": computed,
             "block_linear_calls_uncached": full,
             "skipped": round(1.0 - computed / full, 4) if full else None,
+            **(note or {}),
         }
 
 
@@ -97,6 +101,19 @@ def block_lists(module: Any) -> dict[str, int]:
         for name, child in module.named_children()
         if name in _ALL_TRANSFORMER_BLOCK_IDENTIFIERS and isinstance(child, torch.nn.ModuleList)
     }
+
+
+def hook_fields(setting: Mapping[str, Any], family: Family) -> dict[str, Any]:
+    """The diffusers config fields of a completed setting: the knobs under their diffusers names, then the
+    fields the family's layout fixes. Callables (timestep, attention weight) are left to `_config`."""
+    method = setting["method"]
+    table = KNOBS[method]
+    fields = {table[k].field: v for k, v in setting.items() if k in table}
+    for key in ("spatial_attention_timestep_skip_range",):
+        if key in fields:
+            fields[key] = tuple(fields[key])
+    fields.update(family.cache_hook_settings.get(method, {}))
+    return fields
 
 
 def _config(setting: Mapping[str, Any], pipe: Any, family: Family, spec: VideoSpec, card: ModelCard) -> Any:

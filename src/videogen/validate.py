@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import caching
+from . import caching, fitting
 from .card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from .errors import SnapWarning, SpecError
 from .finite import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
@@ -52,6 +52,10 @@ class Rules:
     snapped: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the spec fields the user set (the rest were filled from the card's defaults)
     given: frozenset[str] = frozenset()
+    #: sides videogen derived from the image (`fit="follow"`): a rule fixes them without a word, as a default
+    derived: frozenset[str] = frozenset()
+    #: what validation decided that the metadata records beside the spec ("fit": the images fitted)
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def fix(self, name: str, value: Any, valid: Any, rule: str, field: str | None = None) -> Any:
         """`value` if it equals `valid`; otherwise `valid` with a warning (snap) or a SpecError.
@@ -59,8 +63,8 @@ class Rules:
         `field` is the SpecError's field when it differs from `name` (e.g. "extra" for
         `name="extra['frame_index']"`).
         """
-        if value == valid:
-            return value
+        if value == valid or name in self.derived:
+            return valid
         if self.snap:
             message = f"snap: {name}={value!r} → {valid!r} ({rule})"
             warnings.warn(message, SnapWarning, stacklevel=4)
@@ -288,6 +292,8 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
                 valid=len(video),
             )
 
+    limits = (size_limit(card, "height"), size_limit(card, "width"))
+    height, width, rules.derived = fitting.follow_size(spec.fit, media, card, height, width, limits)
     height = height if height is not None else card.height
     width = width if width is not None else card.width
     num_frames = num_frames if num_frames is not None else card.num_frames
@@ -334,6 +340,10 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
         done = done.replace(steps=v2v_steps(done, family.v2v_strength, rules))
     done, checked_media = family.check(done, card, rules, media)
     media.update(checked_media)  # what the family's check changed (a video resized by snap, LTX's conditions)
+    h, w = done.filled_int("height"), done.filled_int("width")
+    fitted = fitting.fit_inputs(media, h, w, done.fit, rules.given, rules.derived)  # the one place images fit
+    if fitted is not None:
+        rules.notes["fit"] = fitted
     done = done.replace(cache=caching.resolve(done.cache, done, card, family))  # the completed setting
     return done, rules
 
