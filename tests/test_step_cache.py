@@ -105,6 +105,48 @@ def test_magcache_reads_stored_ratios_and_auto_prefers_it() -> None:
         path.unlink()
 
 
+def test_auto_with_too_few_steps_runs_without_a_cache_and_says_why() -> None:
+    """cache='auto' never fails: at 2 steps no method can skip anything (TaylorSeer's warm-up covers them, no
+    MagCache ratios), so it runs without a cache and the metadata says why; a named method is still refused."""
+    fields = {"model": "tiny-wan", "prompt": "a ferret", "steps": 2, "seed": 3}
+    result = videogen.generate(**fields, cache="auto", progress=False)
+    record = result.metadata["cache"]
+    assert record["method"] is None and record["requested"] == "auto"
+    assert "taylorseer: its warm-up (3 full steps) covers all 2 steps" in record["reason"]
+    assert "magcache: it needs ratios calibrated" in record["reason"]
+    assert result.spec.cache is None  # the returned (and replayed) spec runs without a cache
+    assert np.array_equal(result.frames, videogen.generate(**fields, progress=False).frames)
+    for named, message in (("taylorseer", "skip nothing"), ("magcache", "calibrate")):
+        with pytest.raises(SpecError, match=message) as err:
+            videogen.prepare(**fields, cache=named)
+        assert err.value.field == "cache"
+
+
+def test_auto_records_its_choice_and_what_it_passed_over() -> None:
+    result = videogen.generate(model="tiny-wan", prompt="a ferret", steps=4, seed=3, cache="auto", progress=False)
+    record = result.metadata["cache"]
+    assert record["method"] == "taylorseer" and record["requested"] == "auto"
+    assert list(record["passed_over"]) == ["magcache"]  # nothing calibrated
+    assert result.spec.cache["method"] == "taylorseer"
+    assert videogen.generate(model="tiny-wan", prompt="a", steps=2, progress=False).metadata["cache"] is None
+
+
+def test_auto_with_a_plan_or_parallelism_that_rules_methods_out() -> None:
+    fields = {"model": "tiny-wan", "prompt": "x", "steps": STEPS, "cache": "auto"}
+    compiled = videogen.prepare(**fields, memory=videogen.MemoryPlan(compile="regional"))
+    assert compiled.spec.cache is None
+    assert "compiled denoiser" in compiled.notes["cache"]["reason"]
+    prepared = videogen.prepare(model="tiny-wan", prompt="x", steps=STEPS)
+    path = caching.save_ratios(caching.magcache_key(prepared.spec, prepared.card, prepared.family), [1.0] * STEPS)
+    try:
+        assert videogen.prepare(**fields).spec.cache["method"] == "magcache"
+        split = videogen.prepare(**fields, parallel="ulysses=2")  # MagCache can't run split over GPUs
+        assert split.spec.cache["method"] == "taylorseer"
+        assert "split output" in split.notes["cache"]["passed_over"]["magcache"]
+    finally:
+        path.unlink()
+
+
 def test_group_offload_and_layerwise_casting_combine() -> None:
     for memory in (videogen.MemoryPlan(placement="group"), videogen.MemoryPlan(layerwise_casting="float8_e4m3fn")):
         plain = videogen.generate(**_fields("tiny-wan"), memory=memory).frames
