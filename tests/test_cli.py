@@ -161,3 +161,92 @@ def test_scheduler_and_lora_flags_reach_the_spec(tmp_path: Path, capsys) -> None
         == 2
     )
     assert "can't drive tiny-wan" in capsys.readouterr().err
+
+
+#: what third-party libraries print about themselves when imported (torchao's extensions and tensor classes,
+#: torch's pytree registrations, transformers' torchvision fallback): never about the user's video
+NOISE = ("torchao", "_pytree", "torchvision", "register_constant")
+
+
+def test_commands_print_no_third_party_noise(tmp_path: Path) -> None:
+    """-q: nothing on stderr at all (a tiny model's first build included); without it, no import noise."""
+    fresh = {"VIDEOGEN_CACHE": str(tmp_path / "cache")}  # the tiny model built in the run (progress bars)
+    env = {**os.environ, **fresh}
+    for name in ("TORCH_LOGS", "DIFFUSERS_VERBOSITY", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        env.pop(name, None)
+    args = ["demo", "-m", "tiny-wan-i2v", "--num-frames", "5", "--steps", "1", "--seed", "1"]
+    quiet = subprocess.run(
+        [sys.executable, "-m", "videogen.cli", *args, "-q", "-o", "q.mp4"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "" and quiet.stdout.strip() == "q.mp4"
+    plain = subprocess.run(
+        [sys.executable, "-m", "videogen.cli", *args, "-o", "p.mp4"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert plain.returncode == 0, plain.stderr
+    noisy = [line for line in plain.stderr.splitlines() if any(word in line for word in NOISE)]
+    assert noisy == [] and "seed 1" in plain.stderr
+
+
+def test_cli_warnings_and_long_library_lines(tmp_path: Path) -> None:
+    """A snap is one `videogen:` line (not generation.py:NNN); diffusers' notice of a truncated prompt,
+    which quotes everything it cut, is shortened."""
+    prompt = " ".join(["a ferret leaps into a mountain stream"] * 500)  # 19,000 characters, over 128 tokens
+    out = run(
+        "generate", "-m", "tiny-ltx", "-p", prompt, "--num-frames", "10", "--snap", "--steps", "2",
+        "--height", "32", "--width", "32", "--seed", "3", "-o", "v.mp4", cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stderr.splitlines()
+    assert "videogen: snap: num_frames=10 → 9 (num_frames must be 8k+1)" in lines
+    assert ".py:" not in out.stderr and "SnapWarning" not in out.stderr
+    (notice,) = [line for line in lines if "was truncated" in line]
+    assert len(notice) < 400 and notice.endswith("more characters]")
+    assert max(len(line) for line in lines) < 600
+
+
+def test_models_unknown_family_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    out = run("models", "--family", "Wan2", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == (
+        "videogen: error: --family 'Wan2' is not a model family (did you mean 'wan'?); families: cogvideox, "
+        "framepack, hunyuanvideo, i2vgen_xl, ltx, modelscope, svd, wan"
+    )
+    out = run("models", "--family", "ltx", "--no-tiny", cwd=tmp_path)
+    assert out.returncode == 0 and {line.split()[1] for line in out.stdout.splitlines()[1:]} == {"ltx"}
+
+
+def test_cli_hints_name_flags_not_python_arguments(tmp_path: Path) -> None:
+    out = run("generate", "-m", "tiny-wan", "-p", "x", "--num-frames", "8", "-o", "a.mp4", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().endswith("nearest valid value: num_frames=9 (or pass --snap to round automatically)")
+    assert "snap=True" not in out.stderr
+    (tmp_path / "taken.mp4").write_bytes(b"")
+    out = run("generate", "-m", "tiny-wan", "-p", "x", "-o", "taken.mp4", cwd=tmp_path)
+    assert out.returncode == 2 and "exists; pass --overwrite or another path" in out.stderr
+    assert "overwrite=True" not in out.stderr
+
+
+def test_cli_message_rewrites_only_settings_that_are_flags() -> None:
+    from videogen.cli import _command_parser, build_parser, cli_message
+
+    generate = _command_parser(build_parser(), "generate")
+    assert cli_message("x (or pass snap=True to round)", generate) == "x (or pass --snap to round)"
+    assert cli_message("set snap=False", generate) == "set --no-snap"
+    assert cli_message("use memory='none' or cache='fbc'.", generate) == "use --memory none or --cache fbc."
+    assert cli_message("use prompt='a cat'", generate) == "use --prompt 'a cat'"
+    assert cli_message("nearest valid value: num_frames=9", generate) == "nearest valid value: num_frames=9"
+    assert cli_message("set use_stream=False; or compile=None", generate) == "set use_stream=False; or compile=None"
+    assert cli_message("pass ray=True (CLI: --ray) to use them", generate) == "pass --ray to use them"
+    batch = _command_parser(build_parser(), "batch")
+    assert cli_message("workers: pass ray=True to use them", batch) == "workers: pass --ray to use them"

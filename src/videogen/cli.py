@@ -8,11 +8,15 @@ are generated from VideoSpec's fields (cli_args.py); `videogen env` is cli_env.p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .cli_args import (
     UsageError,
@@ -92,6 +96,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.markdown:
         print(models_markdown())
         return 0
+    if args.family is not None:
+        _check_family(args.family, sorted({c.family for c in list_models()}))
     cards = list_models(args.family, include_tiny=not args.no_tiny)
     if args.json:
         keys = ("name", "family", "tasks", "repo", "width", "height", "num_frames", "fps", "steps", "guidance_scale")
@@ -116,6 +122,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _check_family(family: str, families: list[str]) -> None:
+    """`--family X` names a family of the catalog (an unknown one is an error, not an empty table)."""
+    if family in families:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(family.lower(), families, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UsageError(f"--family {family!r} is not a model family{hint}; families: {', '.join(families)}")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -255,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output_arguments(replay, many=False, default=" (default: <name>-replay.mp4 beside it, never the original)")
 
     models = command("models", "list the catalog", cmd_models)
-    models.add_argument("--family")
+    models.add_argument("--family", help="only this family's models (wan, ltx, cogvideox, ...)")
     models.add_argument("--no-tiny", action="store_true", help="leave out the tiny test models")
     how_models = models.add_mutually_exclusive_group()
     how_models.add_argument("--markdown", action="store_true", help="print docs/models.md")
@@ -301,6 +318,128 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
 
 
+#: third-party loggers that warn about their own set-up when imported, not about the user's video: torchao's
+#: C++ extensions and tensor classes (diffusers and transformers import torchao whenever it is installed, for
+#: any plan), transformers' torchvision fallbacks, torch's pytree registrations. Errors only, unless -v.
+NOISY_LOGGERS = (
+    "torchao",
+    "diffusers.quantizers.torchao",
+    "transformers.quantizers.quantizer_torchao",
+    "transformers.utils.import_utils",
+    "torch.utils._pytree",
+)
+#: torch's compiler loggers: torch resets them when imported, so they are set through TORCH_LOGS before that
+TORCH_COMPILER_LOGS = ("torch._dynamo", "torch._inductor")
+#: a third-party log line longer than this is cut to its first `KEEP_CHARS` characters (diffusers' notice of
+#: a truncated prompt quotes everything it cut: an 18,000-character prompt made an 18,000-character line)
+LONG_RECORD_CHARS, KEEP_CHARS = 500, 300
+
+
+@contextlib.contextmanager
+def _third_party_output(verbose: bool, quiet: bool) -> Iterator[None]:
+    """For one command: the noisy loggers at errors only (unless -v); with -q diffusers and transformers too,
+    and the Hub libraries' progress bars (a tiny model's first build saves weights) off;
+    long third-party log lines shortened, and videogen's warnings (snap, save) as `videogen: ...` log lines.
+    Everything is put back afterwards (the CLI can be called in-process); the user's environment wins."""
+    from .errors import SaveWarning, SnapWarning
+
+    levels: dict[str, int] = {}
+    env: dict[str, str] = {}
+    if not verbose:
+        levels = dict.fromkeys(NOISY_LOGGERS, logging.ERROR)
+        env["TORCH_LOGS"] = "-all" if quiet else "-dynamo,-inductor"  # TORCH_COMPILER_LOGS, as TORCH_LOGS names them
+        if "torch" in sys.modules:  # already imported (an in-process call): TORCH_LOGS was read already
+            levels.update(dict.fromkeys(TORCH_COMPILER_LOGS + (("torch",) if quiet else ()), logging.ERROR))
+    if quiet:  # -q logs errors only (diffusers' and transformers' own handlers too) and shows no progress bars
+        levels.update(dict.fromkeys(("diffusers", "transformers"), logging.ERROR))
+        env.update(DIFFUSERS_VERBOSITY="error", TRANSFORMERS_VERBOSITY="error", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    saved_levels = {name: logging.getLogger(name).level for name in levels}
+    added_env = [name for name in env if name not in os.environ]
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    for name in added_env:
+        os.environ[name] = env[name]
+    factory = logging.getLogRecordFactory()
+    show = warnings.showwarning
+    videogen_logger = logging.getLogger("videogen")
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _shortened(factory(*args, **kwargs))
+
+    def show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, (SnapWarning, SaveWarning)):  # at the user's call: here, the command line
+            videogen_logger.warning("%s", message)
+        else:
+            show(message, category, *args, **kwargs)
+
+    logging.setLogRecordFactory(make_record)
+    warnings.showwarning = show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+        logging.setLogRecordFactory(factory)
+        for name in added_env:
+            os.environ.pop(name, None)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _shortened(record: logging.LogRecord) -> logging.LogRecord:
+    """A third-party record whose message is longer than `LONG_RECORD_CHARS`, cut (videogen's own stay whole)."""
+    if record.name == "videogen" or record.name.startswith("videogen."):
+        return record
+    try:
+        text = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself when it is emitted
+        return record
+    if len(text) > LONG_RECORD_CHARS:
+        record.msg, record.args = f"{text[:KEEP_CHARS]} … [{len(text) - KEEP_CHARS} more characters]", ()
+    return record
+
+
+#: a Python setting in a message, after the word that makes it a hint: "pass snap=True", "use memory='low'"
+_HINT = re.compile(r"\b(pass|use|set|or|with) ([a-z_]+)=(True|False|'[^']*'|\"[^\"]*\"|-?[0-9][0-9.]*)(?=[\s,;:.)]|$)")
+#: "overwrite=True (CLI: --overwrite)": the library already said both
+_BOTH = re.compile(r"\b[a-z_]+=\S+ \(CLI: ([^)]+)\)")
+
+
+def cli_message(message: str, parser: argparse.ArgumentParser) -> str:
+    """A library message as the command line says it: its hints name the flags (`pass --snap`), not Python
+    arguments (`pass snap=True`). Settings without a flag of this command stay as they are."""
+    actions = {a.dest: a for a in parser._actions if any(o.startswith("--") for o in a.option_strings)}
+
+    def flag(match: re.Match[str]) -> str:
+        word, name, value = match.groups()
+        action = actions.get(name)
+        if action is None or action.dest in ("help", "version"):
+            return match.group(0)
+        option = next(o for o in action.option_strings if o.startswith("--"))
+        takes_value = action.nargs != 0
+        if value in ("True", "False"):
+            negated = next((o for o in action.option_strings if o.startswith("--no-")), None)
+            if value == "True" and (not takes_value or action.nargs == "?"):
+                return f"{word} {option}"
+            if value == "False" and negated:
+                return f"{word} {negated}"
+            return match.group(0)
+        if not takes_value:
+            return match.group(0)
+        import shlex
+
+        return f"{word} {option} {shlex.quote(value.strip(chr(39) + chr(34)))}"
+
+    return _HINT.sub(flag, _BOTH.sub(lambda m: m.group(1), message))
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of `command` (its flags), or the top parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
@@ -310,9 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _configure_logging(args.verbose, args.quiet)
     try:
-        return int(args.func(args) or 0)
+        with _third_party_output(args.verbose, args.quiet):
+            return int(args.func(args) or 0)
     except (VideoGenError, FileNotFoundError) as exc:
-        print(f"videogen: error: {exc}", file=sys.stderr)
+        print(f"videogen: error: {cli_message(str(exc), _command_parser(parser, args.command))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("videogen: interrupted", file=sys.stderr)
