@@ -45,3 +45,17 @@ class SaveError(VideoGenError, OSError):
 
 class OutputExistsError(VideoGenError, FileExistsError):
     """The output path exists and `overwrite=True` was not given."""
+
+
+def user_stacklevel() -> int:
+    """The `stacklevel` that makes a `warnings.warn` in the function calling this point at the first frame
+    outside videogen: the user's call, however deep inside videogen (generate, generate_many, a batch) it ran.
+    """
+    import sys
+
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "videogen":
+        frame = frame.f_back
+        level += 1
+    return level

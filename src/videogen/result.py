@@ -50,7 +50,7 @@ class VideoResult:
         """
         from .writers import _write
 
-        return _write(self.frames, path, self.fps, self.metadata, overwrite, crf=crf, stacklevel=3)
+        return _write(self.frames, path, self.fps, self.metadata, overwrite, crf=crf)
 
     def to_pil(self) -> list[Any]:
         """The frames as PIL images."""

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .errors import SaveError, SaveWarning, SpecError
+from .errors import SaveError, SaveWarning, SpecError, user_stacklevel
 from .saving import (  # noqa: F401 - STALE_AGE_S, clean_stale_temps, metadata_path: also named here (moved)
     FRAME_NAME,
     STALE_AGE_S,
@@ -85,7 +85,7 @@ def write_video(
     `sha256` of the output). Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s
     docstring for what a crash can leave. Returns the path written.
     """
-    return _write(frames, path, fps, metadata, overwrite, crf=crf, stacklevel=3)
+    return _write(frames, path, fps, metadata, overwrite, crf=crf)
 
 
 def _write(
@@ -96,9 +96,8 @@ def _write(
     overwrite: bool,
     *,
     crf: int | None,
-    stacklevel: int,
 ) -> Path:
-    """`write_video`; `stacklevel` points its warnings at the user's call."""
+    """`write_video`; its warnings point at the user's call (the first frame outside videogen)."""
     target = Path(path).expanduser()
     kind = output_kind(target)
     crf = _check_crf(crf, kind)
@@ -119,7 +118,7 @@ def _write(
 
     save_atomically(target, kind, overwrite, write, describe)
     for notice in notices:
-        warnings.warn(notice, SaveWarning, stacklevel=stacklevel)
+        warnings.warn(notice, SaveWarning, stacklevel=user_stacklevel())
     logger.debug("wrote %s (%s)", target, ", ".join(f"{k}={v}" for k, v in saved.items() if k != "sha256"))
     return target
 
