@@ -196,3 +196,10 @@ def test_size_for_arithmetic() -> None:
     h, w = fitting.size_for((1920, 1080), area, 16)
     assert h * w <= area and abs(w / h - 16 / 9) < 0.1 and h % 16 == w % 16 == 0
     assert math.isclose(fitting.size_for((90, 30), 0, 8, height=32)[1], 96)
+
+
+def test_an_empty_image_is_left_to_the_media_checks() -> None:
+    empty = {"image": Image.new("RGB", (0, 0))}  # no aspect ratio: nothing to follow or fit
+    card = videogen.resolve("tiny-wan-i2v")
+    assert fitting.follow_size("follow", empty, card, None, None, (128, 128)) == (None, None, frozenset())
+    assert fitting.fit_media(empty, 32, 32, "pad") == {}

@@ -83,7 +83,8 @@ def fit_image(image: Any, height: int, width: int, how: str) -> tuple[Any, str]:
 
 
 def _is_image(value: Any) -> bool:
-    return hasattr(value, "size") and hasattr(value, "mode") and hasattr(value, "resize")
+    """A PIL image with pixels (an empty one has no aspect ratio to follow or fit)."""
+    return hasattr(value, "mode") and hasattr(value, "resize") and min(getattr(value, "size", (0, 0))) > 0
 
 
 def first_image(media: Mapping[str, Any]) -> Any:
