@@ -132,3 +132,79 @@ def test_saved_files_get_the_usual_permissions(result: videogen.VideoResult, tmp
         assert (tmp_path / (path.name + ".json")).stat().st_mode & 0o777 == 0o666 & ~umask
     folder = result.save(tmp_path / "frames")
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def _display_clip(html: str, tmp_path: Path) -> tuple[np.ndarray, int]:
+    """The clip inside a display's data URL, decoded: its frames and its size in bytes."""
+    import base64
+    import re
+
+    data = base64.b64decode(re.search(r"data:video/mp4;base64,([A-Za-z0-9+/=]+)", html).group(1))
+    path = tmp_path / "display.mp4"
+    path.write_bytes(data)
+    return read_video(path)[0], len(data)
+
+
+def _moving_gradient(frames: int, height: int, width: int) -> np.ndarray:
+    x = np.linspace(0, 255, width)[None, None, :, None]
+    y = np.linspace(0, 255, height)[None, :, None, None]
+    t = np.arange(frames)[:, None, None, None]
+    return np.broadcast_to(((x + y + 3 * t) % 256).astype(np.uint8), (frames, height, width, 3)).copy()
+
+
+def test_notebook_display_is_encoded_once_at_display_quality(
+    result: videogen.VideoResult, tmp_path: Path, monkeypatch
+) -> None:
+    """Every render used to re-encode at the saved quality (CRF 18, full size): now once per result, CRF 28,
+    at most 640 px wide."""
+    import dataclasses
+
+    import imageio_ffmpeg
+
+    encodes = []
+    real = imageio_ffmpeg.get_ffmpeg_exe
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", lambda: encodes.append(1) or real())
+    big = dataclasses.replace(result, frames=_moving_gradient(81, 480, 832), fps=16)
+    first = big._repr_html_()
+    assert big._repr_html_() == first and len(encodes) == 1
+    frames, size = _display_clip(first, tmp_path)
+    assert frames.shape == (81, 370, 640, 3)  # 832x480 scaled to 640 wide, even height
+    write_video(big.frames, tmp_path / "saved.mp4", 16)  # what save() writes: CRF 18, full size
+    assert size < (tmp_path / "saved.mp4").stat().st_size / 3
+    assert "width='640'" in first and "save()" not in first  # the whole clip: no note
+
+
+def test_notebook_display_over_the_size_cap_shows_fewer_frames_then_a_still(
+    result: videogen.VideoResult, tmp_path: Path, monkeypatch
+) -> None:
+    import dataclasses
+
+    from videogen import result as result_module
+
+    noise = np.random.default_rng(0).integers(0, 255, (40, 64, 96, 3), dtype=np.uint8)  # incompressible
+    whole = len(result_module.display_mp4(noise, 8))
+    monkeypatch.setattr(result_module, "DISPLAY_MAX_BYTES", whole // 2)
+    html = dataclasses.replace(result, frames=noise)._repr_html_()
+    frames, size = _display_clip(html, tmp_path)
+    assert 2 <= len(frames) < 40 and size <= whole // 2
+    assert f"Shown: the first {len(frames)} of 40 frames" in html and "save() writes the whole video" in html
+    monkeypatch.setattr(result_module, "DISPLAY_MAX_BYTES", 100)
+    html = dataclasses.replace(result, frames=noise)._repr_html_()
+    assert "<video" not in html and "data:image/jpeg;base64," in html
+    assert "Shown: a still of the first frame" in html
+
+
+def test_notebook_display_keeps_a_long_prompt_short(result: videogen.VideoResult) -> None:
+    import dataclasses
+
+    long = dataclasses.replace(result, spec=result.spec.replace(prompt="a ferret " * 2000))
+    html = long._repr_html_()
+    assert len(html) < len(result._repr_html_()) + 1000 and "(18000 characters)" in html
+
+
+def test_saving_again_says_how_to_overwrite(result: videogen.VideoResult, tmp_path: Path) -> None:
+    """Rerunning a notebook cell that saves: the error names overwrite=True (and --overwrite for the CLI)."""
+    result.save(tmp_path / "clip.mp4")
+    with pytest.raises(videogen.OutputExistsError) as caught:
+        result.save(tmp_path / "clip.mp4")
+    assert "overwrite=True" in str(caught.value) and "--overwrite" in str(caught.value)

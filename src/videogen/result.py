@@ -6,7 +6,6 @@ import base64
 import html
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,8 @@ class VideoResult:
     seed: int
     spec: VideoSpec
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: the notebook display's encoded clip, made on the first display (not the saved file's quality)
+    _display: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def num_frames(self) -> int:
@@ -65,13 +66,16 @@ class VideoResult:
         )
 
     def _repr_html_(self) -> str:
-        """An inline, playable video with its key settings (Jupyter)."""
-        from .writers import SaveWarning, write_video
+        """An inline, playable video with its key settings (Jupyter).
 
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore", SaveWarning)  # an odd size padded for display is no news
-            clip = write_video(self.frames, Path(tmp) / "clip.mp4", self.fps)
-            data = base64.b64encode(clip.read_bytes()).decode()
+        The clip is encoded once per result, for display: H.264 at CRF `DISPLAY_CRF`, at most
+        `DISPLAY_MAX_WIDTH` pixels wide, at most `DISPLAY_MAX_BYTES` (the notebook stores it); a longer clip
+        shows its first frames, one that still doesn't fit a still of its first frame, each with a note.
+        `save()` writes the full-quality video.
+        """
+        if "media" not in self._display:
+            self._display.update(display_media(self.frames, self.fps))
+        media, note = self._display["media"], self._display["note"]
         s = self.spec
         rows = {
             "model": s.model,
@@ -87,13 +91,81 @@ class VideoResult:
         }
         table = "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            f"<td style='text-align:left'>{html.escape(_short(v))}</td></tr>"
             for k, v in rows.items()
             if v is not None
         )
+        caption = f"<div style='font-size:smaller'>{html.escape(note)}</div>" if note else ""
         return (
             "<div style='display:flex;gap:1em;align-items:flex-start'>"
-            f"<video controls loop autoplay muted width='{min(self.width * 2, 640)}' "
-            f"src='data:video/mp4;base64,{data}'></video>"
-            f"<table>{table}</table></div>"
+            f"<div>{media}{caption}</div><table>{table}</table></div>"
         )
+
+
+#: the notebook display's quality: H.264 CRF (the saved default is 18), width and size caps
+DISPLAY_CRF, DISPLAY_MAX_WIDTH, DISPLAY_MAX_BYTES = 28, 640, 1_500_000
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF) -> bytes:
+    """The frames as a display-quality mp4: scaled down to `DISPLAY_MAX_WIDTH` when wider, even-sized."""
+    import numpy as np
+
+    from .writers import _write_mp4
+
+    t, h, w = (int(n) for n in frames.shape[:3])
+    if w > DISPLAY_MAX_WIDTH:
+        from PIL import Image
+
+        size = (DISPLAY_MAX_WIDTH, max(2, round(h * DISPLAY_MAX_WIDTH / w / 2) * 2))
+        frames = np.stack([np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BILINEAR)) for f in frames])
+    elif h % 2 or w % 2:  # yuv420p: even sizes (edge pixels repeated, as save() does)
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "display.mp4"
+        _write_mp4(frames, path, {"fps": fps, "crf": crf}, "")
+        return path.read_bytes()
+
+
+def display_media(frames: np.ndarray, fps: float) -> dict[str, str]:
+    """The HTML of the display (a `<video>`, or an `<img>` still) and its note ("" when the whole clip shows)."""
+    total = int(frames.shape[0])
+    width = min(int(frames.shape[2]) * 2, DISPLAY_MAX_WIDTH)
+    data = display_mp4(frames, fps)
+    note = ""
+    if len(data) > DISPLAY_MAX_BYTES:
+        shown = int(total * DISPLAY_MAX_BYTES / len(data) * 0.9)
+        if shown >= 2:
+            data = display_mp4(frames[:shown], fps)
+        if shown < 2 or len(data) > DISPLAY_MAX_BYTES:
+            return {"media": _still(frames[0], width), "note": _over_cap(total, "a still of the first frame")}
+        note = _over_cap(total, f"the first {shown} of {total} frames")
+    video = (
+        f"<video controls loop autoplay muted width='{width}' "
+        f"src='data:video/mp4;base64,{base64.b64encode(data).decode()}'></video>"
+    )
+    return {"media": video, "note": note}
+
+
+def _over_cap(total: int, shown: str) -> str:
+    return (
+        f"Shown: {shown} (the {total}-frame clip is over the {DISPLAY_MAX_BYTES / 1e6:g} MB kept inline in the "
+        "notebook); save() writes the whole video"
+    )
+
+
+def _still(frame: np.ndarray, width: int) -> str:
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(frame)
+    if image.width > DISPLAY_MAX_WIDTH:
+        image = image.resize((DISPLAY_MAX_WIDTH, max(1, round(image.height * DISPLAY_MAX_WIDTH / image.width))))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return f"<img width='{width}' src='data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
