@@ -76,6 +76,9 @@ def accelerator() -> dict[str, Any]:
         info["cudnn"] = torch.backends.cudnn.version()
     mps = getattr(torch.backends, "mps", None)
     info["mps_available"] = bool(mps is not None and mps.is_available())
+    from .runtime import pick_device
+
+    info["device"] = pick_device()  # what videogen runs on here (VIDEOGEN_DEVICE, cuda, mps, cpu)
     return info
 
 
@@ -125,6 +128,7 @@ def format_env(info: dict[str, Any]) -> str:
                 lines.append(f"- GPU {i}: {g['name']}, {g['memory_gib']} GiB, compute {g['capability']}")
         else:
             lines.append("- GPUs: none visible" + (" (MPS available)" if acc.get("mps_available") else ""))
+        lines.append(f"- videogen device: {acc['device']}")
     lines.append(f"- videogen cache: {info['cache']['videogen']}")
     lines.append(f"- Hugging Face cache: {info['cache']['huggingface'] or 'huggingface_hub not installed'}")
     env = info["environment"]

@@ -17,7 +17,8 @@ DISTRIBUTION = "videogen-diffusers"
 
 
 def pick_device() -> str:
-    """`VIDEOGEN_DEVICE` if set, else "cuda" when a GPU is visible, else "cpu".
+    """`VIDEOGEN_DEVICE` if set, else "cuda" when an NVIDIA (or ROCm) GPU is visible, else "mps" on Apple
+    Silicon, else "cpu".
 
     On Linux without a GPU driver's device files (`gpu_evident`) it answers "cpu" without importing torch
     (seconds), unless torch is already imported."""
@@ -30,7 +31,15 @@ def pick_device() -> str:
 
     if torch.cuda.is_available():
         return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
     return "cpu"
+
+
+def is_accelerator(device: str) -> bool:
+    """A GPU: CUDA or Apple Silicon's MPS (models load in the card's dtypes there, float32 on a CPU)."""
+    return device.startswith(("cuda", "mps"))
 
 
 def gpu_evident() -> bool:
@@ -53,9 +62,11 @@ def gpu_driver_files() -> bool:
 
 def component_dtypes(card: ModelCard, device: str, plan: Any = None) -> dict[str, str]:
     """The one dtype resolver: dtype names by component ("default" for the rest), as `from_pretrained` loads
-    them: the card's on a GPU, float32 on a CPU, then the plan's `dtypes` (a MemoryPlan) key by key."""
-    names = dict(card.dtypes) if device.startswith("cuda") else {}
-    names.setdefault("default", "float32" if not device.startswith("cuda") else "bfloat16")
+    them: the card's on a GPU (CUDA or MPS: bfloat16 there needs macOS 14), float32 on a CPU, then the plan's
+    `dtypes` (a MemoryPlan) key by key."""
+    gpu = is_accelerator(device)
+    names = dict(card.dtypes) if gpu else {}
+    names.setdefault("default", "bfloat16" if gpu else "float32")
     names.update(dict(getattr(plan, "dtypes", None) or ()))
     return names
 
@@ -84,6 +95,8 @@ def free_memory() -> None:
         return
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        torch.mps.empty_cache()
 
 
 def versions() -> dict[str, str]:
@@ -118,12 +131,17 @@ def reset_peak(device: str) -> None:
 
 
 def peak_memory(device: str) -> dict[str, Any]:
-    """Peak GPU memory of the call (CUDA), and the process's peak resident memory."""
+    """Peak GPU memory of the call (CUDA; on MPS, which keeps no peak, what its allocator holds after the call),
+    and the process's peak resident memory."""
     out: dict[str, Any] = {}
     if device.startswith("cuda"):
         import torch
 
         out["peak_gpu_bytes"] = int(torch.cuda.max_memory_allocated())
+    elif device.startswith("mps"):
+        import torch
+
+        out["mps_driver_bytes"] = int(torch.mps.driver_allocated_memory())
     try:
         import resource
 

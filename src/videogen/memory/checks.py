@@ -81,7 +81,7 @@ def offload_needs_gpu(plan: MemoryPlan, ctx: Context) -> Problem | None:
             "sequential offload and compile don't combine (accelerate's per-layer hooks break the "
             "graph); use placement='group' with compile, or compile=None"
         )
-    if plan.placement in ("model", "sequential") and not ctx.cuda:
+    if plan.placement in ("model", "sequential") and not ctx.accelerator:
         what = "model CPU offload" if plan.placement == "model" else "sequential CPU offload"
         return Problem(
             f"{_named(plan)} uses {what} (placement={plan.placement!r}), which needs a GPU and none is "
@@ -280,8 +280,9 @@ def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
             f"{', '.join(valid)}"
         )
     if not ctx.cuda and backend not in CPU_ATTENTION_BACKENDS:
+        where = "on Apple Silicon (MPS)" if ctx.mps else "on a CPU"
         return Problem(
-            f"attention_backend={backend!r} needs a GPU; on a CPU use one of {', '.join(CPU_ATTENTION_BACKENDS)}"
+            f"attention_backend={backend!r} needs a GPU (CUDA); {where} use one of {', '.join(CPU_ATTENTION_BACKENDS)}"
         )
     try:
         _check_attention_backend_requirements(AttentionBackendName(backend))
@@ -302,6 +303,44 @@ def attention_backend(plan: MemoryPlan, ctx: Context) -> Problem | None:
 
 
 # ---- weights ------------------------------------------------------------------------------------
+#: torchao's quantized tensors run on CUDA and CPU kernels only; quanto's int weights run on MPS too
+MPS_QUANTIZATION = {"torchao-int8": "quanto-int8", "torchao-int4": "quanto-int4"}
+
+
+def apple_silicon(plan: MemoryPlan, ctx: Context) -> Problem | None:
+    """On MPS: no bitsandbytes (CUDA kernels), no torchao (its tensors have no MPS kernels: quanto's instead,
+    fixed for presets), no float8 (MPS has no float8 dtypes: layerwise casting goes off for presets)."""
+    if not ctx.mps:
+        return None
+    on = f"on Apple Silicon (device {ctx.device!r})"
+    quant = plan.quantization or ""
+    if quant.startswith("bnb"):
+        return Problem(
+            f"quantization={quant!r}: bitsandbytes quantizes with CUDA kernels, which don't run {on}; use "
+            "quantization='quanto-int8' or 'quanto-int4'"
+        )
+    if quant.endswith("float8"):
+        return Problem(
+            f"quantization={quant!r}: MPS has no float8 dtypes, so float8 weights can't run {on}; use "
+            "quantization='quanto-int8'"
+        )
+    if quant in MPS_QUANTIZATION:
+        other = MPS_QUANTIZATION[quant]
+        return Problem(
+            f"quantization={quant!r}: torchao's quantized weights have no MPS kernels {on}; use quantization={other!r}",
+            fix={"quantization": other},
+            note=f"quantization={other!r}: torchao's quantized weights have no MPS kernels",
+        )
+    if plan.layerwise_casting:
+        return Problem(
+            f"layerwise_casting={plan.layerwise_casting!r}: MPS has no float8 dtypes to store weights in {on}; "
+            "drop layerwise_casting, or save memory with quantization='quanto-int8'",
+            fix={"layerwise_casting": None, "layerwise_components": ()},
+            note="layerwise casting off: MPS has no float8 dtypes",
+        )
+    return None
+
+
 def _missing(module: str, what: str) -> Problem | None:
     if importlib.util.find_spec(module) is None:
         return Problem(
@@ -424,6 +463,7 @@ RULES: tuple[Rule, ...] = (
     compile_options,
     attention_backend,
     dtypes,
+    apple_silicon,
     quantization,
     gguf,
     layerwise,

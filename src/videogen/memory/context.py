@@ -47,6 +47,16 @@ class Context:
     def cuda(self) -> bool:
         return self.device.startswith("cuda")
 
+    @property
+    def mps(self) -> bool:
+        """Apple Silicon's GPU (Metal): an accelerator without CUDA streams, bitsandbytes, torchao or float8."""
+        return self.device.startswith("mps")
+
+    @property
+    def accelerator(self) -> bool:
+        """A GPU that placement can onload to: CUDA or MPS."""
+        return self.cuda or self.mps
+
     def names(self, role: str | None = None) -> list[str]:
         return [c.name for c in self.components if role is None or c.role == role]
 
