@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .batch_files import (
     BatchReport,
+    batch_folder,
+    batch_lock,
     batch_record,
     earlier_outputs,
     is_done,
@@ -26,7 +28,7 @@ from .batch_files import (
     reported_paths,
 )
 from .batch_files import read_report as read_report  # the report's reader, named here too
-from .errors import OutputExistsError, SaveError, SpecError, VideoGenError
+from .errors import OutputExistsError, SpecError, VideoGenError
 from .generation import Prepared, build_spec, cache_key, prepare, run
 from .saving import clean_stale_temps, metadata_path
 
@@ -112,19 +114,14 @@ def plan_batch(
 ) -> BatchPlan:
     """Name every spec's output in `out_dir`, skip those already there (`resume`: the sidecar's spec hash and the
     file's sha256 match), and prepare the rest (`prepare_specs`: validation and memory plan, no weights) in
-    pipeline groups. Leftovers of killed saves in `out_dir` are removed first. A spec refused here is a failed
-    item; the others go on."""
+    pipeline groups. Leftovers of killed saves in `out_dir` are removed first, and so is an earlier output of a
+    skipped spec beside its current one (a run killed between saving a changed spec's output and removing the
+    old one): one output per spec. A spec refused here is a failed item; the others go on. The caller holds the
+    folder's `batch_lock`."""
     from .specfile import spec_hash
 
     check_options(fmt, None)
-    folder = Path(out_dir).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SaveError(
-            f"out_dir: cannot create the batch folder {str(folder)!r} ({exc.strerror or exc}); choose a folder "
-            "you can write to"
-        ) from exc
+    folder = batch_folder(out_dir)
     clean_stale_temps(folder)
     given = list(specs)
     earlier = earlier_outputs(folder, fmt)
@@ -140,6 +137,7 @@ def plan_batch(
             path = output_path(folder, output_name(index, spec, fmt))
             mine = earlier.get(index, {})
             if resume and path in mine and is_done(path, mine[path], digest):
+                remove_replaced([p for p in mine if p != path], index)  # what a killed run left beside it
                 skipped.append(_skipped(index, item, path, digest, mine[path]))
                 continue
             job = BatchJob(index, item, spec, digest, path, earlier=[p for p in mine if p != path])
@@ -241,33 +239,42 @@ def _generate_many(
 ) -> Iterator[BatchItem]:
     from tqdm.auto import tqdm
 
-    plan = plan_batch(specs, out_dir, fmt=fmt, resume=resume, overwrite=overwrite)
-    report, finished = start_report(plan)
-    bar = tqdm(total=plan.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
-    try:
-        yield from finished
-        for job in plan.jobs:
-            report.update(job.index, status="running")
-            report.write()
-            prepared, job.prepared = job.prepared, None  # held no longer than needed (its media)
-            item = run_one(
-                job.index,
-                job.given,
-                plan.out_dir,
-                fmt=fmt,
-                crf=crf,
-                progress=progress,
-                replace=job.replace,
-                prepared=prepared,
-            )
-            if item.status == "done":
-                remove_replaced(job.earlier, job.index)
-            record(report, item)
-            report.write()
-            bar.update(1)
-            yield item
-    finally:
-        bar.close()
+    folder = batch_folder(out_dir)
+    with batch_lock(folder):  # one run per folder: a second is refused at once
+        plan = plan_batch(specs, folder, fmt=fmt, resume=resume, overwrite=overwrite)
+        report, finished = start_report(plan)
+        bar = tqdm(total=plan.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
+        try:
+            yield from _run_jobs(plan, report, finished, bar, fmt, crf, progress)
+        finally:
+            bar.close()
+
+
+def _run_jobs(
+    plan: BatchPlan, report: BatchReport, finished: list[BatchItem], bar: Any, fmt: str, crf: int | None, progress: bool
+) -> Iterator[BatchItem]:
+    """The finished items, then each job run in turn (its replaced outputs removed once it is saved), reported."""
+    yield from finished
+    for job in plan.jobs:
+        report.update(job.index, status="running")
+        report.write()
+        prepared, job.prepared = job.prepared, None  # held no longer than needed (its media)
+        item = run_one(
+            job.index,
+            job.given,
+            plan.out_dir,
+            fmt=fmt,
+            crf=crf,
+            progress=progress,
+            replace=job.replace,
+            prepared=prepared,
+        )
+        if item.status == "done":
+            remove_replaced(job.earlier, job.index)
+        record(report, item)
+        report.write()
+        bar.update(1)
+        yield item
 
 
 def start_report(plan: BatchPlan) -> tuple[BatchReport, list[BatchItem]]:

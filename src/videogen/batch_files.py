@@ -1,6 +1,7 @@
 """A batch's folder: the output names, what earlier runs left there (outputs whose sidecar names their spec),
-and the report `DIR/batch.json`: per spec and in total, rewritten atomically (a temporary file, then
-`os.replace`) whenever an item starts or ends, so a killed batch leaves a valid report of what finished."""
+the report `DIR/batch.json`: per spec and in total, rewritten atomically (a temporary file, then
+`os.replace`) whenever an item starts or ends, so a killed batch leaves a valid report of what finished, and the
+folder's lock (`batch_lock`): one batch run at a time per folder."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import os
 import re
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError
+from .errors import SaveError, SpecError
 from .saving import _temp_name, content_sha256, metadata_path
+from .specformats import load_json, read_text
 
 if TYPE_CHECKING:
     from .spec import VideoSpec
@@ -23,6 +27,98 @@ logger = logging.getLogger("videogen")
 
 SLUG_MAX = 40
 _INDEX_PREFIX = re.compile(r"^(\d{4,})-")
+
+
+# ---- the folder and its lock
+
+#: the lock file a batch run holds in its folder (removed when the run ends; a killed run's is free to take)
+LOCK_NAME = ".videogen-batch.lock"
+
+
+def batch_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """The batch folder `out_dir`, created if needed (a SaveError where it can't be)."""
+    folder = Path(out_dir).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SaveError(
+            f"out_dir: cannot create the batch folder {str(folder)!r} ({exc.strerror or exc}); choose a folder "
+            "you can write to"
+        ) from exc
+    return folder
+
+
+@contextmanager
+def batch_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder's batch lock while the block runs: an exclusive `flock` on `LOCK_NAME` in it, released by
+    the system if the process dies. A second batch into the same folder (another process or thread) is a
+    SpecError on `out_dir` at once, naming the process that holds it. Where the system has no `flock` (Windows) or
+    the filesystem refuses it, the batch runs unlocked (a warning says so)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        logger.warning("batch: no file locks on this system; run one batch at a time in %s", folder)
+        yield
+        return
+    path = folder / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except OSError as exc:
+            raise SaveError(
+                f"out_dir: cannot create the lock file {str(path)!r} ({exc.strerror or exc}); choose a folder you "
+                "can write to"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise SpecError(
+                f"out_dir: another videogen batch{holder} is running in {str(folder)!r}; wait for it to finish "
+                "or choose another out_dir (its lock goes when that process ends)",
+                field="out_dir",
+            ) from None
+        except OSError as exc:  # e.g. ENOLCK: a filesystem without locks
+            os.close(fd)
+            logger.warning("batch: cannot lock %s (%s); run one batch at a time there", folder, exc.strerror or exc)
+            yield
+            return
+        try:  # the file we locked is still the one at the path (a run ending removes it)
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {_hostname()} since {_now()}\n".encode())
+    except OSError:
+        pass  # the lock holds without the note
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """ " (pid N on HOST since TIME)" from the lock file's note; "" where there is none."""
+    try:
+        note = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f" ({note})" if note.startswith("pid ") and "\n" not in note else ""
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 # ---- names
@@ -61,12 +157,19 @@ def output_path(out_dir: Path, name: str) -> Path:
 
 
 def read_sidecar(path: Path) -> dict[str, Any] | None:
-    """The sidecar of the output `path` as a dict; None where there is none or it isn't a JSON object."""
+    """The sidecar of the output `path` as a dict; None where there is none, it isn't a JSON object or it can't be
+    read within the bounds of a spec file (specformats.py: a regular file, not too large or deep)."""
     try:
-        data = json.loads(metadata_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = _read_json(metadata_path(path))
+    except SpecError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file videogen wrote, read within the bounds; a SpecError for anything else (missing included)."""
+    name = str(path)
+    return load_json(read_text(path, f"{name}: missing", f"{name}: cannot read it", "path"), name, "path", False)
 
 
 def batch_record(sidecar: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -181,11 +284,11 @@ def read_report(out_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The batch report `out_dir/batch.json` as a dict (see docs/batch.md), or None where there is none or it
     can't be read (a warning is logged then)."""
     path = Path(out_dir) / REPORT_NAME
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not (path.exists() or path.is_symlink()):
         return None
-    except (OSError, ValueError) as exc:
+    try:
+        report = _read_json(path)
+    except SpecError as exc:
         logger.warning("could not read the batch report %s: %s", path, exc)
         return None
     if not isinstance(report, dict) or not isinstance(report.get("items"), list):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .batch import BatchItem, BatchJob, BatchPlan, check_options, plan_batch, record, remove_replaced, start_report
+from .batch_files import batch_folder, batch_lock
 from .errors import SaveError, SpecError, VideoGenError
 from .ray_session import require_ray, session, worker_options
 
@@ -177,29 +178,31 @@ def _generate(
 ) -> Iterator[BatchItem]:
     from tqdm.auto import tqdm
 
-    plan = plan_batch(specs, out_dir, fmt=fmt, resume=resume, overwrite=overwrite, prepare_specs=False)
-    for job in plan.jobs:
-        job.group = group_key(job.spec)
-    report, finished = start_report(plan)
-    bar = tqdm(total=plan.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
-    dead: set[tuple[str, int]] = set()  # (host tag, pid) of the worker processes gone
-    try:
-        yield from finished
-        if not plan.jobs:
-            return
-        with (
-            session(address) as ray,
-            contextlib.closing(_Driver(ray, plan, report, workers, address is True, crf, dead).run()) as items,
-        ):
-            for item in items:
-                bar.update(1)
-                yield item
-    finally:
-        bar.close()
-        if dead:  # every worker is gone now: what a save cut short by an interruption left goes too
-            from .saving import clean_stale_temps
+    folder = batch_folder(out_dir)
+    with batch_lock(folder):  # one run per folder (the driver holds it; workers write under it)
+        plan = plan_batch(specs, folder, fmt=fmt, resume=resume, overwrite=overwrite, prepare_specs=False)
+        for job in plan.jobs:
+            job.group = group_key(job.spec)
+        report, finished = start_report(plan)
+        bar = tqdm(total=plan.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
+        dead: set[tuple[str, int]] = set()  # (host tag, pid) of the worker processes gone
+        try:
+            yield from finished
+            if not plan.jobs:
+                return
+            with (
+                session(address) as ray,
+                contextlib.closing(_Driver(ray, plan, report, workers, address is True, crf, dead).run()) as items,
+            ):
+                for item in items:
+                    bar.update(1)
+                    yield item
+        finally:
+            bar.close()
+            if dead:  # every worker is gone now: what a save cut short by an interruption left goes too
+                from .saving import clean_stale_temps
 
-            clean_stale_temps(plan.out_dir, dead=dead)
+                clean_stale_temps(plan.out_dir, dead=dead)
 
 
 def group_key(spec: VideoSpec) -> tuple[str, str | None, str]:

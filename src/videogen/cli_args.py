@@ -94,30 +94,24 @@ def memory_value(text: str) -> Any:
 
 
 def read_plan_file(path: Path) -> Any:
-    """The content of a plan file: JSON, YAML or TOML (a table of MemoryPlan fields)."""
+    """The content of a plan file: JSON, YAML or TOML (a table of MemoryPlan fields), read within the bounds of a
+    spec file (a regular file, not too large or deep: specformats.py)."""
+    from .errors import SpecError
+    from .specformats import parse, read_text
+
     if not path.is_file():
         raise argparse.ArgumentTypeError(
             f"--memory {path}: no such plan file; give a preset name (auto, none, balanced, low, minimal, ...), "
             "a JSON plan such as '{\"vae_tiling\": true}' or an existing .json/.yaml/.toml file"
         )
-    text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
+    kind = "yaml" if suffix in (".yaml", ".yml") else "toml" if suffix == ".toml" else "json"
+    name = str(path)
     try:
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text)
-        if suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-
-            return tomllib.loads(text)
-        return json.loads(text)
-    except Exception as exc:  # the parsers' own error types differ; each names the line
-        kind = suffix[1:].upper()
-        raise argparse.ArgumentTypeError(f"--memory {path}: not a valid {kind} plan file: {exc}") from None
+        text = read_text(path, f"{name}: no such plan file", f"{name}: cannot read the plan file", "memory")
+        return parse(text, kind, name, "memory")
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(f"--memory {exc}") from None
 
 
 # ---- the flag table ------------------------------------------------------------------------------------
@@ -308,12 +302,14 @@ def with_attention_backend(spec: VideoSpec, backend: str) -> VideoSpec:
 
 def is_many(args: argparse.Namespace, specs: Sequence[VideoSpec]) -> bool:
     """Whether the arguments ask for several videos (a folder of outputs through the batch runner)."""
-    return bool(getattr(args, "seeds", None) or getattr(args, "prompts_file", None)) or len(specs) > 1
+    given = getattr(args, "seeds", None) is not None or getattr(args, "prompts_file", None) is not None
+    return given or len(specs) > 1
 
 
 def command_specs(args: argparse.Namespace) -> list[VideoSpec]:
     """The specs a command's arguments describe: the `--spec` file's (or one), flags over them, expanded."""
     fields = spec_fields(args)
+    check_arguments_text(fields)
     if getattr(args, "spec", None):
         from .specfile import load_specs
 
@@ -324,11 +320,11 @@ def command_specs(args: argparse.Namespace) -> list[VideoSpec]:
         bases = [VideoSpec()]
     specs = [override(base, fields) for base in bases]
     lists: dict[str, list[Any]] = {}
-    if getattr(args, "seeds", None):
+    if getattr(args, "seeds", None) is not None:  # `--seeds ""` names no seed: parse_seeds says so
         from .sweep import parse_seeds
 
         lists["seed"] = list(parse_seeds(args.seeds))
-    if getattr(args, "prompts_file", None):
+    if getattr(args, "prompts_file", None) is not None:
         from .sweep import read_prompts
 
         lists["prompt"] = list(read_prompts(args.prompts_file))
@@ -340,6 +336,26 @@ def command_specs(args: argparse.Namespace) -> list[VideoSpec]:
     if backend:
         specs = [with_attention_backend(spec, backend) for spec in specs]
     return specs
+
+
+def check_arguments_text(fields: Mapping[str, Any]) -> None:
+    """The flags' text must be valid UTF-8: an argument of other bytes (a terminal in another encoding) arrives
+    as lone surrogates, which can't be hashed, recorded or passed on; a SpecError naming the flag."""
+    from .specdict import check_text
+
+    def walk(value: Any, name: str) -> None:
+        if isinstance(value, str):
+            check_text(value, option_for(name), name)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(key, name)
+                walk(item, name)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, name)
+
+    for name, value in fields.items():
+        walk(value, name)
 
 
 def emit_json(data: Any) -> None:

@@ -6,7 +6,12 @@ and frame limits before they are decoded (docs/inputs.md):
 - `VIDEOGEN_MAX_IMAGE_PIXELS`: width × height of an image or of one video frame, default 8192 × 8192;
 - `VIDEOGEN_MAX_VIDEO_FRAMES`: frames read from one video file or folder, default 10,000;
 - `VIDEOGEN_MAX_VIDEO_PIXELS`: width × height × frames of one video file or folder, default 2**30
-  (1 Gpx: 3 GiB as RGB).
+  (1 Gpx: 3 GiB as RGB);
+- `VIDEOGEN_MAX_IMAGE_BYTES`: bytes of one image file (or frame of a folder), default 256 MiB;
+- `VIDEOGEN_MAX_VIDEO_BYTES`: bytes of one video file or folder of frames, default 4 GiB.
+
+Only regular files are read (a FIFO or device would block or never end), opened without blocking and checked
+against the byte limit before anything is read or hashed (`open_input`, `input_kind`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .fetch import env_limit
+from .saving import FileTooLargeError, NotRegularFileError, open_regular
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +37,8 @@ MAX_VIDEO_PIXELS_ENV = "VIDEOGEN_MAX_VIDEO_PIXELS"
 DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192
 DEFAULT_MAX_VIDEO_FRAMES = 10_000
 DEFAULT_MAX_VIDEO_PIXELS = 2**30
+MAX_BYTES_ENV = {"image": "VIDEOGEN_MAX_IMAGE_BYTES", "video": "VIDEOGEN_MAX_VIDEO_BYTES"}
+DEFAULT_MAX_BYTES = {"image": 256 * 2**20, "video": 4 * 2**30}
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ANIMATED_FORMATS = ("GIF", "WEBP")  # PIL formats read as videos even with one frame (videogen writes them)
 
@@ -69,7 +77,7 @@ def to_pil(value: Any, field: str) -> Image.Image:
                 return _open_image(path, field, text)
         _check_scheme(text, field)
         path = Path(text).expanduser()
-        if not path.is_file():
+        if not (path.exists() or path.is_symlink()):
             raise SpecError(
                 f"{field}: no file at {text!r}; pass an existing image path, a URL, a PIL image or an array",
                 field=field,
@@ -80,6 +88,46 @@ def to_pil(value: Any, field: str) -> Image.Image:
     raise SpecError(
         f"{field}: a {type(value).__name__} is not an image; pass a path, URL, PIL image or H×W×3 array", field=field
     )
+
+
+def max_bytes(kind: str, field: str) -> int:
+    """The byte limit of one local `kind` ("image" or "video") input file (`VIDEOGEN_MAX_IMAGE_BYTES`,
+    `VIDEOGEN_MAX_VIDEO_BYTES`)."""
+    return int(env_limit(MAX_BYTES_ENV[kind], DEFAULT_MAX_BYTES[kind], field))
+
+
+def input_kind(field: str) -> str:
+    """ "video" for the spec's video field, "image" for the others (their byte limit)."""
+    return "video" if field == "video" else "image"
+
+
+def open_input(path: str | os.PathLike[str], field: str, source: str, kind: str) -> IO[bytes]:
+    """A local input file opened for reading, if it is a regular file within its byte limit; a FIFO, device,
+    socket, an oversized or unreadable file is a SpecError naming the field."""
+    try:
+        return open_regular(path, max_bytes(kind, field))
+    except OSError as exc:
+        raise input_error(exc, field, source, kind) from None
+
+
+def input_error(exc: OSError, field: str, source: str, kind: str) -> SpecError:
+    """The SpecError for an input file that can't be read (`open_regular`'s errors, or any `OSError`)."""
+    a_kind = "an image" if kind == "image" else "a video"
+    if isinstance(exc, FileNotFoundError):
+        return SpecError(f"{field}: no file at {source!r}; pass an existing {kind} file or a URL", field=field)
+    if isinstance(exc, NotRegularFileError):
+        return SpecError(
+            f"{field}: {source!r} is {exc.strerror}; videogen reads only regular files: pass {a_kind} file", field=field
+        )
+    if isinstance(exc, FileTooLargeError):
+        env = MAX_BYTES_ENV[kind]
+        return SpecError(
+            f"{field}: {source!r} is {exc.strerror}, the limit for {a_kind} input ({env}); pass a smaller file "
+            f"or raise {env}",
+            field=field,
+        )
+    why = exc.strerror or exc
+    return SpecError(f"{field}: cannot read {source!r} ({why}); pass a readable {kind} file", field=field)
 
 
 def _max_image_pixels(field: str) -> int:
@@ -103,7 +151,7 @@ def _open_image(path: Path, field: str, source: str, budget: int | None = None) 
 
     budget = _max_image_pixels(field) if budget is None else budget
     try:
-        with Image.open(path) as img:  # reads the header only
+        with open_input(path, field, source, "image") as f, Image.open(f) as img:  # reads the header only
             _check_pixels(img.size, field, source, budget)
             upright = ImageOps.exif_transpose(img)  # as diffusers' load_image does for URLs
             return upright.convert("RGB")
@@ -233,13 +281,8 @@ def _decode(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any
         import numpy as np
 
         return [np.asarray(f) for f in images], None
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as exc:
-        raise SpecError(
-            f"{field}: cannot read {source!r} ({exc.strerror or exc}); pass a readable video file", field=field
-        ) from None
+    with open_input(path, field, source, "video") as f:  # a regular file within the byte limit
+        head = f.read(16)
     if not head:
         raise SpecError(f"{field}: {source!r} is empty (0 bytes); pass a video file", field=field)
     if not _is_container(head):
@@ -267,6 +310,14 @@ def _folder_frames(path: Path, field: str, source: str, budget: _Budget) -> list
         )
     if len(files) > budget.max_frames:
         budget.add((0, 0), len(files))  # refuses: too many frames, before any is decoded
+    total, limit = 0, max_bytes("video", field)
+    for file in files:
+        try:
+            total += file.stat().st_size
+        except OSError as exc:
+            raise input_error(exc, field, str(file), "image") from None
+        if total > limit:
+            raise input_error(FileTooLargeError(0, f"over {limit:,} bytes of frames"), field, source, "video")
     frames = []
     for file in files:
         frame = _open_image(file, field, str(file), budget.image_pixels)

@@ -3,22 +3,24 @@ against their recorded content hashes, and any fields changed. `videogen.replay(
 CLI calls `replay_spec` then `generate`.
 
 The metadata comes from the sidecar (`<file>.json`), or, without one, from what the file embeds: the mp4
-comment tag or the GIF comment (webp and png frames embed nothing).
+comment tag or the GIF comment (webp and png frames embed nothing). It is read within the bounds of a spec file
+(specformats.py: a regular file, not too large or deep) and checked field by field: a malformed entry is a
+SpecError naming it, never a silently skipped input check.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
-from .saving import metadata_path
+from .saving import metadata_path, open_regular
 from .spec import SPEC_FIELDS, VideoSpec
 from .specdict import MEDIA_FIELDS, unknown_field
 from .specfile import input_sha256
+from .specformats import load_json, read_text
 
 if TYPE_CHECKING:
     from .generation import OnStep
@@ -65,9 +67,8 @@ def replay_spec(
         )
     replaced = {k: v for k, v in {"image": image, "last_image": last_image, "video": video}.items() if v is not None}
     given = {**replaced, **changes}
-    described = set(meta.get("spec_described") or ())
-    inputs = meta.get("inputs")
-    inputs = inputs if isinstance(inputs, Mapping) else {}
+    described = set(_described_fields(meta, source))
+    inputs = _recorded_inputs(meta, source)
     values = {k: v for k, v in data.items() if k not in given}
     for name in sorted(described - set(given)):
         if name in MEDIA_FIELDS:
@@ -93,17 +94,20 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     """The metadata of a saved video and where it was read: the sidecar, or what the mp4/GIF embeds."""
     target = Path(path).expanduser()
     sidecar = metadata_path(target)
-    if sidecar.is_file():
-        try:
-            meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SpecError(f"{sidecar}: cannot read the metadata ({exc})", field="path") from None
+    if sidecar.exists():
+        name = str(sidecar)
+        content = read_text(sidecar, f"{name}: no such sidecar", f"{name}: cannot read the metadata", "path")
+        meta = load_json(content, name, "path", strict_text=False)
         if not isinstance(meta, dict):
             raise SpecError(f"{sidecar}: the metadata is not a JSON object", field="path")
-        return meta, str(sidecar)
+        return meta, name
     if not target.exists():
         raise SpecError(f"path: no video at {str(target)!r} (and no sidecar {sidecar.name})", field="path")
-    text = embedded_metadata(target)
+    try:
+        text = embedded_metadata(target)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise SpecError(f"path: cannot read {str(target)!r} ({why}); pass a video file", field="path") from None
     if text is None:
         raise SpecError(
             f"path: {str(target)!r} has no sidecar ({sidecar.name}) and no metadata embedded (videogen embeds it "
@@ -111,21 +115,20 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             field="path",
         )
     try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            f"path: the metadata embedded in {str(target)!r} is not videogen's ({exc})", field="path"
-        ) from None
+        meta = load_json(text, f"the metadata embedded in {str(target)!r}", "path", strict_text=False)
+    except SpecError as exc:
+        raise SpecError(f"path: {exc}; it is not videogen's", field="path") from None
     if not isinstance(meta, dict):
         raise SpecError(f"path: the metadata embedded in {str(target)!r} is not videogen's", field="path")
     return meta, str(target)
 
 
 def embedded_metadata(path: Path) -> str | None:
-    """The comment an .mp4 (read with imageio-ffmpeg's ffmpeg) or a .gif (PIL) carries; None for others."""
+    """The comment an .mp4 (read with imageio-ffmpeg's ffmpeg) or a .gif (PIL) carries; None for others. Only a
+    regular file is read (`NotRegularFileError`, an `OSError`, for a FIFO or device: never blocks)."""
     if path.is_dir():
         return None
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(16)
     if head[4:8] == b"ftyp":
         return _ffmetadata(path).get("comment")
@@ -179,21 +182,78 @@ def _unescape_until(text: str, i: int, stop: str) -> tuple[str, int]:
     return "".join(chars), i
 
 
+def _described_fields(meta: Mapping[str, Any], source: str) -> list[str]:
+    """The metadata's `spec_described`: a list of field names (absent: none)."""
+    described = meta.get("spec_described")
+    if described is None:
+        return []
+    if not isinstance(described, list) or not all(isinstance(name, str) for name in described):
+        raise SpecError(
+            f'{source}: spec_described={_short(described)} must be a list of field names, e.g. ["image"]; the '
+            "metadata was edited or is not videogen's",
+            field="spec_described",
+        )
+    return described
+
+
+def _recorded_inputs(meta: Mapping[str, Any], source: str) -> Mapping[str, Any]:
+    """The metadata's `inputs`, each entry checked: {"url": str} or {"path": str, "sha256": 64 hex digits}; absent
+    (older videogen): {} (the recorded paths are then used unchecked)."""
+    inputs = meta.get("inputs")
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, Mapping):
+        raise SpecError(
+            f"{source}: inputs={_short(inputs)} must be an object of the input files' records, e.g. "
+            '{"image": {"path": "/data/in.png", "sha256": "..."}}; the metadata was edited or is not videogen\'s',
+            field="inputs",
+        )
+    for name in MEDIA_FIELDS:
+        info = inputs.get(name)
+        if info is None:
+            continue
+        if not isinstance(info, Mapping):
+            raise SpecError(
+                f'{source}: inputs.{name}={_short(info)} must be an object {{"path": ..., "sha256": ...}} or '
+                '{"url": ...}; the metadata was edited or is not videogen\'s',
+                field=f"inputs.{name}",
+            )
+        keys = ("url",) if "url" in info else ("path", "sha256")
+        for key in keys:
+            value = info.get(key)
+            ok = isinstance(value, str) and bool(value)
+            if key == "sha256":
+                ok = isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+            if not ok:
+                want = "64 hex digits" if key == "sha256" else "a non-empty string"
+                raise SpecError(
+                    f"{source}: inputs.{name}.{key}={_short(value)} must be {want}; the metadata was edited or is "
+                    "not videogen's",
+                    field=f"inputs.{name}.{key}",
+                )
+    return inputs
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
 def _checked_input(name: str, recorded: Any, info: Any) -> Any:
     """The recorded input to use again: a URL as is; a file at its recorded absolute path, if its content's
-    sha256 is still the recorded one."""
+    sha256 is still the recorded one (`info` checked by `_recorded_inputs`)."""
     flag = f"{name}=... (CLI: {_FLAGS[name]} PATH)"
-    if isinstance(info, Mapping) and isinstance(info.get("url"), str):
-        return info["url"]
-    if not (isinstance(info, Mapping) and isinstance(info.get("path"), str) and isinstance(info.get("sha256"), str)):
+    if info is None:
         return recorded  # metadata without input hashes (older videogen): the recorded path, unchecked
+    if "url" in info:
+        return info["url"]
     path, old = info["path"], info["sha256"]
     if not os.path.exists(path):
         raise SpecError(
             f"{name}: the input {path!r} is missing (it had sha256 {old}); pass {flag} to replay with another file",
             field=name,
         )
-    new = input_sha256(path)
+    new = input_sha256(path, name)
     if new != old:
         raise SpecError(
             f"{name}: the input {path!r} changed since the video was made (sha256 was {old}, is now {new}), so "

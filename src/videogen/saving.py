@@ -15,6 +15,8 @@ Guarantees (one writer per output path; concurrent saves to the same path are no
   (other systems, filesystems without it) the old folder is renamed to `.<name>.<host>-<pid>-<id>.old`, then
   the new one into place; a failure between the two renames puts the old folder back at once, and if the process
   is killed there the next save into that folder puts it back.
+* Reading back (hashes): only regular files are opened, without blocking on a FIFO or device (`open_regular`),
+  and a hash can stop at a byte cap.
 * Temporary names are `.<name>.<host>-<pid>-<id>.tmp[<suffix>]` (and `.old` as above). Every save first removes
   such leftovers of killed saves from its folder: those whose process is gone (same host and pid namespace) or
   that are untouched for a day (`STALE_AGE_S`); a live process's are kept. Older videogen's leftovers
@@ -30,12 +32,13 @@ import logging
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import OutputExistsError, SaveError, VideoGenError
 
@@ -63,12 +66,71 @@ def metadata_path(path: str | os.PathLike[str]) -> Path:
 
 def content_sha256(path: str | os.PathLike[str]) -> str:
     """The sha256 a sidecar records: of the file; for a png folder, of the lines `<sha256 of frame>  <name>\\n`
-    in name order (what `sha256sum frame_*.png | sha256sum` prints)."""
+    in name order (what `sha256sum frame_*.png | sha256sum` prints). Only regular files are read
+    (`NotRegularFileError` for a FIFO or device)."""
     path = Path(path)
     if path.is_dir():
-        lines = "".join(f"{_file_sha256(f)}  {f.name}\n" for f in sorted(path.glob("frame_*.png")))
+        lines = "".join(f"{file_sha256(f)}  {f.name}\n" for f in sorted(path.glob("frame_*.png")))
         return hashlib.sha256(lines.encode()).hexdigest()
-    return _file_sha256(path)
+    return file_sha256(path)
+
+
+class NotRegularFileError(OSError):
+    """A path that is a FIFO, a device, a socket or a folder where a regular file is read: `strerror` says which."""
+
+
+class FileTooLargeError(OSError):
+    """A file over the byte cap its reader allows: `strerror` says its size and the cap."""
+
+
+def open_regular(path: str | os.PathLike[str], max_bytes: int | None = None) -> BinaryIO:
+    """`path` opened for reading in binary, if it is a regular file (symlinks followed) of at most `max_bytes`.
+
+    Opened without blocking, so a FIFO with no writer or a device never hangs the caller; the kind is checked on
+    the open file itself (no window between check and open). A missing file is `FileNotFoundError`; a FIFO,
+    device, socket or folder `NotRegularFileError`; a larger file `FileTooLargeError` (all `OSError`s)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise NotRegularFileError(errno.EISDIR, "a folder, not a regular file", os.fspath(path)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFileError(errno.EINVAL, f"{_kind(info.st_mode)}, not a regular file", os.fspath(path))
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise FileTooLargeError(errno.EFBIG, f"{_bytes(info.st_size)}, over {_bytes(max_bytes)}", os.fspath(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_sha256(path: str | os.PathLike[str], max_bytes: int | None = None) -> str:
+    """The sha256 of a regular file (`open_regular`), reading at most `max_bytes` (`FileTooLargeError` past it,
+    also when the file grows while it is read)."""
+    digest = hashlib.sha256()
+    read = 0
+    with open_regular(path, max_bytes) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            read += len(block)
+            if max_bytes is not None and read > max_bytes:
+                raise FileTooLargeError(errno.EFBIG, f"over {_bytes(max_bytes)}", os.fspath(path))
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _kind(mode: int) -> str:
+    kinds: list[tuple[Callable[[int], bool], str]] = [(stat.S_ISFIFO, "a FIFO (named pipe)")]
+    kinds += [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    kinds += [(stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")]
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} bytes" if n < 2**20 else f"{n / 2**20:,.1f} MiB"
 
 
 def prepare_target(target: Path, kind: str, overwrite: bool) -> None:
@@ -364,14 +426,6 @@ def _remove(path: Path | None) -> None:
             path.unlink(missing_ok=True)
     except OSError:
         pass
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _reason(exc: OSError) -> str:

@@ -3,7 +3,9 @@
 
 Per field: media inputs are path or URL strings (an in-memory image or frame list can't be written: SpecError);
 `loras` a list of dicts; values with a `to_dict()` (`MemoryPlan`) or dataclasses become their dict; everything else
-must already be plain data: strings, finite numbers, booleans, None, lists and dicts with string keys.
+must already be plain data: strings, finite numbers, booleans, None, lists and dicts with string keys, nested at
+most `MAX_DEPTH` deep and `MAX_VALUES` values per field (a value shared in several places counts each time), with
+text that is valid Unicode (no lone surrogates: undecodable bytes can't be written as UTF-8).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +22,20 @@ from .errors import SpecError
 
 #: the input fields: a path or URL in a spec file (relative paths resolve against the file's folder)
 MEDIA_FIELDS: tuple[str, ...] = ("image", "last_image", "video")
+#: how deep one field's value may nest (lists and dicts in `extra`, a scheduler's arguments, ...)
+MAX_DEPTH = 64
+#: the most values (each string, number, list and dict) one field may hold; a shared value counts each time
+MAX_VALUES = 100_000
+#: the largest whole number a spec records, in bits (JSON and Python's int parsing stop near 14,000 bits)
+MAX_INT_BITS = 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class PlainLimitError(SpecError):
+    """A value plain data can't hold: nested too deep, too many values, or text that isn't valid Unicode. Result
+    metadata describes it (bounded) as it does an in-memory input; a spec hash refuses it."""
+
+
 _EXAMPLES = {"height": 480, "width": 832, "num_frames": 81, "fps": 16, "steps": 30, "seed": 42, "guidance_scale": 5.0}
 
 
@@ -36,10 +53,12 @@ def to_plain(spec: Any, compact: bool = False) -> dict[str, Any]:
 def plain_field(name: str, value: Any) -> Any:
     """One field's value as plain data (SpecError naming the field where it has none)."""
     if name in MEDIA_FIELDS:
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if isinstance(value, str):
+            check_text(value, name, name)
         if value is None or isinstance(value, str):
             return value
-        if isinstance(value, os.PathLike):
-            return os.fspath(value)
         raise SpecError(
             f"{name}: {_describe(value)} lives in memory and can't be written to a spec file; save it to a file "
             f"and pass its path (or a URL), e.g. {name}='input.png'",
@@ -100,11 +119,37 @@ def unknown_field(key: Any, names: tuple[str, ...], where: str = "") -> SpecErro
 # ---- to plain data
 
 
-def _plain(value: Any, where: str, field: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+def _plain(value: Any, where: str, field: str, depth: int = 0, count: list[int] | None = None) -> Any:
+    count = [0] if count is None else count
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise PlainLimitError(
+            f"{field}: holds more than {MAX_VALUES:,} values (each number, string, list and dict counted, a shared "
+            "one each time it appears), too many to record in a spec; pass settings, not data (a tensor goes in "
+            "as a tensor)",
+            field=field,
+        )
+    if depth > MAX_DEPTH:
+        shown = where if len(where) <= 60 else where[:60] + "…"
+        raise PlainLimitError(
+            f"{shown}: nested more than {MAX_DEPTH} levels deep; a spec field holds lists and dicts at most "
+            f"{MAX_DEPTH} levels deep",
+            field=field,
+        )
+    if isinstance(value, str):
+        check_text(value, where, field)
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, numbers.Integral):
-        return int(value)
+        whole = int(value)
+        if whole.bit_length() > MAX_INT_BITS:
+            raise PlainLimitError(
+                f"{where}: a whole number of {whole.bit_length():,} bits, too large to record; a spec holds "
+                f"numbers of at most {MAX_INT_BITS} bits (pipeline arguments fit in 64)",
+                field=field,
+            )
+        return whole
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
@@ -114,20 +159,34 @@ def _plain(value: Any, where: str, field: str) -> Any:
         bad = next((k for k in value if not isinstance(k, str)), None)
         if bad is not None:
             raise SpecError(f"{where}: key {bad!r} must be a string to be written to a spec file", field=field)
-        return {k: _plain(v, f"{where}[{k!r}]", field) for k, v in value.items()}
+        for k in value:
+            check_text(k, f"{where}: key", field)
+        return {k: _plain(v, f"{where}[{k!r}]", field, depth + 1, count) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]", field) for i, v in enumerate(value)]
+        return [_plain(v, f"{where}[{i}]", field, depth + 1, count) for i, v in enumerate(value)]
     if not isinstance(value, type) and callable(getattr(value, "to_dict", None)):  # MemoryPlan
-        return _plain(value.to_dict(), where, field)
+        return _plain(value.to_dict(), where, field, depth, count)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value), where, field)
+        return _plain(dataclasses.asdict(value), where, field, depth, count)
     if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):  # numpy / torch scalars
-        return _plain(value.item(), where, field)
+        return _plain(value.item(), where, field, depth, count)
     raise SpecError(
         f"{where}: {_describe(value)} can't be written to a spec file (plain data only: strings, numbers, "
         "true/false, null, lists and dicts); pass its plain value",
         field=field,
     )
+
+
+def check_text(text: str, where: str, field: str) -> None:
+    """Text must be valid Unicode: a lone surrogate (what Python makes of bytes that aren't UTF-8, e.g. in a
+    command-line argument) can't be written as UTF-8, to a spec file, a sidecar or a hash."""
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise PlainLimitError(
+            f"{where}: the text is not valid UTF-8 ({bad.group()!r} at character {bad.start()}: bytes that are not "
+            "UTF-8, e.g. from a terminal in another encoding); pass UTF-8 text",
+            field=field,
+        )
 
 
 def _plain_default(f: dataclasses.Field) -> Any:

@@ -5,26 +5,42 @@ back atomically. Knows nothing of `VideoSpec` (spec.py turns the dicts into spec
 * JSON Lines (`.jsonl`): one object per non-blank line (entries "line 1", "line 2", ...).
 * YAML (`.yaml`, `.yml`, needs pyyaml): one mapping, or a list of mappings.
 * TOML (`.toml`): one table of fields, or an array of `[[spec]]` tables. TOML has no null value.
+
+Reading is bounded, so a hostile file is one SpecError, never a hang or a memory blow-up: only a regular file of at
+most `MAX_TEXT_BYTES` is read (a FIFO or device is refused before it is read), values nest at most `MAX_DEPTH` deep,
+a file holds at most `MAX_VALUES` values (YAML aliases counted each time they are used, checked on the parsed
+node graph before anything is built: an alias bomb is refused without being expanded), numbers are what Python
+parses (a 5,000-digit integer is refused), and text holds no NUL character and no lone surrogate.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import MissingDependencyError, SaveError, SpecError
-from .saving import _remove, _temp_name
+from .saving import FileTooLargeError, NotRegularFileError, _remove, _temp_name, open_regular
 
 #: file suffix → format
 FORMATS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
 #: the TOML key of the array of tables that holds several specs
 TOML_LIST_KEY = "spec"
 
+#: the most bytes read from a spec, prompts, plan or metadata file
+MAX_TEXT_BYTES = 64 * 2**20
+#: how deep values in a file may nest (a list of specs → a spec → extra → ...)
+MAX_DEPTH = 64
+#: the most values (each string, number, list and mapping) one file may hold, YAML aliases counted each time used
+MAX_VALUES = 1_000_000
+
 Entry = tuple[str | None, Any]
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def format_of(path: str | os.PathLike[str]) -> str:
@@ -39,13 +55,26 @@ def format_of(path: str | os.PathLike[str]) -> str:
     return FORMATS[suffix]
 
 
-def read_text(path: str | os.PathLike[str], missing: str, unreadable: str, field: str) -> str:
-    """A user's UTF-8 text file (a BOM allowed); a missing or unreadable one is a SpecError on `field` whose
-    message starts with `missing` / `unreadable`."""
+def read_text(
+    path: str | os.PathLike[str], missing: str, unreadable: str, field: str, max_bytes: int = MAX_TEXT_BYTES
+) -> str:
+    """A user's UTF-8 text file (a BOM allowed): a regular file of at most `max_bytes` (a FIFO or device is refused
+    without blocking); a missing, unreadable, special or oversized one is a SpecError on `field` whose message starts
+    with `missing` / `unreadable`."""
     try:
-        return Path(path).expanduser().read_text(encoding="utf-8-sig")
+        with open_regular(Path(path).expanduser(), max_bytes) as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:  # grew while it was read
+            raise FileTooLargeError(0, f"over {max_bytes:,} bytes")
+        return data.decode("utf-8-sig")
     except FileNotFoundError:
         raise SpecError(missing, field=field) from None
+    except NotRegularFileError as exc:
+        raise SpecError(f"{unreadable}: it is {exc.strerror}; pass a regular file", field=field) from None
+    except FileTooLargeError as exc:
+        raise SpecError(
+            f"{unreadable}: it is {exc.strerror}, the most videogen reads from one file; split it", field=field
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SpecError(f"{unreadable} ({why}); pass a readable UTF-8 file", field=field) from None
@@ -60,7 +89,9 @@ def read_entries(path: str | os.PathLike[str]) -> list[Entry]:
     if kind == "jsonl":
         entries = _jsonl(text, name)
     else:
-        document = {"json": _json, "yaml": _yaml, "toml": _toml}[kind](text, name)
+        document = parse(text, kind, name)
+        if kind == "toml":
+            document = _toml_specs(document, name)
         entries = _documents(document, name, kind)
     if not entries:
         raise SpecError(
@@ -123,6 +154,100 @@ def _documents(document: Any, name: str, kind: str) -> list[Entry]:
     return [(None, document)]
 
 
+def parse(text: str, kind: str, name: str, field: str = "spec", strict_text: bool = True) -> Any:
+    """One document of `kind` ("json", "yaml" or "toml"), within the bounds (module docstring); anything else is a
+    SpecError naming `name` (the file) on `field`. `strict_text`: refuse NUL characters too (a user's file; a
+    sidecar keeps what the spec held)."""
+    parser = {"json": _json, "yaml": _yaml, "toml": _toml}[kind]
+    return _bounded(lambda: parser(text, name), kind, name, field, strict_text)
+
+
+def _bounded(read: Any, kind: str, name: str, field: str, strict_text: bool, check: bool = True) -> Any:
+    """`read()`'s value, checked by `check_tree` (`check`); the parsers' own failures on hostile input as
+    SpecErrors."""
+    try:
+        value = read()
+    except RecursionError:
+        raise SpecError(
+            f"{name}: values nest too deeply to read; values nest at most {MAX_DEPTH} levels deep", field=field
+        ) from None
+    except SpecError as exc:
+        exc.field = field
+        raise
+    except ValueError as exc:  # e.g. an integer of more digits than Python parses (4,300)
+        if "digits" in str(exc):
+            raise SpecError(
+                f"{name}: a number has more digits than videogen reads ({sys.get_int_max_str_digits():,}); spec "
+                "values are settings: write a smaller number",
+                field=field,
+            ) from None
+        raise SpecError(f"{name}: not valid {kind.upper()} ({exc})", field=field) from None
+    if check:
+        check_tree(value, name, field, strict_text)
+    return value
+
+
+def check_tree(value: Any, name: str, field: str = "spec", strict_text: bool = True) -> int:
+    """Values parsed from a file: nested at most `MAX_DEPTH` deep, at most `MAX_VALUES` of them, text without lone
+    surrogates (and, `strict_text`, without NUL); a SpecError naming the file and where in it. Returns the count."""
+    count = 0
+    # (value, depth, where): `where` a linked (parent, key) pair, spelled out only for an error
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
+    while stack:
+        item, depth, where = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SpecError(
+                f"{name}: holds more than {MAX_VALUES:,} values; split the file (a spec holds settings, not data)",
+                field=field,
+            )
+        if depth > MAX_DEPTH:
+            raise SpecError(
+                f"{name}: {_spelled(where)} nests more than {MAX_DEPTH} levels deep; values nest at most "
+                f"{MAX_DEPTH} levels deep",
+                field=field,
+            )
+        if isinstance(item, str):
+            _check_text(item, name, where, field, strict_text)
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if isinstance(k, str):
+                    _check_text(k, name, where, field, strict_text)
+                stack.append((v, depth + 1, (where, k)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1, (where, i)) for i, v in enumerate(item))
+    return count
+
+
+def _spelled(where: Any) -> str:
+    """`(((None, 'extra'), 'a'), 0)` → "extra['a'][0]" (at most 60 characters)."""
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    text = "".join(f"[{k!r}]" if i or not isinstance(k, str) else k for i, k in enumerate(reversed(keys)))
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _check_text(text: str, name: str, where: Any, field: str, strict: bool) -> None:
+    bad = _BAD_TEXT.search(text)
+    if bad is None or (bad.group() == "\x00" and not strict):
+        return
+    at = f"{_spelled(where)}: " if where is not None else ""
+    if bad.group() == "\x00":
+        raise SpecError(f"{name}: {at}the text holds a NUL character (\\u0000); remove it", field=field)
+    raise SpecError(
+        f"{name}: {at}the text holds a lone surrogate ({bad.group()!r}), which is not valid UTF-8; write the "
+        "character itself",
+        field=field,
+    )
+
+
+def load_json(text: str, name: str, field: str = "spec", strict_text: bool = True) -> Any:
+    """A JSON document within the bounds (`parse`)."""
+    return parse(text, "json", name, field, strict_text)
+
+
 def _json(text: str, name: str) -> Any:
     try:
         return json.loads(text)
@@ -134,30 +259,139 @@ def _json(text: str, name: str) -> Any:
 
 def _jsonl(text: str, name: str) -> list[Entry]:
     entries: list[Entry] = []
+    total = 0
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                f"{name}, line {number}: not valid JSON ({exc.msg}, column {exc.colno}); JSON Lines holds one "
-                'object per line, e.g. {"model": "tiny-wan", "prompt": "a ferret"}',
-                field="spec",
-            ) from None
+        if line.strip():
+            label = f"{name}, line {number}"
+            value = _bounded(functools.partial(_jsonl_line, line, name, number), "json", label, "spec", True, False)
+            entries.append((f"line {number}", value))
+            total += check_tree(value, label)  # the file's total, as for the other formats
+            if total > MAX_VALUES:
+                raise SpecError(
+                    f"{name}: holds more than {MAX_VALUES:,} values; split the file (a spec holds settings, not data)",
+                    field="spec",
+                )
     return entries
+
+
+def _jsonl_line(line: str, name: str, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"{name}, line {number}: not valid JSON ({exc.msg}, column {exc.colno}); JSON Lines holds one "
+            'object per line, e.g. {"model": "tiny-wan", "prompt": "a ferret"}',
+            field="spec",
+        ) from None
 
 
 def _yaml(text: str, name: str) -> Any:
     yaml = _import("yaml", "pyyaml")
+    loader = _bounded_loader()(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()  # the node graph: an alias is a reference, nothing expanded yet
+        if node is None:
+            return None
+        _check_yaml_nodes(node, name)
+        return loader.construct_document(node)
+    except _TooDeep as exc:
+        raise SpecError(
+            f"{name}, line {exc.line}: values nest more than {MAX_DEPTH} levels deep; values nest at most "
+            f"{MAX_DEPTH} levels deep",
+            field="spec",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         hint = "; several specs go in one list (- model: ...), not in several documents" if "single" in str(exc) else ""
         raise SpecError(f"{name}{where}: not valid YAML ({problem}){hint}", field="spec") from None
+    finally:
+        loader.dispose()
+
+
+class _TooDeep(Exception):
+    """YAML nested past `MAX_DEPTH`, at `line`."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+@functools.lru_cache(maxsize=1)
+def _bounded_loader() -> Any:
+    """PyYAML's safe loader, refusing nodes nested more than `MAX_DEPTH` deep while it composes them."""
+    yaml = _import("yaml", "pyyaml")
+
+    class BoundedLoader(yaml.SafeLoader):  # type: ignore[name-defined]
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise _TooDeep(self.peek_event().start_mark.line + 1)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
+
+
+def _check_yaml_nodes(root: Any, name: str) -> None:
+    """The document as it would be built, counted on the node graph: at most `MAX_VALUES` values with every alias
+    expanded, at most `MAX_DEPTH` deep, no alias inside its own anchor. Each node is visited once."""
+    import yaml
+
+    done: dict[int, tuple[int, int]] = {}  # id(node) → (values, height) once expanded
+    active: set[int] = set()
+
+    def visit(node: Any, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in done:
+            size, height = done[key]
+        else:
+            if key in active:
+                raise SpecError(
+                    f"{name}, line {node.start_mark.line + 1}: an alias refers to a value that contains it (a "
+                    "recursive alias); write the value out",
+                    field="spec",
+                )
+            if depth > MAX_DEPTH:
+                raise SpecError(
+                    f"{name}, line {node.start_mark.line + 1}: values nest more than {MAX_DEPTH} levels deep "
+                    f"(aliases expanded); values nest at most {MAX_DEPTH} levels deep",
+                    field="spec",
+                )
+            active.add(key)
+            if isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            size, height = 1, 0
+            for child in children:
+                child_size, child_height = visit(child, depth + 1)
+                size += child_size
+                height = max(height, child_height + 1)
+                if size > MAX_VALUES:
+                    raise SpecError(
+                        f"{name}: expands to more than {MAX_VALUES:,} values (each alias counted each time it is "
+                        "used: an alias bomb?); write the values out or split the file",
+                        field="spec",
+                    )
+            active.discard(key)
+            done[key] = (size, height)
+        if depth + height > MAX_DEPTH:
+            raise SpecError(
+                f"{name}, line {node.start_mark.line + 1}: values nest more than {MAX_DEPTH} levels deep (aliases "
+                f"expanded); values nest at most {MAX_DEPTH} levels deep",
+                field="spec",
+            )
+        return size, height
+
+    visit(root, 0)
 
 
 def _toml(text: str, name: str) -> Any:
@@ -166,9 +400,13 @@ def _toml(text: str, name: str) -> Any:
     else:  # pragma: no cover - Python 3.10
         tomllib = _import("tomli", "tomli")
     try:
-        table = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{name}: not valid TOML ({exc})", field="spec") from None
+
+
+def _toml_specs(table: Any, name: str) -> Any:
+    """A TOML spec file's specs: the `[[spec]]` tables, or the one table of fields."""
     if TOML_LIST_KEY in table:
         specs = table[TOML_LIST_KEY]
         others = sorted(k for k in table if k != TOML_LIST_KEY)

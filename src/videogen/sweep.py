@@ -79,7 +79,8 @@ def parse_seeds(text: str) -> list[int]:
 
 def read_prompts(path: str | os.PathLike[str]) -> list[str]:
     """The prompts of a text file: one per non-empty line, surrounding spaces stripped; lines starting with `#`
-    are comments. A missing, unreadable or empty file is a SpecError."""
+    are comments. A missing, unreadable (not a regular file, over 64 MiB, not UTF-8) or empty file, or a NUL
+    character in it, is a SpecError."""
     from .specformats import read_text
 
     name = os.fspath(path)
@@ -89,6 +90,13 @@ def read_prompts(path: str | os.PathLike[str]) -> list[str]:
         f"prompts file {name!r}: cannot read it",
         "prompt",
     )
+    for number, line in enumerate(text.splitlines(), 1):
+        if "\x00" in line:
+            raise SpecError(
+                f"prompts file {name!r}, line {number}: holds a NUL character (a binary file?); write one prompt "
+                "per line as UTF-8 text",
+                field="prompt",
+            )
     prompts = [line.strip() for line in text.splitlines()]
     prompts = [p for p in prompts if p and not p.startswith("#")]
     if not prompts:
