@@ -208,3 +208,40 @@ def test_saving_again_says_how_to_overwrite(result: videogen.VideoResult, tmp_pa
     with pytest.raises(videogen.OutputExistsError) as caught:
         result.save(tmp_path / "clip.mp4")
     assert "overwrite=True" in str(caught.value) and "--overwrite" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["clip.mp4", "clip.gif", "frames"])
+def test_sidecar_records_the_frames_hash_and_the_files_hash(
+    result: videogen.VideoResult, tmp_path: Path, name: str
+) -> None:
+    """`saved.frames_sha256`: the generated frames (what a replay reproduces, whatever the format);
+    `saved.sha256`: the file's bytes (what an integrity check reads)."""
+    import hashlib
+
+    from videogen.saving import content_sha256
+
+    path = result.save(tmp_path / name)
+    saved = json.loads((tmp_path / f"{name}.json").read_text())["saved"]
+    assert saved["frames_sha256"] == hashlib.sha256(result.frames.tobytes()).hexdigest() == result.frames_sha256
+    assert saved["sha256"] == content_sha256(path) != saved["frames_sha256"]
+    again = videogen.generate(model="tiny-wan", prompt="a ferret", seed=3, fps=8, progress=False)
+    assert again.frames_sha256 == saved["frames_sha256"]  # the same spec and seed: the same frames
+    if name == "clip.mp4":  # inside the file too (the comment tag), where the file's own hash can't be
+        comment = subprocess.run(
+            [__import__("imageio_ffmpeg").get_ffmpeg_exe(), "-i", str(path), "-f", "ffmetadata", "-"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert saved["frames_sha256"] in comment
+
+
+def test_odd_size_mp4_hashes_the_frames_given_not_the_padded_ones(tmp_path: Path) -> None:
+    import hashlib
+    import warnings
+
+    frames = np.random.default_rng(1).integers(0, 255, (3, 15, 17, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", videogen.SaveWarning)
+        write_video(frames, tmp_path / "odd.mp4", fps=8)
+    saved = json.loads((tmp_path / "odd.mp4.json").read_text())["saved"]
+    assert saved["frames_sha256"] == hashlib.sha256(frames.tobytes()).hexdigest()

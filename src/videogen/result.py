@@ -40,6 +40,14 @@ class VideoResult:
     def width(self) -> int:
         return int(self.frames.shape[2])
 
+    @property
+    def frames_sha256(self) -> str:
+        """The SHA-256 of the frames' bytes (uint8 T×H×W×3): what `save()` records as `saved.frames_sha256`
+        and a replay that makes the same video matches."""
+        from .writers import frames_sha256
+
+        return frames_sha256(self.frames)
+
     def save(self, path: str | os.PathLike, overwrite: bool = False, *, crf: int | None = None) -> Path:
         """Write .mp4 (H.264), .gif, .webp or a folder of .png frames, plus the sidecar `<name>.json`
         (`clip.mp4` → `clip.mp4.json`, folder `frames` → `frames.json`) with the metadata and what the save did.

@@ -2,8 +2,9 @@
 
 Sidecar naming: the whole output name plus `.json`: `clip.mp4` → `clip.mp4.json`, `clip.gif` → `clip.gif.json`,
 a png folder `frames` → `frames.json`; so `clip.mp4` and `clip.gif` can sit side by side. The sidecar holds the
-metadata plus `"saved"`: what the save did (format, codec, crf, effective fps, padding, size) and the `sha256` of
-the video it describes (`content_sha256`).
+metadata plus `"saved"`: what the save did (format, codec, crf, effective fps, padding, size), `frames_sha256`
+(`frames_sha256`: the frames given, before encoding: what a replay compares) and `sha256` (`content_sha256`: the
+bytes of the file it describes: what an integrity check compares).
 
 This module checks the arguments and writes each format; `saving.py` puts the result in place: nothing
 half-written, a sidecar never beside another video, a png folder replaced atomically, leftovers of killed saves
@@ -46,6 +47,16 @@ DEFAULT_CRF = 18
 _MAX_EMBEDDED = 100_000  # bytes of metadata embedded in a file's comment (ffmpeg's argument limit is 128 KiB)
 
 
+def frames_sha256(frames: np.ndarray) -> str:
+    """The SHA-256 of uint8 T×H×W×3 frames' bytes, in C order: `hashlib.sha256(frames.tobytes())`. Equal for
+    equal frames whatever the file format; a lossy file's decoded frames differ from the generated ones."""
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
+
+
 def output_kind(path: Path) -> str:
     """`mp4`, `gif`, `webp` or `png` (a path without a suffix: a folder of png frames)."""
     suffix = path.suffix.lower()
@@ -81,8 +92,8 @@ def write_video(
     * .webp: lossless, frame delays in whole milliseconds.
     * a path without a suffix: a folder of `frame_00000.png`, … (fps only in the sidecar).
 
-    The sidecar `<name>.json` (`metadata_path`) holds `metadata` plus `"saved"` (what the save did, with the
-    `sha256` of the output). Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s
+    The sidecar `<name>.json` (`metadata_path`) holds `metadata` plus `"saved"` (what the save did, with
+    `frames_sha256`, the hash of `frames` before encoding, and `sha256`, the hash of the file written). Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s
     docstring for what a crash can leave. Returns the path written.
     """
     return _write(frames, path, fps, metadata, overwrite, crf=crf)
@@ -119,7 +130,7 @@ def _write(
     save_atomically(target, kind, overwrite, write, describe)
     for notice in notices:
         warnings.warn(notice, SaveWarning, stacklevel=user_stacklevel())
-    logger.debug("wrote %s (%s)", target, ", ".join(f"{k}={v}" for k, v in saved.items() if k != "sha256"))
+    logger.debug("wrote %s (%s)", target, ", ".join(f"{k}={v}" for k, v in saved.items() if "sha256" not in k))
     return target
 
 
@@ -174,6 +185,7 @@ def _plan(
 
     t, h, w = (int(n) for n in frames.shape[:3])
     saved: dict[str, Any] = {"format": kind, "frames": t, "width": w, "height": h, "fps": fps}
+    saved["frames_sha256"] = frames_sha256(frames)  # before padding: the frames given
     notices: list[str] = []
     if kind == "mp4":
         ph, pw = h % 2, w % 2
