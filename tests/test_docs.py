@@ -458,3 +458,94 @@ def test_substitutions() -> None:
         "plan(model='wan2.1-t2v-14b', num_frames=81)",
     ]
     assert tree.inputs == {"a.png"}
+
+
+# ---- what the user docs say (README.md and docs/*.md but the architecture map) --------------------------
+
+USER_DOCS = [ROOT / "README.md", *(p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "architecture.md")]
+SRC = ROOT / "src" / "videogen"
+#: videogen's module names (what docs/architecture.md is about)
+MODULES = {p.stem for p in SRC.rglob("*.py") if p.stem != "__init__"} | {"memory", "families", "videogen"}
+#: modules whose functions the user docs may name as API, written in full (`videogen.specfile.dump_specs`)
+PUBLIC_MODULES = {"specfile", "memory", "batch", "parallel", "replaying", "sweep", "testing"}
+FILE_SUFFIXES = {"json", "jsonl", "yaml", "toml", "md", "mp4", "gif", "webp", "png", "txt", "safetensors", "gguf"}
+#: repository-relative paths the docs may name that are made by running something (ignored by git)
+GENERATED = ("benchmarks/out/",)
+
+
+def internal_names(text: str) -> list[str]:
+    """Internal names in a user doc: `module.name` of a videogen module (`validate.complete`), a module's
+    file (`saving.py`), or `videogen.module.name` outside the public modules or private (`_name`)."""
+    found = []
+    for match in re.finditer(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`", text):
+        parts = match.group(1).split(".")
+        if parts[-1] in FILE_SUFFIXES:  # a file name: `batch.json`
+            continue
+        if parts[0] == "videogen" and len(parts) > 2:
+            if parts[1] not in PUBLIC_MODULES or any(p.startswith("_") for p in parts[2:]):
+                found.append(match.group(1))
+        elif len(parts) > 1 and parts[0] in MODULES - {"videogen", "memory"} and parts[0] not in ("result", "spec"):
+            found.append(match.group(1))  # `result.frames`, `spec.to_dict()`: the user's own variables
+        elif parts[0] == "videogen" and len(parts) == 2 and parts[1] in MODULES - PUBLIC_MODULES:
+            found.append(match.group(1))  # a module named as where something lives (`videogen.caching`)
+    for match in re.finditer(r"(?<![\w/.-])([\w/.-]+)\.py\b", text):
+        path = match.group(1) + ".py"
+        if not (ROOT / path).is_file() and Path(path).stem in MODULES | {
+            p.stem for p in (ROOT / "tests").rglob("*.py")
+        }:
+            found.append(path)  # a module or test file by its bare name, not a path in the repository
+    return found
+
+
+def outside_paths(text: str) -> list[str]:
+    """Repository-style paths (`docs/x.md`, `tests/...`, `shared/...`) that are not in the repository."""
+    tops = "|".join(
+        re.escape(p) for p in ("src/", "tests/", "docs/", "benchmarks/", "examples/", "tools/", ".ci/", "shared/")
+    )
+    found = []
+    for match in re.finditer(rf"(?<![\w/.$-])((?:{tops})[\w./-]*\w)", text):
+        path = match.group(1)
+        if "<" in path or path.startswith(GENERATED) or (ROOT / path).exists():
+            continue
+        found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("doc", USER_DOCS, ids=[p.name for p in USER_DOCS])
+def test_user_docs_explain_behaviour_not_internal_names(doc: Path) -> None:
+    """Module and function names (`validate.complete`, `saving.clean_stale_temps`) belong in
+    docs/architecture.md; the user docs say what happens, and name only the public API."""
+    assert internal_names(doc.read_text()) == []
+
+
+@pytest.mark.parametrize("doc", USER_DOCS, ids=[p.name for p in USER_DOCS])
+def test_user_docs_refer_to_no_file_outside_the_repository(doc: Path) -> None:
+    assert outside_paths(doc.read_text()) == []
+
+
+def test_the_doc_checks_catch_what_they_are_for() -> None:
+    text = (
+        "runs `validate.complete` then `saving.clean_stale_temps`, see memory/simulate.py and simulate.py, "
+        "`videogen.parallel_run._cpu_only_device_count`, `videogen.caching`; shared/notes/speed-facts.md"
+    )
+    assert internal_names(text) == [
+        "validate.complete",
+        "saving.clean_stale_temps",
+        "videogen.parallel_run._cpu_only_device_count",
+        "videogen.caching",
+        "memory/simulate.py",
+        "simulate.py",
+    ]
+    assert outside_paths(text) == ["shared/notes/speed-facts.md"]
+    fine = (
+        "`videogen.specfile.dump_specs(specs, path)`, `result.save(path)`, `spec.to_dict()`, make_video.py, "
+        "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/test_parallel.py, docs/cli.md, "
+        "benchmarks/out/planning.json, `src/videogen/configs/<arch>.json`"
+    )
+    assert internal_names(fine) == [] and outside_paths(fine) == []
+
+
+def test_readme_says_which_hash_is_which_and_how_to_install_a_cpu_torch() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "saved.frames_sha256" in readme and "saved.sha256" in readme and "frames' SHA-256)" not in readme
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in readme
