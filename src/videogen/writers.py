@@ -93,8 +93,9 @@ def write_video(
     * a path without a suffix: a folder of `frame_00000.png`, … (fps only in the sidecar).
 
     The sidecar `<name>.json` (`metadata_path`) holds `metadata` plus `"saved"` (what the save did, with
-    `frames_sha256`, the hash of `frames` before encoding, and `sha256`, the hash of the file written). Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s
-    docstring for what a crash can leave. Returns the path written.
+    `frames_sha256`, the hash of `frames` before encoding, and `sha256`, the hash of the file written).
+    Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s docstring for what a
+    crash can leave. Returns the path written.
     """
     return _write(frames, path, fps, metadata, overwrite, crf=crf)
 
