@@ -8,15 +8,13 @@ are generated from VideoSpec's fields (cli_args.py); `videogen env` is cli_env.p
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import re
+import shlex
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from .cli_args import (
     UsageError,
@@ -27,6 +25,7 @@ from .cli_args import (
     is_many,
     spec_fields,
 )
+from .cli_env import third_party_output
 from .errors import VideoGenError
 
 __all__ = ["EXIT_USER_ERROR", "add_spec_arguments", "build_parser", "main", "spec_fields"]
@@ -318,88 +317,9 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
 
 
-#: third-party loggers that warn about their own set-up when imported, not about the user's video: torchao's
-#: C++ extensions and tensor classes (diffusers and transformers import torchao whenever it is installed, for
-#: any plan), transformers' torchvision fallbacks, torch's pytree registrations. Errors only, unless -v.
-NOISY_LOGGERS = (
-    "torchao",
-    "diffusers.quantizers.torchao",
-    "transformers.quantizers.quantizer_torchao",
-    "transformers.utils.import_utils",
-    "torch.utils._pytree",
-)
-#: torch's compiler loggers: torch resets them when imported, so they are set through TORCH_LOGS before that
-TORCH_COMPILER_LOGS = ("torch._dynamo", "torch._inductor")
-#: a third-party log line longer than this is cut to its first `KEEP_CHARS` characters (diffusers' notice of
-#: a truncated prompt quotes everything it cut: an 18,000-character prompt made an 18,000-character line)
-LONG_RECORD_CHARS, KEEP_CHARS = 500, 300
-
-
-@contextlib.contextmanager
-def _third_party_output(verbose: bool, quiet: bool) -> Iterator[None]:
-    """For one command: the noisy loggers at errors only (unless -v); with -q diffusers and transformers too,
-    and the Hub libraries' progress bars (a tiny model's first build saves weights) off;
-    long third-party log lines shortened, and videogen's warnings (snap, save) as `videogen: ...` log lines.
-    Everything is put back afterwards (the CLI can be called in-process); the user's environment wins."""
-    from .errors import SaveWarning, SnapWarning
-
-    levels: dict[str, int] = {}
-    env: dict[str, str] = {}
-    if not verbose:
-        levels = dict.fromkeys(NOISY_LOGGERS, logging.ERROR)
-        env["TORCH_LOGS"] = "-all" if quiet else "-dynamo,-inductor"  # TORCH_COMPILER_LOGS, as TORCH_LOGS names them
-        if "torch" in sys.modules:  # already imported (an in-process call): TORCH_LOGS was read already
-            levels.update(dict.fromkeys(TORCH_COMPILER_LOGS + (("torch",) if quiet else ()), logging.ERROR))
-    if quiet:  # -q logs errors only (diffusers' and transformers' own handlers too) and shows no progress bars
-        levels.update(dict.fromkeys(("diffusers", "transformers"), logging.ERROR))
-        env.update(DIFFUSERS_VERBOSITY="error", TRANSFORMERS_VERBOSITY="error", HF_HUB_DISABLE_PROGRESS_BARS="1")
-    saved_levels = {name: logging.getLogger(name).level for name in levels}
-    added_env = [name for name in env if name not in os.environ]
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-    for name in added_env:
-        os.environ[name] = env[name]
-    factory = logging.getLogRecordFactory()
-    show = warnings.showwarning
-    videogen_logger = logging.getLogger("videogen")
-
-    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        return _shortened(factory(*args, **kwargs))
-
-    def show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, (SnapWarning, SaveWarning)):  # at the user's call: here, the command line
-            videogen_logger.warning("%s", message)
-        else:
-            show(message, category, *args, **kwargs)
-
-    logging.setLogRecordFactory(make_record)
-    warnings.showwarning = show_warning
-    try:
-        yield
-    finally:
-        warnings.showwarning = show
-        logging.setLogRecordFactory(factory)
-        for name in added_env:
-            os.environ.pop(name, None)
-        for name, level in saved_levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def _shortened(record: logging.LogRecord) -> logging.LogRecord:
-    """A third-party record whose message is longer than `LONG_RECORD_CHARS`, cut (videogen's own stay whole)."""
-    if record.name == "videogen" or record.name.startswith("videogen."):
-        return record
-    try:
-        text = record.getMessage()
-    except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself when it is emitted
-        return record
-    if len(text) > LONG_RECORD_CHARS:
-        record.msg, record.args = f"{text[:KEEP_CHARS]} … [{len(text) - KEEP_CHARS} more characters]", ()
-    return record
-
-
 #: a Python setting in a message, after the word that makes it a hint: "pass snap=True", "use memory='low'"
 _HINT = re.compile(r"\b(pass|use|set|or|with) ([a-z_]+)=(True|False|'[^']*'|\"[^\"]*\"|-?[0-9][0-9.]*)(?=[\s,;:.)]|$)")
+QUOTES = "'\""
 #: "overwrite=True (CLI: --overwrite)": the library already said both
 _BOTH = re.compile(r"\b[a-z_]+=\S+ \(CLI: ([^)]+)\)")
 
@@ -425,9 +345,7 @@ def cli_message(message: str, parser: argparse.ArgumentParser) -> str:
             return match.group(0)
         if not takes_value:
             return match.group(0)
-        import shlex
-
-        return f"{word} {option} {shlex.quote(value.strip(chr(39) + chr(34)))}"
+        return f"{word} {option} {shlex.quote(value.strip(QUOTES))}"
 
     return _HINT.sub(flag, _BOTH.sub(lambda m: m.group(1), message))
 
@@ -449,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _configure_logging(args.verbose, args.quiet)
     try:
-        with _third_party_output(args.verbose, args.quiet):
+        with third_party_output(args.verbose, args.quiet):
             return int(args.func(args) or 0)
     except (VideoGenError, FileNotFoundError) as exc:
         print(f"videogen: error: {cli_message(str(exc), _command_parser(parser, args.command))}", file=sys.stderr)

@@ -1,15 +1,21 @@
-"""`videogen env`: what to paste into a bug report (like `diffusers-cli env`).
+"""The command's environment: `videogen env`, what to paste into a bug report (like `diffusers-cli env`), and
+`third_party_output`, what the libraries may print on stderr while a command runs.
 
-Versions of videogen, Python and the libraries it drives, the platform, the accelerator (CUDA, GPUs), the
-cache folders and the environment variables that change what videogen does. Versions are read from the
-installed distributions (no import); only the accelerator's lines import torch.
+`videogen env`: versions of videogen, Python and the libraries it drives, the platform, the accelerator (CUDA,
+GPUs, MPS, the device videogen picks), the cache folders and the environment variables that change what
+videogen does. Versions are read from the installed distributions (no import); only the accelerator's lines
+import torch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import platform
 import sys
+import warnings
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -135,3 +141,84 @@ def format_env(info: dict[str, Any]) -> str:
     unset = "none of " + ", ".join(ENV_VARS) + " is set"
     lines.append("- environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) or unset))
     return "\n".join(lines)
+
+
+# ---- what the command prints besides its results: third-party output quieted, videogen's warnings as log lines
+#: third-party loggers that warn about their own set-up when imported, not about the user's video: torchao's
+#: C++ extensions and tensor classes (diffusers and transformers import torchao whenever it is installed, for
+#: any plan), transformers' torchvision fallbacks, torch's pytree registrations. Errors only, unless -v.
+NOISY_LOGGERS = (
+    "torchao",
+    "diffusers.quantizers.torchao",
+    "transformers.quantizers.quantizer_torchao",
+    "transformers.utils.import_utils",
+    "torch.utils._pytree",
+)
+#: torch's compiler loggers: torch resets them when imported, so they are set through TORCH_LOGS before that
+TORCH_COMPILER_LOGS = ("torch._dynamo", "torch._inductor")
+#: a third-party log line longer than this is cut to its first `KEEP_CHARS` characters (diffusers' notice of
+#: a truncated prompt quotes everything it cut: an 18,000-character prompt made an 18,000-character line)
+LONG_RECORD_CHARS, KEEP_CHARS = 500, 300
+
+
+@contextlib.contextmanager
+def third_party_output(verbose: bool, quiet: bool) -> Iterator[None]:
+    """For one command: the noisy loggers at errors only (unless -v); with -q diffusers and transformers too,
+    and the Hub libraries' progress bars (a tiny model's first build saves weights) off;
+    long third-party log lines shortened, and videogen's warnings (snap, save) as `videogen: ...` log lines.
+    Everything is put back afterwards (the CLI can be called in-process); the user's environment wins."""
+    from .errors import SaveWarning, SnapWarning
+
+    levels: dict[str, int] = {}
+    env: dict[str, str] = {}
+    if not verbose:
+        levels = dict.fromkeys(NOISY_LOGGERS, logging.ERROR)
+        env["TORCH_LOGS"] = "-all" if quiet else "-dynamo,-inductor"  # TORCH_COMPILER_LOGS, as TORCH_LOGS names them
+        if "torch" in sys.modules:  # already imported (an in-process call): TORCH_LOGS was read already
+            levels.update(dict.fromkeys(TORCH_COMPILER_LOGS + (("torch",) if quiet else ()), logging.ERROR))
+    if quiet:  # -q logs errors only (diffusers' and transformers' own handlers too) and shows no progress bars
+        levels.update(dict.fromkeys(("diffusers", "transformers"), logging.ERROR))
+        env.update(DIFFUSERS_VERBOSITY="error", TRANSFORMERS_VERBOSITY="error", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    saved_levels = {name: logging.getLogger(name).level for name in levels}
+    added_env = [name for name in env if name not in os.environ]
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    for name in added_env:
+        os.environ[name] = env[name]
+    factory = logging.getLogRecordFactory()
+    show = warnings.showwarning
+    videogen_logger = logging.getLogger("videogen")
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _shortened(factory(*args, **kwargs))
+
+    def show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, (SnapWarning, SaveWarning)):  # at the user's call: here, the command line
+            videogen_logger.warning("%s", message)
+        else:
+            show(message, category, *args, **kwargs)
+
+    logging.setLogRecordFactory(make_record)
+    warnings.showwarning = show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+        logging.setLogRecordFactory(factory)
+        for name in added_env:
+            os.environ.pop(name, None)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _shortened(record: logging.LogRecord) -> logging.LogRecord:
+    """A third-party record whose message is longer than `LONG_RECORD_CHARS`, cut (videogen's own stay whole)."""
+    if record.name == "videogen" or record.name.startswith("videogen."):
+        return record
+    try:
+        text = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself when it is emitted
+        return record
+    if len(text) > LONG_RECORD_CHARS:
+        record.msg, record.args = f"{text[:KEEP_CHARS]} … [{len(text) - KEEP_CHARS} more characters]", ()
+    return record
