@@ -329,7 +329,7 @@ def _bounded_loader() -> Any:
         def compose_node(self, parent: Any, index: Any) -> Any:
             self.depth += 1
             try:
-                if self.depth > MAX_DEPTH:
+                if self.depth > MAX_DEPTH + 1:  # the document's root is at depth 1 here, 0 in `check_tree`
                     raise _TooDeep(self.peek_event().start_mark.line + 1)
                 return super().compose_node(parent, index)
             finally:
