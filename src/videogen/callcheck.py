@@ -1,13 +1,15 @@
 """Checks of a spec against its pipeline's call, from the stored signatures (signatures.py): `extra` names
-and types, the scheduler's name and arguments, the LoRAs. No torch, no diffusers import."""
+and types, the scheduler's name and arguments, the LoRAs, the schedule. No torch, no diffusers import (but
+for a swapped scheduler's one `set_timesteps` run, after every other check here)."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import SpecError
+from .signatures import fits as _fits
 from .spec import VideoSpec
 
 if TYPE_CHECKING:
@@ -21,34 +23,6 @@ EXTRA_RANGES: dict[str, tuple[int, int, str]] = {
     "max_sequence_length": (1, 8192, "the prompt's token count the text encoder pads to"),
     "decode_chunk_size": (1, 100_000, "frames the VAE decodes at a time"),
 }
-
-
-def _fits(tree: Any, value: Any) -> bool | None:
-    """Whether `value` fits a call annotation stored as a tree (`signatures.annotation_tree`) made of int, float,
-    bool, str, None and list[...] of them; None when the annotation has other parts (tensors, images, enums)
-    that videogen doesn't check."""
-    if isinstance(tree, dict) and "union" in tree:
-        verdicts = [_fits(member, value) for member in tree["union"]]
-        return True if any(verdicts) else None if None in verdicts else False
-    if tree == "None":
-        return value is None
-    if tree == "bool":
-        return isinstance(value, bool)
-    if tree == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if tree == "float":
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if tree == "str":
-        return isinstance(value, str)
-    if isinstance(tree, dict) and "list" in tree:
-        if not isinstance(value, (list, tuple)):
-            return False
-        item = tree["list"]
-        if item in ("int", "float"):  # list[int] timesteps are given as floats too (LTX's distilled 0.03)
-            return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
-        verdicts = [_fits(item, v) for v in value]
-        return None if None in verdicts else all(verdicts)
-    return None
 
 
 def check_extra_types(spec: VideoSpec, signature: PipelineSignature) -> None:
@@ -82,9 +56,11 @@ def check_extra_types(spec: VideoSpec, signature: PipelineSignature) -> None:
 
 def check_call(spec: VideoSpec, card: ModelCard, family: Family, class_name: str) -> None:
     """The checks against the pipeline class, from its stored signature (`signatures`), so without importing
-    torch or diffusers: `extra` names and types, the scheduler's name and argument names, the LoRAs."""
+    torch or diffusers: `extra` names and types, the scheduler's name and arguments, the LoRAs; then the
+    schedule (`schedulers.check_schedule`: the scheduler against the model's and the pipeline's timestep
+    arguments; a swapped scheduler is run once, which imports it)."""
     from .lora import check_loras
-    from .schedulers import check_scheduler_name
+    from .schedulers import check_schedule, check_scheduler_name
     from .signatures import pipeline_signature
 
     if spec.extra:
@@ -94,6 +70,7 @@ def check_call(spec: VideoSpec, card: ModelCard, family: Family, class_name: str
     check_scheduler_name(spec.scheduler, card.name, family.flow_matching)
     if spec.loras:
         check_loras(spec.loras, class_name, pipeline_signature(class_name).takes_loras)
+    check_schedule(spec, card, family, class_name)
 
 
 def check_extra_against_signature(spec: VideoSpec, params: AbstractSet[str], class_name: str) -> None:

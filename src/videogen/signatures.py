@@ -1,7 +1,9 @@
 """Stored signatures of the diffusers classes a spec is checked against (`configs/signatures.json`).
 
 Checking `extra`, `scheduler` and `loras` needs each pipeline's `__call__` parameters (names, simple
-annotations, defaults), whether it takes LoRAs, and the schedulers' names and `__init__` parameters. Reading
+annotations, defaults), whether it takes LoRAs, which timestep arguments its `__call__` hands the scheduler's
+`set_timesteps` (`schedule`), and the schedulers' names, `__init__` parameters (annotations, defaults),
+`set_timesteps` parameters and compatible classes. Reading
 them from the classes imports torch and diffusers (seconds), so they are stored, generated from the installed
 diffusers, and a bad spec is refused in milliseconds. Regenerate after a diffusers upgrade:
 
@@ -11,14 +13,16 @@ tests/test_signatures.py regenerates them and compares. At run time the stored d
 installed diffusers is the version it was generated from; with another version the classes are read live
 (exact, but the first check imports diffusers).
 
-Annotations are stored as trees `validate.check_extra_types` understands: "int", "float", "bool", "str",
-"None", {"list": item}, {"union": [...]}; anything else (tensors, images, enums, callables) is "other".
+Annotations are stored as trees `callcheck._fits` understands: "int", "float", "bool", "str", "None",
+{"list": item}, {"union": [...]}, {"literal": [values]}; anything else (tensors, images, enums, callables) is
+"other".
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import numbers
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -35,12 +39,16 @@ _SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", type(None): "No
 
 @dataclass(frozen=True, eq=False)
 class PipelineSignature:
-    """A pipeline class's `__call__` parameters and whether it takes LoRAs."""
+    """A pipeline class's `__call__` parameters, whether it takes LoRAs and what it passes `set_timesteps`."""
 
     class_name: str
     #: parameter name → {"type": annotation tree, "shown": annotation as text, "default": repr} (each optional)
     params: dict[str, dict[str, Any]]
     takes_loras: bool
+    #: timestep argument the call hands the scheduler's `set_timesteps` (directly or through diffusers'
+    #: `retrieve_timesteps`: "timesteps", "sigmas", "mu") → None when it always passes one (computed in the
+    #: call), else the `__call__` parameter it passes on (only when the caller gives it)
+    schedule: dict[str, str | None] = field(default_factory=dict)
     #: the parameter names (what `inspect.signature(cls.__call__).parameters` has, less self)
     names: frozenset[str] = field(init=False)
 
@@ -69,7 +77,7 @@ def pipeline_signature(class_name: str) -> PipelineSignature:
         from .imports import diffusers_attr
 
         entry = describe_pipeline(diffusers_attr(class_name))
-    return PipelineSignature(class_name, entry["call"], entry["lora"])
+    return PipelineSignature(class_name, entry["call"], entry["lora"], entry.get("schedule", {}))
 
 
 def scheduler_names() -> list[str]:
@@ -81,9 +89,11 @@ def scheduler_names() -> list[str]:
 
 
 def scheduler_info(name: str) -> dict[str, Any] | None:
-    """What is known of scheduler class `name` without importing it: {"init": [argument names]} for a PyTorch
-    scheduler, {"backends": [packages]} for one that needs packages besides torch (its arguments are read from
-    the class once they are installed), {"not_pytorch": True}; None when diffusers has no such scheduler."""
+    """What is known of scheduler class `name` without importing it: for a PyTorch scheduler {"init": {argument:
+    describe_parameter}, "set_timesteps": [its parameters, "**" when it takes any keyword], "compatibles":
+    [class names `from_config` can swap it for]}; {"backends": [packages]} for one that needs packages besides
+    torch (its arguments are read from the class once they are installed), {"not_pytorch": True}; None when
+    diffusers has no such scheduler."""
     data = stored()
     if data:
         return data["schedulers"].get(name)
@@ -97,6 +107,36 @@ def _live_scheduler_info(name: str) -> dict[str, Any]:
     return describe_scheduler(diffusers_attr(name), _optional_backends().get(name))
 
 
+def fits(tree: Any, value: Any) -> bool | None:
+    """Whether `value` fits an annotation stored as a tree (`annotation_tree`) made of int, float, bool, str,
+    None, Literal[...] and list[...] of them; None when the annotation has other parts (tensors, images, enums)
+    that videogen doesn't check."""
+    if isinstance(tree, dict) and "union" in tree:
+        verdicts = [fits(member, value) for member in tree["union"]]
+        return True if any(verdicts) else None if None in verdicts else False
+    if tree == "None":
+        return value is None
+    if tree == "bool":
+        return isinstance(value, bool)
+    if tree == "int":
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if tree == "float":
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if tree == "str":
+        return isinstance(value, str)
+    if isinstance(tree, dict) and "literal" in tree:  # equal and of the same type (True is not 1)
+        return any(type(value) is type(v) and value == v for v in tree["literal"])
+    if isinstance(tree, dict) and "list" in tree:
+        if not isinstance(value, (list, tuple)):
+            return False
+        item = tree["list"]
+        if item in ("int", "float"):  # list[int] timesteps are given as floats too (LTX's distilled 0.03)
+            return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+        verdicts = [fits(item, v) for v in value]
+        return None if None in verdicts else all(verdicts)
+    return None
+
+
 # ---- describing classes (what the stored data is generated from) ----------------------------------
 def annotation_tree(annotation: Any) -> Any:
     """An annotation as a JSON tree: the parts `check_extra_types` checks, "other" for the rest."""
@@ -108,6 +148,10 @@ def annotation_tree(annotation: Any) -> Any:
         return {"union": [annotation_tree(a) for a in typing.get_args(annotation)]}
     if isinstance(annotation, type) and annotation in _SIMPLE:
         return _SIMPLE[annotation]
+    if origin is typing.Literal:
+        values = list(typing.get_args(annotation))
+        plain = all(isinstance(v, (str, int, float, bool)) or v is None for v in values)
+        return {"literal": values} if plain else "other"
     if origin is list:
         args = typing.get_args(annotation)
         return {"list": annotation_tree(args[0]) if len(args) == 1 else "other"}
@@ -156,14 +200,69 @@ def describe_parameter(param: Any) -> dict[str, Any]:
 
 
 def describe_pipeline(cls: type) -> dict[str, Any]:
-    """{"lora": takes LoRAs, "call": {parameter: describe_parameter}} of a pipeline class."""
+    """{"lora": takes LoRAs, "schedule": `schedule_arguments`, "call": {parameter: describe_parameter}} of a
+    pipeline class."""
     import inspect
 
     params = inspect.signature(cls.__call__).parameters
     return {
         "lora": hasattr(cls, "load_lora_weights"),
+        "schedule": schedule_arguments(cls.__call__),
         "call": {name: describe_parameter(p) for name, p in params.items() if name != "self"},
     }
+
+
+#: the parameters of diffusers' `retrieve_timesteps(scheduler, num_inference_steps, device, timesteps, sigmas,
+#: **kwargs)` and of a scheduler's `set_timesteps(num_inference_steps, device, ...)`, in order
+_RETRIEVE = ("scheduler", "num_inference_steps", "device", "timesteps", "sigmas")
+_SET_TIMESTEPS = ("num_inference_steps", "device")
+
+
+def schedule_arguments(function: Any) -> dict[str, str | None]:
+    """The timestep arguments `function` (a pipeline's `__call__`) passes the scheduler's `set_timesteps`, read
+    from its source: its calls of `retrieve_timesteps(...)` and `*.set_timesteps(...)`. Argument → None when it
+    is always passed (a value the call computes), or the `__call__` parameter passed on as it is (the argument
+    is passed only when the caller gives that parameter). A literal None is not passed."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    definition = tree.body[0]
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {}
+    params = {a.arg for a in definition.args.args + definition.args.kwonlyargs}
+    #: (where the assignment ends, the name it assigns): a parameter assigned before the call is computed
+    assignments = [
+        ((stmt.end_lineno or 0, stmt.end_col_offset or 0), name.id)
+        for stmt in ast.walk(definition)
+        if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        for name in ast.walk(stmt)
+        if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store)
+    ]
+    out: dict[str, str | None] = {}
+    for node in ast.walk(definition):
+        if not isinstance(node, ast.Call):
+            continue
+        assigned = {name for end, name in assignments if end <= (node.lineno, node.col_offset)}
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        positional = {"retrieve_timesteps": _RETRIEVE, "set_timesteps": _SET_TIMESTEPS}.get(called)
+        if positional is None:
+            continue
+        given = dict(zip(positional, node.args, strict=False))
+        given.update({kw.arg: kw.value for kw in node.keywords if kw.arg})
+        for arg, value in given.items():
+            if arg in _RETRIEVE[:3] or (isinstance(value, ast.Constant) and value.value is None):
+                continue
+            if not (isinstance(value, ast.Name) and value.id in params and value.id not in assigned):
+                out[arg] = None  # computed in the call: always passed
+            elif out.get(arg, "") is not None:
+                out[arg] = value.id  # the caller's parameter, passed on as it is
+    return dict(sorted(out.items()))
 
 
 def scheduler_init_names(cls: Any) -> list[str]:
@@ -172,16 +271,32 @@ def scheduler_init_names(cls: Any) -> list[str]:
     return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
 
 
+def set_timesteps_names(cls: Any) -> list[str]:
+    """The parameters of a scheduler's `set_timesteps` (less self), "**" for a `**kwargs`."""
+    import inspect
+
+    params = inspect.signature(cls.set_timesteps).parameters.values()
+    return sorted("**" if p.kind is p.VAR_KEYWORD else p.name for p in params if p.name != "self")
+
+
 def describe_scheduler(cls: Any, backends: list[str] | None = None) -> dict[str, Any]:
     if backends:  # stored the same whether or not the packages are installed here
         return {"backends": list(backends)}
+    import inspect
+
     import diffusers
 
     if getattr(cls, "_backends", None):  # a diffusers placeholder for a class whose packages are missing
         return {"backends": list(cls._backends)}
     if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
         return {"not_pytorch": True}
-    return {"init": sorted(scheduler_init_names(cls))}
+    scheduler: Any = cls
+    params = inspect.signature(scheduler.__init__).parameters
+    return {
+        "init": {name: describe_parameter(params[name]) for name in sorted(scheduler_init_names(scheduler))},
+        "set_timesteps": set_timesteps_names(scheduler) if hasattr(scheduler, "set_timesteps") else [],
+        "compatibles": sorted({c.__name__ for c in scheduler._get_compatibles()} | {scheduler.__name__}),
+    }
 
 
 @cache
@@ -242,7 +357,8 @@ def dumps(data: dict[str, Any]) -> str:
         ' "pipelines": {',
     ]
     for i, (name, entry) in enumerate(data["pipelines"].items()):
-        lines.append(f'  {one(name)}: {{"lora": {one(entry["lora"])}, "call": {{')
+        schedule = one(entry.get("schedule", {}))
+        lines.append(f'  {one(name)}: {{"lora": {one(entry["lora"])}, "schedule": {schedule}, "call": {{')
         params = [f"   {one(p)}: {one(d)}" for p, d in entry["call"].items()]
         lines.append(",\n".join(params))
         lines.append("  }}" + ("," if i < len(data["pipelines"]) - 1 else ""))

@@ -192,6 +192,10 @@ class Family:
     cache_hook_settings: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     #: `cache="auto"`: the first of these the spec can take (MagCache only with calibrated ratios)
     cache_auto: tuple[str, ...] = ()
+    #: the scheduler config the family's checkpoints ship (`_class_name` and the settings checks read), what
+    #: `schedulers.check_schedule` goes by until the model's own files are on this machine; a card's
+    #: `traits["scheduler"]` replaces it (`scheduler_config`)
+    scheduler: Mapping[str, Any] = MappingProxyType({})
     #: The transformer declares a context-parallel plan (`_cp_plan`) in diffusers, so `VideoSpec.parallel` can
     #: split it over GPUs (videogen.parallel; a test keeps this equal to the class attribute)
     context_parallel: bool = False
@@ -371,6 +375,15 @@ class Family:
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         """A context the call runs in (a seam for cache hooks that need a cache context)."""
         return contextlib.nullcontext()
+
+    def scheduler_config(self, card: ModelCard) -> Mapping[str, Any]:
+        """The scheduler config `card`'s checkpoint ships, as far as the family knows it (empty: unknown)."""
+        return card.traits.get("scheduler", self.scheduler)
+
+    def call_scheduler(self, scheduler: Any, class_name: str) -> Any:
+        """The scheduler a call of pipeline `class_name` runs with, given the pipeline's (`call_context` applies
+        it; the checks before load run it). Families whose calls change it override this."""
+        return scheduler
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Checks that need the components' configs (component name → config, read from the stored architecture or

@@ -63,6 +63,13 @@ class CogVideoXFamily(Family):
         "fastercache": {"tensor_format": "BFCHW", "is_guidance_distilled": False},
     }
     cache_auto = DIT_CACHE_AUTO
+    #: what the 5b, 5b-I2V and 1.5 repos ship (the 2b's card says CogVideoXDDIMScheduler in its traits)
+    scheduler = {
+        "_class_name": "CogVideoXDPMScheduler",
+        "prediction_type": "v_prediction",
+        "rescale_betas_zero_snr": True,
+        "timestep_spacing": "trailing",
+    }
     pipelines = MappingProxyType(
         {"t2v": "CogVideoXPipeline", "i2v": "CogVideoXImageToVideoPipeline", "v2v": "CogVideoXVideoToVideoPipeline"}
     )
@@ -240,6 +247,7 @@ CARDS = (
         ("t2v", "v2v"),
         V10,
         dtypes={"default": "float16"},
+        traits={"scheduler": {**CogVideoXFamily.scheduler, "_class_name": "CogVideoXDDIMScheduler"}},
         arch="cogvideox-2b",
         description="CogVideoX 2B; text/video-to-video, 480x720, 49 frames at 8 fps (fp16)",
     ),

@@ -136,6 +136,8 @@ class FramePackFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 13, "fps": 8, "steps": 2}
     flow_matching = True
+    #: the HunyuanVideo base repo's (the tiny builder writes the same)
+    scheduler = {"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 7.0}
     trims_frames = True  # whole windows: image-to-video keeps the first num_frames
 
     def card_for_pipeline(

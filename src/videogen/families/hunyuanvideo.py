@@ -99,6 +99,8 @@ class HunyuanVideoFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
     flow_matching = True
+    #: what hunyuanvideo-community/HunyuanVideo ships (the tiny builder writes the same)
+    scheduler = {"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 7.0}
     trims_frames = True  # the 33-channel I2V is asked for 4 frames more than it returns
 
     def card_for_pipeline(

@@ -56,6 +56,8 @@ class I2VGenXLFamily(Family):
         "dtypes": {"default": "float16"},
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 4, "steps": 2}
+    #: what ali-vilab/i2vgen-xl ships (the tiny builder writes the same)
+    scheduler = {"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "clip_sample": False}
     uses_global_rng = True
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:

@@ -101,6 +101,16 @@ class LTXFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
     flow_matching = True
+    #: what the LTX-Video repos ship (the tiny builder writes the same): dynamic shifting, stretched to 0.1
+    scheduler = {
+        "_class_name": "FlowMatchEulerDiscreteScheduler",
+        "use_dynamic_shifting": True,
+        "base_shift": 0.95,
+        "max_shift": 2.05,
+        "base_image_seq_len": 1024,
+        "max_image_seq_len": 4096,
+        "shift_terminal": 0.1,
+    }
     context_parallel = True  # the transformer has a `_cp_plan` (diffusers 0.42.1)
 
     # ---- catalog -------------------------------------------------------------------------------
@@ -205,11 +215,16 @@ class LTXFamily(Family):
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> contextlib.AbstractContextManager[Any]:
         """LTXConditionPipeline passes its own timesteps and no `mu`: a dynamic-shifting scheduler raises
-        ("`mu` must be passed"), so the call gets a copy with `use_dynamic_shifting=False`."""
-        dynamic = pipe.scheduler.config.get("use_dynamic_shifting")
-        if type(pipe).__name__ == "LTXConditionPipeline" and dynamic:
+        ("`mu` must be passed"), so the call gets a copy with `use_dynamic_shifting=False` (`call_scheduler`)."""
+        if self.call_scheduler(pipe.scheduler, type(pipe).__name__) is not pipe.scheduler:
             return static_shift(pipe)
         return contextlib.nullcontext()
+
+    def call_scheduler(self, scheduler: Any, class_name: str) -> Any:
+        """LTXConditionPipeline's calls run a dynamic-shifting scheduler as a static copy (`call_context`)."""
+        if class_name == "LTXConditionPipeline" and scheduler.config.get("use_dynamic_shifting"):
+            return static_copy(scheduler)
+        return scheduler
 
     def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
         timesteps = call_kwargs.get("timesteps")
@@ -281,11 +296,16 @@ class LTXFamily(Family):
 def static_shift(pipe: Any) -> Iterator[None]:
     """The pipeline's scheduler without dynamic shifting for one call; the original is put back after."""
     original = pipe.scheduler
-    pipe.scheduler = type(original).from_config(original.config, use_dynamic_shifting=False)
+    pipe.scheduler = static_copy(original)
     try:
         yield
     finally:
         pipe.scheduler = original
+
+
+def static_copy(scheduler: Any) -> Any:
+    """A copy of `scheduler` with dynamic shifting off."""
+    return type(scheduler).from_config(scheduler.config, use_dynamic_shifting=False)
 
 
 # ---- conditions -------------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ class ModelScopeFamily(Family):
         "dtypes": FP16,
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 8, "steps": 2}
+    #: what damo-vilab/text-to-video-ms-1.7b ships (the tiny builder writes the same)
+    scheduler = {"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "clip_sample": False}
     v2v_strength = V2V_STRENGTH  # the base total_steps counts int(steps * strength) steps
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:

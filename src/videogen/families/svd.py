@@ -66,6 +66,15 @@ class SVDFamily(Family):
         "dtypes": {"default": "float16"},
     }
     tiny_defaults = {"height": 32, "width": 32, "steps": 2}
+    #: what the stabilityai repos ship (the tiny builder writes the same)
+    scheduler = {
+        "_class_name": "EulerDiscreteScheduler",
+        "prediction_type": "v_prediction",
+        "use_karras_sigmas": True,
+        "timestep_type": "continuous",
+        "sigma_max": 700.0,
+        "sigma_min": 0.002,
+    }
     accepts_prompt = False
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
@@ -89,6 +98,15 @@ class SVDFamily(Family):
                     field="extra",
                     valid=example,
                 )
+        image = media.get("image")
+        if image is not None and min(image.size) < 2:
+            raise SpecError(
+                f"image: {card.name} gets a {image.size[0]}x{image.size[1]} image, and its pipeline blurs the image "
+                "with a 3-pixel kernel (reflect padding) before resizing it to the encoder's 224x224, which needs "
+                f"at least 2 pixels per side; pass an image at least 2x2, e.g. {spec.width}x{spec.height} "
+                "(the video's size)",
+                field="image",
+            )
         low = float(spec.extra.get("min_guidance_scale", MIN_GUIDANCE))
         guidance = spec.guidance_scale
         assert guidance is not None  # a completed spec (validate.complete sets every default)

@@ -10,14 +10,16 @@ import contextlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..card import ModelCard
+from ..errors import SpecError
 from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT, cache_context
-from .base import Family, component_class, outside_catalog, size_unknown
+from .base import NO_MEDIA, Checked, Family, component_class, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
     from ..spec import VideoSpec
+    from .base import Rules
 
 WAN_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
 
@@ -48,6 +50,12 @@ class WanFamily(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
     flow_matching = True
+    #: what the Wan-AI diffusers repos ship (their flow_shift differs by checkpoint; the checks need the class)
+    scheduler = {
+        "_class_name": "UniPCMultistepScheduler",
+        "prediction_type": "flow_prediction",
+        "use_flow_sigmas": True,
+    }
     context_parallel = True  # the transformer has a `_cp_plan` (diffusers 0.42.1)
 
     def card_for_pipeline(
@@ -74,6 +82,57 @@ class WanFamily(Family):
             tasks = ("flf2v",)
         card = outside_catalog(card, ref, class_name, tasks=tasks, size_multiple=spatial * int(patch[1]))
         return card if known else size_unknown(card)
+
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        """First-last-frame-to-video puts its two images on the first and the last frame, which must differ:
+        WanImageToVideoPipeline pads num_frames - 2 frames between them (one frame: a negative size)."""
+        spec, media = super().check(spec, card, rules, media)  # the rules every family shares
+        frames = spec.filled_int("num_frames")
+        if spec.task == "flf2v" and frames < 2:
+            step, offset = card.frame_rule or (1, 0)
+            valid = next(offset + step * k for k in range(1, 9) if offset + step * k >= 2)
+            rule = (
+                "first-last-frame-to-video puts the first and the last image on two different frames, so "
+                f"num_frames must be at least 2 (the smallest valid count: {valid})"
+            )
+            spec = spec.replace(num_frames=rules.fix("num_frames", frames, valid, rule))
+        return Checked(spec, media)
+
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """The transformer's rotary position table (`rope_max_seq_len` rows per axis) must cover the latent
+        frames, height and width in patches: beyond it the transformer fails to reshape (RuntimeError)."""
+        vae = configs.get("vae", {})
+        temporal = int(vae.get("scale_factor_temporal") or 4)  # the pipeline's own fallbacks: 4 and 8
+        spatial = int(vae.get("scale_factor_spatial") or 8)
+        for name in ("transformer", "transformer_2"):
+            config = configs.get(name)
+            if not config:
+                continue
+            rows = int(config.get("rope_max_seq_len") or 1024)  # WanTransformer3DModel's default
+            p_t, p_h, p_w = (int(p) for p in (config.get("patch_size") or (1, 2, 2)))
+            frames = spec.filled_int("num_frames")
+            if ((frames - 1) // temporal + 1) // p_t > rows:
+                top = temporal * (rows * p_t - 1) + 1
+                raise SpecError(
+                    f"num_frames={frames} is too many for {card.name}: its transformer's rotary position table "
+                    f"(rope_max_seq_len={rows} in {name}/config.json) covers {rows} latent frames, so num_frames "
+                    f"must be at most {top}; nearest valid value: num_frames={top}",
+                    field="num_frames",
+                    valid=top,
+                )
+            sides: tuple[tuple[Literal["height", "width"], int], ...] = (("height", p_h), ("width", p_w))
+            for field, patch in sides:
+                size = spec.filled_int(field)
+                if size // spatial // patch > rows:
+                    top = rows * patch * spatial
+                    raise SpecError(
+                        f"{field}={size} is too large for {card.name}: its transformer's rotary position table "
+                        f"(rope_max_seq_len={rows} in {name}/config.json) covers {rows} patches of "
+                        f"{patch * spatial} pixels, so {field} must be at most {top}; nearest valid value: "
+                        f"{field}={top}",
+                        field=field,
+                        valid=top,
+                    )
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         """WanVideoToVideoPipeline sets no cache context, which First Block Cache and TaylorSeer need: the call
