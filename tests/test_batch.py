@@ -284,3 +284,91 @@ def test_a_batch_killed_mid_save_resumes_delivering_every_video_exactly_once(tmp
         assert np.array_equal(frames, videogen.generate(spec, progress=False).frames), index
     report = read_report(out)
     assert report["ok"] and report["totals"]["done"] == 4 and report["totals"]["skipped"] == 2
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL at one point of a run: nothing after it runs (not even `except Exception`)."""
+
+
+@pytest.mark.parametrize("resume_with", ["changed", "original"])
+def test_a_kill_between_saving_a_changed_spec_and_removing_the_old_output_resumes_to_one_output(
+    tmp_path: Path, monkeypatch, resume_with: str
+) -> None:
+    import videogen.batch
+
+    original = {"model": "tiny-wan", "prompt": "a red fox", "seed": 1}
+    changed = {**original, "prompt": "a blue fox"}  # another name: the old output is removed once the new is saved
+    [first] = videogen.generate_many([original], tmp_path, progress=False)
+
+    def killed(paths, index) -> None:
+        raise Killed
+
+    monkeypatch.setattr(videogen.batch, "remove_replaced", killed)
+    with pytest.raises(Killed):
+        list(videogen.generate_many([changed], tmp_path, progress=False))
+    monkeypatch.undo()
+    new = tmp_path / "0000-a-blue-fox-1.mp4"
+    assert outputs(tmp_path) == sorted([first.path.name, new.name])  # two outputs of spec 0: the state the kill leaves
+
+    current = changed if resume_with == "changed" else original
+    kept, stale = (new, first.path) if resume_with == "changed" else (first.path, new)
+    stamp = kept.stat().st_mtime_ns
+    [item] = videogen.generate_many([current], tmp_path, progress=False)
+    assert item.status == "skipped" and item.path == kept  # the one matching the spec stays, untouched
+    assert outputs(tmp_path) == [kept.name] and not metadata_path(stale).exists()
+    assert kept.stat().st_mtime_ns == stamp and sidecar(kept)["batch"]["spec_hash"] == spec_hash(as_spec(current))
+    [again] = videogen.generate_many([current], tmp_path, progress=False)
+    assert again.status == "skipped" and outputs(tmp_path) == [kept.name]
+
+
+def test_a_second_batch_into_the_same_folder_is_refused_while_the_first_runs(tmp_path: Path, capsys) -> None:
+    from videogen import cli
+
+    specs = [{"model": "tiny-wan", "prompt": p, "seed": 1} for p in ("one", "two")]
+    running = videogen.generate_many(specs, tmp_path, progress=False)
+    first = next(running)  # the first run holds the folder now
+    report = (tmp_path / "batch.json").read_text()
+    second = videogen.generate_many(specs, tmp_path, progress=False)
+    with pytest.raises(videogen.SpecError, match="another videogen batch .* is running in") as err:
+        next(second)
+    assert err.value.field == "out_dir" and f"pid {os.getpid()} on " in str(err.value)
+    assert (tmp_path / "batch.json").read_text() == report  # the second wrote nothing, made nothing
+    spec_file = tmp_path.parent / f"{tmp_path.name}-specs.json"
+    spec_file.write_text(json.dumps(specs))
+    assert cli.main(["batch", str(spec_file), "--out", str(tmp_path), "-q"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("videogen: error: out_dir: another videogen batch (pid ")
+
+    rest = list(running)  # the first run finishes as if alone, and lets go of the folder
+    assert [i.status for i in [first, *rest]] == ["done", "done"] and read_report(tmp_path)["ok"]
+    assert LOCK_NAME not in os.listdir(tmp_path)
+    assert [i.status for i in videogen.generate_many(specs, tmp_path, progress=False)] == ["skipped", "skipped"]
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from videogen.batch_files import batch_lock
+
+    with batch_lock(Path(sys.argv[1])):
+        print("locked", flush=True)
+        time.sleep(600)
+""")
+
+
+def test_the_lock_of_a_killed_batch_is_free(tmp_path: Path) -> None:
+    from videogen.batch_files import batch_lock
+
+    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "locked\n"
+        with pytest.raises(videogen.SpecError, match=f"pid {child.pid} on "):
+            with batch_lock(tmp_path):
+                pass
+    finally:
+        child.kill()  # SIGKILL: no clean-up runs in the child
+        child.wait()
+    assert LOCK_NAME in os.listdir(tmp_path)  # left behind, but no process holds it
+    with batch_lock(tmp_path):
+        assert f"pid {os.getpid()} on " in (tmp_path / LOCK_NAME).read_text()
+    assert LOCK_NAME not in os.listdir(tmp_path)
