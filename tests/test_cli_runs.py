@@ -74,6 +74,23 @@ def test_seeds_write_one_video_per_seed_into_the_folder(tmp_path: Path, capsys) 
     assert code == 2 and "not a file" in stderr and not (tmp_path / "x.mp4").exists()
 
 
+@pytest.mark.parametrize("command", ["generate", "batch"])
+def test_empty_seeds_are_an_error_not_one_random_video(tmp_path: Path, capsys, command: str) -> None:
+    out = tmp_path / "out"
+    if command == "generate":
+        args = ["generate", *TINY, "-p", "a cat", "--seeds", "", "-o", str(out)]
+    else:
+        specs = tmp_path / "specs.json"
+        specs.write_text(json.dumps({"model": "tiny-wan", "prompt": "a cat", "steps": 2, "num_frames": 5}))
+        args = ["batch", str(specs), "--seeds", "", "--out", str(out)]
+    code, stdout, stderr = run(capsys, *args, "-q")
+    assert code == 2 and stdout == "" and not out.exists()
+    assert stderr.splitlines() == [
+        "videogen: error: seeds: '' names no seed; write seeds as '1-8' (a range), '3,7,42' (a list) or both, "
+        "e.g. '1-3,9'"
+    ]
+
+
 def test_batch_exit_status_says_whether_every_spec_succeeded(tmp_path: Path, capsys) -> None:
     good = {"model": "tiny-wan", "prompt": "a cat", "steps": 2, "num_frames": 5, "seed": 1}
     specs = tmp_path / "specs.jsonl"

@@ -168,3 +168,48 @@ def test_a_spec_without_seed_records_the_seed_it_drew(tmp_path: Path) -> None:
     result = videogen.generate(VideoSpec(model="tiny-wan", prompt="c", steps=STEPS, num_frames=5), progress=False)
     assert result.metadata["seed"] == result.seed == result.metadata["spec"]["seed"]
     assert isinstance(result.seed, int)
+
+
+def edit(meta: dict, where: str, value: object) -> dict:
+    """A copy of `meta` with the dotted key `where` set to `value`."""
+    out = json.loads(json.dumps(meta))
+    *parents, last = where.split(".")
+    node = out
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    "where, value, field",
+    [
+        ("inputs.image.path", 5, "inputs.image.path"),
+        ("inputs.image.path", "", "inputs.image.path"),
+        ("inputs.image.sha256", None, "inputs.image.sha256"),
+        ("inputs.image.sha256", "abc", "inputs.image.sha256"),
+        ("inputs.image", "in.png", "inputs.image"),
+        ("inputs", ["in.png"], "inputs"),
+        ("inputs", "x", "inputs"),
+        ("spec_described", 5, "spec_described"),
+        ("spec_described", [1], "spec_described"),
+    ],
+)
+def test_a_malformed_sidecar_is_a_spec_error_naming_the_entry(tmp_path: Path, where: str, value, field: str) -> None:
+    """An edited sidecar used to skip the input's hash check silently (or raise TypeError): now it names the entry."""
+    from videogen.specfile import spec_metadata
+
+    picture = tmp_path / "in.png"
+    Image.fromarray(image(32, 32, seed=5)).save(picture)
+    meta = spec_metadata(VideoSpec(model="tiny-wan-i2v", prompt="a", image=str(picture), seed=3))
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"frames")
+    Image.fromarray(image(32, 32, seed=6)).save(picture)  # changed since: the hash check must catch it
+    (tmp_path / "clip.mp4.json").write_text(json.dumps(meta))
+    with pytest.raises(SpecError, match="changed since the video was made"):
+        replay_spec(video)
+    (tmp_path / "clip.mp4.json").write_text(json.dumps(edit(meta, where, value)))
+    with pytest.raises(SpecError) as info:
+        replay_spec(video)
+    assert info.value.field == field and f"{field}={value!r}" in str(info.value)
+    assert "the metadata was edited or is not videogen's" in str(info.value)
