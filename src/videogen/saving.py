@@ -76,11 +76,11 @@ def content_sha256(path: str | os.PathLike[str]) -> str:
 
 
 class NotRegularFileError(OSError):
-    """A path that is a FIFO, a device, a socket or a folder where a regular file is read: `strerror` says which."""
+    """A FIFO, device, socket or folder where a regular file is read: `strerror` says which."""
 
 
 class FileTooLargeError(OSError):
-    """A file over the byte cap its reader allows: `strerror` says its size and the cap."""
+    """A file over its reader's byte cap: `strerror` says its size and the cap."""
 
 
 def open_regular(path: str | os.PathLike[str], max_bytes: int | None = None) -> BinaryIO:
@@ -90,14 +90,12 @@ def open_regular(path: str | os.PathLike[str], max_bytes: int | None = None) -> 
     the open file itself (no window between check and open). A missing file is `FileNotFoundError`; a FIFO,
     device, socket or folder `NotRegularFileError`; a larger file `FileTooLargeError` (all `OSError`s)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except IsADirectoryError:
-        raise NotRegularFileError(errno.EISDIR, "a folder, not a regular file", os.fspath(path)) from None
+    fd = os.open(path, flags)  # a folder opens too (read-only), and is refused below
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise NotRegularFileError(errno.EINVAL, f"{_kind(info.st_mode)}, not a regular file", os.fspath(path))
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+            raise NotRegularFileError(errno.EINVAL, f"{kind}, not a regular file", os.fspath(path))
         if max_bytes is not None and info.st_size > max_bytes:
             raise FileTooLargeError(errno.EFBIG, f"{_bytes(info.st_size)}, over {_bytes(max_bytes)}", os.fspath(path))
         if hasattr(os, "set_blocking"):
@@ -122,11 +120,8 @@ def file_sha256(path: str | os.PathLike[str], max_bytes: int | None = None) -> s
     return digest.hexdigest()
 
 
-def _kind(mode: int) -> str:
-    kinds: list[tuple[Callable[[int], bool], str]] = [(stat.S_ISFIFO, "a FIFO (named pipe)")]
-    kinds += [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
-    kinds += [(stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")]
-    return next((name for test, name in kinds if test(mode)), "a special file")
+_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_KINDS |= {stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
 
 
 def _bytes(n: int) -> str:

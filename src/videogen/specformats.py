@@ -6,11 +6,9 @@ back atomically. Knows nothing of `VideoSpec` (spec.py turns the dicts into spec
 * YAML (`.yaml`, `.yml`, needs pyyaml): one mapping, or a list of mappings.
 * TOML (`.toml`): one table of fields, or an array of `[[spec]]` tables. TOML has no null value.
 
-Reading is bounded, so a hostile file is one SpecError, never a hang or a memory blow-up: only a regular file of at
-most `MAX_TEXT_BYTES` is read (a FIFO or device is refused before it is read), values nest at most `MAX_DEPTH` deep,
-a file holds at most `MAX_VALUES` values (YAML aliases counted each time they are used, checked on the parsed
-node graph before anything is built: an alias bomb is refused without being expanded), numbers are what Python
-parses (a 5,000-digit integer is refused), and text holds no NUL character and no lone surrogate.
+Reading is bounded: a hostile file is one SpecError, never a hang or a blow-up. A regular file of at most
+`MAX_TEXT_BYTES`; values nested at most `MAX_DEPTH` deep, at most `MAX_VALUES` of them (YAML aliases counted on the
+node graph before anything is built: an alias bomb is never expanded); no NUL, no lone surrogate in text.
 """
 
 from __future__ import annotations
@@ -69,11 +67,9 @@ def read_text(
         return data.decode("utf-8-sig")
     except FileNotFoundError:
         raise SpecError(missing, field=field) from None
-    except NotRegularFileError as exc:
-        raise SpecError(f"{unreadable}: it is {exc.strerror}; pass a regular file", field=field) from None
-    except FileTooLargeError as exc:
+    except (NotRegularFileError, FileTooLargeError) as exc:  # a FIFO, a device, a huge file
         raise SpecError(
-            f"{unreadable}: it is {exc.strerror}, the most videogen reads from one file; split it", field=field
+            f"{unreadable}: it is {exc.strerror}; pass a regular file, at most {max_bytes / 2**20:g} MiB", field=field
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -168,9 +164,7 @@ def _bounded(read: Any, kind: str, name: str, field: str, strict_text: bool, che
     try:
         value = read()
     except RecursionError:
-        raise SpecError(
-            f"{name}: values nest too deeply to read; values nest at most {MAX_DEPTH} levels deep", field=field
-        ) from None
+        raise _too_deep(name, field) from None
     except SpecError as exc:
         exc.field = field
         raise
@@ -197,16 +191,9 @@ def check_tree(value: Any, name: str, field: str = "spec", strict_text: bool = T
         item, depth, where = stack.pop()
         count += 1
         if count > MAX_VALUES:
-            raise SpecError(
-                f"{name}: holds more than {MAX_VALUES:,} values; split the file (a spec holds settings, not data)",
-                field=field,
-            )
+            raise _too_many(name, "holds", field)
         if depth > MAX_DEPTH:
-            raise SpecError(
-                f"{name}: {_spelled(where)} nests more than {MAX_DEPTH} levels deep; values nest at most "
-                f"{MAX_DEPTH} levels deep",
-                field=field,
-            )
+            raise _too_deep(f"{name}: {_spelled(where)}", field)
         if isinstance(item, str):
             _check_text(item, name, where, field, strict_text)
         elif isinstance(item, dict):
@@ -234,11 +221,18 @@ def _check_text(text: str, name: str, where: Any, field: str, strict: bool) -> N
     if bad is None or (bad.group() == "\x00" and not strict):
         return
     at = f"{_spelled(where)}: " if where is not None else ""
-    if bad.group() == "\x00":
-        raise SpecError(f"{name}: {at}the text holds a NUL character (\\u0000); remove it", field=field)
-    raise SpecError(
-        f"{name}: {at}the text holds a lone surrogate ({bad.group()!r}), which is not valid UTF-8; write the "
-        "character itself",
+    what = "a NUL character" if bad.group() == "\x00" else f"a lone surrogate ({bad.group()!r}), which is not UTF-8"
+    raise SpecError(f"{name}: {at}the text holds {what}; remove it or write the character itself", field=field)
+
+
+def _too_deep(where: str, field: str = "spec") -> SpecError:
+    return SpecError(f"{where}: values nest more than {MAX_DEPTH} levels deep; write them flatter", field=field)
+
+
+def _too_many(name: str, verb: str, field: str = "spec", note: str = "") -> SpecError:
+    return SpecError(
+        f"{name}: {verb} more than {MAX_VALUES:,} values{note}; a spec holds settings, not data: write fewer values "
+        "or split the file",
         field=field,
     )
 
@@ -267,10 +261,7 @@ def _jsonl(text: str, name: str) -> list[Entry]:
             entries.append((f"line {number}", value))
             total += check_tree(value, label)  # the file's total, as for the other formats
             if total > MAX_VALUES:
-                raise SpecError(
-                    f"{name}: holds more than {MAX_VALUES:,} values; split the file (a spec holds settings, not data)",
-                    field="spec",
-                )
+                raise _too_many(name, "holds")
     return entries
 
 
@@ -287,19 +278,13 @@ def _jsonl_line(line: str, name: str, number: int) -> Any:
 
 def _yaml(text: str, name: str) -> Any:
     yaml = _import("yaml", "pyyaml")
-    loader = _bounded_loader()(text)
+    loader = yaml.SafeLoader(text)  # composing nests as deep as the text: too deep is a RecursionError (`parse`)
     try:
         node = loader.get_single_node()  # the node graph: an alias is a reference, nothing expanded yet
         if node is None:
             return None
         _check_yaml_nodes(node, name)
         return loader.construct_document(node)
-    except _TooDeep as exc:
-        raise SpecError(
-            f"{name}, line {exc.line}: values nest more than {MAX_DEPTH} levels deep; values nest at most "
-            f"{MAX_DEPTH} levels deep",
-            field="spec",
-        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
@@ -308,34 +293,6 @@ def _yaml(text: str, name: str) -> Any:
         raise SpecError(f"{name}{where}: not valid YAML ({problem}){hint}", field="spec") from None
     finally:
         loader.dispose()
-
-
-class _TooDeep(Exception):
-    """YAML nested past `MAX_DEPTH`, at `line`."""
-
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
-@functools.lru_cache(maxsize=1)
-def _bounded_loader() -> Any:
-    """PyYAML's safe loader, refusing nodes nested more than `MAX_DEPTH` deep while it composes them."""
-    yaml = _import("yaml", "pyyaml")
-
-    class BoundedLoader(yaml.SafeLoader):  # type: ignore[name-defined]
-        depth = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            self.depth += 1
-            try:
-                if self.depth > MAX_DEPTH + 1:  # the document's root is at depth 1 here, 0 in `check_tree`
-                    raise _TooDeep(self.peek_event().start_mark.line + 1)
-                return super().compose_node(parent, index)
-            finally:
-                self.depth -= 1
-
-    return BoundedLoader
 
 
 def _check_yaml_nodes(root: Any, name: str) -> None:
@@ -357,12 +314,8 @@ def _check_yaml_nodes(root: Any, name: str) -> None:
                     "recursive alias); write the value out",
                     field="spec",
                 )
-            if depth > MAX_DEPTH:
-                raise SpecError(
-                    f"{name}, line {node.start_mark.line + 1}: values nest more than {MAX_DEPTH} levels deep "
-                    f"(aliases expanded); values nest at most {MAX_DEPTH} levels deep",
-                    field="spec",
-                )
+            if depth > MAX_DEPTH:  # before going further down: an alias chain can't recurse without end
+                raise _too_deep(f"{name}, line {node.start_mark.line + 1}")
             active.add(key)
             if isinstance(node, yaml.MappingNode):
                 children = [part for pair in node.value for part in pair]
@@ -376,19 +329,11 @@ def _check_yaml_nodes(root: Any, name: str) -> None:
                 size += child_size
                 height = max(height, child_height + 1)
                 if size > MAX_VALUES:
-                    raise SpecError(
-                        f"{name}: expands to more than {MAX_VALUES:,} values (each alias counted each time it is "
-                        "used: an alias bomb?); write the values out or split the file",
-                        field="spec",
-                    )
+                    raise _too_many(name, "expands to", note=" (each alias counted each time it is used)")
             active.discard(key)
             done[key] = (size, height)
         if depth + height > MAX_DEPTH:
-            raise SpecError(
-                f"{name}, line {node.start_mark.line + 1}: values nest more than {MAX_DEPTH} levels deep (aliases "
-                f"expanded); values nest at most {MAX_DEPTH} levels deep",
-                field="spec",
-            )
+            raise _too_deep(f"{name}, line {node.start_mark.line + 1}")
         return size, height
 
     visit(root, 0)
