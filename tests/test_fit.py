@@ -4,6 +4,7 @@ gets to the video's aspect ratio in one place (videogen.fitting), recorded in `m
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from pathlib import Path
@@ -203,3 +204,20 @@ def test_an_empty_image_is_left_to_the_media_checks() -> None:
     card = videogen.resolve("tiny-wan-i2v")
     assert fitting.follow_size("follow", empty, card, None, None, (128, 128)) == (None, None, frozenset())
     assert fitting.fit_media(empty, 32, 32, "pad") == {}
+
+
+def test_a_result_made_before_fit_existed_replays_stretched(tmp_path: Path) -> None:
+    """Its sidecar records no `fit`: its image was stretched to the size, so replay stretches it again."""
+    source = tmp_path / "wide.png"
+    picture(42, 64).save(source)
+    old = videogen.generate(
+        model="tiny-wan-i2v", prompt="a ferret", image=str(source), seed=4, fit="stretch", progress=False
+    )
+    path = old.save(tmp_path / "clip.webp")
+    sidecar = Path(f"{path}.json")
+    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    del meta["spec"]["fit"]
+    sidecar.write_text(json.dumps(meta), encoding="utf-8")
+    again = videogen.replay(path, progress=False)
+    assert again.spec.fit == "stretch"
+    assert np.array_equal(again.frames, old.frames)

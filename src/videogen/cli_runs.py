@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: exit status when some spec of a batch failed (the others were made)
 EXIT_SOME_FAILED = 1
 #: result metadata `--json` repeats beside the headline figures
-METADATA_KEYS = ("model", "spec", "device", "memory_plan", "cache", "snapped", "inputs", "parallel", "versions")
+METADATA_KEYS = ("model", "spec", "device", "memory_plan", "cache", "fit", "snapped", "inputs", "parallel", "versions")
 
 
 def main_process() -> bool:

@@ -86,6 +86,8 @@ def replay_spec(
     for name in MEDIA_FIELDS:
         if values.get(name) is not None:
             values[name] = _checked_input(name, values[name], inputs.get(name))
+    if "fit" not in data and any(values.get(name) is not None for name in ("image", "last_image")):
+        values["fit"] = "stretch"  # made before `fit` existed: its images were stretched to the size
     spec = VideoSpec.from_dict(values, source=source)
     return spec.replace(**given) if given else spec
 
