@@ -31,11 +31,6 @@ def test_save_warning_from_a_batch_points_at_the_callers_line(tmp_path: Path) ->
     assert {w.filename for w in record} == {__file__}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validate.py's Rules.fix warns with stacklevel=4 (generation.py's line); the fix is "
-    "`warnings.warn(message, SnapWarning, stacklevel=user_stacklevel())` there (validate.py: another owner)",
-)
 def test_snap_warning_points_at_the_callers_line() -> None:
     with pytest.warns(videogen.SnapWarning) as record:
         videogen.plan(model="tiny-wan", prompt="x", num_frames=6, snap=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import caching, fitting
 from .card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
-from .errors import SnapWarning, SpecError
+from .errors import SnapWarning, SpecError, user_stacklevel
 from .finite import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
 from .spec import VideoSpec
 
@@ -67,7 +67,7 @@ class Rules:
             return valid
         if self.snap:
             message = f"snap: {name}={value!r} → {valid!r} ({rule})"
-            warnings.warn(message, SnapWarning, stacklevel=4)
+            warnings.warn(message, SnapWarning, stacklevel=user_stacklevel())
             self.snapped[name] = {"requested": value, "used": valid, "rule": rule}
             return valid
         raise SpecError(
