@@ -1,4 +1,5 @@
-"""`generate(spec)`: resolve → validate → plan → load (cached) → call → VideoResult. Nothing else."""
+"""`generate(spec)`: resolve → validate → plan → features check → load (cached) → features on → call →
+features record → VideoResult. No feature is named here: each is a module of `features/`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from .caching import check_plan, settle_auto
 from .call_output import call_record, to_uint8, with_card_call_defaults
 from .callcheck import check_call
 from .catalog import ModelCard, resolve
@@ -79,6 +79,8 @@ class Prepared:
     validate_seconds: float = 0.0
     #: what was decided before load that the metadata records: "fit" (images fitted), "cache" (cache="auto")
     notes: dict[str, Any] = field(default_factory=dict)
+    #: the spec's step cache as asked for, before validation completed it ("auto" is settled against the plan)
+    requested_cache: Any = None
 
 
 def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) -> Prepared:
@@ -103,18 +105,11 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
 
     components, _ = pipeline_components(card, class_name)
     family.check_components(spec, card, {c.name: c.config for c in components if c.config})
-    from .parallel import CACHE_REFUSALS
-    from .parallel import check as check_parallel  # parallel: refusals before load (docs/scale.md)
-
-    refused = CACHE_REFUSALS if spec.parallel is not None else {}
-    spec, cache_note = settle_auto(requested_cache, spec, card, family, plan, refused)  # "auto" never fails
-    check_plan(spec.cache, plan)  # a step cache with a plan it doesn't combine with (compile)
-
-    check_parallel(spec, card, family, class_name, plan, device)
+    from .features import FEATURES
     from .memory.stored import save_learned
 
     save_learned()  # what planning read live, for the next process (memory/stored.py)
-    return Prepared(
+    prepared = Prepared(
         spec=spec,
         card=card,
         family=family,
@@ -123,9 +118,13 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
         plan=plan,
         class_name=class_name,
         snapped=rules.snapped,
-        validate_seconds=time.perf_counter() - start,
-        notes={**rules.notes, **({"cache": cache_note} if cache_note else {})},
+        notes=dict(rules.notes),
+        requested_cache=requested_cache,
     )
+    for feature in FEATURES:  # refusals before load, and what a feature settles (cache="auto")
+        prepared = feature.check(prepared)
+    prepared.validate_seconds = time.perf_counter() - start
+    return prepared
 
 
 def generate(
@@ -168,14 +167,16 @@ def _retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
     plan may retry; None otherwise."""
     import dataclasses
 
+    from .features import FEATURES
     from .memory.context import context
     from .memory.oom import is_oom, retry_plan
 
     plan = prepared.plan
     if not is_oom(exc) or not getattr(plan, "oom_retry", False):
         return None
-    if prepared.spec.parallel is not None:  # parallel: one rank retrying alone would hang the others
-        logger.warning("out of memory under parallel=%s: no retry (every rank would have to)", prepared.spec.parallel)
+    refusing = [f.name for f in FEATURES if not f.may_retry(prepared)]
+    if refusing:
+        logger.warning("out of memory under %s: no retry", ", ".join(refusing))
         return None
     following = retry_plan(exc, plan, context(prepared.card, prepared.class_name, prepared.device))
     if following is None:
@@ -198,110 +199,102 @@ def _free_attempt(prepared: Prepared, retry: Prepared) -> None:
 
 
 def cache_key(p: Prepared) -> tuple:
-    """The pipeline cache key of a prepared spec: the model, the device, the plan's load-time part and the
-    parallel setting (a pipeline split over GPUs is never reused for another setting)."""
+    """The pipeline cache key of a prepared spec: the model, the device, the plan's load-time part and each
+    feature's part (e.g. a pipeline split over GPUs is never reused for another setting)."""
+    from .features import FEATURES
     from .memory import load_key
-    from .parallel import cache_part
 
-    return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan), cache_part(p.spec.parallel))
+    parts = tuple(f.cache_key(p) for f in FEATURES)
+    return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan), *parts)
 
 
 def check_before_load(prepared: Prepared) -> tuple[Any, frozenset[str]]:
     """The checks before weights load that need the pipeline's classes imported: the scheduler built with the
     spec's arguments (`prepare` checked `extra`, the scheduler's name and arguments and the LoRAs from the
     stored signatures, without importing anything). Returns the pipeline class and its call parameters."""
-    from .parallel import check_launch
+    from .features import FEATURES
     from .pipeline import pipeline_class
-    from .schedulers import check_scheduler_build
     from .signatures import pipeline_signature
 
     cls = pipeline_class(prepared.class_name)
-    check_scheduler_build(prepared.spec.scheduler, prepared.family.flow_matching)
-    check_launch(prepared.spec, prepared.device)  # parallel: started by torchrun, one process per GPU
+    for feature in FEATURES:
+        feature.check_before_load(prepared)
     return cls, pipeline_signature(prepared.class_name).names
 
 
 def _run(
     prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
 ) -> VideoResult:
-    from . import parallel, parallel_run
-    from .lora import apply_loras
-    from .memory import apply_plan, call_kwargs, load_kwargs
+    from .features import FEATURES
+    from .memory import load_kwargs
     from .pipeline import CACHE, load_pipeline
-    from .runtime import peak_memory, reset_peak, versions
-    from .schedulers import scheduler_for_call
-    from .specfile import spec_metadata
-    from .step_cache import applied
+    from .runtime import reset_peak
 
     started = started if started is not None else time.perf_counter()
     p = prepared
-    spec, card, family = p.spec, p.card, p.family
-    if spec.parallel is not None and not parallel.is_main_process():
-        progress = False  # parallel: only rank 0 shows progress
+    progress = progress and all(f.shows_progress(p) for f in FEATURES)
     cls, params = check_before_load(p)
-
     loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
 
     def loader() -> tuple[Any, str | None]:
         loaded.append(True)
-        if spec.parallel is not None:  # parallel: this rank's GPU and the process group, before the load
-            parallel_run.setup(p.device)
-        pipe, revision = load_pipeline(card, family, cls, load_kwargs(p.plan, card, p.device), progress)
-        parallel_run.enable(pipe, spec.parallel, p.device)  # parallel: on the denoisers right after the load
+        for feature in FEATURES:
+            feature.before_load(p)
+        pipe, revision = load_pipeline(p.card, p.family, cls, load_kwargs(p.plan, p.card, p.device), progress)
+        for feature in FEATURES:
+            feature.after_load(pipe, p)
         return pipe, revision
 
     entry = CACHE.get(cache_key(p), loader)
-    loaded_now = bool(loaded)
-
-    media = dict(p.media)
-    if spec.task == "v2v" and "video" in media:
-        media["video"] = media["video"][: spec.num_frames]
-
     with entry.lock:
         pipe = entry.pipeline(cls)
-        if entry.state.get("memory_plan") != (p.class_name, p.plan):  # components are shared by classes
-            apply_plan(pipe, p.plan, p.device, family, entry.state)
-            entry.state["memory_plan"] = (p.class_name, p.plan)
-        apply_loras(pipe, spec.loras, entry.state)
-        kwargs = family.call_kwargs(spec, card, media, params)
-        kwargs.update({k: v for k, v in call_kwargs(p.plan, params).items() if k not in spec.extra})
+        for feature in FEATURES:
+            feature.prepare_pipeline(pipe, p, entry.state)
+        kwargs = p.family.call_kwargs(p.spec, p.card, call_media(p), params)
+        for feature in FEATURES:
+            kwargs.update({k: v for k, v in feature.call_arguments(p, params).items() if k not in p.spec.extra})
         call_start = time.perf_counter()
         reset_peak(p.device)
-        with (
-            scheduler_for_call(pipe, spec.scheduler, card.name, family.flow_matching),
-            applied(pipe, spec, card, family) as cache_record,  # on for this call only
-        ):
-            output = _call(pipe, family, spec, kwargs, params, on_step, progress, p.device)
+        with contextlib.ExitStack() as stack:  # each feature on for this call only
+            during = [stack.enter_context(f.around_call(pipe, p)) for f in FEATURES]
+            output = _call(pipe, p.family, p.spec, kwargs, params, on_step, progress, p.device)
         call_seconds = time.perf_counter() - call_start
+    records = {k: v for f, d in zip(FEATURES, during) for k, v in f.record(pipe, p, d).items()}
+    timings = {"load_s": round(entry.load_seconds, 4) if loaded else 0.0, "cached": not loaded}
+    timings.update(call_s=round(call_seconds, 4), total_s=round(time.perf_counter() - started, 4))
+    return make_result(p, output, kwargs, entry.revision, records, timings)
 
-    frames = to_uint8(family.frames(output, spec, card))
-    total = time.perf_counter() - started
-    spec = with_card_call_defaults(spec, card, kwargs)  # the returned spec alone reproduces the video
+
+def call_media(p: Prepared) -> dict[str, Any]:
+    """The spec's media as the call takes them (a v2v video cut to the frames asked for)."""
+    media = dict(p.media)
+    if p.spec.task == "v2v" and "video" in media:
+        media["video"] = media["video"][: p.spec.num_frames]
+    return media
+
+
+def make_result(
+    p: Prepared, output: Any, kwargs: dict[str, Any], revision: str | None, records: dict, timings: dict
+) -> VideoResult:
+    """The VideoResult of a call: frames as uint8 and the metadata (the features' records among it)."""
+    from .runtime import peak_memory, versions
+    from .specfile import spec_metadata
+
+    card = p.card
+    frames = to_uint8(p.family.frames(output, p.spec, card))
+    spec = with_card_call_defaults(p.spec, card, kwargs)  # the returned spec alone reproduces the video
+    model = {"name": card.name, "family": card.family, "repo": card.repo, "revision": revision}
     metadata = {
         "versions": versions(),
-        "model": {
-            "name": card.name,
-            "family": card.family,
-            "repo": card.repo,
-            "revision": entry.revision,
-            "pipeline": p.class_name,
-        },
+        "model": {**model, "pipeline": p.class_name},
         "seed": spec.filled_int("seed"),
         **spec_metadata(spec),  # "spec" (lossless where it can be), "inputs" (their sha256): what replay reads
         "call": call_record(kwargs, spec.filled_int("seed")),
         "device": p.device,
-        "memory_plan": p.plan.summary(),
-        "cache": cache_record.summary(p.notes.get("cache")),
+        **records,  # memory_plan, cache, parallel: what each feature did
         "fit": p.notes.get("fit"),  # how the input images met the video's size (fitting.py)
-        "parallel": parallel_run.record(pipe, spec.parallel, p.plan),
         "snapped": p.snapped,
-        "timings": {
-            "validate_s": round(p.validate_seconds, 6),
-            "load_s": round(entry.load_seconds, 4) if loaded_now else 0.0,
-            "cached": not loaded_now,
-            "call_s": round(call_seconds, 4),
-            "total_s": round(total, 4),
-        },
+        "timings": {"validate_s": round(p.validate_seconds, 6), **timings},
         "memory": peak_memory(p.device),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
