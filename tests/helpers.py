@@ -83,3 +83,41 @@ def image(h: int = 32, w: int = 32, seed: int = 0) -> np.ndarray:
 
 def video(t: int = 9, h: int = 32, w: int = 32) -> np.ndarray:
     return np.stack([np.roll(image(h, w), shift=i, axis=1) for i in range(t)])
+
+
+def in_place(pipe: Any) -> dict[str, dict[str, Any]]:
+    """What is really in place on each component, read from its hooks and attributes."""
+    import torch
+    from diffusers.hooks.group_offloading import _is_group_offload_enabled
+
+    from videogen.memory.apply import modules
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, module in modules(pipe).items():
+        hooks: set[str] = set()
+        for sub in module.modules():
+            reg = getattr(sub, "_diffusers_hook", None)
+            if reg is not None:
+                hooks.update(reg.hooks)
+        info: dict[str, Any] = {
+            "group_offload": _is_group_offload_enabled(module),
+            "accelerate_hook": any(hasattr(sub, "_hf_hook") for sub in module.modules()),
+            "layerwise_casting": "layerwise_casting" in hooks,
+            "hooks": sorted(hooks),
+            "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in module.parameters()}),
+            "devices": sorted({p.device.type for p in module.parameters()}),
+            "compiled": sum(getattr(sub, "_compiled_call_impl", None) is not None for sub in module.modules()),
+            "forward_chunking": any(getattr(sub, "_chunk_size", None) for sub in module.modules()),
+            "tiling": bool(getattr(module, "use_tiling", False)),
+            "slicing": bool(getattr(module, "use_slicing", False)),
+            # the weights themselves: torchao / quanto / GGUF tensors are Parameter subclasses or wrappers
+            "quantized": any(type(p) is not torch.nn.Parameter for p in module.parameters()),
+        }
+        backends = set()
+        for sub in module.modules():
+            proc = getattr(sub, "processor", None)
+            if proc is not None and hasattr(proc, "_attention_backend"):
+                backends.add(str(getattr(proc._attention_backend, "value", proc._attention_backend)))
+        info["attention_backends"] = sorted(backends)
+        out[name] = info
+    return out

@@ -23,7 +23,7 @@ from videogen.batch_files import LOCK_NAME, output_name, output_path, slug
 from videogen.media import read_video
 from videogen.pipeline import CACHE
 from videogen.saving import content_sha256, metadata_path
-from videogen.specfile import spec_hash, spec_to_dict
+from videogen.specfile import spec_hash
 
 SPECS: list = [
     {"model": "tiny-wan", "prompt": "A red fox, in the snow!", "seed": 1},
@@ -75,7 +75,7 @@ def test_batch_loads_each_model_once_survives_a_bad_spec_reports_and_resumes(tmp
         meta = sidecar(item.path)
         assert meta["batch"]["index"] == index
         assert meta["batch"]["spec_hash"] == spec_hash(as_spec(SPECS[index])) == item.spec_hash
-        assert meta["batch"]["spec"] == spec_to_dict(as_spec(SPECS[index]))
+        assert meta["batch"]["spec"] == as_spec(SPECS[index]).to_dict()
         assert meta["saved"]["sha256"] == content_sha256(item.path)
         assert item.seed == item.result.seed == meta["spec"]["seed"]
     assert outputs(tmp_path) == sorted(NAMES.values())  # the bad spec wrote nothing, no temp is left

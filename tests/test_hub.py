@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import videogen
+from videogen import hub
 from videogen.hub import split_revision
 from videogen.testing import tiny_pipeline
 
@@ -113,7 +114,6 @@ def test_locate_offline_takes_about_a_second(tmp_path: Path, monkeypatch: pytest
     from diffusers import DiffusionPipeline  # noqa: F401 - imported before the clock starts
 
     from videogen.families import get_family
-    from videogen.hub import forget_probe
     from videogen.pipeline import locate
 
     for key, value in no_network_env(tmp_path).items():
@@ -237,7 +237,6 @@ class ConnectProxy:
 @pytest.fixture
 def proxy_env(monkeypatch: pytest.MonkeyPatch):
     """No proxy variables from the outside; the probe forgotten before and after."""
-    from videogen.hub import forget_probe
 
     for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD"):
         monkeypatch.delenv(name, raising=False)
@@ -323,3 +322,9 @@ def test_no_proxy_host_is_probed_directly(proxy_env: pytest.MonkeyPatch) -> None
         assert proxy_for("http://huggingface.co") == f"http://127.0.0.1:{proxy.port}"
     finally:
         proxy.close()
+
+
+def forget_probe() -> None:
+    """Probe again on the next call (as after the network came back)."""
+    with hub._probe_lock:
+        hub._probe.clear()

@@ -16,7 +16,6 @@ from PIL import Image
 import videogen
 from videogen import MemoryPlan, SpecError, VideoSpec
 from videogen.replaying import read_metadata, replay_spec
-from videogen.specfile import spec_to_dict
 
 STEPS = 2
 
@@ -34,7 +33,7 @@ def test_metadata_records_the_lossless_spec_the_seed_and_no_inputs(t2v: tuple[vi
     result, path = t2v
     meta = json.loads((path.parent / "clip.mp4.json").read_text())
     assert meta["seed"] == result.seed == 11
-    assert meta["spec"] == spec_to_dict(result.spec)  # the completed spec, every field
+    assert meta["spec"] == result.spec.to_dict()  # the completed spec, every field
     assert meta["spec"]["memory"] == {"name": "custom", "vae_tiling": True}  # a plan, not its repr
     assert meta["inputs"] == {} and "spec_described" not in meta
 

@@ -19,7 +19,7 @@ import videogen
 from videogen import LoRA, MemoryPlan, SpecError, VideoSpec
 from videogen.memory.plans import ComponentPlan
 from videogen.memory.presets import preset
-from videogen.specfile import dump_specs, input_hashes, load_specs, spec_from_dict, spec_hash, spec_to_dict
+from videogen.specfile import dump_specs, input_hashes, load_specs, spec_hash
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,7 +77,7 @@ def assert_same_spec(back: VideoSpec, spec: VideoSpec) -> None:
             assert MemoryPlan.from_dict(mine) == theirs, f.name
         else:
             assert mine == theirs, f.name
-    assert spec_to_dict(back) == spec_to_dict(spec)
+    assert back.to_dict() == spec.to_dict()
     assert spec_hash(back) == spec_hash(spec)
 
 
@@ -116,7 +116,7 @@ def test_dict_round_trip_is_plain_json(tmp_path: Path) -> None:
     assert list(data) == [f.name for f in dataclasses.fields(VideoSpec)]
     text = json.dumps(data, allow_nan=False)  # JSON-able as is
     assert_same_spec(VideoSpec.from_dict(json.loads(text)), spec)
-    assert_same_spec(spec_from_dict(json.loads(text)), spec)
+    assert_same_spec(VideoSpec.from_dict(json.loads(text)), spec)
     assert data["loras"] == [
         {"source": "style.safetensors", "weight": 0.5, "name": "style"},
         {"source": "org/lora", "weight": 1.0, "weight_name": "w.safetensors"},
@@ -334,7 +334,7 @@ def test_public_names() -> None:
     assert videogen.load_specs is load_specs
     assert "load_specs" in dir(videogen) and "expand" in dir(videogen) and "replay" in dir(videogen)
     with pytest.raises(SpecError, match="did you mean 'prompt'"):
-        spec_from_dict({"promt": "a"}, source="x.json", entry="line 4")
+        VideoSpec.from_dict({"promt": "a"}, source="x.json", entry="line 4")
 
 
 def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

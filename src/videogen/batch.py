@@ -184,7 +184,7 @@ def run_one(
         full = build_spec(spec, {})
         digest = spec_hash(full)
         path = output_path(Path(out_dir).expanduser(), output_name(index, full, fmt))
-        # the spec as given: `spec_to_dict`, with an in-memory input described (it can't be written to a file)
+        # the spec as given: `VideoSpec.to_dict`, with an in-memory input described (it can't be written to a file)
         batch = {"index": index, "spec_hash": digest, "spec": spec_record(full)[0]}
         prepared = prepared if prepared is not None else prepare(full)
         result = run(prepared, progress=progress, started=start)

@@ -316,11 +316,6 @@ def _row(variant: str, samples: list[dict[str, Any]], refused: str | None, note:
 
 
 # ---- the mid-size Wan -----------------------------------------------------------------------------
-def mid_size_wan() -> Path:
-    """The mid-size random-weight Wan pipeline folder (`mid_size("wan")`)."""
-    return mid_size("wan")
-
-
 def mid_size(family: str) -> Path:
     """The mid-size random-weight pipeline folder of `family` (built once, atomically): a copy of its tiny pipeline
     with the transformer rebuilt at the `MID` size, seeded, saved with `save_pretrained`; the name says the shape."""

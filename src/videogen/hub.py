@@ -168,12 +168,6 @@ def _status_line(sock: socket.socket, limit: int = 8192) -> str:
     return data.split(b"\r\n", 1)[0][:200].decode("latin-1").strip()
 
 
-def forget_probe() -> None:
-    """Probe again on the next call (tests; after the network came back)."""
-    with _probe_lock:
-        _probe.clear()
-
-
 def download_hint(repo: str) -> str:
     """How to get a repo into the local Hub cache and use it without network."""
     return (

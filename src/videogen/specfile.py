@@ -1,5 +1,5 @@
 """Spec files and lossless spec dicts (docs/specfiles.md): `load_specs` / `dump_specs` in JSON, JSON Lines, YAML
-or TOML, `spec_to_dict` / `spec_from_dict`, and the hashes batches and replay compare: `spec_hash` (the spec and
+or TOML, specs as dicts (`VideoSpec.to_dict`), and the hashes batches and replay compare: `spec_hash` (the spec and
 its inputs' contents) and `input_hashes` (each local input file's sha256).
 
 The formats themselves are specformats.py's; the dict form is specdict.py's (`VideoSpec.to_dict`/`from_dict`).
@@ -25,8 +25,6 @@ from .specformats import read_entries, write_entries
 logger = logging.getLogger("videogen")
 
 __all__ = [
-    "spec_to_dict",
-    "spec_from_dict",
     "spec_record",
     "spec_metadata",
     "spec_hash",
@@ -38,26 +36,8 @@ __all__ = [
 ]
 
 
-def spec_to_dict(spec: VideoSpec, *, compact: bool = False) -> dict[str, Any]:
-    """`spec` as plain JSON-able data, losslessly (`VideoSpec.to_dict`): every field, or with `compact` those
-    that differ from the defaults. An in-memory input is a SpecError naming the field: pass a path instead."""
-    return spec.to_dict(compact=compact)
-
-
-def spec_from_dict(
-    data: Mapping[str, Any],
-    *,
-    source: str | os.PathLike[str] | None = None,
-    entry: str | int | None = None,
-    base: str | os.PathLike[str] | None = None,
-) -> VideoSpec:
-    """The spec of a plain dict (`VideoSpec.from_dict`); errors name `source` (a file), `entry` (its line or
-    index) and the field; unknown keys get the closest field name."""
-    return VideoSpec.from_dict(data, source=source, entry=entry, base=base)
-
-
 def spec_record(spec: VideoSpec, *, compact: bool = False, strict: bool = False) -> tuple[dict[str, Any], list[str]]:
-    """`spec_to_dict` where each field can be written; a field that can't (an in-memory input, a tensor in
+    """`VideoSpec.to_dict` where each field can be written; a field that can't (an in-memory input, a tensor in
     `extra`, a value nested too deep or too large, text that isn't valid UTF-8) is described instead (as
     `VideoSpec.summary` does, within bounds) and named in the returned list. What result metadata records: replay
     refuses a described field unless it is given again. `strict`: a value too deep, too large or not valid UTF-8

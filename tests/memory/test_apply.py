@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import in_place
 from memtools import FAMILY_CARDS, FAMILY_IDS, cached_pipeline, frame_diff, generate, plain_frames
 
 import videogen
 from videogen.catalog import resolve
 from videogen.memory import MemoryPlan
-from videogen.memory.apply import in_place
 from videogen.memory.components import role_of
 
 LOSSLESS_LEVELS = 1

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import in_place
 from memtools import cached_pipeline, frame_diff, generate, plain_frames
 
 import videogen
 from videogen.catalog import resolve
 from videogen.memory import MemoryPlan
-from videogen.memory.apply import in_place
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 CARD = resolve("tiny-wan")

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import in_place
 from memtools import cached_pipeline, fields_for, plain_frames
 
 import videogen
 import videogen.generation as gen
 from videogen.catalog import resolve
 from videogen.memory import preset
-from videogen.memory.apply import in_place
 
 CARD = resolve("tiny-wan")
 

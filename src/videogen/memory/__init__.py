@@ -31,9 +31,3 @@ __all__ = [
     "retry_plan",
     "write_gguf",
 ]
-
-
-def __getattr__(name: str) -> object:
-    if name == "plan":  # moved beside generate(): memory imports nothing of generation
-        raise AttributeError("videogen.memory.plan moved: use videogen.plan (videogen/planning.py)")
-    raise AttributeError(f"module 'videogen.memory' has no attribute {name!r}")
