@@ -214,7 +214,7 @@ def test_sidecar_records_the_save_and_a_checkable_hash(tmp_path: Path) -> None:
 
 
 def test_leftovers_of_dead_saves_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
-    host = saving._host_tag()
+    host = saving.host_tag()
     dead_proc = subprocess.Popen(["true"])
     dead_proc.wait()
     dead = dead_proc.pid

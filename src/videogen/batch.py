@@ -96,11 +96,11 @@ class BatchPlan:
 
 def check_options(fmt: str, crf: int | None) -> None:
     """The batch's output options, checked before anything runs."""
-    from .writers import _check_crf
+    from .writers import check_crf
 
     if fmt not in FORMATS:
         raise SpecError(f"fmt={fmt!r}: a batch writes one of {', '.join(FORMATS)}, e.g. fmt='mp4'", field="fmt")
-    _check_crf(crf, fmt)
+    check_crf(crf, fmt)
 
 
 def plan_batch(
@@ -200,14 +200,14 @@ def run_one(
 def remove_replaced(paths: Iterable[Path], index: int) -> None:
     """Remove earlier outputs of spec `index` (another name: its spec changed) and their sidecars, once the new
     output is saved; only those whose sidecar says they are that spec's batch output."""
-    from .saving import _remove
+    from .atomic import remove
 
     for path in paths:
         batch = batch_record(read_sidecar(path))
         if batch is None or batch.get("index") != index:
             continue
-        _remove(path)
-        _remove(metadata_path(path))
+        remove(path)
+        remove(metadata_path(path))
         logger.info("batch: removed %s, the output of an earlier version of spec %d", path, index)
 
 

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import write_text_atomically
 from .errors import SaveError, SpecError
-from .saving import _temp_name, content_sha256, metadata_path
+from .saving import content_sha256, metadata_path
 from .specformats import load_json, read_text
 
 if TYPE_CHECKING:
@@ -270,14 +271,7 @@ class BatchReport:
     def write(self) -> None:
         """Replace `batch.json` at once: readers see the previous or this version, never a partial file."""
         text = json.dumps(self.as_dict(), indent=2, default=str) + "\n"
-        tmp = _temp_name(self.path)  # a name saving.clean_stale_temps removes if this process is killed
-        try:
-            with open(tmp, "x", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text_atomically(self.path, text, durable=False)  # rewritten often: a crash keeps the previous one
 
 
 def read_report(out_dir: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -113,7 +113,7 @@ class _Worker:
         """Who this process is, and whether it sees the batch folder (the driver's marker file `check`)."""
         import socket
 
-        from .saving import host_tag
+        from .atomic import host_tag
 
         return {"host": socket.gethostname(), "tag": host_tag(), "pid": os.getpid(), "sees": os.path.exists(check)}
 
@@ -256,9 +256,9 @@ class _Driver:
         report.workers = []
 
     def run(self) -> Generator[BatchItem, None, None]:
-        from .saving import _temp_name
+        from .atomic import temp_name
 
-        check = _temp_name(self.plan.out_dir / "ray-check")  # a temp name: removed by the next run if we die
+        check = temp_name(self.plan.out_dir / "ray-check")  # a temp name: removed by the next run if we die
         check.touch()
         self.check = str(check.resolve())
         left = len(self.plan.jobs)

@@ -320,8 +320,8 @@ def mid_size(family: str) -> Path:
     """The mid-size random-weight pipeline folder of `family` (built once, atomically): a copy of its tiny pipeline
     with the transformer rebuilt at the `MID` size, seeded, saved with `save_pretrained`; the name says the shape."""
     import shutil
-    import tempfile
 
+    from .atomic import build_folder_atomically
     from .tiny import cache_root, tiny_pipeline
 
     tiny = tiny_pipeline(family, "t2v")
@@ -336,20 +336,13 @@ def mid_size(family: str) -> Path:
     transformer_cls = getattr(diffusers, config["_class_name"])
     torch.manual_seed(0)
     transformer = transformer_cls(**{**{k: v for k, v in config.items() if not k.startswith("_")}, **MID[family]})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{family}-mid.", dir=target.parent))
-    try:
-        shutil.copytree(tiny, tmp, dirs_exist_ok=True)
-        shutil.rmtree(tmp / "transformer")
-        transformer.save_pretrained(tmp / "transformer")
-        try:
-            tmp.rename(target)
-        except OSError:  # another process built it meanwhile
-            if not (target / "model_index.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    def build(folder: Path) -> None:
+        shutil.copytree(tiny, folder, dirs_exist_ok=True)
+        shutil.rmtree(folder / "transformer")
+        transformer.save_pretrained(folder / "transformer")
+
+    return build_folder_atomically(target, build, done="model_index.json")  # another process may finish first
 
 
 # ---- output ---------------------------------------------------------------------------------------

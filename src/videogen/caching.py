@@ -401,14 +401,9 @@ def load_ratios(key: str) -> list[float] | None:
 
 def save_ratios(key: str, ratios: Any, about: Mapping[str, Any] | None = None) -> Path:
     """Store calibrated MagCache ratios under `key` (atomically); returns the file."""
-    import os
-    import tempfile
+    from .atomic import write_text_atomically
 
     checked = _knob("magcache", "mag_ratios", KNOBS["magcache"]["mag_ratios"], ratios)
     path = ratios_path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"mag_ratios": checked, **dict(about or {})}, f, indent=1, default=repr)
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps({"mag_ratios": checked, **dict(about or {})}, indent=1, default=repr))
     return path

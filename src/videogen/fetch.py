@@ -87,10 +87,10 @@ def fetch(url: str, field: str, kind: str = "image") -> Iterator[Path]:
             f"{field}: {url!r} is not an http(s) URL; pass an http:// or https:// URL or a local path", field=field
         )
     timeout, max_bytes = fetch_limits(field, kind)
-    fd, name = tempfile.mkstemp(prefix="videogen-fetch-", suffix=_suffix(url))
-    path = Path(name)
+    with tempfile.NamedTemporaryFile(prefix="videogen-fetch-", suffix=_suffix(url), delete=False) as out:
+        path = Path(out.name)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(path, "wb") as out:
             _download(url, out, field, kind, timeout, max_bytes)
         yield path
     finally:

@@ -71,12 +71,14 @@ def write_or_check(
     """The `python -m …` command of a generated file: `--write` rewrites it, else exit 1 when it is stale."""
     import argparse
 
+    from .atomic import write_text_atomically
+
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--write", action="store_true", help=f"write {file.name} (else: check it is current)")
     args = parser.parse_args(argv)
     content = text()
     if args.write:
-        file.write_text(content, encoding="utf-8")
+        write_text_atomically(file, content)
         print(f"wrote {file}")
         return 0
     current = file.read_text(encoding="utf-8") if file.is_file() else ""

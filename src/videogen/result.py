@@ -57,9 +57,9 @@ class VideoResult:
         `videogen.writers.write_video`). Atomic; refuses to replace an existing output unless `overwrite=True`.
         Returns the path written.
         """
-        from .writers import _write
+        from .writers import write_frames
 
-        return _write(self.frames, path, self.fps, self.metadata, overwrite, crf=crf)
+        return write_frames(self.frames, path, self.fps, self.metadata, overwrite, crf=crf)
 
     def to_pil(self) -> list[Any]:
         """The frames as PIL images."""
@@ -123,7 +123,7 @@ def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF) -> bytes
     """The frames as a display-quality mp4: scaled down to `DISPLAY_MAX_WIDTH` when wider, even-sized."""
     import numpy as np
 
-    from .writers import _write_mp4
+    from .writers import write_mp4
 
     t, h, w = (int(n) for n in frames.shape[:3])
     if w > DISPLAY_MAX_WIDTH:
@@ -135,7 +135,7 @@ def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF) -> bytes
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "display.mp4"
-        _write_mp4(frames, path, {"fps": fps, "crf": crf}, "")
+        write_mp4(frames, path, {"fps": fps, "crf": crf}, "")
         return path.read_bytes()
 
 

@@ -31,15 +31,14 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import stat
 import sys
 import time
-import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .atomic import host_tag, remove, temp_name
 from .errors import OutputExistsError, SaveError, VideoGenError
 
 logger = logging.getLogger("videogen")
@@ -144,7 +143,7 @@ def save_atomically(
     old sidecar moves aside, the output goes into place, then the new sidecar (the module docstring's order).
     On any failure the temps are removed and the old pair stays; an `OSError` becomes a `SaveError`."""
     sidecar = metadata_path(target)
-    tmp = _temp_name(target)
+    tmp = temp_name(target)
     side_tmp: Path | None = None
     aside: Path | None = None  # the previous sidecar, moved out of the way
     displaced: Path | None = None  # the previous png folder, after the swap
@@ -153,11 +152,11 @@ def save_atomically(
         _create_temp(tmp, kind, target)
         write(tmp)
         text = describe(tmp)
-        side_tmp = _temp_name(sidecar)
+        side_tmp = temp_name(sidecar)
         _write_text(side_tmp, text)
         # commit: old sidecar out, video in, new sidecar in; a sidecar never sits beside another video
         if sidecar.exists() or sidecar.is_symlink():
-            aside = _temp_name(sidecar)
+            aside = temp_name(sidecar)
             os.replace(sidecar, aside)
         displaced = _move_into_place(tmp, target, kind, overwrite)
         placed = True
@@ -170,8 +169,8 @@ def save_atomically(
                 aside = None
             except OSError:
                 pass
-        _remove(tmp)
-        _remove(side_tmp)
+        remove(tmp)
+        remove(side_tmp)
         if isinstance(exc, OSError) and not isinstance(exc, VideoGenError):
             raise SaveError(
                 f"path: could not save {str(target)!r}: {_reason(exc)}; check that the folder is "
@@ -179,8 +178,8 @@ def save_atomically(
             ) from exc
         raise
     finally:
-        _remove(aside)
-        _remove(displaced)
+        remove(aside)
+        remove(displaced)
 
 
 def file_size(path: Path) -> int:
@@ -238,14 +237,6 @@ def _check_existing(target: Path, sidecar: Path, kind: str, overwrite: bool) -> 
 # ---- temporary names, atomic moves, leftovers
 
 
-def _temp_name(target: Path, kind: str = "tmp") -> Path:
-    """A fresh hidden name beside `target`: `.<name>.<host>-<pid>-<id>.tmp<suffix>` (the suffix lets tools pick
-    the format), or `.<name>.<host>-<pid>-<id>.old` for a folder moved aside (full name, to put it back)."""
-    name = target.name if kind == "old" else target.name[:96]
-    suffix = target.suffix if kind == "tmp" else ""
-    return target.with_name(f".{name}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.{kind}{suffix}")
-
-
 def _create_temp(tmp: Path, kind: str, target: Path) -> None:
     """Create the empty temp file or folder (usual permissions, from the umask): proves the folder writable."""
     try:
@@ -282,7 +273,7 @@ def _move_into_place(new: Path, target: Path, kind: str, overwrite: bool) -> Pat
         return None
     if _renameat2(new, target, _RENAME_EXCHANGE):  # one atomic swap: `new` now holds the old folder
         return new
-    old = _temp_name(target, "old")
+    old = temp_name(target, "old")
     os.replace(target, old)
     try:
         os.replace(new, target)
@@ -352,7 +343,7 @@ def clean_stale_temps(
             continue
         if match:
             gone = (match["host"], int(match["pid"])) in dead or (
-                match["host"] == _host_tag() and not _pid_alive(int(match["pid"]))
+                match["host"] == host_tag() and not _pid_alive(int(match["pid"]))
             )
         elif legacy_old:
             gone = not _pid_alive(int(legacy_old["pid"]))
@@ -374,29 +365,11 @@ def clean_stale_temps(
                     continue
                 except OSError:
                     pass
-        _remove(path)
+        remove(path)
         handled.append(path)
     if handled:
         logger.info("cleaned %d leftover(s) of interrupted saves in %s", len(handled), folder)
     return handled
-
-
-def host_tag() -> str:
-    """This host and pid namespace as temp names carry it (see `clean_stale_temps`'s `dead`)."""
-    return _host_tag()
-
-
-@functools.lru_cache(maxsize=1)
-def _host_tag() -> str:
-    """8 hex digits naming this host and pid namespace: pids in temp names are only checked where they mean
-    something."""
-    import socket
-
-    try:
-        namespace = os.readlink("/proc/self/ns/pid")
-    except OSError:
-        namespace = ""
-    return hashlib.sha256(f"{socket.gethostname()}|{namespace}".encode()).hexdigest()[:8]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -409,18 +382,6 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return True  # e.g. another user's process
     return True
-
-
-def _remove(path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def _reason(exc: OSError) -> str:

@@ -28,7 +28,6 @@ import hashlib
 import inspect
 import json
 import logging
-import os
 import threading
 import time
 import weakref
@@ -190,12 +189,10 @@ def _read(key: str) -> Simulation | None:
 
 def _write(key: str, sim: Simulation) -> None:
     """Keep a simulation on disk (atomically; a cache that can't be written is only logged)."""
-    folder = _folder()
+    from .atomic import write_text_atomically
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(dataclasses.asdict(sim)))
-        os.replace(tmp, folder / f"{key}.json")
+        write_text_atomically(_folder() / f"{key}.json", json.dumps(dataclasses.asdict(sim)), durable=False)
     except OSError as exc:
         logger.info("simulation not cached: %s", exc)
 

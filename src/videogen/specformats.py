@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingDependencyError, SaveError, SpecError
-from .saving import FileTooLargeError, NotRegularFileError, _remove, _temp_name, open_regular
+from .atomic import write_text_atomically
+from .errors import MissingDependencyError, SpecError
+from .saving import FileTooLargeError, NotRegularFileError, open_regular
 
 #: file suffix → format
 FORMATS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
@@ -118,25 +119,6 @@ def write_entries(documents: Sequence[dict[str, Any]], path: str | os.PathLike[s
         text = tomli_w.dumps(docs[0] if single else {TOML_LIST_KEY: docs})
     write_text_atomically(target, text)
     return target
-
-
-def write_text_atomically(target: Path, text: str) -> None:
-    """`text` in `target`, complete or not at all: written to a temp name beside it (saving.py's names, so a killed
-    write's leftover is cleaned by the next save there), flushed to disk, then renamed into place."""
-    tmp = _temp_name(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        _remove(tmp)
-        raise SaveError(f"path: could not write {str(target)!r}: {exc.strerror or exc}") from exc
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 # ---- reading

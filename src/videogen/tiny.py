@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic import build_folder_atomically, move_into_place
+
 if TYPE_CHECKING:
     from .card import ModelCard
 
@@ -67,22 +69,13 @@ def tiny_folder(family: str, variant: str) -> Path:
             return target
         import torch
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        def build(folder: Path) -> None:
             logger.info("building tiny %s/%s in %s", family, variant, target)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
-                fam.build_tiny(variant, tmp)
-            try:
-                os.replace(tmp, target)
-            except OSError:  # another process finished first
-                if not (target / "model_index.json").is_file():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                fam.build_tiny(variant, folder)
+
+        build_folder_atomically(target, build, done="model_index.json")  # another process may finish first
     return target
 
 
@@ -190,8 +183,7 @@ def tiny_lora(family: str = "wan", rank: int = 4) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".lora.", dir=cache_root() / "tiny"))
     try:
         pipe_cls.save_lora_weights(tmp, transformer_lora_layers=get_peft_model_state_dict(transformer))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp / target.name, target)
+        move_into_place(tmp / target.name, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -97,10 +97,10 @@ def write_video(
     Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s docstring for what a
     crash can leave. Returns the path written.
     """
-    return _write(frames, path, fps, metadata, overwrite, crf=crf)
+    return write_frames(frames, path, fps, metadata, overwrite, crf=crf)
 
 
-def _write(
+def write_frames(
     frames: Any,
     path: str | os.PathLike,
     fps: float,
@@ -112,7 +112,7 @@ def _write(
     """`write_video`; its warnings point at the user's call (the first frame outside videogen)."""
     target = Path(path).expanduser()
     kind = output_kind(target)
-    crf = _check_crf(crf, kind)
+    crf = check_crf(crf, kind)
     fps = _check_fps(fps)
     array = _check_frames(frames)
     prepare_target(target, kind, overwrite)
@@ -138,7 +138,7 @@ def _write(
 # ---- checks and the plan of what gets written
 
 
-def _check_crf(crf: Any, kind: str) -> int:
+def check_crf(crf: Any, kind: str) -> int:
     if crf is None:
         return DEFAULT_CRF
     if kind != "mp4":
@@ -232,7 +232,7 @@ def _gif_delay_cs(fps: float) -> int:
 # ---- the writers: each writes complete `frames` to `path` (a created, empty temp file or folder)
 
 
-def _write_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str) -> None:
+def write_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str) -> None:
     import subprocess
     import tempfile
     from fractions import Fraction
@@ -336,4 +336,4 @@ def _write_png(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedde
         Image.fromarray(frame).save(path / FRAME_NAME.format(i), format="PNG")
 
 
-_WRITERS = {"mp4": _write_mp4, "gif": _write_gif, "webp": _write_webp, "png": _write_png}
+_WRITERS = {"mp4": write_mp4, "gif": _write_gif, "webp": _write_webp, "png": _write_png}

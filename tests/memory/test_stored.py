@@ -16,7 +16,7 @@ import videogen
 from videogen.memory import stored
 from videogen.memory.activations import live_defaults
 from videogen.memory.components import live_annotated_components, live_batches_guidance, probe_capabilities
-from videogen.memory.estimate import _stats
+from videogen.memory.estimate import counted_stats
 from videogen.memory.regenerate import dumps, generate
 from videogen.runtime import gpu_driver_files
 
@@ -64,7 +64,7 @@ def test_a_plan_from_stored_data_is_the_live_one(model: str, gpu: str | None, mo
 
 def _live_calls() -> tuple[int, ...]:
     """How often each live reader was called (its cache's hits + misses)."""
-    readers = (_stats, probe_capabilities, live_defaults, live_annotated_components, live_batches_guidance)
+    readers = (counted_stats, probe_capabilities, live_defaults, live_annotated_components, live_batches_guidance)
     return tuple(f.cache_info().hits + f.cache_info().misses for f in readers)
 
 

@@ -67,7 +67,7 @@ class ModuleStats:
     tile: int | None = None
 
 
-def _config_key(component: Component) -> str:
+def config_key(component: Component) -> str:
     return json.dumps(component.config or {}, sort_keys=True, default=str)
 
 
@@ -104,7 +104,7 @@ def buildable_config(component: Component) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=64)
-def _stats(class_name: str, library: str, config_key: str) -> ModuleStats:
+def counted_stats(class_name: str, library: str, config_key: str) -> ModuleStats:
     import torch
 
     component = Component("x", class_name, library, json.loads(config_key) or None)
@@ -164,12 +164,12 @@ def module_stats(component: Component) -> ModuleStats | None:
     """Parameter counts of `component` (None when its config is unknown)."""
     if component.config is None:
         return None
-    key = _config_key(component)
+    key = config_key(component)
     found, fields = stored.stats(component.class_name, component.library, key)
     if found:  # counted when configs/planning.json was generated (memory/stored.py)
         return ModuleStats(**fields) if fields is not None else None
     try:
-        counted: ModuleStats | None = _stats(component.class_name, component.library, key)
+        counted: ModuleStats | None = counted_stats(component.class_name, component.library, key)
     except Exception as exc:  # noqa: BLE001 - an odd config: say it is unknown rather than guess
         logger.info("could not build %s on the meta device: %s", component.class_name, exc)
         counted = None

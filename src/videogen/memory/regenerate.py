@@ -19,7 +19,7 @@ from ..archs import arch_config, known_archs
 from ..generated import write_or_check
 from .activations import live_defaults
 from .components import Component, live_annotated_components, live_batches_guidance, probe_capabilities
-from .estimate import _config_key, _stats
+from .estimate import config_key, counted_stats
 from .stored import FILE, REGENERATE, installed_versions, stats_key, storable
 
 
@@ -34,7 +34,8 @@ def _arch_parts(arch: str) -> dict[str, dict[str, Any]]:
 
 def _counted(class_name: str, library: str, config: dict[str, Any]) -> dict[str, Any] | None:
     try:
-        return dataclasses.asdict(_stats(class_name, library, _config_key(Component("x", class_name, library, config))))
+        key = config_key(Component("x", class_name, library, config))
+        return dataclasses.asdict(counted_stats(class_name, library, key))
     except Exception:  # noqa: BLE001 - as estimate.module_stats: a config that can't be built has no counts
         return None
 
@@ -55,7 +56,7 @@ def generate() -> dict[str, Any]:
         stats[arch] = {}
         for name, part in _arch_parts(arch).items():
             config = part["config"]
-            key = _config_key(Component("x", part["class"], part["library"], config))
+            key = config_key(Component("x", part["class"], part["library"], config))
             stats[arch][name] = {
                 "class": part["class"],
                 "key": stats_key(part["class"], part["library"], key),

@@ -28,13 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text_atomically
 from ..generated import load_if_current, versions_of
 
 logger = logging.getLogger("videogen")
@@ -56,7 +55,7 @@ def data() -> dict[str, Any] | None:
 
 
 def stats_key(class_name: str, library: str, config_key: str) -> str:
-    """What a component's stored counts are looked up by: its class and its config (`estimate._config_key`)."""
+    """What a component's stored counts are looked up by: its class and its config (`estimate.config_key`)."""
     return hashlib.sha256(f"{library}:{class_name}:{config_key}".encode()).hexdigest()[:20]
 
 
@@ -197,11 +196,7 @@ def save_learned() -> None:
         for section in ("stats", "classes", "pipelines"):
             merged[section] = {**on_disk.get(section, {}), **learned[section]}
         try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".planning-", suffix=".tmp", dir=file.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(merged, f, sort_keys=True)
-            os.replace(tmp, file)
+            write_text_atomically(file, json.dumps(merged, sort_keys=True), durable=False)
         except OSError as exc:
             logger.info("videogen: could not save the planning cache %s: %s", file, exc)
             return
