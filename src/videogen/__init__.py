@@ -21,6 +21,7 @@ _EXPORTS = {
     "generate": "videogen.generation",
     "generate_many": "videogen.batch_ray",  # the in-process runner unless ray= is given
     "prepare": "videogen.generation",
+    "Prepared": "videogen.generation",
     "calibrate": "videogen.calibration",
     "expand": "videogen.sweep",
     "replay": "videogen.replaying",
@@ -59,7 +60,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         SpecError,
         VideoGenError,
     )
-    from .generation import generate, prepare
+    from .generation import Prepared, generate, prepare
     from .memory import MemoryPlan
     from .pipeline import clear_cache
     from .planning import plan

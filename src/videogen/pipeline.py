@@ -178,7 +178,9 @@ CACHE = PipelineCache()
 
 
 def clear_cache() -> None:
-    """Drop every cached pipeline and free the memory it held."""
+    """Drop every pipeline this process keeps loaded (the pipeline cache) and free the memory they held.
+
+    Files on disk stay: tiny models, MagCache ratios, the Hub cache."""
     CACHE.clear()
 
 
