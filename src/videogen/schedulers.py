@@ -316,13 +316,12 @@ def check_schedule(spec: VideoSpec, card: ModelCard, family: Family, class_name:
             f"take; use scheduler= one of {', '.join(usable) or own}",
             field="scheduler",
         )
-    from .signatures import scheduler_info
-
-    takes = (scheduler_info(name) or {}).get("init") or {}
-    effective = {**config, **_flow_defaults(name, family.flow_matching, _flow_shift(config)), **kwargs}
-    _check_one_step(spec, card, name, {k: v for k, v in effective.items() if k in takes}, passed)
     if parsed is not None:
-        _check_dry_run(spec, card, family, class_name, config, name, kwargs, passed)
+        _check_dry_run(spec, card, family, class_name, config, name, kwargs, passed, swapped=True)
+    elif steps == 1 or from_spec:  # the model's own scheduler on a schedule its defaults don't vouch for
+        if name == "FlowMatchEulerDiscreteScheduler":  # its set_timesteps always stretches to shift_terminal
+            _check_one_step(spec, card, name, config, passed)
+        _check_dry_run(spec, card, family, class_name, config, name, {}, passed, swapped=False)
 
 
 def _takes(names: list[str], passed: Mapping[str, Any]) -> list[str]:
@@ -372,9 +371,10 @@ def _check_dry_run(
     name: str,
     kwargs: Mapping[str, Any],
     passed: Mapping[str, Any],
+    swapped: bool,
 ) -> None:
-    """The swapped scheduler, built from the model's config with the spec's arguments, makes the schedule the
-    call asks for (one `set_timesteps` as the pipeline calls it): else a SpecError with what works instead."""
+    """The scheduler (`swapped`: the spec's, built from the model's config with the spec's arguments; else the
+    model's own) makes the schedule the call asks for (`_schedule_problem`): else a SpecError with what works."""
     steps = spec.filled_int("steps")
 
     def attempt(scheduler_name: str, arguments: Mapping[str, Any], n: int) -> str | None:
@@ -383,6 +383,22 @@ def _check_dry_run(
     problem = attempt(name, kwargs, steps)
     if problem is None:
         return
+    if not swapped:
+        custom = next((s for s in passed.values() if s is not None and s in spec.extra), None)
+        if custom is not None:
+            raise SpecError(
+                f"extra[{custom!r}]: {card.name}'s scheduler {name} can't make a schedule of them for "
+                f"{class_name} ({problem}); leave extra[{custom!r}] out, or give values it can (steps sets "
+                "the schedule)",
+                field="extra",
+            )
+        more = next((n for n in range(steps + 1, steps + 9) if attempt(name, kwargs, n) is None), None)
+        raise SpecError(
+            f"steps={steps} is not valid for {card.name}: its scheduler {name} can't make a {steps}-step "
+            f"schedule ({problem})" + (f"; nearest valid value: steps={more}" if more else ""),
+            field="steps",
+            valid=more,
+        )
     if kwargs and attempt(name, {}, steps) is None:
         from .signatures import scheduler_info
 
@@ -459,17 +475,25 @@ def _schedule_problem(
         sigmas = np.asarray(sigmas, dtype=np.float64) if sigmas is not None else np.zeros(1)
     except Exception as exc:  # noqa: BLE001 - whatever the scheduler raises is the answer
         return _raised(exc)
-    if timesteps.size == 0:
+    from .signatures import pipeline_signature
+
+    start = 0
+    if spec.task == "v2v":  # diffusers' get_timesteps: the last int(steps * strength) steps of the schedule
+        strength = spec.extra.get("strength", family.v2v_strength)
+        start = (steps - min(int(steps * float(strength)), steps)) * int(getattr(scheduler, "order", 1))
+    if timesteps[start:].size == 0:
         return "it makes no timesteps"
-    if not (np.isfinite(timesteps).all() and np.isfinite(sigmas).all()):
+    # the part the call runs (a video-to-video call runs the tail, whose sigmas its steps check)
+    if not (np.isfinite(timesteps[start:]).all() and (start or np.isfinite(sigmas).all())):
         return "it makes non-finite timesteps or sigmas (NaN: a black video)"
-    return _simulate(scheduler)
+    return _simulate(scheduler, start, pipeline_signature(class_name).begin_index)
 
 
-def _simulate(scheduler: Any) -> str | None:
-    """The schedule run on a toy latent with a toy prediction (noise): the scheduler's own arithmetic must stay
-    finite (some classes divide by a zero sigma on a short or foreign schedule: a black video). Schedulers whose
-    `step` needs more than (model_output, timestep, sample), which their pipelines call specially, are not run."""
+def _simulate(scheduler: Any, start: int, begin_index: bool) -> str | None:
+    """The schedule from `start` run on a toy latent with a toy prediction (noise), as the pipeline steps through
+    it (setting the begin index when it does): the scheduler's own arithmetic must stay finite (some classes
+    divide by a zero sigma on a short or foreign schedule: a black video). Schedulers whose `step` needs more than
+    (model_output, timestep, sample), which their pipelines call specially, are not run."""
     import inspect
 
     import torch
@@ -482,8 +506,10 @@ def _simulate(scheduler: Any) -> str | None:
     generator = torch.Generator("cpu").manual_seed(0)
     extra = {"generator": generator} if "generator" in params else {}
     sample = torch.randn((1, 4, 4, 4), generator=generator) * float(getattr(scheduler, "init_noise_sigma", 1.0))
+    if begin_index and hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
     try:
-        for t in scheduler.timesteps:
+        for t in scheduler.timesteps[start:]:
             if hasattr(scheduler, "scale_model_input"):
                 scheduler.scale_model_input(sample, t)  # Euler-like classes check it was called
             prediction = 0.1 * torch.randn(sample.shape, generator=generator)

@@ -49,6 +49,9 @@ class PipelineSignature:
     #: `retrieve_timesteps`: "timesteps", "sigmas", "mu") → None when it always passes one (computed in the
     #: call), else the `__call__` parameter it passes on (only when the caller gives it)
     schedule: dict[str, str | None] = field(default_factory=dict)
+    #: the call sets the scheduler's begin index (`set_begin_index`), so its steps count from there rather than
+    #: look their timestep up in the schedule
+    begin_index: bool = False
     #: the parameter names (what `inspect.signature(cls.__call__).parameters` has, less self)
     names: frozenset[str] = field(init=False)
 
@@ -77,7 +80,9 @@ def pipeline_signature(class_name: str) -> PipelineSignature:
         from .imports import diffusers_attr
 
         entry = describe_pipeline(diffusers_attr(class_name))
-    return PipelineSignature(class_name, entry["call"], entry["lora"], entry.get("schedule", {}))
+    return PipelineSignature(
+        class_name, entry["call"], entry["lora"], entry.get("schedule", {}), entry.get("begin_index", False)
+    )
 
 
 def scheduler_names() -> list[str]:
@@ -200,16 +205,31 @@ def describe_parameter(param: Any) -> dict[str, Any]:
 
 
 def describe_pipeline(cls: type) -> dict[str, Any]:
-    """{"lora": takes LoRAs, "schedule": `schedule_arguments`, "call": {parameter: describe_parameter}} of a
-    pipeline class."""
+    """{"lora": takes LoRAs, "schedule": `schedule_arguments`, "begin_index": `sets_begin_index`, "call":
+    {parameter: describe_parameter}} of a pipeline class."""
     import inspect
 
     params = inspect.signature(cls.__call__).parameters
     return {
         "lora": hasattr(cls, "load_lora_weights"),
         "schedule": schedule_arguments(cls.__call__),
+        "begin_index": sets_begin_index(cls),
         "call": {name: describe_parameter(p) for name, p in params.items() if name != "self"},
     }
+
+
+def sets_begin_index(cls: type) -> bool:
+    """Whether the pipeline's `__call__` (or the `get_timesteps` it calls for video-to-video) sets the scheduler's
+    begin index: its steps then count from there instead of looking their timestep up in the schedule."""
+    import inspect
+
+    for method in (cls.__call__, getattr(cls, "get_timesteps", None)):
+        try:
+            if method is not None and ".set_begin_index(" in inspect.getsource(method):
+                return True
+        except (OSError, TypeError):
+            continue
+    return False
 
 
 #: the parameters of diffusers' `retrieve_timesteps(scheduler, num_inference_steps, device, timesteps, sigmas,
@@ -357,8 +377,9 @@ def dumps(data: dict[str, Any]) -> str:
         ' "pipelines": {',
     ]
     for i, (name, entry) in enumerate(data["pipelines"].items()):
-        schedule = one(entry.get("schedule", {}))
-        lines.append(f'  {one(name)}: {{"lora": {one(entry["lora"])}, "schedule": {schedule}, "call": {{')
+        head = f'"lora": {one(entry["lora"])}, "schedule": {one(entry.get("schedule", {}))}'
+        head += f', "begin_index": {one(entry.get("begin_index", False))}'
+        lines.append(f'  {one(name)}: {{{head}, "call": {{')
         params = [f"   {one(p)}: {one(d)}" for p, d in entry["call"].items()]
         lines.append(",\n".join(params))
         lines.append("  }}" + ("," if i < len(data["pipelines"]) - 1 else ""))
