@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 #: integer scheduler arguments (num_train_timesteps, solver_order, ...) size its tables: at most this
 MAX_SCHEDULER_INT = 100_000
+#: how a scheduler's refusal of its arguments (the class raising as it is built) starts
+REFUSES = "refuses them"
 
 
 def parse_scheduler(value: Any) -> tuple[str, dict[str, Any]] | None:
@@ -259,13 +261,29 @@ def compatible_schedulers(own: str, flow_matching: bool) -> list[str]:
     return sorted(set(info.get("compatibles") or ()) | {own})
 
 
+def usable_schedulers(card: ModelCard, family: Family, class_name: str) -> list[str]:
+    """The scheduler classes a spec can name for `card` run by pipeline `class_name` without the class itself
+    being refused: compatible with the model's scheduler, taking the timestep arguments the pipeline always
+    passes, installed (its arguments and the schedule at the spec's steps are checked per spec)."""
+    config = pipeline_scheduler(card, family)
+    if config is None:
+        return sorted(FLOW_SCHEDULERS) if family.flow_matching else []
+    always = {arg: None for arg, source in _schedule_arguments(class_name).items() if source is None}
+    names = compatible_schedulers(config["_class_name"], family.flow_matching)
+    return [n for n in _takes(names, always) if _installed(n)]
+
+
+def _schedule_arguments(class_name: str) -> dict[str, str | None]:
+    from .signatures import pipeline_signature
+
+    return pipeline_signature(class_name).schedule
+
+
 def _passed_arguments(spec: VideoSpec, card: ModelCard, class_name: str) -> dict[str, str | None]:
     """The timestep arguments this call hands the scheduler's `set_timesteps` (argument → the `extra` key or
     card default it comes from; None: the pipeline computes it)."""
-    from .signatures import pipeline_signature
-
     out = {}
-    for arg, source in pipeline_signature(class_name).schedule.items():
+    for arg, source in _schedule_arguments(class_name).items():
         if source is None or spec.extra.get(source) is not None or card.call_defaults.get(source) is not None:
             out[arg] = source
     return out
@@ -404,9 +422,10 @@ def _check_dry_run(
 
         init = (scheduler_info(name) or {}).get("init") or {}
         defaults = ", ".join(f"{k}={init[k].get('default')}" for k in kwargs if k in init)
+        what = problem if problem.startswith(REFUSES) else f"can't make {card.name}'s {steps}-step schedule with them"
+        why = "" if problem.startswith(REFUSES) else f" ({problem})"
         raise SpecError(
-            f"scheduler arguments {dict(kwargs)}: {name} can't make {card.name}'s {steps}-step schedule with "
-            f"them ({problem}); its defaults: {defaults or 'leave them out'}",
+            f"scheduler arguments {dict(kwargs)}: {name} {what}{why}; its defaults: {defaults or 'leave them out'}",
             field="scheduler",
         )
     more = next((n for n in range(steps + 1, steps + 9) if attempt(name, kwargs, n) is None), None)
@@ -466,6 +485,9 @@ def _schedule_problem(
         cls = diffusers_attr(name)
         defaults = _flow_defaults(name, family.flow_matching, _flow_shift(config))
         scheduler = family.call_scheduler(cls.from_config(dict(config), **{**defaults, **kwargs}), class_name)
+    except Exception as exc:  # noqa: BLE001 - the class refuses the arguments on this config
+        return f"{REFUSES} on {card.name}'s scheduler config ({_raised(exc)})"
+    try:
         if "timesteps" in arguments or "sigmas" in arguments:
             scheduler.set_timesteps(device="cpu", **arguments)
         else:
