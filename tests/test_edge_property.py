@@ -160,6 +160,20 @@ CRASHES: list[tuple[str, dict[str, Any], str, list[str]]] = [
         "height",
         ["rope_max_seq_len=32", "height=512"],
     ),
+    # first-last-frame on one frame: WanImageToVideoPipeline pads num_frames - 2 frames between the images
+    (
+        "wan flf2v one frame (RuntimeError: negative dimension)",
+        {"model": "tiny-wan-flf2v", "image": IMG, "last_image": IMG, "num_frames": 1},
+        "num_frames",
+        ["two different frames", "num_frames=5"],
+    ),
+    # SVD's image encoder blurs the image with reflect padding before resizing it: RuntimeError on a 1-px side
+    (
+        "svd 1x1 image (RuntimeError: padding)",
+        {"model": "tiny-svd", "image": np.full((1, 1, 3), 200, np.uint8)},
+        "image",
+        ["1x1", "at least 2x2"],
+    ),
     # LoRA sources that are no LoRA: a generic error at load ("x" first tried the network)
     ("lora /etc/passwd", {"model": "tiny-wan", "loras": ["/etc/passwd"]}, "loras", [".safetensors or .bin"]),
     ("lora 'x'", {"model": "tiny-wan", "loras": ["x"]}, "loras", ["not a Hub repo id (org/name)", "LoRA('org/name'"]),
@@ -193,8 +207,19 @@ def test_crash_found_is_a_spec_error_before_any_load(
         {"model": "tiny-wan", "num_frames": 125, "steps": 1},
         {"model": "tiny-svd", "image": IMG, "scheduler": "PNDMScheduler", "steps": 4},
         {"model": "tiny-wan", "scheduler": {"name": "UniPCMultistepScheduler", "shift_terminal": 0.2}},
+        {"model": "tiny-wan-flf2v", "image": IMG, "last_image": IMG, "num_frames": 1, "snap": True},
+        {"model": "tiny-svd", "image": np.full((2, 2, 3), 200, np.uint8)},
     ],
-    ids=["ltx 2 steps", "ltx UniPC", "ltx one custom step", "wan 125 frames", "svd PNDM 4 steps", "UniPC float flag"],
+    ids=[
+        "ltx 2 steps",
+        "ltx UniPC",
+        "ltx one custom step",
+        "wan 125 frames",
+        "svd PNDM 4 steps",
+        "UniPC float flag",
+        "flf2v snapped to 5 frames",
+        "svd 2x2 image",
+    ],
 )
 def test_the_values_next_to_a_refusal_run(fields: dict) -> None:
     """What the refusals point to runs: finite frames of the spec's shape (no rule refuses too much)."""

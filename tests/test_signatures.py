@@ -86,6 +86,8 @@ def _fits_live(annotation: Any, value: Any) -> bool | None:
         return None if None in verdicts else all(verdicts)
     if origin is list:
         return False
+    if origin is typing.Literal:
+        return any(type(value) is type(v) and value == v for v in typing.get_args(annotation))
     return None
 
 
@@ -154,3 +156,70 @@ def test_a_scheduler_whose_package_is_missing_is_named_before_loading(name: str,
     else:  # installed: the arguments are read from the class once it is imported
         with pytest.raises(videogen.SpecError, match="not an argument"):
             check_before_load(videogen.prepare(**spec, scheduler={"name": name, "bogus_argument": 1}))
+
+
+def test_scheduler_argument_trees_agree_with_the_live_annotations() -> None:
+    """Scheduler `__init__` annotations (Literal included) checked from the stored trees as from the classes."""
+    from videogen.imports import diffusers_attr
+    from videogen.signatures import fits
+
+    checked = 0
+    for name, entry in stored()["schedulers"].items():
+        if "init" not in entry:
+            continue
+        params = inspect.signature(diffusers_attr(name).__init__).parameters
+        for key, described in entry["init"].items():
+            if params[key].annotation is inspect.Parameter.empty:
+                continue
+            for value in [*SAMPLES, "linear", "trailing", "epsilon", "flow_prediction"]:
+                assert fits(described["type"], value) == _fits_live(params[key].annotation, value), (name, key, value)
+                checked += 1
+    assert checked > 5000
+
+
+class _Scheduler:
+    def set_timesteps(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+def retrieve_timesteps(
+    scheduler: Any, num_inference_steps: Any, device: Any, timesteps: Any = None, sigmas: Any = None, **kw: Any
+) -> None:
+    """diffusers' helper, as the pipelines copy it (only its name and parameters matter here)."""
+
+
+class _Pipeline:
+    scheduler = _Scheduler()
+
+    def __call__(self, prompt: str = "", timesteps: Any = None, sigmas: Any = None, steps: int = 2) -> None:
+        mu = 0.5
+        retrieve_timesteps(self.scheduler, steps, "cpu", timesteps, sigmas=[1.0] * steps, mu=mu)
+        timesteps, steps = retrieve_timesteps(self.scheduler, steps, "cpu", None, sigmas)  # a result, assigned after
+        self.scheduler.set_timesteps(steps, device="cpu")
+        self.scheduler.set_begin_index(0)
+
+
+class _Computed:
+    scheduler = _Scheduler()
+
+    def __call__(self, timesteps: Any = None, steps: int = 2) -> None:
+        if timesteps is None:
+            timesteps = [999] * steps  # assigned before the call: the call always passes it
+        retrieve_timesteps(self.scheduler, steps, "cpu", timesteps)
+
+
+def test_the_timestep_arguments_a_call_passes_are_read_from_its_source() -> None:
+    """None: always passed (computed in the call); a name: the caller's parameter, passed only when given."""
+    from videogen.signatures import schedule_arguments, sets_begin_index
+
+    assert schedule_arguments(_Pipeline.__call__) == {"mu": None, "sigmas": None, "timesteps": "timesteps"}
+    assert schedule_arguments(_Computed.__call__) == {"timesteps": None}
+    assert sets_begin_index(_Pipeline) and not sets_begin_index(_Computed)
+    # what the stored signatures say of the pipelines whose schedulers crashed
+    assert pipeline_signature("LTXPipeline").schedule == {"mu": None, "sigmas": None, "timesteps": "timesteps"}
+    assert pipeline_signature("LTXConditionPipeline").schedule == {"timesteps": None}
+    assert pipeline_signature("HunyuanVideoFramepackPipeline").schedule == {"mu": None, "sigmas": None}
+    assert pipeline_signature("StableVideoDiffusionPipeline").schedule == {"sigmas": "sigmas"}
+    assert pipeline_signature("WanPipeline").schedule == {} and pipeline_signature("WanPipeline").begin_index
+    assert "sigmas" not in signatures.scheduler_info("DPMSolverMultistepScheduler")["set_timesteps"]
+    assert "timesteps" not in signatures.scheduler_info("UniPCMultistepScheduler")["set_timesteps"]
+    assert "CogVideoXDPMScheduler" not in signatures.scheduler_info("CogVideoXDDIMScheduler")["compatibles"]
