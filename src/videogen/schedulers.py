@@ -331,7 +331,7 @@ def check_schedule(spec: VideoSpec, card: ModelCard, family: Family, class_name:
         whose = f"scheduler={name!r}" if parsed is not None else f"{card.name}'s own scheduler {own}"
         raise SpecError(
             f"{whose} can't run {class_name}: {why} to the scheduler's set_timesteps, which {name} doesn't "
-            f"take; use scheduler= one of {', '.join(usable) or own}",
+            f"take; use one of {', '.join(usable) or own}",
             field="scheduler",
         )
     if parsed is not None:
@@ -435,9 +435,10 @@ def _check_dry_run(
         if n != name and _installed(n) and attempt(n, {}, steps) is None
     ]
     hints = ([f"steps={more} or more"] if more else []) + ([f"one of {', '.join(usable)}"] if usable else [])
+    instead = " or ".join(hints) or "the model's own scheduler (leave scheduler out)"
     raise SpecError(
         f"scheduler={name!r} can't make {card.name}'s {steps}-step schedule for {class_name} ({problem}); "
-        f"use {' or '.join(hints) or 'the model’s own scheduler (leave scheduler out)'}",
+        f"use {instead}",
         field="scheduler",
     )
 

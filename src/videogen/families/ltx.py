@@ -216,15 +216,13 @@ class LTXFamily(Family):
     def call_context(self, pipe: Any, spec: VideoSpec) -> contextlib.AbstractContextManager[Any]:
         """LTXConditionPipeline passes its own timesteps and no `mu`: a dynamic-shifting scheduler raises
         ("`mu` must be passed"), so the call gets a copy with `use_dynamic_shifting=False` (`call_scheduler`)."""
-        if self.call_scheduler(pipe.scheduler, type(pipe).__name__) is not pipe.scheduler:
+        if runs_static(pipe.scheduler, type(pipe).__name__):
             return static_shift(pipe)
         return contextlib.nullcontext()
 
     def call_scheduler(self, scheduler: Any, class_name: str) -> Any:
         """LTXConditionPipeline's calls run a dynamic-shifting scheduler as a static copy (`call_context`)."""
-        if class_name == "LTXConditionPipeline" and scheduler.config.get("use_dynamic_shifting"):
-            return static_copy(scheduler)
-        return scheduler
+        return static_copy(scheduler) if runs_static(scheduler, class_name) else scheduler
 
     def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
         timesteps = call_kwargs.get("timesteps")
@@ -301,6 +299,12 @@ def static_shift(pipe: Any) -> Iterator[None]:
         yield
     finally:
         pipe.scheduler = original
+
+
+def runs_static(scheduler: Any, class_name: str) -> bool:
+    """Whether a call of `class_name` runs `scheduler` with dynamic shifting off (LTXConditionPipeline passes no
+    `mu`)."""
+    return class_name == "LTXConditionPipeline" and bool(scheduler.config.get("use_dynamic_shifting"))
 
 
 def static_copy(scheduler: Any) -> Any:
