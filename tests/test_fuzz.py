@@ -27,7 +27,7 @@ from videogen.errors import MissingDependencyError, SpecError
 from videogen.families import get_family
 from videogen.generation import check_before_load, prepare
 from videogen.memory.plans import MemoryPlan
-from videogen.schedulers import FLOW_SCHEDULERS
+from videogen.schedulers import FLOW_SCHEDULERS, usable_schedulers
 from videogen.spec import SPEC_FIELDS, TASKS
 
 MODELS = (
@@ -308,7 +308,8 @@ def valid_values(name: str) -> dict[str, Any]:
         frames = frames.filter(lambda n: n >= 1)
     else:
         frames = st.integers(1, min(card.max_frames or 24, 24))
-    schedulers = st.sampled_from(FLOW_SCHEDULERS) if family.flow_matching else st.nothing()
+    usable = usable_schedulers(card, family, card.pipeline_class(task, family))
+    schedulers = st.sampled_from(usable) if family.flow_matching else st.nothing()
     maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
     values = {
         "model": st.just(name),
@@ -321,7 +322,7 @@ def valid_values(name: str) -> dict[str, Any]:
         "width": maybe(widths),
         "num_frames": maybe(frames),
         "fps": maybe(st.integers(1, 240)),
-        "steps": maybe(st.integers(1, 50)),
+        "steps": maybe(st.integers(2 if card.family == "ltx" else 1, 50)),  # LTX stretches to shift_terminal
         "guidance_scale": maybe(st.floats(1, 20)),  # SVD's: at least its min_guidance_scale, 1
         "seed": maybe(st.integers(0, 2**63 - 1)),
         "task": st.sampled_from([None, task]),
