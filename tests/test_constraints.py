@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from videogen.catalog.signatures import FILE as SIGNATURES
 from videogen.memory import stored
-from videogen.signatures import FILE as SIGNATURES
 
 ROOT = Path(__file__).resolve().parent.parent
 

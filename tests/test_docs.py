@@ -9,7 +9,7 @@ set by an HTML comment on the lines just before it (blank lines and other commen
   (planning loads no weights; activations come from formulas). Input files the
   block names (images, videos, `--lora` files) are made in a fresh working folder first.
   python: the block is executed. bash/sh: one `videogen ...` command per line (comments, `\\`
-  continuations, leading `VAR=value` words), run through `videogen.cli.main`; it must exit 0. console: the
+  continuations, leading `VAR=value` words), run through `videogen.cli.command.main`; it must exit 0. console: the
   `$ ` lines, likewise.
 - `<!-- doc-test: gpu (REASON) -->`: needs a GPU and full-size weights; checked without running, as on a
   GPU (VIDEOGEN_DEVICE=cuda): `generate` only prepares (spec rules and memory plan against the real
@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import videogen
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -114,7 +116,7 @@ def doc_blocks() -> list[Block]:
 # ---- tiny stand-ins ---------------------------------------------------------------------------------
 def tiny_for(name: str) -> str | None:
     """The tiny model that stands in for catalog model `name` (by name or Hub repo); None if not a real one."""
-    from videogen.catalog import list_models
+    from videogen.catalog.lookup import list_models
     from videogen.testing import tiny_card_name
 
     for card in list_models():
@@ -124,7 +126,7 @@ def tiny_for(name: str) -> str | None:
 
 
 def tiny_defaults(tiny: str) -> dict[str, int]:
-    from videogen.catalog import resolve
+    from videogen.catalog.lookup import resolve
 
     card = resolve(tiny)
     return {field: int(getattr(card, field)) for field in SIZE_FIELDS}
@@ -273,7 +275,7 @@ def tiny_argv(argv: list[str]) -> tuple[list[str], set[str]]:
 
 
 def cli_main(argv: list[str]) -> int:
-    from videogen import cli
+    from videogen.cli import command as cli
 
     try:
         return cli.main(argv)
@@ -283,9 +285,10 @@ def cli_main(argv: list[str]) -> int:
 
 def prepare_as_on_a_gpu(argv: list[str]) -> None:
     """A GPU command checked without running: its specs prepared (rules, memory plan) for a CUDA device."""
-    from videogen import bench, cli
-    from videogen.catalog import resolve
-    from videogen.generation import prepare
+    from videogen.bench import memory as bench
+    from videogen.catalog.lookup import resolve
+    from videogen.cli import command as cli
+    from videogen.generation.flow import prepare
     from videogen.testing import sample_image
 
     if argv[0] == "generate":
@@ -376,7 +379,7 @@ def test_doc_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.delenv("VIDEOGEN_DEVICE", raising=False)
     if block.mode == "gpu":
         import videogen
-        from videogen import generation
+        from videogen.generation import flow as generation
 
         def prepare_only(spec: Any = None, *, on_step: Any = None, progress: bool = True, **fields: Any) -> Any:
             return generation.prepare(spec, **fields)
@@ -466,8 +469,10 @@ USER_DOCS = [ROOT / "README.md", *(p for p in sorted((ROOT / "docs").glob("*.md"
 SRC = ROOT / "src" / "videogen"
 #: videogen's module names (what docs/architecture.md is about)
 MODULES = {p.stem for p in SRC.rglob("*.py") if p.stem != "__init__"} | {"memory", "families", "videogen"}
-#: modules whose functions the user docs may name as API, written in full (`videogen.specfile.dump_specs`)
-PUBLIC_MODULES = {"specfile", "memory", "batch", "parallel", "replaying", "sweep", "testing"}
+#: modules whose functions the user docs may name as API, written in full (`videogen.spec.files.dump_specs`)
+PUBLIC_MODULES = {"spec", "memory", "batch", "parallel", "generation", "testing"}
+#: the names `import videogen` gives (`videogen.replay` is the function, not a module)
+PUBLIC = set(videogen.__all__)
 FILE_SUFFIXES = {"json", "jsonl", "yaml", "toml", "md", "mp4", "gif", "webp", "png", "txt", "safetensors", "gguf"}
 #: repository-relative paths the docs may name that are made by running something (ignored by git)
 GENERATED = ("benchmarks/out/",)
@@ -486,8 +491,8 @@ def internal_names(text: str) -> list[str]:
                 found.append(match.group(1))
         elif len(parts) > 1 and parts[0] in MODULES - {"videogen", "memory"} and parts[0] not in ("result", "spec"):
             found.append(match.group(1))  # `result.frames`, `spec.to_dict()`: the user's own variables
-        elif parts[0] == "videogen" and len(parts) == 2 and parts[1] in MODULES - PUBLIC_MODULES:
-            found.append(match.group(1))  # a module named as where something lives (`videogen.caching`)
+        elif parts[0] == "videogen" and len(parts) == 2 and parts[1] in MODULES - PUBLIC_MODULES - PUBLIC:
+            found.append(match.group(1))  # a module named as where something lives (`videogen.speed.settings`)
     for match in re.finditer(r"(?<![\w/.-])([\w/.-]+)\.py\b", text):
         path = match.group(1) + ".py"
         if not (ROOT / path).is_file() and Path(path).stem in MODULES | {
@@ -525,20 +530,20 @@ def test_user_docs_refer_to_no_file_outside_the_repository(doc: Path) -> None:
 
 def test_the_doc_checks_catch_what_they_are_for() -> None:
     text = (
-        "runs `validate.complete` then `saving.clean_stale_temps`, see memory/simulate.py and simulate.py, "
-        "`videogen.parallel_run._cpu_only_device_count`, `videogen.caching`; shared/notes/speed-facts.md"
+        "runs `rules.complete` then `save.clean_stale_temps`, see memory/simulate.py and simulate.py, "
+        "`videogen.parallel.run._cpu_only_device_count`, `videogen.speed.settings`; shared/notes/speed-facts.md"
     )
     assert internal_names(text) == [
-        "validate.complete",
-        "saving.clean_stale_temps",
-        "videogen.parallel_run._cpu_only_device_count",
-        "videogen.caching",
+        "rules.complete",
+        "save.clean_stale_temps",
+        "videogen.parallel.run._cpu_only_device_count",
+        "videogen.speed.settings",
         "memory/simulate.py",
         "simulate.py",
     ]
     assert outside_paths(text) == ["shared/notes/speed-facts.md"]
     fine = (
-        "`videogen.specfile.dump_specs(specs, path)`, `result.save(path)`, `spec.to_dict()`, make_video.py, "
+        "`videogen.spec.files.dump_specs(specs, path)`, `result.save(path)`, `spec.to_dict()`, make_video.py, "
         "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/test_parallel.py, docs/cli.md, "
         "benchmarks/out/planning.json, `src/videogen/configs/<arch>.json`"
     )

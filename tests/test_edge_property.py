@@ -27,14 +27,14 @@ from helpers import image
 from PIL import Image
 
 import videogen
-import videogen.generation
-import videogen.pipeline
+import videogen.generation.flow
+import videogen.loading.pipelines
+from videogen.catalog.signatures import scheduler_info
+from videogen.checks.rules import frames_limit
 from videogen.errors import SpecError
 from videogen.families import get_family
-from videogen.generation import check_before_load, prepare
-from videogen.schedulers import compatible_schedulers, pipeline_scheduler
-from videogen.signatures import scheduler_info
-from videogen.validate import frames_limit
+from videogen.generation.flow import check_before_load, prepare
+from videogen.loading.schedulers import compatible_schedulers, pipeline_scheduler
 
 PROMPT = "a white ferret leaps into a stream"
 IMG = image(32, 32)
@@ -184,8 +184,8 @@ CRASHES: list[tuple[str, dict[str, Any], str, list[str]]] = [
 def test_crash_found_is_a_spec_error_before_any_load(
     fields: dict, field: str, words: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fresh = type(videogen.pipeline.CACHE)()  # empty: a load the shared cache would answer counts here
-    monkeypatch.setattr(videogen.pipeline, "CACHE", fresh)
+    fresh = type(videogen.loading.pipelines.CACHE)()  # empty: a load the shared cache would answer counts here
+    monkeypatch.setattr(videogen.loading.pipelines, "CACHE", fresh)
     accepts_prompt = get_family(videogen.resolve(fields["model"]).family).accepts_prompt
     spec = {**({"prompt": PROMPT} if accepts_prompt else {}), **fields}
     with pytest.raises(SpecError) as info:
@@ -365,16 +365,16 @@ def show(fields: dict[str, Any]) -> str:
 
 
 def test_edge_specs_run_or_are_spec_errors_before_any_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    from videogen.pipeline import CACHE
+    from videogen.loading.pipelines import CACHE
 
     finite: list[bool] = []
-    to_uint8 = videogen.generation.to_uint8
+    to_uint8 = videogen.generation.flow.to_uint8
 
     def checked(frames: Any) -> Any:  # the call's float frames, before rounding hides a NaN as black
         finite.append(bool(np.isfinite(np.asarray(frames, dtype=np.float64)).all()))
         return to_uint8(frames)
 
-    monkeypatch.setattr(videogen.generation, "to_uint8", checked)
+    monkeypatch.setattr(videogen.generation.flow, "to_uint8", checked)
     cases = all_cases()
     counts: Counter[str] = Counter()
     per_model: dict[str, Counter[str]] = {}

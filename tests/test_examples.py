@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from videogen.media import read_video
+from videogen.media.read import read_video
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 

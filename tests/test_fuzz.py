@@ -22,13 +22,13 @@ from helpers import image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.errors import MissingDependencyError, SpecError
 from videogen.families import get_family
-from videogen.generation import check_before_load, prepare
+from videogen.generation.flow import check_before_load, prepare
+from videogen.loading.schedulers import FLOW_SCHEDULERS, usable_schedulers
 from videogen.memory.plans import MemoryPlan
-from videogen.schedulers import FLOW_SCHEDULERS, usable_schedulers
-from videogen.spec import SPEC_FIELDS, TASKS
+from videogen.spec.videospec import SPEC_FIELDS, TASKS
 
 MODELS = (
     "tiny-wan",
@@ -388,8 +388,8 @@ def outcome(fields: dict[str, Any]) -> BaseException | None:
 def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to load weights fails the test. (Also: package versions read once, not per prepare —
     tiny_folder's fingerprint reads five packages' metadata on every call, ~20 ms, most of a valid prepare.)"""
-    import videogen.pipeline as pipeline
-    import videogen.runtime as runtime
+    import videogen.loading.pipelines as pipeline
+    import videogen.runtime.devices as runtime
 
     known = runtime.versions()
     monkeypatch.setattr(runtime, "versions", lambda: dict(known))
@@ -402,7 +402,7 @@ def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_fuzzed_specs_pass_or_are_spec_errors_before_any_weight_loads(no_loading: None) -> None:
-    from videogen.pipeline import CACHE
+    from videogen.loading.pipelines import CACHE
 
     for name in MODELS:  # tiny models are built on first use (prepare reads their component configs)
         check(

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 import videogen
-from videogen import cli
-from videogen.media import to_frames, to_pil
-from videogen.specdict import MAX_DEPTH as FIELD_DEPTH
-from videogen.specfile import dump_specs, load_specs, spec_hash, spec_metadata
-from videogen.specformats import MAX_DEPTH, MAX_VALUES
-from videogen.sweep import read_prompts
+from videogen.cli import command as cli
+from videogen.media.read import to_frames, to_pil
+from videogen.spec.files import dump_specs, load_specs, spec_hash, spec_metadata
+from videogen.spec.formats import MAX_DEPTH, MAX_VALUES
+from videogen.spec.plain import MAX_DEPTH as FIELD_DEPTH
+from videogen.spec.sweep import read_prompts
 
 #: seconds a refusal may take in a fresh process (imports included; the machine may be busy)
 QUICK_S = 30
@@ -60,8 +60,8 @@ def fifo(tmp_path: Path) -> Path:
 PROBE = textwrap.dedent("""
     import json, sys
     import videogen
-    from videogen.media import to_frames, to_pil
-    from videogen.specfile import input_hashes, spec_hash
+    from videogen.media.read import to_frames, to_pil
+    from videogen.spec.files import input_hashes, spec_hash
 
     out = []
     for path in sys.argv[1:]:

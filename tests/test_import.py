@@ -37,8 +37,8 @@ def test_public_names() -> None:
 
 def test_importing_the_generation_module_keeps_generate_callable() -> None:
     code = (
-        "import videogen.generation, videogen\n"
-        "from videogen.generation import prepare\n"
-        "assert callable(videogen.generate) and videogen.generate is videogen.generation.generate\n"
+        "import videogen.generation.flow, videogen\n"
+        "from videogen.generation.flow import prepare\n"
+        "assert callable(videogen.generate) and videogen.generate is videogen.generation.flow.generate\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

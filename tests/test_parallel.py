@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen import parallel
 from videogen.errors import SpecError
-from videogen.generation import cache_key, prepare
-from videogen.pipeline import CACHE
-from videogen.spec import VideoSpec
+from videogen.generation.flow import cache_key, prepare
+from videogen.loading.pipelines import CACHE
+from videogen.parallel import checks as parallel
+from videogen.spec.videospec import VideoSpec
 from videogen.testing import sample_image
 
 WORKER = Path(__file__).with_name("cp_worker.py")
@@ -290,7 +290,7 @@ def test_torchrun_on_the_cpu_gives_the_single_process_frames(tmp_path: Path) -> 
     assert meta["spec"]["parallel"] == {"ulysses": 2, "ring": 1}
     errors = [tmp_path / f"ltx-bare.rank{r}.error" for r in (0, 1)]
     assert all(e.is_file() for e in errors), (
-        "diffusers now runs LTX under Ulysses itself: drop videogen.parallel_run.ULYSSES_MASK_WORKAROUND (and check "
+        "diffusers now runs LTX under Ulysses itself: drop videogen.parallel.run.ULYSSES_MASK_WORKAROUND (and check "
         "ring: parallel.BROKEN_PLANS) and update docs/scale.md"
     )
     assert "must match the size of tensor" in errors[0].read_text()

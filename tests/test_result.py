@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen.media import read_video
-from videogen.writers import write_video
+from videogen.media.read import read_video
+from videogen.media.write import write_video
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_no_overwrite_unless_asked(result: videogen.VideoResult, tmp_path: Path)
 
 
 def test_a_failed_write_leaves_nothing(result: videogen.VideoResult, tmp_path: Path, monkeypatch) -> None:
-    from videogen import writers
+    from videogen.media import write as writers
 
     def broken(frames, path, saved, embedded):
         Path(path).write_bytes(b"half a video")
@@ -106,7 +106,7 @@ def test_notebook_display_of_an_odd_size_does_not_warn(result: videogen.VideoRes
     import dataclasses
     import warnings
 
-    from videogen.writers import SaveWarning
+    from videogen.media.write import SaveWarning
 
     odd = dataclasses.replace(result, frames=result.frames[:, :31, :31])
     with warnings.catch_warnings():
@@ -218,7 +218,7 @@ def test_sidecar_records_the_frames_hash_and_the_files_hash(
     `saved.sha256`: the file's bytes (what an integrity check reads)."""
     import hashlib
 
-    from videogen.saving import content_sha256
+    from videogen.media.save import content_sha256
 
     path = result.save(tmp_path / name)
     saved = json.loads((tmp_path / f"{name}.json").read_text())["saved"]

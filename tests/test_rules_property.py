@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import videogen
-from videogen.catalog import list_models
+from videogen.catalog.lookup import list_models
+from videogen.checks.rules import complete
 from videogen.families import get_family
-from videogen.generation import build_spec, load_media
-from videogen.validate import complete
+from videogen.generation.flow import build_spec, load_media
 
 IMAGE = image(64, 64)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import videogen
-from videogen import simulate as sim_module
-from videogen.planning import prepare_for_plan
+from videogen.generation.plan_report import prepare_for_plan
+from videogen.memory import simulate as sim_module
 
 TINY_CARDS = [c for c in videogen.list_models() if c.tiny]
 #: the tiny HunyuanVideo-I2V holds one 20 KB tensor in the simulation that the real run frees earlier
@@ -34,7 +34,7 @@ def test_simulation_on_fake_weights_matches_the_real_run(card: Any, no_disk: Non
     """Per component, the bytes alive when it starts plus the most it adds: fake full weights vs the real call."""
     import torch
 
-    from videogen.pipeline import load_pipeline, pipeline_class
+    from videogen.loading.pipelines import load_pipeline, pipeline_class
 
     prepared = prepare_for_plan(None, {"model": card.name, "memory": "none"})
     plan = _float32(prepared)
@@ -136,7 +136,7 @@ def test_auto_never_simulates_but_plan_can_choose_with_simulated_figures(monkeyp
         raise AssertionError("auto simulated")
 
     monkeypatch.setattr(sim_module, "simulate_plans", refuse)
-    plan = videogen.generation.prepare(model="tiny-wan", prompt="x", memory="auto").plan
+    plan = videogen.generation.flow.prepare(model="tiny-wan", prompt="x", memory="auto").plan
     assert plan.name == "none" and plan.oom_retry
 
     def spy(subject: Any, plans: list[Any]) -> Any:

@@ -13,14 +13,14 @@ import pytest
 from helpers import image, video
 
 import videogen
-from videogen.catalog import _card_from_index, list_models, resolve
+from videogen.catalog.lookup import _card_from_index, list_models, resolve
+from videogen.checks.rules import complete
 from videogen.families import all_families, get_family
 from videogen.families.base import SIZE_FIELDS, _init_defaults
-from videogen.generation import load_media, prepare
-from videogen.pipeline import CACHE
-from videogen.spec import VideoSpec
+from videogen.generation.flow import load_media, prepare
+from videogen.loading.pipelines import CACHE
+from videogen.spec.videospec import VideoSpec
 from videogen.testing import tiny_pipeline
-from videogen.validate import complete
 
 PROMPT = "a ferret"
 

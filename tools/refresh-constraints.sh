@@ -23,7 +23,7 @@ pip install -q -e ".[$EXTRAS]"
   pip freeze --exclude-editable | sed 's/+[a-z0-9.]*$//'
 } > constraints.txt.new
 mv constraints.txt.new constraints.txt
-python -m videogen.signatures --write
+python -m videogen.catalog.signatures --write
 python -m videogen.memory.regenerate --write
 videogen models --markdown > docs/models.md
 git --no-pager diff --stat -- constraints.txt src/videogen/configs docs/models.md || true

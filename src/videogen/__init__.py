@@ -12,26 +12,28 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._moved import install as _install_moved
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "VideoSpec": "videogen.spec",
-    "LoRA": "videogen.spec",
+    "VideoSpec": "videogen.spec.videospec",
+    "LoRA": "videogen.spec.videospec",
     "VideoResult": "videogen.result",
-    "generate": "videogen.generation",
-    "generate_many": "videogen.batch_ray",  # the in-process runner unless ray= is given
-    "prepare": "videogen.generation",
-    "Prepared": "videogen.generation",
-    "calibrate": "videogen.calibration",
-    "expand": "videogen.sweep",
-    "replay": "videogen.replaying",
-    "load_specs": "videogen.specfile",
-    "list_models": "videogen.catalog",
-    "ModelCard": "videogen.catalog",
-    "resolve": "videogen.catalog",
-    "clear_cache": "videogen.pipeline",
+    "generate": "videogen.generation.flow",
+    "generate_many": "videogen.batch.on_ray",  # the in-process runner unless ray= is given
+    "prepare": "videogen.generation.flow",
+    "Prepared": "videogen.generation.flow",
+    "calibrate": "videogen.generation.calibrate",
+    "expand": "videogen.spec.sweep",
+    "replay": "videogen.generation.replay",
+    "load_specs": "videogen.spec.files",
+    "list_models": "videogen.catalog.lookup",
+    "ModelCard": "videogen.catalog.lookup",
+    "resolve": "videogen.catalog.lookup",
+    "clear_cache": "videogen.loading.pipelines",
     "MemoryPlan": "videogen.memory",
-    "plan": "videogen.planning",
+    "plan": "videogen.generation.plan_report",
     "VideoGenError": "videogen.errors",
     "SpecError": "videogen.errors",
     "ModelNotFoundError": "videogen.errors",
@@ -43,12 +45,13 @@ _EXPORTS = {
     "SaveWarning": "videogen.errors",
 }
 
+_install_moved()  # old module paths (videogen.specfile, ...) still import
+
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use (PEP 562)
-    from .batch_ray import generate_many
-    from .calibration import calibrate
-    from .catalog import ModelCard, list_models, resolve
+    from .batch.on_ray import generate_many
+    from .catalog.lookup import ModelCard, list_models, resolve
     from .errors import (
         Cancelled,
         MissingDependencyError,
@@ -60,15 +63,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         SpecError,
         VideoGenError,
     )
-    from .generation import Prepared, generate, prepare
+    from .generation.calibrate import calibrate
+    from .generation.flow import Prepared, generate, prepare
+    from .generation.plan_report import plan
+    from .generation.replay import replay
+    from .loading.pipelines import clear_cache
     from .memory import MemoryPlan
-    from .pipeline import clear_cache
-    from .planning import plan
-    from .replaying import replay
     from .result import VideoResult
-    from .spec import LoRA, VideoSpec
-    from .specfile import load_specs
-    from .sweep import expand
+    from .spec.files import load_specs
+    from .spec.sweep import expand
+    from .spec.videospec import LoRA, VideoSpec
 
 
 def __getattr__(name: str) -> Any:

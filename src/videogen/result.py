@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from .spec import VideoSpec
+    from .spec.videospec import VideoSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +44,7 @@ class VideoResult:
     def frames_sha256(self) -> str:
         """The SHA-256 of the frames' bytes (uint8 T×H×W×3): what `save()` records as `saved.frames_sha256`
         and a replay that makes the same video matches."""
-        from .writers import frames_sha256
+        from .media.write import frames_sha256
 
         return frames_sha256(self.frames)
 
@@ -54,10 +54,10 @@ class VideoResult:
 
         `crf` (.mp4 only): libx264 quality, 0–51, lower is better and bigger; default 18, visually lossless.
         Odd mp4 sizes are padded to even and GIF rates rounded to 100/n fps, with a `SaveWarning` (details:
-        `videogen.writers.write_video`). Atomic; refuses to replace an existing output unless `overwrite=True`.
+        `videogen.media.write.write_video`). Atomic; refuses to replace an existing output unless `overwrite=True`.
         Returns the path written.
         """
-        from .writers import write_frames
+        from .media.write import write_frames
 
         return write_frames(self.frames, path, self.fps, self.metadata, overwrite, crf=crf)
 
@@ -123,7 +123,7 @@ def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF) -> bytes
     """The frames as a display-quality mp4: scaled down to `DISPLAY_MAX_WIDTH` when wider, even-sized."""
     import numpy as np
 
-    from .writers import write_mp4
+    from .media.write import write_mp4
 
     t, h, w = (int(n) for n in frames.shape[:3])
     if w > DISPLAY_MAX_WIDTH:

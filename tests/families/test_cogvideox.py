@@ -1,6 +1,6 @@
 """CogVideoX: the breakages videogen handles (text length, sample size, 8k+1), v2v step counting, snapping, local
 and unknown cards. Every task against the direct diffusers call: tests/test_matrix.py; the rules (the real
-checkpoints' included): tests/test_spec_errors.py."""
+checkpoints' included): tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from helpers import direct_pipeline, image, video
 from PIL import Image
 
 import videogen
+from videogen.checks.rules import complete
 from videogen.families import get_family
 from videogen.testing import tiny_folder
-from videogen.validate import complete
 
 PROMPT = "a panda strums a guitar in a bamboo forest"
 

@@ -1,6 +1,6 @@
 """FramePack: the tiny model assembled from three folders like the real repos, window rounding, per-window step
 counting, the cache context. i2v (vanilla and inverted anti-drifting) and flf2v against the diffusers docs'
-direct call: tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
+direct call: tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from helpers import framepack_docs_pipeline, image, run_direct
 
 import videogen
 from videogen.families.framepack import CARDS, FAMILY, TINY_CALL, TINY_TRANSFORMERS, assembly
-from videogen.pipeline import CACHE
-from videogen.spec import VideoSpec
+from videogen.loading.pipelines import CACHE
+from videogen.spec.videospec import VideoSpec
 from videogen.testing import tiny_folder
 
 PROMPT = "a white ferret leaps into a stream"

@@ -1,6 +1,6 @@
 """HunyuanVideo: the I2V frame drop, the transformers-5 tokenizer and the I2V cache context handled; snapping,
 local and catalog cards. t2v, i2v and true CFG against the direct diffusers call: tests/test_matrix.py; the
-rules: tests/test_spec_errors.py."""
+rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from PIL import Image
 import videogen
 from videogen.families._common import load_llama_tokenizer
 from videogen.families.hunyuanvideo import FAMILY, TINY_I2V_CALL
-from videogen.pipeline import CACHE
-from videogen.spec import VideoSpec
+from videogen.loading.pipelines import CACHE
+from videogen.spec.videospec import VideoSpec
 from videogen.testing import tiny_folder
 
 PROMPT = "a white ferret leaps into a stream"

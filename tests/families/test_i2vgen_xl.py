@@ -1,5 +1,5 @@
 """I2VGen-XL: clip_skip, target_fps, the global RNG, step counting, snapping, catalog card. i2v against the direct
-diffusers call: tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
+diffusers call: tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from helpers import assert_frames_close, direct_frames, direct_pipeline, image
 from PIL import Image
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.families import get_family
 from videogen.testing import tiny_folder
 
@@ -155,7 +155,7 @@ def test_on_step_fires_steps_times_by_counting_scheduler_steps() -> None:
     with pytest.raises(videogen.Cancelled):
         generate(steps=3, on_step=lambda i, n: i < 2)
     # the counting wrapper is removed afterwards, even after a cancel
-    from videogen.pipeline import CACHE
+    from videogen.loading.pipelines import CACHE
 
     for key in list(CACHE.keys()):
         for pipe in CACHE._entries[key].pipelines.values():

@@ -1,6 +1,6 @@
 """LTX-Video: fps as frame_rate, the condition pipeline's static shift, timesteps and denoise strength, snapping,
 real and local cards. Every task and condition form against the direct diffusers call: tests/test_matrix.py;
-the rules: tests/test_spec_errors.py."""
+the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from helpers import direct_pipeline, image, video
 from PIL import Image
 
 import videogen
+from videogen.checks.rules import complete
 from videogen.families import get_family
 from videogen.testing import tiny_folder
-from videogen.validate import complete
 
 PROMPT = "a sailboat crossing a calm bay at dawn"
 

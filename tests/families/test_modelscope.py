@@ -1,6 +1,6 @@
 """ModelScope / Zeroscope: clip_skip on transformers >= 5.6, the old callback API, snapping to the video's size,
 catalog and local cards, variant loading. t2v and v2v (strength, cut videos, size from the video) against the
-direct diffusers call: tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
+direct diffusers call: tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import torch
 from helpers import assert_frames_close, direct_frames, video
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.families import get_family
 from videogen.families.modelscope import clip_skip_alias
-from videogen.pipeline import load_pipeline
+from videogen.loading.pipelines import load_pipeline
 from videogen.testing import tiny_folder
 
 PROMPT = "a white ferret leaps into a stream"

@@ -1,6 +1,6 @@
 """Stable Video Diffusion: no prompt; guidance and micro-conditioning reach the pipeline; playback fps; snapping;
 catalog and local cards. i2v (guidance, micro-conditioning, size) against the direct diffusers call:
-tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
+tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from helpers import image
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.testing import tiny_folder
 
 MODEL = "tiny-svd"

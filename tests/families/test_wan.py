@@ -1,5 +1,5 @@
 """Wan: seeds, snapping, v2v step counting. Every task against the direct diffusers call (Wan 2.2's two
-experts and guidance_scale_2 included): tests/test_matrix.py; the rules: tests/test_spec_errors.py."""
+experts and guidance_scale_2 included): tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def frame_diff(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
 
 def cached_pipeline(card: Any) -> Any:
     """The pipeline object the last generate() of `card` ran (from the pipeline cache)."""
-    from videogen.pipeline import CACHE
+    from videogen.loading.pipelines import CACHE
 
     for key in reversed(CACHE.keys()):
         if key[0] == card.name:

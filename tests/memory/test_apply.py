@@ -19,7 +19,7 @@ from helpers import in_place
 from memtools import FAMILY_CARDS, FAMILY_IDS, cached_pipeline, frame_diff, generate, plain_frames
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.memory import MemoryPlan
 from videogen.memory.components import role_of
 
@@ -80,7 +80,7 @@ def _fields(card: Any, memory: Any) -> dict[str, Any]:
 
 
 def test_plans_change_in_place_on_one_cached_pipeline() -> None:
-    from videogen.pipeline import CACHE
+    from videogen.loading.pipelines import CACHE
 
     card = resolve("tiny-wan")
     base = plain_frames(card)

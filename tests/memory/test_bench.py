@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from videogen import bench
+from videogen.bench import memory as bench
 
 
 def test_bench_memory_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
@@ -25,7 +25,7 @@ def test_bench_memory_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:
 
 
 def test_bench_cli_entry(capsys: Any) -> None:
-    from videogen.cli import main
+    from videogen.cli.command import main
 
     try:
         main(["bench", "memory", "--help"])

@@ -9,7 +9,7 @@ import pytest
 from memtools import FAMILY_CARDS, FAMILY_IDS, fields_for
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.memory import MemoryPlan, preset
 from videogen.memory.checks import resolve as resolve_plan_rules
 from videogen.memory.context import context

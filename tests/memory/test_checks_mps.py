@@ -13,7 +13,7 @@ import torch
 from memtools import fields_for
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.memory import MemoryPlan, preset
 from videogen.memory.checks import apple_silicon
 from videogen.memory.checks import resolve as resolve_plan_rules
@@ -32,7 +32,7 @@ def prepare(memory: Any) -> Any:
 
 
 def test_mps_is_picked_when_there_is_no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
-    from videogen.runtime import pick_device
+    from videogen.runtime.devices import pick_device
 
     monkeypatch.delenv("VIDEOGEN_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -46,7 +46,7 @@ def test_mps_is_picked_when_there_is_no_cuda(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_mps_loads_in_the_cards_dtypes() -> None:
-    from videogen.runtime import component_dtypes
+    from videogen.runtime.devices import component_dtypes
 
     card = resolve("wan2.1-t2v-1.3b")
     assert component_dtypes(card, "mps") == component_dtypes(card, "cuda") != component_dtypes(card, "cpu")

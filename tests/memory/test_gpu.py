@@ -11,7 +11,7 @@ from helpers import in_place
 from memtools import cached_pipeline, frame_diff, generate, plain_frames
 
 import videogen
-from videogen.catalog import resolve
+from videogen.catalog.lookup import resolve
 from videogen.memory import MemoryPlan
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -26,7 +26,7 @@ def test_model_offload_in_place_and_frames_close() -> None:
 
 
 def test_sequential_offload_gets_its_own_load() -> None:
-    from videogen.pipeline import CACHE
+    from videogen.loading.pipelines import CACHE
 
     generate(CARD, "none")
     loads = CACHE.loads
@@ -68,7 +68,7 @@ def test_flash_attention_backend_if_installed() -> None:
 
 
 def test_bench_on_the_gpu_small_size(tmp_path: Any) -> None:
-    from videogen import bench
+    from videogen.bench import memory as bench
 
     assert (
         bench.main(

@@ -11,8 +11,8 @@ from helpers import in_place
 from memtools import cached_pipeline, fields_for, plain_frames
 
 import videogen
-import videogen.generation as gen
-from videogen.catalog import resolve
+import videogen.generation.flow as gen
+from videogen.catalog.lookup import resolve
 from videogen.memory import preset
 
 CARD = resolve("tiny-wan")
@@ -75,7 +75,7 @@ def test_other_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_cli_writes_nothing_when_the_retry_fails_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    from videogen.cli import main
+    from videogen.cli.command import main
 
     flaky_call(monkeypatch, failures=2)
     out = tmp_path / "out.mp4"

@@ -171,8 +171,8 @@ def test_docs_memory_md_presets_table_is_generated_from_the_presets() -> None:
 def test_one_dtype_resolver_reads_the_card_the_device_and_the_plan() -> None:
     """`from_pretrained`'s dtype mapping: the card's on a GPU, float32 on a CPU, the plan's entries key by key;
     a component without an entry takes "default" (as diffusers reads the mapping)."""
-    from videogen.catalog import resolve
-    from videogen.runtime import component_dtype, component_dtypes
+    from videogen.catalog.lookup import resolve
+    from videogen.runtime.devices import component_dtype, component_dtypes
 
     card = resolve("wan2.1-t2v-14b")  # default bfloat16, vae float32
     assert component_dtypes(card, "cpu") == {"default": "float32"}

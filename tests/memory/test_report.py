@@ -17,16 +17,16 @@ REAL_CARDS = videogen.list_models(include_tiny=False)
 @pytest.fixture(autouse=True)
 def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     """Planning must not load a pipeline (a simulation may borrow a tiny model's tokenizers)."""
-    import videogen.pipeline
+    import videogen.loading.pipelines
 
-    real = videogen.pipeline.load_pipeline
+    real = videogen.loading.pipelines.load_pipeline
 
     def refuse(card: Any, *args: Any, **kwargs: Any) -> Any:
         if not card.tiny:
             raise AssertionError("plan loaded weights")
         return real(card, *args, **kwargs)
 
-    monkeypatch.setattr(videogen.pipeline, "load_pipeline", refuse)
+    monkeypatch.setattr(videogen.loading.pipelines, "load_pipeline", refuse)
 
 
 def test_every_catalog_card_has_a_stored_architecture() -> None:
@@ -90,7 +90,7 @@ def test_plan_for_a_tiny_model_and_an_explicit_plan() -> None:
 
 
 def test_plan_cli(capsys: pytest.CaptureFixture) -> None:
-    from videogen.cli import main
+    from videogen.cli.command import main
 
     assert main(["plan", "--model", "wan2.1-t2v-1.3b", "--memory", "low"]) == 0
     out = capsys.readouterr().out
@@ -99,7 +99,7 @@ def test_plan_cli(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_plan_cli_uses_formulas_unless_asked_to_simulate(capsys: pytest.CaptureFixture) -> None:
-    from videogen.cli import main
+    from videogen.cli.command import main
 
     for flags in ([], ["--no-simulate"]):  # --no-simulate: the default, still accepted
         assert main(["plan", "--model", "tiny-wan", *flags]) == 0
@@ -143,17 +143,17 @@ def test_auto_decides_without_simulating() -> None:
         "import sys, videogen\n"
         "p = videogen.prepare(model='hunyuanvideo', prompt='x')\n"
         "assert p.plan.name == 'low', p.plan.notes\n"
-        "assert 'videogen.simulate' not in sys.modules\n"
-        "assert 'videogen.planning' not in sys.modules\n"
+        "assert 'videogen.memory.simulate' not in sys.modules\n"
+        "assert 'videogen.generation.plan_report' not in sys.modules\n"
     )
     env = {**os.environ, **ASSUME, "VIDEOGEN_ASSUME_GPU_GIB": "24"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
 def test_plan_lives_beside_generate() -> None:
-    import videogen.planning
+    import videogen.generation.plan_report
 
-    assert videogen.plan is videogen.planning.plan
+    assert videogen.plan is videogen.generation.plan_report.plan
     assert not hasattr(videogen.memory, "plan")  # out of memory, which imports nothing of generation
 
 
@@ -167,8 +167,8 @@ def test_memory_imports_nothing_of_generation() -> None:
     chains = {
         (m, target): graph.find_shortest_chain(importer=m, imported=target)
         for m in memory
-        for target in ("videogen.generation", "videogen.planning")
+        for target in ("videogen.generation.flow", "videogen.generation.plan_report")
     }
     assert not {k: v for k, v in chains.items() if v}
-    simulate_importers = graph.find_modules_that_directly_import("videogen.simulate")
-    assert simulate_importers <= {"videogen.planning", "videogen.bench"}, simulate_importers
+    simulate_importers = graph.find_modules_that_directly_import("videogen.memory.simulate")
+    assert simulate_importers <= {"videogen.generation.plan_report", "videogen.bench.memory"}, simulate_importers

@@ -18,7 +18,7 @@ from videogen.memory.activations import live_defaults
 from videogen.memory.components import live_annotated_components, live_batches_guidance, probe_capabilities
 from videogen.memory.estimate import counted_stats
 from videogen.memory.regenerate import dumps, generate
-from videogen.runtime import gpu_driver_files
+from videogen.runtime.devices import gpu_driver_files
 
 MODELS = [c.name for c in videogen.list_models(include_tiny=False)]
 HINT = f"the installed libraries or a configs/<arch>.json changed: regenerate with `{stored.REGENERATE}`"
@@ -90,7 +90,7 @@ def test_planning_a_catalog_model_imports_no_torch_on_a_machine_without_a_gpu() 
 
 
 def test_pick_device_asks_torch_only_where_a_gpu_may_be(monkeypatch: pytest.MonkeyPatch) -> None:
-    from videogen import runtime
+    from videogen.runtime import devices as runtime
 
     monkeypatch.delenv("VIDEOGEN_DEVICE", raising=False)
     monkeypatch.setattr(runtime, "gpu_evident", lambda: False)

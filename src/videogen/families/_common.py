@@ -21,8 +21,8 @@ from ..errors import SpecError
 from .base import outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..card import ModelCard
-    from ..spec import VideoSpec
+    from ..cards.card import ModelCard
+    from ..spec.videospec import VideoSpec
     from .base import Family
 
 logger = logging.getLogger("videogen")
@@ -256,7 +256,7 @@ DIT_CACHE_HOOK_SETTINGS: Mapping[str, Mapping[str, Any]] = {
 #: measured, speed-facts.md), else TaylorSeer (skips on a fixed schedule, so it always saves compute)
 DIT_CACHE_AUTO = ("magcache", "taylorseer")
 
-# ---- step cache of the UNet families (svd, i2vgen_xl, modelscope; videogen.unet_cache) ----------------
+# ---- step cache of the UNet families (svd, i2vgen_xl, modelscope; videogen.speed.deepcache) ----------------
 #: DeepCache (Ma et al., "DeepCache: Accelerating Diffusion Models for Free", CVPR 2024): a full UNet step
 #: every N=3 steps (the paper's default interval N=3), the shallowest split (branch 0, its
 #: `cache_branch_id=0`: cached steps run only the stem and the outermost skip's layers)

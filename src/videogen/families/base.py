@@ -21,14 +21,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ..archs import arch_config
-from ..card import ModelCard
+from ..cards.archs import arch_config
+from ..cards.card import ModelCard
 from ..errors import SpecError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
 
 
 #: what a pipeline outside the catalog must be given when its configs don't say the size it was made for
@@ -101,7 +101,7 @@ def _init_defaults(class_name: str) -> dict[str, Any]:
     """The `__init__` defaults of a diffusers model class (what a config leaves out); {} if unknown."""
     import inspect
 
-    from ..imports import diffusers_attr
+    from ..runtime.lock import diffusers_attr
 
     cls = diffusers_attr(class_name, None)
     if cls is None:
@@ -186,7 +186,7 @@ class Family:
     #: keeps the first num_frames.
     trims_frames: bool = False
     #: step-cache method (`VideoSpec.cache`) → its default knobs for this family, with their sources in a
-    #: comment; a method not here is refused before loading (videogen.caching). Empty: no step cache.
+    #: comment; a method not here is refused before loading (videogen.speed.settings). Empty: no step cache.
     cache_methods: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     #: diffusers cache-config fields fixed by the model's layout (not knobs): method → fields
     cache_hook_settings: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
@@ -197,7 +197,7 @@ class Family:
     #: `traits["scheduler"]` replaces it (`scheduler_config`)
     scheduler: Mapping[str, Any] = MappingProxyType({})
     #: The transformer declares a context-parallel plan (`_cp_plan`) in diffusers, so `VideoSpec.parallel` can
-    #: split it over GPUs (videogen.parallel; a test keeps this equal to the class attribute)
+    #: split it over GPUs (videogen.parallel.checks; a test keeps this equal to the class attribute)
     context_parallel: bool = False
 
     def __init__(self, cards: Iterable[ModelCard] = ()) -> None:

@@ -21,12 +21,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard
+from ..cards.card import ModelCard
 from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 #: the text length of every released CogVideoX checkpoint
@@ -171,7 +171,7 @@ class CogVideoXFamily(Family):
             CogVideoXTransformer3DModel,
         )
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         if variant not in ("t2v", "i2v", "1.5"):
             raise ValueError(f"unknown tiny cogvideox variant {variant!r}")
@@ -284,7 +284,7 @@ CARDS = (
         arch="cogvideox1.5-5b-i2v",
         description="CogVideoX 1.5 5B image-to-video; shorter side 768, longer up to 1360, 16 fps",
     ),
-    # tiny random-weight models, built offline (videogen.tiny)
+    # tiny random-weight models, built offline (videogen.families.tiny)
     card(
         "tiny-cogvideox",
         None,

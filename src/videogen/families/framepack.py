@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard, nearest_frame_count
+from ..cards.card import ModelCard, nearest_frame_count
 from ..errors import SpecError
 from ._common import (
     DIT_CACHE_AUTO,
@@ -47,7 +47,7 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 logger = logging.getLogger("videogen")
@@ -301,7 +301,7 @@ class FramePackFamily(Family):
         from diffusers import FlowMatchEulerDiscreteScheduler, HunyuanVideoFramepackTransformer3DModel
         from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         common: dict[str, Any] = {
             "in_channels": 4,
@@ -397,7 +397,7 @@ CARDS = (
         arch="framepack-13b",
         description="FramePack-F1 on HunyuanVideo (vanilla, forward sampling): image to video",
     ),
-    # tiny random-weight models, built offline (videogen.tiny), assembled from folders like the real ones
+    # tiny random-weight models, built offline (videogen.families.tiny), assembled from folders like the real ones
     # (see `tiny_assembly`)
     card(
         "tiny-framepack",

@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard
+from ..cards.card import ModelCard
 from ._common import (
     DIT_CACHE_AUTO,
     DIT_CACHE_HOOK_SETTINGS,
@@ -45,7 +45,7 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 logger = logging.getLogger("videogen")
@@ -156,7 +156,7 @@ class HunyuanVideoFamily(Family):
         import diffusers
         from diffusers import FlowMatchEulerDiscreteScheduler, HunyuanVideoTransformer3DModel
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         components: dict[str, Any] = {
             **tiny_parts.hunyuan_text_parts(16, 8),
@@ -235,7 +235,7 @@ CARDS = (
         traits=LATENT_CONCAT,
         description="HunyuanVideo-I2V, 33 channels (latent concat, Tencent's first I2V), 720p",
     ),
-    # tiny random-weight models, built offline (videogen.tiny)
+    # tiny random-weight models, built offline (videogen.families.tiny)
     card(
         "tiny-hunyuanvideo",
         None,

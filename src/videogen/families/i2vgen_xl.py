@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard
+from ..cards.card import ModelCard
 from ..errors import SpecError
 from ._common import (
     UNET_CACHE_AUTO,
@@ -33,13 +33,13 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 
 class I2VGenXLFamily(Family):
     name = "i2vgen_xl"
-    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.unet_cache; defaults and their source in
+    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.speed.deepcache; defaults and their source in
     # families/_common.py); the DiT cache hooks don't apply to a UNet
     cache_methods = UNET_CACHE_METHODS
     cache_auto = UNET_CACHE_AUTO
@@ -111,7 +111,7 @@ class I2VGenXLFamily(Family):
         from diffusers.models.unets import I2VGenXLUNet
         from transformers import CLIPTextModel, CLIPVisionModelWithProjection
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         unet = I2VGenXLUNet(
             block_out_channels=(4, 8),
@@ -153,7 +153,7 @@ CARDS = (
         arch="i2vgen-xl",
         description="I2VGen-XL image-to-video with a prompt; 704x1280, 16 frames at 16 fps",
     ),
-    # tiny random-weight model, built offline (videogen.tiny)
+    # tiny random-weight model, built offline (videogen.families.tiny)
     card("tiny-i2vgen-xl", None, ("i2v",), tiny="i2v", description="tiny random I2VGen-XL"),
 )
 FAMILY = I2VGenXLFamily(CARDS)

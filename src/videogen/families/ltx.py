@@ -55,14 +55,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard
+from ..cards.card import ModelCard
 from ..errors import SpecError
-from ..finite import whole_int
+from ..spec.numbers import whole_int
 from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 logger = logging.getLogger("videogen")
@@ -239,7 +239,7 @@ class LTXFamily(Family):
         import diffusers
         from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         if variant != "t2v":
             raise ValueError(f"unknown tiny ltx variant {variant!r}")
@@ -369,7 +369,7 @@ def _entry(item: Any, label: str) -> dict[str, Any]:
 
 def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
     """The conditions of a task="conditioned" spec, checked and loaded: dicts of LTXVideoCondition fields."""
-    from ..media import to_frames, to_pil
+    from ..media.read import to_frames, to_pil
 
     extra = spec.extra
     num_frames = spec.filled_int("num_frames")
@@ -483,7 +483,7 @@ CARDS = (
         call_defaults=dict(TIMESTEP_VAE, image_cond_noise_scale=0.0, timesteps=DISTILLED_TIMESTEPS),
         description="LTX-Video 0.9.7 distilled, 13B; 8 steps without guidance",
     ),
-    # tiny random-weight models, built offline (videogen.tiny)
+    # tiny random-weight models, built offline (videogen.families.tiny)
     card(
         "tiny-ltx",
         None,

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard, nearest_multiple
+from ..cards.card import ModelCard, nearest_multiple
 from ..errors import SpecError
 from ._common import (
     UNET_CACHE_AUTO,
@@ -39,7 +39,7 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 FP16 = {"default": "float16"}
@@ -48,7 +48,7 @@ V2V_STRENGTH = 0.6  # VideoToVideoSDPipeline's default
 
 class ModelScopeFamily(Family):
     name = "modelscope"
-    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.unet_cache; defaults and their source in
+    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.speed.deepcache; defaults and their source in
     # families/_common.py); the DiT cache hooks don't apply to a UNet
     cache_methods = UNET_CACHE_METHODS
     cache_auto = UNET_CACHE_AUTO
@@ -161,7 +161,7 @@ class ModelScopeFamily(Family):
         from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
         from transformers import CLIPTextModel
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         unet = UNet3DConditionModel(
             block_out_channels=(8, 8),
@@ -219,7 +219,7 @@ CARDS = (
         arch="ms-1.7b",
         description="Zeroscope v2 XL: video-to-video upscaler of 576w clips resized to 1024x576 (strength 0.6)",
     ),
-    # tiny random-weight model, built offline (videogen.tiny)
+    # tiny random-weight model, built offline (videogen.families.tiny)
     card("tiny-modelscope", None, ("t2v", "v2v"), tiny="t2v", description="tiny random ModelScope text/video-to-video"),
 )
 FAMILY = ModelScopeFamily(CARDS)

@@ -26,13 +26,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..card import ModelCard
+from ..cards.card import ModelCard
 from ..errors import SpecError
 from ._common import UNET_CACHE_AUTO, UNET_CACHE_METHODS, unet_card
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 MIN_GUIDANCE = 1.0  # StableVideoDiffusionPipeline's min_guidance_scale default
@@ -49,7 +49,7 @@ _MICRO = {
 
 class SVDFamily(Family):
     name = "svd"
-    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.unet_cache; defaults and their source in
+    # step cache (VideoSpec.cache): DeepCache on the UNet (videogen.speed.deepcache; defaults and their source in
     # families/_common.py); the DiT cache hooks don't apply to a UNet
     cache_methods = UNET_CACHE_METHODS
     cache_auto = UNET_CACHE_AUTO
@@ -157,7 +157,7 @@ class SVDFamily(Family):
         )
         from transformers import CLIPVisionModelWithProjection
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         unet = UNetSpatioTemporalConditionModel(
             block_out_channels=(32, 64),
@@ -229,7 +229,7 @@ CARDS = (
         arch="svd-xt",
         description="Stable Video Diffusion XT image-to-video, 25 frames at 576x1024; no prompt",
     ),
-    # tiny random-weight model, built offline (videogen.tiny)
+    # tiny random-weight model, built offline (videogen.families.tiny)
     card(
         "tiny-svd",
         None,

@@ -12,13 +12,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..card import ModelCard
+from ..cards.card import ModelCard
 from ..errors import SpecError
 from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT, cache_context
 from .base import NO_MEDIA, Checked, Family, component_class, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
     from .base import Rules
 
 WAN_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
@@ -153,7 +153,7 @@ class WanFamily(Family):
         import diffusers
         from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
 
-        from .. import tiny_parts
+        from . import tiny_parts
 
         ti2v = variant == "ti2v"
         image_cond = variant in ("i2v", "flf2v")
@@ -311,7 +311,7 @@ CARDS = (
         arch="wan2.2-ti2v-5b",
         description="Wan 2.2 text/image-to-video, 5B dense, 720p at 24 fps",
     ),
-    # tiny random-weight models, built offline (videogen.tiny)
+    # tiny random-weight models, built offline (videogen.families.tiny)
     card("tiny-wan", None, ("t2v", "v2v"), tiny="t2v", description="tiny random Wan 2.1 T2V (tests, demo)"),
     card("tiny-wan-i2v", None, ("i2v",), tiny="i2v", description="tiny random Wan 2.1 I2V"),
     card("tiny-wan-flf2v", None, ("flf2v",), tiny="flf2v", description="tiny random Wan 2.1 FLF2V"),

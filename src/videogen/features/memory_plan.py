@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .base import Feature
 
 if TYPE_CHECKING:
-    from ..generation import Prepared
+    from ..generation.flow import Prepared
 
 
 class MemoryPlanFeature(Feature):

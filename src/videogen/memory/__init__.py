@@ -4,7 +4,7 @@ Two phases: what goes into `from_pretrained` (dtypes, quantization, GGUF: part o
 key) and what is applied to a loaded pipeline (offload, tiling, slicing, chunking, compile), changed in
 place when a later spec asks for another plan. `videogen.plan(spec)` (videogen/planning.py) shows sizes,
 estimates and the choice without loading weights. Importing this package imports no torch, and nothing in
-it imports `videogen.generation` (or `videogen.planning`): generation uses memory, never the reverse.
+it imports `videogen.generation.flow` (or `videogen.generation.plan_report`): generation uses memory, never the reverse.
 """
 
 from __future__ import annotations

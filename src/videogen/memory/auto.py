@@ -31,7 +31,7 @@ from .plans import MemoryPlan
 from .presets import LADDER, PRESETS
 
 if TYPE_CHECKING:
-    from ..catalog import ModelCard
+    from ..catalog.lookup import ModelCard
     from .estimate import Shape
 
 logger = logging.getLogger("videogen")

@@ -17,12 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..archs import CONFIG_DIR, arch_config  # noqa: F401 - CONFIG_DIR: tests/memory/test_report.py
+from ..cards.archs import CONFIG_DIR, arch_config  # noqa: F401 - CONFIG_DIR: tests/memory/test_report.py
 from . import stored
 from .plans import DENOISERS, TEXT_ENCODERS
 
 if TYPE_CHECKING:
-    from ..catalog import ModelCard
+    from ..catalog.lookup import ModelCard
 
 logger = logging.getLogger("videogen")
 
@@ -87,7 +87,7 @@ def live_annotated_components(pipeline_class: str) -> tuple[Component, ...]:
 
     import torch
 
-    from ..imports import diffusers_attr
+    from ..runtime.lock import diffusers_attr
 
     cls = diffusers_attr(pipeline_class)
     try:
@@ -224,7 +224,7 @@ class Capabilities:
 
 def component_class(class_name: str, library: str) -> Any:
     """The diffusers or transformers model class called `class_name` (Any: looked up by name at run time)."""
-    from ..imports import module_attr
+    from ..runtime.lock import module_attr
 
     return module_attr(library, class_name)
 
@@ -275,7 +275,7 @@ def probe_capabilities(class_name: str, library: str) -> Capabilities:
 
 def pipeline_call_parameters(pipeline_class: str) -> frozenset[str]:
     """The parameters of the pipeline's `__call__` (self included), from the stored signatures."""
-    from ..signatures import pipeline_signature
+    from ..catalog.signatures import pipeline_signature
 
     return pipeline_signature(pipeline_class).names | {"self"}
 
@@ -295,7 +295,7 @@ def batches_guidance(pipeline_class: str) -> bool:
 def live_batches_guidance(pipeline_class: str) -> bool:
     import inspect
 
-    from ..imports import diffusers_attr
+    from ..runtime.lock import diffusers_attr
 
     try:
         source = inspect.getsource(diffusers_attr(pipeline_class).__call__)

@@ -23,8 +23,8 @@ from .components import (
 from .plans import MemoryPlan
 
 if TYPE_CHECKING:
-    from ..card import ModelCard
-    from ..spec import VideoSpec
+    from ..cards.card import ModelCard
+    from ..spec.videospec import VideoSpec
     from .estimate import Shape
 
 logger = logging.getLogger("videogen")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import component_dtype, gpu_evident
+from ..runtime.devices import component_dtype, gpu_evident
 from . import stored
 from .activations import (  # noqa: F401 - VAE_LAYOUT, effective_config, vae_factors: also named here (moved)
     FORMULA_FIT,
@@ -35,7 +35,7 @@ from .components import Component
 from .plans import MemoryPlan
 
 if TYPE_CHECKING:
-    from ..catalog import ModelCard
+    from ..catalog.lookup import ModelCard
 
 logger = logging.getLogger("videogen")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
-from ..finite import whole_int
+from ..spec.numbers import whole_int
 
 PLACEMENTS = ("none", "model", "sequential", "group")
 OFFLOAD_TYPES = ("block_level", "leaf_level")

@@ -18,7 +18,7 @@ from .plans import MemoryPlan
 if TYPE_CHECKING:
     import torch
 
-    from ..catalog import ModelCard
+    from ..catalog.lookup import ModelCard
 
 logger = logging.getLogger("videogen")
 
@@ -31,7 +31,7 @@ def load_key(plan: MemoryPlan) -> tuple:
 def load_kwargs(plan: MemoryPlan, card: ModelCard, device: str) -> dict[str, Any]:
     """Keyword arguments for `from_pretrained` under a resolved plan (resolve.py). Loads a GGUF denoiser here
     (called inside the loader)."""
-    from ..runtime import component_dtypes, torch_dtypes
+    from ..runtime.devices import component_dtypes, torch_dtypes
 
     dtypes = torch_dtypes(component_dtypes(card, device, plan))
     kwargs: dict[str, Any] = {"dtype": dtypes}

@@ -15,8 +15,8 @@ import dataclasses
 import json
 from typing import Any
 
-from ..archs import arch_config, known_archs
-from ..generated import write_or_check
+from ..cards.archs import arch_config, known_archs
+from ..runtime.stamps import write_or_check
 from .activations import live_defaults
 from .components import Component, live_annotated_components, live_batches_guidance, probe_capabilities
 from .estimate import config_key, counted_stats

@@ -19,9 +19,9 @@ from .plans import MemoryPlan, plan_from
 from .presets import PRESETS, preset
 
 if TYPE_CHECKING:
-    from ..card import ModelCard
+    from ..cards.card import ModelCard
     from ..families.base import Family
-    from ..spec import VideoSpec
+    from ..spec.videospec import VideoSpec
 
 __all__ = ["resolve_plan"]
 

@@ -33,8 +33,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text_atomically
-from ..generated import load_if_current, versions_of
+from ..media.atomic import write_text_atomically
+from ..runtime.stamps import load_if_current, versions_of
 
 logger = logging.getLogger("videogen")
 
@@ -121,7 +121,7 @@ def sources() -> list[dict[str, Any]]:
 
 def learned_file() -> Path:
     """The user-cache file of what was read live under the installed versions."""
-    from ..tiny import cache_root
+    from ..families.tiny import cache_root
 
     versions = installed_versions()
     name = "-".join(f"{lib}{versions[lib] or 'none'}" for lib in LIBRARIES)

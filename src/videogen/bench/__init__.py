@@ -1,0 +1,16 @@
+"""`videogen bench`: the memory bench (`memory`), the step-cache speed bench (`speed`) and their reports
+(`output`). Imports `generation` and below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    """The names of the former module `videogen.bench` (now `videogen.bench.memory`), loaded on use."""
+    import importlib
+
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(importlib.import_module("videogen.bench.memory"), name)

@@ -1,0 +1,284 @@
+"""Every family's rules: a bad spec is a SpecError naming its field, with what to do in the message, raised
+before any weights load (a fresh pipeline cache stays empty: no load, not even one a cached model would hide).
+
+One table: (spec fields, the SpecError's `.field`, fragments its message must contain). Each group starts
+from a spec its family accepts (tiny model, prompt, image where the model needs one); a case's fields replace
+the group's (`"image": None` leaves the image out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import image, video
+from PIL import Image
+
+import videogen
+import videogen.loading.pipelines
+
+PROMPT = "a white ferret leaps into a stream"
+COND = {"task": "conditioned"}
+
+#: group → (the spec its cases start from, [(fields, field, message fragments)])
+CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
+    "wan": (
+        {"model": "tiny-wan", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"width": 20}, "width", ["multiple of 16", "width=16"]),
+            ({"model": "tiny-wan2.2-ti2v", "height": 48}, "height", ["multiple of 32", "height=64"]),
+            ({"model": "tiny-wan-i2v"}, "image", ["image-to-video", "image="]),
+            ({"model": "tiny-wan-flf2v", "task": "flf2v", "image": image()}, "last_image", ["last_image"]),
+            ({"task": "v2v"}, "video", ["video"]),
+            ({"extra": {"strenght": 0.5}}, "extra", ["strenght", "not a parameter"]),
+            ({"extra": {"height": 64}}, "extra", ["height", "spec field"]),
+            ({"image": image()}, "task", ["i2v", "tiny-wan-i2v"]),
+            ({"model": "tiny-wan2.2", "video": video()}, "task", ["video-to-video", "tiny-wan"]),
+        ],
+    ),
+    "ltx": (
+        {"model": "tiny-ltx", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["8k+1", "num_frames=9"]),
+            ({"num_frames": 12}, "num_frames", ["8k+1", "num_frames=9"]),
+            ({"height": 40}, "height", ["multiple of 32", "height=32"]),
+            ({"width": 50}, "width", ["multiple of 32", "width=64"]),
+            ({"task": "i2v"}, "image", ["image"]),
+            ({"extra": {"frame_rate": 24}}, "extra", ["frame_rate", "fps=24"]),
+            ({"extra": {"frame_index": 3}}, "extra", ["frame_index", "task='conditioned'"]),
+            ({"image": image(), "extra": {"strength": 0.5}}, "extra", ["strength", "task='conditioned'"]),
+            ({**COND, "image": image(), "extra": {"timesteps": "fast"}}, "extra", ["list of numbers"]),
+            ({**COND}, "image", ["at least one condition", "image="]),
+            ({**COND, "prompt": None, "image": image()}, "prompt", ["prompt", "conditioned"]),
+            (
+                {**COND, "image": image(), "extra": {"frame_index": 9}},
+                "extra",
+                ["extra['frame_index']=9", "[0, 9)", "extra['frame_index']=8"],
+            ),
+            ({**COND, "image": image(), "extra": {"frame_index": -2}}, "extra", ["[0, 9)", "extra['frame_index']=0"]),
+            ({**COND, "image": image(), "extra": {"frame_index": 2.5}}, "extra", ["whole frame number"]),
+            (
+                {**COND, "image": image(), "extra": {"strength": 1.5}},
+                "extra",
+                ["strength must be in [0, 1]", "extra['strength']=1.0"],
+            ),
+            ({**COND, "video": video(9), "extra": {"strength": "high"}}, "extra", ["strength", "number in [0, 1]"]),
+            (
+                {**COND, "image": image(), "video": video(9), "extra": {"frame_index": 0}},
+                "extra",
+                ["ambiguous", "extra['conditions']"],
+            ),
+            ({**COND, "extra": {"conditions": []}}, "extra", ["non-empty list"]),
+            (
+                {**COND, "extra": {"conditions": [{"image": image(), "video": video(9)}]}},
+                "extra",
+                ["extra['conditions'][0]", "exactly one of 'image' or 'video'"],
+            ),
+            ({**COND, "extra": {"conditions": [{"frame_index": 0}]}}, "extra", ["exactly one", "neither"]),
+            (
+                {**COND, "extra": {"conditions": [{"image": image()}, {"image": image(), "frame_index": 30}]}},
+                "extra",
+                ["extra['conditions'][1]['frame_index']=30", "extra['conditions'][1]['frame_index']=8"],
+            ),
+            ({**COND, "extra": {"conditions": [{"image": image(), "index": 3}]}}, "extra", ["unknown key 'index'"]),
+            ({**COND, "extra": {"conditions": ["a.png"]}}, "extra", ["must be a dict"]),
+            (
+                {**COND, "image": image(), "extra": {"conditions": [{"image": image()}]}},
+                "image",
+                ["extra['conditions']", "leave image out"],
+            ),
+            (
+                {**COND, "extra": {"conditions": [{"image": image()}], "strength": 0.5}},
+                "extra",
+                ["give strength in each entry"],
+            ),
+            (
+                {**COND, "extra": {"conditions": [{"image": "/no/such/file.png"}]}},
+                "extra",
+                ["extra['conditions'][0]['image']", "no file"],
+            ),
+            ({"model": "ltx-video", **COND, "image": image()}, "task", ["conditioned", "ltx-video-0.9.5"]),
+        ],
+    ),
+    "framepack": (
+        {"model": "tiny-framepack", "prompt": PROMPT, "image": image()},
+        [
+            ({"image": None}, "image", ["image-to-video", "image="]),
+            ({"model": "tiny-framepack-f1", "last_image": image(seed=1)}, "task", ["flf2v", "tiny-framepack"]),
+            ({"extra": {"sampling_type": "vanilla"}}, "extra", ["inverted_anti_drifting", "tiny-framepack-f1"]),
+            (
+                {"model": "tiny-framepack-f1", "extra": {"sampling_type": "inverted_anti_drifting"}},
+                "extra",
+                ["vanilla", "model='tiny-framepack'"],
+            ),
+            ({"extra": {"sampling_type": "forward"}}, "extra", ["sampling type", "vanilla"]),
+            ({"last_image": image(seed=1), "num_frames": 20}, "num_frames", ["12k+1", "num_frames=25", "last_image"]),
+            ({"extra": {"latent_window_size": 0}}, "extra", ["latent_window_size", "at least 2"]),
+            ({"negative_prompt": "blurry"}, "negative_prompt", ["true_cfg_scale"]),
+            ({"extra": {"true_cfg_scale": 2.0}}, "negative_prompt", ["negative_prompt=''"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+        ],
+    ),
+    "cogvideox": (
+        {"model": "tiny-cogvideox", "prompt": PROMPT},
+        [
+            ({"num_frames": 13}, "num_frames", ["8k+1", "num_frames=17"]),
+            ({"num_frames": 25}, "num_frames", ["at most 17", "num_frames=17"]),
+            ({"height": 32}, "height", ["only runs at 16x16", "height=16"]),
+            ({"width": 24}, "width", ["only runs at 16x16", "width=16"]),
+            (
+                {"extra": {"max_sequence_length": 226}},
+                "extra",
+                ["extra['max_sequence_length']=226", "max_text_seq_length=16", "extra['max_sequence_length']=16"],
+            ),
+            ({"task": "v2v"}, "video", ["video"]),
+            ({"video": video(9, 16, 16), "num_frames": 17}, "num_frames", ["9 frames", "num_frames=9"]),
+            ({"model": "tiny-cogvideox-i2v"}, "image", ["image-to-video", "image="]),
+            ({"model": "tiny-cogvideox1.5", "num_frames": 9}, "num_frames", ["16k+1", "num_frames=17"]),
+            ({"model": "tiny-cogvideox1.5", "video": video(17, 16, 16)}, "task", ["video-to-video", "tiny-cogvideox"]),
+            ({"extra": {"max_seq_length": 16}}, "extra", ["max_seq_length", "max_sequence_length"]),
+            # the real checkpoints, validated without loading anything
+            ({"model": "cogvideox-5b", "num_frames": 57}, "num_frames", ["at most 49", "num_frames=49"]),
+            ({"model": "cogvideox-2b", "height": 720, "width": 480}, "height", ["480x720", "height=480"]),
+            (
+                {"model": "cogvideox-5b-i2v", "image": image(), "height": 768, "width": 1360},
+                "height",
+                ["480x720", "height=480"],
+            ),
+            ({"model": "cogvideox-5b", "extra": {"max_sequence_length": 512}}, "extra", ["226", "fixed"]),
+            ({"model": "cogvideox1.5-5b", "num_frames": 80}, "num_frames", ["16k+1", "num_frames=81"]),
+            ({"model": "cogvideox1.5-5b", "num_frames": 200}, "num_frames", ["at most 161", "num_frames=161"]),
+            ({"model": "cogvideox1.5-5b", "height": 480, "width": 720}, "height", ["768x1360", "height=768"]),
+            (
+                {"model": "cogvideox1.5-5b-i2v", "image": image(), "height": 720, "width": 1280},
+                "height",
+                ["shorter side must be 768", "height=768"],
+            ),
+            (
+                {"model": "cogvideox1.5-5b-i2v", "image": image(), "height": 768, "width": 1440},
+                "width",
+                ["longer side 768 to 1360", "width=1360"],
+            ),
+            (
+                {"model": "cogvideox1.5-5b-i2v", "image": image(), "height": 770},
+                "height",
+                ["multiple of 16", "height=768"],
+            ),
+            ({"model": "cogvideox1.5-5b", "video": video()}, "task", ["video-to-video"]),
+        ],
+    ),
+    "hunyuanvideo": (
+        {"model": "tiny-hunyuanvideo", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"width": 20}, "width", ["multiple of 16", "width=16"]),
+            ({"model": "tiny-hunyuanvideo-i2v"}, "image", ["image-to-video", "image="]),
+            ({"image": image()}, "task", ["i2v", "tiny-hunyuanvideo-i2v"]),
+            ({"negative_prompt": "blurry"}, "negative_prompt", ["true_cfg_scale", "guidance-distilled"]),
+            (
+                {"model": "tiny-hunyuanvideo-i2v", "image": image(), "negative_prompt": "blurry"},
+                "negative_prompt",
+                ["true_cfg_scale"],
+            ),
+            ({"extra": {"true_cfg_scale": 4.0}}, "negative_prompt", ["negative_prompt=''", "true_cfg_scale"]),
+            ({"extra": {"true_cfg_scale": "high"}}, "extra", ["true_cfg_scale", "number"]),
+            ({"extra": {"true_cfg": 4.0}}, "extra", ["true_cfg", "not a parameter"]),
+            ({"extra": {"num_frames": 13}}, "extra", ["num_frames", "spec field"]),
+        ],
+    ),
+    "i2vgen_xl": (
+        {"model": "tiny-i2vgen-xl", "prompt": PROMPT, "image": image()},
+        [
+            ({"image": None}, "image", ["image-to-video", "image="]),
+            ({"prompt": None}, "prompt", ["prompt is required"]),
+            ({"height": 36}, "height", ["multiple of 8", "height=40"]),
+            ({"width": 44}, "width", ["multiple of 8", "width=48"]),
+            ({"extra": {"target_fps": 0}}, "extra", ["target_fps", "at least 1"]),
+            ({"extra": {"decode_chunk_size": 0}}, "extra", ["decode_chunk_size", "at least 1"]),
+            ({"extra": {"guidance_scale": 3.0}}, "extra", ["guidance_scale", "spec field"]),
+            ({"extra": {"target_fsp": 3}}, "extra", ["target_fsp", "target_fps"]),
+            ({"video": [image()]}, "task", ["v2v"]),
+            ({"extra": {"clip_skip": -1}}, "extra", ["clip_skip", "at least 0"]),
+            ({"extra": {"clip_skip": 1.5}}, "extra", ["clip_skip", "whole number"]),
+            ({"extra": {"clip_skip": 2}}, "extra", ["clip_skip", "below 2"]),
+        ],
+    ),
+    "modelscope": (
+        {"model": "tiny-modelscope", "prompt": PROMPT},
+        [
+            ({"height": 36}, "height", ["multiple of 8", "height=40"]),
+            ({"width": 20}, "width", ["multiple of 8", "width=24"]),
+            ({"prompt": None}, "prompt", ["prompt is required"]),
+            ({"image": image()}, "task", ["i2v", "t2v, v2v"]),
+            (
+                {"video": video(3), "height": 48},
+                "height",
+                ["from the input video (32x32)", "resize the video", "height=32"],
+            ),
+            ({"video": video(3), "width": 64}, "width", ["from the input video", "width=32"]),
+            # an explicit size is refused even when it equals the card's default
+            ({"video": video(4, h=40, w=48), "height": 32}, "height", ["takes its size from the input video"]),
+            ({"video": video(3, h=36, w=36)}, "video", ["multiples of 8", "resize the video to 40x40"]),
+            ({"video": [Image.fromarray(image()), Image.fromarray(image(40, 40))]}, "video", ["differ in size"]),
+            ({"video": video(3), "steps": 1}, "steps", ["int(steps * strength)", "at least 2", "steps=2"]),
+            ({"video": video(3), "extra": {"strength": 0}}, "extra", ["strength", "(0, 1]"]),
+            ({"video": video(3), "extra": {"strength": 1.5}}, "extra", ["strength", "(0, 1]"]),
+            ({"extra": {"clip_skip": -1}}, "extra", ["clip_skip", "at least 0"]),
+            ({"extra": {"clip_skip": 2}}, "extra", ["clip_skip", "below 2"]),
+            ({"extra": {"num_frames": 4}}, "extra", ["num_frames", "spec field"]),
+            ({"video": video(3), "num_frames": 5}, "num_frames", ["3 frames", "num_frames=3"]),
+        ],
+    ),
+    "svd": (
+        {"model": "tiny-svd", "image": image()},
+        [
+            ({"prompt": "a cat"}, "prompt", ["no text encoder", "leave prompt out"]),
+            ({"negative_prompt": "blurry"}, "negative_prompt", ["no text encoder", "negative_prompt"]),
+            ({"image": None}, "image", ["image-to-video", "image="]),
+            ({"num_frames": 9}, "num_frames", ["at most 8", "num_frames=8"]),
+            ({"height": 36}, "height", ["multiple of 8", "height=40"]),
+            ({"width": 20}, "width", ["multiple of 8", "width=24"]),
+            ({"guidance_scale": 0.5}, "guidance_scale", ["min_guidance_scale", "guidance_scale=1.0"]),
+            (
+                {"guidance_scale": 2.0, "extra": {"min_guidance_scale": 2.5}},
+                "guidance_scale",
+                ["min_guidance_scale (2.5)", "guidance_scale=2.5"],
+            ),
+            ({"extra": {"max_guidance_scale": 2.0}}, "extra", ["max_guidance_scale", "guidance_scale=2.0"]),
+            ({"extra": {"guidance_scale": 2.0}}, "extra", ["guidance_scale", "spec field"]),
+            ({"extra": {"fps": 0}}, "extra", ["'fps'", "at least 1"]),
+            ({"extra": {"fps": 7.5}}, "extra", ["'fps'", "whole number"]),
+            ({"extra": {"motion_bucket_id": -1}}, "extra", ["motion_bucket_id", "at least 0"]),
+            ({"extra": {"noise_aug_strength": -0.1}}, "extra", ["noise_aug_strength", "at least 0"]),
+            ({"extra": {"decode_chunk_size": 0}}, "extra", ["decode_chunk_size", "at least 1"]),
+            ({"extra": {"min_guidance_scale": "low"}}, "extra", ["min_guidance_scale", "a number"]),
+            ({"extra": {"motion_bucket": 3}}, "extra", ["motion_bucket", "motion_bucket_id"]),
+            ({"video": [image()]}, "task", ["v2v"]),
+        ],
+    ),
+}
+
+
+def _params() -> list:
+    return [
+        pytest.param({**base, **case[0]}, case[1], case[2], id=f"{group}-{i}-{case[1]}")
+        for group, (base, cases) in CASES.items()
+        for i, case in enumerate(cases)
+    ]
+
+
+@pytest.mark.parametrize(("spec", "field", "words"), _params())
+def test_bad_spec_is_a_spec_error_before_any_load(
+    spec: dict, field: str, words: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = type(videogen.loading.pipelines.CACHE)()  # empty: a load the shared cache would answer counts here
+    monkeypatch.setattr(videogen.loading.pipelines, "CACHE", fresh)
+    with pytest.raises(videogen.SpecError) as info:
+        videogen.generate(seed=7, progress=False, **spec)
+    assert info.value.field == field, str(info.value)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+    assert fresh.loads == 0 and len(fresh) == 0, "weights loaded before the SpecError"
