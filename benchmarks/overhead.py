@@ -112,8 +112,8 @@ def generate_vs_direct(model: str, repeats: int) -> dict:
     import torch
 
     import videogen
-    from videogen.generation import cache_key, prepare
-    from videogen.pipeline import CACHE, pipeline_class
+    from videogen.generation.flow import cache_key, prepare
+    from videogen.loading.pipelines import CACHE, pipeline_class
 
     diffusers.utils.logging.disable_progress_bar()
     spec = videogen.VideoSpec(model=model, prompt="a white ferret", seed=1)

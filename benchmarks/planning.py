@@ -90,7 +90,7 @@ def _child(name: str) -> dict:
     """In a fresh process: `import videogen`, then the first (cold) and a second (warm) `prepare(memory="auto")`."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
-    from videogen.planning import prepare_for_plan
+    from videogen.generation.plan_report import prepare_for_plan
 
     imports = time.perf_counter() - start
     start = time.perf_counter()
@@ -112,7 +112,7 @@ def _child(name: str) -> dict:
 
 
 def _versions() -> dict[str, str]:
-    from videogen.runtime import versions
+    from videogen.runtime.devices import versions
 
     return versions()
 

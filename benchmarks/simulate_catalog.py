@@ -30,11 +30,11 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import videogen
+    from videogen.generation.plan_report import prepare_for_plan
     from videogen.memory.auto import candidates, estimates
     from videogen.memory.context import context, shape_of
     from videogen.memory.estimate import estimate_plan
-    from videogen.planning import prepare_for_plan
-    from videogen.simulate import simulate_plans, subject_of
+    from videogen.memory.simulate import simulate_plans, subject_of
 
     names = args.models.split(",") if args.models else [c.name for c in videogen.list_models(include_tiny=False)]
     rows = []
@@ -82,7 +82,7 @@ def _line(row: dict) -> str:
 
 
 def _versions() -> dict[str, str]:
-    from videogen.runtime import versions
+    from videogen.runtime.devices import versions
 
     return versions()
 
