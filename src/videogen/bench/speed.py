@@ -266,7 +266,8 @@ def _direct(fields: dict[str, Any]) -> dict[str, Any]:
 
     from ..generation.flow import cache_key, check_before_load, prepare
     from ..loading.pipelines import CACHE, load_pipeline
-    from ..memory import call_kwargs, load_kwargs
+    from ..memory.apply import call_kwargs
+    from ..memory.quantize import load_kwargs
 
     p = prepare(**{k: v for k, v in fields.items() if k != "progress"})
     cls, params = check_before_load(p)

@@ -15,14 +15,14 @@ class MemoryPlanFeature(Feature):
     name = "memory plan"
 
     def prepare_pipeline(self, pipe: Any, prepared: Prepared, state: dict[str, Any]) -> None:
-        from ..memory import apply_plan
+        from ..memory.apply import apply_plan
 
         if state.get("memory_plan") != (prepared.class_name, prepared.plan):  # components are shared by classes
             apply_plan(pipe, prepared.plan, prepared.device, prepared.family, state)
             state["memory_plan"] = (prepared.class_name, prepared.plan)
 
     def call_arguments(self, prepared: Prepared, params: AbstractSet[str]) -> dict[str, Any]:
-        from ..memory import call_kwargs
+        from ..memory.apply import call_kwargs
 
         return dict(call_kwargs(prepared.plan, params))
 

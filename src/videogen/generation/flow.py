@@ -96,7 +96,7 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
     spec, rules = complete(spec, card, family, media)
     class_name = card.pipeline_class(spec.inferred_task(), family)
     check_call(spec, card, family, class_name)  # extra, scheduler, LoRAs: stored signatures, no torch
-    from ..memory import resolve_plan  # after every pure check: a spec error needs none of this (torch)
+    from ..memory.resolve import resolve_plan  # after every pure check: a spec error needs none of this (torch)
     from ..runtime.devices import pick_device
 
     device = pick_device()
@@ -202,7 +202,7 @@ def cache_key(p: Prepared) -> tuple:
     """The pipeline cache key of a prepared spec: the model, the device, the plan's load-time part and each
     feature's part (e.g. a pipeline split over GPUs is never reused for another setting)."""
     from ..features import FEATURES
-    from ..memory import load_key
+    from ..memory.quantize import load_key
 
     parts = tuple(f.cache_key(p) for f in FEATURES)
     return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan), *parts)
@@ -227,7 +227,7 @@ def _run(
 ) -> VideoResult:
     from ..features import FEATURES
     from ..loading.pipelines import CACHE, load_pipeline
-    from ..memory import load_kwargs
+    from ..memory.quantize import load_kwargs
     from ..runtime.devices import reset_peak
 
     started = started if started is not None else time.perf_counter()
