@@ -55,7 +55,7 @@ def _describe(value: Any, depth: int = 0) -> Any:
     import dataclasses
     import enum
 
-    from ..spec.videospec import describe_media
+    from ..spec.plain import describe_media
 
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

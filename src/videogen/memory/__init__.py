@@ -15,11 +15,4 @@ from .quantize import write_gguf
 from .report import PlanReport
 
 #: what users import from here (docs/memory.md); the machinery is imported from its own modules
-__all__ = [
-    "PRESETS",
-    "ComponentPlan",
-    "MemoryPlan",
-    "PlanReport",
-    "preset",
-    "write_gguf",
-]
+__all__ = ["PRESETS", "ComponentPlan", "MemoryPlan", "PlanReport", "preset", "write_gguf"]

@@ -60,8 +60,8 @@ def plain_field(name: str, value: Any) -> Any:
         if value is None or isinstance(value, str):
             return value
         raise SpecError(
-            f"{name}: {_describe(value)} lives in memory and can't be written to a spec file; save it to a file "
-            f"and pass its path (or a URL), e.g. {name}='input.png'",
+            f"{name}: {describe_media(value, in_words=True)} lives in memory and can't be written to a spec file; "
+            f"save it to a file and pass its path (or a URL), e.g. {name}='input.png'",
             field=name,
         )
     if name == "loras":
@@ -171,8 +171,8 @@ def _plain(value: Any, where: str, field: str, depth: int = 0, count: list[int] 
     if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):  # numpy / torch scalars
         return _plain(value.item(), where, field, depth, count)
     raise SpecError(
-        f"{where}: {_describe(value)} can't be written to a spec file (plain data only: strings, numbers, "
-        "true/false, null, lists and dicts); pass its plain value",
+        f"{where}: {describe_media(value, in_words=True)} can't be written to a spec file (plain data only: "
+        "strings, numbers, true/false, null, lists and dicts); pass its plain value",
         field=field,
     )
 
@@ -199,14 +199,20 @@ def _plain_default(f: dataclasses.Field) -> Any:
     return plain_field(f.name, default)
 
 
-def _describe(value: Any) -> str:
-    if hasattr(value, "size") and hasattr(value, "mode"):
-        return f"a PIL image ({value.size[0]}x{value.size[1]})"
+def describe_media(value: Any, *, in_words: bool = False) -> Any:
+    """What an input is, in short: for metadata (`<PIL image 32x32>`; paths and None as they are) or, with
+    `in_words`, for a message (`a PIL image (32x32)`). The one way videogen describes an in-memory input."""
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "size") and hasattr(value, "mode"):  # PIL image
+        w, h = value.size
+        return f"a PIL image ({w}x{h})" if in_words else f"<PIL image {w}x{h}>"
     if hasattr(value, "shape"):
-        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
+        shape = tuple(value.shape)
+        return f"a {type(value).__name__} of shape {shape}" if in_words else f"<array {shape}>"
     if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)} frames"
-    return f"a {type(value).__name__}"
+        return f"a list of {len(value)} frames" if in_words else f"<{len(value)} frames>"
+    return f"a {type(value).__name__}" if in_words else f"<{type(value).__name__}>"
 
 
 # ---- from plain data

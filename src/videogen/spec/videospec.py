@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import SpecError
+from .plain import describe_media  # noqa: F401 - also named here: what metadata and messages call an input
 
 Task = Literal["t2v", "i2v", "flf2v", "v2v", "conditioned"]
 TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "v2v", "conditioned")
@@ -362,19 +363,6 @@ def _as_lora(item: Any) -> LoRA:
     if isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:
         return LoRA(*item)
     raise SpecError(f"loras entry {item!r} is not a LoRA; {LORA_FORMS}", field="loras")
-
-
-def describe_media(value: Any) -> Any:
-    """A short, JSON-friendly description of a media input."""
-    if value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "size") and hasattr(value, "mode"):  # PIL image
-        return f"<PIL image {value.size[0]}x{value.size[1]}>"
-    if hasattr(value, "shape"):
-        return f"<array {tuple(value.shape)}>"
-    if isinstance(value, (list, tuple)):
-        return f"<{len(value)} frames>"
-    return f"<{type(value).__name__}>"
 
 
 def _jsonable(value: Any) -> Any:
