@@ -31,7 +31,8 @@ from .output import aligned, pyplot, write_report
 
 PROMPT = "a white ferret leaps into a mountain stream"
 #: the mid-size transformers (dim 256 = 2 heads × 128, 8 blocks): what makes the CPU ratios compute-bound
-#: (shared/notes/speed-facts.md); each family's tiny pipeline with its transformer rebuilt at this size
+#: (at tiny sizes the call is overhead-bound: docs/benchmarks.md, Speed); each family's tiny pipeline with its
+#: transformer rebuilt at this size
 MID: dict[str, dict[str, Any]] = {
     "wan": {"num_layers": 8, "num_attention_heads": 2, "attention_head_dim": 128, "ffn_dim": 1024},
     # the caption projection maps to the inner dim, which cross-attention then reads

@@ -221,7 +221,7 @@ def with_llama_tokenizer(kwargs: Mapping[str, Any], source: str, revision: str |
 #: Sources: the defaults of diffusers 0.42.1's config classes (hooks/*.py) unless said otherwise.
 DIT_CACHE_METHODS: Mapping[str, Mapping[str, Any]] = {
     # FirstBlockCacheConfig.threshold default (0.05). On random tiny weights it skips nothing
-    # (shared/notes/speed-facts.md); real models' first-block residuals change less from step to step.
+    # (measured on the tiny models, docs/speed.md); real models' first-block residuals change less from step to step.
     "fbc": {"threshold": 0.05},
     # TaylorSeerCacheConfig defaults: cache_interval 5, disable_cache_before_step 3, max_order 1 (the
     # paper's N=5, first order: arXiv 2503.06923)
