@@ -24,6 +24,7 @@ from videogen.checks.rules import (
     size_limit,
 )
 from videogen.families import get_family
+from videogen.loading.schedulers.build import parse_scheduler
 from videogen.generation.flow import build_spec, check_before_load, load_media, prepare
 
 
@@ -271,9 +272,13 @@ def test_values_of_other_numeric_types_that_mean_the_same_are_accepted(no_loadin
 
 
 def test_known_scheduler_arguments_and_a_path_like_model_pass(no_loading: None, tmp_path: Path) -> None:
-    check_before_load(
-        prepare(model="tiny-wan", prompt="a", scheduler={"name": UNIPC, "flow_shift": 3.0, "solver_order": 2})
-    )
+    prepared = prepare(model="tiny-wan", prompt="a", scheduler={"name": UNIPC, "flow_shift": 3.0, "solver_order": 2})
+    cls, params = check_before_load(prepared)
+    # the arguments reach the call unchanged, for the pipeline class the card names
+    assert parse_scheduler(prepared.spec.scheduler) == (UNIPC, {"flow_shift": 3.0, "solver_order": 2})
+    assert cls.__name__ == "WanPipeline" and "num_inference_steps" in params
+    with pytest.raises(videogen.SpecError, match="solver_ordr"):  # the same check refuses a name the class lacks
+        prepare(model="tiny-wan", prompt="a", scheduler={"name": UNIPC, "solver_ordr": 2})
     with pytest.raises(videogen.ModelNotFoundError, match="model_index.json"):  # a PathLike is a folder path
         prepare(model=tmp_path, prompt="a")
 

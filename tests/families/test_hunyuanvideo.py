@@ -13,7 +13,7 @@ from PIL import Image
 
 import videogen
 from videogen.families._common import load_llama_tokenizer
-from videogen.families.hunyuanvideo import FAMILY, TINY_I2V_CALL
+from videogen.families.hunyuanvideo import FAMILY, LATENT_CONCAT_DROPPED_FRAMES, TINY_I2V_CALL
 from videogen.loading.pipelines import CACHE
 from videogen.spec.videospec import VideoSpec
 from videogen.testing import tiny_folder
@@ -148,7 +148,9 @@ def test_local_i2v_folder_is_recognised_with_its_frame_drop() -> None:
         seed=2,
         progress=False,
     )
-    assert result.num_frames == 5
+    # recognised as the 33-channel I2V from its folder, so the pipeline is asked for the frames it drops
+    assert result.metadata["call"]["num_frames"] == 5 + LATENT_CONCAT_DROPPED_FRAMES
+    assert result.num_frames == 5 and result.frames.shape[0] == 5
 
 
 def test_catalog_cards() -> None:

@@ -330,9 +330,7 @@ def test_input_hashes_record_each_local_file(tmp_path: Path, monkeypatch: pytest
     assert input_hashes(VideoSpec(image=image())) == {}
 
 
-def test_public_names() -> None:
-    assert videogen.load_specs is load_specs
-    assert "load_specs" in dir(videogen) and "expand" in dir(videogen) and "replay" in dir(videogen)
+def test_a_misspelt_field_in_a_file_says_which_field_it_meant() -> None:
     with pytest.raises(SpecError, match="did you mean 'prompt'"):
         VideoSpec.from_dict({"promt": "a"}, source="x.json", entry="line 4")
 
