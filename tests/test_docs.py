@@ -544,7 +544,7 @@ def test_the_doc_checks_catch_what_they_are_for() -> None:
     assert outside_paths(text) == ["shared/notes/speed-facts.md"]
     fine = (
         "`videogen.spec.files.dump_specs(specs, path)`, `result.save(path)`, `spec.to_dict()`, make_video.py, "
-        "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/test_parallel.py, docs/cli.md, "
+        "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/parallel/test_parallel.py, docs/cli.md, "
         "benchmarks/out/planning.json, `src/videogen/cards/configs/<arch>.json`"
     )
     assert internal_names(fine) == [] and outside_paths(fine) == []

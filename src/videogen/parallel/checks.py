@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("videogen")
 
 #: attention backends diffusers 0.42.1 runs context-parallel (registered `supports_context_parallel=True`;
-#: tests/test_parallel.py compares this with diffusers' registry)
+#: tests/parallel/test_parallel.py compares this with diffusers' registry)
 CONTEXT_PARALLEL_BACKENDS = (
     "native",
     "_native_cudnn",
@@ -57,7 +57,7 @@ BROKEN_PLANS: dict[str, dict[str, str]] = {
         "(wrong frames, from reading its ring template; huggingface/diffusers#14316); use ulysses=N"
     }
 }
-#: pipelines whose call the transformer's `_cp_plan` doesn't cover, and why (tests/test_parallel.py)
+#: pipelines whose call the transformer's `_cp_plan` doesn't cover, and why (tests/parallel/test_parallel.py)
 BROKEN_PIPELINES = {
     name: "it gives the transformer a timestep per token (the conditioning frames are less noisy), which LTX's "
     "context-parallel plan in diffusers 0.42.1 doesn't split (a RuntimeError, tried on the CPU); text-to-video "
@@ -70,7 +70,7 @@ PLACEMENT_REFUSALS = {
     "sequential": "diffusers' sequential CPU offload puts every rank's components on GPU 0 (its default gpu_id)",
 }
 #: step caches that don't combine, and why: their hooks compare the transformer's whole input with its split
-#: output (a RuntimeError on the tiny models: tests/test_parallel.py), or are untested with it (dbcache).
+#: output (a RuntimeError on the tiny models: tests/parallel/test_parallel.py), or are untested with it (dbcache).
 #: TaylorSeer, PAB and FasterCache give the single-process frames exactly (CPU, tiny Wan, Ulysses 2).
 CACHE_REFUSALS = {
     "fbc": "First Block Cache compares the first block's whole input with its split output (a RuntimeError)",
