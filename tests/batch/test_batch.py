@@ -372,3 +372,13 @@ def test_the_lock_of_a_killed_batch_is_free(tmp_path: Path) -> None:
     with batch_lock(tmp_path):
         assert f"pid {os.getpid()} on " in (tmp_path / LOCK_NAME).read_text()
     assert LOCK_NAME not in os.listdir(tmp_path)
+
+
+def test_the_renamed_batch_names_still_work() -> None:
+    import videogen.batch
+    from videogen.batch.local import BatchWork, batch_work
+
+    with pytest.warns(DeprecationWarning, match="now batch_work"):
+        assert videogen.batch.plan_batch is batch_work
+    with pytest.warns(DeprecationWarning, match="now BatchWork"):
+        assert videogen.batch.BatchPlan is BatchWork

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: names renamed so that "plan" means a memory plan only; the old names still work, with a DeprecationWarning
+RENAMED = {"plan_batch": "batch_work", "BatchPlan": "BatchWork"}
+
 
 def __getattr__(name: str) -> Any:
     """The names of the former module `videogen.batch` (now `videogen.batch.local`), loaded on use."""
@@ -13,4 +16,9 @@ def __getattr__(name: str) -> Any:
 
     if name.startswith("__"):
         raise AttributeError(name)
+    if name in RENAMED:
+        import warnings
+
+        warnings.warn(f"videogen.batch.{name} is now {RENAMED[name]}", DeprecationWarning, stacklevel=2)
+        name = RENAMED[name]
     return getattr(importlib.import_module("videogen.batch.local"), name)

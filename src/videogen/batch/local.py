@@ -1,6 +1,6 @@
 """`generate_many`: many specs into one folder, each model loaded once, resumable (docs/batch.md).
 
-The pieces are separate so another runner (remote workers) can reuse them: `plan_batch` (names, what is already
+The pieces are separate so another runner (remote workers) can reuse them: `batch_work` (names, what is already
 done, every spec prepared and grouped by pipeline), `run_one` (one spec: prepare, run, save with its sidecar, a
 plain function), `remove_replaced`, and the names, folder checks and report (`batch_files.py`).
 """
@@ -82,7 +82,7 @@ class BatchJob:
 
 
 @dataclass
-class BatchPlan:
+class BatchWork:
     """What a batch will do: `jobs` to run, ordered group by group (one pipeline each), and the items that are
     finished already: `skipped` (output there with a matching spec hash) and `failed` (refused before loading)."""
 
@@ -103,7 +103,7 @@ def check_options(fmt: str, crf: int | None) -> None:
     check_crf(crf, fmt)
 
 
-def plan_batch(
+def batch_work(
     specs: Iterable[VideoSpec | Mapping[str, Any]],
     out_dir: str | os.PathLike[str],
     *,
@@ -111,7 +111,7 @@ def plan_batch(
     resume: bool = True,
     overwrite: bool = False,
     prepare_specs: bool = True,
-) -> BatchPlan:
+) -> BatchWork:
     """Name every spec's output in `out_dir`, skip those already there (`resume`: the sidecar's spec hash and the
     file's sha256 match), and prepare the rest (`prepare_specs`: validation and memory plan, no weights) in
     pipeline groups. Leftovers of killed saves in `out_dir` are removed first, and so is an earlier output of a
@@ -158,7 +158,7 @@ def plan_batch(
     for job in jobs:
         order.setdefault(job.group, len(order))
     jobs.sort(key=lambda j: (order[j.group], j.index))  # group by group, each in the order given
-    return BatchPlan(folder, fmt, len(given), jobs, skipped, failed)
+    return BatchWork(folder, fmt, len(given), jobs, skipped, failed)
 
 
 def run_one(
@@ -241,28 +241,28 @@ def _generate_many(
 
     folder = batch_folder(out_dir)
     with batch_lock(folder):  # one run per folder: a second is refused at once
-        plan = plan_batch(specs, folder, fmt=fmt, resume=resume, overwrite=overwrite)
-        report, finished = start_report(plan)
-        bar = tqdm(total=plan.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
+        work = batch_work(specs, folder, fmt=fmt, resume=resume, overwrite=overwrite)
+        report, finished = start_report(work)
+        bar = tqdm(total=work.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
         try:
-            yield from _run_jobs(plan, report, finished, bar, fmt, crf, progress)
+            yield from _run_jobs(work, report, finished, bar, fmt, crf, progress)
         finally:
             bar.close()
 
 
 def _run_jobs(
-    plan: BatchPlan, report: BatchReport, finished: list[BatchItem], bar: Any, fmt: str, crf: int | None, progress: bool
+    work: BatchWork, report: BatchReport, finished: list[BatchItem], bar: Any, fmt: str, crf: int | None, progress: bool
 ) -> Iterator[BatchItem]:
     """The finished items, then each job run in turn (its replaced outputs removed once it is saved), reported."""
     yield from finished
-    for job in plan.jobs:
+    for job in work.jobs:
         report.update(job.index, status="running")
         report.write()
         prepared, job.prepared = job.prepared, None  # held no longer than needed (its media)
         item = run_one(
             job.index,
             job.given,
-            plan.out_dir,
+            work.out_dir,
             fmt=fmt,
             crf=crf,
             progress=progress,
@@ -277,24 +277,24 @@ def _run_jobs(
         yield item
 
 
-def start_report(plan: BatchPlan) -> tuple[BatchReport, list[BatchItem]]:
+def start_report(work: BatchWork) -> tuple[BatchReport, list[BatchItem]]:
     """The report of a planned batch, written: the finished items (skipped, refused) entered and every job's name;
     returns it and those finished items in index order."""
-    report = BatchReport(plan.out_dir, plan.fmt, plan.count)
-    finished = sorted(plan.skipped + plan.failed, key=lambda i: i.index)
+    report = BatchReport(work.out_dir, work.fmt, work.count)
+    finished = sorted(work.skipped + work.failed, key=lambda i: i.index)
     for item in finished:
         record(report, item)
-    for job in plan.jobs:
+    for job in work.jobs:
         report.update(job.index, path=job.path.name, spec_hash=job.spec_hash)
     report.write()
     logger.info(
         "batch of %d into %s: %d to run in %d group(s), %d skipped, %d refused",
-        plan.count,
-        plan.out_dir,
-        len(plan.jobs),
-        len({job.group for job in plan.jobs}),
-        len(plan.skipped),
-        len(plan.failed),
+        work.count,
+        work.out_dir,
+        len(work.jobs),
+        len({job.group for job in work.jobs}),
+        len(work.skipped),
+        len(work.failed),
     )
     return report, finished
 

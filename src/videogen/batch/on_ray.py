@@ -1,7 +1,7 @@
 """The batch runner on Ray: `generate_many(specs, out_dir, ray=True | "ADDRESS", workers=N)` spreads a batch over
 one worker per GPU (or N CPU workers) on this machine or a Ray cluster (docs/scale.md).
 
-Same names, sidecars, resuming and `batch.json` as the in-process runner (`batch.py`: `plan_batch` names and skips
+Same names, sidecars, resuming and `batch.json` as the in-process runner (`batch.py`: `batch_work` names and skips
 in the driver, `run_one` generates and saves on the worker), plus one entry per worker process in the report.
 
 How it uses Ray: each worker is an actor (`num_gpus=1`, or `num_cpus=k` on a CPU-only cluster) with its own
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SaveError, SpecError, VideoGenError
 from .files import batch_folder, batch_lock
-from .local import BatchItem, BatchJob, BatchPlan, check_options, plan_batch, record, remove_replaced, start_report
+from .local import BatchItem, BatchJob, BatchWork, batch_work, check_options, record, remove_replaced, start_report
 from .ray_session import require_ray, session, worker_options
 
 if TYPE_CHECKING:
@@ -180,19 +180,19 @@ def _generate(
 
     folder = batch_folder(out_dir)
     with batch_lock(folder):  # one run per folder (the driver holds it; workers write under it)
-        plan = plan_batch(specs, folder, fmt=fmt, resume=resume, overwrite=overwrite, prepare_specs=False)
-        for job in plan.jobs:
+        work = batch_work(specs, folder, fmt=fmt, resume=resume, overwrite=overwrite, prepare_specs=False)
+        for job in work.jobs:
             job.group = group_key(job.spec)
-        report, finished = start_report(plan)
-        bar = tqdm(total=plan.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
+        report, finished = start_report(work)
+        bar = tqdm(total=work.count, initial=len(finished), desc="batch", unit="video", disable=not progress)
         dead: set[tuple[str, int]] = set()  # (host tag, pid) of the worker processes gone
         try:
             yield from finished
-            if not plan.jobs:
+            if not work.jobs:
                 return
             with (
                 session(address) as ray,
-                contextlib.closing(_Driver(ray, plan, report, workers, address is True, crf, dead).run()) as items,
+                contextlib.closing(_Driver(ray, work, report, workers, address is True, crf, dead).run()) as items,
             ):
                 for item in items:
                     bar.update(1)
@@ -202,7 +202,7 @@ def _generate(
             if dead:  # every worker is gone now: what a save cut short by an interruption left goes too
                 from ..media.save import clean_stale_temps
 
-                clean_stale_temps(plan.out_dir, dead=dead)
+                clean_stale_temps(work.out_dir, dead=dead)
 
 
 def group_key(spec: VideoSpec) -> tuple[str, str | None, str]:
@@ -215,7 +215,7 @@ def group_key(spec: VideoSpec) -> tuple[str, str | None, str]:
 
 
 def choose_group(waiting: Mapping[Hashable, int], working: Mapping[Hashable, int], left: Collection[Hashable]) -> Any:
-    """The group a free worker moves to (`waiting`: specs waiting per group, in plan order; `working`: the other
+    """The group a free worker moves to (`waiting`: specs waiting per group, in the work's order; `working`: the other
     workers on each group; `left`: groups this worker finished): the largest group nobody is on, else the one with
     the most specs waiting per worker on it (the worker loads its model too, for parallelism); a group it left
     last, since its model may be gone from its cache."""
@@ -234,23 +234,23 @@ class _Driver:
     def __init__(
         self,
         ray: Any,
-        plan: BatchPlan,
+        work: BatchWork,
         report: BatchReport,
         workers: int | None,
         local: bool,
         crf: int | None,
         dead: set[tuple[str, int]],
     ) -> None:
-        self.ray, self.plan, self.report, self.crf = ray, plan, report, crf
+        self.ray, self.work, self.report, self.crf = ray, work, report, crf
         self.queues: dict[Hashable, deque[BatchJob]] = {}
-        for job in plan.jobs:
+        for job in work.jobs:
             self.queues.setdefault(job.group, deque()).append(job)
         self.attempts: dict[int, int] = {}
         self.dead = dead  # (host tag, pid) of worker processes gone
         self.pending: dict[Any, tuple[_Slot, BatchJob | None]] = {}  # ref → (worker, its spec; None: its hello)
-        self.out_dir = str(plan.out_dir.resolve())
+        self.out_dir = str(work.out_dir.resolve())
         count, self.options, threads = worker_options(ray.cluster_resources(), workers, local)
-        logger.info("batch: %d Ray worker(s), each %s, for %d specs", count, self.options, len(plan.jobs))
+        logger.info("batch: %d Ray worker(s), each %s, for %d specs", count, self.options, len(work.jobs))
         actor = ray.remote(max_restarts=-1, max_task_retries=0, scheduling_strategy="SPREAD", **self.options)
         self.slots = [_Slot(n, actor(_Worker).remote(threads, os.getcwd())) for n in range(count)]
         report.workers = []
@@ -258,10 +258,10 @@ class _Driver:
     def run(self) -> Generator[BatchItem, None, None]:
         from ..media.atomic import temp_name
 
-        check = temp_name(self.plan.out_dir / "ray-check")  # a temp name: removed by the next run if we die
+        check = temp_name(self.work.out_dir / "ray-check")  # a temp name: removed by the next run if we die
         check.touch()
         self.check = str(check.resolve())
-        left = len(self.plan.jobs)
+        left = len(self.work.jobs)
         try:
             for slot in self.slots:
                 self._hello(slot)
@@ -327,7 +327,7 @@ class _Driver:
         if slot.record is not None:
             slot.record.update(died=True, lost=job.index if job is not None else None)
             self.dead.add((slot.tag, slot.record["pid"]))
-            clean_stale_temps(self.plan.out_dir, dead=self.dead)
+            clean_stale_temps(self.work.out_dir, dead=self.dead)
             self.report.write()
         slot.record, slot.job, slot.group = None, None, None
         slot.failures = slot.failures + 1 if job is None else 0
@@ -365,7 +365,7 @@ class _Driver:
         job = slot.job = self.queues[slot.group].popleft()
         self.report.update(job.index, status="running")
         self.report.write()
-        ref = slot.actor.run.remote(job.index, job.given, self.out_dir, self.plan.fmt, self.crf, job.replace)
+        ref = slot.actor.run.remote(job.index, job.given, self.out_dir, self.work.fmt, self.crf, job.replace)
         self.pending[ref] = (slot, job)
 
     def _item(self, job: BatchJob, slot: _Slot, value: dict[str, Any]) -> BatchItem:

@@ -217,7 +217,7 @@ def _layer_lists(block: Any, where: str) -> tuple[int, list[tuple[str, Any]], li
     return len(resnets), per_layer, samplers
 
 
-def _plan(unet: Any, branch: int) -> list[tuple[str, Any, bool, int, bool]]:
+def _hook_sites(unet: Any, branch: int) -> list[tuple[str, Any, bool, int, bool]]:
     """[(key, module, deep, layers counted, counts as a block)] for every hook the cache puts under the UNet."""
     down_blocks = list(getattr(unet, "down_blocks", []) or [])
     up_blocks = list(getattr(unet, "up_blocks", []) or [])
@@ -307,7 +307,7 @@ def enable_deep_cache(unet: Any, interval: int = 3, branch: int = 0) -> None:
     if isinstance(branch, bool) or not isinstance(branch, int):
         raise _refuse(f"cache='deepcache': branch must be a whole number ≥ 0, got {branch!r}", valid=0)
     _class_name(unet)
-    plan = _plan(unet, branch)
+    plan = _hook_sites(unet, branch)
     disable_deep_cache(unet)
 
     unet_hook_cls, part_hook_cls = _hook_classes()
