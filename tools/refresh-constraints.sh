@@ -10,7 +10,7 @@
 # run the README's test command (or .ci/run) and commit the lot together if it passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="dev,lora,quant,bench,cachedit,ray"
+EXTRAS="dev,lora,quant,bench,cachedit,ray,serve"
 TORCH="${TORCH:-$(sed -n 's/^torch==//p' constraints.txt)}"
 venv="$(mktemp -d)/venv"
 trap 'rm -rf "$(dirname "$venv")"' EXIT

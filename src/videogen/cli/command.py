@@ -1,4 +1,4 @@
-"""The `videogen` command: generate, demo, batch, replay, models, plan, env, bench, calibrate (docs/cli.md).
+"""The `videogen` command: generate, demo, batch, replay, models, plan, env, bench, calibrate, serve (docs/cli.md).
 
 User mistakes print one line (`videogen: error: ...`) and exit with status 2; no traceback. A batch where
 some spec failed exits with 1 (cli_runs.py). `-v` / `-q` work before and after the command. The spec flags
@@ -307,7 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = command("calibrate", "measure and store MagCache's ratios (model, scheduler, steps)", cmd_calibrate)
     add_spec_arguments(calibrate)
+
+    from ..serve.main import add_arguments as add_serve_arguments  # no FastAPI until it serves
+
+    add_serve_arguments(command("serve", "the OpenAI video API over a durable job queue (docs/serve.md)", cmd_serve))
     return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..serve.main import run_command
+
+    return run_command(args)
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:

@@ -1,7 +1,7 @@
 """Features that plug into the one generation flow: the memory plan on the pipeline, LoRAs, the scheduler,
-the step cache and context parallelism. Each is one module with a `Feature` subclass (base.py) and one line in
-`FEATURES`; the flow (generation.run) calls them all at each phase and names none. Imports the packages below
-it (memory, parallel, loading, speed ...); only the flow imports it."""
+the step cache, context parallelism and live previews. Each is one module with a `Feature` subclass (base.py)
+and one line in `FEATURES`; the flow (generation.run) calls them all at each phase and names none. Imports the
+packages below it (memory, parallel, loading, speed ...); only the flow imports it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .base import Feature
 from .lora import LoraFeature
 from .memory_plan import MemoryPlanFeature
 from .parallel import ParallelFeature
+from .preview import PreviewFeature
 from .scheduler import SchedulerFeature
 from .step_cache import StepCacheFeature
 
@@ -19,6 +20,7 @@ FEATURES: tuple[Feature, ...] = (
     SchedulerFeature(),
     StepCacheFeature(),
     ParallelFeature(),
+    PreviewFeature(),
 )
 
 __all__ = ["FEATURES", "Feature"]

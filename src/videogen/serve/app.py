@@ -1,0 +1,384 @@
+"""The FastAPI application: OpenAI's video routes over the store, videogen's events and plan, auth and caps.
+
+Imported only to serve (FastAPI comes with the `serve` extra)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import shutil
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import SpecError, VideoGenError
+from .errors import ApiError, error_body, from_spec_error
+from .events import Events
+from .requests import API_FIELDS, size_of, spec_from_request
+from .store import Job, QueueFull, Store
+from .worker import Worker
+
+logger = logging.getLogger("videogen")
+
+
+@dataclass
+class Settings:
+    """What `videogen serve` was started with."""
+
+    state: Path
+    token: str | None = None
+    max_body_bytes: int = 64 * 2**20
+    max_upload_bytes: int = 32 * 2**20
+    max_queued: int = 100
+    keep_days: float | None = None
+    preview_every: int = 1
+
+
+def create_app(settings: Settings) -> Any:
+    """The ASGI app; its worker starts and stops with it."""
+    store = Store(settings.state)
+    events = Events()
+    worker = Worker(store, events, preview_every=settings.preview_every)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        if settings.keep_days is not None:
+            expired = store.expire(time.time() - settings.keep_days * 86400)
+            if expired:
+                logger.info("retention: removed %d job(s) older than %s days", len(expired), settings.keep_days)
+        worker.start()
+        yield
+        worker.stop()
+        store.close()
+
+    app = FastAPI(title="videogen serve", version="1", lifespan=lifespan)
+    app.state.store, app.state.events, app.state.worker = store, events, worker
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> Any:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Any:
+        rid = getattr(request.state, "request_id", "-")
+        logger.exception("request %s: unexpected error", rid)
+        body = error_body(f"internal error (request {rid}; see the server's log)", kind="server_error")
+        return JSONResponse(body, status_code=500)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Any:
+        request.state.request_id = rid = uuid.uuid4().hex[:12]
+        if request.url.path.startswith("/v1/"):
+            refusal = _refusal(request, settings)
+            if refusal is not None:
+                logger.info("request %s %s %s: %d", rid, request.method, request.url.path, refusal.status)
+                return JSONResponse(refusal.body(), status_code=refusal.status)
+        response = await call_next(request)
+        response.headers["x-request-id"] = rid
+        logger.info("request %s %s %s: %d", rid, request.method, request.url.path, response.status_code)
+        return response
+
+    async def submit(request: Request, body: dict[str, Any], upload: str | None, remixed_from: str | None) -> Any:
+        spec, seconds = await run_in_threadpool(_checked_spec, body, upload)
+        key = request.headers.get("idempotency-key")
+        try:
+            job, _new = store.add(
+                spec,
+                model=spec["model"],
+                prompt=spec.get("prompt"),
+                size=size_of(spec),
+                seconds=seconds,
+                upload=upload,
+                remixed_from=remixed_from,
+                idempotency_key=key,
+                owner=_owner(request),
+                max_queued=settings.max_queued,
+            )
+        except QueueFull as exc:
+            raise ApiError(429, str(exc), kind="rate_limit_error", code="queue_full") from exc
+        if _new:
+            events.publish(job.id, "queued", position=store.position(job))
+            worker.wake.set()
+        elif upload:
+            Path(upload).unlink(missing_ok=True)  # the retried POST's copy: the first one's job keeps its own
+        return video_object(job, store)
+
+    @app.post("/v1/videos")
+    async def create_video(request: Request) -> Any:
+        """Queue a video (OpenAI's `videos.create`): JSON, or multipart with an `input_reference` image."""
+        body, upload = await _read_body(request, store, settings)
+        try:
+            return await submit(request, body, upload, None)
+        except BaseException:
+            if upload:
+                Path(upload).unlink(missing_ok=True)
+            raise
+
+    @app.get("/v1/videos")
+    async def list_videos(after: str | None = None, limit: int = 20, order: str = "desc") -> Any:
+        if order not in ("asc", "desc") or not 1 <= limit <= 100:
+            raise ApiError(400, "order is 'asc' or 'desc'; limit 1 to 100", kind="invalid_request_error", param="limit")
+        jobs, more = store.page(after=after, limit=limit, newest_first=order == "desc")
+        data = [video_object(j, store) for j in jobs]
+        return {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": more,
+        }
+
+    @app.get("/v1/videos/{video_id}")
+    async def retrieve_video(video_id: str) -> Any:
+        return video_object(_job_or_404(store, video_id), store)
+
+    @app.delete("/v1/videos/{video_id}")
+    async def delete_video(video_id: str) -> Any:
+        """A queued or finished job is removed now; a running one stops at its next step."""
+        job = store.delete(video_id)
+        if job is None:
+            raise _not_found(video_id)
+        if job.status != "in_progress":
+            events.publish(video_id, "cancelled")
+        return {"id": video_id, "object": "video.deleted", "deleted": True}
+
+    @app.get("/v1/videos/{video_id}/content")
+    async def content(video_id: str, variant: str = "video") -> Any:
+        """The mp4 (HTTP Range supported), or `variant=thumbnail`: a JPEG of the middle frame."""
+        job = _job_or_404(store, video_id)
+        if variant not in ("video", "thumbnail"):
+            raise ApiError(
+                400,
+                f"variant {variant!r}: this server has 'video' and 'thumbnail'",
+                kind="invalid_request_error",
+                param="variant",
+            )
+        if job.status != "completed" or not job.output:
+            raise ApiError(
+                404, f"video {video_id} is {job.status}, not completed", kind="invalid_request_error", code="not_ready"
+            )
+        if variant == "thumbnail":
+            return FileResponse(store.outputs / f"{video_id}.jpg", media_type="image/jpeg")
+        return FileResponse(job.output, media_type="video/mp4", filename=f"{video_id}.mp4")
+
+    @app.post("/v1/videos/{video_id}/remix")
+    async def remix(request: Request, video_id: str) -> Any:
+        """A new job: the video's spec with a new prompt (its seed and settings kept)."""
+        source = _job_or_404(store, video_id)
+        body = await _json(request)
+        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+            raise ApiError(400, "prompt: a remix needs a new prompt", kind="invalid_request_error", param="prompt")
+        upload = None
+        if source.upload and Path(source.upload).exists():
+            upload = str(store.uploads / f"{uuid.uuid4().hex}.png")
+            shutil.copyfile(source.upload, upload)
+        spec = {**source.spec, "prompt": body["prompt"]}
+        try:
+            return await submit(request, spec, upload, video_id)
+        except BaseException:
+            if upload:
+                Path(upload).unlink(missing_ok=True)
+            raise
+
+    @app.get("/v1/videos/{video_id}/events")
+    async def job_events(video_id: str) -> Any:
+        """Server-Sent Events: queued, started, step (i/n, ETA), preview, completed | failed | cancelled."""
+        job = _job_or_404(store, video_id)
+        first = [] if events.has(video_id) else _present_state(job, store)
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events.stream(video_id, first), media_type="text/event-stream", headers=headers)
+
+    @app.get("/v1/models")
+    async def models() -> Any:
+        from ..catalog.lookup import list_models
+
+        data = [{"id": c.name, "object": "model", "created": 0, "owned_by": c.family} for c in list_models()]
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/plan")
+    async def plan(request: Request) -> Any:
+        """The memory plan of a request's spec ("does it fit?"), as `videogen plan` reports it."""
+        body = await _json(request)
+        report = await run_in_threadpool(_plan, body)
+        return report
+
+    return app
+
+
+def video_object(job: Job, store: Store) -> dict[str, Any]:
+    """OpenAI's `Video` object for a job, with videogen's additions (attempts, queue position, frames' hash)."""
+    return {
+        "id": job.id,
+        "object": "video",
+        "status": job.status,
+        "progress": job.progress,
+        "created_at": int(job.created_at),
+        "completed_at": int(job.completed_at) if job.completed_at else None,
+        "expires_at": None,
+        "model": job.model,
+        "prompt": job.prompt,
+        "seconds": job.seconds,
+        "size": job.size,
+        "remixed_from_video_id": job.remixed_from,
+        "error": ({"type": "invalid_request_error", **job.error} if job.error else None),
+        "attempts": job.attempts,
+        "queue_position": store.position(job) if job.status == "queued" else None,
+        "frames_sha256": job.frames_sha256,
+        "seed": job.spec.get("seed"),
+    }
+
+
+def _checked_spec(body: dict[str, Any], upload: str | None) -> tuple[dict[str, Any], str | None]:
+    """The request's plain spec, checked by the library (`prepare`: no weights load), with the seed, size and
+    frames it settled (a re-queued job makes the same video), and the seconds it lasts. Raises ApiError(400)
+    naming the field."""
+    from ..generation.flow import prepare
+
+    try:
+        spec = spec_from_request(body)
+        prepared = prepare({**spec, **({"image": upload} if upload else {})})
+    except SpecError as exc:
+        raise from_spec_error(exc) from exc
+    except VideoGenError as exc:
+        raise ApiError(400, str(exc), kind="invalid_request_error", code=type(exc).__name__) from exc
+    done = prepared.spec
+    spec.update(seed=done.seed, width=done.width, height=done.height, num_frames=done.num_frames)
+    seconds = body.get("seconds")
+    if seconds is None and done.num_frames and done.fps:
+        seconds = f"{done.num_frames / done.fps:.3g}"
+    return spec, None if seconds is None else str(seconds)
+
+
+def _plan(body: dict[str, Any]) -> dict[str, Any]:
+    from ..generation.plan_report import plan
+
+    try:
+        return plan(spec_from_request(body)).to_dict()
+    except SpecError as exc:
+        raise from_spec_error(exc) from exc
+
+
+def _present_state(job: Job, store: Store) -> list[dict[str, Any]]:
+    """The first events of a stream for a job this process has no log of (submitted before a restart)."""
+    now = round(time.time(), 3)
+    if job.status == "queued":
+        return [{"event": "queued", "time": now, "position": store.position(job)}]
+    if job.status in ("completed", "failed"):
+        extra = {"error": job.error} if job.error else {}
+        return [{"event": job.status, "time": now, **extra}]
+    return []
+
+
+def _refusal(request: Any, settings: Settings) -> ApiError | None:
+    """401 without the right bearer token (constant-time compare); 413 for a body over the cap."""
+    if settings.token is not None:
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.token.encode())
+        if not ok:
+            return ApiError(
+                401,
+                "a valid bearer token is required (Authorization: Bearer ...)",
+                kind="authentication_error",
+                code="invalid_api_key",
+            )
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+        return ApiError(
+            413, f"request body over {settings.max_body_bytes} bytes", kind="invalid_request_error", code="too_large"
+        )
+    return None
+
+
+def _owner(request: Any) -> str:
+    token = request.headers.get("authorization", "")
+    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else ""
+
+
+async def _json(request: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, "the body is not JSON", kind="invalid_request_error") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body is a JSON object", kind="invalid_request_error")
+    return body
+
+
+async def _read_body(request: Any, store: Store, settings: Settings) -> tuple[dict[str, Any], str | None]:
+    """JSON, or multipart form fields (JSON-decoded where they parse, but API fields stay text) with the upload
+    saved under the state folder, at most `max_upload_bytes` (413) and checked as an image (400)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await _json(request), None
+    form = await request.form(max_files=1, max_fields=200)
+    body: dict[str, Any] = {}
+    upload = None
+    for name, value in form.multi_items():
+        if hasattr(value, "read"):  # an UploadFile
+            if name != "input_reference":
+                raise ApiError(
+                    400, f"{name}: only input_reference is an upload", kind="invalid_request_error", param=name
+                )
+            upload = await _save_upload(value, store, settings)
+        elif name in API_FIELDS:
+            body[name] = value
+        else:
+            try:
+                body[name] = json.loads(value)
+            except ValueError:
+                body[name] = value
+    return body, upload
+
+
+async def _save_upload(file: Any, store: Store, settings: Settings) -> str:
+    from ..media.read import max_bytes
+
+    cap = min(settings.max_upload_bytes, max_bytes("image", "input_reference"))
+    data = await file.read(cap + 1)
+    if len(data) > cap:
+        raise ApiError(
+            413,
+            f"input_reference: the upload is over {cap} bytes",
+            kind="invalid_request_error",
+            param="input_reference",
+            code="too_large",
+        )
+    raw = store.uploads / f".{uuid.uuid4().hex}.upload"
+    raw.write_bytes(data)
+    try:
+        return await run_in_threadpool(_normalised, raw, store)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def _normalised(raw: Path, store: Store) -> str:
+    """The upload decoded within the pixel budget (docs/inputs.md) and saved as PNG: the job's image file."""
+    from ..media.read import to_pil
+
+    try:
+        image = to_pil(str(raw), "input_reference")
+    except SpecError as exc:
+        raise from_spec_error(exc) from exc
+    target = store.uploads / f"{uuid.uuid4().hex}.png"
+    image.convert("RGB").save(target, "PNG")
+    return str(target)
+
+
+def _job_or_404(store: Store, video_id: str) -> Job:
+    job = store.get(video_id)
+    if job is None:
+        raise _not_found(video_id)
+    return job
+
+
+def _not_found(video_id: str) -> ApiError:
+    return ApiError(404, f"no video {video_id!r}", kind="invalid_request_error", param="video_id", code="not_found")

@@ -1,0 +1,82 @@
+"""`videogen serve`: its flags, the start-up checks (a token off loopback) and uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+from pathlib import Path
+
+from ..errors import MissingDependencyError, VideoGenError
+
+logger = logging.getLogger("videogen")
+TOKEN_ENV = "VIDEOGEN_SERVE_TOKEN"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `serve` subcommand's flags."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a token)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--state", metavar="DIR", help="the job database, uploads and outputs (default $VIDEOGEN_CACHE/serve)"
+    )
+    parser.add_argument("--token", help=f"the bearer token clients must send (or ${TOKEN_ENV}); required off loopback")
+    parser.add_argument("--keep", type=float, metavar="DAYS", help="remove finished jobs older than DAYS at start")
+    parser.add_argument("--max-queued", type=int, default=100, metavar="N", help="jobs waiting per token (default 100)")
+    parser.add_argument(
+        "--max-upload-bytes", type=int, default=32 * 2**20, metavar="N", help="largest image upload (default 32 MiB)"
+    )
+    parser.add_argument(
+        "--preview-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="a preview on the events stream every N steps (0: none)",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_state() -> Path:
+    from ..families.tiny import cache_root
+
+    return cache_root() / "serve"
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Check the settings, then serve until interrupted."""
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(args.host) and token is None:
+        raise VideoGenError(
+            f"--host {args.host} is reachable from other machines: give --token T (or set {TOKEN_ENV}) so only "
+            "clients with it get in, or bind 127.0.0.1"
+        )
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "videogen serve needs the serve extra: pip install 'videogen-diffusers[serve]'"
+        ) from exc
+    from .app import Settings, create_app
+
+    settings = Settings(
+        state=Path(args.state) if args.state else default_state(),
+        token=token,
+        keep_days=args.keep,
+        max_queued=args.max_queued,
+        preview_every=args.preview_every,
+        max_upload_bytes=args.max_upload_bytes,
+    )
+    app = create_app(settings)
+    auth = "bearer token required" if token else "no token (loopback only)"
+    logger.warning("videogen serve on http://%s:%d (%s); state in %s", args.host, args.port, auth, settings.state)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
