@@ -140,6 +140,31 @@ def _ltx_call(kw: dict, case: Case, pipe: Any) -> None:
         kw["conditions"].append(condition(image=case.fields["last_image"], frame_index=kw["num_frames"] - 1))
 
 
+def _ltx2_call(kw: dict, case: Case, pipe: Any) -> None:
+    """LTX-2: frame_rate is the fps; conditions are LTX2VideoCondition(frames, index, strength, crf) at frames."""
+    from diffusers.pipelines.ltx2 import LTX2VideoCondition
+
+    kw.setdefault("frame_rate", float(case.get("fps")))
+    if case.task != "conditioned":
+        return
+    crf = kw.pop("image_crf", case.card.call_defaults.get("image_crf"))
+    listed = case.extra.get("conditions") or [
+        {name if name != "last_image" else "image": case.fields[name], "frame_index": index}
+        for name, index in (("image", 0), ("video", 0), ("last_image", kw["num_frames"] - 1))
+        if name in case.fields
+    ]
+    kw.pop("image", None), kw.pop("video", None), kw.pop("last_image", None)
+    kw["conditions"] = [
+        LTX2VideoCondition(
+            frames=pil(c["image"]) if "image" in c else frames(c["video"]),
+            index=c.get("frame_index", 0),
+            strength=c.get("strength", 1.0),
+            crf=crf if "image" in c else None,
+        )
+        for c in listed
+    ]
+
+
 #: the transformer folders of the tiny FramePack folder, named like the real repos, by sampling type
 FRAMEPACK_TRANSFORMERS = {"inverted_anti_drifting": "FramePackI2V_HY", "vanilla": "FramePack_F1_I2V_HY_20250503"}
 
@@ -163,6 +188,7 @@ FAMILIES: dict[str, Direct] = {
     "hunyuanvideo": Direct(call=_hunyuanvideo_call),
     "ltx": Direct(load=_ltx_load, call=_ltx_call),
     "framepack": Direct(load=_framepack_load, call=_framepack_call),
+    "ltx2": Direct(call=_ltx2_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }
@@ -197,6 +223,14 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
         "condition-dicts",
     ),
     ("tiny-ltx-distilled", "t2v", {"steps": 2}, "steps-other-than-the-cards-timesteps"),
+    ("tiny-ltx2", "t2v", {"fps": 25, "extra": {"audio_guidance_scale": 5.0, "stg_scale": 0.5}}, "fps-and-guidance"),
+    ("tiny-ltx2", "conditioned", {"image": image(), "last_image": image(seed=1)}, "keyframes"),
+    (
+        "tiny-ltx2",
+        "conditioned",
+        {"num_frames": 17, "extra": {"conditions": [{"video": video(9), "frame_index": 8, "strength": 0.8}]}},
+        "clip-at-frame",
+    ),
     ("tiny-hunyuanvideo", "t2v", {"negative_prompt": "blurry", "extra": {"true_cfg_scale": 3.0}}, "true-cfg"),
     ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
     ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),

@@ -13,18 +13,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from .media.audio import Audio
     from .spec.videospec import VideoSpec
 
 
 @dataclass(frozen=True, eq=False)
 class VideoResult:
-    """Frames (uint8 T×H×W×3), playback fps, the seed used, the complete spec and metadata."""
+    """Frames (uint8 T×H×W×3), playback fps, the seed used, the complete spec and metadata; `audio`: the sound
+    (`videogen.media.audio.Audio`: `waveform` float32 channels × samples, `sample_rate`), None for a silent model."""
 
     frames: np.ndarray
     fps: int
     seed: int
     spec: VideoSpec
     metadata: dict[str, Any] = field(default_factory=dict)
+    audio: Audio | None = None
     #: the notebook display's encoded clip, made on the first display (not the saved file's quality)
     _display: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -55,11 +58,26 @@ class VideoResult:
         `crf` (.mp4 only): libx264 quality, 0–51, lower is better and bigger; default 18, visually lossless.
         Odd mp4 sizes are padded to even and GIF rates rounded to 100/n fps, with a `SaveWarning` (details:
         `videogen.media.write.write_video`). Atomic; refuses to replace an existing output unless `overwrite=True`.
+        With `audio`, an .mp4 carries the sound as AAC; .gif/.webp/png have none (a `SaveWarning`; `save_audio`).
         Returns the path written.
         """
         from .media.write import write_frames
 
-        return write_frames(self.frames, path, self.fps, self.metadata, overwrite, crf=crf)
+        return write_frames(self.frames, path, self.fps, self.metadata, overwrite, crf=crf, audio=self.audio)
+
+    def save_audio(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the sound alone as a 16-bit PCM .wav (atomic; refuses to replace a file unless `overwrite=True`).
+        A result without sound raises `SpecError`."""
+        from .errors import SpecError
+        from .media.audio import save_wav
+
+        if self.audio is None:
+            raise SpecError(
+                f"audio: {self.spec.model!r} makes no sound, so this result has none to save; models with sound: "
+                "the ltx2 family (videogen models --family ltx2)",
+                field="audio",
+            )
+        return save_wav(self.audio, path, overwrite)
 
     def to_pil(self) -> list[Any]:
         """The frames as PIL images."""
@@ -82,7 +100,7 @@ class VideoResult:
         `save()` writes the full-quality video.
         """
         if "media" not in self._display:
-            self._display.update(display_media(self.frames, self.fps))
+            self._display.update(display_media(self.frames, self.fps, self.audio))
         media, note = self._display["media"], self._display["note"]
         s = self.spec
         rows = {
@@ -95,6 +113,7 @@ class VideoResult:
             "steps": s.steps,
             "guidance": s.guidance_scale,
             "seed": self.seed,
+            "sound": f"{self.audio.sample_rate} Hz, {self.audio.channels} ch" if self.audio is not None else None,
             "seconds": self.metadata.get("timings", {}).get("total_s"),
         }
         table = "".join(
@@ -119,8 +138,9 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
-def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF) -> bytes:
-    """The frames as a display-quality mp4: scaled down to `DISPLAY_MAX_WIDTH` when wider, even-sized."""
+def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF, audio: Audio | None = None) -> bytes:
+    """The frames as a display-quality mp4: scaled down to `DISPLAY_MAX_WIDTH` when wider, even-sized; with
+    `audio` as AAC (cut to the frames shown)."""
     import numpy as np
 
     from .media.write import write_mp4
@@ -135,26 +155,31 @@ def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF) -> bytes
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "display.mp4"
-        write_mp4(frames, path, {"fps": fps, "crf": crf}, "")
+        if audio is not None:
+            from .media.audio import fit_to_video
+
+            audio, _ = fit_to_video(audio, t, fps)
+        write_mp4(frames, path, {"fps": fps, "crf": crf}, "", audio=audio)
         return path.read_bytes()
 
 
-def display_media(frames: np.ndarray, fps: float) -> dict[str, str]:
-    """The HTML of the display (a `<video>`, or an `<img>` still) and its note ("" when the whole clip shows)."""
+def display_media(frames: np.ndarray, fps: float, audio: Audio | None = None) -> dict[str, str]:
+    """The HTML of the display (a `<video>`, or an `<img>` still) and its note ("" when the whole clip shows).
+    With `audio` the video has sound and starts on a click (browsers play sound only after one)."""
     total = int(frames.shape[0])
     width = min(int(frames.shape[2]) * 2, DISPLAY_MAX_WIDTH)
-    data = display_mp4(frames, fps)
+    data = display_mp4(frames, fps, audio=audio)
     note = ""
     if len(data) > DISPLAY_MAX_BYTES:
         shown = int(total * DISPLAY_MAX_BYTES / len(data) * 0.9)
         if shown >= 2:
-            data = display_mp4(frames[:shown], fps)
+            data = display_mp4(frames[:shown], fps, audio=audio)
         if shown < 2 or len(data) > DISPLAY_MAX_BYTES:
             return {"media": _still(frames[0], width), "note": _over_cap(total, "a still of the first frame")}
         note = _over_cap(total, f"the first {shown} of {total} frames")
+    attributes = "controls loop" if audio is not None else "controls loop autoplay muted"
     video = (
-        f"<video controls loop autoplay muted width='{width}' "
-        f"src='data:video/mp4;base64,{base64.b64encode(data).decode()}'></video>"
+        f"<video {attributes} width='{width}' src='data:video/mp4;base64,{base64.b64encode(data).decode()}'></video>"
     )
     return {"media": video, "note": note}
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 FAMILY_MODULES: dict[str, str] = {
     "wan": "videogen.families.wan",
     "ltx": "videogen.families.ltx",
+    "ltx2": "videogen.families.ltx2",
     "cogvideox": "videogen.families.cogvideox",
     "hunyuanvideo": "videogen.families.hunyuanvideo",
     "framepack": "videogen.families.framepack",

@@ -418,6 +418,11 @@ class Family:
         frames = np.asarray(output.frames[0])
         return frames[: int(spec.num_frames)] if self.trims_frames and spec.num_frames else frames
 
+    def audio(self, output: Any, pipe: Any) -> tuple[Any, int] | None:
+        """The first video's sound: (waveform as a float array, channels × samples; sample rate in Hz), or None
+        for a silent family (the default). Families whose pipelines make sound (LTX-2) override this."""
+        return None
+
     # ---- tiny models ---------------------------------------------------------------------------
     def build_tiny(self, variant: str, folder: Path) -> None:
         """Write the tiny random-weight pipeline `variant` into `folder` with save_pretrained."""

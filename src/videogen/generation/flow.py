@@ -258,11 +258,12 @@ def _run(
         with contextlib.ExitStack() as stack:  # each feature on for this call only
             during = [stack.enter_context(f.around_call(pipe, p)) for f in FEATURES]
             output = _call(pipe, p.family, p.spec, kwargs, params, on_step, progress, p.device)
+        sound = p.family.audio(output, pipe)  # (waveform, sample rate) or None: silent families
         call_seconds = time.perf_counter() - call_start
     records = {k: v for f, d in zip(FEATURES, during) for k, v in f.record(pipe, p, d).items()}
     timings = {"load_s": round(entry.load_seconds, 4) if loaded else 0.0, "cached": not loaded}
     timings.update(call_s=round(call_seconds, 4), total_s=round(time.perf_counter() - started, 4))
-    return make_result(p, output, kwargs, entry.revision, records, timings)
+    return make_result(p, output, kwargs, entry.revision, records, timings, sound)
 
 
 def call_media(p: Prepared) -> dict[str, Any]:
@@ -274,9 +275,16 @@ def call_media(p: Prepared) -> dict[str, Any]:
 
 
 def make_result(
-    p: Prepared, output: Any, kwargs: dict[str, Any], revision: str | None, records: dict, timings: dict
+    p: Prepared,
+    output: Any,
+    kwargs: dict[str, Any],
+    revision: str | None,
+    records: dict,
+    timings: dict,
+    sound: tuple[Any, int] | None = None,
 ) -> VideoResult:
-    """The VideoResult of a call: frames as uint8 and the metadata (the features' records among it)."""
+    """The VideoResult of a call: frames as uint8, the sound fitted to their length (media/audio.py) and the
+    metadata (the features' records among it)."""
     from ..runtime.devices import peak_memory, versions
     from ..spec.files import spec_metadata
 
@@ -298,8 +306,19 @@ def make_result(
         "memory": peak_memory(p.device),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    audio = None
+    if sound is not None:
+        from ..media.audio import as_audio, fit_to_video
+
+        audio, fitted = fit_to_video(as_audio(*sound), len(frames), spec.filled_int("fps"))
+        metadata["audio"] = {**audio.describe(), **fitted}
     return VideoResult(
-        frames=frames, fps=spec.filled_int("fps"), seed=spec.filled_int("seed"), spec=spec, metadata=metadata
+        frames=frames,
+        fps=spec.filled_int("fps"),
+        seed=spec.filled_int("seed"),
+        spec=spec,
+        metadata=metadata,
+        audio=audio,
     )
 
 

@@ -19,11 +19,12 @@ import math
 import numbers
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import SaveError, SaveWarning, SpecError, user_stacklevel
+from .audio import AAC_BITRATE
 from .save import (  # noqa: F401 - STALE_AGE_S, clean_stale_temps, metadata_path: also named here (moved)
     FRAME_NAME,
     STALE_AGE_S,
@@ -37,6 +38,8 @@ from .save import (  # noqa: F401 - STALE_AGE_S, clean_stale_temps, metadata_pat
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from .audio import Audio
 
 logger = logging.getLogger("videogen")
 
@@ -79,6 +82,7 @@ def write_video(
     overwrite: bool = False,
     *,
     crf: int | None = None,
+    audio: Audio | None = None,
 ) -> Path:
     """Write uint8 T×H×W×3 frames to .mp4 (H.264), .gif, .webp or a folder of .png; the sidecar beside it.
 
@@ -91,13 +95,16 @@ def write_video(
       rate, with a `SaveWarning`. Palette-quantised.
     * .webp: lossless, frame delays in whole milliseconds.
     * a path without a suffix: a folder of `frame_00000.png`, … (fps only in the sidecar).
+    * `audio` (`media.audio.Audio`): an .mp4 carries it as AAC (ffmpeg's native encoder, `AAC_BITRATE`); gif,
+      webp and png have no sound: written without it, with a `SaveWarning` (save the sound with
+      `media.audio.save_wav`). The sidecar's `saved.audio` says what was written.
 
     The sidecar `<name>.json` (`metadata_path`) holds `metadata` plus `"saved"` (what the save did, with
     `frames_sha256`, the hash of `frames` before encoding, and `sha256`, the hash of the file written).
     Refuses to replace an existing output unless `overwrite=True`. See `saving.py`'s docstring for what a
     crash can leave. Returns the path written.
     """
-    return write_frames(frames, path, fps, metadata, overwrite, crf=crf)
+    return write_frames(frames, path, fps, metadata, overwrite, crf=crf, audio=audio)
 
 
 def write_frames(
@@ -108,6 +115,7 @@ def write_frames(
     overwrite: bool,
     *,
     crf: int | None,
+    audio: Audio | None = None,
 ) -> Path:
     """`write_video`; its warnings point at the user's call (the first frame outside videogen)."""
     target = Path(path).expanduser()
@@ -117,11 +125,21 @@ def write_frames(
     array = _check_frames(frames)
     prepare_target(target, kind, overwrite)
     array, saved, notices = _plan(kind, array, fps, crf, target)
+    if audio is not None:
+        if kind == "mp4":
+            saved["audio"] = {**audio.describe(), "codec": "aac", "bitrate": AAC_BITRATE}
+        else:
+            saved["audio"] = None
+            notices.append(
+                f"path: {str(target)!r}: .{kind} has no sound, so the video was saved without its audio; save an "
+                ".mp4 for both, or the sound alone with result.save_audio('sound.wav')"
+            )
     meta = dict(metadata or {})
     embedded = json.dumps({**meta, "saved": saved}, indent=2, sort_keys=True, default=str)
 
     def write(tmp: Path) -> None:
-        _WRITERS[kind](array, tmp, saved, embedded)
+        sound = (audio,) if audio is not None and kind == "mp4" else ()  # only an .mp4 carries sound
+        _WRITERS[kind](array, tmp, saved, embedded, *sound)
 
     def describe(tmp: Path) -> str:
         saved["bytes"] = file_size(tmp)
@@ -232,7 +250,23 @@ def _gif_delay_cs(fps: float) -> int:
 # ---- the writers: each writes complete `frames` to `path` (a created, empty temp file or folder)
 
 
-def write_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str) -> None:
+def write_mp4(
+    frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str, audio: Audio | None = None
+) -> None:
+    """H.264 frames from a pipe, with `audio` as AAC when given (written to a temporary .wav for ffmpeg)."""
+    if audio is None:
+        return _encode_mp4(frames, path, saved, embedded, [])
+    import tempfile
+
+    from .audio import mux_arguments, write_wav_file
+
+    with tempfile.TemporaryDirectory(prefix="videogen-audio-") as folder:
+        wav = Path(folder) / "sound.wav"
+        write_wav_file(audio, wav)
+        _encode_mp4(frames, path, saved, embedded, mux_arguments(wav))
+
+
+def _encode_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded: str, sound: list[str]) -> None:
     import subprocess
     import tempfile
     from fractions import Fraction
@@ -264,7 +298,7 @@ def write_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedded
         str(rate),
         "-i",
         "pipe:0",
-        "-an",
+        *(sound or ["-an"]),
         "-c:v",
         "libx264",
         "-crf",
@@ -336,4 +370,4 @@ def _write_png(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedde
         Image.fromarray(frame).save(path / FRAME_NAME.format(i), format="PNG")
 
 
-_WRITERS = {"mp4": write_mp4, "gif": _write_gif, "webp": _write_webp, "png": _write_png}
+_WRITERS: dict[str, Callable[..., None]] = {"mp4": write_mp4, "gif": _write_gif, "webp": _write_webp, "png": _write_png}

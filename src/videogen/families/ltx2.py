@@ -1,0 +1,551 @@
+"""LTX-2 (Lightricks): video *with sound* in one pass — text-to-video, image-to-video, conditioned generation.
+
+One transformer denoises video and audio latents together; the video VAE decodes the frames, the audio VAE a
+mel spectrogram and the vocoder the waveform, which videogen returns as `VideoResult.audio` (media/audio.py)
+and muxes into a saved .mp4. The text encoder is Gemma 3 (its hidden states of every layer, through the
+"connectors", condition both modalities).
+
+Rules, checked before any weights load: num_frames 8k+1 (the video VAE compresses time ×8); height and width
+multiples of 32 (the pipelines raise otherwise); at most `MAX_SECONDS` of video (num_frames / fps); the
+video's `fps` is the pipeline's `frame_rate` (it sets the audio's length and the transformer's time
+coordinates), so `extra["frame_rate"]` is refused. `extra["min_seconds"]` / `extra["max_seconds"]` bound the
+duration head's guess, which runs only without num_frames; videogen always passes num_frames, so they are
+refused rather than ignored.
+
+The guidance knobs are the pipeline's own names, in `extra`: `guidance_scale` (the spec field; video CFG),
+`audio_guidance_scale`, `stg_scale` / `audio_stg_scale` (spatio-temporal guidance, at the transformer blocks
+`spatio_temporal_guidance_blocks`: each below the transformer's layer count, checked from its config),
+`modality_scale` / `audio_modality_scale` (modality-isolation guidance), `guidance_rescale` /
+`audio_guidance_rescale`. Custom schedules go in `extra["sigmas"]` (they set the step count; the distilled
+card uses its documented ones); `extra["timesteps"]` is refused: the pipeline always passes sigmas too.
+
+Image conditions are re-compressed with H.264 at the CRF the model was trained with (33) before encoding,
+which needs PyAV (`pip install av`); `extra["image_crf"]=0` skips it. The tiny models skip it.
+
+Conditioned generation (LTX2ConditionPipeline) places images and clips at frame indices:
+`image` at frame 0, `last_image` at the last frame, `video` from frame 0, or a list
+`extra={"conditions": [{"image": "a.png", "frame_index": 0}, {"video": "b.mp4", "frame_index": 40,
+"strength": 0.8}]}` (each entry: exactly one of image / video, frame_index in [0, num_frames), strength in
+[0, 1]; snap=True clamps both).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+from .base import NO_MEDIA, Checked, Family
+
+if TYPE_CHECKING:
+    from ..cards.card import ModelCard
+    from ..spec.videospec import VideoSpec
+    from .base import Rules
+
+ALL_TASKS = ("t2v", "i2v", "conditioned")
+#: the longest video the LTX-2 pipelines make (their `max_seconds` default)
+MAX_SECONDS = 20.0
+#: extra keys of the duration head, which videogen never runs (it always passes num_frames)
+DURATION_KEYS = ("min_seconds", "max_seconds")
+#: the distilled checkpoints' schedule (diffusers.pipelines.ltx2.utils.DISTILLED_SIGMA_VALUES)
+DISTILLED_SIGMAS = [1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875]
+#: what the LTX-2 repos ship and the tiny builder writes: dynamic shifting, stretched to 0.1
+SCHEDULER = {
+    "_class_name": "FlowMatchEulerDiscreteScheduler",
+    "use_dynamic_shifting": True,
+    "base_shift": 0.95,
+    "max_shift": 2.05,
+    "base_image_seq_len": 1024,
+    "max_image_seq_len": 4096,
+    "shift_terminal": 0.1,
+}
+#: LTX-2.0's recommended settings (the pipeline's own defaults are LTX-2.3's): STG at block 29, the legacy
+#: cross-modality timestep
+LTX2_0_CALL = {"spatio_temporal_guidance_blocks": [29], "use_cross_timestep": False}
+#: the distilled checkpoints: the documented sigmas, no guidance of any kind
+DISTILLED_CALL = {
+    "sigmas": DISTILLED_SIGMAS,
+    "stg_scale": 0.0,
+    "audio_stg_scale": 0.0,
+    "modality_scale": 1.0,
+    "audio_modality_scale": 1.0,
+    "audio_guidance_scale": 1.0,
+    "guidance_rescale": 0.0,
+    "audio_guidance_rescale": 0.0,
+}
+
+
+class LTX2Family(Family):
+    name = "ltx2"
+    pipelines = MappingProxyType(
+        {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline", "conditioned": "LTX2ConditionPipeline"}
+    )
+    card_defaults = {
+        "height": 512,
+        "width": 768,
+        "num_frames": 121,
+        "fps": 24,
+        "steps": 30,
+        "guidance_scale": 3.0,
+        "frame_rule": (8, 1),
+        "size_multiple": 32,
+        "max_frames": int(MAX_SECONDS * 24) + 1,
+        "dtypes": {"default": "bfloat16"},
+    }
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
+    flow_matching = True
+    scheduler = SCHEDULER
+    context_parallel = True  # LTX2VideoTransformer3DModel has a `_cp_plan` (diffusers 0.42.1)
+    # no step cache yet: the cache hooks expect one output per block, and this transformer's blocks return the
+    # video and the audio streams together (`cache_methods` empty: videogen.speed.settings refuses with why)
+
+    # ---- validation ----------------------------------------------------------------------------
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        spec, media = super().check(spec, card, rules, media)
+        extra = spec.extra
+        if "frame_rate" in extra:
+            raise SpecError(
+                f"extra['frame_rate']: LTX-2's frame_rate is the video's fps (it sets the audio's length too); "
+                f"pass fps={extra['frame_rate']!r} instead (now fps={spec.fps})",
+                field="extra",
+                valid=spec.fps,
+            )
+        for key in DURATION_KEYS:
+            if key in extra:
+                raise SpecError(
+                    f"extra[{key!r}] bounds the duration head's guess, which runs only without num_frames, and "
+                    f"videogen always passes num_frames: set the length with num_frames (seconds × fps, 8k+1; "
+                    f"now {spec.num_frames} at {spec.fps} fps) and leave {key} out",
+                    field="extra",
+                )
+        if "timesteps" in extra:
+            raise SpecError(
+                "extra['timesteps']: the LTX-2 pipelines always pass sigmas, and diffusers refuses both; give the "
+                f"schedule as extra['sigmas'] (e.g. the distilled {DISTILLED_SIGMAS}) or use steps=N",
+                field="extra",
+            )
+        spec = _check_duration(spec, rules)
+        if "sigmas" in extra:
+            spec = spec.replace(steps=len(_sigmas(extra["sigmas"])))
+        else:
+            sigmas = card.call_defaults.get("sigmas")
+            if sigmas is not None and "steps" in rules.given and spec.steps != len(sigmas):
+                raise SpecError(
+                    f"steps={spec.steps}: {card.name} runs its {len(sigmas)} documented sigmas; leave steps out "
+                    f"or give the schedule as extra['sigmas'] (a list of {spec.steps} descending numbers in (0, 1])",
+                    field="steps",
+                    valid=len(sigmas),
+                )
+        _check_stg(spec, card)
+        if spec.task != "conditioned":
+            if "conditions" in extra:
+                raise SpecError(
+                    f"extra['conditions'] only applies to task='conditioned' (LTX2ConditionPipeline); pass "
+                    f"task='conditioned' or leave it out (task is {spec.task!r})",
+                    field="extra",
+                )
+            if spec.task == "i2v":
+                _check_image_crf(spec, card, "extra['image_crf']", spec.extra.get("image_crf"))
+            return Checked(spec, media)
+        conditions = conditions_for(spec, media, rules)
+        if any("image" in c for c in conditions):
+            _check_image_crf(spec, card, "extra['image_crf']", spec.extra.get("image_crf"))
+        return Checked(spec, {**media, MEDIA_KEY: conditions})
+
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """STG blocks name transformer blocks: each must be below the transformer's `num_layers`."""
+        layers = configs.get("transformer", {}).get("num_layers", 48)
+        blocks = _call_value(spec, card, "spatio_temporal_guidance_blocks")
+        if not _stg_on(spec, card) or not blocks:
+            return
+        wrong = [b for b in blocks if not 0 <= b < int(layers)]
+        if wrong:
+            raise SpecError(
+                f"extra['spatio_temporal_guidance_blocks']={list(blocks)}: {card.name}'s transformer has {layers} "
+                f"blocks, so each index must be in [0, {int(layers) - 1}]; e.g. [{int(layers) - 1}]",
+                field="extra",
+                valid=[int(layers) - 1],
+            )
+
+    # ---- calling -------------------------------------------------------------------------------
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+    ) -> dict[str, Any]:
+        if spec.task == "conditioned":
+            media = {k: v for k, v in media.items() if k not in ("image", "last_image", "video")}
+        kwargs = super().call_kwargs(spec, card, media, params)
+        kwargs["frame_rate"] = float(spec.filled_int("fps"))
+        if spec.task == "conditioned":
+            from diffusers.pipelines.ltx2 import LTX2VideoCondition
+
+            conditions = media.get(MEDIA_KEY)
+            if conditions is None:
+                conditions = conditions_for(spec, media, None)
+            crf = spec.extra.get("image_crf", card.call_defaults.get("image_crf"))  # no call parameter here
+            kwargs["conditions"] = [
+                LTX2VideoCondition(
+                    frames=c.get("image", c.get("video")),
+                    index=c["frame_index"],
+                    strength=c["strength"],
+                    crf=crf if "image" in c else None,
+                )
+                for c in conditions
+            ]
+        return kwargs
+
+    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+        sigmas = call_kwargs.get("sigmas")
+        return len(sigmas) if sigmas is not None else int(spec.steps or 0)
+
+    def audio(self, output: Any, pipe: Any) -> tuple[Any, int] | None:
+        """The first video's waveform (channels × samples, float32) and the vocoder's sample rate."""
+        import numpy as np
+
+        waveform = output.audio[0]
+        if hasattr(waveform, "detach"):
+            waveform = waveform.detach().float().cpu().numpy()
+        return np.asarray(waveform, dtype=np.float32), int(pipe.vocoder.config.output_sampling_rate)
+
+    # ---- tiny models ---------------------------------------------------------------------------
+    def build_tiny(self, variant: str, folder: Path) -> None:
+        """The tiny LTX-2 ("t2v"; every task loads it): every component random and small, the video VAE ×8 in
+        space and time, the audio side at the real rates (16 kHz mel, hop 160; the vocoder ×240 to 24 kHz)."""
+        import diffusers
+        from diffusers.pipelines.ltx2 import LTX2TextConnectors
+        from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+
+        if variant != "t2v":
+            raise ValueError(f"unknown tiny ltx2 variant {variant!r}")
+        hidden, layers = 16, 2
+        text_encoder = tiny_gemma3(hidden, layers)
+        transformer = diffusers.LTX2VideoTransformer3DModel(
+            in_channels=4,
+            out_channels=4,
+            num_attention_heads=2,
+            attention_head_dim=8,
+            cross_attention_dim=16,
+            vae_scale_factors=(8, 8, 8),
+            audio_in_channels=4,
+            audio_out_channels=4,
+            audio_num_attention_heads=2,
+            audio_attention_head_dim=4,
+            audio_cross_attention_dim=8,
+            num_layers=2,  # STG perturbs one block, First Block Cache would need two
+            caption_channels=hidden,
+            rope_double_precision=False,
+            rope_type="split",
+        )
+        connectors = LTX2TextConnectors(
+            caption_channels=hidden,
+            text_proj_in_factor=layers + 1,  # every hidden state of the text encoder, the embeddings' included
+            video_connector_num_attention_heads=2,
+            video_connector_attention_head_dim=8,
+            video_connector_num_layers=1,
+            video_connector_num_learnable_registers=None,
+            audio_connector_num_attention_heads=2,
+            audio_connector_attention_head_dim=8,
+            audio_connector_num_layers=1,
+            audio_connector_num_learnable_registers=None,
+            connector_rope_base_seq_len=32,
+            rope_double_precision=False,
+            rope_type="split",
+        )
+        three = ("LTX2VideoDownBlock3D",) * 3
+        vae = diffusers.AutoencoderKLLTX2Video(
+            latent_channels=4,
+            block_out_channels=(8, 8, 8),
+            decoder_block_out_channels=(8, 8, 8),
+            down_block_types=three,
+            downsample_type=("spatiotemporal",) * 3,
+            upsample_type=("spatiotemporal",) * 3,
+            layers_per_block=(1,) * 4,
+            decoder_layers_per_block=(1,) * 4,
+            spatio_temporal_scaling=(True,) * 3,
+            decoder_spatio_temporal_scaling=(True,) * 3,
+            decoder_inject_noise=(False,) * 4,
+            upsample_residual=(False,) * 3,
+            upsample_factor=(1,) * 3,
+            patch_size=1,
+            encoder_causal=True,
+            decoder_causal=False,
+        )
+        audio_vae = diffusers.AutoencoderKLLTX2Audio(
+            base_channels=4,
+            output_channels=2,
+            ch_mult=(1,),
+            num_res_blocks=1,
+            resolution=32,
+            latent_channels=2,
+            sample_rate=16000,
+            mel_hop_length=160,
+            mel_bins=8,
+        )
+        vocoder = LTX2Vocoder(
+            in_channels=2 * 8,  # the audio VAE's output channels × mel bins
+            hidden_channels=32,
+            out_channels=2,
+            upsample_kernel_sizes=[12, 10, 16],
+            upsample_factors=[6, 5, 8],  # ×240: hop 160 at 16 kHz → 24 kHz, as the real vocoder
+            resnet_kernel_sizes=[3],
+            resnet_dilations=[[1, 3, 5]],
+            output_sampling_rate=24000,
+        )
+        scheduler = diffusers.FlowMatchEulerDiscreteScheduler(
+            **{k: v for k, v in SCHEDULER.items() if k != "_class_name"}
+        )
+        diffusers.LTX2ConditionPipeline(
+            scheduler=scheduler,
+            vae=vae,
+            audio_vae=audio_vae,
+            text_encoder=text_encoder,
+            tokenizer=tiny_gemma_tokenizer(),
+            connectors=connectors,
+            transformer=transformer,
+            vocoder=vocoder,
+        ).save_pretrained(folder)
+
+
+def tiny_gemma_tokenizer() -> Any:
+    """A Gemma (BPE, no merges) tokenizer over characters: <pad>=0, <eos>=1, <bos>=2, <unk>=3; ids below 100."""
+    import string
+
+    from transformers import GemmaTokenizer
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4}
+    for c in string.ascii_lowercase + string.digits + string.punctuation + "\u2581":
+        vocab.setdefault(c, len(vocab))
+    return GemmaTokenizer(vocab=vocab, merges=[])
+
+
+def tiny_gemma3(hidden: int, layers: int) -> Any:
+    """A tiny Gemma 3 (text and SigLIP vision towers) whose ids fit `tiny_gemma_tokenizer`'s."""
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    config = Gemma3Config(
+        text_config=dict(
+            vocab_size=128,
+            hidden_size=hidden,
+            intermediate_size=32,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=8,
+            max_position_embeddings=256,
+            sliding_window=16,
+        ),
+        vision_config=dict(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=8, patch_size=4
+        ),
+        mm_tokens_per_image=4,
+        boi_token_index=120,  # above the tokenizer's ids: no text token is an image token
+        eoi_token_index=121,
+        image_token_index=122,
+    )
+    return Gemma3ForConditionalGeneration(config).eval()
+
+
+# ---- rules ------------------------------------------------------------------------------------------
+def _check_duration(spec: VideoSpec, rules: Rules) -> VideoSpec:
+    """At most `MAX_SECONDS` of video: num_frames / fps, snapped down to the longest 8k+1 count that fits."""
+    fps = spec.filled_int("fps")
+    frames = spec.filled_int("num_frames")
+    if frames / fps <= MAX_SECONDS:
+        return spec
+    longest = 8 * ((int(MAX_SECONDS * fps) - 1) // 8) + 1
+    rule = f"LTX-2 makes at most {MAX_SECONDS:g} s of video; at {fps} fps that is {longest} frames (8k+1)"
+    return spec.replace(num_frames=rules.fix("num_frames", frames, longest, rule))
+
+
+def _sigmas(value: Any) -> list[float]:
+    if (
+        not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and 0 < s <= 1 for s in value)
+        or any(a <= b for a, b in zip(value, value[1:]))
+    ):
+        raise SpecError(
+            f"extra['sigmas']={value!r} must be a list of descending numbers in (0, 1], e.g. {DISTILLED_SIGMAS}",
+            field="extra",
+        )
+    return [float(s) for s in value]
+
+
+def _call_value(spec: VideoSpec, card: ModelCard, key: str) -> Any:
+    """What the call passes for `key`: the spec's extra, else the card's call default, else the pipeline's."""
+    defaults = {"stg_scale": 1.0, "audio_stg_scale": 1.0, "spatio_temporal_guidance_blocks": [28]}
+    return spec.extra.get(key, card.call_defaults.get(key, defaults.get(key)))
+
+
+def _stg_on(spec: VideoSpec, card: ModelCard) -> bool:
+    # the pipeline's rule: an audio scale of None or 0 falls back to the video's (`audio_stg_scale or stg_scale`)
+    video = _call_value(spec, card, "stg_scale") or 0.0
+    return video > 0 or (_call_value(spec, card, "audio_stg_scale") or video) > 0
+
+
+def _check_stg(spec: VideoSpec, card: ModelCard) -> None:
+    blocks = _call_value(spec, card, "spatio_temporal_guidance_blocks")
+    if blocks is not None and (
+        not isinstance(blocks, (list, tuple))
+        or not all(isinstance(b, numbers.Integral) and not isinstance(b, bool) for b in blocks)
+    ):
+        raise SpecError(
+            f"extra['spatio_temporal_guidance_blocks']={blocks!r} must be a list of transformer block indices, "
+            "e.g. [28]",
+            field="extra",
+        )
+    if _stg_on(spec, card) and not blocks:
+        raise SpecError(
+            "extra['spatio_temporal_guidance_blocks'] is empty while STG is on (stg_scale or audio_stg_scale > 0): "
+            "name the blocks STG perturbs, e.g. [28] (LTX-2.3) or [29] (LTX-2.0), or set "
+            "extra={'stg_scale': 0.0, 'audio_stg_scale': 0.0}",
+            field="extra",
+        )
+
+
+def _check_image_crf(spec: VideoSpec, card: ModelCard, label: str, crf: Any) -> None:
+    """Image conditions are re-compressed with H.264 (PyAV) unless `image_crf` is 0."""
+    crf = crf if crf is not None else card.call_defaults.get("image_crf")
+    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= crf <= 51):
+        raise SpecError(f"{label}={crf!r} must be a whole number in [0, 51] (0: no re-compression)", field="extra")
+    if crf == 0:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("av") is None:
+        raise SpecError(
+            f"{label}: LTX-2 re-compresses image conditions with H.264 at the CRF it was trained with, which needs "
+            "PyAV: pip install av; or pass extra={'image_crf': 0} to skip the re-compression",
+            field="extra",
+        )
+
+
+# ---- conditions -------------------------------------------------------------------------------------
+#: the media key of the loaded conditions `check` returns for `call_kwargs`
+MEDIA_KEY = "ltx2_conditions"
+
+
+def _fix(rules: Rules | None, label: str, value: Any, valid: Any, rule: str) -> Any:
+    if rules is not None:
+        return rules.fix(label, value, valid, rule, field="extra")
+    if value != valid:
+        raise SpecError(f"{label}={value!r}: {rule}; nearest valid value: {valid!r}", field="extra", valid=valid)
+    return value
+
+
+def _frame_index(rules: Rules | None, label: str, value: Any, num_frames: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != math.floor(value):
+        raise SpecError(f"{label}={value!r} must be a whole frame number in [0, {num_frames})", field="extra", valid=0)
+    index = int(value)
+    rule = f"frame_index must be in [0, num_frames) = [0, {num_frames})"
+    return int(_fix(rules, label, index, min(max(index, 0), num_frames - 1), rule))
+
+
+def _strength(rules: Rules | None, label: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise SpecError(f"{label}={value!r} must be a number in [0, 1]", field="extra", valid=1.0)
+    return float(_fix(rules, label, float(value), min(max(float(value), 0.0), 1.0), "strength must be in [0, 1]"))
+
+
+def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
+    """The conditions of a task="conditioned" spec, checked and loaded: dicts of image or video, frame_index
+    and strength."""
+    from ..media.read import to_frames, to_pil
+
+    num_frames = spec.filled_int("num_frames")
+    items = spec.extra.get("conditions")
+    if items is None:
+        given = [k for k in ("image", "video", "last_image") if media.get(k) is not None]
+        if not given:
+            raise SpecError(
+                "image: conditioned generation needs at least one condition: image=... (frame 0), video=... "
+                "(from frame 0), last_image=... (the last frame), or extra={'conditions': [{'image': ..., "
+                "'frame_index': n}, ...]}",
+                field="image",
+            )
+        return [
+            {
+                "video" if name == "video" else "image": media[name],
+                "frame_index": num_frames - 1 if name == "last_image" else 0,
+                "strength": 1.0,
+            }
+            for name in given
+        ]
+    for name in ("image", "last_image", "video"):
+        if getattr(spec, name) is not None:
+            raise SpecError(
+                f"{name}: with extra['conditions'] list every condition there; leave {name} out", field=name
+            )
+    if not isinstance(items, (list, tuple)) or not items:
+        raise SpecError(
+            "extra['conditions'] must be a non-empty list, e.g. [{'image': 'a.png', 'frame_index': 0}]", field="extra"
+        )
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        label = f"extra['conditions'][{i}]"
+        if not isinstance(item, Mapping) or set(item) - {"image", "video", "frame_index", "strength"}:
+            raise SpecError(
+                f"{label} must be a dict with image or video, frame_index and strength, e.g. "
+                "{'image': 'a.png', 'frame_index': 0, 'strength': 1.0}",
+                field="extra",
+            )
+        kinds = [k for k in ("image", "video") if item.get(k) is not None]
+        if len(kinds) != 1:
+            raise SpecError(f"{label} needs exactly one of 'image' or 'video'", field="extra")
+        kind = kinds[0]
+        try:
+            loaded = to_pil(item[kind], f"{label}['image']") if kind == "image" else to_frames(item[kind], label)
+        except SpecError as exc:
+            raise SpecError(str(exc), field="extra") from None
+        out.append(
+            {
+                kind: loaded,
+                "frame_index": _frame_index(rules, f"{label}['frame_index']", item.get("frame_index", 0), num_frames),
+                "strength": _strength(rules, f"{label}['strength']", item.get("strength", 1.0)),
+            }
+        )
+    return out
+
+
+card = LTX2Family.card
+CARDS = (
+    card(
+        "ltx-2",
+        "Lightricks/LTX-2",
+        ALL_TASKS,
+        arch="ltx2-19b",
+        call_defaults=LTX2_0_CALL,
+        description="LTX-2 19B: video with synchronized audio, text/image-to-video and keyframes; 512x768 at 24 fps",
+    ),
+    card(
+        "ltx-2.3",
+        "diffusers/LTX-2.3-Diffusers",
+        ALL_TASKS,
+        description="LTX-2.3 22B: video with audio; STG at block 28, modality guidance, audio guidance 7",
+    ),
+    card(
+        "ltx-2.3-distilled",
+        "diffusers/LTX-2.3-Distilled-Diffusers",
+        ALL_TASKS,
+        steps=len(DISTILLED_SIGMAS),
+        guidance_scale=1.0,
+        call_defaults=DISTILLED_CALL,
+        description="LTX-2.3 22B distilled: video with audio in 8 steps without guidance",
+    ),
+    # tiny random-weight model, built offline (videogen.families.tiny)
+    card(
+        "tiny-ltx2",
+        None,
+        ALL_TASKS,
+        tiny="t2v",
+        fps=24,
+        max_frames=481,
+        call_defaults={"spatio_temporal_guidance_blocks": [1], "image_crf": 0, "max_sequence_length": 32},
+        description="tiny random LTX-2 (video and audio; every component random)",
+    ),
+)
+FAMILY = LTX2Family(CARDS)
