@@ -112,7 +112,7 @@ def test_plan_cli_uses_formulas_unless_asked_to_simulate(capsys: pytest.CaptureF
 ASSUME = {"VIDEOGEN_ASSUME_RAM_GIB": "256"}  # so the choice doesn't depend on this machine's free RAM
 
 
-@pytest.mark.parametrize(("gib", "expected"), [("80", "none"), ("24", "low")])
+@pytest.mark.parametrize(("gib", "expected"), [("80", "none"), ("24", "block")])
 def test_auto_plans_for_an_assumed_gpu(gib: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """VIDEOGEN_ASSUME_GPU_GIB (tests, benchmarks): auto decides as on an empty GPU of that size, from formulas."""
     for key, value in {**ASSUME, "VIDEOGEN_ASSUME_GPU_GIB": gib}.items():

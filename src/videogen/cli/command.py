@@ -140,7 +140,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     specs = command_specs(args)
     if len(specs) != 1:
         raise UsageError(f"--spec {args.spec}: {len(specs)} specs; plan takes one (see docs/cli.md)")
-    report = plan(specs[0], simulate=args.simulate)
+    report = plan(specs[0], simulate=args.simulate, gpu=args.gpu, ram=args.ram, quality=args.quality)
     if args.json:
         emit_json(report.to_dict())
     else:
@@ -281,6 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(plan)
     plan.add_argument("--spec", metavar="FILE", help="the spec from a file (one spec); flags override its fields")
     plan.add_argument("--json", action="store_true", help="the report as one JSON document")
+    plan.add_argument(
+        "--gpu",
+        metavar="SIZE|NAME",
+        help="plan for this GPU instead of this machine's: a size (12GB: the commonest card of that size "
+        "stands for its speed) or a name (rtx4090, rtx3060, l40s, a100, h100, h200, ...)",
+    )
+    plan.add_argument("--ram", metavar="SIZE", help="plan for this much free RAM (32GB) instead of this machine's")
+    plan.add_argument(
+        "--quality",
+        choices=("auto", "lossless", "any"),
+        default="auto",
+        help="which plans auto may take: lossless first, then 8-bit, then 4-bit weights (auto, the default); "
+        "lossless only; or the fastest that fits (any)",
+    )
     how = plan.add_mutually_exclusive_group()
     how.add_argument(
         "--simulate",

@@ -1,8 +1,11 @@
-"""The memory plan on the loaded pipeline: hooks applied (and undone) in place, call arguments, metadata."""
+"""The memory plan on the loaded pipeline: hooks applied (and undone) in place, call arguments, metadata
+(the plan, and its predicted seconds per step beside the measured ones: `memory_speed`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .base import Feature
@@ -26,5 +29,17 @@ class MemoryPlanFeature(Feature):
 
         return dict(call_kwargs(prepared.plan, params))
 
+    @contextmanager
+    def around_call(self, pipe: Any, prepared: Prepared) -> Iterator[Any]:
+        from ..memory.timing import timed_denoisers
+
+        with timed_denoisers(pipe, prepared.device) as seen:
+            yield seen
+
     def record(self, pipe: Any, prepared: Prepared, during: Any) -> dict[str, Any]:
-        return {"memory_plan": prepared.plan.summary()}
+        from ..memory.timing import speed_record
+
+        speed = speed_record(
+            during or {}, prepared.card, prepared.class_name, prepared.spec, prepared.plan, prepared.device
+        )
+        return {"memory_plan": prepared.plan.summary(), "memory_speed": speed}

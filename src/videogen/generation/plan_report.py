@@ -1,7 +1,8 @@
 """`videogen.plan(spec)` / `videogen plan`: the memory plan for a spec, without loading weights.
 
-It lives beside `generate()`: the spec is prepared as `generate` prepares it (generation.prepare), every
-preset is estimated (memory.auto) and memory.report formats the figures. Activations come from the fitted
+It lives beside `generate()`: the spec is prepared as `generate` prepares it (generation.prepare), the plan
+space is searched, estimated and timed (memory.auto, memory.search, memory.predict) for this machine or a
+described one (`gpu=`, `ram=`: memory.machine) and memory.report formats the figures. Activations come from the fitted
 formulas, as `memory="auto"` decides (well under a second). `simulate=True` runs the pipeline's own call on
 fake full-size weights instead (memory/simulate.py: seconds to minutes on a CPU, then cached) and decides
 and reports with those figures.
@@ -21,26 +22,40 @@ if TYPE_CHECKING:
 logger = logging.getLogger("videogen")
 
 
-def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanReport:
-    """The memory plan for a spec, with each component's size and each preset's estimated peak.
+def plan(
+    spec: Any = None, *, simulate: bool = False, gpu: Any = None, ram: Any = None, quality: str = "auto", **fields: Any
+) -> PlanReport:
+    """The memory plan for a spec, with each component's size, every searched plan's estimated peak and
+    predicted seconds per step, and the choice.
 
-    Loads no weights. Activations from formulas fitted to simulations (instant); `simulate=True`: the
-    pipeline's call simulated on fake full-size weights (precise for what PyTorch allocates; seconds to
-    minutes on a CPU, then cached). `print(videogen.plan(model="wan2.1-t2v-14b"))` shows the table.
+    Loads no weights and imports no torch for a catalog model. `gpu` plans for a GPU you may not have: a
+    table name ("rtx4090", "h100") or a size ("12GB", 12: the commonest card of that size stands for its
+    speed); `ram` for that much free RAM ("32GB"). `quality`: "auto" (lossless first, then 8-bit, then 4-bit
+    weights), "lossless" or "any". Activations from formulas fitted to simulations (instant);
+    `simulate=True`: the pipeline's call simulated on fake full-size weights (seconds to minutes on a CPU,
+    then cached). `print(videogen.plan(model="wan2.1-t2v-14b", gpu="12GB", ram="32GB"))` shows the table.
     """
-    from ..memory.auto import candidates, choose, estimates, refusals
+    from ..memory.machine import target
+
+    with target(gpu, ram) as described:
+        return _plan(spec, fields, simulate, quality, described)
+
+
+def _plan(spec: Any, fields: dict[str, Any], simulate: bool, quality: str, described: Any) -> PlanReport:
+    from ..memory.auto import choose, estimates, refusals
     from ..memory.context import context, shape_of
-    from ..memory.estimate import (
-        ASSUME_GPU_ENV,
-        activation_parts,
-        assumed_gpu_bytes,
-        estimate_plan,
-        free_gpu_bytes,
-        free_ram_bytes,
-    )
+    from ..memory.estimate import ASSUME_GPU_ENV, activation_parts, assumed_gpu_bytes, estimate_plan
+    from ..memory.predict import predict
     from ..memory.report import PlanReport, PresetRow
+    from ..memory.search import FIDELITY_WORDS, QUALITIES
     from ..memory.stored import save_learned
 
+    if quality not in QUALITIES:
+        from ..errors import SpecError
+
+        raise SpecError(
+            f"quality={quality!r} is not one of {', '.join(QUALITIES)}, e.g. quality='auto'", field="quality"
+        )
     if isinstance(spec, Mapping):
         spec, fields = None, {**spec, **fields}
     prepared = prepare_for_plan(spec, fields)
@@ -52,44 +67,73 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
     simulated: dict[tuple, Any] = {}
     failed = None
     if simulate:
+        from ..memory.auto import candidates
+
         simulated, failed = _simulations(prepared, [*candidates(gpu_ctx)[0].values(), chosen])
-    ests, refused = estimates(gpu_ctx, card, shape, simulated=simulated)
+    choice = choose(ctx, card, shape, simulated, quality)
+    free_gpu, total_gpu, free_ram = choice.free_gpu, choice.total_gpu, choice.free_ram
     if prepared.spec.memory in (None, "auto"):
-        choice = choose(ctx, card, shape, simulated)  # what prepare chose, or with the simulated figures
         chosen, reason = choice.plan, choice.reason
-        free_gpu, total_gpu, free_ram = choice.free_gpu, choice.total_gpu, choice.free_ram
         if simulate and activation_parts(chosen) not in simulated and not failed:
             more, failed = _simulations(prepared, [chosen])
             simulated.update(more)
     else:
-        gpu = free_gpu_bytes()
-        free_gpu, total_gpu = gpu if gpu else (None, None)
-        free_ram = free_ram_bytes()
         reason = (
             f"asked for memory={prepared.spec.memory!r}"
             if isinstance(prepared.spec.memory, str)
             else "asked for this MemoryPlan"
         )
     mine = estimate_plan(card, ctx.components, chosen, shape, "cuda", simulated.get(activation_parts(chosen)))
+    mine_prediction = predict(mine, ctx.components, shape, choice.gpu, shape.passes) if choice.gpu else None
+    rows: list[PresetRow] = []
+    if choice.candidates:
+        shown = [c for c in choice.candidates if c.preset]
+        fitting = sorted((c for c in choice.candidates if not c.preset and c.fits), key=lambda c: c.seconds)
+        shown += fitting[:SEARCHED_SHOWN]
+        for c in shown:
+            rows.append(
+                PresetRow(
+                    c.name,
+                    c.estimate.peak_gpu_bytes,
+                    c.estimate.ram_bytes,
+                    c.refused.split(";")[0] if c.refused else None,
+                    c.fits if c.refused is None else None,
+                    c.prediction.seconds_per_step if c.prediction else None,
+                    FIDELITY_WORDS[c.fidelity],
+                    not c.preset,
+                )
+            )
+        searched, fit_count = len(choice.candidates), sum(1 for c in choice.candidates if c.fits)
+    else:  # no GPU here and none described: the presets' estimates only
+        ests, refused = estimates(gpu_ctx, card, shape, simulated=simulated)
+        for name, est in ests.items():
+            why = refused.get(name)
+            rows.append(PresetRow(name, est.peak_gpu_bytes, est.ram_bytes, why.split(";")[0] if why else None))
+        searched = fit_count = 0
     if failed:
-        for est in [mine, *ests.values()]:
-            est.unknown.append(failed)
-    if chosen.name not in ests or chosen != ests[chosen.name].plan.replace(oom_retry=chosen.oom_retry):
-        ests = {**ests, chosen.name: mine}
-    rows = []
-    for name, est in ests.items():
-        fits = None
-        if free_gpu is not None and est.peak_gpu_bytes is not None:
-            fits = est.peak_gpu_bytes <= free_gpu
-        why = refused.get(name)
-        rows.append(PresetRow(name, est.peak_gpu_bytes, est.ram_bytes, why.split(";")[0] if why else None, fits))
+        mine.unknown.append(failed)
+    if not any(r.name == chosen.name for r in rows):
+        rows.append(
+            PresetRow(
+                chosen.name,
+                mine.peak_gpu_bytes,
+                mine.ram_bytes,
+                None,
+                None,
+                mine_prediction.seconds_per_step if mine_prediction else None,
+                None,
+                True,
+            )
+        )
     here = refusals(ctx) if not ctx.cuda and assumed is None else {}  # presets this CPU machine can't run
     for row in rows:
         if row.refused is None and row.name in here:
             row.refused = here[row.name]
     save_learned()  # what was read live, for the next process (memory/stored.py)
     device = prepared.device
-    if assumed is not None and not ctx.cuda:
+    if described is not None and described.gpu is not None:
+        device = f"cuda: {described.gpu.label()} (described; this machine: {prepared.device})"
+    elif assumed is not None and not ctx.cuda:
         device = f"cuda (assumed by {ASSUME_GPU_ENV}; this machine: {prepared.device})"
     return PlanReport(
         model=card.name,
@@ -107,7 +151,17 @@ def plan(spec: Any = None, *, simulate: bool = False, **fields: Any) -> PlanRepo
         total_gpu_bytes=total_gpu,
         free_ram_bytes=free_ram,
         unknown=mine.unknown,
+        prediction=mine_prediction.to_dict() if mine_prediction else None,
+        speed_gpu=choice.gpu.label() if choice.gpu else None,
+        quality=quality,
+        searched=searched,
+        fitting=fit_count,
+        hints=list(choice.hints),
     )
+
+
+#: searched plans (beyond the presets) the report lists: the fastest that fit
+SEARCHED_SHOWN = 6
 
 
 def _simulations(prepared: Prepared, plans: list[MemoryPlan]) -> tuple[dict[tuple, Any], str | None]:

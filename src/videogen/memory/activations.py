@@ -97,6 +97,8 @@ class Shape:
     width: int
     frames: int
     batch_cfg: int = 1
+    #: denoiser forwards per step: 2 where guidance runs its two halves one after the other
+    passes: int = 1
 
 
 #: VAE classes: (spatial factor, temporal factor, frames decoded at once: None = all, top channels key)

@@ -1,4 +1,4 @@
-"""`memory="auto"`: estimate every lossless preset's peak and pick the least aggressive that fits.
+"""`memory="auto"`: the fastest plan of the searched space that fits the GPU and the RAM, lossless first.
 
 It decides from weights (each component's parameters counted on the meta device, estimate.py) and the
 fitted activation formulas (`estimate.FORMULA_FIT`): well under a second per spec, no simulation. A
@@ -27,12 +27,15 @@ from .estimate import (
     free_ram_bytes,
     gib,
 )
+from .machine import current
 from .plans import MemoryPlan
-from .presets import LADDER, PRESETS
+from .presets import PRESETS
 
 if TYPE_CHECKING:
     from ..catalog.lookup import ModelCard
     from .estimate import Shape
+    from .gpus import GPU
+    from .search import Candidate
 
 logger = logging.getLogger("videogen")
 
@@ -53,6 +56,13 @@ class Choice:
     free_gpu: int | None = None
     total_gpu: int | None = None
     free_ram: int | None = None
+    #: every plan searched (presets among them), with fits and predictions
+    candidates: list[Candidate] = field(default_factory=list)
+    #: the GPU of the table the predictions are for (None: unknown)
+    gpu: GPU | None = None
+    quality: str = "auto"
+    #: the plans the reason suggests (each one fits)
+    hints: list[str] = field(default_factory=list)
 
 
 def candidates(ctx: Context, names: list[str] | None = None) -> tuple[dict[str, MemoryPlan], dict[str, str]]:
@@ -96,12 +106,23 @@ def refusals(ctx: Context) -> dict[str, str]:
     return {name: why.split(";")[0] for name, why in candidates(ctx)[1].items()}
 
 
-def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple, Any] | None = None) -> Choice:
-    """The plan `auto` picks here, with its reason (always with oom_retry on).
+def choose(
+    ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple, Any] | None = None, quality: str = "auto"
+) -> Choice:
+    """The plan `auto` picks here, with its reason (always with oom_retry on): the fastest predicted plan of
+    the searched space (search.py) that fits the GPU and the RAM, lossless first (`quality`: QUALITIES).
 
-    With `VIDEOGEN_ASSUME_GPU_GIB` set (tests, benchmarks) it plans for an empty GPU of that size, even on
-    a machine without one.
+    For a described machine (`videogen.plan(spec, gpu=..., ram=...)`, machine.py) or with
+    `VIDEOGEN_ASSUME_GPU_GIB` set it plans for an empty GPU of that size, even on a machine without one.
     """
+    from .pick import pick
+    from .predict import predict
+    from .search import QUALITIES, search
+
+    if quality not in QUALITIES:
+        raise SpecError(
+            f"quality={quality!r} is not one of {', '.join(QUALITIES)}; e.g. quality='auto'", field="quality"
+        )
     free_ram = free_ram_bytes()
     assumed = assumed_gpu_bytes()
     if not ctx.cuda and assumed is None:
@@ -118,51 +139,89 @@ def choose(ctx: Context, card: ModelCard, shape: Shape, simulated: Mapping[tuple
         ctx = context(card, ctx.pipeline_class, "cuda")
     gpu = free_gpu_bytes()
     free, total = gpu if gpu else (None, None)
-    ests, refused = estimates(ctx, card, shape, list(LADDER), simulated)
-    choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram)
-    assumed_note = f" (assumed: {ASSUME_GPU_ENV})" if assumed is not None else ""
-    peaks = {name: e.peak_gpu_bytes for name, e in ests.items() if e.peak_gpu_bytes is not None}
-    if free is None or len(peaks) < len(ests):
+    found = search(ctx, card, shape, simulated)
+    card_gpu = speed_gpu(total)
+    for cand in found:
+        if card_gpu is not None:
+            cand.prediction = predict(cand.estimate, ctx.components, shape, card_gpu, shape.passes)
+    ests = {c.name: c.estimate for c in found if c.preset}
+    refused = {c.name: c.refused for c in found if c.preset and c.refused}
+    choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram, found, card_gpu, quality)
+    if free is None or any(c.estimate.peak_gpu_bytes is None for c in found):
+        none = ests["none"]
         choice.plan = _auto(resolve(PRESETS["none"], ctx, fix=True), "sizes or free memory unknown")
         choice.reason = (
             "component sizes or free GPU memory unknown "
-            f"({'; '.join(ests['none'].unknown) or 'no reading'}): none, retried with the next "
+            f"({'; '.join(none.unknown) or 'no reading'}): none, retried with the next "
             "preset on an out-of-memory error"
         )
         return choice
     margin = max(MARGIN_BYTES, int(MARGIN_FRACTION * (total or 0)))
-    budget = free - margin
-    for name in LADDER:
-        if name in refused:
-            continue
-        est = ests[name]
-        ram_ok = free_ram is None or (est.ram_bytes or 0) <= RAM_FRACTION * free_ram
-        if peaks[name] <= budget and ram_ok:
-            choice.reason = (
-                f"{name}: estimated peak {gib(est.peak_gpu_bytes)} fits {gib(free)} free GPU "
-                f"memory{assumed_note} with a {gib(margin)} margin"
-                + (f"; offloaded weights {gib(est.ram_bytes)} fit {gib(free_ram)} free RAM" if est.ram_bytes else "")
-            )
-            choice.plan = _auto(est.plan, choice.reason)
-            return choice
-    last = LADDER[-1]
-    gpu_only = next((n for n in LADDER if n not in refused and peaks[n] <= budget), None)
-    if gpu_only is not None:  # the GPU would do: RAM for the offloaded weights is what is short
-        est = ests[gpu_only]
-        choice.reason = (
-            f"no lossless preset fits: {gpu_only}'s estimated peak {gib(est.peak_gpu_bytes)} fits "
-            f"{gib(free)} free GPU memory{assumed_note}, but its offloaded weights {gib(est.ram_bytes)} "
-            f"exceed {RAM_FRACTION:.0%} of {gib(free_ram)} free RAM; {last} is the most frugal (expect "
-            "swapping; consider memory='int8' or 'nf4', or more RAM)"
+    for cand in found:
+        cand.fits_gpu = (cand.estimate.peak_gpu_bytes or 0) <= free - margin
+        cand.fits_ram = free_ram is None or (cand.estimate.ram_bytes or 0) <= RAM_FRACTION * free_ram
+    target = current()
+    said = " (described)" if target is not None and target.gpu is not None else f" (assumed: {ASSUME_GPU_ENV})"
+    where = f"{gib(free)} free GPU memory" + (said if assumed is not None else "") + f", {gib(free_ram)} free RAM"
+    chosen, reason, choice.hints = pick(found, quality, where, gib(margin))
+    if not chosen.fits:
+        reason += "; " + smallest_machine(found, quality, free_ram, free)
+    choice.plan = _auto(chosen.plan, reason)
+    choice.reason = reason
+    return choice
+
+
+def speed_gpu(total: int | None) -> GPU | None:
+    """The table's GPU the predictions are for: the described one, the one `VIDEOGEN_ASSUME_GPU_GIB` sizes,
+    or this machine's by its name (None: not in the table)."""
+    from .gpus import match_name, size_gpu
+
+    target = current()
+    if target is not None and target.gpu is not None:
+        return target.gpu
+    assumed = assumed_gpu_bytes()
+    if assumed is not None:
+        return size_gpu(assumed / GIB)
+    try:
+        import torch
+
+        return match_name(torch.cuda.get_device_name()) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - any failure: no prediction
+        return None
+
+
+def smallest_machine(found: list[Candidate], quality: str, free_ram: int | None, free_gpu: int | None) -> str:
+    """Where the searched plans would fit: the smallest table GPU with this RAM, and the RAM this GPU needs."""
+    from .gpus import LADDER_GPUS, LADDER_RAMS
+    from .pick import allowed
+
+    usable = [c for c in found if c.refused is None and allowed(c, quality) and not c.plan.compile]
+
+    def fits(gpu_gib: float, ram_gib: float | None) -> Candidate | None:
+        budget = gpu_gib * GIB - max(MARGIN_BYTES, MARGIN_FRACTION * gpu_gib * GIB)
+        ok = [
+            c
+            for c in usable
+            if (c.estimate.peak_gpu_bytes or 0) <= budget
+            and (ram_gib is None or (c.estimate.ram_bytes or 0) <= RAM_FRACTION * ram_gib * GIB)
+        ]
+        return min(ok, key=lambda c: (c.fidelity, c.estimate.ram_bytes or 0)) if ok else None
+
+    ram_gib = free_ram / GIB if free_ram else None
+    parts = []
+    gpu_fit = next(((g, c) for g in LADDER_GPUS if (c := fits(g, ram_gib)) is not None), None)
+    ram_note = f" with {ram_gib:.0f} GB RAM" if ram_gib else ""
+    if gpu_fit is None:
+        parts.append(
+            f"it won't fit any GPU of the table (up to {LADDER_GPUS[-1]} GB){ram_note} under quality={quality!r}"
         )
     else:
-        choice.reason = (
-            f"no lossless preset fits {gib(free)} free GPU memory{assumed_note} by the estimate; "
-            f"{last} is the most frugal (consider memory='int8' or 'nf4', a smaller size or fewer "
-            "frames)"
-        )
-    choice.plan = _auto(ests[last].plan, choice.reason)
-    return choice
+        parts.append(f"the smallest GPU it fits{ram_note} is {gpu_fit[0]} GB (plan {gpu_fit[1].name})")
+    if free_gpu is not None:
+        ram_fit = next(((r, c) for r in LADDER_RAMS if (c := fits(free_gpu / GIB, r)) is not None), None)
+        if ram_fit is not None and (ram_gib is None or ram_fit[0] > ram_gib):
+            parts.append(f"this GPU fits it with {ram_fit[0]} GB RAM (plan {ram_fit[1].name})")
+    return "; ".join(parts)
 
 
 def cpu_ram_bytes(ctx: Context) -> int | None:

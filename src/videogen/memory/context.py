@@ -99,5 +99,8 @@ def shape_of(spec: VideoSpec, ctx: Context) -> Shape:
     """The spec's size as the estimates read it (a batch of two where guidance runs batched)."""
     from .estimate import Shape
 
-    cfg = 2 if (spec.guidance_scale or 0) > 1 and batches_guidance(ctx.pipeline_class) else 1
-    return Shape(int(spec.height or 0), int(spec.width or 0), int(spec.num_frames or 1), cfg)
+    guided = (spec.guidance_scale or 0) > 1
+    batched = guided and batches_guidance(ctx.pipeline_class)
+    embedded = "true_cfg_scale" in ctx.call_params  # guidance_scale is a model input (HunyuanVideo, FramePack)
+    passes = 2 if guided and not batched and not embedded else 1
+    return Shape(int(spec.height or 0), int(spec.width or 0), int(spec.num_frames or 1), 2 if batched else 1, passes)

@@ -32,6 +32,7 @@ from .activations import (  # noqa: F401 - VAE_LAYOUT, effective_config, vae_fac
     vae_factors,
 )
 from .components import Component
+from .machine import current
 from .plans import MemoryPlan
 
 if TYPE_CHECKING:
@@ -338,7 +339,11 @@ ASSUME_RAM_ENV = "VIDEOGEN_ASSUME_RAM_GIB"
 
 
 def assumed_gpu_bytes() -> int | None:
-    """The GPU size `VIDEOGEN_ASSUME_GPU_GIB` tells the planner to assume (None: unset, use the machine's)."""
+    """The GPU size to plan for instead of this machine's: the described target's (`plan(gpu=...)`,
+    machine.py), else `VIDEOGEN_ASSUME_GPU_GIB` (None: neither, use the machine's)."""
+    found = current()
+    if found is not None and found.gpu is not None:
+        return found.gpu_bytes
     return _assumed(ASSUME_GPU_ENV)
 
 
@@ -377,7 +382,11 @@ def free_gpu_bytes() -> tuple[int, int] | None:
 
 
 def free_ram_bytes() -> int | None:
-    """Available RAM (MemAvailable), or None where it can't be read (`VIDEOGEN_ASSUME_RAM_GIB`: that size)."""
+    """Available RAM (MemAvailable), or None where it can't be read (the described target's RAM, else
+    `VIDEOGEN_ASSUME_RAM_GIB`: that size)."""
+    found = current()
+    if found is not None and found.ram_bytes is not None:
+        return found.ram_bytes
     assumed = _assumed(ASSUME_RAM_ENV)
     if assumed is not None:
         return assumed

@@ -147,6 +147,11 @@ def markdown() -> str:
 def preset(name: str, **overrides: Any) -> MemoryPlan:
     """The preset `name`, with some fields changed (e.g. `preset("low", oom_retry=True)`)."""
     if name not in PRESETS:
+        from .points import point
+
+        found = point(name)
+        if found is not None:
+            return found.replace(**overrides) if overrides else found
         import difflib
 
         close = difflib.get_close_matches(str(name), list(PRESETS) + ["auto"], n=1)

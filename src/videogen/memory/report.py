@@ -19,6 +19,12 @@ class PresetRow:
     #: why this preset can't run here (None: it can)
     refused: str | None = None
     fits: bool | None = None
+    #: predicted seconds per denoising step on the report's GPU (None: unknown)
+    seconds_per_step: float | None = None
+    #: "lossless", "8-bit weights" or "4-bit weights"
+    weights: str | None = None
+    #: a point of the searched space rather than a preset
+    searched: bool = False
 
 
 @dataclass
@@ -40,6 +46,16 @@ class PlanReport:
     total_gpu_bytes: int | None = None
     free_ram_bytes: int | None = None
     unknown: list[str] = field(default_factory=list)
+    #: the chosen plan's predicted time (predict.Prediction.to_dict) on `speed_gpu`
+    prediction: dict[str, Any] | None = None
+    #: the GPU of the table the seconds per step are for
+    speed_gpu: str | None = None
+    quality: str = "auto"
+    #: plans searched, and how many of them fit
+    searched: int = 0
+    fitting: int = 0
+    #: the plans the reason suggests (each one fits)
+    hints: list[str] = field(default_factory=list)
 
     @property
     def estimated_peak_gpu_bytes(self) -> int | None:
@@ -102,16 +118,44 @@ class PlanReport:
             if self.free_gpu_bytes is not None
             else "no GPU here: estimates are for a GPU, in the card's dtypes"
         )
-        lines.append(f"estimated peak GPU memory per preset ({gpu}; RAM free {gib(self.free_ram_bytes)}):")
-        preset_rows = [("preset", "peak GPU", "RAM (offloaded)", "")]
+        searched = f"{self.searched} plans searched, {self.fitting} fit; " if self.searched else ""
+        lines.append(f"estimated peak GPU memory per plan ({searched}{gpu}; RAM free {gib(self.free_ram_bytes)}):")
+        speed = f"s/step on {self.speed_gpu}" if self.speed_gpu else "s/step"
+        preset_rows = [("plan", "peak GPU", "RAM (offloaded)", speed, "weights", "")]
         for r in self.presets:
             mark = "<- chosen" if r.name == self.plan.name else ""
             if r.refused:
                 mark = f"not here: {r.refused}"
             elif r.fits is False:
                 mark = mark or "does not fit"
-            preset_rows.append((r.name, gib(r.peak_gpu_bytes), gib(r.ram_bytes) if r.ram_bytes else "-", mark))
+            elif r.searched and not mark:
+                mark = "searched, fits"
+            seconds = f"{r.seconds_per_step:.3g}" if r.seconds_per_step is not None else "?"
+            preset_rows.append(
+                (
+                    r.name,
+                    gib(r.peak_gpu_bytes),
+                    gib(r.ram_bytes) if r.ram_bytes else "-",
+                    seconds,
+                    r.weights or "",
+                    mark,
+                )
+            )
         lines += _table(preset_rows)
+        lines.append(
+            "  (measured on a GPU: nothing yet. Peaks are estimates (weights counted, activations "
+            + ("simulated" if any(c.activation_source == "simulated" for c in self.components) else "from formulas")
+            + "); s/step is predicted from FLOPs counted from the architecture config, the bytes each plan moves "
+            "over PCIe and the GPU's published figures at an assumed utilisation: docs/memory.md)"
+        )
+        if self.prediction:
+            p = self.prediction
+            lines.append(
+                f"predicted for the choice: {p['seconds_per_step']} s/step ({p['tflop_per_step']} TFLOP/step "
+                f"{p['flops']}, {p['forwards_per_step']} forward(s); compute {p['compute_s']} s, PCIe "
+                f"{p['pcie_gb_per_step']} GB = {p['transfer_s']} s, casting {p['cast_s']} s); VAE decode "
+                f"{p['decode_s']} s once (rough)"
+            )
         lines.append(f"choice: {self.plan.describe()}")
         lines.append(f"reason: {self.reason}")
         for note in self.plan.notes:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from .auto import choose
 from .checks import resolve
 from .context import context, shape_of
+from .machine import current
 from .plans import MemoryPlan, plan_from
+from .points import point
 from .presets import PRESETS, preset
 
 if TYPE_CHECKING:
@@ -34,8 +36,11 @@ def resolve_plan(
     A plan named after a preset (`preset("low", oom_retry=True)`) adapts like the preset. `media` is
     accepted for callers that still pass it and unused (`auto` decides from formulas, not simulation).
     """
+    described = current()
+    if described is not None and described.gpu is not None and not device.startswith("cuda"):
+        device = "cuda"  # planning for a described GPU (videogen.plan(gpu=...)): its options, not this machine's
     ctx = context(card, card.pipeline_class(spec.inferred_task(), family), device)
     if memory is None or (isinstance(memory, str) and memory == "auto"):
         return choose(ctx, card, shape_of(spec, ctx)).plan
     plan = preset(memory) if isinstance(memory, str) else plan_from(memory)
-    return resolve(plan, ctx, fix=plan.name in PRESETS)
+    return resolve(plan, ctx, fix=plan.name in PRESETS or point(plan.name) is not None)

@@ -1,0 +1,147 @@
+"""Floating-point operations of one denoiser forward and of the VAE decode, counted from the architecture
+config at the spec's size. Pure Python, no torch.
+
+For the classes in `EXACT` the count follows the class's forward layer by layer and equals what torch's
+`FlopCounterMode` counts (matrix products, convolutions and attention; tests/memory/test_flops.py checks it on
+the tiny model of each). Every other class gets a rough count: its Linear weights applied to every video
+token plus self-attention over them (`exact=False`, and the report says so).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .activations import VAE_LAYOUT, Shape, _patch, effective_config, vae_factors
+from .components import Component
+
+#: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
+TEXT_TOKENS: dict[str, int] = {
+    "WanTransformer3DModel": 512,
+    "CogVideoXTransformer3DModel": 226,
+    "LTXVideoTransformer3DModel": 128,
+    "HunyuanVideoTransformer3DModel": 256,
+    "HunyuanVideoFramepackTransformer3DModel": 256,
+}
+#: CLIP image tokens Wan 2.1's image-to-video models attend to (ViT-H/14 at 224 px: 16² + 1), per image
+WAN_IMAGE_TOKENS = 257
+
+
+@dataclass(frozen=True)
+class Count:
+    """FLOPs of one denoiser forward (the whole batch) and how they were counted."""
+
+    flops: int
+    #: video tokens (a transformer) or latent pixels (a UNet) per sample
+    tokens: int
+    #: True: layer by layer as the class computes (equals FlopCounterMode); False: a rough count
+    exact: bool
+
+
+def latent_size(vae: Component | None, shape: Shape) -> tuple[int, int, int]:
+    """(frames, height, width) of the latents at `shape`."""
+    spatial, temporal = vae_factors(vae)
+    frames = (shape.frames - 1) // temporal + 1 if temporal > 1 else shape.frames
+    return frames, shape.height // spatial, shape.width // spatial
+
+
+def _linear(rows: int, fan_in: int, fan_out: int) -> int:
+    return 2 * rows * fan_in * fan_out
+
+
+def _attention(batch: int, queries: int, keys: int, dim: int) -> int:
+    """QKᵀ and the weighted sum of the values (heads × head_dim = dim), as FlopCounterMode counts SDPA."""
+    return 4 * batch * queries * keys * dim
+
+
+def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """WanTransformer3DModel (Wan 2.1 / 2.2): patch Conv3d, time/text(/image) embedders, blocks of
+    self-attention, cross-attention (plus image keys for Wan 2.1 I2V/FLF2V) and a feed-forward, proj_out."""
+    pt, ph, pw = _patch(config)
+    frames, height, width = latents
+    tokens = (frames // pt) * (height // ph) * (width // pw)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    ffn, layers = int(config["ffn_dim"]), int(config["num_layers"])
+    rows = batch * tokens
+    out = _linear(rows, int(config["in_channels"]) * pt * ph * pw, dim)  # patch embedding (a strided Conv3d)
+    freq, text_dim = int(config.get("freq_dim") or 256), int(config.get("text_dim") or 4096)
+    out += _linear(batch, freq, dim) + _linear(batch, dim, dim) + _linear(batch, dim, 6 * dim)
+    out += _linear(batch * text, text_dim, dim) + _linear(batch * text, dim, dim)
+    image = 0
+    if config.get("image_dim"):
+        image_dim = int(config["image_dim"])
+        image = int(config.get("pos_embed_seq_len") or WAN_IMAGE_TOKENS)
+        out += _linear(batch * image, image_dim, image_dim) + _linear(batch * image, image_dim, dim)
+    block = 4 * _linear(rows, dim, dim) + _attention(batch, tokens, tokens, dim)  # self-attention
+    block += 2 * _linear(rows, dim, dim) + 2 * _linear(batch * text, dim, dim) + _attention(batch, tokens, text, dim)
+    if image:
+        block += 2 * _linear(batch * image, dim, dim) + _attention(batch, tokens, image, dim)
+    block += _linear(rows, dim, ffn) + _linear(rows, ffn, dim)
+    out += layers * block
+    out += _linear(rows, dim, int(config.get("out_channels") or config["in_channels"]) * pt * ph * pw)
+    return Count(out, tokens, True)
+
+
+#: class → its layer-by-layer count (config, latent (frames, height, width), batch, prompt tokens)
+EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], Count]] = {"WanTransformer3DModel": wan}
+
+
+def rough(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, linear_params: int) -> Count:
+    """A class without a layer-by-layer count: every Linear weight applied to every token (transformers) plus
+    self-attention over them; a UNet's weights over its latent pixels at an eighth of them on average."""
+    frames, height, width = latents
+    if "block_out_channels" in config:  # a UNet: the frames run as a batch through 2D layers
+        pixels = frames * height * width
+        return Count(2 * batch * linear_params * pixels // 8, height * width, False)
+    pt, ph, pw = _patch(config)
+    tokens = math.ceil(frames / pt) * math.ceil(height / ph) * math.ceil(width / pw)
+    heads = int(config.get("num_attention_heads") or 16)
+    dim = heads * int(config.get("attention_head_dim") or 64)
+    layers = int(config.get("num_layers") or 28) + int(config.get("num_single_layers") or 0)
+    flops = batch * (2 * linear_params * tokens) + layers * _attention(batch, tokens, tokens, dim)
+    return Count(flops, tokens, False)
+
+
+def denoiser_flops(
+    den: Component, vae: Component | None, shape: Shape, linear_params: int | None, text: int | None = None
+) -> Count | None:
+    """FLOPs of one forward of `den` at `shape` (batch: `shape.batch_cfg`); None when nothing is known."""
+    config = effective_config(den)
+    latents = latent_size(vae, shape)
+    count = EXACT.get(den.class_name)
+    if count is not None:
+        try:
+            return count(config, latents, shape.batch_cfg, text or TEXT_TOKENS.get(den.class_name, 256))
+        except (KeyError, TypeError, ValueError):  # a config without what the count reads: the rough count
+            pass
+    if linear_params is None:
+        return None
+    return rough(config, latents, shape.batch_cfg, linear_params)
+
+
+def decode_flops(vae: Component, shape: Shape, tiling: bool, tile: int | None) -> tuple[int, float]:
+    """(FLOPs, overlap factor) of decoding the video: each decoder stage's 3×3(×3) convolutions at its
+    resolution (rough: resampling, attention and the causal cache left out). Tiling decodes overlapping
+    tiles: the factor is what the overlap adds (a quarter of each tile, as diffusers' VAEs blend)."""
+    config = effective_config(vae)
+    if "base_dim" in config:  # Wan's VAE
+        base = int(config.get("decoder_base_dim") or config["base_dim"])
+        channels = [base * int(m) for m in config.get("dim_mult") or [1, 2, 4, 4]]
+        layers = int(config.get("num_res_blocks") or 2) + 1
+    else:
+        channels = [int(c) for c in config.get("block_out_channels") or [128, 256, 512, 512]]
+        per = config.get("layers_per_block") or 2
+        layers = int(per[0] if isinstance(per, (list, tuple)) else per) + 1
+    spatial, temporal = vae_factors(vae)
+    three_d = temporal > 1 or vae.class_name in VAE_LAYOUT and VAE_LAYOUT[vae.class_name][1] > 1
+    kernel = 27 if three_d else 9
+    flops = 0
+    for level, width in enumerate(channels):
+        pixels = shape.frames * shape.height * shape.width / 4**level
+        flops += int(2 * layers * 2 * kernel * width * width * pixels)
+    factor = 1.0
+    if tiling and tile and max(shape.height, shape.width) > tile:
+        factor = (1 / 0.75) ** 2
+    return flops, factor
