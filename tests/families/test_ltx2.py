@@ -1,0 +1,161 @@
+"""LTX-2: video with sound. The tiny model end to end (the mp4's audio stream as ffmpeg decodes it, the sound
+against the direct diffusers call, replay of both), and the family's rules before any weights load. Every task
+against the direct call's frames: tests/test_matrix.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import direct_pipeline, image
+
+import videogen
+from videogen.testing import tiny_folder
+
+PROMPT = "a drummer plays on a rooftop at dusk"
+SEED = 5
+#: the tiny vocoder's rate (as the real LTX-2's)
+RATE = 24000
+
+
+@pytest.fixture(scope="module")
+def result() -> videogen.VideoResult:
+    return videogen.generate(model="tiny-ltx2", prompt=PROMPT, seed=SEED, progress=False)
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def decoded(path: Path, stream: str, *args: str) -> bytes:
+    """One stream of `path` as ffmpeg decodes it (raw bytes)."""
+    return subprocess.run(
+        [ffmpeg(), "-v", "error", "-i", str(path), "-map", stream, *args, "-"], check=True, capture_output=True
+    ).stdout
+
+
+def test_result_has_sound_at_the_vocoders_rate_as_long_as_the_video(result: videogen.VideoResult) -> None:
+    audio = result.audio
+    assert audio is not None and audio.sample_rate == RATE and audio.channels == 2
+    assert audio.waveform.dtype == np.float32
+    assert abs(audio.duration - result.num_frames / result.fps) < 1 / result.fps
+    assert np.abs(audio.waveform).max() > 0  # random weights, but sound
+    recorded = result.metadata["audio"]
+    assert recorded["sample_rate"] == RATE and recorded["sha256"] == audio.sha256
+    # the model's own sound is 4n-3 mel frames long: shorter than the video, padded with silence to its length
+    assert recorded["generated_samples"] + recorded["padded_samples"] == audio.samples
+    assert not audio.waveform[:, recorded["generated_samples"] :].any()
+
+
+def test_saved_mp4_has_an_aac_stream_whose_duration_matches_the_video(
+    result: videogen.VideoResult, tmp_path: Path
+) -> None:
+    path = result.save(tmp_path / "clip.mp4")
+    info = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    assert "Audio: aac" in info and f"{RATE} Hz" in info and "stereo" in info
+    samples = len(decoded(path, "0:a:0", "-f", "s16le", "-ac", "1")) // 2  # what a player plays
+    frames = len(decoded(path, "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24")) // (32 * 32 * 3)
+    assert frames == result.num_frames
+    assert abs(samples / RATE - frames / result.fps) <= 1 / result.fps
+    sidecar = json.loads((tmp_path / "clip.mp4.json").read_text())
+    assert sidecar["saved"]["audio"]["codec"] == "aac" and sidecar["saved"]["audio"]["sample_rate"] == RATE
+    assert sidecar["audio"]["sha256"] == result.audio.sha256
+
+
+def test_save_audio_writes_the_waveform_as_wav(result: videogen.VideoResult, tmp_path: Path) -> None:
+    from videogen.media.audio import read_wav
+
+    back = read_wav(result.save_audio(tmp_path / "sound.wav"))
+    assert back.sample_rate == RATE and back.waveform.shape == result.audio.waveform.shape
+    assert np.abs(back.waveform - result.audio.waveform).max() <= 1 / 32767 + 1e-6  # 16-bit PCM
+
+
+def test_sound_equals_the_direct_diffusers_call(result: videogen.VideoResult) -> None:
+    import torch
+
+    pipe = direct_pipeline("LTX2Pipeline", str(tiny_folder("ltx2", "t2v")))
+    torch.manual_seed(SEED)
+    out = pipe(
+        prompt=PROMPT,
+        height=32,
+        width=32,
+        num_frames=9,
+        frame_rate=24.0,
+        num_inference_steps=2,
+        guidance_scale=3.0,
+        spatio_temporal_guidance_blocks=[1],
+        max_sequence_length=32,
+        generator=torch.Generator("cpu").manual_seed(SEED),
+        output_type="np",
+    )
+    direct = out.audio[0].float().numpy()
+    generated = result.metadata["audio"]["generated_samples"]
+    assert direct.shape == (2, generated)
+    assert np.abs(result.audio.waveform[:, :generated] - direct).max() <= 1e-6  # the stated tolerance
+
+
+def test_replay_gives_the_same_frames_and_sound(result: videogen.VideoResult, tmp_path: Path) -> None:
+    path = result.save(tmp_path / "clip.mp4")
+    again = videogen.replay(path, progress=False)
+    assert again.frames_sha256 == result.frames_sha256
+    assert again.audio.sha256 == result.audio.sha256
+
+
+def test_notebook_display_plays_with_sound(result: videogen.VideoResult) -> None:
+    html = result._repr_html_()
+    assert "<video controls loop " in html and "muted" not in html  # sound: played on a click
+    assert "24000 Hz" in html
+
+
+def test_silent_family_has_no_audio_and_save_audio_says_so(tmp_path: Path) -> None:
+    silent = videogen.generate(model="tiny-wan", prompt=PROMPT, seed=1, progress=False)
+    assert silent.audio is None and "audio" not in silent.metadata
+    with pytest.raises(videogen.SpecError, match="makes no sound"):
+        silent.save_audio(tmp_path / "x.wav")
+
+
+# ---- rules before load (videogen.prepare loads no weights) --------------------------------------------------
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"extra": {"frame_rate": 30}}, r"frame_rate is the video's fps.*fps=30"),
+        ({"extra": {"max_seconds": 5.0}}, "duration head"),
+        ({"extra": {"timesteps": [1000, 500]}}, r"extra\['sigmas'\]"),
+        ({"extra": {"sigmas": [0.5, 0.9]}}, "descending"),
+        ({"extra": {"spatio_temporal_guidance_blocks": []}}, "STG is on"),
+        ({"extra": {"spatio_temporal_guidance_blocks": [5]}}, r"has 2 blocks.*\[0, 1\]"),
+        ({"num_frames": 321, "fps": 12}, r"at most 20 s.*233 frames"),
+        ({"num_frames": 10}, "8k"),
+        ({"height": 48}, "32"),
+        ({"task": "conditioned"}, "at least one condition"),
+        ({"task": "t2v", "extra": {"conditions": [{"image": image()}]}}, "only applies to task='conditioned'"),
+        ({"task": "conditioned", "extra": {"conditions": [{"image": image(), "frame_index": 9}]}}, r"\[0, 9\)"),
+    ],
+)
+def test_rules_refuse_before_load(fields: dict, match: str) -> None:
+    with pytest.raises(videogen.SpecError, match=match):
+        videogen.prepare(model="tiny-ltx2", prompt=PROMPT, **fields)
+
+
+def test_distilled_card_runs_its_sigmas_and_stg_off_needs_no_blocks() -> None:
+    p = videogen.prepare(model="ltx-2.3-distilled", prompt=PROMPT, height=512, width=768, num_frames=121)
+    assert p.spec.steps == 8 and p.spec.guidance_scale == 1.0
+    with pytest.raises(videogen.SpecError, match="documented sigmas"):
+        videogen.prepare(model="ltx-2.3-distilled", prompt=PROMPT, steps=4)
+    off = {"stg_scale": 0.0, "audio_stg_scale": 0.0, "spatio_temporal_guidance_blocks": []}
+    assert videogen.prepare(model="tiny-ltx2", prompt=PROMPT, extra=off).spec.extra == off
+
+
+def test_image_condition_needs_pyav_unless_crf_is_zero() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("av") is not None:
+        pytest.skip("PyAV is installed here")
+    with pytest.raises(videogen.SpecError, match="pip install av"):
+        videogen.prepare(model="ltx-2", task="i2v", prompt=PROMPT, image=image(512, 768))
+    videogen.prepare(model="ltx-2", task="i2v", prompt=PROMPT, image=image(512, 768), extra={"image_crf": 0})
