@@ -1,9 +1,11 @@
-"""`videogen serve` driven by the official `openai` client: create/poll, content, list, delete, remix, events,
-validation and the security refusals, against one real server (uvicorn in a subprocess, tiny models)."""
+"""`videogen serve` driven by the official `openai` client: a restart after SIGKILL, create/poll, content, list,
+delete, remix, events, validation and the security refusals, against one real server (uvicorn in a subprocess,
+tiny models)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import urllib.request
 import warnings
@@ -25,6 +27,30 @@ def _decoded(data: bytes, folder: Path, name: str) -> np.ndarray:
     path = folder / name
     path.write_bytes(data)
     return read_video(path)[0]
+
+
+def test_sigkill_while_running_loses_nothing(server: Server) -> None:
+    """SIGKILL while a job runs (here: loading its model) and two wait; restart on the same state: all three
+    complete exactly once, no partial or temp file; a retried POST with the same idempotency key is the same
+    job. First in this module: the tests after it use the restarted server."""
+    long = {"model": "tiny-wan", "prompt": "long", "steps": 20, "seed": 1}
+    status, running = server.request("POST", "/v1/videos", long, headers={"Idempotency-Key": "k-long"})
+    assert status == 200
+    queued = [server.request("POST", "/v1/videos", {"model": "tiny-wan", "prompt": p, "steps": 2})[1] for p in "ab"]
+    server.wait(running["id"], lambda v: v["status"] == "in_progress")
+    server.kill()
+    with sqlite3.connect(server.state / "jobs.sqlite3") as db:
+        rows = dict(db.execute("SELECT id, status FROM jobs").fetchall())
+    assert rows == {running["id"]: "in_progress", queued[0]["id"]: "queued", queued[1]["id"]: "queued"}
+
+    server.start()
+    again = server.request("POST", "/v1/videos", long, headers={"Idempotency-Key": "k-long"})[1]
+    assert again["id"] == running["id"]  # the retried POST is the same job
+    done = [server.wait(v["id"], lambda v: v["status"] == "completed") for v in (running, *queued)]
+    assert [v["attempts"] for v in done] == [2, 1, 1]  # the killed run counted; each completed once
+    outputs = sorted(p.name for p in (server.state / "outputs").iterdir())
+    expected = sorted(f"{v['id']}{suffix}" for v in done for suffix in (".jpg", ".mp4", ".mp4.json"))
+    assert outputs == expected  # no partial output, no temp file
 
 
 def test_t2v_create_and_poll_gives_the_direct_generate_video(server: Server, tmp_path: Path) -> None:
