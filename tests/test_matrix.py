@@ -100,6 +100,11 @@ def _hunyuanvideo_call(kw: dict, case: Case, pipe: Any) -> None:
         kw["num_frames"] += 4
 
 
+def _hunyuanvideo15_call(kw: dict, case: Case, pipe: Any) -> None:
+    # guidance is the guider component's scale (the call takes no guidance_scale): set as diffusers' docs do
+    pipe.guider = pipe.guider.new(guidance_scale=case.get("guidance_scale"))
+
+
 def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
     """LTXConditionPipeline passes no `mu`: it runs on the tiny folder with `use_dynamic_shifting` off."""
     if cls == "LTXConditionPipeline":
@@ -189,6 +194,7 @@ FAMILIES: dict[str, Direct] = {
     "ltx": Direct(load=_ltx_load, call=_ltx_call),
     "framepack": Direct(load=_framepack_load, call=_framepack_call),
     "ltx2": Direct(call=_ltx2_call),
+    "hunyuanvideo15": Direct(call=_hunyuanvideo15_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }
@@ -232,6 +238,8 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
         "clip-at-frame",
     ),
     ("tiny-hunyuanvideo", "t2v", {"negative_prompt": "blurry", "extra": {"true_cfg_scale": 3.0}}, "true-cfg"),
+    ("tiny-hunyuanvideo15", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "guider-scale"),
+    ("tiny-hunyuanvideo15-i2v", "i2v", {"image": image(24, 40), "guidance_scale": 1.0}, "size-bucket-no-cfg"),
     ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
     ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),
     (

@@ -43,8 +43,17 @@ def _rules(c: ModelCard) -> list[str]:
         rules.append(f"frames {step}k+{offset}" if offset else f"frames multiple of {step}")
     if c.max_frames:
         rules.append(f"at most {c.max_frames} frames")
-    rules.append("sizes " + ", ".join(f"{w}x{h}" for h, w in c.sizes) if c.sizes else f"multiples of {c.size_multiple}")
+    rules.append(_sizes(c.sizes) if c.sizes else f"multiples of {c.size_multiple}")
     return rules
+
+
+def _sizes(sizes: tuple[tuple[int, int], ...]) -> str:
+    """A card's sizes: each of a few; for many (aspect-ratio buckets) how many and the widest and tallest."""
+    shown = [f"{w}x{h}" for h, w in sizes]
+    if len(shown) <= 8:
+        return "sizes " + ", ".join(shown)
+    wide, tall = max(sizes, key=lambda hw: hw[1] / hw[0]), max(sizes, key=lambda hw: hw[0] / hw[1])
+    return f"{len(shown)} sizes by aspect ratio, {wide[1]}x{wide[0]} to {tall[1]}x{tall[0]}"
 
 
 def _repo(c: ModelCard) -> str:

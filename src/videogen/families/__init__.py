@@ -23,6 +23,7 @@ FAMILY_MODULES: dict[str, str] = {
     "modelscope": "videogen.families.modelscope",
     "i2vgen_xl": "videogen.families.i2vgen_xl",
     "svd": "videogen.families.svd",
+    "hunyuanvideo15": "videogen.families.hunyuanvideo15",
 }
 
 

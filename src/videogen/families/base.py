@@ -190,6 +190,8 @@ class Family:
     cache_methods: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     #: diffusers cache-config fields fixed by the model's layout (not knobs): method → fields
     cache_hook_settings: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    #: step-cache methods the family refuses → why, as users are told (a method in neither: "doesn't take it")
+    cache_refused: Mapping[str, str] = MappingProxyType({})
     #: `cache="auto"`: the first of these the spec can take (MagCache only with calibrated ratios)
     cache_auto: tuple[str, ...] = ()
     #: the scheduler config the family's checkpoints ship (`_class_name` and the settings checks read), what

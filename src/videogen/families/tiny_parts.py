@@ -48,6 +48,46 @@ def llama_tokenizer() -> Any:
     return tok
 
 
+def qwen2_tokenizer() -> Any:
+    """A Qwen2 (BPE) tokenizer over characters with a ChatML chat template: <|endoftext|>=0 (pad),
+    <|im_start|>=1, <|im_end|>=2. ~100 tokens (HunyuanVideo 1.5, Kandinsky 5)."""
+    from transformers import Qwen2TokenizerFast
+
+    vocab = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
+    for c in _CHARS + list(string.ascii_uppercase) + [" ", "Ġ", "Ċ"]:
+        vocab.setdefault(c, len(vocab))
+    tok = Qwen2TokenizerFast(
+        vocab=vocab, merges=[], unk_token="<|endoftext|>", pad_token="<|endoftext|>", eos_token="<|im_end|>"
+    )
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    tok.padding_side = "right"
+    return tok
+
+
+def qwen2_5_vl_text_encoder(hidden: int = 16) -> Any:
+    """A tiny Qwen2.5-VL language model (`Qwen2_5_VLTextModel`): vocab 128 (every `qwen2_tokenizer` id fits),
+    2 layers, 2 heads, multimodal rotary sections summing to half a head."""
+    from transformers import Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel
+
+    config = Qwen2_5_VLTextConfig(
+        vocab_size=128,
+        hidden_size=hidden,
+        intermediate_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        rope_scaling={"mrope_section": [1, 1, hidden // 4 - 2], "rope_type": "default", "type": "default"},
+        rope_theta=1e6,
+        bos_token_id=None,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    return Qwen2_5_VLTextModel(config).eval()
+
+
 def t5_config(d_model: int = 32, **overrides: Any) -> dict[str, Any]:
     base = dict(
         vocab_size=1103,

@@ -317,7 +317,7 @@ def _refusal(
 ) -> str | None:
     """Why `method` can't run this spec (None when it can)."""
     if method not in family.cache_methods:
-        return f"{family.name} models don't take it"
+        return family.cache_refused.get(method) or f"{family.name} models don't take it"
     why = family.cache_refusal(spec, card, method)
     if why is not None:
         return why
