@@ -115,8 +115,6 @@ def choose(
     For a described machine (`videogen.plan(spec, gpu=..., ram=...)`, machine.py) or with
     `VIDEOGEN_ASSUME_GPU_GIB` set it plans for an empty GPU of that size, even on a machine without one.
     """
-    from .pick import pick
-    from .predict import predict
     from .search import QUALITIES, search
 
     if quality not in QUALITIES:
@@ -139,14 +137,34 @@ def choose(
         ctx = context(card, ctx.pipeline_class, "cuda")
     gpu = free_gpu_bytes()
     free, total = gpu if gpu else (None, None)
+    target = current()
+    said = " (described)" if target is not None and target.gpu is not None else f" (assumed: {ASSUME_GPU_ENV})"
     found = search(ctx, card, shape, simulated)
-    card_gpu = speed_gpu(total)
+    return decide(found, ctx, shape, free, total, free_ram, speed_gpu(total), quality, said if assumed else "")
+
+
+def decide(
+    found: list[Candidate],
+    ctx: Context,
+    shape: Shape,
+    free: int | None,
+    total: int | None,
+    free_ram: int | None,
+    gpu: GPU | None,
+    quality: str,
+    said: str = "",
+) -> Choice:
+    """`auto`'s choice among searched candidates for a GPU with `free` of `total` bytes free (predictions for
+    `gpu`, the table's card) and `free_ram`: sets each candidate's prediction and fits, then pick.py."""
+    from .pick import pick
+    from .predict import predict
+
     for cand in found:
-        if card_gpu is not None:
-            cand.prediction = predict(cand.estimate, ctx.components, shape, card_gpu, shape.passes)
+        cand.prediction = predict(cand.estimate, ctx.components, shape, gpu, shape.passes) if gpu else None
+        cand.fits_gpu = cand.fits_ram = None
     ests = {c.name: c.estimate for c in found if c.preset}
     refused = {c.name: c.refused for c in found if c.preset and c.refused}
-    choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram, found, card_gpu, quality)
+    choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram, found, gpu, quality)
     if free is None or any(c.estimate.peak_gpu_bytes is None for c in found):
         none = ests["none"]
         choice.plan = _auto(resolve(PRESETS["none"], ctx, fix=True), "sizes or free memory unknown")
@@ -160,9 +178,10 @@ def choose(
     for cand in found:
         cand.fits_gpu = (cand.estimate.peak_gpu_bytes or 0) <= free - margin
         cand.fits_ram = free_ram is None or (cand.estimate.ram_bytes or 0) <= RAM_FRACTION * free_ram
-    target = current()
-    said = " (described)" if target is not None and target.gpu is not None else f" (assumed: {ASSUME_GPU_ENV})"
-    where = f"{gib(free)} free GPU memory" + (said if assumed is not None else "") + f", {gib(free_ram)} free RAM"
+        cand.short = max(0, (cand.estimate.peak_gpu_bytes or 0) - (free - margin)) + max(
+            0, (cand.estimate.ram_bytes or 0) - int(RAM_FRACTION * (free_ram or 0)) if free_ram else 0
+        )
+    where = f"{gib(free)} free GPU memory{said}, {gib(free_ram)} free RAM"
     chosen, reason, choice.hints = pick(found, quality, where, gib(margin))
     if not chosen.fits:
         reason += "; " + smallest_machine(found, quality, free_ram, free)

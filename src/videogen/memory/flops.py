@@ -84,8 +84,97 @@ def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
     return Count(out, tokens, True)
 
 
+def ltx(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """LTXVideoTransformer3DModel: proj_in, AdaLayerNormSingle's timestep MLP, the caption projection, blocks of
+    self-attention, cross-attention and a feed-forward (4×), proj_out. One timestep per sample (the image-to-
+    video pipelines' per-token timesteps add the timestep MLP per token: 1–3 %, not counted)."""
+    frames, height, width = latents
+    pt, ph, pw = _patch(config)
+    tokens = (frames // pt) * (height // ph) * (width // pw)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    cross, caption = int(config["cross_attention_dim"]), int(config["caption_channels"])
+    rows = batch * tokens
+    channels = int(config["in_channels"])
+    out = _linear(rows, channels, dim)
+    out += _linear(batch, 256, dim) + _linear(batch, dim, dim) + _linear(batch, dim, 6 * dim)
+    out += _linear(batch * text, caption, dim) + _linear(batch * text, dim, dim)
+    block = 4 * _linear(rows, dim, dim) + _attention(batch, tokens, tokens, dim)
+    block += 2 * _linear(rows, dim, dim) + 2 * _linear(batch * text, cross, dim) + _attention(batch, tokens, text, dim)
+    block += _linear(rows, dim, 4 * dim) + _linear(rows, 4 * dim, dim)
+    out += int(config["num_layers"]) * block
+    out += _linear(rows, dim, int(config.get("out_channels") or channels))
+    return Count(out, tokens, True)
+
+
+def cogvideox(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """CogVideoXTransformer3DModel: time (and CogVideoX 1.5 I2V's ofs) MLPs, the patch embedding of text and
+    video, blocks of joint attention and a feed-forward over text + video tokens, AdaLayerNorm, proj_out."""
+    frames, height, width = latents
+    p, pt = int(config["patch_size"]), config.get("patch_size_t")
+    pt = int(pt) if pt else 1
+    tokens = -(-frames // pt) * (height // p) * (width // p)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    ted = int(config["time_embed_dim"])
+    rows, joint = batch * tokens, batch * (tokens + text)
+    out = _linear(batch, dim, ted) + _linear(batch, ted, ted)
+    if config.get("ofs_embed_dim"):
+        ofs = int(config["ofs_embed_dim"])
+        out += 2 * _linear(batch, ofs, ofs)
+    channels = int(config["in_channels"])
+    out += _linear(batch * text, int(config["text_embed_dim"]), dim) + _linear(rows, channels * p * p * pt, dim)
+    ffn = int(config.get("ff_inner_dim") or 4 * dim)
+    block = 2 * _linear(batch, ted, 6 * dim) + 4 * _linear(joint, dim, dim)
+    block += _attention(batch, tokens + text, tokens + text, dim) + _linear(joint, dim, ffn) + _linear(joint, ffn, dim)
+    out += int(config["num_layers"]) * block
+    out += _linear(batch, ted, 2 * dim) + _linear(rows, dim, p * p * pt * int(config.get("out_channels") or 16))
+    return Count(out, tokens, True)
+
+
+def hunyuanvideo(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """HunyuanVideoTransformer3DModel: patch Conv3d, the condition MLPs (timestep, pooled text, guidance; the
+    I2V token-replace timestep), the prompt's token refiner, dual-stream blocks (joint attention over video +
+    prompt, a feed-forward per stream), single-stream blocks (parallel attention and MLP), proj_out."""
+    frames, height, width = latents
+    pt, ph, pw = _patch(config)
+    tokens = (frames // pt) * (height // ph) * (width // pw)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    mlp = int(dim * float(config.get("mlp_ratio") or 4.0))
+    text_dim, pooled = int(config["text_embed_dim"]), int(config["pooled_projection_dim"])
+    replace = config.get("image_condition_type") == "token_replace"
+    rows, prompt, joint = batch * tokens, batch * text, batch * (tokens + text)
+    out = _linear(rows, int(config["in_channels"]) * pt * ph * pw, dim)
+    conditions = 2 + (1 if config.get("guidance_embeds") else 0) + (1 if replace else 0)  # two-layer MLPs
+    out += (conditions - 1) * (_linear(batch, 256, dim) + _linear(batch, dim, dim))
+    out += _linear(batch, pooled, dim) + _linear(batch, dim, dim)
+    # the token refiner: its own timestep and pooled-prompt MLPs, proj_in, self-attention blocks
+    out += (
+        _linear(batch, 256, dim) + _linear(batch, dim, dim) + _linear(batch, text_dim, dim) + _linear(batch, dim, dim)
+    )
+    out += _linear(prompt, text_dim, dim)
+    refiner = 4 * _linear(prompt, dim, dim) + _attention(batch, text, text, dim)
+    refiner += _linear(prompt, dim, mlp) + _linear(prompt, mlp, dim) + _linear(batch, dim, 2 * dim)
+    out += int(config.get("num_refiner_layers") or 2) * refiner
+    modulations = 2 if replace else 1
+    double = (
+        (modulations + 1) * _linear(batch, dim, 6 * dim) + 4 * _linear(rows, dim, dim) + 4 * _linear(prompt, dim, dim)
+    )
+    double += _attention(batch, tokens + text, tokens + text, dim)
+    double += _linear(rows, dim, mlp) + _linear(rows, mlp, dim) + _linear(prompt, dim, mlp) + _linear(prompt, mlp, dim)
+    out += int(config["num_layers"]) * double
+    single = modulations * _linear(batch, dim, 3 * dim) + _linear(joint, dim, mlp) + 3 * _linear(joint, dim, dim)
+    single += _attention(batch, tokens + text, tokens + text, dim) + _linear(joint, dim + mlp, dim)
+    out += int(config["num_single_layers"]) * single
+    out += _linear(batch, dim, 2 * dim) + _linear(rows, dim, pt * ph * pw * int(config.get("out_channels") or 16))
+    return Count(out, tokens, True)
+
+
 #: class → its layer-by-layer count (config, latent (frames, height, width), batch, prompt tokens)
-EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], Count]] = {"WanTransformer3DModel": wan}
+EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], Count]] = {
+    "WanTransformer3DModel": wan,
+    "LTXVideoTransformer3DModel": ltx,
+    "CogVideoXTransformer3DModel": cogvideox,
+    "HunyuanVideoTransformer3DModel": hunyuanvideo,
+}
 
 
 def rough(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, linear_params: int) -> Count:
@@ -113,7 +202,8 @@ def denoiser_flops(
     count = EXACT.get(den.class_name)
     if count is not None:
         try:
-            return count(config, latents, shape.batch_cfg, text or TEXT_TOKENS.get(den.class_name, 256))
+            prompt = text or config.get("max_text_seq_length") or TEXT_TOKENS.get(den.class_name, 256)
+            return count(config, latents, shape.batch_cfg, int(prompt))
         except (KeyError, TypeError, ValueError):  # a config without what the count reads: the rough count
             pass
     if linear_params is None:

@@ -49,11 +49,12 @@ def fastest(cands: list[Candidate]) -> Candidate:
 
 
 def _frugal(cands: list[Candidate]) -> Candidate:
-    """The plan closest to fitting: one whose GPU peak fits with the least RAM, else the smallest GPU peak."""
+    """The plan closest to fitting: one whose GPU peak fits with the least RAM, else the one the least short
+    of GPU memory and RAM together."""
     gpu_ok = [c for c in cands if c.fits_gpu]
     if gpu_ok:
         return min(gpu_ok, key=lambda c: (c.estimate.ram_bytes or 0, c.seconds))
-    return min(cands, key=lambda c: (c.estimate.peak_gpu_bytes or 0, c.seconds))
+    return min(cands, key=lambda c: (c.short, c.seconds))
 
 
 def describe(cand: Candidate) -> str:
@@ -92,7 +93,11 @@ def pick(found: list[Candidate], quality: str, where: str, margin: str) -> tuple
         return chosen, reason, [hint.name]
     candidates = [c for c in usable if allowed(c, quality)] or usable
     chosen = _frugal(candidates)
-    short = "RAM for its offloaded weights" if chosen.fits_gpu else "GPU memory"
+    short = " and ".join(
+        what
+        for what, ok in (("GPU memory", chosen.fits_gpu), ("RAM for its offloaded weights", chosen.fits_ram))
+        if not ok
+    )
     reason = (
         f"no searched plan {on}; {describe(chosen)} comes closest, short of {short} (expect swapping or "
         "running out of memory)"

@@ -47,6 +47,8 @@ class Candidate:
     prediction: Prediction | None = None
     fits_gpu: bool | None = None
     fits_ram: bool | None = None
+    #: bytes over the GPU budget plus bytes over the RAM budget (0: fits)
+    short: int = 0
 
     @property
     def name(self) -> str:
