@@ -97,10 +97,12 @@ class Store:
         for folder in (self.state, self.outputs, self.uploads):
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._stopping: set[str] = set()  # running jobs deleted in this process: the worker reads it every step
         self._db = sqlite3.connect(self.state / "jobs.sqlite3", check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        # WAL + NORMAL: a commit survives the process being killed (not a power cut); no fsync per step
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self.recovered = self._recover()
 
@@ -252,20 +254,23 @@ class Store:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone()
         return _job(row)
 
-    def set_progress(self, job_id: str, progress: int) -> bool:
-        """Records progress; returns whether the job was asked to stop (deleted) meanwhile."""
+    def set_progress(self, job_id: str, progress: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (progress, job_id))
-            row = db.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return row is None or bool(row["cancel"])
 
-    def complete(self, job_id: str, output: str, frames_sha256: str) -> None:
+    def stopping(self, job_id: str) -> bool:
+        """Whether a running job was deleted (in memory: cheap enough for every step)."""
+        return job_id in self._stopping
+
+    def complete(self, job_id: str, output: str, frames_sha256: str) -> bool:
+        """Marks the job completed; False (and nothing changed) when it was deleted meanwhile."""
         with self._tx() as db:
-            db.execute(
+            done = db.execute(
                 "UPDATE jobs SET status='completed', progress=100, output=?, frames_sha256=?, completed_at=? "
-                "WHERE id=?",
+                "WHERE id=? AND cancel=0",
                 (output, frames_sha256, time.time(), job_id),
-            )
+            ).rowcount
+        return bool(done)
 
     def fail(self, job_id: str, error: dict[str, Any]) -> None:
         with self._tx() as db:
@@ -285,6 +290,7 @@ class Store:
             job = _job(row)
             if job.status == "in_progress":
                 db.execute("UPDATE jobs SET cancel = 1 WHERE id = ?", (job_id,))
+                self._stopping.add(job_id)
             else:
                 db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
         if job.status != "in_progress":
@@ -295,6 +301,7 @@ class Store:
         """Removes a cancelled job's row and files (the worker, once it stopped)."""
         with self._tx() as db:
             db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+        self._stopping.discard(job.id)
         self.remove_files(job)
 
     def expire(self, older_than: float) -> list[str]:

@@ -18,6 +18,8 @@ from .events import Events
 from .store import Job, Store
 
 logger = logging.getLogger("videogen")
+#: how often a running job's progress is written to the database (the events stream has every step)
+PROGRESS_EVERY_S = 0.2
 
 
 class Worker:
@@ -71,7 +73,7 @@ class Worker:
             logger.info("job %s: cancelled at a step", job.id)
             return
         except Exception as exc:
-            if self.store.set_progress(job.id, 0):  # deleted while it failed: gone either way
+            if self.store.stopping(job.id):  # deleted while it failed: gone either way
                 self.store.drop(job)
                 self.events.publish(job.id, "cancelled")
                 return
@@ -85,11 +87,10 @@ class Worker:
         output = self.store.outputs / f"{job.id}.mp4"
         result.save(output, overwrite=True)
         _thumbnail(result.frames[len(result.frames) // 2], self.store.outputs / f"{job.id}.jpg")
-        if self.store.set_progress(job.id, 100):  # deleted during the save
+        if not self.store.complete(job.id, str(output), result.frames_sha256):  # deleted during the save
             self.store.drop(job)
             self.events.publish(job.id, "cancelled")
             return
-        self.store.complete(job.id, str(output), result.frames_sha256)
         self.events.publish(job.id, "completed", seconds=round(time.perf_counter() - started, 3))
         logger.info("job %s: completed in %.2f s", job.id, time.perf_counter() - started)
 
@@ -107,7 +108,10 @@ class Worker:
                 image = watch.preview(self.preview_side)
                 if image is not None:
                     self.events.publish(job.id, "preview", step=step, image=_data_url(image))
-            return not self.store.set_progress(job.id, min(99, round(100 * step / max(total, 1))))
+            if now - first.get("saved", 0.0) >= PROGRESS_EVERY_S:  # the database: a few times a second at most
+                first["saved"] = now
+                self.store.set_progress(job.id, min(99, round(100 * step / max(total, 1))))
+            return not self.store.stopping(job.id)
 
         return on_step
 
