@@ -102,7 +102,7 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     from videogen.memory.components import component_class
 
     den, vae = _denoiser(family, variant)
-    config = {k: v for k, v in den.config.items() if not k.startswith("_")}
+    config = {k: v for k, v in (den.config or {}).items() if not k.startswith("_")}
     shape = _shape(family, variant)
     count = denoiser_flops(den, vae, shape, linear_params=1)
     assert count is not None

@@ -135,8 +135,11 @@ def _check_family(family: str, families: list[str]) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ..generation.plan_report import plan
+    from ..generation.plan_report import plan, plan_table, table_markdown
 
+    if args.table:  # the docs table: every catalog model at its default size on the table's machines
+        print(table_markdown(plan_table(quality=args.quality)))
+        return 0
     specs = command_specs(args)
     if len(specs) != 1:
         raise UsageError(f"--spec {args.spec}: {len(specs)} specs; plan takes one (see docs/cli.md)")
@@ -288,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
         "stands for its speed) or a name (rtx4090, rtx3060, l40s, a100, h100, h200, ...)",
     )
     plan.add_argument("--ram", metavar="SIZE", help="plan for this much free RAM (32GB) instead of this machine's")
+    plan.add_argument(
+        "--table",
+        action="store_true",
+        help="print the table of docs/memory.md: auto's plan and predicted s/step for every catalog model at "
+        "its default size on 8-80 GB GPUs with 32 and 64 GB of RAM",
+    )
     plan.add_argument(
         "--quality",
         choices=("auto", "lossless", "any"),

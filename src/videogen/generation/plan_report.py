@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..memory.auto import Choice
     from ..memory.plans import MemoryPlan
     from ..memory.report import PlanReport
     from .flow import Prepared
@@ -162,6 +164,72 @@ def _plan(spec: Any, fields: dict[str, Any], simulate: bool, quality: str, descr
 
 #: searched plans (beyond the presets) the report lists: the fastest that fit
 SEARCHED_SHOWN = 6
+
+
+@dataclass
+class TableEntry:
+    """What `auto` picks for one catalog model at its default size on one machine of the docs table."""
+
+    model: str
+    size: str
+    gpu_gib: int
+    ram_gib: int
+    choice: Choice
+
+
+def plan_table(
+    models: list[str] | None = None,
+    gpus: tuple[int, ...] | None = None,
+    rams: tuple[int, ...] | None = None,
+    quality: str = "auto",
+) -> list[TableEntry]:
+    """`auto`'s choice for each catalog model at its default size on each (GPU, RAM) pair of the docs table:
+    the space searched once per model, decided per machine (memory.auto.decide, as `auto` decides), the
+    predictions for the table's card of each size."""
+    from ..catalog.lookup import list_models, resolve
+    from ..memory.auto import decide
+    from ..memory.context import context, shape_of
+    from ..memory.gpus import GIB, TABLE_GPUS, TABLE_RAMS, size_gpu
+    from ..memory.search import search
+
+    names = models or [c.name for c in list_models(include_tiny=False)]
+    out = []
+    for name in names:
+        card = resolve(name)
+        prepared = prepare_for_plan(None, {"model": name})
+        ctx = context(card, prepared.class_name, "cuda")
+        shape = shape_of(prepared.spec, ctx)
+        found = search(ctx, card, shape)
+        size = f"{shape.width}×{shape.height}×{shape.frames}"
+        for gpu in gpus or TABLE_GPUS:
+            for ram in rams or TABLE_RAMS:
+                choice = decide(found, ctx, shape, gpu * GIB, gpu * GIB, ram * GIB, size_gpu(gpu), quality)
+                out.append(TableEntry(name, size, gpu, ram, choice))
+    return out
+
+
+def table_markdown(entries: list[TableEntry]) -> str:
+    """The table in docs/memory.md: a row per model and RAM size, a column per GPU size; each cell the plan
+    `auto` picks and its predicted seconds per step (✗: no plan fits that machine)."""
+    from ..memory.gpus import size_gpu
+
+    gpus = sorted({e.gpu_gib for e in entries})
+    rows = ["| model (W×H×frames) | RAM | " + " | ".join(f"{g} GB ({size_gpu(g).name})" for g in gpus) + " |"]
+    rows.append("|---|---|" + "---|" * len(gpus))
+    cells: dict[tuple[str, int], dict[int, str]] = {}
+    sizes: dict[str, str] = {}
+    for e in entries:
+        sizes[e.model] = e.size
+        chosen = next((c for c in e.choice.candidates if c.plan.name == e.choice.plan.name), None)
+        if chosen is None or not e.choice.known:
+            text = "? (sizes unknown)"
+        else:
+            speed = f" {chosen.seconds:.3g} s" if chosen.prediction is not None else ""
+            text = f"`{chosen.name}`{speed}" if chosen.fits else "✗ nothing fits"
+        cells.setdefault((e.model, e.ram_gib), {})[e.gpu_gib] = text
+    for (model, ram), by_gpu in cells.items():
+        rows.append(f"| {model} ({sizes[model]}) | {ram} GB | " + " | ".join(by_gpu[g] for g in gpus) + " |")
+    return "\n".join(rows)
 
 
 def _simulations(prepared: Prepared, plans: list[MemoryPlan]) -> tuple[dict[tuple, Any], str | None]:

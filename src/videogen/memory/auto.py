@@ -8,6 +8,7 @@ passes its figures as `simulated`: activation parts (`estimate.activation_parts`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Choice:
     quality: str = "auto"
     #: the plans the reason suggests (each one fits)
     hints: list[str] = field(default_factory=list)
+    #: False: a component's size (or the free GPU memory) is unknown, so nothing was decided by fit
+    known: bool = True
 
 
 def candidates(ctx: Context, names: list[str] | None = None) -> tuple[dict[str, MemoryPlan], dict[str, str]]:
@@ -159,6 +162,7 @@ def decide(
     from .pick import pick
     from .predict import predict
 
+    found = [dataclasses.replace(c) for c in found]  # this choice's own fits and predictions
     for cand in found:
         cand.prediction = predict(cand.estimate, ctx.components, shape, gpu, shape.passes) if gpu else None
         cand.fits_gpu = cand.fits_ram = None
@@ -167,6 +171,7 @@ def decide(
     choice = Choice(PRESETS["none"], "", ests, refused, free, total, free_ram, found, gpu, quality)
     if free is None or any(c.estimate.peak_gpu_bytes is None for c in found):
         none = ests["none"]
+        choice.known = False
         choice.plan = _auto(resolve(PRESETS["none"], ctx, fix=True), "sizes or free memory unknown")
         choice.reason = (
             "component sizes or free GPU memory unknown "
@@ -235,11 +240,11 @@ def smallest_machine(found: list[Candidate], quality: str, free_ram: int | None,
             f"it won't fit any GPU of the table (up to {LADDER_GPUS[-1]} GB){ram_note} under quality={quality!r}"
         )
     else:
-        parts.append(f"the smallest GPU it fits{ram_note} is {gpu_fit[0]} GB (plan {gpu_fit[1].name})")
+        parts.append(f"the smallest GPU it fits{ram_note} is {gpu_fit[0]} GB")
     if free_gpu is not None:
         ram_fit = next(((r, c) for r in LADDER_RAMS if (c := fits(free_gpu / GIB, r)) is not None), None)
         if ram_fit is not None and (ram_gib is None or ram_fit[0] > ram_gib):
-            parts.append(f"this GPU fits it with {ram_fit[0]} GB RAM (plan {ram_fit[1].name})")
+            parts.append(f"this GPU fits it with {ram_fit[0]} GB RAM")
     return "; ".join(parts)
 
 

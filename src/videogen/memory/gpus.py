@@ -126,3 +126,17 @@ def parse_gpu(value: object) -> GPU:
         raise ValueError(
             f"gpu={value!r} is neither a size such as '12GB' nor a GPU of the table: {', '.join(GPUS)}"
         ) from None
+
+
+def markdown() -> str:
+    """The GPU table of docs/memory.md (tests/memory/test_auto_search.py keeps the two in sync)."""
+    rows = [
+        "| GPU | `--gpu` | memory | bf16 TFLOP/s (dense) | memory GB/s | host link GB/s | stands for |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    sizes = {key: size for size, key in BY_SIZE.items()}
+    for g in GPUS.values():
+        stands = f"`--gpu {sizes[g.key]}GB`" if g.key in sizes else ""
+        figures = f"{g.memory_gib:g} GB | {g.bf16_tflops:g} | {g.memory_gbs:g} | {g.pcie_gbs:g}"
+        rows.append(f"| {g.name} | `{g.key}` | {figures} | {stands} |")
+    return "\n".join(rows)

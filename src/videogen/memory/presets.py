@@ -127,12 +127,13 @@ DOCS: dict[str, tuple[str, str, str]] = {
         "lossy",
     ),
     "auto": (
-        "Estimates every lossless preset's peak GPU memory at the spec's size and picks the least aggressive "
-        "that fits (none → balanced → low → minimal) with a margin of max(1 GiB, 10 % of the GPU), offloaded "
-        "weights within 90 % of free RAM; retries once with the next preset on an out-of-memory error. On a "
-        "CPU: `none`.",
+        "Searches the plan space (each placement × weights × text encoders resident or streamed × VAE tiling; "
+        "the presets among them) and takes the fastest predicted plan that fits the GPU with a margin of "
+        "max(1 GiB, 10 % of the GPU) and the RAM (offloaded weights within 90 % of it), lossless first, then "
+        "8-bit, then 4-bit weights (`quality`); retries once with the next preset on an out-of-memory error. "
+        "On a CPU: `none`.",
         "GPU, CPU",
-        "—",
+        "lossless where one fits",
     ),
 }
 
