@@ -122,7 +122,7 @@ def main() -> None:
                 time.sleep(0.1)
         wait(base, request(base, "POST", "/v1/videos", spec)[1]["id"])  # warm: the load
 
-        served, direct, latency = [], [], []
+        served, direct, latency, saves = [], [], [], []
         videogen.generate(**spec, progress=False)  # this process's warm pipeline
         inside: list[float] = []  # the server's own time per job: wall minus its generate (the sidecar's total_s)
         for _ in range(args.repeats):
@@ -133,8 +133,11 @@ def main() -> None:
             sidecar = json.loads((state / "outputs" / f"{video_id}.mp4.json").read_text())
             inside.append(served[-1] - sidecar["timings"]["total_s"])
             t = time.perf_counter()
-            videogen.generate(**spec, progress=False)
+            result = videogen.generate(**spec, progress=False)
             direct.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            result.save(state.parent / "direct.mp4", overwrite=True)
+            saves.append(time.perf_counter() - t)
         for _ in range(min(args.repeats, 10)):
             submitted = time.time()
             video = request(base, "POST", "/v1/videos", spec)[1]
@@ -172,6 +175,7 @@ def main() -> None:
             "overhead per job, paired (ms, median of wall minus the job's own generate)": round(
                 1000 * statistics.median(inside), 1
             ),
+            "direct result.save to mp4 + sidecar (ms, median)": round(1000 * statistics.median(saves), 1),
             "submit to the end of the first step, warm (ms, median)": round(1000 * statistics.median(latency), 1),
             "preview": preview_costs(args.model),
             "load run": {
