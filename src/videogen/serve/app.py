@@ -211,6 +211,10 @@ def create_app(settings: Settings) -> Any:
         report = await run_in_threadpool(_plan, body)
         return report
 
+    # the studio page at / and its /v1/studio/ routes (serve/page.py)
+    from .page import mount_page
+
+    mount_page(app)
     return app
 
 
