@@ -148,7 +148,11 @@ def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
         "decode_s": round(end - marks[-1], 4) if marks else None,
         "call_s": result.metadata["timings"]["call_s"],
         "peak_rss_bytes": result.metadata["memory"].get("peak_rss_bytes"),
+        #: the planner's prediction for this GPU (memory/predict.py; None off the GPU table)
+        "predicted_s_per_step": result.metadata.get("memory_speed", {}).get("predicted_s_per_step"),
     }
+    if row["s_per_step"] and row["predicted_s_per_step"]:
+        row["predicted_error"] = round(row["predicted_s_per_step"] / row["s_per_step"] - 1, 4)
     for key, error in (("estimated_peak_gpu_bytes", "estimate_error"), ("simulated_peak_gpu_bytes", "simulated_error")):
         if row["peak_gpu_bytes"] and row[key]:
             row[error] = round(row[key] / row["peak_gpu_bytes"] - 1, 4)
