@@ -240,6 +240,7 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
     ("tiny-hunyuanvideo", "t2v", {"negative_prompt": "blurry", "extra": {"true_cfg_scale": 3.0}}, "true-cfg"),
     ("tiny-hunyuanvideo15", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "guider-scale"),
     ("tiny-hunyuanvideo15-i2v", "i2v", {"image": image(24, 40), "guidance_scale": 1.0}, "size-bucket-no-cfg"),
+    ("tiny-kandinsky5", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "negative-prompt"),
     ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
     ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),
     (

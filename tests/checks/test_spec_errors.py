@@ -281,6 +281,25 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"extra": {"true_cfg_scale": 3.0}}, "extra", ["true_cfg_scale", "not a parameter"]),
         ],
     ),
+    "kandinsky5": (
+        {"model": "tiny-kandinsky5", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=5.0"]),
+            ({"model": "kandinsky5-t2v-lite-5s-nocfg", "negative_prompt": "x"}, "negative_prompt", ["leave negative"]),
+            ({"extra": {"max_sequence_length": 2048}}, "extra", ["max_sequence_length", "1 to 1024"]),
+            ({"num_frames": 513}, "num_frames", ["at most 509"]),
+            ({"model": "kandinsky5-t2v-lite-10s", "width": 704}, "width", ["multiple of 128", "width=768"]),
+            ({"model": "tiny-kandinsky5-i2v"}, "image", ["image-to-video", "image="]),
+            (
+                {"model": "tiny-kandinsky5-i2v", "image": image(), "num_frames": 9},
+                "num_frames",
+                ["NaN (black)", "num_frames=17"],
+            ),
+            ({"image": image()}, "task", ["i2v", "tiny-kandinsky5-i2v"]),
+        ],
+    ),
 }
 
 

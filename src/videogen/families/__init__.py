@@ -24,6 +24,7 @@ FAMILY_MODULES: dict[str, str] = {
     "i2vgen_xl": "videogen.families.i2vgen_xl",
     "svd": "videogen.families.svd",
     "hunyuanvideo15": "videogen.families.hunyuanvideo15",
+    "kandinsky5": "videogen.families.kandinsky5",
 }
 
 

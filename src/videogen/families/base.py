@@ -57,6 +57,10 @@ ARCH_KEYS = (
     "layers_per_block",
     "cross_attention_dim",
     "transformer_layers_per_block",
+    "model_dim",
+    "num_visual_blocks",
+    "num_text_blocks",
+    "attention_type",
 )
 #: `extra` keys videogen refuses whatever the family: key → why and what to do instead
 REFUSED_EXTRA = {
