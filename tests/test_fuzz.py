@@ -35,6 +35,7 @@ MODELS = (
     "tiny-wan-i2v",
     "tiny-svd",
     "tiny-ltx",
+    "tiny-ltx2",
     "tiny-cogvideox",
     "tiny-framepack",
     "tiny-modelscope",
@@ -285,6 +286,7 @@ bad_values: dict[str, Any] = {
         st.dictionaries(st.one_of(st.sampled_from(["ulysses", "ring", "x"]), st.integers()), junk, max_size=2),
     ),
     "fit": st.one_of(junk, st.sampled_from(["Follow", "cover", "", "none", " pad"])),
+    "audio": st.one_of(junk, st.sampled_from(["yes", 0, 1, "false"])),
 }
 assert set(bad_values) == set(SPEC_FIELDS) - set(MEDIA), set(SPEC_FIELDS) ^ set(bad_values)
 
@@ -322,7 +324,7 @@ def valid_values(name: str) -> dict[str, Any]:
         "width": maybe(widths),
         "num_frames": maybe(frames),
         "fps": maybe(st.integers(1, 240)),
-        "steps": maybe(st.integers(2 if card.family == "ltx" else 1, 50)),  # LTX stretches to shift_terminal
+        "steps": maybe(st.integers(2 if card.family in ("ltx", "ltx2") else 1, 50)),  # LTX stretches to shift_terminal
         "guidance_scale": maybe(st.floats(1, 20)),  # SVD's: at least its min_guidance_scale, 1
         "seed": maybe(st.integers(0, 2**63 - 1)),
         "task": st.sampled_from([None, task]),

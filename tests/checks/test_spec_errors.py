@@ -259,6 +259,47 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"video": [image()]}, "task", ["v2v"]),
         ],
     ),
+    "ltx2": (
+        {"model": "tiny-ltx2", "prompt": PROMPT},
+        [
+            ({"num_frames": 10}, "num_frames", ["8k+1", "num_frames=9"]),
+            ({"height": 48}, "height", ["multiple of 32", "height=64"]),
+            ({"num_frames": 321, "fps": 12}, "num_frames", ["at most 20 s", "233 frames"]),
+            ({"extra": {"frame_rate": 30}}, "extra", ["frame_rate", "fps=30"]),
+            ({"extra": {"max_seconds": 5.0}}, "extra", ["duration head", "num_frames"]),
+            ({"extra": {"timesteps": [1000, 500]}}, "extra", ["timesteps", "extra['sigmas']"]),
+            ({"extra": {"sigmas": [0.5, 0.9]}}, "extra", ["sigmas", "descending"]),
+            ({"extra": {"spatio_temporal_guidance_blocks": []}}, "extra", ["STG is on", "stg_scale"]),
+            ({"extra": {"spatio_temporal_guidance_blocks": [5]}}, "extra", ["2 blocks", "[0, 1]"]),
+            ({"model": "ltx-2.3-distilled", "steps": 4}, "steps", ["documented sigmas", "extra['sigmas']"]),
+            ({**COND}, "image", ["at least one condition", "last_image"]),
+            ({**COND, "extra": {"conditions": [{"image": image(), "frame_index": 9}]}}, "extra", ["[0, 9)"]),
+            ({"extra": {"conditions": [{"image": image()}]}}, "extra", ["task='conditioned'"]),
+            ({"model": "tiny-wan", "audio": True}, "audio", ["without sound", "ltx2"]),
+        ],
+    ),
+    "hunyuanvideo15": (
+        {"model": "tiny-hunyuanvideo15", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"model": "hunyuanvideo1.5-480p-t2v", "height": 470}, "height", ["multiple of 16", "height=464"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=6.0"]),
+            (
+                {"model": "hunyuanvideo1.5-480p-t2v-distilled", "negative_prompt": "blurry"},
+                "negative_prompt",
+                ["guidance_scale=1.0", "leave negative_prompt out"],
+            ),
+            ({"model": "tiny-hunyuanvideo15-i2v"}, "image", ["image-to-video", "image="]),
+            ({"image": image()}, "task", ["i2v", "tiny-hunyuanvideo15-i2v"]),
+            (
+                {"model": "hunyuanvideo1.5-480p-i2v", "image": image(), "height": 480, "width": 480},
+                "height",
+                ["only runs at", "480x848", "height=704"],
+            ),
+            ({"extra": {"guidance_scale": 3.0}}, "extra", ["guidance_scale", "spec field"]),
+            ({"extra": {"true_cfg_scale": 3.0}}, "extra", ["true_cfg_scale", "not a parameter"]),
+        ],
+    ),
     "hunyuanvideo15": (
         {"model": "tiny-hunyuanvideo15", "prompt": PROMPT},
         [

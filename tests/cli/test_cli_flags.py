@@ -50,6 +50,7 @@ SAMPLES: dict[str, tuple[list[str], Any]] = {
     "cache": (["--cache", '{"method": "fbc", "threshold": 0.1}'], {"method": "fbc", "threshold": 0.1}),
     "parallel": (["--parallel", "ulysses=2"], "ulysses=2"),
     "fit": (["--fit", "pad"], "pad"),
+    "audio": (["--no-audio"], False),
 }
 
 

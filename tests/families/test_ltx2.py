@@ -119,27 +119,45 @@ def test_silent_family_has_no_audio_and_save_audio_says_so(tmp_path: Path) -> No
         silent.save_audio(tmp_path / "x.wav")
 
 
-# ---- rules before load (videogen.prepare loads no weights) --------------------------------------------------
-@pytest.mark.parametrize(
-    ("fields", "match"),
-    [
-        ({"extra": {"frame_rate": 30}}, r"frame_rate is the video's fps.*fps=30"),
-        ({"extra": {"max_seconds": 5.0}}, "duration head"),
-        ({"extra": {"timesteps": [1000, 500]}}, r"extra\['sigmas'\]"),
-        ({"extra": {"sigmas": [0.5, 0.9]}}, "descending"),
-        ({"extra": {"spatio_temporal_guidance_blocks": []}}, "STG is on"),
-        ({"extra": {"spatio_temporal_guidance_blocks": [5]}}, r"has 2 blocks.*\[0, 1\]"),
-        ({"num_frames": 321, "fps": 12}, r"at most 20 s.*233 frames"),
-        ({"num_frames": 10}, "8k"),
-        ({"height": 48}, "32"),
-        ({"task": "conditioned"}, "at least one condition"),
-        ({"task": "t2v", "extra": {"conditions": [{"image": image()}]}}, "only applies to task='conditioned'"),
-        ({"task": "conditioned", "extra": {"conditions": [{"image": image(), "frame_index": 9}]}}, r"\[0, 9\)"),
-    ],
-)
-def test_rules_refuse_before_load(fields: dict, match: str) -> None:
-    with pytest.raises(videogen.SpecError, match=match):
-        videogen.prepare(model="tiny-ltx2", prompt=PROMPT, **fields)
+def test_audio_false_gives_a_silent_result_and_file(tmp_path: Path) -> None:
+    silent = videogen.generate(model="tiny-ltx2", prompt=PROMPT, seed=SEED, audio=False, progress=False)
+    assert silent.audio is None and silent.metadata["audio"] is None and silent.spec.audio is False
+    path = silent.save(tmp_path / "silent.mp4")
+    info = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    assert "Video: h264" in info and "Audio:" not in info
+
+
+def test_demo_command_writes_an_mp4_with_sound(tmp_path: Path) -> None:
+    from videogen.cli.command import main
+
+    assert main(["demo", "--model", "tiny-ltx2", "-o", str(tmp_path / "demo.mp4"), "--quiet"]) == 0
+    samples = len(decoded(tmp_path / "demo.mp4", "0:a:0", "-f", "s16le", "-ac", "1")) // 2
+    assert abs(samples / RATE - 9 / 24) <= 1 / 24
+
+
+def test_taylorseer_runs_on_both_streams_and_other_caches_are_refused_before_load() -> None:
+    cached = videogen.generate(model="tiny-ltx2", prompt=PROMPT, seed=SEED, steps=6, cache="auto", progress=False)
+    record = cached.metadata["cache"]
+    assert record["method"] == "taylorseer" and record["skipped"] > 0 and cached.audio is not None
+    for method in ("fbc", "magcache", "pab", "fastercache", "dbcache"):
+        with pytest.raises(videogen.SpecError, match=method):
+            videogen.prepare(model="tiny-ltx2", prompt=PROMPT, cache=method)
+
+
+def test_a_lora_changes_both_streams(result: videogen.VideoResult) -> None:
+    from videogen.testing import tiny_lora
+
+    styled = videogen.generate(model="tiny-ltx2", prompt=PROMPT, seed=SEED, loras=[str(tiny_lora("ltx2"))])
+    assert (styled.frames != result.frames).any()
+    assert np.abs(styled.audio.waveform - result.audio.waveform).max() > 0
+
+
+@pytest.mark.parametrize("degrees", ["ulysses=2", "ring=2"])
+def test_context_parallel_is_refused_before_load(degrees: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"}.items():  # as torchrun sets them
+        monkeypatch.setenv(name, value)
+    with pytest.raises(videogen.SpecError, match="LTX2VideoTransformer3DModel.*one GPU"):
+        videogen.prepare(model="tiny-ltx2", prompt=PROMPT, parallel=degrees)
 
 
 def test_distilled_card_runs_its_sigmas_and_stg_off_needs_no_blocks() -> None:

@@ -63,6 +63,7 @@ def full_spec(folder: Path) -> VideoSpec:
         revision="main",
         cache={"method": "fbc", "threshold": 0.1},
         fit="pad",
+        audio=False,
     )
     if "parallel" in {f.name for f in dataclasses.fields(VideoSpec)}:
         values["parallel"] = "ulysses=2"

@@ -193,6 +193,7 @@ FLAGS: dict[str, Flag] = {
         "unless --height/--width are given), crop, pad or stretch (docs/inputs.md)",
         metavar="FIT",
     ),
+    "audio": Flag("sound, for models that make it (LTX-2; --no-audio: a silent video; docs/sound.md)", switch=True),
 }
 
 

@@ -180,6 +180,8 @@ class Family:
     accepts_prompt: bool = True
     #: The pipeline draws from the global torch RNG (not only `generator`).
     uses_global_rng: bool = False
+    #: The pipeline makes sound with the video (`audio` returns it; `VideoSpec.audio=True` needs it).
+    makes_sound: bool = False
     #: A flow-matching model (Wan, LTX, Hunyuan, FramePack): which schedulers fit, with flow sigmas.
     flow_matching: bool = False
     #: The video-to-video pipeline's default `strength` (the share of the schedule it runs).
@@ -295,6 +297,13 @@ class Family:
         for key, why in REFUSED_EXTRA.items():
             if key in spec.extra:
                 raise SpecError(f"extra[{key!r}]={spec.extra[key]!r}: {why}; leave {key} out", field="extra")
+        if spec.audio and not self.makes_sound:
+            raise SpecError(
+                f"audio=True: {card.name} ({self.name}) makes video without sound; leave audio out, or use a model "
+                "that makes sound (the ltx2 family: videogen models --family ltx2)",
+                field="audio",
+                valid=None,
+            )
         self.check_required(spec, card, rules)
         return Checked(spec, media)
 

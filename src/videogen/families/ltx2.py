@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+from ._common import DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ ALL_TASKS = ("t2v", "i2v", "conditioned")
 MAX_SECONDS = 20.0
 #: extra keys of the duration head, which videogen never runs (it always passes num_frames)
 DURATION_KEYS = ("min_seconds", "max_seconds")
+#: TaylorSeer's modules on LTX-2: each stream's attention and feed-forward and the cross-modal attention
+TAYLORSEER_MODULES = r"transformer_blocks\.\d+\.((audio_)?(attn\d|ff)|(audio_to_video|video_to_audio)_attn)"
 #: the distilled checkpoints' schedule (diffusers.pipelines.ltx2.utils.DISTILLED_SIGMA_VALUES)
 DISTILLED_SIGMAS = [1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875]
 #: what the LTX-2 repos ship and the tiny builder writes: dynamic shifting, stretched to 0.1
@@ -99,10 +102,25 @@ class LTX2Family(Family):
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
     flow_matching = True
+    makes_sound = True
     scheduler = SCHEDULER
     context_parallel = True  # LTX2VideoTransformer3DModel has a `_cp_plan` (diffusers 0.42.1)
-    # no step cache yet: the cache hooks expect one output per block, and this transformer's blocks return the
-    # video and the audio streams together (`cache_methods` empty: videogen.speed.settings refuses with why)
+    # step caches, as measured on tiny-ltx2 with diffusers 0.42.1 and cache-dit 1.5: TaylorSeer runs (its DiT
+    # defaults; here on both streams' attention and feed-forward modules); the others fail on this transformer,
+    # whose blocks carry the video and the audio streams together
+    cache_methods = {"taylorseer": DIT_CACHE_METHODS["taylorseer"]}
+    cache_hook_settings = {"taylorseer": {"cache_identifiers": [TAYLORSEER_MODULES]}}
+    cache_auto = ("taylorseer",)
+    cache_refused = {
+        "fbc": "diffusers' First Block Cache has no entry for LTX2VideoTransformerBlock (its blocks return the "
+        "video and the audio streams), so it can't hook this transformer",
+        "magcache": "MagCache hooks the first and last transformer blocks through the same block registry as First "
+        "Block Cache, which has no entry for LTX2VideoTransformerBlock",
+        "pab": "Pyramid Attention Broadcast fails on LTX-2's attention (the audio stream's heads differ from the "
+        "video's: a shape mismatch in diffusers 0.42.1)",
+        "fastercache": "FasterCache fails on LTX-2's transformer in diffusers 0.42.1 (an assertion in its hook)",
+        "dbcache": "cache-dit's LTX-2 adapter doesn't take the `sigma` argument LTX2Pipeline passes its transformer",
+    }
 
     # ---- validation ----------------------------------------------------------------------------
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:

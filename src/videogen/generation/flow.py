@@ -307,7 +307,9 @@ def make_result(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     audio = None
-    if sound is not None:
+    if sound is not None and spec.audio is False:  # made with the video (LTX-2 can't skip it), not kept
+        metadata["audio"] = None
+    elif sound is not None:
         from ..media.audio import as_audio, fit_to_video
 
         audio, fitted = fit_to_video(as_audio(*sound), len(frames), spec.filled_int("fps"))

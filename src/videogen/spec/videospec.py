@@ -115,6 +115,9 @@ class VideoSpec:
     #: ratio when height/width aren't given; an image of another shape is center-cropped to a given size),
     #: "crop", "pad" (black bars) or "stretch"
     fit: str = "follow"
+    #: sound (docs/sound.md): None (with sound where the model makes it: LTX-2), False (a silent result and file),
+    #: True (a model that makes sound is required: a silent one is a SpecError)
+    audio: bool | None = None
 
     def __post_init__(self) -> None:
         # Normalise containers so a frozen spec can't be changed behind its back.
@@ -145,6 +148,12 @@ class VideoSpec:
                 "when height/width aren't given), e.g. fit='pad'",
                 field="fit",
                 valid=FITS,
+            )
+        if self.audio is not None and not isinstance(self.audio, bool):
+            raise SpecError(
+                f"audio={self.audio!r} must be None (sound where the model makes it), True or False, e.g. audio=False",
+                field="audio",
+                valid=(None, True, False),
             )
         revision = self.revision
         if revision is not None and (
