@@ -300,28 +300,6 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"extra": {"true_cfg_scale": 3.0}}, "extra", ["true_cfg_scale", "not a parameter"]),
         ],
     ),
-    "hunyuanvideo15": (
-        {"model": "tiny-hunyuanvideo15", "prompt": PROMPT},
-        [
-            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
-            ({"model": "hunyuanvideo1.5-480p-t2v", "height": 470}, "height", ["multiple of 16", "height=464"]),
-            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=6.0"]),
-            (
-                {"model": "hunyuanvideo1.5-480p-t2v-distilled", "negative_prompt": "blurry"},
-                "negative_prompt",
-                ["guidance_scale=1.0", "leave negative_prompt out"],
-            ),
-            ({"model": "tiny-hunyuanvideo15-i2v"}, "image", ["image-to-video", "image="]),
-            ({"image": image()}, "task", ["i2v", "tiny-hunyuanvideo15-i2v"]),
-            (
-                {"model": "hunyuanvideo1.5-480p-i2v", "image": image(), "height": 480, "width": 480},
-                "height",
-                ["only runs at", "480x848", "height=704"],
-            ),
-            ({"extra": {"guidance_scale": 3.0}}, "extra", ["guidance_scale", "spec field"]),
-            ({"extra": {"true_cfg_scale": 3.0}}, "extra", ["true_cfg_scale", "not a parameter"]),
-        ],
-    ),
     "kandinsky5": (
         {"model": "tiny-kandinsky5", "prompt": PROMPT},
         [
