@@ -16,7 +16,7 @@ def test_a_job_interrupted_three_times_fails_with_a_reason(tmp_path: Path) -> No
     store = Store(tmp_path)
     job, _ = store.add({"model": "tiny-wan"}, model="tiny-wan", prompt=None, size=None, seconds=None)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        claimed = store.claim(None)
+        claimed = store.claim()
         assert claimed is not None and claimed.attempts == attempt
         (store.outputs / f".{job.id}.mp4.deadbeef-1-abc.tmp.mp4").write_bytes(b"partial")
         store.close()

@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,8 @@ from typing import Any
 logger = logging.getLogger("videogen")
 
 MAX_ATTEMPTS = 3
+#: a queued job older than this runs next, whatever model is loaded
+MAX_WAIT_S = 120.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -238,12 +240,17 @@ class Store:
         return int(ahead)
 
     # -- the worker's side ----------------------------------------------------------------------------------
-    def claim(self, prefer_model: str | None) -> Job | None:
-        """The next queued job, the preferred model's first (one load per model), marked in progress."""
+    def claim(self, prefer: Sequence[str] = (), *, max_wait_s: float = MAX_WAIT_S) -> Job | None:
+        """The next queued job, marked in progress: those that waited over `max_wait_s` first, oldest first (no job
+        starves), then the models in `prefer` in that order (the one running, the ones loaded: fewer loads), then
+        the oldest."""
+        rank = " ".join(f"WHEN ? THEN {i}" for i in range(len(prefer)))
+        order = f"CASE model {rank} ELSE {len(prefer)} END, " if prefer else ""
         with self._tx() as db:
             row = db.execute(
-                "SELECT * FROM jobs WHERE status = 'queued' AND cancel = 0 ORDER BY (model = ?) DESC, seq LIMIT 1",
-                (prefer_model or "",),
+                "SELECT * FROM jobs WHERE status = 'queued' AND cancel = 0 "
+                f"ORDER BY created_at < ? DESC, CASE WHEN created_at < ? THEN seq ELSE 0 END, {order}seq LIMIT 1",
+                (time.time() - max_wait_s, time.time() - max_wait_s, *prefer),
             ).fetchone()
             if row is None:
                 return None

@@ -44,7 +44,7 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim(self.last_model)
+            job = self.store.claim(self.preferred())
             if job is None:
                 self.wake.wait(0.5)
                 self.wake.clear()
@@ -53,6 +53,14 @@ class Worker:
                 self.run(job)
             except Exception:  # never lose the thread to one job
                 logger.exception("job %s: unexpected error in the worker", job.id)
+
+    def preferred(self) -> list[str]:
+        """The models to take jobs of first: the one it ran last, then those still loaded (most recent first)."""
+        from ..loading.pipelines import CACHE
+
+        loaded = [key[0] for key in reversed(CACHE.keys()) if isinstance(key, tuple) and key]
+        names = [self.last_model, *loaded] if self.last_model else loaded
+        return list(dict.fromkeys(str(n) for n in names))
 
     def run(self, job: Job) -> None:
         """Run one claimed job to completed, failed or (deleted meanwhile) removed."""

@@ -420,7 +420,8 @@ function render() {
   syncList($("gallery"), done, galleryItem, () => {});
   $("queue-empty").hidden = waiting.length > 0;
   $("gallery-empty").hidden = done.length > 0;
-  for (const job of waiting) if (job.status === "in_progress") follow(job.id);
+  // the running job and the next ones: their streams show steps and previews the moment they come
+  for (const job of waiting) if (job.status === "in_progress" || job.status === "queued") follow(job.id);
 }
 
 function syncList(list, jobs, make, update) {
@@ -520,7 +521,15 @@ async function cancelJob(id, button) {
 
 // the events stream of a running job, read with fetch (so it carries the token)
 async function follow(id) {
-  if (state.streams.has(id) || state.streams.size >= MAX_STREAMS) return;
+  if (state.streams.has(id)) return;
+  if (state.streams.size >= MAX_STREAMS) {
+    // a running job takes the stream of one that waits (which reconnects when its turn comes)
+    const job = state.jobs.get(id);
+    const waiting = [...state.streams.keys()].find((other) => (state.jobs.get(other) || {}).status === "queued");
+    if (!job || job.status !== "in_progress" || !waiting) return;
+    state.streams.get(waiting).abort();
+    state.streams.delete(waiting);
+  }
   const abort = new AbortController();
   state.streams.set(id, abort);
   try {

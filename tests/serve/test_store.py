@@ -1,0 +1,62 @@
+"""The job store without a server: which job runs next, the per-token limit, idempotency keys, retention."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from videogen.serve.store import QueueFull, Store
+
+
+def _add(store: Store, model: str, **kw: object) -> str:
+    job, _ = store.add({"model": model}, model=model, prompt=None, size=None, seconds=None, **kw)  # type: ignore[arg-type]
+    return job.id
+
+
+def test_claim_prefers_the_loaded_models_but_no_job_starves(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    a1, b1, c1, b2 = (_add(store, m) for m in ("a", "b", "c", "b"))
+    assert [store.claim(["b", "c"]).id for _ in range(3)] == [b1, b2, c1]  # type: ignore[union-attr]
+    assert store.claim(["b"]).id == a1  # type: ignore[union-attr]
+    a2, b3 = _add(store, "a"), _add(store, "b")
+    assert store.claim(["b"], max_wait_s=-1).id == a2  # type: ignore[union-attr]  # waited too long: first
+    assert store.claim(["b"]).id == b3  # type: ignore[union-attr]
+    assert store.claim(["b"]) is None
+
+
+def test_limits_keys_and_retention(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    first = _add(store, "a", owner="alice", idempotency_key="k", max_queued=2)
+    assert _add(store, "a", owner="alice", idempotency_key="k", max_queued=2) == first  # same key: same job
+    assert _add(store, "a", owner="bob", idempotency_key="k", max_queued=2) != first  # keys are per token
+    _add(store, "a", owner="alice", max_queued=2)
+    with pytest.raises(QueueFull, match="at most 2"):
+        _add(store, "a", owner="alice", max_queued=2)
+    done = store.claim()
+    assert done is not None
+    (store.outputs / f"{done.id}.mp4").write_bytes(b"video")
+    assert store.complete(done.id, str(store.outputs / f"{done.id}.mp4"), "hash")
+    assert store.expire(time.time() - 3600) == []  # finished just now: kept
+    assert store.expire(time.time() + 1) == [done.id]
+    assert store.get(done.id) is None and not list(store.outputs.iterdir())
+
+
+def test_a_job_that_fails_reports_the_field(tmp_path: Path) -> None:
+    """A spec the API let through that fails when it runs (here: put in the store directly) ends failed, with
+    the SpecError's field and message, and a `failed` event."""
+    from videogen.serve.events import Events
+    from videogen.serve.worker import Worker
+
+    store, events = Store(tmp_path), Events()
+    job, _ = store.add(
+        {"model": "tiny-wan", "prompt": "x", "steps": 0}, model="tiny-wan", prompt="x", size=None, seconds=None
+    )
+    claimed = store.claim()
+    assert claimed is not None
+    Worker(store, events).run(claimed)
+    failed = store.get(job.id)
+    assert failed is not None and failed.status == "failed" and failed.error is not None
+    assert failed.error["param"] == "steps" and "steps" in failed.error["message"]
+    assert [e["event"] for e in events.since(job.id, 0)] == ["started", "failed"]
