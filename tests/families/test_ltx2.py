@@ -106,6 +106,18 @@ def test_replay_gives_the_same_frames_and_sound(result: videogen.VideoResult, tm
     assert again.audio.sha256 == result.audio.sha256
 
 
+def test_batch_saves_each_video_with_its_sound(tmp_path: Path) -> None:
+    specs = [{"model": "tiny-ltx2", "prompt": PROMPT, "seed": seed} for seed in (1, 2)]
+    items = list(videogen.generate_many(specs, tmp_path, progress=False))
+    assert [item.status for item in items] == ["done", "done"]
+    hashes = set()
+    for item in items:
+        sidecar = json.loads(Path(f"{item.path}.json").read_text())
+        assert sidecar["saved"]["audio"]["codec"] == "aac" and len(decoded(item.path, "0:a:0", "-f", "s16le")) > 0
+        hashes.add(sidecar["audio"]["sha256"])
+    assert len(hashes) == 2  # each seed its own sound
+
+
 def test_notebook_display_plays_with_sound(result: videogen.VideoResult) -> None:
     html = result._repr_html_()
     assert "<video controls loop " in html and "muted" not in html  # sound: played on a click

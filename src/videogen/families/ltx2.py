@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+from ..spec.numbers import whole_int
 from ._common import DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family
 
@@ -383,7 +384,7 @@ def _sigmas(value: Any) -> list[float]:
     if (
         not isinstance(value, (list, tuple))
         or not value
-        or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and 0 < s <= 1 for s in value)
+        or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and 0 < float(s) <= 1 for s in value)
         or any(a <= b for a, b in zip(value, value[1:]))
     ):
         raise SpecError(
@@ -428,7 +429,7 @@ def _check_stg(spec: VideoSpec, card: ModelCard) -> None:
 def _check_image_crf(spec: VideoSpec, card: ModelCard, label: str, crf: Any) -> None:
     """Image conditions are re-compressed with H.264 (PyAV) unless `image_crf` is 0."""
     crf = crf if crf is not None else card.call_defaults.get("image_crf")
-    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= crf <= 51):
+    if crf is not None and (isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= int(crf) <= 51):
         raise SpecError(f"{label}={crf!r} must be a whole number in [0, 51] (0: no re-compression)", field="extra")
     if crf == 0:
         return
@@ -458,7 +459,7 @@ def _fix(rules: Rules | None, label: str, value: Any, valid: Any, rule: str) -> 
 def _frame_index(rules: Rules | None, label: str, value: Any, num_frames: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != math.floor(value):
         raise SpecError(f"{label}={value!r} must be a whole frame number in [0, {num_frames})", field="extra", valid=0)
-    index = int(value)
+    index = whole_int(value)
     rule = f"frame_index must be in [0, num_frames) = [0, {num_frames})"
     return int(_fix(rules, label, index, min(max(index, 0), num_frames - 1), rule))
 
