@@ -164,7 +164,7 @@ def _ltx2_call(kw: dict, case: Case, pipe: Any) -> None:
             frames=pil(c["image"]) if "image" in c else frames(c["video"]),
             index=c.get("frame_index", 0),
             strength=c.get("strength", 1.0),
-            crf=crf if "image" in c else None,
+            crf=c.get("crf", crf) if "image" in c else None,
         )
         for c in listed
     ]
@@ -231,6 +231,12 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
     ("tiny-ltx-distilled", "t2v", {"steps": 2}, "steps-other-than-the-cards-timesteps"),
     ("tiny-ltx2", "t2v", {"fps": 25, "extra": {"audio_guidance_scale": 5.0, "stg_scale": 0.5}}, "fps-and-guidance"),
     ("tiny-ltx2", "conditioned", {"image": image(), "last_image": image(seed=1)}, "keyframes"),
+    (
+        "tiny-ltx2",
+        "conditioned",
+        {"extra": {"conditions": [{"image": image(seed=2), "frame_index": 4, "strength": 0.7, "crf": 0}]}},
+        "image-at-frame",
+    ),
     (
         "tiny-ltx2",
         "conditioned",

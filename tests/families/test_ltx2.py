@@ -189,3 +189,8 @@ def test_image_condition_needs_pyav_unless_crf_is_zero() -> None:
     with pytest.raises(videogen.SpecError, match="pip install av"):
         videogen.prepare(model="ltx-2", task="i2v", prompt=PROMPT, image=image(512, 768))
     videogen.prepare(model="ltx-2", task="i2v", prompt=PROMPT, image=image(512, 768), extra={"image_crf": 0})
+    with pytest.raises(videogen.SpecError, match=r"pip install av.*'crf': 0") as caught:
+        videogen.prepare(model="ltx-2", task="conditioned", prompt=PROMPT, image=image(512, 768))
+    assert caught.value.field == "image"
+    at_frame = {"conditions": [{"image": image(512, 768), "frame_index": 40, "crf": 0}]}
+    videogen.prepare(model="ltx-2", task="conditioned", prompt=PROMPT, extra=at_frame)

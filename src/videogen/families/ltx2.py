@@ -20,13 +20,14 @@ The guidance knobs are the pipeline's own names, in `extra`: `guidance_scale` (t
 card uses its documented ones); `extra["timesteps"]` is refused: the pipeline always passes sigmas too.
 
 Image conditions are re-compressed with H.264 at the CRF the model was trained with (33) before encoding,
-which needs PyAV (`pip install av`); `extra["image_crf"]=0` skips it. The tiny models skip it.
+which needs PyAV (`pip install av`); `extra["image_crf"]=0` (image-to-video) or `"crf": 0` in a condition skips
+it. The tiny models skip it.
 
 Conditioned generation (LTX2ConditionPipeline) places images and clips at frame indices:
 `image` at frame 0, `last_image` at the last frame, `video` from frame 0, or a list
 `extra={"conditions": [{"image": "a.png", "frame_index": 0}, {"video": "b.mp4", "frame_index": 40,
 "strength": 0.8}]}` (each entry: exactly one of image / video, frame_index in [0, num_frames), strength in
-[0, 1]; snap=True clamps both).
+[0, 1]; snap=True clamps both; an image's optional "crf" as above).
 """
 
 from __future__ import annotations
@@ -169,11 +170,14 @@ class LTX2Family(Family):
                     field="extra",
                 )
             if spec.task == "i2v":
-                _check_image_crf(spec, card, "extra['image_crf']", spec.extra.get("image_crf"))
+                _check_image_crf(card, "extra['image_crf']", spec.extra.get("image_crf"), "extra={'image_crf': 0}")
             return Checked(spec, media)
         conditions = conditions_for(spec, media, rules)
-        if any("image" in c for c in conditions):
-            _check_image_crf(spec, card, "extra['image_crf']", spec.extra.get("image_crf"))
+        for i, c in enumerate(conditions):
+            if "image" in c:
+                label = f"extra['conditions'][{i}]['crf']" if "conditions" in extra else "image"
+                zero = "{'image': ..., 'crf': 0} in extra['conditions']"
+                _check_image_crf(card, label, c.get("crf"), zero)
         return Checked(spec, {**media, MEDIA_KEY: conditions})
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
@@ -205,13 +209,13 @@ class LTX2Family(Family):
             conditions = media.get(MEDIA_KEY)
             if conditions is None:
                 conditions = conditions_for(spec, media, None)
-            crf = spec.extra.get("image_crf", card.call_defaults.get("image_crf"))  # no call parameter here
+            crf = card.call_defaults.get("image_crf")  # the card's, where a condition gives none
             kwargs["conditions"] = [
                 LTX2VideoCondition(
                     frames=c.get("image", c.get("video")),
                     index=c["frame_index"],
                     strength=c["strength"],
-                    crf=crf if "image" in c else None,
+                    crf=c.get("crf", crf) if "image" in c else None,
                 )
                 for c in conditions
             ]
@@ -426,11 +430,16 @@ def _check_stg(spec: VideoSpec, card: ModelCard) -> None:
         )
 
 
-def _check_image_crf(spec: VideoSpec, card: ModelCard, label: str, crf: Any) -> None:
-    """Image conditions are re-compressed with H.264 (PyAV) unless `image_crf` is 0."""
-    crf = crf if crf is not None else card.call_defaults.get("image_crf")
+def _check_crf_value(label: str, crf: Any) -> None:
     if crf is not None and (isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= int(crf) <= 51):
         raise SpecError(f"{label}={crf!r} must be a whole number in [0, 51] (0: no re-compression)", field="extra")
+
+
+def _check_image_crf(card: ModelCard, label: str, crf: Any, zero: str) -> None:
+    """An image condition is re-compressed with H.264 (PyAV) unless its CRF (`crf`, else the card's) is 0; `zero`
+    says how to give 0."""
+    crf = crf if crf is not None else card.call_defaults.get("image_crf")
+    _check_crf_value(label, crf)
     if crf == 0:
         return
     import importlib.util
@@ -438,8 +447,8 @@ def _check_image_crf(spec: VideoSpec, card: ModelCard, label: str, crf: Any) -> 
     if importlib.util.find_spec("av") is None:
         raise SpecError(
             f"{label}: LTX-2 re-compresses image conditions with H.264 at the CRF it was trained with, which needs "
-            "PyAV: pip install av; or pass extra={'image_crf': 0} to skip the re-compression",
-            field="extra",
+            f"PyAV: pip install av; or pass {zero} to skip the re-compression",
+            field="image" if label == "image" else "extra",
         )
 
 
@@ -506,9 +515,9 @@ def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | Non
     out: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         label = f"extra['conditions'][{i}]"
-        if not isinstance(item, Mapping) or set(item) - {"image", "video", "frame_index", "strength"}:
+        if not isinstance(item, Mapping) or set(item) - {"image", "video", "frame_index", "strength", "crf"}:
             raise SpecError(
-                f"{label} must be a dict with image or video, frame_index and strength, e.g. "
+                f"{label} must be a dict with image or video, frame_index, strength and (images) crf, e.g. "
                 "{'image': 'a.png', 'frame_index': 0, 'strength': 1.0}",
                 field="extra",
             )
@@ -520,13 +529,19 @@ def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | Non
             loaded = to_pil(item[kind], f"{label}['image']") if kind == "image" else to_frames(item[kind], label)
         except SpecError as exc:
             raise SpecError(str(exc), field="extra") from None
-        out.append(
-            {
-                kind: loaded,
-                "frame_index": _frame_index(rules, f"{label}['frame_index']", item.get("frame_index", 0), num_frames),
-                "strength": _strength(rules, f"{label}['strength']", item.get("strength", 1.0)),
-            }
-        )
+        entry = {
+            kind: loaded,
+            "frame_index": _frame_index(rules, f"{label}['frame_index']", item.get("frame_index", 0), num_frames),
+            "strength": _strength(rules, f"{label}['strength']", item.get("strength", 1.0)),
+        }
+        if item.get("crf") is not None:
+            if kind != "image":
+                raise SpecError(
+                    f"{label}['crf']: only image conditions are re-compressed; leave crf out", field="extra"
+                )
+            _check_crf_value(f"{label}['crf']", item["crf"])
+            entry["crf"] = int(item["crf"])
+        out.append(entry)
     return out
 
 
