@@ -44,12 +44,12 @@ def plan(
 
 
 def _plan(spec: Any, fields: dict[str, Any], simulate: bool, quality: str, described: Any) -> PlanReport:
-    from ..memory.auto import choose, estimates, refusals
+    from ..memory.auto import choose, estimates, fits, refusals
     from ..memory.context import context, shape_of
     from ..memory.estimate import ASSUME_GPU_ENV, activation_parts, assumed_gpu_bytes, estimate_plan
     from ..memory.predict import predict
     from ..memory.report import PlanReport, PresetRow
-    from ..memory.search import FIDELITY_WORDS, QUALITIES
+    from ..memory.search import FIDELITY_WORDS, QUALITIES, fidelity
     from ..memory.stored import save_learned
 
     if quality not in QUALITIES:
@@ -121,9 +121,9 @@ def _plan(spec: Any, fields: dict[str, Any], simulate: bool, quality: str, descr
                 mine.peak_gpu_bytes,
                 mine.ram_bytes,
                 None,
-                None,
+                fits(mine, free_gpu, total_gpu, free_ram),
                 mine_prediction.seconds_per_step if mine_prediction else None,
-                None,
+                FIDELITY_WORDS[fidelity(chosen)],
                 True,
             )
         )

@@ -179,7 +179,7 @@ def decide(
             "preset on an out-of-memory error"
         )
         return choice
-    margin = max(MARGIN_BYTES, int(MARGIN_FRACTION * (total or 0)))
+    margin = margin_bytes(total)
     for cand in found:
         cand.fits_gpu = (cand.estimate.peak_gpu_bytes or 0) <= free - margin
         cand.fits_ram = free_ram is None or (cand.estimate.ram_bytes or 0) <= RAM_FRACTION * free_ram
@@ -193,6 +193,19 @@ def decide(
     choice.plan = _auto(chosen.plan, reason)
     choice.reason = reason
     return choice
+
+
+def margin_bytes(total: int | None) -> int:
+    """GPU memory kept free beyond a plan's estimated peak: max(1 GiB, 10 % of the GPU)."""
+    return max(MARGIN_BYTES, int(MARGIN_FRACTION * (total or 0)))
+
+
+def fits(est: Estimate, free: int | None, total: int | None, free_ram: int | None) -> bool | None:
+    """Whether an estimated plan fits the GPU (with the margin) and the RAM (None: not known)."""
+    if free is None or est.peak_gpu_bytes is None:
+        return None
+    ram_ok = free_ram is None or (est.ram_bytes or 0) <= RAM_FRACTION * free_ram
+    return est.peak_gpu_bytes <= free - margin_bytes(total) and ram_ok
 
 
 def speed_gpu(total: int | None) -> GPU | None:

@@ -127,7 +127,7 @@ class PlanReport:
             if r.refused:
                 mark = f"not here: {r.refused}"
             elif r.fits is False:
-                mark = mark or "does not fit"
+                mark = f"{mark} (does not fit)" if mark else "does not fit"
             elif r.searched and not mark:
                 mark = "searched, fits"
             seconds = f"{r.seconds_per_step:.3g}" if r.seconds_per_step is not None else "?"
