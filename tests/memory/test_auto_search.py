@@ -27,6 +27,7 @@ def table() -> list[TableEntry]:
 
 
 def _chosen(entry: TableEntry) -> Candidate:
+    assert entry.choice is not None, entry.error
     return next(c for c in entry.choice.candidates if c.plan.name == entry.choice.plan.name)
 
 
@@ -40,6 +41,9 @@ def test_auto_takes_the_fastest_plan_that_fits_on_every_machine_of_the_table(tab
     for entry in table:
         where = f"{entry.model} on {entry.gpu_gib} GB / {entry.ram_gib} GB"
         choice = entry.choice
+        if choice is None:  # the card's own defaults are refused (the catalog's tests say so)
+            assert entry.error, where
+            continue
         if not choice.known:  # a size the planner can't count: said so, not a made-up fit
             assert "unknown" in choice.reason, where
             continue
@@ -78,13 +82,15 @@ def test_wan14b_on_12gb_gpu_and_32gb_ram_takes_a_fitting_8bit_plan_with_offload(
     assert "no lossless plan fits" in report.reason and "consider" not in report.reason
     lossless = videogen.plan(model="wan2.1-t2v-14b", height=480, width=832, gpu="12GB", ram="32GB", quality="lossless")
     assert lossless.plan.layerwise_casting is None and lossless.plan.quantization is None
-    assert lossless.hints and all(next(r for r in report.presets if r.name == h).fits for h in lossless.hints[:1])
+    assert lossless.hints and all(next(r for r in lossless.presets if r.name == h).fits for h in lossless.hints)
 
 
-def test_quality_any_takes_the_fastest_fitting_plan_whatever_its_weights(table: list[TableEntry]) -> None:
+def test_quality_any_takes_the_fastest_fitting_plan_whatever_its_weights() -> None:
     (entry,) = plan_table(["wan2.1-t2v-14b"], gpus=(24,), rams=(32,), quality="any")
+    chosen = _chosen(entry)
+    assert entry.choice is not None
     fitting = [c for c in entry.choice.candidates if choosable(c) and c.fits]
-    assert _chosen(entry).seconds == min(c.seconds for c in fitting)
+    assert chosen.seconds == min(c.seconds for c in fitting)
     (strict,) = plan_table(["wan2.1-t2v-14b"], gpus=(24,), rams=(32,), quality="lossless")
     assert _chosen(strict).fidelity == LOSSLESS
 

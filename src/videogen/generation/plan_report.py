@@ -174,7 +174,9 @@ class TableEntry:
     size: str
     gpu_gib: int
     ram_gib: int
-    choice: Choice
+    #: None where the model's default spec is refused (`error` says why)
+    choice: Choice | None
+    error: str | None = None
 
 
 def plan_table(
@@ -187,6 +189,7 @@ def plan_table(
     the space searched once per model, decided per machine (memory.auto.decide, as `auto` decides), the
     predictions for the table's card of each size."""
     from ..catalog.lookup import list_models, resolve
+    from ..errors import SpecError
     from ..memory.auto import decide
     from ..memory.context import context, shape_of
     from ..memory.gpus import GIB, TABLE_GPUS, TABLE_RAMS, size_gpu
@@ -196,7 +199,15 @@ def plan_table(
     out = []
     for name in names:
         card = resolve(name)
-        prepared = prepare_for_plan(None, {"model": name})
+        try:
+            prepared = prepare_for_plan(None, {"model": name})
+        except SpecError as exc:  # the card's own defaults refused: said in the table, not hidden
+            logger.warning("plan table: %s at its defaults: %s", name, exc)
+            size = f"{card.width}×{card.height}×{card.num_frames}"
+            out += [
+                TableEntry(name, size, g, r, None, str(exc)) for g in gpus or TABLE_GPUS for r in rams or TABLE_RAMS
+            ]
+            continue
         ctx = context(card, prepared.class_name, "cuda")
         shape = shape_of(prepared.spec, ctx)
         found = search(ctx, card, shape)
@@ -220,6 +231,9 @@ def table_markdown(entries: list[TableEntry]) -> str:
     sizes: dict[str, str] = {}
     for e in entries:
         sizes[e.model] = e.size
+        if e.choice is None:
+            cells.setdefault((e.model, e.ram_gib), {})[e.gpu_gib] = "? (defaults refused)"
+            continue
         chosen = next((c for c in e.choice.candidates if c.plan.name == e.choice.plan.name), None)
         if chosen is None or not e.choice.known:
             text = "? (sizes unknown)"
