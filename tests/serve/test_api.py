@@ -172,6 +172,8 @@ def test_list_delete_and_remix(server: Server) -> None:
     else:
         raise AssertionError("the running job wasn't stopped")
     assert not list((server.state / "outputs").glob(f"*{running.id}*"))
+    kinds = [e["event"] for e in _events(server, running.id)]  # the log outlives the job
+    assert kinds[:2] == ["queued", "started"] and "step" in kinds and kinds[-1] == "cancelled", kinds
 
     first = client.videos.create_and_poll(
         model="tiny-wan", prompt="a cat", poll_interval_ms=50, extra_body={"steps": 2}
@@ -189,10 +191,10 @@ def test_list_delete_and_remix(server: Server) -> None:
     assert page.has_more and len(page.data) == 1 and page.data[0].id == remixed.id  # newest first
 
 
-def test_events_stream_steps_and_previews(server: Server) -> None:
-    video = server.client().videos.create(model="tiny-wan", prompt="events", extra_body={"steps": 3})
+def _events(server: Server, video_id: str) -> list[dict[str, Any]]:
+    """The job's Server-Sent Events up to its last (bounded by the timeout)."""
     req = urllib.request.Request(
-        f"{server.base}/v1/videos/{video.id}/events", headers={"authorization": f"Bearer {TOKEN}"}
+        f"{server.base}/v1/videos/{video_id}/events", headers={"authorization": f"Bearer {TOKEN}"}
     )
     events = []
     with urllib.request.urlopen(req, timeout=30) as stream:
@@ -202,6 +204,12 @@ def test_events_stream_steps_and_previews(server: Server) -> None:
                 events.append(json.loads(line[6:]))
                 if events[-1]["event"] in ("completed", "failed", "cancelled"):
                     break
+    return events
+
+
+def test_events_stream_steps_and_previews(server: Server) -> None:
+    video = server.client().videos.create(model="tiny-wan", prompt="events", extra_body={"steps": 3})
+    events = _events(server, video.id)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "queued" and kinds[1] == "started" and kinds[-1] == "completed", kinds
     steps = [e for e in events if e["event"] == "step"]
@@ -216,5 +224,6 @@ def test_models_plan_and_openapi(server: Server) -> None:
     assert status == 200 and "tiny-wan" in {m["id"] for m in models["data"]}
     status, report = server.request("POST", "/v1/plan", {"model": "tiny-wan", "prompt": "x"})
     assert status == 200 and report["model"] == "tiny-wan"
+    assert str(server.state.parent) not in json.dumps(report) and "/.pytest_cache/" not in json.dumps(report)
     status, schema = server.request("GET", "/openapi.json")
     assert status == 200 and "/v1/videos" in schema["paths"]

@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import SpecError, VideoGenError
-from .errors import ApiError, error_body, from_spec_error
+from .errors import ApiError, error_body, from_spec_error, scrub
 from .events import Events
 from .requests import API_FIELDS, size_of, spec_from_request
 from .store import Job, QueueFull, Store
@@ -192,8 +192,10 @@ def create_app(settings: Settings) -> Any:
     @app.get("/v1/videos/{video_id}/events")
     async def job_events(video_id: str) -> Any:
         """Server-Sent Events: queued, started, step (i/n, ETA), preview, completed | failed | cancelled."""
-        job = _job_or_404(store, video_id)
-        first = [] if events.has(video_id) else _present_state(job, store)
+        if events.has(video_id):  # its log, even when the job is gone (deleted: it ends with `cancelled`)
+            first: list[dict[str, Any]] = []
+        else:
+            first = _present_state(_job_or_404(store, video_id), store)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(events.stream(video_id, first), media_type="text/event-stream", headers=headers)
 
@@ -266,9 +268,20 @@ def _plan(body: dict[str, Any]) -> dict[str, Any]:
     from ..generation.plan_report import plan
 
     try:
-        return plan(spec_from_request(body)).to_dict()
+        return _scrubbed(plan(spec_from_request(body)).to_dict())
     except SpecError as exc:
         raise from_spec_error(exc) from exc
+
+
+def _scrubbed(value: Any) -> Any:
+    """A report with the server's paths taken out of its text (a tiny model's folder, the cache ...)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def _present_state(job: Job, store: Store) -> list[dict[str, Any]]:
