@@ -73,6 +73,25 @@ def browser(server: Server) -> Iterator[Browser]:
         chromium.close()
 
 
+#: records what the queue panel showed, from the mutation records (each status text and each preview image the
+#: page put in, however fast they followed each other)
+WATCH_QUEUE = """() => {
+  window.seen = {status: [], previews: []};
+  const preview = (src) => { if (src && !window.seen.previews.includes(src)) window.seen.previews.push(src); };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type === 'childList' && r.target.classList && r.target.classList.contains('status'))
+        for (const n of r.addedNodes) if (n.nodeType === Node.TEXT_NODE) window.seen.status.push(n.data);
+      if (r.type === 'attributes' && r.target.matches('img.preview')) {
+        preview(r.oldValue);
+        preview(r.target.getAttribute('src'));
+      }
+    }
+  }).observe(document.getElementById('queue'),
+             {subtree: true, childList: true, attributes: true, attributeFilter: ['src'], attributeOldValue: true});
+}"""
+
+
 def _job_ids(server: Server) -> list[str]:
     return [v["id"] for v in server.request("GET", "/v1/videos?limit=100")[1]["data"]]
 
@@ -133,18 +152,20 @@ def test_a_job_from_the_form_shows_progress_a_preview_and_plays(server: Server, 
     page = browser.page
     page.fill("#f-steps", "6")
     page.fill("#f-seed", "5")
+    page.evaluate(WATCH_QUEUE)  # a tiny model's steps can pass faster than a test polls: the page records them
     page.focus("#f-prompt")
     page.keyboard.press("Control+Enter")
     job = page.locator("#queue li.job").first
-    expect(job).to_be_visible()
+    expect(job).to_be_attached()
     video_id = job.get_attribute("data-id")
-    expect(job.locator(".status")).to_contain_text("step ")  # live progress from the events stream
-    expect(job.locator("img.preview")).to_be_visible()
-    assert job.locator("img.preview").get_attribute("src").startswith("data:image/jpeg;base64,")
-    page.screenshot(path=shots / "ui-running.png")
-
     card = page.locator(f"#gallery li[data-id='{video_id}']")
     expect(card).to_be_visible()
+    seen = page.evaluate("window.seen")
+    steps = [t.split(" · ")[0] for t in seen["status"] if t.startswith("step ")]
+    steps = [t for i, t in enumerate(steps) if i == 0 or t != steps[i - 1]]  # the poll redraws the same line
+    assert steps == [f"step {i}/6" for i in range(1, 7)], seen["status"]  # live progress from the events stream
+    assert any("ETA" in t for t in seen["status"])
+    assert seen["previews"] and all(src.startswith("data:image/jpeg;base64,") for src in seen["previews"])
     page.wait_for_function(
         "id => { const v = document.querySelector(`#gallery li[data-id='${id}'] video`);"
         " return v && v.readyState >= 2 && v.duration > 0; }",
@@ -160,18 +181,22 @@ def test_a_job_from_the_form_shows_progress_a_preview_and_plays(server: Server, 
     expect(page.locator("#queue li.job")).to_have_count(0)
     spec = server.request("GET", f"/v1/studio/videos/{video_id}/spec")[1]["spec"]
     assert (spec["steps"], spec["seed"], spec["prompt"]) == (6, 5, "a ferret leaps into a mountain stream")
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=shots / "ui-gallery.png")
 
 
-def test_an_api_job_appears_an_image_uploads_and_cancel_stops_both(
-    server: Server, browser: Browser, tmp_path: Path
+def test_api_jobs_appear_cancel_stops_a_queued_and_a_running_one_and_an_image_makes_a_video(
+    server: Server, browser: Browser, shots: Path, tmp_path: Path
 ) -> None:
     page = browser.page
-    status, posted = server.request("POST", "/v1/videos", {"model": "tiny-wan", "prompt": "by the API", "steps": 400})
-    assert status == 200
-    running = page.locator(f"#queue li[data-id='{posted['id']}']")
+    long = {"model": "tiny-wan", "prompt": "by the API", "steps": 400}
+    running_id = server.request("POST", "/v1/videos", long)[1]["id"]
+    running = page.locator(f"#queue li[data-id='{running_id}']")
     expect(running).to_be_visible()  # without a reload
     expect(running.locator(".status")).to_contain_text("step ")
+    expect(running.locator("img.preview")).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=shots / "ui-running.png")
 
     image = tmp_path / "first.png"
     videogen.testing.sample_image(32, 32).save(image)
@@ -181,19 +206,29 @@ def test_an_api_job_appears_an_image_uploads_and_cancel_stops_both(
     page.fill("#f-prompt", "the first frame moves")
     page.fill("#f-steps", "2")
     page.click("#submit")
-    waiting = page.locator("#queue li.job").filter(has_text="the first frame moves")
-    expect(waiting).to_be_visible()
-    i2v_id = waiting.get_attribute("data-id")
+    i2v = page.locator("#queue li.job").filter(has_text="the first frame moves")
+    expect(i2v).to_be_visible()
+    i2v_id = i2v.get_attribute("data-id")
     answer = server.request("GET", f"/v1/studio/videos/{i2v_id}/spec")[1]
-    assert answer["input_reference"] is True and answer["spec"]["model"] == "tiny-wan-i2v"
-    expect(waiting.locator(".status")).to_contain_text("queued")
+    assert answer["input_reference"] is True and answer["spec"]["model"] == "tiny-wan-i2v"  # the image went up
 
-    waiting.locator("button.cancel").click()  # cancel a queued job
-    expect(waiting).to_have_count(0)
-    assert server.request("GET", f"/v1/videos/{i2v_id}")[0] == 404
+    queued_id = server.request("POST", "/v1/videos", {**long, "prompt": "waits"})[1]["id"]
+    queued = page.locator(f"#queue li[data-id='{queued_id}']")
+    expect(queued.locator(".status")).to_contain_text("queued")
+    queued.locator("button.cancel").click()  # cancel a queued job: gone at once
+    expect(queued).to_have_count(0)
+    assert server.request("GET", f"/v1/videos/{queued_id}")[0] == 404
     running.locator("button.cancel").click()  # cancel the running one: it stops at its next step
     expect(running).to_have_count(0)
-    assert server.request("GET", f"/v1/videos/{posted['id']}")[0] == 404
+    assert server.request("GET", f"/v1/videos/{running_id}")[0] == 404
+
+    made = page.locator(f"#gallery li[data-id='{i2v_id}']")  # then the image-to-video job runs
+    expect(made).to_be_visible()
+    page.wait_for_function(
+        "id => { const v = document.querySelector(`#gallery li[data-id='${id}'] video`);"
+        " return v && v.readyState >= 2 && v.duration > 0; }",
+        arg=i2v_id,
+    )
     page.select_option("#f-model", "tiny-wan")
 
 

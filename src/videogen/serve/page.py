@@ -5,7 +5,8 @@ sent by `fetch`; the events stream is read with `fetch` too, so it carries the h
 and are served without a token; every request that reads or changes jobs goes to `/v1/` and the token guard.
 Two read-only routes the page needs and OpenAI's API has no place for live here, under `/v1/studio/`:
 the catalog with each model's tasks, defaults and rules (to build the form and snap sizes as one types), and a
-job's spec (to fill the form again: "use these settings").
+job's spec (to fill the form again: "use these settings"; integers beyond JavaScript's exact range, such as
+drawn seeds, come as strings).
 """
 
 from __future__ import annotations
@@ -31,13 +32,12 @@ SERVED_TASKS = ("t2v", "i2v")
 
 def mount_page(app: Any) -> None:
     """Add the page (`/`, `/studio/<file>`) and its two read-only API routes to the server's FastAPI app."""
-    from fastapi import Request
     from fastapi.responses import Response
 
     from .errors import ApiError
 
     def asset(name: str, media_type: str) -> Any:
-        data = resources.files("videogen.serve").joinpath("page", name).read_bytes()
+        data = resources.files("videogen.serve").joinpath("page").joinpath(name).read_bytes()
         headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
         return Response(data, media_type=media_type, headers=headers)
 
@@ -57,13 +57,24 @@ def mount_page(app: Any) -> None:
         return catalog()
 
     @app.get("/v1/studio/videos/{video_id}/spec")
-    async def studio_spec(request: Request, video_id: str) -> Any:
+    async def studio_spec(video_id: str) -> Any:
         """The spec a job ran with (seed, size and frames settled), for "use these settings"."""
-        job = request.app.state.store.get(video_id)
+        job = app.state.store.get(video_id)
         if job is None:
             raise ApiError(404, f"no video {video_id!r}", kind="invalid_request_error", param="video_id")
-        spec = {k: v for k, v in job.spec.items() if k not in ("image", "last_image", "video")}
+        spec = {k: _exact(v) for k, v in job.spec.items() if k not in ("image", "last_image", "video")}
         return {"id": job.id, "spec": spec, "input_reference": bool(job.upload)}
+
+
+def _exact(value: Any) -> Any:
+    """`value` with integers beyond JavaScript's exact range (2**53: drawn seeds) as decimal strings."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return value
 
 
 def catalog() -> dict[str, Any]:

@@ -76,6 +76,7 @@ function setOnline(up) {
   label.textContent = up ? "server connected" : "server unreachable";
   label.className = `state ${up ? "ok" : "down"}`;
   if (up && !state.models.size) loadModels();
+  else if (up) planSoon(); // a verdict asked for while it was away
 }
 
 function askToken(message) {
@@ -244,7 +245,8 @@ function request() {
   text("f-negative", "negative_prompt");
   int("f-steps", "steps");
   num("f-guidance", "guidance_scale");
-  int("f-seed", "seed");
+  const seed = $("f-seed").value.trim(); // kept as text: a drawn seed can be beyond a JS number's exact range
+  if (seed !== "") body.seed = /^\d+$/.test(seed) ? seed : Number.isFinite(+seed) ? +seed : seed;
   int("f-width", "width");
   int("f-height", "height");
   int("f-frames", "num_frames");
@@ -253,6 +255,12 @@ function request() {
   const loras = $("f-loras").value.split("\n").map((s) => s.trim()).filter(Boolean);
   if (loras.length) body.loras = loras;
   return body;
+}
+
+// JSON with the seed's digits as a number (exact, however long)
+function asJSON(body) {
+  const text = JSON.stringify(body);
+  return typeof body.seed === "string" && /^\d+$/.test(body.seed) ? text.replace(`"seed":"${body.seed}"`, `"seed":${body.seed}`) : text;
 }
 
 // ---- the planner's verdict ----------------------------------------------------------------------------------
@@ -344,12 +352,13 @@ async function submit(event) {
   if (state.image && !$("image-field").hidden) {
     payload = new FormData();
     for (const [key, value] of Object.entries(body)) {
-      payload.append(key, key === "model" || key === "prompt" ? value : JSON.stringify(value));
+      const raw = key === "model" || key === "prompt" || (key === "seed" && /^\d+$/.test(value));
+      payload.append(key, raw ? value : JSON.stringify(value));
     }
     payload.append("input_reference", state.image, state.image.name || "image.png");
   } else {
     headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
+    payload = asJSON(body);
   }
   button.disabled = true;
   try {
@@ -577,7 +586,8 @@ function galleryItem(job) {
   li.dataset.id = job.id;
   const video = el("video", { controls: true, preload: "auto", playsInline: true, loop: true });
   video.setAttribute("aria-label", `video: ${job.prompt || job.id}`);
-  const meta = [job.model, job.size, job.seconds ? `${job.seconds} s` : null, job.seed != null ? `seed ${job.seed}` : null];
+  const seed = Number.isSafeInteger(job.seed) ? `seed ${job.seed}` : null; // a longer one: "use these settings"
+  const meta = [job.model, job.size, job.seconds ? `${job.seconds} s` : null, seed];
   const use = el("button", { type: "button", className: "use", textContent: "Use these settings" });
   use.addEventListener("click", () => useSettings(job.id));
   const download = el("a", { className: "download", textContent: "Download", href: "#" });
