@@ -154,10 +154,11 @@ def test_audio_false_gives_a_silent_result_and_file(tmp_path: Path) -> None:
     assert "Video: h264" in info and "Audio:" not in info
 
 
-def test_demo_command_writes_an_mp4_with_sound(tmp_path: Path) -> None:
+def test_demo_command_writes_an_mp4_with_sound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from videogen.cli.command import main
 
-    assert main(["demo", "--model", "tiny-ltx2", "-o", str(tmp_path / "demo.mp4"), "--quiet"]) == 0
+    assert main(["demo", "--model", "tiny-ltx2", "-o", str(tmp_path / "demo.mp4")]) == 0
+    assert "sound 24000 Hz" in capsys.readouterr().err
     samples = len(decoded(tmp_path / "demo.mp4", "0:a:0", "-f", "s16le", "-ac", "1")) // 2
     assert abs(samples / RATE - 9 / 24) <= 1 / 24
 

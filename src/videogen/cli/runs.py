@@ -62,8 +62,9 @@ def report_result(result: VideoResult, path: Path, args: argparse.Namespace) -> 
     if not args.quiet:
         t = result.metadata.get("timings", {})
         print(f"seed {result.seed}", file=sys.stderr)
+        sound = f", sound {result.audio.sample_rate} Hz" if result.audio is not None else ""
         print(
-            f"{result.num_frames} frames {result.width}x{result.height} @ {result.fps} fps, "
+            f"{result.num_frames} frames {result.width}x{result.height} @ {result.fps} fps{sound}, "
             f"{t.get('total_s', 0.0):.2f} s",
             file=sys.stderr,
         )
