@@ -60,3 +60,24 @@ def test_a_job_that_fails_reports_the_field(tmp_path: Path) -> None:
     assert failed is not None and failed.status == "failed" and failed.error is not None
     assert failed.error["param"] == "steps" and "steps" in failed.error["message"]
     assert [e["event"] for e in events.since(job.id, 0)] == ["started", "failed"]
+
+
+def test_keep_by_size_removes_the_oldest_finished_first(tmp_path: Path) -> None:
+    from videogen.errors import VideoGenError
+    from videogen.serve.retention import Keep, parse_keep
+
+    assert parse_keep("7") == parse_keep("7d") == Keep(days=7)
+    assert parse_keep("2GB") == Keep(bytes=2_000_000_000) and parse_keep("500MiB") == Keep(bytes=500 * 2**20)
+    with pytest.raises(VideoGenError, match="--keep 'soon'"):
+        parse_keep("soon")
+    store = Store(tmp_path)
+    ids = [_add(store, "a") for _ in range(3)]
+    for job_id in ids:
+        assert store.claim() is not None
+        (store.outputs / f"{job_id}.mp4").write_bytes(bytes(1000))
+        assert store.complete(job_id, str(store.outputs / f"{job_id}.mp4"), "hash")
+        time.sleep(0.01)  # completed in this order
+    waiting = _add(store, "a")
+    assert Keep(bytes=2500).apply(store) == [ids[0]]  # 3000 bytes → 2000
+    assert Keep(bytes=0).apply(store) == ids[1:]
+    assert store.get(waiting) is not None and not list(store.outputs.iterdir())  # queued jobs stay

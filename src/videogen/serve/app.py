@@ -12,7 +12,7 @@ import shutil
 import time
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..errors import SpecError, VideoGenError
 from .errors import ApiError, error_body, from_spec_error, scrub
 from .events import Events
 from .requests import API_FIELDS, size_of, spec_from_request
+from .retention import Keep
 from .store import Job, QueueFull, Store
 from .worker import Worker
 
@@ -39,7 +40,7 @@ class Settings:
     max_body_bytes: int = 64 * 2**20
     max_upload_bytes: int = 32 * 2**20
     max_queued: int = 100
-    keep_days: float | None = None
+    keep: Keep = field(default_factory=Keep)
     preview_every: int = 1
 
 
@@ -47,15 +48,11 @@ def create_app(settings: Settings) -> Any:
     """The ASGI app; its worker starts and stops with it."""
     store = Store(settings.state)
     events = Events()
-    worker = Worker(store, events, preview_every=settings.preview_every)
+    worker = Worker(store, events, preview_every=settings.preview_every, keep=settings.keep)
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
-        if settings.keep_days is not None:
-            expired = store.expire(time.time() - settings.keep_days * 86400)
-            if expired:
-                logger.info("retention: removed %d job(s) older than %s days", len(expired), settings.keep_days)
-        worker.start()
+        worker.start()  # retention applied first, then every few minutes
         yield
         worker.stop()
         store.close()

@@ -22,7 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state", metavar="DIR", help="the job database, uploads and outputs (default $VIDEOGEN_CACHE/serve)"
     )
     parser.add_argument("--token", help=f"the bearer token clients must send (or ${TOKEN_ENV}); required off loopback")
-    parser.add_argument("--keep", type=float, metavar="DAYS", help="remove finished jobs older than DAYS at start")
+    parser.add_argument(
+        "--keep",
+        metavar="DAYS|SIZE",
+        help="remove finished jobs older than DAYS ('7', '7d'), or the oldest while the outputs take over SIZE "
+        "('20GB', '500MB'); checked at start and every 10 minutes (default: keep everything)",
+    )
     parser.add_argument("--max-queued", type=int, default=100, metavar="N", help="jobs waiting per token (default 100)")
     parser.add_argument(
         "--max-upload-bytes", type=int, default=32 * 2**20, metavar="N", help="largest image upload (default 32 MiB)"
@@ -66,11 +71,12 @@ def run_command(args: argparse.Namespace) -> int:
             "videogen serve needs the serve extra: pip install 'videogen-diffusers[serve]'"
         ) from exc
     from .app import Settings, create_app
+    from .retention import parse_keep
 
     settings = Settings(
         state=Path(args.state) if args.state else default_state(),
         token=token,
-        keep_days=args.keep,
+        keep=parse_keep(args.keep),
         max_queued=args.max_queued,
         preview_every=args.preview_every,
         max_upload_bytes=args.max_upload_bytes,

@@ -322,6 +322,29 @@ class Store:
             self.remove_files(_job(row))
         return [r["id"] for r in rows]
 
+    def trim(self, max_bytes: int) -> list[str]:
+        """Removes finished jobs, the oldest first, while the outputs take more than `max_bytes`."""
+        sizes: dict[str, int] = {}
+        for path in self.outputs.iterdir():
+            job_id = path.name.lstrip(".").split(".")[0]
+            sizes[job_id] = sizes.get(job_id, 0) + path.stat().st_size
+        total = sum(sizes.values())
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE status IN ('completed', 'failed') ORDER BY completed_at"
+            ).fetchall()
+        removed = []
+        for row in rows:
+            if total <= max_bytes:
+                break
+            job = _job(row)
+            with self._tx() as db:
+                db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+            self.remove_files(job)
+            total -= sizes.get(job.id, 0)
+            removed.append(job.id)
+        return removed
+
 
 class QueueFull(Exception):
     """An owner has as many jobs waiting as the server allows."""

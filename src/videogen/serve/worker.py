@@ -15,6 +15,8 @@ from typing import Any
 from ..errors import Cancelled
 from .errors import job_error
 from .events import Events
+from .retention import EVERY_S as RETENTION_EVERY_S
+from .retention import Keep
 from .store import Job, Store
 
 logger = logging.getLogger("videogen")
@@ -25,8 +27,10 @@ PROGRESS_EVERY_S = 0.2
 class Worker:
     """One worker thread over the store (one per device; this machine's one device)."""
 
-    def __init__(self, store: Store, events: Events, *, preview_every: int = 1, preview_side: int = 96):
-        self.store, self.events = store, events
+    def __init__(
+        self, store: Store, events: Events, *, preview_every: int = 1, preview_side: int = 96, keep: Keep | None = None
+    ):
+        self.store, self.events, self.keep = store, events, keep or Keep()
         self.preview_every, self.preview_side = preview_every, preview_side
         self.wake = threading.Event()
         self._stop = threading.Event()
@@ -43,7 +47,11 @@ class Worker:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        kept_at = -float("inf")
         while not self._stop.is_set():
+            if time.monotonic() - kept_at > RETENTION_EVERY_S:
+                kept_at = time.monotonic()
+                self.keep.apply(self.store)
             job = self.store.claim(self.preferred())
             if job is None:
                 self.wake.wait(0.5)
