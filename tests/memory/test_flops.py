@@ -26,7 +26,7 @@ def _tiny_cards() -> list[tuple[str, str]]:
         tiny = [c for c in family.cards if c.tiny]
         if tiny:
             out.append((family.name, tiny[0].tiny or ""))
-    return out + [("wan", "i2v"), ("cogvideox", "1.5"), ("hunyuanvideo", "i2v")]
+    return out + [("wan", "i2v"), ("cogvideox", "1.5"), ("hunyuanvideo", "i2v"), ("skyreels_v2", "i2v")]
 
 
 def _shape(family: str, variant: str) -> Shape:
@@ -51,12 +51,14 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
     frames, height, width = latents
     r = torch.randn
     t = torch.full((batch,), 500.0)
-    if cls == "WanTransformer3DModel":
+    if cls in ("WanTransformer3DModel", "SkyReelsV2Transformer3DModel"):
         kw = dict(
             hidden_states=r(batch, config["in_channels"], frames, height, width),
             timestep=t,
             encoder_hidden_states=r(batch, TEXT, config["text_dim"]),
         )
+        if config.get("inject_sample_info"):
+            kw["fps"] = [1] * batch
         if config.get("image_dim"):
             kw["encoder_hidden_states_image"] = r(batch, config.get("pos_embed_seq_len") or 257, config["image_dim"])
         return kw
@@ -103,6 +105,9 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
 
     den, vae = _denoiser(family, variant)
     config = {k: v for k, v in (den.config or {}).items() if not k.startswith("_")}
+    if family == "skyreels_v2" and variant == "i2v":  # the catalog's SkyReels-V2 embeds the fps: count it too
+        config["inject_sample_info"] = True
+        den = Component(den.name, den.class_name, den.library, config)
     shape = _shape(family, variant)
     count = denoiser_flops(den, vae, shape, linear_params=1)
     assert count is not None

@@ -57,8 +57,10 @@ def _attention(batch: int, queries: int, keys: int, dim: int) -> int:
 
 
 def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
-    """WanTransformer3DModel (Wan 2.1 / 2.2): patch Conv3d, time/text(/image) embedders, blocks of
-    self-attention, cross-attention (plus image keys for Wan 2.1 I2V/FLF2V) and a feed-forward, proj_out."""
+    """WanTransformer3DModel (Wan 2.1 / 2.2) and SkyReelsV2Transformer3DModel: patch Conv3d, time/text(/image)
+    embedders (SkyReels-V2: and its fps), blocks of self-attention, cross-attention (plus image keys for Wan 2.1
+    I2V/FLF2V) and a feed-forward, proj_out. One timestep per sample (per-token or per-frame timesteps — Wan
+    2.2 TI2V, SkyReels-V2's diffusion forcing — run the timestep MLPs per token or frame: 1–3 %, not counted)."""
     pt, ph, pw = _patch(config)
     frames, height, width = latents
     tokens = (frames // pt) * (height // ph) * (width // pw)
@@ -70,6 +72,8 @@ def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
     out += _linear(batch, freq, dim) + _linear(batch, dim, dim) + _linear(batch, dim, 6 * dim)
     out += _linear(batch * text, text_dim, dim) + _linear(batch * text, dim, dim)
     image = 0
+    if config.get("inject_sample_info"):  # SkyReels-V2's fps embedding, projected per sample
+        out += _linear(batch, dim, dim) + _linear(batch, dim, 6 * dim)
     if config.get("image_dim"):
         image_dim = int(config["image_dim"])
         image = int(config.get("pos_embed_seq_len") or WAN_IMAGE_TOKENS)
@@ -171,6 +175,7 @@ def hunyuanvideo(config: Mapping[str, Any], latents: tuple[int, int, int], batch
 #: class → its layer-by-layer count (config, latent (frames, height, width), batch, prompt tokens)
 EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], Count]] = {
     "WanTransformer3DModel": wan,
+    "SkyReelsV2Transformer3DModel": wan,  # Wan's layers (its per-frame timesteps: see `wan`)
     "LTXVideoTransformer3DModel": ltx,
     "CogVideoXTransformer3DModel": cogvideox,
     "HunyuanVideoTransformer3DModel": hunyuanvideo,
