@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 ALL_TASKS = ("t2v", "i2v", "conditioned")
 #: the longest video the LTX-2 pipelines make (their `max_seconds` default)
 MAX_SECONDS = 20.0
+#: the most frames any spec can ask for: 20 s at 60 fps (LTX-2 conditions faster rates at 60), 8k+1; the duration
+#: rule (`_check_duration`) bounds the frames at the spec's own fps
+MAX_FRAMES = 8 * ((int(MAX_SECONDS * 60) - 1) // 8) + 1
 #: extra keys of the duration head, which videogen never runs (it always passes num_frames)
 DURATION_KEYS = ("min_seconds", "max_seconds")
 #: TaylorSeer's modules on LTX-2: each stream's attention and feed-forward and the cross-modal attention
@@ -99,7 +102,7 @@ class LTX2Family(Family):
         "guidance_scale": 3.0,
         "frame_rule": (8, 1),
         "size_multiple": 32,
-        "max_frames": int(MAX_SECONDS * 24) + 1,
+        "max_frames": MAX_FRAMES,
         "dtypes": {"default": "bfloat16"},
     }
     tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "steps": 2}
@@ -576,8 +579,6 @@ CARDS = (
         None,
         ALL_TASKS,
         tiny="t2v",
-        fps=24,
-        max_frames=481,
         call_defaults={"spatio_temporal_guidance_blocks": [1], "image_crf": 0, "max_sequence_length": 32},
         description="tiny random LTX-2 (video and audio; every component random)",
     ),
