@@ -188,6 +188,13 @@ def test_context_parallel_is_refused_before_load(degrees: str, monkeypatch: pyte
         videogen.prepare(model="tiny-ltx2", prompt=PROMPT, parallel=degrees)
 
 
+def test_up_to_20_seconds_at_the_specs_fps() -> None:
+    assert videogen.prepare(model="tiny-ltx2", prompt=PROMPT, num_frames=593, fps=30).spec.num_frames == 593
+    with pytest.warns(videogen.SnapWarning, match="at most 20 s"):
+        snapped = videogen.prepare(model="tiny-ltx2", prompt=PROMPT, num_frames=601, fps=30, snap=True)
+    assert snapped.spec.num_frames == 593
+
+
 def test_distilled_card_runs_its_sigmas_and_stg_off_needs_no_blocks() -> None:
     p = videogen.prepare(model="ltx-2.3-distilled", prompt=PROMPT, height=512, width=768, num_frames=121)
     assert p.spec.steps == 8 and p.spec.guidance_scale == 1.0
