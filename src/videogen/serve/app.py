@@ -4,9 +4,6 @@ Imported only to serve (FastAPI comes with the `serve` extra)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import shutil
 import time
@@ -21,9 +18,11 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import SpecError, VideoGenError
+from .bodies import owner, read_body, read_json
+from .bodies import refusal as refusal_of
 from .errors import ApiError, error_body, from_spec_error, scrub
 from .events import Events
-from .requests import API_FIELDS, size_of, spec_from_request
+from .requests import size_of, spec_from_request
 from .retention import Keep
 from .store import Job, QueueFull, Store
 from .worker import Worker
@@ -75,7 +74,7 @@ def create_app(settings: Settings) -> Any:
     async def guard(request: Request, call_next: Any) -> Any:
         request.state.request_id = rid = uuid.uuid4().hex[:12]
         if request.url.path.startswith("/v1/"):
-            refusal = _refusal(request, settings)
+            refusal = refusal_of(request, settings.token, settings.max_body_bytes)
             if refusal is not None:
                 logger.info("request %s %s %s: %d", rid, request.method, request.url.path, refusal.status)
                 return JSONResponse(refusal.body(), status_code=refusal.status)
@@ -97,7 +96,7 @@ def create_app(settings: Settings) -> Any:
                 upload=upload,
                 remixed_from=remixed_from,
                 idempotency_key=key,
-                owner=_owner(request),
+                owner=owner(request),
                 max_queued=settings.max_queued,
             )
         except QueueFull as exc:
@@ -112,7 +111,7 @@ def create_app(settings: Settings) -> Any:
     @app.post("/v1/videos")
     async def create_video(request: Request) -> Any:
         """Queue a video (OpenAI's `videos.create`): JSON, or multipart with an `input_reference` image."""
-        body, upload = await _read_body(request, store, settings)
+        body, upload = await read_body(request, store, settings.max_upload_bytes)
         try:
             return await submit(request, body, upload, None)
         except BaseException:
@@ -171,7 +170,7 @@ def create_app(settings: Settings) -> Any:
     async def remix(request: Request, video_id: str) -> Any:
         """A new job: the video's spec with a new prompt (its seed and settings kept)."""
         source = _job_or_404(store, video_id)
-        body = await _json(request)
+        body = await read_json(request)
         if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
             raise ApiError(400, "prompt: a remix needs a new prompt", kind="invalid_request_error", param="prompt")
         upload = None
@@ -206,7 +205,7 @@ def create_app(settings: Settings) -> Any:
     @app.post("/v1/plan")
     async def plan(request: Request) -> Any:
         """The memory plan of a request's spec ("does it fit?"), as `videogen plan` reports it."""
-        body = await _json(request)
+        body = await read_json(request)
         report = await run_in_threadpool(_plan, body)
         return report
 
@@ -290,101 +289,6 @@ def _present_state(job: Job, store: Store) -> list[dict[str, Any]]:
         extra = {"error": job.error} if job.error else {}
         return [{"event": job.status, "time": now, **extra}]
     return []
-
-
-def _refusal(request: Any, settings: Settings) -> ApiError | None:
-    """401 without the right bearer token (constant-time compare); 413 for a body over the cap."""
-    if settings.token is not None:
-        given = request.headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
-        ok = scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.token.encode())
-        if not ok:
-            return ApiError(
-                401,
-                "a valid bearer token is required (Authorization: Bearer ...)",
-                kind="authentication_error",
-                code="invalid_api_key",
-            )
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-        return ApiError(
-            413, f"request body over {settings.max_body_bytes} bytes", kind="invalid_request_error", code="too_large"
-        )
-    return None
-
-
-def _owner(request: Any) -> str:
-    token = request.headers.get("authorization", "")
-    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else ""
-
-
-async def _json(request: Any) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise ApiError(400, "the body is not JSON", kind="invalid_request_error") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body is a JSON object", kind="invalid_request_error")
-    return body
-
-
-async def _read_body(request: Any, store: Store, settings: Settings) -> tuple[dict[str, Any], str | None]:
-    """JSON, or multipart form fields (JSON-decoded where they parse, but API fields stay text) with the upload
-    saved under the state folder, at most `max_upload_bytes` (413) and checked as an image (400)."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await _json(request), None
-    form = await request.form(max_files=1, max_fields=200)
-    body: dict[str, Any] = {}
-    upload = None
-    for name, value in form.multi_items():
-        if hasattr(value, "read"):  # an UploadFile
-            if name != "input_reference":
-                raise ApiError(
-                    400, f"{name}: only input_reference is an upload", kind="invalid_request_error", param=name
-                )
-            upload = await _save_upload(value, store, settings)
-        elif name in API_FIELDS:
-            body[name] = value
-        else:
-            try:
-                body[name] = json.loads(value)
-            except ValueError:
-                body[name] = value
-    return body, upload
-
-
-async def _save_upload(file: Any, store: Store, settings: Settings) -> str:
-    from ..media.read import max_bytes
-
-    cap = min(settings.max_upload_bytes, max_bytes("image", "input_reference"))
-    data = await file.read(cap + 1)
-    if len(data) > cap:
-        raise ApiError(
-            413,
-            f"input_reference: the upload is over {cap} bytes",
-            kind="invalid_request_error",
-            param="input_reference",
-            code="too_large",
-        )
-    raw = store.uploads / f".{uuid.uuid4().hex}.upload"
-    raw.write_bytes(data)
-    try:
-        return await run_in_threadpool(_normalised, raw, store)
-    finally:
-        raw.unlink(missing_ok=True)
-
-
-def _normalised(raw: Path, store: Store) -> str:
-    """The upload decoded within the pixel budget (docs/inputs.md) and saved as PNG: the job's image file."""
-    from ..media.read import to_pil
-
-    try:
-        image = to_pil(str(raw), "input_reference")
-    except SpecError as exc:
-        raise from_spec_error(exc) from exc
-    target = store.uploads / f"{uuid.uuid4().hex}.png"
-    image.convert("RGB").save(target, "PNG")
-    return str(target)
 
 
 def _job_or_404(store: Store, video_id: str) -> Job:
