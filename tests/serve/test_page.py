@@ -8,6 +8,7 @@ Screenshots go to $VIDEOGEN_UI_SCREENSHOTS when set (docs/ui.md's come from ther
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -205,6 +206,7 @@ def test_api_jobs_appear_cancel_stops_a_queued_and_a_running_one_and_an_image_ma
     expect(page.locator("#image-preview")).to_be_visible()
     page.fill("#f-prompt", "the first frame moves")
     page.fill("#f-steps", "2")
+    page.fill("#f-seed", "")  # the server draws one
     page.click("#submit")
     i2v = page.locator("#queue li.job").filter(has_text="the first frame moves")
     expect(i2v).to_be_visible()
@@ -237,18 +239,22 @@ def test_after_a_reload_the_gallery_is_there_and_use_these_settings_fills_the_fo
 ) -> None:
     page = browser.page
     page.reload()
-    card = page.locator("#gallery li.video").first
-    expect(card).to_be_visible()
+    expect(page.locator("#gallery li.video")).to_have_count(2)  # the form's t2v and i2v jobs
+    card = page.locator("#gallery li.video").filter(has_text="the first frame moves")
     video_id = card.get_attribute("data-id")
+    seed = server.request("GET", f"/v1/videos/{video_id}")[1]["seed"]
+    assert seed > 2**53  # drawn by the server: beyond a JavaScript number's exact range
     spec = server.request("GET", f"/v1/studio/videos/{video_id}/spec")[1]["spec"]
     page.fill("#f-prompt", "something else")
     card.locator("button.use").click()
     expect(page.locator("#f-prompt")).to_have_value(spec["prompt"])
-    assert page.input_value("#f-model") == spec["model"]
+    assert page.input_value("#f-model") == spec["model"] == "tiny-wan-i2v"
     assert page.input_value("#f-steps") == str(spec["steps"])
-    assert page.input_value("#f-seed") == str(spec["seed"])
     assert page.input_value("#f-width") == str(spec["width"])
     assert page.input_value("#f-frames") == str(spec["num_frames"])
+    assert page.input_value("#f-seed") == str(seed)  # every digit
+    assert json.loads(page.evaluate("asJSON(request())"))["seed"] == seed  # and so is what the page would send
+    expect(page.locator("#e-input_reference")).to_contain_text("drop it again")  # the image isn't kept
     assert card.locator("a.download").get_attribute("href").startswith("blob:")
 
 
