@@ -57,6 +57,7 @@ TINY = {
     "ltx-video-0.9.7-distilled": "tiny-ltx-distilled",
     "cogvideox1.5-5b": "tiny-cogvideox1.5",
     "framepack-f1-i2v-hy": "tiny-framepack-f1",
+    "skyreels-v2-df-1.3b-540p": "tiny-skyreels_v2-df",
 }
 SIZE_FIELDS = ("height", "width", "num_frames")
 INPUT_FIELDS = ("image", "last_image", "video")

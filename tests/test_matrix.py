@@ -105,6 +105,12 @@ def _hunyuanvideo15_call(kw: dict, case: Case, pipe: Any) -> None:
     pipe.guider = pipe.guider.new(guidance_scale=case.get("guidance_scale"))
 
 
+def _skyreels_v2_call(kw: dict, case: Case, pipe: Any) -> None:
+    # the diffusion-forcing pipelines condition on the frame rate (16 fps or not): the spec's fps
+    if "fps" in inspect.signature(type(pipe).__call__).parameters:
+        kw.setdefault("fps", case.get("fps"))
+
+
 def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
     """LTXConditionPipeline passes no `mu`: it runs on the tiny folder with `use_dynamic_shifting` off."""
     if cls == "LTXConditionPipeline":
@@ -195,6 +201,7 @@ FAMILIES: dict[str, Direct] = {
     "framepack": Direct(load=_framepack_load, call=_framepack_call),
     "ltx2": Direct(call=_ltx2_call),
     "hunyuanvideo15": Direct(call=_hunyuanvideo15_call),
+    "skyreels_v2": Direct(call=_skyreels_v2_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }
@@ -247,6 +254,19 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
     ("tiny-hunyuanvideo15", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "guider-scale"),
     ("tiny-hunyuanvideo15-i2v", "i2v", {"image": image(24, 40), "guidance_scale": 1.0}, "size-bucket-no-cfg"),
     ("tiny-kandinsky5", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "negative-prompt"),
+    (
+        "tiny-skyreels_v2-df",
+        "t2v",
+        {"num_frames": 25, "extra": {"base_num_frames": 9, "overlap_history": 5, "addnoise_condition": 20}},
+        "long-video-in-windows",
+    ),
+    ("tiny-skyreels_v2-df", "t2v", {"fps": 16, "extra": {"ar_step": 1, "causal_block_size": 1}}, "async-16fps"),
+    (
+        "tiny-skyreels_v2-df",
+        "i2v",
+        {"image": image(), "num_frames": 17, "extra": {"base_num_frames": 9, "overlap_history": 5}},
+        "image-long-video",
+    ),
     ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
     ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),
     (

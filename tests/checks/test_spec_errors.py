@@ -319,6 +319,30 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"image": image()}, "task", ["i2v", "tiny-kandinsky5-i2v"]),
         ],
     ),
+    "skyreels_v2": (
+        {"model": "tiny-skyreels_v2-df", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"width": 40}, "width", ["multiple of 16", "width=48"]),
+            ({"num_frames": 25, "extra": {"base_num_frames": 9}}, "extra", ["overlap_history", "required", "17"]),
+            (
+                {"num_frames": 25, "extra": {"base_num_frames": 9, "overlap_history": 9}},
+                "extra",
+                ["less than base_num_frames=9"],
+            ),
+            ({"extra": {"base_num_frames": 10}}, "extra", ["base_num_frames", "4k+1"]),
+            ({"extra": {"overlap_history": 4}}, "extra", ["overlap_history", "4k+1"]),
+            ({"extra": {"ar_step": -1}}, "extra", ["ar_step", "at least 0"]),
+            ({"extra": {"causal_block_size": 0}}, "extra", ["causal_block_size", "at least 1"]),
+            ({"extra": {"causal_block_size": 2}}, "extra", ["must divide", "3"]),
+            ({"extra": {"addnoise_condition": 80}}, "extra", ["addnoise_condition", "0 to 60"]),
+            ({"extra": {"fps": 16}}, "extra", ["fps", "spec field"]),
+            ({"model": "tiny-skyreels_v2", "extra": {"ar_step": 5}}, "extra", ["not a diffusion-forcing model"]),
+            ({"model": "tiny-skyreels_v2-i2v"}, "image", ["image-to-video", "image="]),
+            ({"image": image(), "num_frames": 1}, "num_frames", ["at least 5", "num_frames=5"]),
+            ({"video": [image()]}, "task", ["v2v"]),
+        ],
+    ),
 }
 
 

@@ -25,6 +25,7 @@ FAMILY_MODULES: dict[str, str] = {
     "svd": "videogen.families.svd",
     "hunyuanvideo15": "videogen.families.hunyuanvideo15",
     "kandinsky5": "videogen.families.kandinsky5",
+    "skyreels_v2": "videogen.families.skyreels_v2",
 }
 
 

@@ -4,6 +4,7 @@
 - CLIP `clip_skip` (ModelScope, I2VGen-XL): checking it, and the alias that makes it work on transformers 5.6.
 - HunyuanVideo's text side and guidance (HunyuanVideo, FramePack): true CFG, the Llama tokenizer, the
   cache context their pipelines don't set.
+- Wan's rotary position table (Wan, SkyReels-V2): the latent frames and sides it covers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import SpecError
 from .base import outside_catalog, size_unknown
@@ -263,3 +264,41 @@ DIT_CACHE_AUTO = ("magcache", "taylorseer")
 UNET_CACHE_METHODS: Mapping[str, Mapping[str, Any]] = {"deepcache": {"interval": 3, "branch": 0}}
 #: `cache="auto"` on a UNet family: DeepCache (the one method they take)
 UNET_CACHE_AUTO = ("deepcache",)
+
+
+# ---- Wan's rotary position table (Wan, SkyReels-V2) -------------------------------------------------------------
+def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    """The transformer's rotary position table (`rope_max_seq_len` rows per axis) must cover the latent
+    frames, height and width in patches: beyond it the transformer fails to reshape (RuntimeError)."""
+    vae = configs.get("vae", {})
+    temporal = int(vae.get("scale_factor_temporal") or 4)  # the pipeline's own fallbacks: 4 and 8
+    spatial = int(vae.get("scale_factor_spatial") or 8)
+    for name in ("transformer", "transformer_2"):
+        config = configs.get(name)
+        if not config:
+            continue
+        rows = int(config.get("rope_max_seq_len") or 1024)  # WanTransformer3DModel's default
+        p_t, p_h, p_w = (int(p) for p in (config.get("patch_size") or (1, 2, 2)))
+        frames = spec.filled_int("num_frames")
+        if ((frames - 1) // temporal + 1) // p_t > rows:
+            top = temporal * (rows * p_t - 1) + 1
+            raise SpecError(
+                f"num_frames={frames} is too many for {card.name}: its transformer's rotary position table "
+                f"(rope_max_seq_len={rows} in {name}/config.json) covers {rows} latent frames, so num_frames "
+                f"must be at most {top}; nearest valid value: num_frames={top}",
+                field="num_frames",
+                valid=top,
+            )
+        sides: tuple[tuple[Literal["height", "width"], int], ...] = (("height", p_h), ("width", p_w))
+        for field, patch in sides:
+            size = spec.filled_int(field)
+            if size // spatial // patch > rows:
+                top = rows * patch * spatial
+                raise SpecError(
+                    f"{field}={size} is too large for {card.name}: its transformer's rotary position table "
+                    f"(rope_max_seq_len={rows} in {name}/config.json) covers {rows} patches of "
+                    f"{patch * spatial} pixels, so {field} must be at most {top}; nearest valid value: "
+                    f"{field}={top}",
+                    field=field,
+                    valid=top,
+                )

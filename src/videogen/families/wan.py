@@ -10,11 +10,16 @@ import contextlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ..cards.card import ModelCard
-from ..errors import SpecError
-from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT, cache_context
+from ._common import (
+    DIT_CACHE_AUTO,
+    DIT_CACHE_HOOK_SETTINGS,
+    DIT_CACHE_METHODS_CACHEDIT,
+    cache_context,
+    check_rope_table,
+)
 from .base import NO_MEDIA, Checked, Family, component_class, outside_catalog, size_unknown
 
 if TYPE_CHECKING:
@@ -99,40 +104,8 @@ class WanFamily(Family):
         return Checked(spec, media)
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
-        """The transformer's rotary position table (`rope_max_seq_len` rows per axis) must cover the latent
-        frames, height and width in patches: beyond it the transformer fails to reshape (RuntimeError)."""
-        vae = configs.get("vae", {})
-        temporal = int(vae.get("scale_factor_temporal") or 4)  # the pipeline's own fallbacks: 4 and 8
-        spatial = int(vae.get("scale_factor_spatial") or 8)
-        for name in ("transformer", "transformer_2"):
-            config = configs.get(name)
-            if not config:
-                continue
-            rows = int(config.get("rope_max_seq_len") or 1024)  # WanTransformer3DModel's default
-            p_t, p_h, p_w = (int(p) for p in (config.get("patch_size") or (1, 2, 2)))
-            frames = spec.filled_int("num_frames")
-            if ((frames - 1) // temporal + 1) // p_t > rows:
-                top = temporal * (rows * p_t - 1) + 1
-                raise SpecError(
-                    f"num_frames={frames} is too many for {card.name}: its transformer's rotary position table "
-                    f"(rope_max_seq_len={rows} in {name}/config.json) covers {rows} latent frames, so num_frames "
-                    f"must be at most {top}; nearest valid value: num_frames={top}",
-                    field="num_frames",
-                    valid=top,
-                )
-            sides: tuple[tuple[Literal["height", "width"], int], ...] = (("height", p_h), ("width", p_w))
-            for field, patch in sides:
-                size = spec.filled_int(field)
-                if size // spatial // patch > rows:
-                    top = rows * patch * spatial
-                    raise SpecError(
-                        f"{field}={size} is too large for {card.name}: its transformer's rotary position table "
-                        f"(rope_max_seq_len={rows} in {name}/config.json) covers {rows} patches of "
-                        f"{patch * spatial} pixels, so {field} must be at most {top}; nearest valid value: "
-                        f"{field}={top}",
-                        field=field,
-                        valid=top,
-                    )
+        """The transformer's rotary position table must cover the latent frames, height and width in patches."""
+        check_rope_table(spec, card, configs)
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         """WanVideoToVideoPipeline sets no cache context, which First Block Cache and TaylorSeer need: the call
