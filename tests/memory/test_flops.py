@@ -11,7 +11,7 @@ import pytest
 from videogen.families import all_families
 from videogen.memory.activations import Shape
 from videogen.memory.components import Component
-from videogen.memory.flops import EXACT, denoiser_flops, latent_size
+from videogen.memory.flops import EXACT, FRAMEPACK_WINDOW, denoiser_flops, latent_size
 
 torch = pytest.importorskip("torch")
 
@@ -42,6 +42,11 @@ def _denoiser(family: str, variant: str) -> tuple[Component, Component | None]:
     index = json.loads((folder / "model_index.json").read_text())
     name = next(n for n in ("transformer", "unet") if isinstance(index.get(n), list) and index[n][0])
     config = json.loads((folder / name / "config.json").read_text())
+    if family == "framepack":  # its transformer lives beside the HunyuanVideo base, as on the Hub
+        from videogen.families.framepack import TINY_TRANSFORMERS
+
+        config = json.loads((folder / TINY_TRANSFORMERS["inverted_anti_drifting"] / "config.json").read_text())
+        index[name] = ["diffusers", config["_class_name"]]
     vae_config = json.loads((folder / "vae" / "config.json").read_text()) if (folder / "vae").is_dir() else None
     vae = Component("vae", index["vae"][1], "diffusers", vae_config) if vae_config else None
     return Component(name, index[name][1], "diffusers", config), vae
@@ -93,6 +98,14 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
         if config.get("guidance_embeds"):
             kw["guidance"] = torch.full((batch,), 6000.0)
         return kw
+    if cls == "HunyuanVideoFramepackTransformer3DModel":  # one section: its window and the clean history
+        kw = _inputs("HunyuanVideoTransformer3DModel", config, latents, batch)
+        kw["image_embeds"] = r(batch, 729, config["image_proj_dim"])
+        kw["indices_latents"] = torch.arange(frames)
+        for key, count in (("latents_clean", 2), ("latents_history_2x", 2), ("latents_history_4x", 16)):
+            kw[key] = r(batch, config["in_channels"], count, height, width)
+            kw["indices_" + key] = torch.arange(count)
+        return kw
     raise KeyError(cls)
 
 
@@ -117,6 +130,8 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     assert count.exact
     model = component_class(den.class_name, "diffusers").from_config(config).eval()
     latents = latent_size(vae, shape)
+    if den.class_name == "HunyuanVideoFramepackTransformer3DModel":  # a step denoises one section's window
+        latents = (FRAMEPACK_WINDOW, latents[1], latents[2])
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(**_inputs(den.class_name, config, latents, shape.batch_cfg))
     text = config.get("max_text_seq_length") if den.class_name.startswith("CogVideoX") else TEXT

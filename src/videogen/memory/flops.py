@@ -142,13 +142,57 @@ def hunyuanvideo(config: Mapping[str, Any], latents: tuple[int, int, int], batch
     pt, ph, pw = _patch(config)
     tokens = (frames // pt) * (height // ph) * (width // pw)
     dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    out = _linear(batch * tokens, int(config["in_channels"]) * pt * ph * pw, dim)
+    replace = config.get("image_condition_type") == "token_replace"
+    out += _hunyuan_blocks(config, batch, tokens, text, text, tokens, replace)
+    return Count(out, tokens, True)
+
+
+#: FramePack's sections: latent frames denoised per section (the pipeline's `latent_window_size`), the clean
+#: history it attends to (1× start + 1 frame, 2× 2 frames, 4× 16 frames) and SigLIP's image tokens (384/14)²
+FRAMEPACK_WINDOW = 9
+FRAMEPACK_IMAGE_TOKENS = 729
+
+
+def framepack(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """HunyuanVideoFramepackTransformer3DModel, one forward of one section: `latents` frames are the section's
+    window; the clean and 2×/4× history latents (patch Conv3ds of growing stride) join the video tokens, the
+    image projection's tokens join the prompt's, then HunyuanVideo's blocks; proj_out on the window."""
+    frames, height, width = latents
+    pt, ph, pw = _patch(config)
+    per_frame = (height // ph) * (width // pw)
+    window = frames // pt * per_frame
+    history = 2 * per_frame + -(-height // 4) * -(-width // 4) + 4 * (-(-height // 8) * -(-width // 8))
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    channels = int(config["in_channels"])
+    out = _linear(batch * window, channels * pt * ph * pw, dim)
+    if config.get("has_clean_x_embedder"):
+        out += _linear(batch * 2 * per_frame, channels * 4, dim)
+        out += _linear(batch * -(-height // 4) * -(-width // 4), channels * 32, dim)
+        out += _linear(batch * 4 * -(-height // 8) * -(-width // 8), channels * 256, dim)
+    else:
+        history = 0
+    image = 0
+    if config.get("has_image_proj"):
+        image = FRAMEPACK_IMAGE_TOKENS
+        proj = int(config.get("image_proj_dim") or 1152)
+        out += _linear(batch * image, proj, 3 * dim) + _linear(batch * image, 3 * dim, dim)
+    out += _hunyuan_blocks(config, batch, window + history, image + text, text, window, False)
+    return Count(out, window, True)
+
+
+def _hunyuan_blocks(
+    config: Mapping[str, Any], batch: int, tokens: int, cond: int, text: int, out_tokens: int, replace: bool
+) -> int:
+    """HunyuanVideo's condition MLPs, token refiner (over the `text` prompt tokens), dual- and single-stream
+    blocks (over `tokens` video and `cond` condition tokens) and output (over `out_tokens`)."""
+    pt, ph, pw = _patch(config)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
     mlp = int(dim * float(config.get("mlp_ratio") or 4.0))
     text_dim, pooled = int(config["text_embed_dim"]), int(config["pooled_projection_dim"])
-    replace = config.get("image_condition_type") == "token_replace"
-    rows, prompt, joint = batch * tokens, batch * text, batch * (tokens + text)
-    out = _linear(rows, int(config["in_channels"]) * pt * ph * pw, dim)
+    rows, prompt, condition, joint = batch * tokens, batch * text, batch * cond, batch * (tokens + cond)
     conditions = 2 + (1 if config.get("guidance_embeds") else 0) + (1 if replace else 0)  # two-layer MLPs
-    out += (conditions - 1) * (_linear(batch, 256, dim) + _linear(batch, dim, dim))
+    out = (conditions - 1) * (_linear(batch, 256, dim) + _linear(batch, dim, dim))
     out += _linear(batch, pooled, dim) + _linear(batch, dim, dim)
     # the token refiner: its own timestep and pooled-prompt MLPs, proj_in, self-attention blocks
     out += (
@@ -159,17 +203,17 @@ def hunyuanvideo(config: Mapping[str, Any], latents: tuple[int, int, int], batch
     refiner += _linear(prompt, dim, mlp) + _linear(prompt, mlp, dim) + _linear(batch, dim, 2 * dim)
     out += int(config.get("num_refiner_layers") or 2) * refiner
     modulations = 2 if replace else 1
-    double = (
-        (modulations + 1) * _linear(batch, dim, 6 * dim) + 4 * _linear(rows, dim, dim) + 4 * _linear(prompt, dim, dim)
-    )
-    double += _attention(batch, tokens + text, tokens + text, dim)
-    double += _linear(rows, dim, mlp) + _linear(rows, mlp, dim) + _linear(prompt, dim, mlp) + _linear(prompt, mlp, dim)
+    double = (modulations + 1) * _linear(batch, dim, 6 * dim) + 4 * _linear(rows, dim, dim)
+    double += 4 * _linear(condition, dim, dim) + _attention(batch, tokens + cond, tokens + cond, dim)
+    double += _linear(rows, dim, mlp) + _linear(rows, mlp, dim) + _linear(condition, dim, mlp)
+    double += _linear(condition, mlp, dim)
     out += int(config["num_layers"]) * double
     single = modulations * _linear(batch, dim, 3 * dim) + _linear(joint, dim, mlp) + 3 * _linear(joint, dim, dim)
-    single += _attention(batch, tokens + text, tokens + text, dim) + _linear(joint, dim + mlp, dim)
+    single += _attention(batch, tokens + cond, tokens + cond, dim) + _linear(joint, dim + mlp, dim)
     out += int(config["num_single_layers"]) * single
-    out += _linear(batch, dim, 2 * dim) + _linear(rows, dim, pt * ph * pw * int(config.get("out_channels") or 16))
-    return Count(out, tokens, True)
+    out += _linear(batch, dim, 2 * dim)
+    out += _linear(batch * out_tokens, dim, pt * ph * pw * int(config.get("out_channels") or 16))
+    return out
 
 
 #: class → its layer-by-layer count (config, latent (frames, height, width), batch, prompt tokens)
@@ -179,6 +223,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "LTXVideoTransformer3DModel": ltx,
     "CogVideoXTransformer3DModel": cogvideox,
     "HunyuanVideoTransformer3DModel": hunyuanvideo,
+    "HunyuanVideoFramepackTransformer3DModel": framepack,
 }
 
 
@@ -204,6 +249,8 @@ def denoiser_flops(
     """FLOPs of one forward of `den` at `shape` (batch: `shape.batch_cfg`); None when nothing is known."""
     config = effective_config(den)
     latents = latent_size(vae, shape)
+    if den.class_name == "HunyuanVideoFramepackTransformer3DModel":  # a step denoises one section's window
+        latents = (FRAMEPACK_WINDOW, latents[1], latents[2])
     count = EXACT.get(den.class_name)
     if count is not None:
         try:
