@@ -276,6 +276,8 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({**COND, "extra": {"conditions": [{"image": image(), "frame_index": 9}]}}, "extra", ["[0, 9)"]),
             ({"extra": {"conditions": [{"image": image()}]}}, "extra", ["task='conditioned'"]),
             ({"model": "tiny-wan", "audio": True}, "audio", ["without sound", "ltx2"]),
+            ({"extra": {"enable_prompt_enhancement": True}}, "extra", ["ships no processor"]),
+            ({"model": "ltx-2", "extra": {"enable_prompt_enhancement": True}}, "extra", ["system_prompt"]),
         ],
     ),
     "hunyuanvideo15": (

@@ -165,6 +165,7 @@ class LTX2Family(Family):
                     valid=len(sigmas),
                 )
         _check_stg(spec, card)
+        _check_enhancement(spec, card)
         if spec.task != "conditioned":
             if "conditions" in extra:
                 raise SpecError(
@@ -433,6 +434,26 @@ def _check_stg(spec: VideoSpec, card: ModelCard) -> None:
         )
 
 
+def _check_enhancement(spec: VideoSpec, card: ModelCard) -> None:
+    """Prompt enhancement (`extra["enable_prompt_enhancement"]`): LTX-2.0 and 2.3 rewrite the prompt with their own
+    Gemma 3 text encoder, through the checkpoint's `processor` and a system prompt the caller gives."""
+    if not spec.extra.get("enable_prompt_enhancement"):
+        return
+    if card.traits.get("processor") is False:
+        raise SpecError(
+            f"extra['enable_prompt_enhancement']: {card.name} ships no processor (the chat template and image "
+            "processor enhancement runs through), so it can't enhance prompts; leave it out",
+            field="extra",
+        )
+    if not spec.extra.get("system_prompt"):
+        raise SpecError(
+            "extra['enable_prompt_enhancement']: LTX-2.0 and 2.3 enhance the prompt with their own Gemma 3 text "
+            "encoder, which needs the instructions it rewrites the prompt by: extra['system_prompt'] (e.g. "
+            "'Rewrite the prompt as one detailed paragraph describing the scene, motion and sound')",
+            field="extra",
+        )
+
+
 def _check_crf_value(label: str, crf: Any) -> None:
     if crf is not None and (isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= int(crf) <= 51):
         raise SpecError(f"{label}={crf!r} must be a whole number in [0, 51] (0: no re-compression)", field="extra")
@@ -580,6 +601,7 @@ CARDS = (
         ALL_TASKS,
         tiny="t2v",
         call_defaults={"spatio_temporal_guidance_blocks": [1], "image_crf": 0, "max_sequence_length": 32},
+        traits={"processor": False},  # built without one: no prompt enhancement
         description="tiny random LTX-2 (video and audio; every component random)",
     ),
 )
