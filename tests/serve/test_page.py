@@ -256,6 +256,8 @@ def test_after_a_reload_the_gallery_is_there_and_use_these_settings_fills_the_fo
     assert json.loads(page.evaluate("asJSON(request())"))["seed"] == seed  # and so is what the page would send
     expect(page.locator("#e-input_reference")).to_contain_text("drop it again")  # the image isn't kept
     assert card.locator("a.download").get_attribute("href").startswith("blob:")
+    card.locator("details.spec summary").click()  # the spec it ran with, as text
+    expect(card.locator("details.spec pre")).to_contain_text(f'"seed": {seed}')
 
 
 def test_an_unreachable_server_shows_a_banner_that_goes_when_it_answers(browser: Browser) -> None:

@@ -596,10 +596,13 @@ function galleryItem(job) {
   const remove = el("button", { type: "button", className: "remove quiet", textContent: "Delete" });
   remove.setAttribute("aria-label", `Delete ${job.prompt || job.id}`);
   remove.addEventListener("click", () => cancelJob(job.id, remove));
+  const spec = el("details", { className: "spec" }, el("summary", { textContent: "Spec" }), el("pre"));
+  spec.addEventListener("toggle", () => { if (spec.open) showSpec(job.id, spec.querySelector("pre")); });
   li.append(
     video,
     el("p", { className: "prompt", textContent: job.prompt || "(no prompt)" }),
     el("p", { className: "meta", textContent: meta.filter(Boolean).join(" · ") }),
+    spec,
     el("div", { className: "buttons" }, use, download, remove));
   loadVideo(job.id, video, download);
   return li;
@@ -621,6 +624,16 @@ async function loadVideo(id, video, download) {
     state.videos.delete(id); // the next render tries again
     const li = video.closest("li");
     if (li) setTimeout(() => li.remove(), 0);
+  }
+}
+
+async function showSpec(id, pre) {
+  if (pre.textContent) return;
+  try {
+    const answer = await apiJSON(`/v1/studio/videos/${id}/spec`);
+    pre.textContent = JSON.stringify(answer.spec, null, 1).replace(/"(\d{16,})"/g, "$1");
+  } catch (err) {
+    pre.textContent = "";
   }
 }
 
