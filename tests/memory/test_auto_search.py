@@ -138,3 +138,15 @@ def test_docs_gpu_table_is_the_data() -> None:
     from videogen.memory.gpus import markdown
 
     assert markdown() in DOCS.read_text()
+
+
+def test_an_out_of_memory_retry_keeps_the_lossy_weights_auto_found_fitting() -> None:
+    from videogen.memory.context import context
+    from videogen.memory.oom import candidates, next_plan
+    from videogen.memory.points import point
+
+    chosen = point("block+fp8")
+    assert chosen is not None and candidates(chosen)[0] == "leaf+fp8+tiled"
+    card = videogen.resolve("wan2.1-t2v-14b")
+    retry = next_plan(chosen, context(card, "WanPipeline", "cuda"))
+    assert retry is not None and retry.name == "leaf+fp8+tiled" and retry.layerwise_casting == "float8_e4m3fn"

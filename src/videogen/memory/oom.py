@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SpecError
 from .plans import MemoryPlan
+from .points import point
 from .presets import FALLBACK, LADDER, PRESETS
 
 if TYPE_CHECKING:
@@ -36,11 +37,22 @@ def _rank(plan: MemoryPlan) -> int:
 
 
 def candidates(plan: MemoryPlan) -> list[str]:
-    """Presets to try after `plan`, most frugal last."""
+    """Plans to try after `plan` (presets and points of the plan space, by name), most frugal last. A plan with
+    8-bit or 4-bit weights first tries the leaf-level, tiled point with the same weights (its RAM need stays
+    what `auto` found fitting), then the lossless ladder."""
+    weights = _weights(plan)
+    lossy = [f"leaf+{weights}+tiled"] if weights and _rank(plan) < 3 else []
     if plan.name in FALLBACK:
         start = FALLBACK[plan.name]
-        return list(LADDER[LADDER.index(start) :])
-    return [name for i, name in enumerate(LADDER) if i > _rank(plan)]
+        return lossy + list(LADDER[LADDER.index(start) :])
+    return lossy + [name for i, name in enumerate(LADDER) if i > _rank(plan)]
+
+
+def _weights(plan: MemoryPlan) -> str | None:
+    """The plan-space name of a plan's weights: "fp8", "int8", "nf4" (None: lossless or another kind)."""
+    if plan.layerwise_casting:
+        return "fp8"
+    return {"torchao-int8": "int8", "bnb-4bit": "nf4"}.get(plan.quantization or "")
 
 
 def next_plan(plan: MemoryPlan, ctx: Context) -> MemoryPlan | None:
@@ -48,8 +60,11 @@ def next_plan(plan: MemoryPlan, ctx: Context) -> MemoryPlan | None:
     from .checks import resolve
 
     for name in candidates(plan):
+        template = PRESETS.get(name) or point(name)
+        if template is None:
+            continue
         try:
-            return resolve(PRESETS[name], ctx, fix=True)
+            return resolve(template, ctx, fix=True)
         except (SpecError, ImportError) as exc:
             logger.info("out-of-memory retry: %s can't run here (%s)", name, exc)
     return None
