@@ -4,6 +4,7 @@ Imported only to serve (FastAPI comes with the `serve` extra)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -41,23 +42,37 @@ class Settings:
     max_queued: int = 100
     keep: Keep = field(default_factory=Keep)
     preview_every: int = 1
+    #: None: jobs run in this process; True or an address: on Ray actors (serve/on_ray.py)
+    ray: bool | str | None = None
 
 
 def create_app(settings: Settings) -> Any:
-    """The ASGI app; its worker starts and stops with it."""
+    """The ASGI app; its workers start and stop with it."""
     store = Store(settings.state)
     events = Events()
-    worker = Worker(store, events, preview_every=settings.preview_every, keep=settings.keep)
+    options = {"preview_every": settings.preview_every}
+    workers: list[Worker] = [] if settings.ray is not None else [Worker(store, events, keep=settings.keep, **options)]
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
-        worker.start()  # retention applied first, then every few minutes
-        yield
-        worker.stop()
+        with contextlib.ExitStack() as stack:
+            if settings.ray is not None:
+                from .on_ray import start_workers
+
+                workers.extend(
+                    await run_in_threadpool(
+                        start_workers, settings.ray, stack, store, events, keep=settings.keep, **options
+                    )
+                )
+            for worker in workers:
+                worker.start()  # retention applied first, then every few minutes
+            yield
+            for worker in workers:
+                worker.stop()
         store.close()
 
     app = FastAPI(title="videogen serve", version="1", lifespan=lifespan)
-    app.state.store, app.state.events, app.state.worker = store, events, worker
+    app.state.store, app.state.events, app.state.workers = store, events, workers
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Any:
@@ -103,7 +118,8 @@ def create_app(settings: Settings) -> Any:
             raise ApiError(429, str(exc), kind="rate_limit_error", code="queue_full") from exc
         if _new:
             events.publish(job.id, "queued", position=store.position(job))
-            worker.wake.set()
+            for worker in workers:
+                worker.wake.set()
         elif upload:
             Path(upload).unlink(missing_ok=True)  # the retried POST's copy: the first one's job keeps its own
         return video_object(job, store)

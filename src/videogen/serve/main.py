@@ -33,6 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-upload-bytes", type=int, default=32 * 2**20, metavar="N", help="largest image upload (default 32 MiB)"
     )
     parser.add_argument(
+        "--ray",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="ADDRESS",
+        help="run jobs on Ray actors (the [ray] extra): alone, a local Ray instance; with an address ('auto', "
+        "'ray://head:10001'), a cluster (--state on a shared filesystem). Write --ray=ADDRESS",
+    )
+    parser.add_argument(
         "--preview-every",
         type=int,
         default=1,
@@ -80,6 +89,7 @@ def run_command(args: argparse.Namespace) -> int:
         max_queued=args.max_queued,
         preview_every=args.preview_every,
         max_upload_bytes=args.max_upload_bytes,
+        ray=args.ray,
     )
     app = create_app(settings)
     auth = "bearer token required" if token else "no token (loopback only)"

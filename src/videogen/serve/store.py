@@ -261,6 +261,13 @@ class Store:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone()
         return _job(row)
 
+    def requeue(self, job_id: str) -> None:
+        """A claimed job back in the queue (its worker was lost; the attempt stays counted)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET status='queued', progress=0, started_at=NULL, output=NULL WHERE id=?", (job_id,)
+            )
+
     def set_progress(self, job_id: str, progress: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (progress, job_id))

@@ -9,6 +9,7 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name="videogen-serve-worker", daemon=True)
         self.last_model: str | None = None
         self.loads: dict[str, int] = {}  # model → pipeline loads this worker saw (metadata "cached": False)
+        self._started = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -71,65 +73,98 @@ class Worker:
         return list(dict.fromkeys(str(n) for n in names))
 
     def run(self, job: Job) -> None:
-        """Run one claimed job to completed, failed or (deleted meanwhile) removed."""
-        from ..features.preview import watch_latents
-        from ..generation.flow import generate
+        """Run one claimed job here to completed, failed or (deleted meanwhile) removed."""
+        self.begin(job)
+        saved = {"at": 0.0}
 
+        def emit(event: str, data: dict[str, Any]) -> None:
+            self.events.publish(job.id, event, **data)
+            now = time.perf_counter()
+            if event == "step" and now - saved["at"] >= PROGRESS_EVERY_S:  # the database: a few times a second
+                saved["at"] = now
+                self.store.set_progress(job.id, min(99, round(100 * data["step"] / max(data["total"], 1))))
+
+        outcome = execute(
+            spec_of(job),
+            self.store.outputs / f"{job.id}.mp4",
+            emit=emit,
+            stop=lambda: self.store.stopping(job.id),
+            preview_every=self.preview_every,
+            preview_side=self.preview_side,
+        )
+        self.settle(job, outcome)
+
+    def begin(self, job: Job) -> None:
         self.events.publish(job.id, "started", attempt=job.attempts, model=job.model)
         logger.info("job %s: started (%s, attempt %d)", job.id, job.model, job.attempts)
-        started = time.perf_counter()
         self.last_model = job.model
-        try:
-            with watch_latents() as watch:
-                on_step = self._on_step(job, watch, started)
-                result = generate(spec_of(job), on_step=on_step, progress=False)
-        except Cancelled:
-            self.store.drop(job)
-            self.events.publish(job.id, "cancelled")
-            logger.info("job %s: cancelled at a step", job.id)
-            return
-        except Exception as exc:
-            if self.store.stopping(job.id):  # deleted while it failed: gone either way
-                self.store.drop(job)
-                self.events.publish(job.id, "cancelled")
-                return
-            error = job_error(exc)
-            self.store.fail(job.id, error)
-            self.events.publish(job.id, "failed", error=error)
-            logger.warning("job %s: failed: %s", job.id, error["message"])
-            return
-        if not result.metadata["timings"]["cached"]:
+        self._started = time.perf_counter()
+
+    def settle(self, job: Job, outcome: dict[str, Any]) -> None:
+        """The store and the events after a job's `execute`: completed, failed, or removed when it was deleted."""
+        status = outcome["status"]
+        if outcome.get("loaded"):
             self.loads[job.model] = self.loads.get(job.model, 0) + 1
-        output = self.store.outputs / f"{job.id}.mp4"
-        result.save(output, overwrite=True)
-        _thumbnail(result.frames[len(result.frames) // 2], self.store.outputs / f"{job.id}.jpg")
-        if not self.store.complete(job.id, str(output), result.frames_sha256):  # deleted during the save
+        if status == "completed" and self.store.complete(job.id, outcome["output"], outcome["frames_sha256"]):
+            seconds = round(time.perf_counter() - self._started, 3)
+            self.events.publish(job.id, "completed", seconds=seconds)
+            logger.info("job %s: completed in %.2f s", job.id, seconds)
+        elif status == "failed" and not self.store.stopping(job.id):
+            self.store.fail(job.id, outcome["error"])
+            self.events.publish(job.id, "failed", error=outcome["error"])
+            logger.warning("job %s: failed: %s", job.id, outcome["error"]["message"])
+        else:  # cancelled at a step, or deleted while it failed or saved
             self.store.drop(job)
             self.events.publish(job.id, "cancelled")
-            return
-        self.events.publish(job.id, "completed", seconds=round(time.perf_counter() - started, 3))
-        logger.info("job %s: completed in %.2f s", job.id, time.perf_counter() - started)
+            logger.info("job %s: cancelled", job.id)
 
-    def _on_step(self, job: Job, watch: Any, started: float) -> Any:
-        first: dict[str, float] = {}
 
-        def on_step(step: int, total: int) -> bool:
-            now = time.perf_counter()
-            first.setdefault("t", now)
-            # the ETA from the steps after the first (the first includes loading and the text encoder)
-            per_step = (now - first["t"]) / (step - 1) if step > 1 else None
-            eta = round(per_step * (total - step), 3) if per_step is not None else None
-            self.events.publish(job.id, "step", step=step, total=total, elapsed_s=round(now - started, 3), eta_s=eta)
-            if self.preview_every and (step % self.preview_every == 0 or step == total):
-                image = watch.preview(self.preview_side)
-                if image is not None:
-                    self.events.publish(job.id, "preview", step=step, image=_data_url(image))
-            if now - first.get("saved", 0.0) >= PROGRESS_EVERY_S:  # the database: a few times a second at most
-                first["saved"] = now
-                self.store.set_progress(job.id, min(99, round(100 * step / max(total, 1))))
-            return not self.store.stopping(job.id)
+def execute(
+    spec: dict[str, Any],
+    output: Path,
+    *,
+    emit: Callable[[str, dict[str, Any]], None],
+    stop: Callable[[], bool],
+    preview_every: int,
+    preview_side: int,
+) -> dict[str, Any]:
+    """One job's generation, wherever it runs (this process, or a Ray actor): `generate` with step and preview
+    events handed to `emit`, stopped at the next step once `stop()` says so, the video saved to `output` with its
+    sidecar, and a thumbnail beside it. Returns the outcome as plain data: status completed (output,
+    frames_sha256, loaded), failed (error) or cancelled."""
+    from ..features.preview import watch_latents
+    from ..generation.flow import generate
 
-        return on_step
+    started = time.perf_counter()
+    first: dict[str, float] = {}
+
+    def on_step(step: int, total: int) -> bool:
+        now = time.perf_counter()
+        first.setdefault("t", now)
+        # the ETA from the steps after the first (the first includes loading and the text encoder)
+        eta = round((now - first["t"]) / (step - 1) * (total - step), 3) if step > 1 else None
+        emit("step", {"step": step, "total": total, "elapsed_s": round(now - started, 3), "eta_s": eta})
+        if preview_every and (step % preview_every == 0 or step == total):
+            image = watch.preview(preview_side)
+            if image is not None:
+                emit("preview", {"step": step, "image": _data_url(image)})
+        return not stop()
+
+    try:
+        with watch_latents() as watch:
+            result = generate(spec, on_step=on_step, progress=False)
+    except Cancelled:
+        return {"status": "cancelled"}
+    except Exception as exc:
+        return {"status": "failed", "error": job_error(exc)}
+    result.save(output, overwrite=True)
+    _thumbnail(result.frames[len(result.frames) // 2], output.with_suffix(".jpg"))
+    return {
+        "status": "completed",
+        "output": str(output),
+        "frames_sha256": result.frames_sha256,
+        "loaded": not result.metadata["timings"]["cached"],
+    }
 
 
 def spec_of(job: Job) -> dict[str, Any]:
