@@ -470,7 +470,7 @@ function queueItem(job) {
     el("div", {}, preview, placeholder),
     el("div", { className: "what" },
       el("p", { className: "prompt", textContent: job.prompt || "(no prompt)" }),
-      el("p", { className: "status", role: "status" }),
+      el("p", { className: "status" }), // not a live region: a screen reader would read every step
       bar),
     cancel);
   return li;
