@@ -5,6 +5,7 @@ tiny models)."""
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import time
 import urllib.request
@@ -139,6 +140,20 @@ def test_auth_and_caps(server: Server, tmp_path: Path) -> None:
         server.client(api_key="wrong").videos.list()
     status, body = server.request("GET", "/v1/videos", token=False)
     assert status == 401 and body["error"]["type"] == "authentication_error"
+    body_bytes = b'{"model": "tiny-wan", "prompt": "x"}'
+    streamed = (
+        (  # a chunked body: no Content-Length, so its size is unknown until read
+            f"POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            f"{len(body_bytes):x}\r\n"
+        ).encode()
+        + body_bytes
+        + b"\r\n0\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(streamed)
+        answer = b"".join(iter(lambda: conn.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 411") and b'"code":"length"' in answer
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG" + bytes(200_000))  # over the server's --max-upload-bytes 100000
     with big.open("rb") as upload, pytest.raises(openai.APIStatusError) as caught:

@@ -19,7 +19,8 @@ from .store import Store
 
 
 def refusal(request: Any, token: str | None, max_body_bytes: int) -> ApiError | None:
-    """401 without the right bearer token (constant-time compare); 413 for a body over the cap."""
+    """401 without the right bearer token (constant-time compare); 413 for a body over the cap, 411 for a body
+    streamed without a Content-Length."""
     if token is not None:
         given = request.headers.get("authorization", "")
         scheme, _, sent = given.partition(" ")
@@ -35,6 +36,10 @@ def refusal(request: Any, token: str | None, max_body_bytes: int) -> ApiError | 
     if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
         return ApiError(
             413, f"request body over {max_body_bytes} bytes", kind="invalid_request_error", code="too_large"
+        )
+    if length is None and "transfer-encoding" in request.headers:  # a streamed body: its size unknown until read
+        return ApiError(
+            411, "send the body with a Content-Length (bodies are capped)", kind="invalid_request_error", code="length"
         )
     return None
 
