@@ -93,6 +93,16 @@ WATCH_QUEUE = """() => {
 }"""
 
 
+#: a drop of a PNG file (made on a canvas) on the image box, as the browser delivers one
+DROP_IMAGE = """async () => {
+  const canvas = document.createElement('canvas'); canvas.width = canvas.height = 8;
+  const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
+  const data = new DataTransfer(); data.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
+  const drop = new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true});
+  document.getElementById('drop').dispatchEvent(drop);
+}"""
+
+
 def _job_ids(server: Server) -> list[str]:
     return [v["id"] for v in server.request("GET", "/v1/videos?limit=100")[1]["data"]]
 
@@ -115,6 +125,11 @@ def test_the_page_asks_for_the_token_then_offers_the_catalog_with_the_planners_v
     expect(page.locator("#verdict")).to_contain_text(report["reason"][:40])
     page.select_option("#f-model", "tiny-wan-i2v")
     expect(page.locator("#image-field")).to_be_visible()  # image-to-video: the drop box shows
+    page.evaluate(DROP_IMAGE)  # drag and drop an image file onto it
+    expect(page.locator("#image-preview")).to_be_visible()
+    assert page.evaluate("state.image.name") == "dropped.png"
+    page.click("#image-clear")
+    expect(page.locator("#image-preview")).to_be_hidden()
     page.select_option("#f-model", "tiny-wan")
 
     unlabelled = page.evaluate(
