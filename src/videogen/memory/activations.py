@@ -10,7 +10,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from . import stored
@@ -53,13 +52,7 @@ class Tiled(Protocol):
 def effective_config(component: Component) -> dict[str, Any]:
     """The component's config with the class defaults it leaves out (a stored config lists only what
     differs; `patch_size` and `attention_head_dim` are often defaults)."""
-    return dict(_defaults(component.class_name, component.library), **(component.config or {}))
-
-
-@lru_cache(maxsize=256)
-def _defaults(class_name: str, library: str) -> Mapping[str, Any]:
-    """`class_defaults`, decoded once per class in a process (the planner reads them per plan and GPU)."""
-    return MappingProxyType(class_defaults(class_name, library))
+    return dict(class_defaults(component.class_name, component.library), **(component.config or {}))
 
 
 def class_defaults(class_name: str, library: str) -> dict[str, Any]:

@@ -12,11 +12,13 @@ None of these constants has been measured on a GPU yet: they are stated assumpti
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .activations import Shape
 from .components import Component
-from .estimate import DTYPE_BYTES, Estimate, module_stats
+from .estimate import DTYPE_BYTES, Estimate, config_key, module_stats
 from .flops import Count, decode_flops, denoiser_flops
 from .gpus import GPU
 
@@ -97,7 +99,7 @@ def predict(
         if comp.role != "denoiser":
             continue
         stats = module_stats(comp)
-        count: Count | None = denoiser_flops(comp, vae, shape, stats.linear_params if stats else None)
+        count = _count(_key(comp), _key(vae), shape, stats.linear_params if stats else None)
         row = rows.get(comp.name)
         if count is None or row is None or row.bytes is None or stats is None:
             return None
@@ -137,7 +139,34 @@ def _decode(est: Estimate, vae: Component | None, shape: Shape, gpu: GPU) -> flo
     if vae is None:
         return 0.0
     stats = module_stats(vae)
-    flops, factor = decode_flops(vae, shape, est.plan.vae_tiling, stats.tile if stats else None)
+    key = _key(vae)
+    assert key is not None
+    flops, factor = _decode_count(key, shape, est.plan.vae_tiling, stats.tile if stats else None)
     row = next((r for r in est.components if r.name == vae.name), None)
     utilisation = DECODE_UTILISATION * (0.25 if row is not None and DTYPE_BYTES.get(row.dtype, 2) == 4 else 1.0)
     return flops * factor / (gpu.bf16_tflops * 1e12 * utilisation)
+
+
+def _key(comp: Component | None) -> tuple[str, str, str, str] | None:
+    """A component as a hashable key (its config as JSON), for the counts' caches."""
+    if comp is None:
+        return None
+    return comp.name, comp.class_name, comp.library, config_key(comp)
+
+
+def _component(key: tuple[str, str, str, str]) -> Component:
+    name, class_name, library, config = key
+    return Component(name, class_name, library, json.loads(config) or None)
+
+
+@lru_cache(maxsize=512)
+def _count(
+    den: tuple[str, str, str, str], vae: tuple[str, str, str, str] | None, shape: Shape, linear: int | None
+) -> Count | None:
+    """`denoiser_flops`, once per component and size (every plan of a search shares them)."""
+    return denoiser_flops(_component(den), _component(vae) if vae else None, shape, linear)
+
+
+@lru_cache(maxsize=512)
+def _decode_count(vae: tuple[str, str, str, str], shape: Shape, tiling: bool, tile: int | None) -> tuple[int, float]:
+    return decode_flops(_component(vae), shape, tiling, tile)
