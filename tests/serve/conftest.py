@@ -114,6 +114,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("serve") / "state", "--max-upload-bytes", "100000").start()
+    import videogen
+    from videogen.testing import tiny_folder
+
+    mine = tiny_folder("wan", videogen.resolve("tiny-wan").tiny)  # a local pipeline folder, offered as "mine"
+    srv = Server(
+        tmp_path_factory.mktemp("serve") / "state", "--max-upload-bytes", "100000", "--model", f"mine={mine}"
+    ).start()
     yield srv
     srv.stop()

@@ -79,6 +79,25 @@ def test_t2v_create_and_poll_gives_the_direct_generate_video(server: Server, tmp
         assert response.status == 206 and len(response.read()) == 100
 
 
+def test_a_configured_model_by_its_name(server: Server) -> None:
+    """`--model mine=FOLDER`: offered under its name, the folder's pipeline runs; no other folder is reachable."""
+    client = server.client()
+    assert "mine" in {m.id for m in client.models.list()}
+    extra = {"steps": 2, "seed": 7, "num_frames": 9}  # a folder outside the catalog has no default frame count
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.videos.create(model="mine", prompt="a ferret", size="32x32", extra_body={"steps": 2})
+    assert caught.value.body["param"] == "num_frames" and str(server.state.parent) not in str(caught.value.body)
+    video = client.videos.create_and_poll(
+        model="mine", prompt="a ferret", size="32x32", poll_interval_ms=50, extra_body=extra
+    )
+    assert video.status == "completed" and video.model == "mine", video
+    same = client.videos.create_and_poll(
+        model="tiny-wan", prompt="a ferret", size="32x32", poll_interval_ms=50, extra_body=extra
+    )
+    assert video.model_extra["frames_sha256"] == same.model_extra["frames_sha256"]
+    assert "/" not in json.dumps(server.request("GET", f"/v1/videos/{video.id}")[1]["model"])
+
+
 def test_i2v_with_an_uploaded_image(server: Server, tmp_path: Path) -> None:
     image = tmp_path / "in.png"
     videogen.testing.sample_image(32, 32).save(image)

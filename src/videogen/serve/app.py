@@ -23,7 +23,7 @@ from .bodies import owner, read_body, read_json
 from .bodies import refusal as refusal_of
 from .errors import ApiError, error_body, from_spec_error, scrub
 from .events import Events
-from .requests import size_of, spec_from_request
+from .requests import model_source, size_of, spec_from_request
 from .retention import Keep
 from .store import Job, QueueFull, Store
 from .worker import Worker
@@ -44,6 +44,8 @@ class Settings:
     preview_every: int = 1
     #: None: jobs run in this process; True or an address: on Ray actors (serve/on_ray.py)
     ray: bool | str | None = None
+    #: models offered beside the catalog: name → a local pipeline folder or a Hub repo id (`--model NAME=SOURCE`)
+    models: dict[str, str] = field(default_factory=dict)
 
 
 def create_app(settings: Settings) -> Any:
@@ -99,12 +101,12 @@ def create_app(settings: Settings) -> Any:
         return response
 
     async def submit(request: Request, body: dict[str, Any], upload: str | None, remixed_from: str | None) -> Any:
-        spec, seconds = await run_in_threadpool(_checked_spec, body, upload)
+        spec, seconds = await run_in_threadpool(_checked_spec, body, upload, settings.models)
         key = request.headers.get("idempotency-key")
         try:
             job, _new = store.add(
                 spec,
-                model=spec["model"],
+                model=model_source(body.get("model"), settings.models)[0],
                 prompt=spec.get("prompt"),
                 size=size_of(spec),
                 seconds=seconds,
@@ -193,7 +195,7 @@ def create_app(settings: Settings) -> Any:
         if source.upload and Path(source.upload).exists():
             upload = str(store.uploads / f"{uuid.uuid4().hex}.png")
             shutil.copyfile(source.upload, upload)
-        spec = {**source.spec, "prompt": body["prompt"]}
+        spec = {**source.spec, "model": source.model, "prompt": body["prompt"]}
         try:
             return await submit(request, spec, upload, video_id)
         except BaseException:
@@ -215,14 +217,15 @@ def create_app(settings: Settings) -> Any:
     async def models() -> Any:
         from ..catalog.lookup import list_models
 
-        data = [{"id": c.name, "object": "model", "created": 0, "owned_by": c.family} for c in list_models()]
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "this server"} for name in settings.models]
+        data += [{"id": c.name, "object": "model", "created": 0, "owned_by": c.family} for c in list_models()]
         return {"object": "list", "data": data}
 
     @app.post("/v1/plan")
     async def plan(request: Request) -> Any:
         """The memory plan of a request's spec ("does it fit?"), as `videogen plan` reports it."""
         body = await read_json(request)
-        report = await run_in_threadpool(_plan, body)
+        report = await run_in_threadpool(_plan, body, settings.models)
         return report
 
     # the studio page at / and its /v1/studio/ routes (serve/page.py)
@@ -255,14 +258,16 @@ def video_object(job: Job, store: Store) -> dict[str, Any]:
     }
 
 
-def _checked_spec(body: dict[str, Any], upload: str | None) -> tuple[dict[str, Any], str | None]:
+def _checked_spec(
+    body: dict[str, Any], upload: str | None, models: dict[str, str]
+) -> tuple[dict[str, Any], str | None]:
     """The request's plain spec, checked by the library (`prepare`: no weights load), with the seed, size and
     frames it settled (a re-queued job makes the same video), and the seconds it lasts. Raises ApiError(400)
     naming the field."""
     from ..generation.flow import prepare
 
     try:
-        spec = spec_from_request(body)
+        spec = spec_from_request(body, models)
         prepared = prepare({**spec, **({"image": upload} if upload else {})})
     except SpecError as exc:
         raise from_spec_error(exc) from exc
@@ -276,11 +281,11 @@ def _checked_spec(body: dict[str, Any], upload: str | None) -> tuple[dict[str, A
     return spec, None if seconds is None else str(seconds)
 
 
-def _plan(body: dict[str, Any]) -> dict[str, Any]:
+def _plan(body: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
     from ..generation.plan_report import plan
 
     try:
-        return _scrubbed(plan(spec_from_request(body)).to_dict())
+        return _scrubbed(plan(spec_from_request(body, models)).to_dict())
     except SpecError as exc:
         raise from_spec_error(exc) from exc
 

@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-upload-bytes", type=int, default=32 * 2**20, metavar="N", help="largest image upload (default 32 MiB)"
     )
     parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=SOURCE",
+        help="offer a model beside the catalog under NAME: a local pipeline folder or a Hub repo id (repeatable)",
+    )
+    parser.add_argument(
         "--ray",
         nargs="?",
         const=True,
@@ -65,6 +72,25 @@ def default_state() -> Path:
     return cache_root() / "serve"
 
 
+def configured_models(given: list[str]) -> dict[str, str]:
+    """`--model NAME=SOURCE` flags as a dict, each source found (a folder or a Hub repo) before the server starts."""
+    from ..catalog.lookup import list_models, resolve
+
+    catalog = {c.name.lower() for c in list_models()}
+    models: dict[str, str] = {}
+    for item in given:
+        name, _, source = item.partition("=")
+        name, source = name.strip(), source.strip()
+        if not name or not source:
+            raise VideoGenError(f"--model {item!r}: give NAME=SOURCE (a pipeline folder or a Hub repo id)")
+        if name.lower() in catalog or name.lower() in {m.lower() for m in models}:
+            raise VideoGenError(f"--model {item!r}: {name!r} is already a model name; pick another")
+        resolve(source)  # ModelNotFoundError names what is wrong
+        local = Path(source).expanduser()
+        models[name] = str(local.resolve()) if local.exists() else source
+    return models
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Check the settings, then serve until interrupted."""
     token = args.token or os.environ.get(TOKEN_ENV) or None
@@ -90,6 +116,7 @@ def run_command(args: argparse.Namespace) -> int:
         preview_every=args.preview_every,
         max_upload_bytes=args.max_upload_bytes,
         ray=args.ray,
+        models=configured_models(args.model),
     )
     app = create_app(settings)
     auth = "bearer token required" if token else "no token (loopback only)"

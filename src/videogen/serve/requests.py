@@ -1,6 +1,7 @@
 """An API request → the plain spec a job stores, checked by the library before anything is queued.
 
-OpenAI's fields map onto the spec: `model` (a catalog name), `prompt`, `size` ("WxH" → width, height),
+OpenAI's fields map onto the spec: `model` (a catalog name, or a name the server was started with: `--model
+NAME=SOURCE`), `prompt`, `size` ("WxH" → width, height),
 `seconds` (→ num_frames at the spec's or the model's fps, on the model's frame rule) and `input_reference` (the
 uploaded image → `image`). Every other VideoSpec field may come as an extra body field (steps, seed,
 guidance_scale, negative_prompt, cache, memory, ...). What a server refuses beyond the library's rules: input
@@ -26,11 +27,10 @@ MEDIA_FIELDS = ("image", "last_image", "video")
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 
 
-def spec_from_request(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The plain spec of a request body (multipart fields already parsed from JSON where they were JSON).
-    SpecError names the field of a refusal."""
-    from ..catalog.lookup import list_models
-
+def spec_from_request(body: Mapping[str, Any], models: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The plain spec of a request body (multipart fields already parsed from JSON where they were JSON);
+    `models`: the server's configured names → their source (a folder or a Hub repo id). SpecError names the field
+    of a refusal."""
     body = dict(body)
     body.pop("input_reference", None)
     unknown = sorted(k for k in body if k not in SPEC_FIELDS and k not in API_FIELDS)
@@ -47,21 +47,33 @@ def spec_from_request(body: Mapping[str, Any]) -> dict[str, Any]:
                 "input_reference (multipart/form-data)",
                 field=name,
             )
-    model = body.get("model")
-    names = {c.name.lower(): c.name for c in list_models()}
-    if not isinstance(model, str) or model.lower() not in names:
-        raise SpecError(
-            f"model: {model!r} is not a model this server offers; GET /v1/models lists them (e.g. 'tiny-wan')",
-            field="model",
-        )
     spec = {k: v for k, v in body.items() if k in SPEC_FIELDS}
-    spec["model"] = names[model.lower()]
+    spec["model"] = model_source(body.get("model"), models or {})[1]
     _check_loras(spec.get("loras") or ())
     if body.get("size") is not None:
         spec["width"], spec["height"] = parse_size(body["size"])
     if body.get("seconds") is not None:
         spec["num_frames"] = frames_for(body["seconds"], spec["model"], spec.get("fps"))
     return spec
+
+
+def model_source(model: Any, models: Mapping[str, str]) -> tuple[str, str]:
+    """(the name the API shows, what the spec loads) of a request's `model`: a name configured with
+    `--model NAME=SOURCE`, or a catalog name; anything else (a folder, a repo id) is refused."""
+    from ..catalog.lookup import list_models
+
+    if isinstance(model, str):
+        configured = {name.lower(): name for name in models}
+        if model.lower() in configured:
+            name = configured[model.lower()]
+            return name, models[name]
+        names = {c.name.lower(): c.name for c in list_models()}
+        if model.lower() in names:
+            return names[model.lower()], names[model.lower()]
+    raise SpecError(
+        f"model: {model!r} is not a model this server offers; GET /v1/models lists them (e.g. 'tiny-wan')",
+        field="model",
+    )
 
 
 def parse_size(size: Any) -> tuple[int, int]:
