@@ -38,6 +38,13 @@ def test_limits_keys_and_retention(tmp_path: Path) -> None:
     assert done is not None
     (store.outputs / f"{done.id}.mp4").write_bytes(b"video")
     assert store.complete(done.id, str(store.outputs / f"{done.id}.mp4"), "hash")
+    from videogen.serve.app import video_object
+    from videogen.serve.retention import Keep
+
+    finished = store.get(done.id)
+    assert finished is not None and finished.completed_at is not None
+    assert video_object(finished, store, Keep(days=1))["expires_at"] == int(finished.completed_at + 86400)
+    assert video_object(finished, store, Keep())["expires_at"] is None
     assert store.expire(time.time() - 3600) == []  # finished just now: kept
     assert store.expire(time.time() + 1) == [done.id]
     assert store.get(done.id) is None and not list(store.outputs.iterdir())

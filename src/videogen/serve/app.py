@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Any:
                 worker.wake.set()
         elif upload:
             Path(upload).unlink(missing_ok=True)  # the retried POST's copy: the first one's job keeps its own
-        return video_object(job, store)
+        return video_object(job, store, settings.keep)
 
     @app.post("/v1/videos")
     async def create_video(request: Request) -> Any:
@@ -142,7 +142,7 @@ def create_app(settings: Settings) -> Any:
         if order not in ("asc", "desc") or not 1 <= limit <= 100:
             raise ApiError(400, "order is 'asc' or 'desc'; limit 1 to 100", kind="invalid_request_error", param="limit")
         jobs, more = store.page(after=after, limit=limit, newest_first=order == "desc")
-        data = [video_object(j, store) for j in jobs]
+        data = [video_object(j, store, settings.keep) for j in jobs]
         return {
             "object": "list",
             "data": data,
@@ -153,7 +153,7 @@ def create_app(settings: Settings) -> Any:
 
     @app.get("/v1/videos/{video_id}")
     async def retrieve_video(video_id: str) -> Any:
-        return video_object(_job_or_404(store, video_id), store)
+        return video_object(_job_or_404(store, video_id), store, settings.keep)
 
     @app.delete("/v1/videos/{video_id}")
     async def delete_video(video_id: str) -> Any:
@@ -235,8 +235,12 @@ def create_app(settings: Settings) -> Any:
     return app
 
 
-def video_object(job: Job, store: Store) -> dict[str, Any]:
-    """OpenAI's `Video` object for a job, with videogen's additions (attempts, queue position, frames' hash)."""
+def video_object(job: Job, store: Store, keep: Keep | None = None) -> dict[str, Any]:
+    """OpenAI's `Video` object for a job, with videogen's additions (attempts, queue position, frames' hash);
+    `expires_at` when `--keep` gives finished jobs a lifetime."""
+    expires = None
+    if keep is not None and keep.days is not None and job.completed_at:
+        expires = int(job.completed_at + keep.days * 86400)
     return {
         "id": job.id,
         "object": "video",
@@ -244,7 +248,7 @@ def video_object(job: Job, store: Store) -> dict[str, Any]:
         "progress": job.progress,
         "created_at": int(job.created_at),
         "completed_at": int(job.completed_at) if job.completed_at else None,
-        "expires_at": None,
+        "expires_at": expires,
         "model": job.model,
         "prompt": job.prompt,
         "seconds": job.seconds,
