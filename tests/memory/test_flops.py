@@ -98,6 +98,12 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
         if config.get("guidance_embeds"):
             kw["guidance"] = torch.full((batch,), 6000.0)
         return kw
+    if cls == "UNet3DConditionModel":
+        return dict(
+            sample=r(batch, config["in_channels"], frames, height, width),
+            timestep=t,
+            encoder_hidden_states=r(batch, TEXT, config["cross_attention_dim"]),
+        )
     if cls == "HunyuanVideoFramepackTransformer3DModel":  # one section: its window and the clean history
         kw = _inputs("HunyuanVideoTransformer3DModel", config, latents, batch)
         kw["image_embeds"] = r(batch, 729, config["image_proj_dim"])
@@ -138,3 +144,29 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     assert denoiser_flops(den, vae, shape, None, text=text) == count.__class__(
         counter.get_total_flops(), count.tokens, True
     )
+
+
+def test_the_unet3d_count_holds_for_deeper_configs_and_odd_sizes() -> None:
+    """The tiny ModelScope UNet has two levels of one layer; the real ones have four of two: check the stride
+    and skip arithmetic on a deeper config, at a size the downsamplers round up."""
+    from diffusers import UNet3DConditionModel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from videogen.memory.flops import unet3d
+
+    config = dict(
+        block_out_channels=[8, 16, 16],
+        layers_per_block=2,
+        down_block_types=["CrossAttnDownBlock3D", "CrossAttnDownBlock3D", "DownBlock3D"],
+        up_block_types=["UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D"],
+        attention_head_dim=4,
+        cross_attention_dim=12,
+        in_channels=4,
+        out_channels=4,
+        norm_num_groups=4,
+    )
+    model = UNet3DConditionModel(**config).eval()
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(2, 4, 3, 10, 14), torch.tensor([500, 500]), encoder_hidden_states=torch.randn(2, 5, 12))
+    assert unet3d(config, (3, 10, 14), 2, 5).flops == counter.get_total_flops()

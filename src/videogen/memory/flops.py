@@ -24,6 +24,7 @@ TEXT_TOKENS: dict[str, int] = {
     "LTXVideoTransformer3DModel": 128,
     "HunyuanVideoTransformer3DModel": 256,
     "HunyuanVideoFramepackTransformer3DModel": 256,
+    "UNet3DConditionModel": 77,
 }
 #: CLIP image tokens Wan 2.1's image-to-video models attend to (ViT-H/14 at 224 px: 16² + 1), per image
 WAN_IMAGE_TOKENS = 257
@@ -216,6 +217,84 @@ def _hunyuan_blocks(
     return out
 
 
+def unet3d(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """UNet3DConditionModel (ModelScope, ZeroScope): per frame, 2D ResNets (3×3 convolutions), spatial
+    transformers (self-attention over the pixels, cross-attention to the prompt, a GEGLU feed-forward) and
+    3×3 down/up-sampling convolutions; across frames, temporal convolutions (3×1×1) and temporal transformers
+    (self-attention over the frames, twice); the time MLP, conv_in, the first temporal transformer, conv_out."""
+    frames, height, width = latents
+    channels = [int(c) for c in config["block_out_channels"]]
+    layers = int(config.get("layers_per_block") or 2)
+    heads_dim = config.get("attention_head_dim") or 64
+    images = batch * frames
+    temb = 4 * channels[0]
+
+    def pixels(level: int) -> int:
+        h, w = height, width
+        for _ in range(level):
+            h, w = -(-h // 2), -(-w // 2)
+        return h * w
+
+    def conv(level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
+        return _linear(images * pixels(level), c_in * kernel, c_out)
+
+    def resnet(level: int, c_in: int, c_out: int) -> int:
+        out = conv(level, c_in, c_out) + _linear(images, temb, c_out) + conv(level, c_out, c_out)
+        return out + (conv(level, c_in, c_out, 1) if c_in != c_out else 0)
+
+    def temporal_conv(level: int, c: int) -> int:
+        return 4 * conv(level, c, c, 3)
+
+    def spatial(level: int, c: int) -> int:
+        n = pixels(level)
+        rows = images * n
+        out = 2 * _linear(rows, c, c) + 4 * _linear(rows, c, c) + _attention(images, n, n, c)
+        out += 2 * _linear(rows, c, c) + 2 * _linear(images * text, int(config["cross_attention_dim"]), c)
+        out += _attention(images, n, text, c)
+        return out + _linear(rows, c, 8 * c) + _linear(rows, 4 * c, c)
+
+    def temporal(level: int, c: int, inner: int | None = None) -> int:
+        inner = inner or c
+        rows, sequences = images * pixels(level), batch * pixels(level)
+        out = _linear(rows, c, inner) + _linear(rows, inner, c)
+        out += 2 * (4 * _linear(rows, inner, inner) + _attention(sequences, frames, frames, inner))
+        return out + _linear(rows, inner, 8 * inner) + _linear(rows, 4 * inner, inner)
+
+    out = _linear(batch, channels[0], temb) + _linear(batch, temb, temb)
+    out += conv(0, int(config["in_channels"]), channels[0])
+    out += temporal(0, channels[0], 8 * int(heads_dim if isinstance(heads_dim, int) else heads_dim[0]))
+    skips = [channels[0]]
+    c_prev = channels[0]
+    kinds = list(config["down_block_types"])
+    for level, (kind, c) in enumerate(zip(kinds, channels)):
+        for layer in range(layers):
+            out += resnet(level, c_prev if layer == 0 else c, c) + temporal_conv(level, c)
+            if kind.startswith("CrossAttn"):
+                out += spatial(level, c) + temporal(level, c)
+            skips.append(c)
+        c_prev = c
+        if level < len(channels) - 1:
+            out += _linear(images * pixels(level + 1), c * 9, c)
+            skips.append(c)
+    bottom = len(channels) - 1
+    c = channels[-1]
+    out += 2 * (resnet(bottom, c, c) + temporal_conv(bottom, c)) + spatial(bottom, c) + temporal(bottom, c)
+    reversed_channels = channels[::-1]
+    for i, kind in enumerate(config["up_block_types"]):
+        level = bottom - i
+        c = reversed_channels[i]
+        for layer in range(layers + 1):
+            skip = skips.pop()
+            out += resnet(level, (c_prev if layer == 0 else c) + skip, c) + temporal_conv(level, c)
+            if kind.startswith("CrossAttn"):
+                out += spatial(level, c) + temporal(level, c)
+        c_prev = c
+        if i < len(channels) - 1:
+            out += conv(level - 1, c, c)
+    out += conv(0, channels[0], int(config.get("out_channels") or 4))
+    return Count(out, height * width, True)
+
+
 #: class → its layer-by-layer count (config, latent (frames, height, width), batch, prompt tokens)
 EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], Count]] = {
     "WanTransformer3DModel": wan,
@@ -224,6 +303,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "CogVideoXTransformer3DModel": cogvideox,
     "HunyuanVideoTransformer3DModel": hunyuanvideo,
     "HunyuanVideoFramepackTransformer3DModel": framepack,
+    "UNet3DConditionModel": unet3d,
 }
 
 
