@@ -583,12 +583,14 @@ CARDS = (
         "ltx-2.3",
         "diffusers/LTX-2.3-Diffusers",
         ALL_TASKS,
+        arch="ltx2.3-22b",
         description="LTX-2.3 22B: video with audio; STG at block 28, modality guidance, audio guidance 7",
     ),
     card(
         "ltx-2.3-distilled",
         "diffusers/LTX-2.3-Distilled-Diffusers",
         ALL_TASKS,
+        arch="ltx2.3-22b",  # distillation keeps the architecture
         steps=len(DISTILLED_SIGMAS),
         guidance_scale=1.0,
         call_defaults=DISTILLED_CALL,

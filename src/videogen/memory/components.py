@@ -119,6 +119,8 @@ def folder_components(folder: Path, pipeline_class: str | None = None) -> tuple[
         if name.startswith("_") or not isinstance(value, list) or len(value) != 2 or value[0] is None:
             continue
         library, class_name = value
+        if library not in ("diffusers", "transformers") and _is_pipeline_library(library):
+            library = "diffusers"  # a pipeline's own class (["ltx2", "LTX2Vocoder"]): `component_class` finds it
         config_file = folder / name / "config.json"
         if library not in ("diffusers", "transformers") or not config_file.is_file():
             continue
@@ -133,6 +135,15 @@ def folder_components(folder: Path, pipeline_class: str | None = None) -> tuple[
             config, where = _config_by_class(folder, wanted.class_name)
             found[wanted.name] = Component(wanted.name, wanted.class_name, wanted.library, config, where)
     return tuple(found.values())
+
+
+def _is_pipeline_library(library: str) -> bool:
+    """Whether a model_index.json library is a `diffusers.pipelines` package (no import)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("diffusers")
+    roots = list(spec.submodule_search_locations or ()) if spec is not None else []
+    return library.isidentifier() and any(Path(root, "pipelines", library, "__init__.py").is_file() for root in roots)
 
 
 def _config_by_class(folder: Path, class_name: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -223,10 +234,39 @@ class Capabilities:
 
 
 def component_class(class_name: str, library: str) -> Any:
-    """The diffusers or transformers model class called `class_name` (Any: looked up by name at run time)."""
+    """The diffusers or transformers model class called `class_name` (Any: looked up by name at run time).
+
+    A diffusers class that only a pipeline's own package exports (LTX-2's `LTX2TextConnectors` and `LTX2Vocoder`
+    live in `diffusers.pipelines.ltx2`) is found in that package (`pipeline_package`)."""
     from ..runtime.lock import module_attr
 
-    return module_attr(library, class_name)
+    found = module_attr(library, class_name, None)
+    package = pipeline_package(class_name) if found is None and library == "diffusers" else None
+    if package is not None:
+        found = module_attr(package, class_name, None)
+    if found is None:
+        raise AttributeError(f"{library} has no model class {class_name!r} (nor any diffusers.pipelines package)")
+    return found
+
+
+@cache
+def pipeline_package(class_name: str) -> str | None:
+    """The `diffusers.pipelines.<name>` package whose lazy exports name `class_name`, read from the packages'
+    `__init__.py` text (importing them all would take seconds); None if none does."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("diffusers")
+    roots = list(spec.submodule_search_locations or ()) if spec is not None else []
+    quoted = (f'"{class_name}"', f"'{class_name}'")
+    for root in roots:
+        for init in sorted(Path(root, "pipelines").glob("*/__init__.py")):
+            try:
+                text = init.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if any(q in text for q in quoted):
+                return f"diffusers.pipelines.{init.parent.name}"
+    return None
 
 
 def capabilities(class_name: str, library: str) -> Capabilities:
