@@ -111,6 +111,20 @@ def _skyreels_v2_call(kw: dict, case: Case, pipe: Any) -> None:
         kw.setdefault("fps", case.get("fps"))
 
 
+def _wan_vace_call(kw: dict, case: Case, pipe: Any) -> None:
+    """VACE takes images as a masked video (diffusers' VACE docs): the image(s) at the first (and last) frame, gray
+    frames between them, a mask black where a frame is kept and white where it is generated."""
+    first, last = kw.pop("image", None), kw.pop("last_image", None)
+    if first is None:
+        return
+    n, size = kw["num_frames"], first.size
+    video = [first] + [Image.new("RGB", size, (128, 128, 128)) for _ in range(n - 1)]
+    mask = [Image.new("L", size, 0)] + [Image.new("L", size, 255) for _ in range(n - 1)]
+    if last is not None:
+        video[-1], mask[-1] = last, Image.new("L", size, 0)
+    kw.update(video=video, mask=mask)
+
+
 def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
     """LTXConditionPipeline passes no `mu`: it runs on the tiny folder with `use_dynamic_shifting` off."""
     if cls == "LTXConditionPipeline":
@@ -202,6 +216,7 @@ FAMILIES: dict[str, Direct] = {
     "ltx2": Direct(call=_ltx2_call),
     "hunyuanvideo15": Direct(call=_hunyuanvideo15_call),
     "skyreels_v2": Direct(call=_skyreels_v2_call),
+    "wan_vace": Direct(call=_wan_vace_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }

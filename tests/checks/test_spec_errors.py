@@ -345,6 +345,19 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"video": [image()]}, "task", ["v2v"]),
         ],
     ),
+    "wan_vace": (
+        {"model": "tiny-wan_vace", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"task": "flf2v", "image": image()}, "last_image", ["last_image"]),
+            ({"task": "v2v"}, "video", ["video"]),
+            ({"video": video(5), "num_frames": 9}, "num_frames", ["5 frames", "num_frames=5"]),
+            ({"extra": {"reference_image": image()}}, "extra", ["reference_image", "not a parameter"]),
+            ({"extra": {"reference_images": [image()]}}, "extra", ["reference images", "not videogen inputs yet"]),
+            ({"video": video(9), "extra": {"mask": [image()] * 9}}, "extra", ["masks", "not videogen inputs yet"]),
+        ],
+    ),
 }
 
 

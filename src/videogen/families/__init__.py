@@ -26,6 +26,7 @@ FAMILY_MODULES: dict[str, str] = {
     "hunyuanvideo15": "videogen.families.hunyuanvideo15",
     "kandinsky5": "videogen.families.kandinsky5",
     "skyreels_v2": "videogen.families.skyreels_v2",
+    "wan_vace": "videogen.families.wan_vace",
 }
 
 

@@ -1,0 +1,195 @@
+"""Wan 2.1 VACE (Wan-AI): one model, several conditionings, through `WanVACEPipeline`.
+
+How the spec maps (docs/families.md):
+
+- t2v: no conditioning (VACE then generates from the prompt alone).
+- i2v / flf2v: VACE's masked video, as diffusers' VACE docs build it: the image(s) at the first (and last) frame,
+  gray frames (128) between them, and a mask that keeps those frames (black) and generates the rest (white).
+- v2v: `video` is the *control* video (pose, depth, edges, ... already extracted), with no mask: every frame is
+  generated following it, for num_frames frames (a longer video is cut, as for any video-to-video).
+- VACE sizes its video from the first frame (scaled into the output's area, rounded down to whole patches), not
+  from height and width: videogen hands it frames of exactly the spec's size (Lanczos), so the video is that size.
+
+Not yet: VACE's own masks (in/outpainting) and reference images, which need new spec inputs (read, hashed and
+checked like `image` and `video`); in `extra` they are refused. Rules as Wan's: num_frames 4k+1, sides
+multiples of 16, the rotary table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_rope_table
+from .base import NO_MEDIA, Checked, Family
+
+if TYPE_CHECKING:
+    from ..cards.card import ModelCard
+    from ..spec.videospec import VideoSpec
+    from .base import Rules
+
+#: VACE inputs videogen doesn't take yet: `extra` key → what they are
+NOT_YET = {"mask": "masks (in/outpainting)", "reference_images": "reference images"}
+#: VACE's masked video: what fills the frames to generate, and the mask values (keep / generate)
+GRAY, KEEP, GENERATE = (128, 128, 128), 0, 255
+
+
+class WanVACEFamily(Family):
+    name = "wan_vace"
+    pipelines = {
+        "t2v": "WanVACEPipeline",
+        "i2v": "WanVACEPipeline",
+        "flf2v": "WanVACEPipeline",
+        "v2v": "WanVACEPipeline",
+    }
+    card_defaults = {
+        "height": 480,
+        "width": 832,
+        "num_frames": 81,
+        "fps": 16,
+        "steps": 50,
+        "guidance_scale": 5.0,
+        "frame_rule": (4, 1),
+        "size_multiple": 16,
+        "dtypes": {"default": "bfloat16", "vae": "float32"},
+    }
+    tiny_defaults = {"height": 32, "width": 32, "num_frames": 9, "fps": 8, "steps": 2}
+    flow_matching = True
+    scheduler = {
+        "_class_name": "UniPCMultistepScheduler",
+        "prediction_type": "flow_prediction",
+        "use_flow_sigmas": True,
+    }
+    v2v_strength = 1.0  # a control video, not a restyle: the whole schedule runs
+    # step caches (VideoSpec.cache): TaylorSeer (the DiT module pattern), PAB and FasterCache (attention modules),
+    # as on Wan; the VACE blocks are not in diffusers' block registry
+    cache_methods = {m: DIT_CACHE_METHODS[m] for m in ("taylorseer", "pab", "fastercache")}
+    cache_hook_settings = DIT_CACHE_HOOK_SETTINGS
+    cache_auto = ("taylorseer",)
+    cache_refused = {
+        "fbc": "First Block Cache finds the blocks through diffusers' block registry, which has no VACE block in "
+        "diffusers 0.42.1",
+        "magcache": "MagCache finds the blocks through diffusers' block registry, which has no VACE block in "
+        "diffusers 0.42.1",
+        "dbcache": "cache-dit has no adapter for Wan VACE",
+    }
+
+    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+        """VACE's masks and reference images aren't spec inputs yet: refused in `extra` (they would bypass the
+        media readers, their limits and the replay hash)."""
+        checked = super().check(spec, card, rules, media)  # the rules every family shares
+        for key in NOT_YET:
+            if key in spec.extra:
+                raise SpecError(
+                    f"extra[{key!r}]: VACE's {NOT_YET[key]} are not videogen inputs yet (they would skip the media "
+                    "readers, their limits and the replay hash); leave it out and use image/last_image (first and "
+                    "last frames) or video (a control video)",
+                    field="extra",
+                )
+        return checked
+
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        check_rope_table(spec, card, configs)
+
+    def call_kwargs(
+        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+    ) -> dict[str, Any]:
+        kwargs = super().call_kwargs(spec, card, media, params)
+        size = (spec.filled_int("width"), spec.filled_int("height"))
+        if spec.task in ("i2v", "flf2v"):
+            kwargs["video"], kwargs["mask"] = masked_video(
+                media["image"], media.get("last_image"), spec.filled_int("num_frames"), size
+            )
+        elif spec.task == "v2v":
+            kwargs["video"] = [_sized(frame, size) for frame in kwargs["video"]]
+        return kwargs
+
+    def build_tiny(self, variant: str, folder: Path) -> None:
+        """The tiny Wan VACE pipeline ("vace"): Wan's tiny parts with one VACE block."""
+        if variant != "vace":
+            raise ValueError(f"unknown tiny wan_vace variant {variant!r}")
+        from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
+
+        from . import tiny_parts
+
+        transformer = WanVACETransformer3DModel(
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=16,
+            out_channels=16,
+            text_dim=32,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+            rope_max_seq_len=32,
+            vace_layers=[0],
+            vace_in_channels=96,  # 16 latent channels twice + the 8×8 mask pixels of a latent
+        )
+        WanVACEPipeline(
+            tokenizer=tiny_parts.t5_tokenizer(),
+            text_encoder=tiny_parts.umt5_encoder(32),
+            vae=AutoencoderKLWan(
+                base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+            ),
+            scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
+            transformer=transformer,
+        ).save_pretrained(folder)
+
+
+def masked_video(first: Any, last: Any, frames: int, size: tuple[int, int]) -> tuple[list[Any], list[Any]]:
+    """VACE's video and mask for images at the first (and last) frame, at `size` (width, height): kept frames
+    black in the mask, the frames to generate gray in the video and white in the mask."""
+    from PIL import Image
+
+    video = [_sized(first, size)] + [Image.new("RGB", size, GRAY)] * (frames - 1)
+    mask = [Image.new("L", size, KEEP)] + [Image.new("L", size, GENERATE)] * (frames - 1)
+    if last is not None and frames > 1:
+        video[-1], mask[-1] = _sized(last, size), Image.new("L", size, KEEP)
+    return video, mask
+
+
+def _sized(image: Any, size: tuple[int, int]) -> Any:
+    """`image` in RGB at exactly `size`: VACE sizes the video from its first frame (scaled into the output's area,
+    then rounded down to whole patches), so a frame of another size would make a video of another size."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+card = WanVACEFamily.card
+CARDS = (
+    card(
+        "wan2.1-vace-1.3b",
+        "Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+        ("t2v", "i2v", "flf2v", "v2v"),
+        traits={"scheduler": {**WanVACEFamily.scheduler, "flow_shift": 3.0}},
+        arch="wan2.1-vace-1.3b",
+        description="Wan 2.1 VACE, 1.3B: text, first(-last) frame or control video to video; 480p",
+    ),
+    card(
+        "wan2.1-vace-14b",
+        "Wan-AI/Wan2.1-VACE-14B-diffusers",
+        ("t2v", "i2v", "flf2v", "v2v"),
+        height=720,
+        width=1280,
+        traits={"scheduler": {**WanVACEFamily.scheduler, "flow_shift": 5.0}},
+        arch="wan2.1-vace-14b",
+        description="Wan 2.1 VACE, 14B: text, first(-last) frame or control video to video; 480p and 720p",
+    ),
+    # tiny random-weight model, built offline (videogen.families.tiny)
+    card(
+        "tiny-wan_vace",
+        None,
+        ("t2v", "i2v", "flf2v", "v2v"),
+        tiny="vace",
+        description="tiny random Wan VACE (tests, demo)",
+    ),
+)
+FAMILY = WanVACEFamily(CARDS)
