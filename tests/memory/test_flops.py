@@ -104,6 +104,13 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
             timestep=t,
             encoder_hidden_states=r(batch, TEXT, config["cross_attention_dim"]),
         )
+    if cls == "UNetSpatioTemporalConditionModel":
+        return dict(
+            sample=r(batch, frames, config["in_channels"], height, width),
+            timestep=t,
+            encoder_hidden_states=r(batch, 1, config["cross_attention_dim"]),
+            added_time_ids=r(batch, 3),
+        )
     if cls == "HunyuanVideoFramepackTransformer3DModel":  # one section: its window and the clean history
         kw = _inputs("HunyuanVideoTransformer3DModel", config, latents, batch)
         kw["image_embeds"] = r(batch, 729, config["image_proj_dim"])
@@ -141,6 +148,8 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(**_inputs(den.class_name, config, latents, shape.batch_cfg))
     text = config.get("max_text_seq_length") if den.class_name.startswith("CogVideoX") else TEXT
+    if den.class_name == "UNetSpatioTemporalConditionModel":
+        text = 1  # the image embedding
     assert denoiser_flops(den, vae, shape, None, text=text) == count.__class__(
         counter.get_total_flops(), count.tokens, True
     )
@@ -170,3 +179,38 @@ def test_the_unet3d_count_holds_for_deeper_configs_and_odd_sizes() -> None:
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.randn(2, 4, 3, 10, 14), torch.tensor([500, 500]), encoder_hidden_states=torch.randn(2, 5, 12))
     assert unet3d(config, (3, 10, 14), 2, 5).flops == counter.get_total_flops()
+
+
+def test_the_svd_count_holds_for_deeper_configs_and_odd_sizes() -> None:
+    from diffusers import UNetSpatioTemporalConditionModel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from videogen.memory.flops_unet import svd
+
+    config = dict(
+        block_out_channels=[32, 64, 64],
+        layers_per_block=2,
+        down_block_types=[
+            "CrossAttnDownBlockSpatioTemporal",
+            "CrossAttnDownBlockSpatioTemporal",
+            "DownBlockSpatioTemporal",
+        ],
+        up_block_types=["UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"],
+        num_attention_heads=[2, 4, 4],
+        cross_attention_dim=24,
+        in_channels=8,
+        out_channels=4,
+        addition_time_embed_dim=16,
+        projection_class_embeddings_input_dim=48,
+        transformer_layers_per_block=[1, 2, 1],
+    )
+    model = UNetSpatioTemporalConditionModel(**config).eval()
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(
+            torch.randn(2, 3, 8, 10, 14),
+            torch.tensor([500.0, 500.0]),
+            encoder_hidden_states=torch.randn(2, 1, 24),
+            added_time_ids=torch.randn(2, 3),
+        )
+    assert svd(config, (3, 10, 14), 2, 1).flops == counter.get_total_flops()

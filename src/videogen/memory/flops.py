@@ -27,7 +27,7 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     ltx,
     wan,
 )
-from .flops_unet import unet3d
+from .flops_unet import svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
 TEXT_TOKENS: dict[str, int] = {
@@ -37,6 +37,7 @@ TEXT_TOKENS: dict[str, int] = {
     "HunyuanVideoTransformer3DModel": 256,
     "HunyuanVideoFramepackTransformer3DModel": 256,
     "UNet3DConditionModel": 77,
+    "UNetSpatioTemporalConditionModel": 1,  # the image's CLIP embedding
 }
 
 
@@ -56,6 +57,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "HunyuanVideoTransformer3DModel": hunyuanvideo,
     "HunyuanVideoFramepackTransformer3DModel": framepack,
     "UNet3DConditionModel": unet3d,
+    "UNetSpatioTemporalConditionModel": svd,
 }
 
 

@@ -85,3 +85,81 @@ def unet3d(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int,
             out += conv(level - 1, c, c)
     out += conv(0, channels[0], int(config.get("out_channels") or 4))
     return Count(out, height * width, True)
+
+
+def svd(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """UNetSpatioTemporalConditionModel (Stable Video Diffusion): spatio-temporal ResNets (a 2D ResNet, then a
+    temporal one of 3×1×1 convolutions), spatio-temporal transformers (spatial: self-attention over the
+    pixels, cross-attention to the image embedding, a GEGLU feed-forward; temporal: a GEGLU input feed-forward,
+    self-attention over the frames, cross-attention to the first frame's context, a feed-forward), 3×3
+    resampling; the time and added-time MLPs, conv_in, conv_out. `text`: the image embedding's tokens."""
+    frames, height, width = latents
+    channels = [int(c) for c in config["block_out_channels"]]
+    levels = len(channels)
+
+    def per_block(key: str, default: Any) -> list[Any]:
+        value = config.get(key, default)
+        return list(value) if isinstance(value, (list, tuple)) else [value] * levels
+
+    layers = [int(n) for n in per_block("layers_per_block", 2)]
+    depth = [int(n) for n in per_block("transformer_layers_per_block", 1)]
+    cross = [int(n) for n in per_block("cross_attention_dim", 1024)]
+    images = batch * frames
+    temb = 4 * channels[0]
+
+    def pixels(level: int) -> int:
+        h, w = height, width
+        for _ in range(level):
+            h, w = -(-h // 2), -(-w // 2)
+        return h * w
+
+    def conv(level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
+        return linear(images * pixels(level), c_in * kernel, c_out)
+
+    def resnet(level: int, c_in: int, c_out: int) -> int:
+        spatial = conv(level, c_in, c_out) + linear(images, temb, c_out) + conv(level, c_out, c_out)
+        spatial += conv(level, c_in, c_out, 1) if c_in != c_out else 0
+        return spatial + 2 * conv(level, c_out, c_out, 3) + linear(images, temb, c_out)
+
+    def geglu(rows: int, c: int) -> int:
+        return linear(rows, c, 8 * c) + linear(rows, 4 * c, c)
+
+    def transformer(level: int, c: int, layers: int, context: int) -> int:
+        n = pixels(level)
+        rows, sequences = images * n, batch * n
+        out = 2 * linear(rows, c, c) + linear(images, c, 4 * c) + linear(images, 4 * c, c)
+        spatial = 4 * linear(rows, c, c) + attention(images, n, n, c) + 2 * linear(rows, c, c)
+        spatial += 2 * linear(images * text, context, c) + attention(images, n, text, c) + geglu(rows, c)
+        temporal = geglu(rows, c) + 4 * linear(rows, c, c) + attention(sequences, frames, frames, c)
+        temporal += 2 * linear(rows, c, c) + 2 * linear(sequences * text, context, c)
+        temporal += attention(sequences, frames, text, c) + geglu(rows, c)
+        return out + layers * (spatial + temporal)
+
+    out = linear(batch, channels[0], temb) + linear(batch, temb, temb)
+    out += linear(batch, int(config.get("projection_class_embeddings_input_dim") or 768), temb)
+    out += linear(batch, temb, temb) + conv(0, int(config["in_channels"]), channels[0])
+    skips = [channels[0]]
+    c_prev = channels[0]
+    for level, (kind, c) in enumerate(zip(config["down_block_types"], channels)):
+        for layer in range(layers[level]):
+            out += resnet(level, c_prev if layer == 0 else c, c)
+            if kind.startswith("CrossAttn"):
+                out += transformer(level, c, depth[level], cross[level])
+            skips.append(c)
+        c_prev = c
+        if level < levels - 1:
+            out += linear(images * pixels(level + 1), c * 9, c)
+            skips.append(c)
+    bottom, c = levels - 1, channels[-1]
+    out += 2 * resnet(bottom, c, c) + transformer(bottom, c, depth[-1], cross[-1])
+    for i, kind in enumerate(config["up_block_types"]):
+        level, c = bottom - i, channels[bottom - i]
+        for layer in range(layers[level] + 1):
+            out += resnet(level, (c_prev if layer == 0 else c) + skips.pop(), c)
+            if kind.startswith("CrossAttn"):
+                out += transformer(level, c, depth[level], cross[level])
+        c_prev = c
+        if i < levels - 1:
+            out += conv(level - 1, c, c)
+    out += conv(0, channels[0], int(config.get("out_channels") or 4))
+    return Count(out, height * width, True)
