@@ -104,6 +104,15 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
             timestep=t,
             encoder_hidden_states=r(batch, TEXT, config["cross_attention_dim"]),
         )
+    if cls == "I2VGenXLUNet":
+        return dict(
+            sample=r(batch, config["in_channels"], frames, height, width),
+            timestep=t,
+            fps=torch.tensor([8.0] * batch),
+            image_latents=r(batch, 4, frames, height, width),
+            image_embeddings=r(batch, config["cross_attention_dim"]),
+            encoder_hidden_states=r(batch, TEXT, config["cross_attention_dim"]),
+        )
     if cls == "UNetSpatioTemporalConditionModel":
         return dict(
             sample=r(batch, frames, config["in_channels"], height, width),
@@ -155,7 +164,7 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     )
 
 
-def test_the_unet3d_count_holds_for_deeper_configs_and_odd_sizes() -> None:
+def test_the_unet3d_and_i2vgen_xl_counts_hold_for_deeper_configs_and_odd_sizes() -> None:
     """The tiny ModelScope UNet has two levels of one layer; the real ones have four of two: check the stride
     and skip arithmetic on a deeper config, at a size the downsamplers round up."""
     from diffusers import UNet3DConditionModel
@@ -179,6 +188,21 @@ def test_the_unet3d_count_holds_for_deeper_configs_and_odd_sizes() -> None:
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.randn(2, 4, 3, 10, 14), torch.tensor([500, 500]), encoder_hidden_states=torch.randn(2, 5, 12))
     assert unet3d(config, (3, 10, 14), 2, 5).flops == counter.get_total_flops()
+    from diffusers import I2VGenXLUNet
+
+    from videogen.memory.flops_unet import i2vgen_xl
+
+    model = I2VGenXLUNet(**config).eval()  # the same layers, with its image inputs
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(
+            torch.randn(2, 4, 3, 10, 14),
+            torch.tensor([500, 500]),
+            fps=torch.tensor([8.0, 8.0]),
+            image_latents=torch.randn(2, 4, 3, 10, 14),
+            image_embeddings=torch.randn(2, 12),
+            encoder_hidden_states=torch.randn(2, 5, 12),
+        )
+    assert i2vgen_xl(config, (3, 10, 14), 2, 5).flops == counter.get_total_flops()
 
 
 def test_the_svd_count_holds_for_deeper_configs_and_odd_sizes() -> None:

@@ -27,7 +27,7 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     ltx,
     wan,
 )
-from .flops_unet import svd, unet3d
+from .flops_unet import i2vgen_xl, svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
 TEXT_TOKENS: dict[str, int] = {
@@ -38,6 +38,7 @@ TEXT_TOKENS: dict[str, int] = {
     "HunyuanVideoFramepackTransformer3DModel": 256,
     "UNet3DConditionModel": 77,
     "UNetSpatioTemporalConditionModel": 1,  # the image's CLIP embedding
+    "I2VGenXLUNet": 77,
 }
 
 
@@ -58,6 +59,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "HunyuanVideoFramepackTransformer3DModel": framepack,
     "UNet3DConditionModel": unet3d,
     "UNetSpatioTemporalConditionModel": svd,
+    "I2VGenXLUNet": i2vgen_xl,
 }
 
 

@@ -163,3 +163,34 @@ def svd(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
             out += conv(level - 1, c, c)
     out += conv(0, channels[0], int(config.get("out_channels") or 4))
     return Count(out, height * width, True)
+
+
+#: I2VGen-XL's context tokens beside the prompt's: the first frame's latents pooled to 32×32, then two stride-2
+#: convolutions (8×8 tokens); the image embedding projected to `in_channels` tokens
+I2VGENXL_LATENT_TOKENS = 64
+
+
+def i2vgen_xl(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """I2VGenXLUNet: UNet3DConditionModel's layers (conv_in over the noise and the image latents side by side)
+    plus the fps MLP, the image latents' convolutions and temporal encoder, and the context it attends to:
+    the prompt, the first frame's latents (convolved to 8×8 tokens) and the image embedding's tokens."""
+    frames, height, width = latents
+    channels = int(config["in_channels"])
+    cross = int(config["cross_attention_dim"])
+    context = text + I2VGENXL_LATENT_TOKENS + channels
+    base = dict(config, in_channels=2 * channels)
+    out = unet3d(base, latents, batch, context).flops
+    temb = 4 * int(config["block_out_channels"][0])
+    out += linear(batch, int(config["block_out_channels"][0]), temb) + linear(batch, temb, temb)  # fps
+    out += linear(batch, cross, temb) + linear(batch, temb, cross * channels)  # the image embedding
+    first = batch * height * width
+    out += linear(first, 4 * 9, 8 * channels)  # the first frame's latents, to context tokens
+    out += linear(batch * 16 * 16, 8 * channels * 9, 16 * channels) + linear(batch * 8 * 8, 16 * channels * 9, cross)
+    rows = batch * frames * height * width
+    out += linear(rows, 4 * 9, 4 * channels) + linear(rows, 4 * channels * 9, 4 * channels)
+    out += linear(rows, 4 * channels * 9, channels)  # image_latents_proj_in
+    inner = 2 * channels  # the temporal encoder: two heads of in_channels, over the frames
+    out += 3 * linear(rows, channels, inner) + linear(rows, inner, channels)
+    out += attention(batch * height * width, frames, frames, inner)
+    out += linear(rows, channels, 4 * channels) + linear(rows, 4 * channels, channels)
+    return Count(out, height * width, True)
