@@ -21,6 +21,9 @@ _EXPORTS = {
     "LoRA": "videogen.spec.videospec",
     "VideoResult": "videogen.result",
     "generate": "videogen.generation.flow",
+    "agenerate": "videogen.generation.awaitable",
+    "preload": "videogen.generation.flow",
+    "CancelToken": "videogen.runtime.cancel",
     "generate_many": "videogen.batch.on_ray",  # the in-process runner unless ray= is given
     "prepare": "videogen.generation.flow",
     "Prepared": "videogen.generation.flow",
@@ -63,13 +66,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         SpecError,
         VideoGenError,
     )
+    from .generation.awaitable import agenerate
     from .generation.calibrate import calibrate
-    from .generation.flow import Prepared, generate, prepare
+    from .generation.flow import Prepared, generate, preload, prepare
     from .generation.plan_report import plan
     from .generation.replay import replay
     from .loading.pipelines import clear_cache
     from .memory import MemoryPlan
     from .result import VideoResult
+    from .runtime.cancel import CancelToken
     from .spec.files import load_specs
     from .spec.sweep import expand
     from .spec.videospec import LoRA, VideoSpec

@@ -28,7 +28,8 @@ class MissingDependencyError(VideoGenError, ImportError):
 
 
 class Cancelled(VideoGenError):
-    """The `on_step` callback returned False: the generation stopped and nothing was written."""
+    """The generation was cancelled (`on_step` returned False, or its `CancelToken` was set, or its `agenerate`
+    task was cancelled): it stopped at a checkpoint and nothing was written."""
 
 
 class SnapWarning(UserWarning):

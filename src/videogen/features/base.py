@@ -25,6 +25,11 @@ class Feature:
         """Before load, pure: refuse what can't work (SpecError) or settle the spec; returns the prepared spec."""
         return prepared
 
+    def check_options(self, prepared: Prepared) -> Prepared:
+        """Before load, pure: check what the caller passed to `generate` besides the spec (`prepared.options`,
+        e.g. on_preview) that is this feature's; refuse with a SpecError or settle it."""
+        return prepared
+
     def check_before_load(self, prepared: Prepared) -> None:
         """Before load, with the pipeline's classes imported (e.g. building the asked-for scheduler)."""
 

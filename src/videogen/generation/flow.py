@@ -81,6 +81,9 @@ class Prepared:
     notes: dict[str, Any] = field(default_factory=dict)
     #: the spec's step cache as asked for, before validation completed it ("auto" is settled against the plan)
     requested_cache: Any = None
+    #: what the caller asked of this call besides the spec (`generate`'s `on_preview`, `preview_every`):
+    #: each feature reads its own
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) -> Prepared:
@@ -132,34 +135,96 @@ def generate(
     *,
     on_step: OnStep | None = None,
     progress: bool = True,
+    cancel: Any = None,
+    on_preview: Callable[..., Any] | None = None,
+    preview_every: int | None = None,
     **fields: Any,
 ) -> VideoResult:
     """Generate one video. `spec` and/or keyword fields (`model=..., prompt=...`) describe it.
 
     `on_step(step, total)` runs after each denoising step; returning False cancels (`Cancelled`).
-    `progress=False` silences the progress bar. Safe to call from several threads.
+    `cancel`: a `videogen.CancelToken` (or a `threading.Event`) another thread may set: the generation stops
+    with `Cancelled` at its next checkpoint (during loading, after a step, before a VAE decode chunk).
+    `on_preview(image, step, total)` receives a small RGB preview (PIL) of the current denoised estimate every
+    `preview_every` steps (default 1) and after the last. `progress=False` silences the progress bar. Safe to
+    call from several threads.
     """
     start = time.perf_counter()
+    options = {k: v for k, v in (("on_preview", on_preview), ("preview_every", preview_every)) if v is not None}
     prepared = prepare(spec, **fields)
-    return run(prepared, on_step=on_step, progress=progress, started=start)
+    if options:
+        prepared.options.update(options)
+    from ..features import FEATURES
+
+    for feature in FEATURES:  # the options checked (a feature's own) before anything loads
+        prepared = feature.check_options(prepared)
+    return run(prepared, on_step=on_step, progress=progress, started=start, cancel=cancel)
 
 
 def run(
-    prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
+    prepared: Prepared,
+    *,
+    on_step: OnStep | None = None,
+    progress: bool = True,
+    started: float | None = None,
+    cancel: Any = None,
 ) -> VideoResult:
-    """Load (cached) and call the pipeline for a prepared spec.
+    """Load (cached) and call the pipeline for a prepared spec; `cancel` as `generate` takes it.
 
     On a GPU out-of-memory error, when the memory plan allows it (memory="auto" or `oom_retry`), the
     attempt is freed and the call retried once with the next more frugal plan.
     """
-    try:
-        return _run(prepared, on_step=on_step, progress=progress, started=started)
-    except Exception as exc:
-        retry = _retry_after_oom(exc, prepared)
-        if retry is None:
-            raise
-    _free_attempt(prepared, retry)
-    return _run(retry, on_step=on_step, progress=progress, started=started)
+    from ..runtime.cancel import cancelling, check_flag
+
+    with cancelling(check_flag(cancel)):
+        try:
+            return _run(prepared, on_step=on_step, progress=progress, started=started)
+        except Exception as exc:
+            retry = _retry_after_oom(exc, prepared)
+            if retry is None:
+                raise
+        _free_attempt(prepared, retry)
+        return _run(retry, on_step=on_step, progress=progress, started=started)
+
+
+def preload(spec: VideoSpec | Mapping[str, Any] | None = None, *, progress: bool = True, **fields: Any) -> dict:
+    """Load the pipeline a spec needs into the pipeline cache without generating (a server's warm-up): the
+    next `generate` of a spec with the same model, plan and features finds it loaded. The spec is checked as
+    `generate` checks it (a bad spec raises its SpecError, nothing loads). Returns what happened: `loaded`
+    (False: it was already cached), `load_s`, `weight_bytes` (the planner's figure the cache counts)."""
+    prepared = prepare(spec, **fields)
+    cls, _ = check_before_load(prepared)
+    entry, loaded = load_entry(prepared, cls, progress)
+    return {
+        "model": prepared.card.name,
+        "loaded": loaded,
+        "load_s": round(entry.load_seconds, 4) if loaded else 0.0,
+        "weight_bytes": entry.weight_bytes,
+    }
+
+
+def load_entry(p: Prepared, cls: Any, progress: bool) -> tuple[Any, bool]:
+    """The pipeline cache's entry for a prepared spec (loaded on a miss, after the features' before_load and
+    followed by their after_load), and whether this call loaded it."""
+    from ..features import FEATURES
+    from ..loading.pipelines import CACHE, load_pipeline
+    from ..memory.quantize import load_kwargs
+    from .footprint import weight_bytes
+
+    loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
+
+    def loader() -> tuple[Any, str | None]:
+        loaded.append(True)
+        for feature in FEATURES:
+            feature.before_load(p)
+        pipe, revision = load_pipeline(p.card, p.family, cls, load_kwargs(p.plan, p.card, p.device), progress)
+        for feature in FEATURES:
+            feature.after_load(pipe, p)
+        return pipe, revision
+
+    key = cache_key(p)
+    figure = weight_bytes(p) if CACHE.peek(key) is None else None
+    return CACHE.get(key, loader, weight_bytes=figure), bool(loaded)
 
 
 def _retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
@@ -226,26 +291,15 @@ def _run(
     prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
 ) -> VideoResult:
     from ..features import FEATURES
-    from ..loading.pipelines import CACHE, load_pipeline
-    from ..memory.quantize import load_kwargs
+    from ..runtime.cancel import checkpoint
     from ..runtime.devices import reset_peak
 
     started = started if started is not None else time.perf_counter()
     p = prepared
     progress = progress and all(f.shows_progress(p) for f in FEATURES)
     cls, params = check_before_load(p)
-    loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
-
-    def loader() -> tuple[Any, str | None]:
-        loaded.append(True)
-        for feature in FEATURES:
-            feature.before_load(p)
-        pipe, revision = load_pipeline(p.card, p.family, cls, load_kwargs(p.plan, p.card, p.device), progress)
-        for feature in FEATURES:
-            feature.after_load(pipe, p)
-        return pipe, revision
-
-    entry = CACHE.get(cache_key(p), loader)
+    entry, loaded = load_entry(p, cls, progress)
+    checkpoint("before the call")
     with entry.lock:
         pipe = entry.pipeline(cls)
         for feature in FEATURES:
@@ -257,10 +311,11 @@ def _run(
         reset_peak(p.device)
         with contextlib.ExitStack() as stack:  # each feature on for this call only
             during = [stack.enter_context(f.around_call(pipe, p)) for f in FEATURES]
-            output = _call(pipe, p.family, p.spec, kwargs, params, on_step, progress, p.device)
+            output, called = _call(pipe, p.family, p.spec, kwargs, params, on_step, progress, p.device)
         sound = p.family.audio(output, pipe)  # (waveform, sample rate) or None: silent families
         call_seconds = time.perf_counter() - call_start
     records = {k: v for f, d in zip(FEATURES, during) for k, v in f.record(pipe, p, d).items()}
+    records.update(called)  # what the family's call records (LTX-2: its stages, the enhanced prompt)
     timings = {"load_s": round(entry.load_seconds, 4) if loaded else 0.0, "cached": not loaded}
     timings.update(call_s=round(call_seconds, 4), total_s=round(time.perf_counter() - started, 4))
     return make_result(p, output, kwargs, entry.revision, records, timings, sound)
@@ -333,24 +388,27 @@ def _call(
     on_step: OnStep | None,
     progress: bool,
     device: str,
-) -> Any:
-    """Call the pipeline with videogen's generator, step callbacks and progress setting."""
+) -> tuple[Any, dict[str, Any]]:
+    """Call the pipeline with videogen's generator, step callbacks and progress setting (through the family's
+    `call`): its output and what the family records of the call."""
     import torch
+
+    from ..runtime.cancel import checkpoint
 
     total = family.total_steps(spec, kwargs)
     counter = {"step": 0}
 
     def tick() -> None:
         counter["step"] += 1
-        if on_step is None:
-            return
-        try:
-            keep_going = on_step(counter["step"], total)
-        except BaseException:
-            counter["on_step_raised"] = True  # the caller's own error: passed on untouched
-            raise
-        if keep_going is False:
-            raise Cancelled(f"cancelled by on_step after step {counter['step']} of {total}")
+        if on_step is not None:
+            try:
+                keep_going = on_step(counter["step"], total)
+            except BaseException:
+                counter["on_step_raised"] = True  # the caller's own error: passed on untouched
+                raise
+            if keep_going is False:
+                raise Cancelled(f"cancelled by on_step after step {counter['step']} of {total}")
+        checkpoint(f"after step {counter['step']} of {total}")
 
     scheduler_step_counted = None  # the scheduler whose `step` is wrapped, to unwrap afterwards
     if "callback_on_step_end" in params:
@@ -382,7 +440,8 @@ def _call(
         with rng_lock, torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(spec.filled_int("seed"))
             with family.call_context(pipe, spec):
-                return pipe(**kwargs, generator=generator, output_type="np", return_dict=True)
+                call = {**kwargs, "generator": generator, "output_type": "np", "return_dict": True}
+                return family.call(pipe, call, spec)
     except (TypeError, ValueError) as exc:
         if not spec.extra or isinstance(exc, SpecError) or counter.get("on_step_raised"):
             raise

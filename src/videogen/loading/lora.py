@@ -83,8 +83,17 @@ def check_source(lora: LoRA) -> None:
 
 
 def apply_loras(pipe: Any, loras: Sequence[LoRA], state: dict[str, Any]) -> None:
-    """Make exactly `loras` active on `pipe`: load new ones, switch weights, disable when none."""
+    """Make exactly `loras` active on `pipe`: unload the adapters this call doesn't use, load new ones, switch
+    weights. Runs under the cached pipeline's lock, so no other call is using the adapters it unloads: a
+    pipeline holds only the adapters of its current call (a service taking users' LoRAs doesn't accumulate
+    them); a LoRA used again is loaded again (from the Hub cache or its file)."""
     loaded: set[str] = state.setdefault("lora_loaded", set())
+    unused = sorted(loaded - {lora.adapter_name for lora in loras})
+    if unused:
+        pipe.delete_adapters(unused)
+        loaded.difference_update(unused)
+        state["lora_active"] = tuple(a for a in state.get("lora_active", ()) if a[0] not in unused)
+        logger.info("unloaded LoRA adapter(s) %s", ", ".join(unused))
     for lora in loras:
         if lora.adapter_name in loaded:
             continue
@@ -109,6 +118,4 @@ def apply_loras(pipe: Any, loras: Sequence[LoRA], state: dict[str, Any]) -> None
     if wanted:
         pipe.enable_lora()
         pipe.set_adapters([n for n, _ in wanted], adapter_weights=[w for _, w in wanted])
-    elif loaded:
-        pipe.disable_lora()
     state["lora_active"] = wanted

@@ -97,6 +97,8 @@ class CacheEntry:
     pipelines: dict[str, Any] = field(default_factory=dict)
     #: state applied after load (memory plan, LoRAs), owned by the modules that apply it
     state: dict[str, Any] = field(default_factory=dict)
+    #: the planner's figure for its weights (what the cache's memory bound counts); None: unknown
+    weight_bytes: int | None = None
 
     def pipeline(self, cls: Any) -> Any:
         """The pipeline of class `cls` over this entry's components (from_pipe: no reload)."""
@@ -112,21 +114,70 @@ class CacheEntry:
         return self.pipelines[name]
 
 
-class PipelineCache:
-    """A bounded, least-recently-used cache of loaded pipelines, safe to use from several threads."""
+#: the cache's memory bound: GiB ("48", "48GiB") or a share of this machine's memory ("75%"); docs/embedding.md
+CACHE_MEMORY_ENV = "VIDEOGEN_CACHE_MEMORY"
+DEFAULT_CACHE_MEMORY = "75%"
 
-    def __init__(self, max_entries: int | None = None):
+
+def machine_memory_bytes() -> int:
+    """The memory cached weights can sit in: RAM, plus the GPU's memory where CUDA is in use."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    import sys
+
+    torch = sys.modules.get("torch")  # only when already imported: a cache is never bounded before a load
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        total += torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    return int(total)
+
+
+def cache_memory_bytes(value: str | None = None) -> int:
+    """The most bytes of weights the cached pipelines may hold together (`VIDEOGEN_CACHE_MEMORY`)."""
+    text = (value if value is not None else os.environ.get(CACHE_MEMORY_ENV, "") or DEFAULT_CACHE_MEMORY).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%|gib|gb|g)?", text.lower())
+    if match is None:
+        raise VideoGenError(
+            f"{CACHE_MEMORY_ENV}={text!r}: give GiB (e.g. 48) or a share of this machine's memory (e.g. 75%)"
+        )
+    number, unit = float(match.group(1)), match.group(2)
+    if unit == "%":
+        return int(machine_memory_bytes() * number / 100)
+    return int(number * 2**30)
+
+
+class PipelineCache:
+    """A least-recently-used cache of loaded pipelines, safe to use from several threads, bounded twice: by
+    memory (the planner's figure for each entry's weights, against `VIDEOGEN_CACHE_MEMORY`, default 75 % of
+    RAM plus GPU memory) and by count (`VIDEOGEN_CACHE_SIZE`, default 2). Room is made before a load: the
+    least recently used entries go first; an entry bigger than the whole budget is still loaded, alone."""
+
+    def __init__(self, max_entries: int | None = None, max_bytes: int | None = None):
         self.max_entries = max_entries or int(os.environ.get("VIDEOGEN_CACHE_SIZE", "2"))
+        self._max_bytes = max_bytes
         self._entries: OrderedDict[Hashable, CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[Hashable, threading.Lock] = {}
         self.loads = 0
+        self.evictions = 0
 
-    def get(self, key: Hashable, loader: Callable[[], tuple[Any, str | None]]) -> CacheEntry:
+    @property
+    def max_bytes(self) -> int:
+        """The memory bound in bytes (read from the environment when not given)."""
+        return self._max_bytes if self._max_bytes is not None else cache_memory_bytes()
+
+    def held_bytes(self) -> int:
+        """The weights the cached entries hold together, by the planner's figures (unknown counts 0)."""
+        with self._lock:
+            return sum(e.weight_bytes or 0 for e in self._entries.values())
+
+    def get(
+        self, key: Hashable, loader: Callable[[], tuple[Any, str | None]], weight_bytes: int | None = None
+    ) -> CacheEntry:
         """The entry for `key`, loading it once (concurrent callers for one key wait for that load).
 
-        Loads of different keys run one at a time, under the process-wide `imports.LOAD_LOCK`
-        (loading patches torch process-wide); hits don't wait for a load in progress.
+        `weight_bytes` (the planner's figure for the weights it loads) makes room before a load: least
+        recently used entries are dropped until it fits beside the others. Loads of different keys run one at
+        a time, under the process-wide `LOAD_LOCK` (loading patches torch process-wide); hits don't wait for a
+        load in progress.
         """
         from ..runtime.lock import LOAD_LOCK
 
@@ -143,17 +194,41 @@ class PipelineCache:
                     self._entries.move_to_end(key)
                     return entry
             with LOAD_LOCK:
+                self._make_room(weight_bytes or 0, slots=1)
                 start = time.perf_counter()
                 base, revision = loader()
-            entry = CacheEntry(key=key, base=base, revision=revision, load_seconds=time.perf_counter() - start)
+            entry = CacheEntry(
+                key=key,
+                base=base,
+                revision=revision,
+                load_seconds=time.perf_counter() - start,
+                weight_bytes=weight_bytes,
+            )
             with self._lock:
                 self.loads += 1
                 self._entries[key] = entry
                 self._loading.pop(key, None)
-                while len(self._entries) > self.max_entries:
-                    old_key, _ = self._entries.popitem(last=False)
-                    logger.info("pipeline cache: evicted %s", old_key)
+            self._make_room(0, slots=0)
             return entry
+
+    def _make_room(self, incoming: int, slots: int) -> None:
+        """Drop least recently used entries until `slots` more entries and `incoming` more bytes fit."""
+        budget = self.max_bytes
+        dropped = []
+        with self._lock:
+            while self._entries and (
+                len(self._entries) + slots > self.max_entries
+                or (incoming and sum(e.weight_bytes or 0 for e in self._entries.values()) + incoming > budget)
+            ):
+                old_key, old = self._entries.popitem(last=False)
+                self.evictions += 1
+                dropped.append(old)
+                logger.info("pipeline cache: evicted %s (%s bytes of weights)", old_key, old.weight_bytes)
+        if dropped and incoming:  # what they held is freed before the next load takes memory
+            del dropped
+            from ..runtime.devices import free_memory
+
+            free_memory()
 
     def evict(self, key: Hashable) -> None:
         with self._lock:
@@ -172,6 +247,11 @@ class PipelineCache:
     def keys(self) -> list[Hashable]:
         with self._lock:
             return list(self._entries)
+
+    def peek(self, key: Hashable) -> CacheEntry | None:
+        """The entry for `key` if it is loaded (no load, no change to the order)."""
+        with self._lock:
+            return self._entries.get(key)
 
 
 CACHE = PipelineCache()
@@ -229,8 +309,11 @@ def load_pipeline(
         offline = unreachable_reason()
         if offline is not None:
             kwargs["local_files_only"] = True
+    from ..runtime.cancel import checkpoint
+
+    checkpoint(f"before loading {card.name}")
     try:
-        with loading_bars(progress):
+        with loading_bars(progress), _cancellable_components():
             pipe = family.load(located, cls, kwargs)
     except VideoGenError:
         raise
@@ -249,4 +332,30 @@ def load_pipeline(
             f"model={card.name!r}: loading {cls.__name__} from {located.source} failed "
             f"({type(exc).__name__}: {first_line})"
         ) from exc
+    checkpoint(f"after loading {card.name}")
     return pipe, revision
+
+
+@contextlib.contextmanager
+def _cancellable_components() -> Iterator[None]:
+    """During one load (under LOAD_LOCK: loads run one at a time), check the generation's cancel token before
+    each component `DiffusionPipeline.from_pretrained` loads (diffusers loads them one by one through
+    `load_sub_model`). Nothing is patched when the generation has no token."""
+    from ..runtime.cancel import checkpoint, current
+
+    if current() is None:
+        yield
+        return
+    from diffusers.pipelines import pipeline_utils
+
+    original = pipeline_utils.load_sub_model
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        checkpoint(f"while loading (before {kwargs.get('name', 'a component')})")
+        return original(*args, **kwargs)
+
+    pipeline_utils.load_sub_model = checked
+    try:
+        yield
+    finally:
+        pipeline_utils.load_sub_model = original
