@@ -269,6 +269,7 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
     ("tiny-hunyuanvideo15", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "guider-scale"),
     ("tiny-hunyuanvideo15-i2v", "i2v", {"image": image(24, 40), "guidance_scale": 1.0}, "size-bucket-no-cfg"),
     ("tiny-kandinsky5", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0}, "negative-prompt"),
+    ("tiny-mochi", "t2v", {"negative_prompt": "blurry", "guidance_scale": 3.0, "num_frames": 13}, "negative-prompt"),
     (
         "tiny-skyreels_v2-df",
         "t2v",

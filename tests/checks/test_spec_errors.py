@@ -345,6 +345,16 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"video": [image()]}, "task", ["v2v"]),
         ],
     ),
+    "mochi": (
+        {"model": "tiny-mochi", "prompt": PROMPT},
+        [
+            ({"num_frames": 9}, "num_frames", ["6k+1", "num_frames=7"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=4.5"]),
+            ({"image": image()}, "task", ["i2v"]),
+            ({"video": video()}, "task", ["v2v"]),
+        ],
+    ),
     "wan_vace": (
         {"model": "tiny-wan_vace", "prompt": PROMPT},
         [

@@ -27,6 +27,7 @@ FAMILY_MODULES: dict[str, str] = {
     "kandinsky5": "videogen.families.kandinsky5",
     "skyreels_v2": "videogen.families.skyreels_v2",
     "wan_vace": "videogen.families.wan_vace",
+    "mochi": "videogen.families.mochi",
 }
 
 
