@@ -198,3 +198,33 @@ def test_preload_loads_once_and_the_next_generate_finds_it(tmp_path: Path) -> No
     result = videogen.generate(**SPEC)
     assert result.metadata["timings"]["cached"] is True and CACHE.loads == before + 1
     assert np.asarray(result.frames).shape[0] > 0
+
+
+def test_the_fastapi_app_of_docs_embedding_runs_and_cancels(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("fastapi")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "embedding.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0].replace("wan2.1-t2v-1.3b", "tiny-wan")
+    assert "agenerate" in code and len(code.splitlines()) <= 60
+    monkeypatch.chdir(tmp_path)
+    ns: dict[str, Any] = {}
+    exec(compile(code, "docs/embedding.md", "exec"), ns)
+
+    async def main() -> tuple[Any, Any, Any]:
+        async with ns["warm_up"](ns["app"]):
+            done = (await ns["create"](prompt="a ferret"))["id"]
+            while isinstance(answer := await ns["fetch"](done), dict):
+                assert answer["status"] == "running"
+                await asyncio.sleep(0.02)
+            stopped = (await ns["create"](prompt="a heron"))["id"]
+            task = ns["jobs"][stopped]
+            await asyncio.sleep(0)
+            deleted = await ns["cancel"](stopped)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return answer, deleted, task
+
+    response, deleted, task = asyncio.run(main())
+    assert Path(response.path).is_file() and response.media_type == "video/mp4"
+    assert deleted["deleted"] is True and task.cancelled()
+    video = Path(response.path).name  # the cancelled job wrote nothing: only the first video and its sidecar
+    assert sorted(p.name for p in tmp_path.iterdir()) == [video, video + ".json"]

@@ -1,6 +1,7 @@
 """The in-process worker: a thread that takes queued jobs (the model it ran last first: one load per model),
 runs each with `generate`, saves the video with its sidecar (atomic, so `videogen replay` works on it) and a
-thumbnail, and logs its events. A job deleted while it runs stops at its next step; its files are removed."""
+thumbnail, and logs its events. A job deleted while it runs stops at the library's next cancel checkpoint (during the
+load, after a step, before a VAE decode chunk); its files are removed."""
 
 from __future__ import annotations
 
@@ -129,16 +130,17 @@ def execute(
     preview_side: int,
 ) -> dict[str, Any]:
     """One job's generation, wherever it runs (this process, or a Ray actor): `generate` with step and preview
-    events handed to `emit`, stopped at the next step once `stop()` says so, the video saved to `output` with its
-    sidecar, and a thumbnail beside it. Returns the outcome as plain data: status completed (output,
-    frames_sha256, loaded), failed (error) or cancelled."""
+        events handed to `emit`, stopped at the next step once `stop()` says so, the video saved to `output` with its
+        sidecar, and a thumbnail beside it. `stop` is checked at the library's cancel checkpoints (while loading,
+    after each step, before each VAE decode chunk). Returns the outcome as plain data: status completed (output,
+        frames_sha256, loaded), failed (error) or cancelled."""
     from ..features.preview import watch_latents
     from ..generation.flow import generate
 
     started = time.perf_counter()
     first: dict[str, float] = {}
 
-    def on_step(step: int, total: int) -> bool:
+    def on_step(step: int, total: int) -> None:
         now = time.perf_counter()
         first.setdefault("t", now)
         # the ETA from the steps after the first (the first includes loading and the text encoder)
@@ -148,11 +150,10 @@ def execute(
             image = watch.preview(preview_side)
             if image is not None:
                 emit("preview", {"step": step, "image": _data_url(image)})
-        return not stop()
 
     try:
-        with watch_latents() as watch:
-            result = generate(spec, on_step=on_step, progress=False)
+        with watch_latents() as watch:  # stopped at the library's checkpoints: loading, steps, decode chunks
+            result = generate(spec, on_step=on_step, progress=False, cancel=_Stop(stop))
     except Cancelled:
         return {"status": "cancelled"}
     except Exception as exc:
@@ -165,6 +166,13 @@ def execute(
         "frames_sha256": result.frames_sha256,
         "loaded": not result.metadata["timings"]["cached"],
     }
+
+
+class _Stop:
+    """`stop` as the cancel token `generate` takes (anything with `is_set()`)."""
+
+    def __init__(self, stop: Callable[[], bool]):
+        self.is_set = stop
 
 
 def spec_of(job: Job) -> dict[str, Any]:
