@@ -65,7 +65,7 @@ def check_call(spec: VideoSpec, card: ModelCard, family: Family, class_name: str
 
     if spec.extra:
         signature = pipeline_signature(class_name)
-        check_extra_against_signature(spec, signature.names, class_name)
+        check_extra_against_signature(spec, signature.names | family.own_extra, class_name)
         check_extra_types(spec, signature)
     check_scheduler_name(spec.scheduler, card.name, family.flow_matching)
     if spec.loras:

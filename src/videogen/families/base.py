@@ -207,6 +207,9 @@ class Family:
     #: The transformer declares a context-parallel plan (`_cp_plan`) in diffusers, so `VideoSpec.parallel` can
     #: split it over GPUs (videogen.parallel.checks; a test keeps this equal to the class attribute)
     context_parallel: bool = False
+    #: `extra` keys the family reads itself (checked by its `check`, never passed to the pipeline), e.g. LTX-2's
+    #: "two_stage"; every other `extra` key must be a parameter of the pipeline's `__call__`
+    own_extra: frozenset[str] = frozenset()
 
     def __init__(self, cards: Iterable[ModelCard] = ()) -> None:
         self.cards = tuple(cards)
@@ -384,8 +387,14 @@ class Family:
             if media.get(key) is not None:
                 wanted[key] = media[key]
         kwargs.update({k: v for k, v in wanted.items() if k in params})
-        kwargs.update(spec.extra)
+        kwargs.update({k: v for k, v in spec.extra.items() if k not in self.own_extra})
         return kwargs
+
+    def call(self, pipe: Any, kwargs: dict[str, Any], spec: VideoSpec) -> tuple[Any, dict[str, Any]]:
+        """Run the generation: the pipeline called once with `kwargs` (complete: generator, output_type, callbacks),
+        and what the metadata records of it beyond the call's arguments (its keys; none here). Families whose
+        generation is more than one call override this (LTX-2's two stages)."""
+        return pipe(**kwargs), {}
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
         """A context the call runs in (a seam for cache hooks that need a cache context)."""

@@ -23,6 +23,13 @@ Image conditions are re-compressed with H.264 at the CRF the model was trained w
 which needs PyAV (`pip install av`); `extra["image_crf"]=0` (image-to-video) or `"crf": 0` in a condition skips
 it. The tiny models skip it.
 
+Two stages (`extra["two_stage"]`, text-to-video): the recipe diffusers documents for LTX-2 — stage 1 at half the
+height and width, its latents doubled by the latent upsampler (LTX2LatentUpsamplePipeline), stage 2 refining them
+at the spec's size with the stage-2 distilled sigmas (three steps, renoised at the first, no guidance), the audio
+latents carried over. `True` takes the card's own upsampler (its `latent_upsampler` subfolder); a string names a
+Hub id or folder of one. Checkpoints whose stage 2 needs the distilled LoRA (the dev ones) refuse it. When prompt
+enhancement runs, the enhanced prompt is recorded (`metadata["prompt_enhancement"]`) and stage 2 reuses it.
+
 Conditioned generation (LTX2ConditionPipeline) places images and clips at frame indices:
 `image` at frame 0, `last_image` at the last frame, `video` from frame 0, or a list
 `extra={"conditions": [{"image": "a.png", "frame_index": 0}, {"video": "b.mp4", "frame_index": 40,
@@ -32,9 +39,10 @@ Conditioned generation (LTX2ConditionPipeline) places images and clips at frame 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import MappingProxyType
@@ -75,6 +83,10 @@ SCHEDULER = {
 #: LTX-2.0's recommended settings (the pipeline's own defaults are LTX-2.3's): STG at block 29, the legacy
 #: cross-modality timestep
 LTX2_0_CALL = {"spatio_temporal_guidance_blocks": [29], "use_cross_timestep": False}
+#: the second stage of the two-stage recipe (diffusers.pipelines.ltx2.utils.STAGE_2_DISTILLED_SIGMA_VALUES)
+STAGE_2_SIGMAS = [0.909375, 0.725, 0.421875]
+#: the `extra` key asking for the two stages (read by the family, never passed to the pipeline)
+TWO_STAGE = "two_stage"
 #: the distilled checkpoints: the documented sigmas, no guidance of any kind
 DISTILLED_CALL = {
     "sigmas": DISTILLED_SIGMAS,
@@ -110,6 +122,7 @@ class LTX2Family(Family):
     makes_sound = True
     scheduler = SCHEDULER
     context_parallel = True  # LTX2VideoTransformer3DModel has a `_cp_plan` (diffusers 0.42.1)
+    own_extra = frozenset({TWO_STAGE})
     # step caches, as measured on tiny-ltx2 with diffusers 0.42.1 and cache-dit 1.5: TaylorSeer runs (its DiT
     # defaults; here on both streams' attention and feed-forward modules); the others fail on this transformer,
     # whose blocks carry the video and the audio streams together
@@ -166,6 +179,7 @@ class LTX2Family(Family):
                 )
         _check_stg(spec, card)
         _check_enhancement(spec, card)
+        spec = _check_two_stage(spec, card, rules)
         if spec.task != "conditioned":
             if "conditions" in extra:
                 raise SpecError(
@@ -227,7 +241,28 @@ class LTX2Family(Family):
 
     def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
         sigmas = call_kwargs.get("sigmas")
+        first = len(sigmas) if sigmas is not None else int(spec.steps or 0)
+        return first + (len(STAGE_2_SIGMAS) if _two_stage(spec) else 0)
+
+    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+        sigmas = call_kwargs.get("sigmas")
         return len(sigmas) if sigmas is not None else int(spec.steps or 0)
+
+    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+        if _two_stage(spec):
+            return (
+                f"extra['{TWO_STAGE}'] runs two schedules, and {method} would carry what it caches from stage 1's "
+                "steps into stage 2's"
+            )
+        return None
+
+    def call(self, pipe: Any, kwargs: dict[str, Any], spec: VideoSpec) -> tuple[Any, dict[str, Any]]:
+        """One call, or the two stages (`extra["two_stage"]`); records the enhanced prompt when enhancement runs."""
+        record: dict[str, Any] = {}
+        with _recording_enhancement(pipe, kwargs, record):
+            if not _two_stage(spec):
+                return pipe(**kwargs), record
+            return _two_stages(pipe, kwargs, spec, record), record
 
     def audio(self, output: Any, pipe: Any) -> tuple[Any, int] | None:
         """The first video's waveform (channels × samples, float32) and the vocoder's sample rate."""
@@ -335,6 +370,23 @@ class LTX2Family(Family):
             transformer=transformer,
             vocoder=vocoder,
         ).save_pretrained(folder)
+        tiny_latent_upsampler(4).save_pretrained(folder / "latent_upsampler")  # `two_stage=True` takes it
+
+
+def tiny_latent_upsampler(latent_channels: int) -> Any:
+    """A tiny random LTX2LatentUpsamplerModel (×2 in height and width) for latents of `latent_channels`."""
+    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel
+
+    return LTX2LatentUpsamplerModel(
+        in_channels=latent_channels,
+        mid_channels=32,  # its GroupNorm takes 32 groups
+        num_blocks_per_stage=1,
+        dims=3,
+        spatial_upsample=True,
+        temporal_upsample=False,
+        rational_spatial_scale=2.0,
+        use_rational_resampler=False,
+    )
 
 
 def tiny_gemma_tokenizer() -> Any:
@@ -476,6 +528,160 @@ def _check_image_crf(card: ModelCard, label: str, crf: Any, zero: str) -> None:
         )
 
 
+# ---- two stages, prompt enhancement ------------------------------------------------------------------
+def _two_stage(spec: VideoSpec) -> bool:
+    return spec.extra.get(TWO_STAGE) not in (None, False)
+
+
+def _check_two_stage(spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+    """`extra["two_stage"]`: True (the card's upsampler) or where an upsampler is; text-to-video on a checkpoint
+    whose stage 2 needs no LoRA; the size a multiple of twice the card's (stage 1 runs at half of it)."""
+    value = spec.extra.get(TWO_STAGE)
+    if value is None or value is False:
+        return spec
+    if value is not True and not (isinstance(value, str) and value.strip()):
+        raise SpecError(
+            f"extra['{TWO_STAGE}']={value!r} must be True (the model's own latent upsampler) or the Hub id or folder "
+            "of an LTX2LatentUpsamplerModel, e.g. extra={'two_stage': True}",
+            field="extra",
+        )
+    if spec.task != "t2v":
+        raise SpecError(
+            f"extra['{TWO_STAGE}'] runs text-to-video only (LTX2Pipeline, as diffusers documents the recipe); "
+            f"task is {spec.task!r}: use task='t2v' or leave two_stage out",
+            field="extra",
+        )
+    if not card.traits.get(TWO_STAGE):
+        raise SpecError(
+            f"extra['{TWO_STAGE}']: {card.name}'s second stage, as diffusers documents it, refines with the distilled "
+            "LoRA (e.g. ltx-2-19b-distilled-lora-384), which videogen doesn't apply to one stage only; use a "
+            "distilled checkpoint (ltx-2.3-distilled), whose second stage needs no LoRA, or leave two_stage out",
+            field="extra",
+        )
+    if value is True and not card.traits.get("latent_upsampler"):
+        raise SpecError(
+            f"extra['{TWO_STAGE}']=True: {card.name} ships no latent upsampler in diffusers format; name one: "
+            "extra={'two_stage': '<Hub id or folder of an LTX2LatentUpsamplerModel>'}",
+            field="extra",
+        )
+    if isinstance(value, str) and not _upsampler_location(value):
+        raise SpecError(
+            f"extra['{TWO_STAGE}']={value!r} is neither a folder holding an LTX2LatentUpsamplerModel (its config.json, "
+            "or a latent_upsampler/ subfolder) nor a Hub id ('org/name')",
+            field="extra",
+        )
+    multiple = 2 * card.size_multiple
+    for name in ("height", "width"):
+        size = spec.filled_int(name)
+        valid = max(multiple, round(size / multiple) * multiple)
+        rule = (
+            f"with two_stage a multiple of {multiple} (stage 1 runs at half of it, a multiple of {card.size_multiple})"
+        )
+        spec = spec.replace(**{name: rules.fix(name, size, valid, rule)})
+    return spec
+
+
+def _upsampler_location(value: Any) -> tuple[str, str | None] | None:
+    """Where `extra["two_stage"]`'s upsampler loads from: (folder or Hub id, subfolder), or None if it is neither."""
+    import re
+
+    if value is True:
+        return None
+    folder = Path(value).expanduser()
+    if (folder / "latent_upsampler" / "config.json").is_file():
+        return str(folder), "latent_upsampler"
+    if (folder / "config.json").is_file():
+        return str(folder), None
+    if not folder.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+        return value, "latent_upsampler"  # a Hub repo laid out as LTX2LatentUpsamplePipeline
+    return None
+
+
+def _latent_upsampler(pipe: Any, value: Any) -> Any:
+    """The upsampler `extra["two_stage"]` names, loaded once per cached pipeline, on its device and in the VAE's
+    dtype (True: the `latent_upsampler` subfolder of the pipeline's own checkpoint)."""
+    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel
+
+    from ..runtime.lock import LOAD_LOCK
+
+    loaded = pipe.__dict__.setdefault("_videogen_latent_upsamplers", {})
+    if value not in loaded:
+        where = (pipe.name_or_path, "latent_upsampler") if value is True else _upsampler_location(value)
+        if where is None:
+            raise SpecError(f"extra['{TWO_STAGE}']={value!r}: no latent upsampler there", field="extra")
+        with LOAD_LOCK:
+            model = LTX2LatentUpsamplerModel.from_pretrained(where[0], subfolder=where[1], torch_dtype=pipe.vae.dtype)
+        loaded[value] = model.eval()
+    return loaded[value].to(pipe._execution_device)
+
+
+def _two_stages(pipe: Any, kwargs: dict[str, Any], spec: VideoSpec, record: dict[str, Any]) -> Any:
+    """Stage 1 at half the size (latents out), the latents doubled, stage 2 at the spec's size from them and the
+    audio latents: diffusers' documented two-stage recipe, on the pipeline already loaded."""
+    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplePipeline
+
+    height, width = int(kwargs["height"]), int(kwargs["width"])
+    first = pipe(**{**kwargs, "height": height // 2, "width": width // 2, "output_type": "latent"})
+    upsampler = LTX2LatentUpsamplePipeline(
+        vae=pipe.vae, latent_upsampler=_latent_upsampler(pipe, spec.extra[TWO_STAGE])
+    )
+    upsampler.set_progress_bar_config(disable=True)
+    latents = upsampler(latents=first.frames, output_type="latent", return_dict=False)[0]
+    enhanced = record.get("prompt_enhancement", {}).get("enhanced_prompt")
+    second = {
+        **kwargs,
+        "latents": latents,
+        "audio_latents": first.audio,
+        "sigmas": STAGE_2_SIGMAS,
+        "num_inference_steps": len(STAGE_2_SIGMAS),
+        "noise_scale": STAGE_2_SIGMAS[0],  # renoised at its first sigma
+        "guidance_scale": 1.0,
+        "enable_prompt_enhancement": False,  # stage 1 enhanced it: the same prompt again
+    }
+    if enhanced is not None:
+        second["prompt"] = enhanced
+    record["two_stage"] = {
+        "stage_1": {"height": height // 2, "width": width // 2, "steps": len(kwargs.get("sigmas") or []) or spec.steps},
+        "upsampler": "latent_upsampler (the checkpoint's own)"
+        if spec.extra[TWO_STAGE] is True
+        else spec.extra[TWO_STAGE],
+        "stage_2": {
+            "height": height,
+            "width": width,
+            "sigmas": STAGE_2_SIGMAS,
+            "noise_scale": STAGE_2_SIGMAS[0],
+            "guidance_scale": 1.0,
+        },
+    }
+    return pipe(**second)
+
+
+@contextlib.contextmanager
+def _recording_enhancement(pipe: Any, kwargs: Mapping[str, Any], record: dict[str, Any]) -> Iterator[None]:
+    """While enhancement is asked for, the pipeline's `enhance_prompt` also writes what it returns into `record`
+    (`prompt_enhancement`: the enhanced prompt and the system prompt): the prompt the video was made from."""
+    if not kwargs.get("enable_prompt_enhancement") or not hasattr(pipe, "enhance_prompt"):
+        yield
+        return
+    original = pipe.enhance_prompt
+
+    def recorded(*args: Any, **kw: Any) -> Any:
+        enhanced = original(*args, **kw)
+        texts = list(enhanced) if isinstance(enhanced, (list, tuple)) else [enhanced]
+        record["prompt_enhancement"] = {
+            "enhanced_prompt": texts[0] if len(texts) == 1 else texts,
+            "system_prompt": kw.get("system_prompt"),
+            "seed": kw.get("seed"),
+        }
+        return enhanced
+
+    pipe.__dict__["enhance_prompt"] = recorded  # this call only: the instance's attribute shadows the method
+    try:
+        yield
+    finally:
+        pipe.__dict__.pop("enhance_prompt", None)
+
+
 # ---- conditions -------------------------------------------------------------------------------------
 #: the media key of the loaded conditions `check` returns for `call_kwargs`
 MEDIA_KEY = "ltx2_conditions"
@@ -577,6 +783,7 @@ CARDS = (
         ALL_TASKS,
         arch="ltx2-19b",
         call_defaults=LTX2_0_CALL,
+        traits={"latent_upsampler": "latent_upsampler"},  # two stages need the distilled LoRA too: refused
         description="LTX-2 19B: video with synchronized audio, text/image-to-video and keyframes; 512x768 at 24 fps",
     ),
     card(
@@ -591,6 +798,7 @@ CARDS = (
         "diffusers/LTX-2.3-Distilled-Diffusers",
         ALL_TASKS,
         arch="ltx2.3-22b",  # distillation keeps the architecture
+        traits={TWO_STAGE: True},  # its stage 2 needs no LoRA (its upsampler: extra={'two_stage': '<where>'})
         steps=len(DISTILLED_SIGMAS),
         guidance_scale=1.0,
         call_defaults=DISTILLED_CALL,
@@ -603,7 +811,8 @@ CARDS = (
         ALL_TASKS,
         tiny="t2v",
         call_defaults={"spatio_temporal_guidance_blocks": [1], "image_crf": 0, "max_sequence_length": 32},
-        traits={"processor": False},  # built without one: no prompt enhancement
+        # built without a processor: no prompt enhancement; a tiny latent upsampler for the two stages
+        traits={"processor": False, TWO_STAGE: True, "latent_upsampler": "latent_upsampler"},
         description="tiny random LTX-2 (video and audio; every component random)",
     ),
 )
