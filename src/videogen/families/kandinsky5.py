@@ -207,6 +207,11 @@ class Kandinsky5Family(Family):
             axes_dims=(1, 1, 2),
             visual_cond=variant == "i2v",
         )
+        # Kandinsky 5 zero-initializes its modulation layers (every block's gates and the output's): left at zero,
+        # the random transformer would add nothing and the video wouldn't depend on the prompt, the steps or a LoRA
+        for parameter in transformer.parameters():
+            if not parameter.detach().any():
+                parameter.data.normal_(0.0, 0.2)
         cls = diffusers.Kandinsky5I2VPipeline if variant == "i2v" else diffusers.Kandinsky5T2VPipeline
         cls(
             transformer=transformer,
