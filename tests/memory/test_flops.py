@@ -56,7 +56,7 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
     frames, height, width = latents
     r = torch.randn
     t = torch.full((batch,), 500.0)
-    if cls in ("WanTransformer3DModel", "SkyReelsV2Transformer3DModel"):
+    if cls in ("WanTransformer3DModel", "SkyReelsV2Transformer3DModel", "WanVACETransformer3DModel"):
         kw = dict(
             hidden_states=r(batch, config["in_channels"], frames, height, width),
             timestep=t,
@@ -64,6 +64,8 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
         )
         if config.get("inject_sample_info"):
             kw["fps"] = [1] * batch
+        if config.get("vace_layers"):
+            kw["control_hidden_states"] = r(batch, config["vace_in_channels"], frames, height, width)
         if config.get("image_dim"):
             kw["encoder_hidden_states_image"] = r(batch, config.get("pos_embed_seq_len") or 257, config["image_dim"])
         return kw

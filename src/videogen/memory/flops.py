@@ -32,6 +32,8 @@ from .flops_unet import i2vgen_xl, svd, unet3d
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
 TEXT_TOKENS: dict[str, int] = {
     "WanTransformer3DModel": 512,
+    "WanVACETransformer3DModel": 512,
+    "SkyReelsV2Transformer3DModel": 512,
     "CogVideoXTransformer3DModel": 226,
     "LTXVideoTransformer3DModel": 128,
     "HunyuanVideoTransformer3DModel": 256,
@@ -53,6 +55,7 @@ def latent_size(vae: Component | None, shape: Shape) -> tuple[int, int, int]:
 EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], Count]] = {
     "WanTransformer3DModel": wan,
     "SkyReelsV2Transformer3DModel": wan,  # Wan's layers (its per-frame timesteps: see `wan`)
+    "WanVACETransformer3DModel": wan,  # and its VACE blocks over the control video
     "LTXVideoTransformer3DModel": ltx,
     "CogVideoXTransformer3DModel": cogvideox,
     "HunyuanVideoTransformer3DModel": hunyuanvideo,

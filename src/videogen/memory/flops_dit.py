@@ -35,9 +35,10 @@ def attention(batch: int, queries: int, keys: int, dim: int) -> int:
 
 
 def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
-    """WanTransformer3DModel (Wan 2.1 / 2.2) and SkyReelsV2Transformer3DModel: patch Conv3d, time/text(/image)
-    embedders (SkyReels-V2: and its fps), blocks of self-attention, cross-attention (plus image keys for Wan 2.1
-    I2V/FLF2V) and a feed-forward, proj_out. One timestep per sample (per-token or per-frame timesteps — Wan
+    """WanTransformer3DModel (Wan 2.1 / 2.2), SkyReelsV2Transformer3DModel and WanVACETransformer3DModel: patch
+    Conv3d, time/text(/image) embedders (SkyReels-V2: and its fps), blocks of self-attention, cross-attention
+    (plus image keys for Wan 2.1 I2V/FLF2V) and a feed-forward, proj_out (VACE: a Wan block and projections per
+    VACE layer over the control video's tokens). One timestep per sample (per-token or per-frame timesteps — Wan
     2.2 TI2V, SkyReels-V2's diffusion forcing — run the timestep MLPs per token or frame: 1–3 %, not counted)."""
     pt, ph, pw = _patch(config)
     frames, height, width = latents
@@ -63,6 +64,10 @@ def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
     block += linear(rows, dim, ffn) + linear(rows, ffn, dim)
     out += layers * block
     out += linear(rows, dim, int(config.get("out_channels") or config["in_channels"]) * pt * ph * pw)
+    vace = [int(i) for i in config.get("vace_layers") or ()]
+    if vace:  # Wan VACE: the control video's patch Conv3d, then a Wan block (and projections) per VACE layer
+        out += linear(rows, int(config.get("vace_in_channels") or 96) * pt * ph * pw, dim)
+        out += len(vace) * (block + linear(rows, dim, dim)) + linear(rows, dim, dim)
     return Count(out, tokens, True)
 
 
