@@ -125,6 +125,14 @@ def _wan_vace_call(kw: dict, case: Case, pipe: Any) -> None:
     kw.update(video=video, mask=mask)
 
 
+def _sana_video_call(kw: dict, case: Case, pipe: Any) -> None:
+    kw["frames"] = case.get("num_frames")  # the pipelines' own name for the frame count
+    if case.task == "i2v":  # diffusers' docs run image-to-video on flow-matching Euler at the checkpoint's shift
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=pipe.scheduler.config.flow_shift)
+
+
 def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
     """LTXConditionPipeline passes no `mu`: it runs on the tiny folder with `use_dynamic_shifting` off."""
     if cls == "LTXConditionPipeline":
@@ -217,6 +225,7 @@ FAMILIES: dict[str, Direct] = {
     "hunyuanvideo15": Direct(call=_hunyuanvideo15_call),
     "skyreels_v2": Direct(call=_skyreels_v2_call),
     "wan_vace": Direct(call=_wan_vace_call),
+    "sana_video": Direct(call=_sana_video_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }

@@ -355,6 +355,18 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"video": video()}, "task", ["v2v"]),
         ],
     ),
+    "sana_video": (
+        {"model": "tiny-sana_video", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"height": 48}, "height", ["multiple of 32", "height=64"]),
+            ({"model": "sana-video-2b-480p", "height": 624, "width": 624}, "height", ["only runs at", "480x832"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=6.0"]),
+            ({"extra": {"frames": 17}}, "extra", ["frames", "num_frames"]),
+            ({"model": "tiny-sana_video-i2v"}, "image", ["image-to-video", "image="]),
+            ({"cache": "taylorseer"}, "cache", ["CacheMixin"]),
+        ],
+    ),
     "wan_vace": (
         {"model": "tiny-wan_vace", "prompt": PROMPT},
         [

@@ -262,7 +262,7 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
     check_extra_values(spec.extra)
     for key in spec.extra:
         if key in family.reserved_call_kwargs():
-            own = {"num_inference_steps": "steps"}.get(key, key)
+            own = {"num_inference_steps": "steps", family.frames_param: "num_frames"}.get(key, key)
             raise SpecError(
                 f"extra[{key!r}] is set by videogen; use the spec field "
                 f"{own if own in VideoSpec.__dataclass_fields__ else 'for it'} instead",

@@ -28,6 +28,7 @@ FAMILY_MODULES: dict[str, str] = {
     "skyreels_v2": "videogen.families.skyreels_v2",
     "wan_vace": "videogen.families.wan_vace",
     "mochi": "videogen.families.mochi",
+    "sana_video": "videogen.families.sana_video",
 }
 
 

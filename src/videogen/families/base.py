@@ -335,8 +335,9 @@ class Family:
         )
 
     def reserved_call_kwargs(self) -> set[str]:
-        """Call arguments videogen sets itself; `extra` may not override them."""
-        return {
+        """Call arguments videogen sets itself (the pipeline's frame-count argument among them); `extra` may not
+        override them."""
+        return {self.frames_param or "num_frames"} | {
             "prompt",
             "negative_prompt",
             "image",

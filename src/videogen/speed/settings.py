@@ -247,6 +247,8 @@ def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dic
         parsed = {"method": chosen}
         method = chosen
     if not family.cache_methods:
+        if method in family.cache_refused:  # the family says why (a transformer that takes no cache hooks)
+            raise _error(f"{method!r} can't run here: {family.cache_refused[method]}; leave cache out")
         raise _error(
             f"{card.name} ({family.name}) has no step cache yet (the cache hooks are for transformer models: "
             f"{', '.join(m for m in METHODS if m != 'deepcache')}; 'deepcache' for the video UNets); leave cache out"
