@@ -372,6 +372,8 @@ CARDS = (
         ("t2v", "i2v"),
         DF,
         P720,
+        # one window by default (the pipelines' base_num_frames, 97): a longer video names its overlap_history
+        num_frames=BASE_NUM_FRAMES,
         arch="skyreels-v2-df-14b",
         description="SkyReels-V2 diffusion forcing, 14B: long videos; 720p",
     ),
