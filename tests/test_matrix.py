@@ -133,6 +133,18 @@ def _sana_video_call(kw: dict, case: Case, pipe: Any) -> None:
         pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=pipe.scheduler.config.flow_shift)
 
 
+def _easyanimate_call(kw: dict, case: Case, pipe: Any) -> None:
+    """diffusers' docs: a negative prompt under guidance; the InP pipeline's masked video from the image(s)."""
+    from diffusers.pipelines.easyanimate.pipeline_easyanimate_inpaint import get_image_to_video_latent
+
+    if kw["guidance_scale"] > 1:
+        kw.setdefault("negative_prompt", "")
+    first, last = kw.pop("image", None), kw.pop("last_image", None)
+    if first is not None:
+        size = (kw["height"], kw["width"])
+        kw["video"], kw["mask_video"] = get_image_to_video_latent([first], last, kw["num_frames"], size)
+
+
 def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
     """LTXConditionPipeline passes no `mu`: it runs on the tiny folder with `use_dynamic_shifting` off."""
     if cls == "LTXConditionPipeline":
@@ -226,6 +238,7 @@ FAMILIES: dict[str, Direct] = {
     "skyreels_v2": Direct(call=_skyreels_v2_call),
     "wan_vace": Direct(call=_wan_vace_call),
     "sana_video": Direct(call=_sana_video_call),
+    "easyanimate": Direct(call=_easyanimate_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }

@@ -367,6 +367,20 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"cache": "taylorseer"}, "cache", ["CacheMixin"]),
         ],
     ),
+    "easyanimate": (
+        {"model": "tiny-easyanimate", "prompt": PROMPT},
+        [
+            ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"model": "easyanimate-v5.1-12b", "num_frames": 53}, "num_frames", ["49"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=6.0"]),
+            ({"model": "tiny-easyanimate-inp"}, "image", ["image-to-video", "image="]),
+            ({"model": "tiny-easyanimate-inp", "task": "flf2v", "image": image()}, "last_image", ["last_image"]),
+            ({"image": image()}, "task", ["i2v", "tiny-easyanimate-inp"]),
+            ({"cache": "taylorseer"}, "cache", ["CacheMixin", "'dbcache'"]),
+            ({"loras": [("x.safetensors", 1.0)]}, "loras", ["LoRA"]),
+        ],
+    ),
     "wan_vace": (
         {"model": "tiny-wan_vace", "prompt": PROMPT},
         [

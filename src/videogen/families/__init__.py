@@ -29,6 +29,7 @@ FAMILY_MODULES: dict[str, str] = {
     "wan_vace": "videogen.families.wan_vace",
     "mochi": "videogen.families.mochi",
     "sana_video": "videogen.families.sana_video",
+    "easyanimate": "videogen.families.easyanimate",
 }
 
 

@@ -204,7 +204,7 @@ def describe_media(value: Any, *, in_words: bool = False) -> Any:
     `in_words`, for a message (`a PIL image (32x32)`). The one way videogen describes an in-memory input."""
     if value is None or isinstance(value, str):
         return value
-    if hasattr(value, "size") and hasattr(value, "mode"):  # PIL image
+    if hasattr(value, "mode") and isinstance(getattr(value, "size", None), tuple):  # PIL (a tensor's size is a method)
         w, h = value.size
         return f"a PIL image ({w}x{h})" if in_words else f"<PIL image {w}x{h}>"
     if hasattr(value, "shape"):
