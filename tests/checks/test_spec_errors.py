@@ -353,6 +353,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=4.5"]),
             ({"image": image()}, "task", ["i2v"]),
             ({"video": video()}, "task", ["v2v"]),
+            ({"scheduler": "UniPCMultistepScheduler"}, "scheduler", ["invert_sigmas=True", "Leave scheduler out"]),
         ],
     ),
     "sana_video": (

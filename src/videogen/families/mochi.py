@@ -11,6 +11,8 @@ Rules and what videogen does about the pipeline's surprises:
 - The pipeline sets the cache context itself (one "cond_uncond" context a step) and its `current_timestep`, so the
   step caches that find blocks through diffusers' registry (MochiTransformerBlock is in it) or its attention class
   run on it as they are.
+- The checkpoint's scheduler counts time from noise to data (`invert_sigmas=True`): another scheduler class
+  would run the schedule backwards, so `scheduler=` other than FlowMatchEulerDiscreteScheduler is refused.
 - LoRA: the pipeline loads LoRAs (`Mochi1LoraLoaderMixin`). No context-parallel plan in diffusers 0.42.1.
 """
 
@@ -72,6 +74,7 @@ class MochiFamily(Family):
                 field="negative_prompt",
                 valid=4.5,
             )
+        _check_scheduler(spec.scheduler, card)
         return checked
 
     def build_tiny(self, variant: str, folder: Path) -> None:
@@ -100,6 +103,21 @@ class MochiFamily(Family):
             tokenizer=tiny_parts.t5_tokenizer(),
             scheduler=FlowMatchEulerDiscreteScheduler(invert_sigmas=True),
         ).save_pretrained(folder)
+
+
+def _check_scheduler(value: Any, card: ModelCard) -> None:
+    """Mochi's time runs from noise (0) to data (1): only flow-matching Euler with `invert_sigmas` runs it."""
+    name = value if isinstance(value, str) else value.get("name") if isinstance(value, Mapping) else None
+    inverted = not isinstance(value, Mapping) or value.get("invert_sigmas", True) is True
+    if name is None or (name == "FlowMatchEulerDiscreteScheduler" and inverted):
+        return
+    raise SpecError(
+        f"scheduler={value!r} can't run {card.name}: Mochi counts time from noise to data, which only "
+        "FlowMatchEulerDiscreteScheduler with invert_sigmas=True (the checkpoint's own) does; another schedule "
+        "would run backwards. Leave scheduler out",
+        field="scheduler",
+        valid=None,
+    )
 
 
 card = MochiFamily.card
