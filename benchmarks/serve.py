@@ -66,30 +66,28 @@ def rss_mb(pid: int) -> float:
 
 
 def preview_costs(model: str) -> dict[str, Any]:
-    """ms per `preview()` in a real call (tiny model) and on latents of the mid-size and 480p Wan shapes."""
+    """ms per live preview (`on_preview`, the library's linear projection) in a real call (tiny model), and of
+    projecting latents of the mid-size and 480p Wan shapes."""
     import torch
 
     import videogen
-    from videogen.features.preview import LatentWatch, watch_latents
+    from videogen.features import preview
+    from videogen.loading.latent_rgb import Projection
 
-    spent: list[float] = []
-    with watch_latents() as watch:
-
-        def on_step(_i: int, _n: int) -> None:
-            t = time.perf_counter()
-            watch.preview()
-            spent.append(time.perf_counter() - t)
-
-        videogen.generate(model=model, prompt="x", steps=8, seed=1, progress=False, on_step=on_step)
-    shapes = {"mid-size Wan 128x128x17": (2, 16, 5, 16, 16), "Wan 480x832x81": (2, 16, 21, 60, 104)}
-    out: dict[str, Any] = {f"{model} in a call (ms, median)": round(1000 * statistics.median(spent), 3)}
+    result = videogen.generate(
+        model=model, prompt="x", steps=8, seed=1, progress=False, on_preview=lambda *a: None, preview_every=1
+    )
+    record = result.metadata["preview"]
+    out: dict[str, Any] = {f"{model} in a call (ms, mean)": round(1000 * record["seconds"] / record["shown"], 3)}
+    projection = Projection(weights=tuple((0.1, 0.2, 0.3) for _ in range(16)), bias=(0.5, 0.5, 0.5))
+    shapes = {"mid-size Wan 128x128x17": (1, 16, 5, 16, 16), "Wan 480x832x81": (1, 16, 21, 60, 104)}
     for name, shape in shapes.items():
-        watch = LatentWatch()
-        watch.latents, watch.channels = torch.randn(shape), 16
+        latents = torch.randn(shape)
         times = []
         for _ in range(20):
             t = time.perf_counter()
-            watch.preview()
+            frame = preview._middle_frame(latents, 16, None, None)
+            preview._to_pil(preview._project(frame, projection))
             times.append(time.perf_counter() - t)
         out[f"{name} latents (ms, median)"] = round(1000 * statistics.median(times), 3)
     return out

@@ -135,7 +135,9 @@ def test_a_token_stops_the_vae_decode_between_chunks() -> None:
     assert not pipe.vae.decoder._forward_pre_hooks  # the check came off with the call
 
 
-def test_the_cache_is_bounded_by_the_weights_it_holds() -> None:
+def test_the_cache_is_bounded_by_the_weights_it_holds(monkeypatch) -> None:
+    freed = []
+    monkeypatch.setattr("videogen.runtime.devices.free_memory", lambda: freed.append(1))
     cache = PipelineCache(max_entries=10, max_bytes=1000)
     for name, size in (("a", 600), ("b", 300)):
         cache.get(name, lambda: (object(), None), weight_bytes=size)
@@ -145,6 +147,7 @@ def test_the_cache_is_bounded_by_the_weights_it_holds() -> None:
     assert cache.keys() == ["a", "c"] and cache.held_bytes() == 1000
     cache.get("d", lambda: (object(), None), weight_bytes=2000)  # bigger than the budget: loaded, alone
     assert cache.keys() == ["d"] and cache.evictions == 3
+    assert len(freed) == 2  # what the dropped entries held is freed before each load that needed the room
     counted = PipelineCache(max_entries=2, max_bytes=10**9)  # the count bound still holds
     for name in "xyz":
         counted.get(name, lambda: (object(), None), weight_bytes=1)

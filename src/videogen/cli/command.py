@@ -181,6 +181,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview_fit(args: argparse.Namespace) -> int:
+    from ..generation.preview_fit import refit_preview
+
+    (spec,) = command_specs(args)
+    if spec.prompt is None:  # nothing is generated: any prompt the model accepts
+        spec = spec.replace(prompt="a preview fit")
+    report = refit_preview(spec, progress=not args.quiet)
+    print(f"{report['path']} (rms colour error {report['rms_error']}, mean-colour baseline {report['rms_baseline']})")
+    return 0
+
+
 def _verbosity(default: object) -> argparse.ArgumentParser:
     """-v / -q, for the top parser (default False) and every command (default SUPPRESS: the top's value stays)."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -330,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = command("calibrate", "measure and store MagCache's ratios (model, scheduler, steps)", cmd_calibrate)
     add_spec_arguments(calibrate)
+
+    preview_fit = command(
+        "preview-fit", "fit the live previews' latent-to-RGB projection of a model's VAE again", cmd_preview_fit
+    )
+    add_spec_arguments(preview_fit)
 
     from ..serve.main import add_arguments as add_serve_arguments  # no FastAPI until it serves
 

@@ -130,11 +130,11 @@ def execute(
     preview_side: int,
 ) -> dict[str, Any]:
     """One job's generation, wherever it runs (this process, or a Ray actor): `generate` with step and preview
-        events handed to `emit`, stopped at the next step once `stop()` says so, the video saved to `output` with its
-        sidecar, and a thumbnail beside it. `stop` is checked at the library's cancel checkpoints (while loading,
-    after each step, before each VAE decode chunk). Returns the outcome as plain data: status completed (output,
-        frames_sha256, loaded), failed (error) or cancelled."""
-    from ..features.preview import watch_latents
+    events handed to `emit` (the library's previews, `on_preview`, every `preview_every` steps, at
+    `preview_side` pixels), stopped at the library's cancel checkpoints (while loading, after each step, before
+    each VAE decode chunk) once `stop()` says so, the video saved to `output` with its sidecar, and a thumbnail
+    beside it. Returns the outcome as plain data: status completed (output, frames_sha256, loaded), failed
+    (error) or cancelled."""
     from ..generation.flow import generate
 
     started = time.perf_counter()
@@ -146,14 +146,23 @@ def execute(
         # the ETA from the steps after the first (the first includes loading and the text encoder)
         eta = round((now - first["t"]) / (step - 1) * (total - step), 3) if step > 1 else None
         emit("step", {"step": step, "total": total, "elapsed_s": round(now - started, 3), "eta_s": eta})
-        if preview_every and (step % preview_every == 0 or step == total):
-            image = watch.preview(preview_side)
-            if image is not None:
-                emit("preview", {"step": step, "image": _data_url(image)})
+        if pending:  # the step's preview after the step
+            emit("preview", pending.pop())
 
-    try:
-        with watch_latents() as watch:  # stopped at the library's checkpoints: loading, steps, decode chunks
-            result = generate(spec, on_step=on_step, progress=False, cancel=_Stop(stop))
+    pending: list[dict[str, Any]] = []
+
+    def on_preview(image: Any, step: int, total: int) -> None:  # comes inside the step, before on_step
+        pending[:] = [{"step": step, "image": _data_url(_fitted(image, preview_side))}]
+
+    try:  # stopped at the library's checkpoints: loading, steps, VAE decode chunks
+        result = generate(
+            spec,
+            on_step=on_step,
+            progress=False,
+            cancel=_Stop(stop),
+            on_preview=on_preview if preview_every else None,
+            preview_every=preview_every or None,
+        )
     except Cancelled:
         return {"status": "cancelled"}
     except Exception as exc:
@@ -181,6 +190,15 @@ def spec_of(job: Job) -> dict[str, Any]:
     if job.upload:
         spec["image"] = job.upload
     return spec
+
+
+def _fitted(image: Any, side: int) -> Any:
+    """The preview (one pixel per latent pixel) at `side` pixels on its longest side."""
+    from PIL import Image
+
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR)
 
 
 def _data_url(image: Any) -> str:
