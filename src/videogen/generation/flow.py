@@ -299,7 +299,7 @@ def _run(
     progress = progress and all(f.shows_progress(p) for f in FEATURES)
     cls, params = check_before_load(p)
     entry, loaded = load_entry(p, cls, progress)
-    checkpoint("before the call")
+    checkpoint("after the load, before the call")  # a load that finished stays cached for the next call
     with entry.lock:
         pipe = entry.pipeline(cls)
         for feature in FEATURES:

@@ -332,8 +332,7 @@ def load_pipeline(
             f"model={card.name!r}: loading {cls.__name__} from {located.source} failed "
             f"({type(exc).__name__}: {first_line})"
         ) from exc
-    checkpoint(f"after loading {card.name}")
-    return pipe, revision
+    return pipe, revision  # the flow checks the token again right after: a finished load stays cached
 
 
 @contextlib.contextmanager
