@@ -274,14 +274,10 @@ def _card_from_index(ref: str, index: Any, read_config: Callable[[str], Any]) ->
                 field="model",
             )
     family = family_for_class(class_name)
-    if family is None:
-        from ..families import known_pipeline_classes
+    if family is None:  # no family wraps it: the generic family drives a video pipeline, or refuses it
+        from ..families import get_family
 
-        raise ModelNotFoundError(
-            f"model={ref!r} is a {class_name} pipeline, which videogen does not drive; "
-            f"supported pipelines: {', '.join(sorted(known_pipeline_classes()))}",
-            field="model",
-        )
+        family = get_family("generic")
 
     def checked_config(component: str) -> dict[str, Any]:
         config = read_config(component)
