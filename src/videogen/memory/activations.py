@@ -125,7 +125,8 @@ def vae_factors(vae: Component | None) -> tuple[int, int]:
     return spatial, temporal
 
 
-def _patch(config: Mapping[str, Any]) -> tuple[int, int, int]:
+def patch_size(config: Mapping[str, Any]) -> tuple[int, int, int]:
+    """A transformer config's patch as (frames, height, width): `patch_size` (an int or a list) and `patch_size_t`."""
     p = config.get("patch_size", 1)
     if isinstance(p, (list, tuple)):
         return int(p[0]), int(p[-2]), int(p[-1])
@@ -152,7 +153,7 @@ def denoiser_activation(
     head_dim = int(config.get("attention_head_dim") or 64)
     dim = heads * head_dim
     ffn = int(config.get("ffn_dim") or dim * float(config.get("mlp_ratio") or 4.0))
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     frames = (shape.frames - 1) // temporal + 1 if temporal > 1 else shape.frames
     tokens = math.ceil(frames / pt) * math.ceil(h / ph) * math.ceil(w / pw)
     return int(shape.batch_cfg * tokens * (8 * dim + 2 * ffn) * act_bytes)

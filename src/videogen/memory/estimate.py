@@ -129,8 +129,8 @@ def counted_stats(class_name: str, library: str, config_key: str) -> ModuleStats
     seen: set[int] = set()
     for module in model.modules():
         if isinstance(module, (torch.nn.ModuleList, torch.nn.Sequential)) and len(module) >= 2:
-            sizes = [sum(p.numel() for p in child.parameters()) for child in module]
-            if sum(sizes) < 0.05 * max(total, 1) or id(module) in seen:
+            sizes = [sum(p.numel() for p in child.parameters()) for child in module if child is not None]
+            if not sizes or sum(sizes) < 0.05 * max(total, 1) or id(module) in seen:
                 continue
             for sub in module.modules():
                 seen.add(id(sub))

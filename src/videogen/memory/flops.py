@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .activations import VAE_LAYOUT, Shape, _patch, effective_config, vae_factors
+from .activations import VAE_LAYOUT, Shape, effective_config, patch_size, vae_factors
 from .components import Component
 from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: also named here
     FRAMEPACK_WINDOW,
@@ -73,7 +73,7 @@ def rough(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, 
     if "block_out_channels" in config:  # a UNet: the frames run as a batch through 2D layers
         pixels = frames * height * width
         return Count(2 * batch * linear_params * pixels // 8, height * width, False)
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     tokens = math.ceil(frames / pt) * math.ceil(height / ph) * math.ceil(width / pw)
     heads = int(config.get("num_attention_heads") or 16)
     dim = heads * int(config.get("attention_head_dim") or 64)

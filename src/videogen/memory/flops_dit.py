@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .activations import _patch
+from .activations import patch_size
 
 #: CLIP image tokens Wan 2.1's image-to-video models attend to (ViT-H/14 at 224 px: 16² + 1), per image
 WAN_IMAGE_TOKENS = 257
@@ -40,7 +40,7 @@ def wan(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
     (plus image keys for Wan 2.1 I2V/FLF2V) and a feed-forward, proj_out (VACE: a Wan block and projections per
     VACE layer over the control video's tokens). One timestep per sample (per-token or per-frame timesteps — Wan
     2.2 TI2V, SkyReels-V2's diffusion forcing — run the timestep MLPs per token or frame: 1–3 %, not counted)."""
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     frames, height, width = latents
     tokens = (frames // pt) * (height // ph) * (width // pw)
     dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
@@ -76,7 +76,7 @@ def ltx(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
     self-attention, cross-attention and a feed-forward (4×), proj_out. One timestep per sample (the image-to-
     video pipelines' per-token timesteps add the timestep MLP per token: 1–3 %, not counted)."""
     frames, height, width = latents
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     tokens = (frames // pt) * (height // ph) * (width // pw)
     dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
     cross, caption = int(config["cross_attention_dim"]), int(config["caption_channels"])
@@ -122,7 +122,7 @@ def hunyuanvideo(config: Mapping[str, Any], latents: tuple[int, int, int], batch
     I2V token-replace timestep), the prompt's token refiner, dual-stream blocks (joint attention over video +
     prompt, a feed-forward per stream), single-stream blocks (parallel attention and MLP), proj_out."""
     frames, height, width = latents
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     tokens = (frames // pt) * (height // ph) * (width // pw)
     dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
     out = linear(batch * tokens, int(config["in_channels"]) * pt * ph * pw, dim)
@@ -142,7 +142,7 @@ def framepack(config: Mapping[str, Any], latents: tuple[int, int, int], batch: i
     window; the clean and 2×/4× history latents (patch Conv3ds of growing stride) join the video tokens, the
     image projection's tokens join the prompt's, then HunyuanVideo's blocks; proj_out on the window."""
     frames, height, width = latents
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     per_frame = (height // ph) * (width // pw)
     window = frames // pt * per_frame
     history = 2 * per_frame + -(-height // 4) * -(-width // 4) + 4 * (-(-height // 8) * -(-width // 8))
@@ -169,7 +169,7 @@ def _hunyuan_blocks(
 ) -> int:
     """HunyuanVideo's condition MLPs, token refiner (over the `text` prompt tokens), dual- and single-stream
     blocks (over `tokens` video and `cond` condition tokens) and output (over `out_tokens`)."""
-    pt, ph, pw = _patch(config)
+    pt, ph, pw = patch_size(config)
     dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
     mlp = int(dim * float(config.get("mlp_ratio") or 4.0))
     text_dim, pooled = int(config["text_embed_dim"]), int(config["pooled_projection_dim"])
