@@ -66,7 +66,7 @@ def latte(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def spec(folder: Path, **fields: Any) -> dict[str, Any]:
-    return {"model": str(folder), "prompt": PROMPT, "seed": SEED, **SIZE, "progress": False, **fields}
+    return {"model": str(folder), "prompt": PROMPT, "seed": SEED, **SIZE, **fields}
 
 
 def test_latte_is_no_family_s_and_resolves_to_the_generic_family(latte: Path) -> None:
@@ -82,7 +82,7 @@ def test_latte_equals_the_direct_diffusers_call(latte: Path, caplog: pytest.LogC
     from diffusers import LattePipeline
 
     with caplog.at_level(logging.WARNING, logger="videogen"):
-        result = videogen.generate(**spec(latte, negative_prompt="blurry", guidance_scale=3.0))
+        result = videogen.generate(**spec(latte, negative_prompt="blurry", guidance_scale=3.0), progress=False)
     pipe = LattePipeline.from_pretrained(latte)
     pipe.set_progress_bar_config(disable=True)
     expected = run_direct(
@@ -119,7 +119,7 @@ def test_latte_equals_the_direct_diffusers_call(latte: Path, caplog: pytest.LogC
 )
 def test_what_cant_be_mapped_is_refused_before_load(latte: Path, fields: dict, field: str, words: str) -> None:
     with pytest.raises(videogen.SpecError, match=words) as info:
-        videogen.prepare(**{k: v for k, v in spec(latte, **fields).items() if k != "progress"})
+        videogen.prepare(**spec(latte, **fields))
     assert info.value.field == field
 
 
@@ -133,3 +133,46 @@ def test_a_class_a_family_wraps_goes_to_that_family(latte: Path, tmp_path: Path)
     index = json.loads((latte / "model_index.json").read_text())
     (tmp_path / "model_index.json").write_text(json.dumps({**index, "_class_name": "MochiPipeline"}))
     assert resolve(str(tmp_path)).family == "mochi"
+
+
+def index_only(folder: Path, class_name: str) -> str:
+    """A folder whose model_index.json names `class_name` (enough for everything before load)."""
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": class_name}))
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("class_name", "words"),
+    [
+        ("WanAnimatePipeline", "requires face_video, pose_video"),  # required arguments no spec field gives
+        ("AnimateDiffControlNetPipeline", "needs ControlNet conditioning frames .conditioning_frames."),
+        ("LTXLatentUpsamplePipeline", "takes no prompt"),
+    ],
+)
+def test_a_pipeline_whose_call_cant_be_mapped_is_refused_naming_the_argument(
+    tmp_path: Path, class_name: str, words: str
+) -> None:
+    with pytest.raises(videogen.ModelNotFoundError, match=f"{class_name}.*does not drive.*{words}") as info:
+        resolve(index_only(tmp_path, class_name))
+    assert info.value.field == "model"
+
+
+def test_a_size_the_call_leaves_to_the_model_must_be_given(tmp_path: Path) -> None:
+    model = index_only(tmp_path, "AllegroPipeline")  # height, width, num_frames default to None in its call
+    assert resolve(model).required == ("height", "width", "num_frames")
+    with pytest.raises(videogen.SpecError, match="AllegroPipeline driven by the generic family.*no default") as info:
+        videogen.prepare(model=model, prompt=PROMPT, steps=2)
+    assert info.value.field == "height"
+
+
+def test_an_image_the_call_requires_is_asked_for(tmp_path: Path) -> None:
+    model = index_only(tmp_path, "ChronoEditPipeline")  # image-to-video only: `image` has no default
+    with pytest.raises(videogen.SpecError, match="requires 'image'") as info:
+        videogen.prepare(model=model, prompt=PROMPT, **SIZE)
+    assert info.value.field == "image"
+
+
+def test_a_plan_that_compiles_is_refused(latte: Path) -> None:
+    with pytest.raises(videogen.SpecError, match="compile.*needs family knowledge") as info:
+        videogen.prepare(**spec(latte, memory=videogen.MemoryPlan(compile="regional")))
+    assert info.value.field == "memory"
