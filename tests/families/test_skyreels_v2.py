@@ -45,6 +45,22 @@ def test_a_long_video_runs_in_windows_and_leaves_the_transformer_as_it_was() -> 
     assert _cached_pipeline("tiny-skyreels_v2-df").transformer.config.num_frame_per_block == 1  # put back
 
 
+def test_a_long_video_without_an_overlap_gets_the_recommended_one() -> None:
+    """The pipelines raise on a long video without overlap_history: videogen passes their recommended 17."""
+    result = videogen.generate(
+        model="tiny-skyreels_v2-df",
+        prompt=PROMPT,
+        num_frames=25,
+        steps=2,
+        extra={"base_num_frames": 21},
+        seed=2,
+        progress=False,
+    )
+    assert result.frames.shape[0] == 25 and result.metadata["call"]["overlap_history"] == 17
+    with pytest.raises(videogen.SpecError, match="recommended 17 doesn't fit below 9"):
+        videogen.prepare(model="tiny-skyreels_v2-df", prompt=PROMPT, num_frames=25, extra={"base_num_frames": 9})
+
+
 def test_step_caches_per_pipeline() -> None:
     fields = {"prompt": PROMPT, "steps": 6, "seed": 3, "progress": False}
     cached = videogen.generate(

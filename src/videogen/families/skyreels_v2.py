@@ -6,8 +6,9 @@ Rules and what videogen does about the pipelines' surprises:
 - The DF checkpoints run `SkyReelsV2DiffusionForcing(ImageToVideo)Pipeline`, which denoise the latent frames on
   a per-frame schedule and, past `base_num_frames` (default 97), in overlapping windows: each new window starts
   from the last `overlap_history` frames of the one before. Their knobs are documented `extra` keys, checked
-  before load: `base_num_frames` (4k+1, at least 5), `overlap_history` (4k+1, below base_num_frames: required
-  when num_frames exceeds base_num_frames, and the pipelines raise without it), `ar_step` (0: synchronous; the
+  before load: `base_num_frames` (4k+1, at least 5), `overlap_history` (4k+1, below base_num_frames; the
+  pipelines raise without it when num_frames exceeds base_num_frames, so videogen passes their recommended 17
+  there unless the spec names one — `metadata["call"]` shows it), `ar_step` (0: synchronous; the
   frames of a block lag the block before by this many steps), `causal_block_size` (latent frames denoised
   together; it must divide every window's latent frames, or the schedule's shape breaks, and the overlap's,
   which the pipelines would otherwise cut with a warning) and
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 SKYREELS_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
 #: the diffusion-forcing pipelines' own default window
 BASE_NUM_FRAMES = 97
+#: the overlap the pipelines recommend for long videos (17 or 37), passed when a long video names none
+DEFAULT_OVERLAP = 17
 #: the pipelines warn above this (the overlap frames drift)
 MAX_ADDNOISE = 60
 #: the diffusion-forcing pipelines' class names (they take the long-video knobs)
@@ -144,6 +147,10 @@ class SkyReelsV2Family(Family):
         kwargs = super().call_kwargs(spec, card, media, params)
         if "fps" in params:
             kwargs["fps"] = spec.fps
+        if "overlap_history" in params and kwargs.get("overlap_history") is None:
+            base = int(kwargs.get("base_num_frames", BASE_NUM_FRAMES))
+            if spec.filled_int("num_frames") > base:  # a long video: the pipelines raise without an overlap
+                kwargs["overlap_history"] = default_overlap(base)
         return kwargs
 
     def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
@@ -246,15 +253,18 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
         )
     overlap = extra.get("overlap_history")
     long = frames > base
-    if overlap is None:
-        if long:
+    if overlap is None and long:
+        overlap = default_overlap(base)
+        if overlap is None:
             raise SpecError(
                 f"extra['overlap_history'] is required: num_frames={frames} is more than base_num_frames={base}, so "
-                "the video is made in overlapping windows; pass extra={'overlap_history': 17} (17 or 37 recommended), "
+                f"the video is made in overlapping windows, and the recommended {DEFAULT_OVERLAP} doesn't fit below "
+                f"{base}; pass a smaller overlap_history (4k+1), a larger base_num_frames, "
                 f"or num_frames={base} or fewer",
                 field="extra",
-                valid=17,
+                valid=1,
             )
+    if overlap is None:
         windows = [_latent(frames)]
     else:
         _whole("overlap_history", overlap, 1, 17, "of the form 4k+1, ")
@@ -276,6 +286,12 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
                 "pick a divisor, or num_frames, base_num_frames and overlap_history whose latent frames it divides",
                 field="extra",
             )
+
+
+def default_overlap(base: int) -> int | None:
+    """The overlap videogen passes for a long video whose spec names none: the pipelines' recommended 17, when it
+    is below `base` in latent frames."""
+    return DEFAULT_OVERLAP if _latent(DEFAULT_OVERLAP) < _latent(base) else None
 
 
 def _windows(latents: int, base: int, overlap: int) -> list[int]:
