@@ -29,6 +29,15 @@ def test_the_denoiser_forwards_are_timed_and_the_hooks_removed() -> None:
     assert not pipe.transformer._forward_hooks and not pipe.transformer._forward_pre_hooks
 
 
+def test_a_denoiser_compiled_whole_is_not_hooked_and_the_record_says_so() -> None:
+    """Hooks on a module compiled whole run inside its graph, where a clock breaks fullgraph compiles."""
+    pipe = _Pipe()
+    pipe.transformer.compile()  # marks the module; nothing is traced until it runs
+    with timed_denoisers(pipe, "cpu") as seen:
+        assert not pipe.transformer._forward_hooks and not pipe.transformer._forward_pre_hooks
+    assert seen["forwards"] == 0 and "compiled whole" in seen["untimed"]
+
+
 def test_predicted_beside_measured_on_a_gpu_of_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIDEOGEN_ASSUME_GPU_GIB", "24")
     monkeypatch.setenv("VIDEOGEN_ASSUME_RAM_GIB", "64")

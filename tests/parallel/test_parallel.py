@@ -195,7 +195,11 @@ def test_plans_and_caches_that_dont_combine_are_refused(
 def test_the_cache_key_holds_the_setting(torchrun_env: pytest.MonkeyPatch) -> None:
     one = prepare(**TINY, model="tiny-wan")
     split = prepare(**TINY, model="tiny-wan", parallel="ulysses=2")
-    assert cache_key(one) != cache_key(split) and cache_key(split)[-1] == (2, 1)
+    from videogen.features import FEATURES
+
+    parallel = next(f for f in FEATURES if f.name == "context parallelism")
+    assert parallel.cache_key(split) == (2, 1) and parallel.cache_key(one) is None
+    assert cache_key(one) != cache_key(split) and (2, 1) in cache_key(split)
 
 
 # ---- the tables match diffusers -------------------------------------------------------------------

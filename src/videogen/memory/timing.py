@@ -40,7 +40,10 @@ def timed_denoisers(pipe: Any, device: str) -> Iterator[dict[str, Any]]:
 
     for name in DENOISERS:
         module = getattr(pipe, name, None)
-        if module is not None and hasattr(module, "register_forward_pre_hook"):
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            # compiled whole (Module.compile): hooks would run inside the compiled graph, where a clock can't
+            seen["untimed"] = f"the {name} is compiled whole: its forwards aren't timed"
+        elif module is not None and hasattr(module, "register_forward_pre_hook"):
             handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
     try:
         yield seen
@@ -78,6 +81,8 @@ def speed_record(
         "denoiser_forwards": seen.get("forwards", 0),
         "device": device,
     }
+    if seen.get("untimed"):
+        out["unmeasured"] = seen["untimed"]
     gpu = None
     if ctx.cuda:
         found = free_gpu_bytes()
