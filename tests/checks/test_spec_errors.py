@@ -354,6 +354,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"image": image()}, "task", ["i2v"]),
             ({"video": video()}, "task", ["v2v"]),
             ({"scheduler": "UniPCMultistepScheduler"}, "scheduler", ["invert_sigmas=True", "Leave scheduler out"]),
+            ({"steps": 1}, "steps", ["at least 2", "steps=2"]),
         ],
     ),
     "sana_video": (

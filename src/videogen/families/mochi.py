@@ -74,6 +74,14 @@ class MochiFamily(Family):
                 field="negative_prompt",
                 valid=4.5,
             )
+        steps = checked.spec.filled_int("steps")
+        if steps < 2:  # the pipeline's linear-quadratic schedule splits the steps in two halves: one is empty
+            raise SpecError(
+                f"steps={steps} is too few for {card.name}: its sigma schedule takes half the steps linear and half "
+                "quadratic, so it needs at least 2 (the pipeline divides by zero); pass steps=2 or more",
+                field="steps",
+                valid=2,
+            )
         _check_scheduler(spec.scheduler, card)
         return checked
 
