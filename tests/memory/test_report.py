@@ -58,7 +58,17 @@ def test_stored_classes_are_the_ones_each_pipeline_takes() -> None:
                 if name not in taken:  # a component this pipeline does not take (Wan 2.2's second expert in V2V)
                     continue
                 admitted = {taken.get(name)} | _union_members(cls, name)  # LTX-2.3's vocoder: the union's second
-                assert part["class"] in admitted, (card.name, cls, name, part["class"], taken.get(name))
+                admitted_base = _is_subclass(part["class"], part["library"], taken[name])  # SANA's Gemma2Model
+                assert part["class"] in admitted or admitted_base, (card.name, cls, name, part["class"], taken[name])
+
+
+def _is_subclass(class_name: str, library: str, annotated: str) -> bool:
+    """Whether the stored class is a subclass of the annotated one: an annotation may name a base class
+    (SanaVideoPipeline's Gemma2PreTrainedModel), which has no layers to count; the checkpoint holds a subclass."""
+    from videogen.memory.components import component_class
+
+    stored = component_class(class_name, library)
+    return any(base.__name__ == annotated for base in stored.__mro__[1:])
 
 
 def _union_members(pipeline_class: str, name: str) -> set[str]:
