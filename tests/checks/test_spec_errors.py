@@ -361,6 +361,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
         {"model": "tiny-sana_video", "prompt": PROMPT},
         [
             ({"num_frames": 8}, "num_frames", ["4k+1", "num_frames=9"]),
+            ({"num_frames": 257}, "num_frames", ["rotary position table", "num_frames=125"]),
             ({"height": 48}, "height", ["multiple of 32", "height=64"]),
             ({"model": "sana-video-2b-480p", "height": 624, "width": 624}, "height", ["only runs at", "480x832"]),
             ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=6.0"]),

@@ -266,7 +266,7 @@ UNET_CACHE_METHODS: Mapping[str, Mapping[str, Any]] = {"deepcache": {"interval":
 UNET_CACHE_AUTO = ("deepcache",)
 
 
-# ---- Wan's rotary position table (Wan, SkyReels-V2) -------------------------------------------------------------
+# ---- Wan's rotary position table (Wan, SkyReels-V2, SANA-Video) ---------------------------------------------
 def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
     """The transformer's rotary position table (`rope_max_seq_len` rows per axis) must cover the latent
     frames, height and width in patches: beyond it the transformer fails to reshape (RuntimeError)."""

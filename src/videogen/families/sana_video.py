@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+from ._common import check_rope_table
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -94,6 +95,11 @@ class SanaVideoFamily(Family):
                 valid=6.0,
             )
         return checked
+
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """The transformer's rotary position table (Wan's, `rope_max_seq_len` rows) must cover the latent frames
+        and sides: beyond it the transformer fails to reshape."""
+        check_rope_table(spec, card, configs)
 
     def call_scheduler(self, scheduler: Any, class_name: str) -> Any:
         """Image-to-video runs the checkpoint's DPM-Solver as flow-matching Euler at its shift (the docs' swap)."""
