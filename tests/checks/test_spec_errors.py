@@ -343,6 +343,11 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"model": "tiny-skyreels_v2-i2v"}, "image", ["image-to-video", "image="]),
             ({"image": image(), "num_frames": 1}, "num_frames", ["at least 5", "num_frames=5"]),
             ({"video": [image()]}, "task", ["v2v"]),
+            (
+                {"model": "tiny-skyreels_v2-df", "scheduler": "FlowMatchEulerDiscreteScheduler"},
+                "scheduler",
+                ["integer timesteps", "UniPCMultistepScheduler"],
+            ),
         ],
     ),
     "mochi": (

@@ -135,6 +135,7 @@ class SkyReelsV2Family(Family):
             spec = spec.replace(num_frames=rules.fix("num_frames", frames, DF_I2V_MIN_FRAMES, rule))
             checked = Checked(spec, checked.media)
         check_long_video(spec, {**card.call_defaults, **spec.extra})
+        _check_df_scheduler(spec.scheduler, card)
         return checked
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
@@ -286,6 +287,20 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
                 "pick a divisor, or num_frames, base_num_frames and overlap_history whose latent frames it divides",
                 field="extra",
             )
+
+
+def _check_df_scheduler(value: Any, card: ModelCard) -> None:
+    """The diffusion-forcing pipelines step each frame's own scheduler with integer timesteps (rows of their step
+    matrix), which the FlowMatch schedulers refuse (a ValueError mid-call)."""
+    name = value if isinstance(value, str) else value.get("name") if isinstance(value, Mapping) else None
+    if isinstance(name, str) and name.startswith("FlowMatch"):
+        raise SpecError(
+            f"scheduler={name!r} can't run {card.name}'s diffusion forcing: its pipeline steps every frame with "
+            "integer timesteps, which the FlowMatch schedulers refuse; use scheduler='UniPCMultistepScheduler' (the "
+            "checkpoint's) or 'DPMSolverMultistepScheduler'",
+            field="scheduler",
+            valid="UniPCMultistepScheduler",
+        )
 
 
 def default_overlap(base: int) -> int | None:
