@@ -348,6 +348,16 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
                 "scheduler",
                 ["integer timesteps", "UniPCMultistepScheduler"],
             ),
+            (
+                {
+                    "model": "tiny-skyreels_v2-df",
+                    "image": image(),
+                    "num_frames": 17,
+                    "extra": {"base_num_frames": 13, "overlap_history": 5},
+                },
+                "num_frames",
+                ["last window shorter", "num_frames=21"],
+            ),
         ],
     ),
     "mochi": (

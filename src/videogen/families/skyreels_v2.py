@@ -277,6 +277,8 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
                 valid=17,
             )
         windows = _windows(_latent(frames), _latent(base), _latent(overlap)) if long else [_latent(frames)]
+        if long and spec.inferred_task() == "i2v" and windows[-1] != windows[0]:
+            _refuse_short_last_window(frames, _latent(base), _latent(overlap))
     if block is not None and block > 1:
         counts = windows + ([_latent(overlap)] if long and overlap is not None else [])
         bad = [w for w in counts if w % block]
@@ -301,6 +303,21 @@ def _check_df_scheduler(value: Any, card: ModelCard) -> None:
             field="scheduler",
             valid="UniPCMultistepScheduler",
         )
+
+
+def _refuse_short_last_window(frames: int, base: int, overlap: int) -> None:
+    """Image-to-video diffusion forcing fails on a last window shorter than the others (diffusers 0.42.1 indexes
+    past it: IndexError), so the latent frames must be base + k × (base − overlap)."""
+    stride = base - overlap
+    latents = base + -(-(_latent(frames) - base) // stride) * stride
+    valid = (latents - 1) * 4 + 1
+    raise SpecError(
+        f"num_frames={frames} leaves image-to-video diffusion forcing a last window shorter than the others, which "
+        "its pipeline can't run (it fails inside diffusers); the windows must add up exactly: nearest valid value: "
+        f"num_frames={valid} (or change base_num_frames/overlap_history)",
+        field="num_frames",
+        valid=valid,
+    )
 
 
 def default_overlap(base: int) -> int | None:
