@@ -24,8 +24,8 @@ from videogen.checks.rules import (
     size_limit,
 )
 from videogen.families import get_family
-from videogen.loading.schedulers.build import parse_scheduler
 from videogen.generation.flow import build_spec, check_before_load, load_media, prepare
+from videogen.loading.schedulers.build import parse_scheduler
 
 
 @given(st.integers(1, 1000), st.sampled_from([(4, 1), (8, 1), (16, 1), (2, 0)]))

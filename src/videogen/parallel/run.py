@@ -60,9 +60,9 @@ def _destroy() -> None:
 #: repeated over the heads, shape (batch, heads, 1, tokens). diffusers 0.42.1's Ulysses attention splits the query
 #: heads over the ranks but not that mask's head axis (a RuntimeError: huggingface/diffusers#14316; the open PR
 #: #14317 shards it). Every head's mask is the same there, so the processor's calls get the first head's, which
-#: broadcasts over however many heads a rank holds: the single-process frames exactly (tests/parallel/test_parallel.py).
-#: Only calls with a parallel config are touched; tests/parallel/test_parallel.py also runs LTX without the workaround and
-#: expects diffusers' error, so a diffusers that fixes it says so (then drop this).
+#: broadcasts over however many heads a rank holds: the single-process frames exactly
+#: (tests/parallel/test_parallel.py). Only calls with a parallel config are touched; that test also runs LTX without
+#: the workaround and expects diffusers' error, so a diffusers that fixes it says so (then drop this).
 ULYSSES_MASK_WORKAROUND = {"LTXVideoTransformer3DModel": "diffusers.models.transformers.transformer_ltx"}
 #: on/off switch for that workaround (the test turns it off to see diffusers' own behaviour)
 ULYSSES_MASK_WORKAROUND_ON = True
