@@ -20,7 +20,7 @@ from ..families import get_family
 from ..families.base import Family
 from ..result import VideoResult
 from ..spec.videospec import SPEC_FIELDS, VideoSpec
-from .output import call_record, to_uint8, with_card_call_defaults
+from .output import make_result
 
 logger = logging.getLogger("videogen")
 
@@ -327,56 +327,6 @@ def call_media(p: Prepared) -> dict[str, Any]:
     if p.spec.task == "v2v" and "video" in media:
         media["video"] = media["video"][: p.spec.num_frames]
     return media
-
-
-def make_result(
-    p: Prepared,
-    output: Any,
-    kwargs: dict[str, Any],
-    revision: str | None,
-    records: dict,
-    timings: dict,
-    sound: tuple[Any, int] | None = None,
-) -> VideoResult:
-    """The VideoResult of a call: frames as uint8, the sound fitted to their length (media/audio.py) and the
-    metadata (the features' records among it)."""
-    from ..runtime.devices import peak_memory, versions
-    from ..spec.files import spec_metadata
-
-    card = p.card
-    frames = to_uint8(p.family.frames(output, p.spec, card))
-    spec = with_card_call_defaults(p.spec, card, kwargs)  # the returned spec alone reproduces the video
-    model = {"name": card.name, "family": card.family, "repo": card.repo, "revision": revision}
-    metadata = {
-        "versions": versions(),
-        "model": {**model, "pipeline": p.class_name},
-        "seed": spec.filled_int("seed"),
-        **spec_metadata(spec),  # "spec" (lossless where it can be), "inputs" (their sha256): what replay reads
-        "call": call_record(kwargs, spec.filled_int("seed")),
-        "device": p.device,
-        **records,  # memory_plan, cache, parallel: what each feature did
-        "fit": p.notes.get("fit"),  # how the input images met the video's size (fitting.py)
-        "snapped": p.snapped,
-        "timings": {"validate_s": round(p.validate_seconds, 6), **timings},
-        "memory": peak_memory(p.device),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    audio = None
-    if sound is not None and spec.audio is False:  # made with the video (LTX-2 can't skip it), not kept
-        metadata["audio"] = None
-    elif sound is not None:
-        from ..media.audio import as_audio, fit_to_video
-
-        audio, fitted = fit_to_video(as_audio(*sound), len(frames), spec.filled_int("fps"))
-        metadata["audio"] = {**audio.describe(), **fitted}
-    return VideoResult(
-        frames=frames,
-        fps=spec.filled_int("fps"),
-        seed=spec.filled_int("seed"),
-        spec=spec,
-        metadata=metadata,
-        audio=audio,
-    )
 
 
 def _call(
