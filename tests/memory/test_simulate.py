@@ -14,6 +14,10 @@ from videogen.memory import simulate as sim_module
 TINY_CARDS = [c for c in videogen.list_models() if c.tiny]
 #: the tiny HunyuanVideo-I2V holds one 20 KB tensor in the simulation that the real run frees earlier
 ABS_SLACK = 32 * 1024
+#: values that depend on what full-size weights compute, so no simulation can know them. HunyuanVideo 1.5's
+#: transformer asks `torch.all(image_embeds == 0)` (its text-to-video switch) of the image encoder's output:
+#: guessed False, which is what a real image gives; the figures are still checked
+UNKNOWABLE = {"tiny-hunyuanvideo15-i2v": {"aten._local_scalar_dense.default"}}
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ def test_simulation_on_fake_weights_matches_the_real_run(card: Any, no_disk: Non
         )
         assert mine.calls == phase.calls, name  # replayed calls are still counted
     assert abs(simulated.peak_bytes - real.peak_bytes) <= max(0.02 * real.peak_bytes, ABS_SLACK)
-    assert not simulated.guessed  # every value the pipeline read back was known
+    assert set(simulated.guessed) <= UNKNOWABLE.get(card.name, set())  # every other value read back was known
 
 
 def test_replaying_repeated_vae_calls_changes_no_figure(no_disk: None, monkeypatch: pytest.MonkeyPatch) -> None:

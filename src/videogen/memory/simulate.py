@@ -22,6 +22,7 @@ those are the margin `estimate.OVERHEAD_*` allows for.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -31,7 +32,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,11 +100,14 @@ def subject_of(prepared: Any) -> Subject:
 
 
 #: part of every cache key: bump it when what a simulation measures changes
-SIMULATION_VERSION = 1
+SIMULATION_VERSION = 2
 _MEMO: dict[str, Simulation] = {}
 _RUNNING = threading.Lock()
 #: replay repeated VAE encoder/decoder calls (tiles, frames); off only to check that replay changes nothing
 REPLAY_INNER = True
+#: VAEs whose encoder/decoder keep state between chunk calls on their modules (EasyAnimate's Magvit: each causal
+#: convolution holds the previous chunk's features), which a replay can't make: their calls all run
+STATEFUL_VAES = frozenset({"AutoencoderKLMagvit"})
 
 
 def simulate(subject: Subject | Any, plan: MemoryPlan | None = None) -> Simulation:
@@ -244,8 +248,6 @@ def _measured_call(
     subject: Subject, pipe: Any, plan: MemoryPlan, counter: Any, phases: dict[str, list[int]], fake_mode: Any
 ) -> Simulation:
     """One pipeline call under `counter` (and `fake_mode`); the phases merged per component."""
-    import contextlib
-
     import torch
 
     from ..loading.pipelines import call_parameters
@@ -265,7 +267,9 @@ def _measured_call(
     pipe.set_progress_bar_config(disable=True)
     _ACTIVE_COUNTER[:] = [counter]
     try:
-        with torch.no_grad(), fake_mode or contextlib.nullcontext(), counter, subject.family.call_context(pipe, spec):
+        fake = fake_mode or contextlib.nullcontext()
+        reads = _tensor_reads_shadows() if fake_mode is not None else contextlib.nullcontext()
+        with torch.no_grad(), fake, counter, reads, subject.family.call_context(pipe, spec):
             pipe(**kwargs, generator=generator, output_type="pt", return_dict=True)
     finally:
         _ACTIVE_COUNTER.clear()
@@ -279,6 +283,34 @@ def _measured_call(
         else:  # the VAE's encode and decode: the larger one, every call counted
             merged[base] = dataclasses.replace(old, calls=calls)
     return Simulation(merged, counter.peak, round(time.perf_counter() - start, 2), sorted(set(counter.guessed)))
+
+
+@contextlib.contextmanager
+def _tensor_reads_shadows() -> Iterator[None]:
+    """`torch.tensor(data)` during a simulated call reads the real values of fake tensors in `data`
+    (EasyAnimate: `torch.tensor([t] * batch)` of a timestep); it reads data directly, which a fake tensor
+    has none of. Data with a fake tensor of unknown value is left as it is (and fails as before)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensor
+    from torch.utils._pytree import tree_map_only
+
+    original = torch.tensor
+
+    def known(value: Any) -> Any:
+        shadow = _shadow(value)
+        return value if shadow is None else shadow
+
+    @functools.wraps(original)
+    def tensor(data: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, (list, tuple)):
+            data = tree_map_only(FakeTensor, known, data)
+        return original(data, *args, **kwargs)
+
+    torch.tensor = tensor
+    try:
+        yield
+    finally:
+        torch.tensor = original
 
 
 def _set_activation_options(pipe: Any, plan: MemoryPlan) -> None:
@@ -329,7 +361,7 @@ def fake_pipeline(subject: Subject, cls: Any, plan: MemoryPlan, fake_mode: Any) 
         if hasattr(value, "preprocess") and type(value).__name__.endswith(("ImageProcessor", "ImageProcessorPil")):
             value.preprocess = _on_real_tensors(value.preprocess)
         if hasattr(value, "set_timesteps"):
-            value.set_timesteps = _on_real_tensors(value.set_timesteps)
+            _real_scheduler(value)
     accepted = set(inspect.signature(cls.__init__).parameters)
     return cls(**{k: v for k, v in parts.items() if k in accepted}, **pipeline_config(card, cls))
 
@@ -388,7 +420,11 @@ def small_parts(subject: Subject, cls: Any) -> dict[str, Any]:
     if tiny_card is None:
         raise VideoGenError(f"no tiny {family.name} model runs {cls.__name__}: nothing to borrow tokenizers from")
     tiny, _ = load_pipeline(tiny_card, family, cls, {"dtype": torch.float32}, False)
-    return {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
+    parts = {k: v for k, v in tiny.components.items() if not isinstance(v, torch.nn.Module)}
+    for name, value in parts.items():  # a fresh scheduler: none of the state an earlier call left in a shared one
+        if hasattr(value, "set_timesteps") and hasattr(value, "from_config"):
+            parts[name] = type(value).from_config(value.config)
+    return parts
 
 
 def fit_image_processors(parts: dict[str, Any], config: Any) -> None:
@@ -440,6 +476,29 @@ def _on_real_tensors(method: Callable) -> Callable:
     return run
 
 
+def _real_scheduler(scheduler: Any) -> Any:
+    """A scheduler whose `set_timesteps` runs on real tensors and whose deep copy (SkyReels-V2's
+    diffusion forcing copies it per latent frame, LTX-2 for the audio latents) is made outside fake mode
+    (a copy of its real tensors inside it fails: storage on the meta device) and set up the same way."""
+    import copy
+
+    scheduler.set_timesteps = _on_real_tensors(type(scheduler).set_timesteps.__get__(scheduler))
+
+    def deepcopy(memo: dict) -> Any:
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+        mine = {k: vars(scheduler).pop(k) for k in ("set_timesteps", "__deepcopy__")}
+        try:
+            with unset_fake_temporarily():
+                copied = copy.deepcopy(scheduler, memo)
+        finally:
+            vars(scheduler).update(mine)
+        return _real_scheduler(copied)
+
+    scheduler.__deepcopy__ = deepcopy
+    return scheduler
+
+
 def pipeline_config(card: ModelCard, cls: Any) -> dict[str, Any]:
     """The pipeline's own registered settings (Wan 2.2's boundary_ratio, expand_timesteps) for `cls`."""
     from .components import pipeline_settings
@@ -452,6 +511,8 @@ def pipeline_config(card: ModelCard, cls: Any) -> dict[str, Any]:
 # ---- counting --------------------------------------------------------------------------------------
 #: tensors up to this many elements also carry their real value ("shadow"), computed on the CPU
 SHADOW_NUMEL = 1 << 16
+#: a constant tensor (one element expanded) takes part in real computations up to this many elements
+CONSTANT_NUMEL = 1 << 24
 _SHADOW = "_videogen_shadow"
 
 
@@ -531,10 +592,14 @@ def _live_bytes_class() -> type:
                     _set_shadows(out, real)
                     tree_map_only(torch.Tensor, self._track, out)
                     return out
-                self.guessed.append(str(func))
-                return _guess(func, args)
+                out = _index_by_known(func, args, kwargs) if self.shadows else None
+                if out is None:
+                    self.guessed.append(str(func))
+                    return _guess(func, args)
             if real is not None:
                 _set_shadows(out, real)
+            elif self.shadows:
+                _set_constant_shadow(func, args, out)
             tree_map_only(torch.Tensor, self._track, out)
             return out
 
@@ -555,27 +620,91 @@ def _real_values(func: Any, args: tuple, kwargs: dict) -> Any:
 
     A mutating op whose inputs are not all known drops the shadows of what it mutates."""
     import torch
-    from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
     from torch.utils._pytree import tree_flatten, tree_map_only
 
     leaves, _ = tree_flatten((args, kwargs))
     tensors = [x for x in leaves if isinstance(x, torch.Tensor)]
-    known = all(_shadow(t) is not None and _elements(t) <= SHADOW_NUMEL for t in tensors)
+    known = all(_shadow(t) is not None and _elements(_shadow(t)) <= SHADOW_NUMEL for t in tensors)
+    # a constant (a large zeros/ones/full: one element expanded) is computed on only up to CONSTANT_NUMEL
+    known = known and all(t.numel() <= CONSTANT_NUMEL for t in tensors)
     if not known or not tensors and not _small_factory(func, args, kwargs):
         if func._schema.is_mutable:
-            for t in tensors:
-                if isinstance(t, FakeTensor) and hasattr(t, _SHADOW):
-                    delattr(t, _SHADOW)
+            _forget(tensors)
         return None
     try:
         with unset_fake_temporarily():
             real_args, real_kwargs = tree_map_only(torch.Tensor, _shadow, (args, kwargs))
             real_kwargs = {k: (torch.device("cpu") if k == "device" else v) for k, v in real_kwargs.items()}
             out = func(*real_args, **real_kwargs)
+            out = tree_map_only(torch.Tensor, _as_constant, out)
     except Exception:  # noqa: BLE001 - a value we can't compute is a value we don't know
+        if func._schema.is_mutable:  # e.g. written into a constant's one element: its value is unknown now
+            _forget(tensors)
         return None
     outs = [x for x in tree_flatten(out)[0] if isinstance(x, torch.Tensor)]
     return out if all(_elements(x) <= SHADOW_NUMEL for x in outs) else None
+
+
+def _forget(tensors: list[Any]) -> None:
+    """Drop the real values of tensors a mutation changed in ways not followed (and of the tensors they view)."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    for t in tensors:
+        for held in (t, getattr(t, "_base", None)):
+            if isinstance(held, FakeTensor) and hasattr(held, _SHADOW):
+                delattr(held, _SHADOW)
+
+
+def _as_constant(value: Any) -> Any:
+    """A large real result whose elements are all equal, as that one element expanded (a constant)."""
+    if _elements(value) <= SHADOW_NUMEL or value.numel() == 0:
+        return value
+    first = value.reshape(-1)[0]
+    return first.expand(value.shape) if bool((value == first).all()) else value
+
+
+def _set_constant_shadow(func: Any, args: tuple, out: Any) -> None:
+    """The real value of a large zeros / ones / full (or their _like / new_ forms): one element, expanded,
+    so a pipeline's test of it (HunyuanVideo 1.5: `torch.all(image_embeds == 0)`) is known, not guessed."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
+
+    name = func._schema.name.split("::")[-1]
+    if not isinstance(out, FakeTensor) or hasattr(out, _SHADOW):
+        return
+    if name in ("zeros", "zeros_like", "new_zeros"):
+        value: Any = 0
+    elif name in ("ones", "ones_like", "new_ones"):
+        value = 1
+    elif name in ("full", "full_like", "new_full"):
+        value = args[2 if name == "new_full" else 1] if len(args) > (2 if name == "new_full" else 1) else None
+    else:
+        return
+    if isinstance(value, (bool, int, float)):
+        with unset_fake_temporarily():
+            setattr(out, _SHADOW, torch.full((), value, dtype=out.dtype).expand(out.shape))
+
+
+def _index_by_known(func: Any, args: tuple, kwargs: dict) -> Any:
+    """`tensor[mask]` on a large tensor with a known mask (HunyuanVideo 1.5's valid text and image tokens):
+    the mask as the indices of its true elements, so the result's shape is exact. None: not such an op."""
+    import torch
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    if func is not torch.ops.aten.index.Tensor or kwargs or len(args) != 2:
+        return None
+    indices = []
+    for index in args[1]:
+        value = None if index is None else _shadow(index)
+        if index is not None and value is None:
+            return None
+        if value is not None and value.dtype in (torch.bool, torch.uint8):
+            with unset_fake_temporarily():
+                indices.extend(value.bool().nonzero().unbind(1))
+        else:
+            indices.append(value)
+    return func(args[0], indices)
 
 
 def _elements(tensor: Any) -> int:
@@ -656,7 +785,8 @@ def _instrument(
             for method in ("encode", "decode"):
                 if hasattr(module, method):
                     wrap(module, method, f"vae.{method}", None)
-            for inner in ("encoder", "decoder") if replay and REPLAY_INNER else ():
+            stateless = type(module).__name__ not in STATEFUL_VAES
+            for inner in ("encoder", "decoder") if replay and REPLAY_INNER and stateless else ():
                 part = getattr(module, inner, None)
                 if isinstance(part, torch.nn.Module):
                     wrap(part, "forward", None, [None])
@@ -726,8 +856,8 @@ def _measure(
             finally:
                 activation = counter.peak - entry
                 counter.peak = max(outer_peak, counter.peak)
-            if signature is not None:
-                leaves, spec = tree_flatten(out)
+            leaves, spec = tree_flatten(out)
+            if signature is not None and all(_replayable(x) for x in leaves):
                 after = {k: [_meta(x) for x in v] for k, v in lists_of(args, kwargs).items()}
                 seen[signature] = (spec, [_meta(x) for x in leaves], activation, after)
         if phases is not None and label is not None:
@@ -751,6 +881,15 @@ def _describe(value: Any) -> Any:
     if isinstance(value, dict):
         return ("dict",) + tuple((k, _describe(v)) for k, v in value.items())
     return repr(value)[:64]
+
+
+def _replayable(value: Any) -> bool:
+    """Whether an output leaf can be remembered for a replay: a tensor (kept as its shape) or a plain value.
+    Anything else may hold tensors (a text encoder's key/value cache): remembering it would keep them alive
+    for the rest of the call, where the real run frees them with the output, so such a call is run again."""
+    import torch
+
+    return value is None or isinstance(value, (torch.Tensor, bool, int, float, str, torch.dtype, torch.Size))
 
 
 @dataclass(frozen=True)
