@@ -28,6 +28,7 @@ from PIL import Image
 
 import videogen
 import videogen.generation.flow
+import videogen.generation.output
 import videogen.loading.pipelines
 from videogen.catalog.signatures import scheduler_info
 from videogen.checks.rules import frames_limit
@@ -368,13 +369,13 @@ def test_edge_specs_run_or_are_spec_errors_before_any_load(monkeypatch: pytest.M
     from videogen.loading.pipelines import CACHE
 
     finite: list[bool] = []
-    to_uint8 = videogen.generation.flow.to_uint8
+    to_uint8 = videogen.generation.output.to_uint8
 
     def checked(frames: Any) -> Any:  # the call's float frames, before rounding hides a NaN as black
         finite.append(bool(np.isfinite(np.asarray(frames, dtype=np.float64)).all()))
         return to_uint8(frames)
 
-    monkeypatch.setattr(videogen.generation.flow, "to_uint8", checked)
+    monkeypatch.setattr(videogen.generation.output, "to_uint8", checked)
     cases = all_cases()
     counts: Counter[str] = Counter()
     per_model: dict[str, Counter[str]] = {}
