@@ -302,3 +302,18 @@ def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Map
                     field=field,
                     valid=top,
                 )
+
+
+# ---- a negative prompt needs classifier-free guidance (Mochi, SANA-Video, EasyAnimate, Kandinsky 5) -------------
+def check_negative_prompt_has_guidance(spec: VideoSpec, card: ModelCard, suggested: float) -> None:
+    """A negative prompt is read only under classifier-free guidance (guidance_scale above 1): refuse it at 1 or
+    below instead of ignoring it, suggesting `suggested` (the family's usual scale)."""
+    scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)
+    if spec.negative_prompt is not None and (scale < 1.0 or math.isclose(scale, 1.0)):
+        raise SpecError(
+            f"negative_prompt is ignored by {card.name} at guidance_scale={scale}: classifier-free guidance runs "
+            f"only above 1. Pass guidance_scale={suggested} with the negative prompt (twice the compute), or leave "
+            "negative_prompt out",
+            field="negative_prompt",
+            valid=suggested,
+        )

@@ -18,14 +18,12 @@ Rules and what videogen does about the pipelines' surprises:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError
-from ._common import DIT_CACHE_METHODS_CACHEDIT
+from ._common import DIT_CACHE_METHODS_CACHEDIT, check_negative_prompt_has_guidance
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -73,15 +71,7 @@ class EasyAnimateFamily(Family):
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale above 1)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
-        scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)
-        if spec.negative_prompt is not None and (scale < 1.0 or math.isclose(scale, 1.0)):
-            raise SpecError(
-                f"negative_prompt is ignored by {card.name} at guidance_scale={scale}: classifier-free guidance runs "
-                "only above 1. Pass guidance_scale=6.0 with the negative prompt (twice the compute), or leave "
-                "negative_prompt out",
-                field="negative_prompt",
-                valid=6.0,
-            )
+        check_negative_prompt_has_guidance(spec, card, 6.0)
         return checked
 
     def call_kwargs(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
-from ._common import DIT_CACHE_METHODS, cache_context
+from ._common import DIT_CACHE_METHODS, cache_context, check_negative_prompt_has_guidance
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -88,15 +88,7 @@ class Kandinsky5Family(Family):
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """The negative prompt needs guidance above 1; the text length and the rotary tables' sides."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
-        scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)
-        if spec.negative_prompt is not None and scale <= 1.0:
-            raise SpecError(
-                f"negative_prompt is ignored by {card.name} at guidance_scale={scale}: classifier-free guidance runs "
-                "only above 1. Pass guidance_scale=5.0 with the negative prompt (twice the compute), or leave "
-                "negative_prompt out",
-                field="negative_prompt",
-                valid=5.0,
-            )
+        check_negative_prompt_has_guidance(spec, card, 5.0)
         length = spec.extra.get("max_sequence_length")
         if length is not None and (
             isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_SEQUENCE_LENGTH

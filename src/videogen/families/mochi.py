@@ -18,13 +18,17 @@ Rules and what videogen does about the pipeline's surprises:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
-from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT
+from ._common import (
+    DIT_CACHE_AUTO,
+    DIT_CACHE_HOOK_SETTINGS,
+    DIT_CACHE_METHODS_CACHEDIT,
+    check_negative_prompt_has_guidance,
+)
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -65,15 +69,7 @@ class MochiFamily(Family):
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale above 1)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
-        scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)
-        if spec.negative_prompt is not None and (scale < 1.0 or math.isclose(scale, 1.0)):
-            raise SpecError(
-                f"negative_prompt is ignored by {card.name} at guidance_scale={scale}: classifier-free guidance runs "
-                "only above 1. Pass guidance_scale=4.5 with the negative prompt (twice the compute), or leave "
-                "negative_prompt out",
-                field="negative_prompt",
-                valid=4.5,
-            )
+        check_negative_prompt_has_guidance(spec, card, 4.5)
         steps = checked.spec.filled_int("steps")
         if steps < 2:  # the pipeline's linear-quadratic schedule splits the steps in two halves: one is empty
             raise SpecError(

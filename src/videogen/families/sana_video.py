@@ -23,14 +23,12 @@ Rules and what videogen does about the pipelines' surprises:
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError
-from ._common import check_rope_table
+from ._common import check_negative_prompt_has_guidance, check_rope_table
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
@@ -85,15 +83,7 @@ class SanaVideoFamily(Family):
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale above 1)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
-        scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)
-        if spec.negative_prompt is not None and (scale < 1.0 or math.isclose(scale, 1.0)):
-            raise SpecError(
-                f"negative_prompt is ignored by {card.name} at guidance_scale={scale}: classifier-free guidance runs "
-                "only above 1. Pass guidance_scale=6.0 with the negative prompt (twice the compute), or leave "
-                "negative_prompt out",
-                field="negative_prompt",
-                valid=6.0,
-            )
+        check_negative_prompt_has_guidance(spec, card, 6.0)
         return checked
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
