@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import videogen
-from videogen.bench.speed import MID, MID_SIZE, mid_size
+from videogen.cli.bench.speed import MID, MID_SIZE, mid_size
 
 
 def run(model: str, steps: int, previews: bool) -> tuple[float, dict[str, Any] | None]:

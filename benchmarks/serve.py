@@ -71,7 +71,7 @@ def preview_costs(model: str) -> dict[str, Any]:
     import torch
 
     import videogen
-    from videogen.features import preview
+    from videogen.generation.features import preview
     from videogen.loading.latent_rgb import Projection
 
     result = videogen.generate(

@@ -286,9 +286,9 @@ def cli_main(argv: list[str]) -> int:
 
 def prepare_as_on_a_gpu(argv: list[str]) -> None:
     """A GPU command checked without running: its specs prepared (rules, memory plan) for a CUDA device."""
-    from videogen.bench import memory as bench
     from videogen.catalog.lookup import resolve
     from videogen.cli import command as cli
+    from videogen.cli.bench import memory as bench
     from videogen.generation.flow import prepare
     from videogen.testing import sample_image
 
@@ -546,7 +546,7 @@ def test_the_doc_checks_catch_what_they_are_for() -> None:
     fine = (
         "`videogen.spec.files.dump_specs(specs, path)`, `result.save(path)`, `spec.to_dict()`, make_video.py, "
         "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/parallel/test_parallel.py, docs/cli.md, "
-        "benchmarks/out/planning.json, `src/videogen/cards/configs/<arch>.json`"
+        "benchmarks/out/planning.json, `src/videogen/families/configs/<arch>.json`"
     )
     assert internal_names(fine) == [] and outside_paths(fine) == []
 

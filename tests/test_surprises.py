@@ -136,7 +136,7 @@ def test_a_folder_whose_configs_give_no_size_must_be_given_one(tmp_path: Path) -
 def _full_size_folder(tmp_path: Path, arch: str, pipeline: str, **transformer: object) -> Path:
     """A pipeline folder with the stored full-size configs of `arch` written as save_pretrained would (every
     key, defaults included) and no weights: enough to resolve, nothing to load."""
-    stored = json.loads((Path(videogen.__file__).parent / "cards" / "configs" / f"{arch}.json").read_text())
+    stored = json.loads((Path(videogen.__file__).parent / "families" / "configs" / f"{arch}.json").read_text())
     folder = tmp_path / arch
     index: dict = {"_class_name": pipeline}
     for name, part in stored["components"].items():

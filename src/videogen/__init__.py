@@ -12,14 +12,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._moved import install as _install_moved
+from .runtime.moved import install as _install_moved
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "VideoSpec": "videogen.spec.videospec",
     "LoRA": "videogen.spec.videospec",
-    "VideoResult": "videogen.result",
+    "VideoResult": "videogen.generation.result",
     "generate": "videogen.generation.flow",
     "agenerate": "videogen.generation.awaitable",
     "preload": "videogen.generation.flow",
@@ -71,9 +71,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from .generation.flow import Prepared, generate, preload, prepare
     from .generation.plan_report import plan
     from .generation.replay import replay
+    from .generation.result import VideoResult
     from .loading.pipelines import clear_cache
     from .memory import MemoryPlan
-    from .result import VideoResult
     from .runtime.cancel import CancelToken
     from .spec.files import load_specs
     from .spec.sweep import expand

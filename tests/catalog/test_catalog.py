@@ -111,13 +111,13 @@ LAYERS = [
     ("videogen.testing",),
     ("videogen.families",),  # the tiny builders (families.tiny, tiny_parts) included
     (
-        "videogen.cards.card",
+        "videogen.families.card",
         "videogen.spec.videospec",
         "videogen.errors",
-        "videogen.cards.hub",
+        "videogen.catalog.hub",
         "videogen.runtime.devices",
         "videogen.runtime.lock",
-        "videogen.cards.archs",
+        "videogen.families.archs",
     ),
 ]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import videogen
-from videogen.cards import hub
-from videogen.cards.hub import split_revision
+from videogen.catalog import hub
+from videogen.catalog.hub import split_revision
 from videogen.testing import tiny_pipeline
 
 
@@ -250,7 +250,7 @@ def proxy_env(monkeypatch: pytest.MonkeyPatch):
 
 def test_probe_goes_through_https_proxy_with_connect(proxy_env: pytest.MonkeyPatch) -> None:
     """Behind a proxy the endpoint's host is not resolvable directly; the Hub client would use the proxy."""
-    from videogen.cards.hub import unreachable_reason
+    from videogen.catalog.hub import unreachable_reason
 
     proxy = ConnectProxy()
     try:
@@ -265,7 +265,7 @@ def test_probe_goes_through_https_proxy_with_connect(proxy_env: pytest.MonkeyPat
 
 
 def test_probe_reports_a_proxy_that_refuses(proxy_env: pytest.MonkeyPatch) -> None:
-    from videogen.cards.hub import unreachable_reason
+    from videogen.catalog.hub import unreachable_reason
 
     proxy = ConnectProxy("403 Forbidden")
     try:
@@ -280,7 +280,7 @@ def test_probe_reports_a_proxy_that_refuses(proxy_env: pytest.MonkeyPatch) -> No
 
 
 def test_probe_reports_an_unreachable_proxy_quickly(proxy_env: pytest.MonkeyPatch) -> None:
-    from videogen.cards.hub import unreachable_reason
+    from videogen.catalog.hub import unreachable_reason
 
     proxy_env.setenv("HF_ENDPOINT", "https://hub.example.invalid")
     proxy_env.setenv("HTTPS_PROXY", f"http://u:secret@127.0.0.1:{closed_port()}")
@@ -291,7 +291,7 @@ def test_probe_reports_an_unreachable_proxy_quickly(proxy_env: pytest.MonkeyPatc
 
 
 def test_probe_http_endpoint_through_http_proxy(proxy_env: pytest.MonkeyPatch) -> None:
-    from videogen.cards.hub import unreachable_reason
+    from videogen.catalog.hub import unreachable_reason
 
     proxy = ConnectProxy("200 OK")
     try:
@@ -304,7 +304,7 @@ def test_probe_http_endpoint_through_http_proxy(proxy_env: pytest.MonkeyPatch) -
 
 
 def test_no_proxy_host_is_probed_directly(proxy_env: pytest.MonkeyPatch) -> None:
-    from videogen.cards.hub import proxy_for, unreachable_reason
+    from videogen.catalog.hub import proxy_for, unreachable_reason
 
     proxy = ConnectProxy()
     try:

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 import videogen
-from videogen.cards.archs import arch_config
 from videogen.checks import fit as fitting
 from videogen.errors import SpecError
+from videogen.families.archs import arch_config
 from videogen.spec.videospec import FITS
 
 

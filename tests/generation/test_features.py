@@ -12,8 +12,8 @@ import pytest
 
 import videogen
 from videogen import features
-from videogen.features.base import Feature
 from videogen.generation import flow as generation
+from videogen.generation.features.base import Feature
 
 
 class Recorder(Feature):

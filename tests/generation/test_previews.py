@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen.features import preview
+from videogen.generation.features import preview
 from videogen.loading import latent_rgb
 from videogen.loading.pipelines import CACHE
 

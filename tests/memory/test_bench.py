@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from videogen.bench import memory as bench
+from videogen.cli.bench import memory as bench
 
 
 def test_bench_memory_small_on_the_cpu(tmp_path: Any, capsys: Any) -> None:

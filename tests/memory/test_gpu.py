@@ -68,7 +68,7 @@ def test_flash_attention_backend_if_installed() -> None:
 
 
 def test_bench_on_the_gpu_small_size(tmp_path: Any) -> None:
-    from videogen.bench import memory as bench
+    from videogen.cli.bench import memory as bench
 
     assert (
         bench.main(

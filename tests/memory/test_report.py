@@ -192,4 +192,4 @@ def test_memory_imports_nothing_of_generation() -> None:
     }
     assert not {k: v for k, v in chains.items() if v}
     simulate_importers = graph.find_modules_that_directly_import("videogen.memory.simulate")
-    assert simulate_importers <= {"videogen.generation.plan_report", "videogen.bench.memory"}, simulate_importers
+    assert simulate_importers <= {"videogen.generation.plan_report", "videogen.cli.bench.memory"}, simulate_importers

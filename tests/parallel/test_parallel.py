@@ -195,7 +195,7 @@ def test_plans_and_caches_that_dont_combine_are_refused(
 def test_the_cache_key_holds_the_setting(torchrun_env: pytest.MonkeyPatch) -> None:
     one = prepare(**TINY, model="tiny-wan")
     split = prepare(**TINY, model="tiny-wan", parallel="ulysses=2")
-    from videogen.features import FEATURES
+    from videogen.generation.features import FEATURES
 
     parallel = next(f for f in FEATURES if f.name == "context parallelism")
     assert parallel.cache_key(split) == (2, 1) and parallel.cache_key(one) is None

@@ -33,7 +33,7 @@ from .files import (
 from .files import read_report as read_report  # the report's reader, named here too
 
 if TYPE_CHECKING:
-    from ..result import VideoResult
+    from ..generation.result import VideoResult
     from ..spec.videospec import VideoSpec
 
 logger = logging.getLogger("videogen")

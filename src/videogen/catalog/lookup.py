@@ -2,7 +2,7 @@
 
 Lookup is exact: a catalog name, a Hub repo id of a card, or the `_class_name` in a pipeline folder's
 `model_index.json`. Never substrings, never order. The cards themselves are declared by the families
-(`families/<name>.py`); `ModelCard` is `videogen.cards.card`'s, re-exported here. docs/models.md is written by
+(`families/<name>.py`); `ModelCard` is `videogen.families.card`'s, re-exported here. docs/models.md is written by
 `videogen.catalog.markdown.models_markdown`.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..cards.card import ModelCard
-from ..cards.hub import split_revision
 from ..errors import ModelNotFoundError, SpecError
+from ..families.card import ModelCard
+from .hub import split_revision
 
 __all__ = ["ModelCard", "all_cards", "card_from_folder", "list_models", "resolve"]
 
@@ -174,7 +174,7 @@ def _card_from_hub(repo_id: str, revision: str | None = None) -> ModelCard:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    from ..cards.hub import download_hint, unreachable_reason
+    from .hub import download_hint, unreachable_reason
 
     offline = unreachable_reason()
     at = f" at revision {revision!r}" if revision else ""

@@ -6,7 +6,7 @@ of the package (beside the CLI): it reads the registry, nothing imports it.
 
 from __future__ import annotations
 
-from ..cards.card import ModelCard
+from ..families.card import ModelCard
 
 
 def models_markdown() -> str:

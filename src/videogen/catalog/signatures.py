@@ -32,7 +32,7 @@ from ..runtime.stamps import installed_version, load_if_current, write_or_check
 
 logger = logging.getLogger("videogen")
 
-FILE = Path(__file__).resolve().parent.parent / "cards" / "configs" / "signatures.json"
+FILE = Path(__file__).resolve().parent.parent / "families" / "configs" / "signatures.json"
 REGENERATE = "python -m videogen.catalog.signatures --write"
 _SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", type(None): "None"}
 

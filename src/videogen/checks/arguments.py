@@ -13,9 +13,9 @@ from ..errors import SpecError
 from ..spec.videospec import VideoSpec
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..catalog.signatures import PipelineSignature
     from ..families.base import Family
+    from ..families.card import ModelCard
 
 
 #: extra values videogen knows the range of: name → (minimum, maximum, why)

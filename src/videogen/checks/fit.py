@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..spec.videospec import FITS
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
+    from ..families.card import ModelCard
 
 
 def size_for(

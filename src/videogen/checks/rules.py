@@ -9,8 +9,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from ..errors import SnapWarning, SpecError, user_stacklevel
+from ..families.card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from ..spec.numbers import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
 from ..spec.videospec import VideoSpec
 from ..speed import settings as caching

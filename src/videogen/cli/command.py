@@ -165,10 +165,10 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """`videogen bench memory|speed ...`: the rest of the command line goes to that benchmark's own parser."""
     if args.bench == "speed":  # step caches vs the direct diffusers call
-        from ..bench import speed as bench_speed
+        from .bench import speed as bench_speed
 
         return bench_speed.main(args.bench_args)
-    from ..bench import memory as bench
+    from .bench import memory as bench
 
     return bench.main(["memory", *args.bench_args])
 

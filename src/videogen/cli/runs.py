@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .args import UsageError, emit_json, key_value
 
 if TYPE_CHECKING:
-    from ..result import VideoResult
+    from ..generation.result import VideoResult
     from ..spec.videospec import VideoSpec
 
 #: exit status when some spec of a batch failed (the others were made)

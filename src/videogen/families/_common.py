@@ -22,9 +22,9 @@ from ..errors import SpecError
 from .base import outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Family
+    from .card import ModelCard
 
 logger = logging.getLogger("videogen")
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ..cards.archs import arch_config
-from ..cards.card import ModelCard
 from ..errors import SpecError
+from .archs import arch_config
+from .card import ModelCard
 
 if TYPE_CHECKING:
     import numpy as np

@@ -27,9 +27,9 @@ from ._common import DIT_CACHE_METHODS_CACHEDIT, check_negative_prompt_has_guida
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 #: the frames the V5.1 models were trained on (diffusers' docs)
 MAX_FRAMES = 49

@@ -34,7 +34,6 @@ from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import ModelCard, nearest_frame_count
 from ..errors import SpecError
 from ._common import (
     DIT_CACHE_AUTO,
@@ -45,6 +44,7 @@ from ._common import (
     with_llama_tokenizer,
 )
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
+from .card import ModelCard, nearest_frame_count
 
 if TYPE_CHECKING:
     from ..spec.videospec import VideoSpec

@@ -37,9 +37,9 @@ from ..errors import ModelNotFoundError, SpecError
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 logger = logging.getLogger("videogen")
 

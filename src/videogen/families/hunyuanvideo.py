@@ -32,7 +32,6 @@ from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import ModelCard
 from ._common import (
     DIT_CACHE_AUTO,
     DIT_CACHE_HOOK_SETTINGS,
@@ -43,6 +42,7 @@ from ._common import (
     with_llama_tokenizer,
 )
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
+from .card import ModelCard
 
 if TYPE_CHECKING:
     from ..spec.videospec import VideoSpec

@@ -30,9 +30,9 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 
 def buckets(target_size: int, patch: int) -> tuple[tuple[int, int], ...]:

@@ -32,9 +32,9 @@ from ._common import DIT_CACHE_METHODS, cache_context, check_negative_prompt_has
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 #: rows of the transformer's rotary tables per axis (Kandinsky5RoPE3D's max_pos)
 ROPE_ROWS = 128

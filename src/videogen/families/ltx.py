@@ -55,11 +55,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import ModelCard
 from ..errors import SpecError
 from ..spec.numbers import whole_int
 from ._common import DIT_CACHE_AUTO, DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS_CACHEDIT
 from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
+from .card import ModelCard
 
 if TYPE_CHECKING:
     from ..spec.videospec import VideoSpec

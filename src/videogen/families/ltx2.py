@@ -54,9 +54,9 @@ from ._common import DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 ALL_TASKS = ("t2v", "i2v", "conditioned")
 #: the longest video the LTX-2 pipelines make (their `max_seconds` default)

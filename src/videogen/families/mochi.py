@@ -32,9 +32,9 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 
 class MochiFamily(Family):

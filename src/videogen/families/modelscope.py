@@ -26,7 +26,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import ModelCard, nearest_multiple
 from ..errors import SpecError
 from ._common import (
     UNET_CACHE_AUTO,
@@ -37,6 +36,7 @@ from ._common import (
     unet_card,
 )
 from .base import NO_MEDIA, Checked, Family
+from .card import ModelCard, nearest_multiple
 
 if TYPE_CHECKING:
     from ..spec.videospec import VideoSpec

@@ -32,9 +32,9 @@ from ._common import check_negative_prompt_has_guidance, check_rope_table
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 #: the 480p size bins (height, width) the pipelines' own check lets through (multiples of 32)
 SIZES_480P = ((480, 832), (832, 480), (448, 896), (896, 448))

@@ -34,9 +34,9 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_rope_tabl
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 SKYREELS_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
 #: the diffusion-forcing pipelines' own default window

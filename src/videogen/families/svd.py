@@ -26,10 +26,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import ModelCard
 from ..errors import SpecError
 from ._common import UNET_CACHE_AUTO, UNET_CACHE_METHODS, unet_card
 from .base import NO_MEDIA, Checked, Family
+from .card import ModelCard
 
 if TYPE_CHECKING:
     from ..spec.videospec import VideoSpec

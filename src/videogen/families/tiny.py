@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..media.atomic import build_folder_atomically, move_into_place
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
+    from .card import ModelCard
 
 logger = logging.getLogger("videogen")
 

@@ -12,7 +12,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cards.card import ModelCard
 from ._common import (
     DIT_CACHE_AUTO,
     DIT_CACHE_HOOK_SETTINGS,
@@ -21,6 +20,7 @@ from ._common import (
     check_rope_table,
 )
 from .base import NO_MEDIA, Checked, Family, component_class, outside_catalog, size_unknown
+from .card import ModelCard
 
 if TYPE_CHECKING:
     from ..spec.videospec import VideoSpec

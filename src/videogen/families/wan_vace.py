@@ -27,9 +27,9 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_rope_tabl
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .base import Rules
+    from .card import ModelCard
 
 #: VACE inputs videogen doesn't take yet: `extra` key → what they are
 NOT_YET = {"mask": "masks (in/outpainting)", "reference_images": "reference images"}

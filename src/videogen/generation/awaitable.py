@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..result import VideoResult
     from ..spec.videospec import VideoSpec
+    from .result import VideoResult
 
 
 async def agenerate(

@@ -18,9 +18,9 @@ from ..checks.rules import complete
 from ..errors import Cancelled, SpecError
 from ..families import get_family
 from ..families.base import Family
-from ..result import VideoResult
 from ..spec.videospec import SPEC_FIELDS, VideoSpec
 from .output import make_result
+from .result import VideoResult
 
 logger = logging.getLogger("videogen")
 
@@ -108,8 +108,8 @@ def prepare(spec: VideoSpec | Mapping[str, Any] | None = None, **fields: Any) ->
 
     components, _ = pipeline_components(card, class_name)
     family.check_components(spec, card, {c.name: c.config for c in components if c.config})
-    from ..features import FEATURES
     from ..memory.stored import save_learned
+    from .features import FEATURES
 
     save_learned()  # what planning read live, for the next process (memory/stored.py)
     prepared = Prepared(
@@ -154,7 +154,7 @@ def generate(
     prepared = prepare(spec, **fields)
     if options:
         prepared.options.update(options)
-    from ..features import FEATURES
+    from .features import FEATURES
 
     for feature in FEATURES:  # the options checked (a feature's own) before anything loads
         prepared = feature.check_options(prepared)
@@ -206,9 +206,9 @@ def preload(spec: VideoSpec | Mapping[str, Any] | None = None, *, progress: bool
 def load_entry(p: Prepared, cls: Any, progress: bool) -> tuple[Any, bool]:
     """The pipeline cache's entry for a prepared spec (loaded on a miss, after the features' before_load and
     followed by their after_load), and whether this call loaded it."""
-    from ..features import FEATURES
     from ..loading.pipelines import CACHE, load_pipeline
     from ..memory.quantize import load_kwargs
+    from .features import FEATURES
     from .footprint import weight_bytes
 
     loaded: list[bool] = []  # set by this call's loader only (other threads may load other models meanwhile)
@@ -232,9 +232,9 @@ def _retry_after_oom(exc: BaseException, prepared: Prepared) -> Prepared | None:
     plan may retry; None otherwise."""
     import dataclasses
 
-    from ..features import FEATURES
     from ..memory.context import context
     from ..memory.oom import is_oom, retry_plan
+    from .features import FEATURES
 
     plan = prepared.plan
     if not is_oom(exc) or not getattr(plan, "oom_retry", False):
@@ -266,8 +266,8 @@ def _free_attempt(prepared: Prepared, retry: Prepared) -> None:
 def cache_key(p: Prepared) -> tuple:
     """The pipeline cache key of a prepared spec: the model, the device, the plan's load-time part and each
     feature's part (e.g. a pipeline split over GPUs is never reused for another setting)."""
-    from ..features import FEATURES
     from ..memory.quantize import load_key
+    from .features import FEATURES
 
     parts = tuple(f.cache_key(p) for f in FEATURES)
     return (p.card.name, p.card.source, p.card.revision, p.device, load_key(p.plan), *parts)
@@ -278,8 +278,8 @@ def check_before_load(prepared: Prepared) -> tuple[Any, frozenset[str]]:
     spec's arguments (`prepare` checked `extra`, the scheduler's name and arguments and the LoRAs from the
     stored signatures, without importing anything). Returns the pipeline class and its call parameters."""
     from ..catalog.signatures import pipeline_signature
-    from ..features import FEATURES
     from ..loading.pipelines import pipeline_class
+    from .features import FEATURES
 
     cls = pipeline_class(prepared.class_name)
     for feature in FEATURES:
@@ -290,9 +290,9 @@ def check_before_load(prepared: Prepared) -> tuple[Any, frozenset[str]]:
 def _run(
     prepared: Prepared, *, on_step: OnStep | None = None, progress: bool = True, started: float | None = None
 ) -> VideoResult:
-    from ..features import FEATURES
     from ..runtime.cancel import checkpoint
     from ..runtime.devices import reset_peak
+    from .features import FEATURES
 
     started = started if started is not None else time.perf_counter()
     p = prepared

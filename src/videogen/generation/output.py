@@ -10,10 +10,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..result import VideoResult
+from .result import VideoResult
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
+    from ..families.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .flow import Prepared
 

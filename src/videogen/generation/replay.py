@@ -23,8 +23,8 @@ from ..spec.plain import MEDIA_FIELDS, unknown_field
 from ..spec.videospec import SPEC_FIELDS, VideoSpec
 
 if TYPE_CHECKING:
-    from ..result import VideoResult
     from .flow import OnStep
+    from .result import VideoResult
 
 _FLAGS = {"image": "--image", "last_image": "--last-image", "video": "--video"}
 

@@ -55,7 +55,7 @@ def locate(card: ModelCard, family: Family) -> tuple[ModelCard, str | None]:
         return card, card.revision
     from diffusers import DiffusionPipeline
 
-    from ..cards.hub import download_hint, unreachable_reason
+    from ..catalog.hub import download_hint, unreachable_reason
 
     offline = unreachable_reason()
     at = f" at revision {card.revision!r}" if card.revision else ""
@@ -304,7 +304,7 @@ def load_pipeline(
         kwargs["variant"] = card.variant
     offline = None
     if located.components and not located.tiny:  # assembled from Hub repos by the family's load
-        from ..cards.hub import unreachable_reason
+        from ..catalog.hub import unreachable_reason
 
         offline = unreachable_reason()
         if offline is not None:
@@ -319,7 +319,7 @@ def load_pipeline(
         raise
     except (OSError, ValueError, KeyError) as exc:
         if offline is not None:
-            from ..cards.hub import download_hint
+            from ..catalog.hub import download_hint
 
             repos = sorted({repo for repo, _ in located.components.values()})
             raise ModelNotFoundError(

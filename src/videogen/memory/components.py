@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cards.archs import CONFIG_DIR, arch_config  # noqa: F401 - CONFIG_DIR: tests/memory/test_report.py
+from ..families.archs import CONFIG_DIR, arch_config  # noqa: F401 - CONFIG_DIR: tests/memory/test_report.py
 from . import stored
 from .plans import DENOISERS, TEXT_ENCODERS
 

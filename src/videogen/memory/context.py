@@ -23,7 +23,7 @@ from .components import (
 from .plans import MemoryPlan
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
+    from ..families.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .estimate import Shape
 

@@ -15,7 +15,7 @@ import dataclasses
 import json
 from typing import Any
 
-from ..cards.archs import arch_config, known_archs
+from ..families.archs import arch_config, known_archs
 from ..runtime.stamps import write_or_check
 from .activations import live_defaults
 from .components import Component, live_annotated_components, live_batches_guidance, probe_capabilities

@@ -21,8 +21,8 @@ from .points import point
 from .presets import PRESETS, preset
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..families.base import Family
+    from ..families.card import ModelCard
     from ..spec.videospec import VideoSpec
 
 __all__ = ["resolve_plan"]

@@ -22,7 +22,7 @@ from .points import points
 from .presets import PRESETS
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
+    from ..families.card import ModelCard
     from .activations import Shape
     from .context import Context
     from .predict import Prediction

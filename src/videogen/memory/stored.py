@@ -38,7 +38,7 @@ from ..runtime.stamps import load_if_current, versions_of
 
 logger = logging.getLogger("videogen")
 
-FILE = Path(__file__).resolve().parent.parent / "cards" / "configs" / "planning.json"
+FILE = Path(__file__).resolve().parent.parent / "families" / "configs" / "planning.json"
 REGENERATE = "python -m videogen.memory.regenerate --write"
 #: the libraries the stored data is read from; each one's installed version must match the file's
 LIBRARIES = ("diffusers", "transformers", "torch")

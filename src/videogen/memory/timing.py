@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .plans import DENOISERS
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
+    from ..families.card import ModelCard
     from ..spec.videospec import VideoSpec
     from .plans import MemoryPlan
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpecError
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..families.base import Family
+    from ..families.card import ModelCard
     from ..memory import MemoryPlan
     from ..memory.components import Component
     from ..spec.videospec import VideoSpec

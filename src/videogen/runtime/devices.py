@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-    from ..cards.card import ModelCard
+    from ..families.card import ModelCard
 
 
 #: the name videogen is installed under (`pip install videogen-diffusers`; the import name is `videogen`)

@@ -85,8 +85,8 @@ def parse_size(size: Any) -> tuple[int, int]:
 
 def frames_for(seconds: Any, model: str, fps: Any) -> int:
     """The frame count of `seconds` at `fps` (the model's when None), on the model's frame rule."""
-    from ..cards.card import nearest_frame_count
     from ..catalog.lookup import resolve
+    from ..families.card import nearest_frame_count
 
     try:
         value = float(seconds)

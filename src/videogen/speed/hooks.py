@@ -27,8 +27,8 @@ from ..errors import SpecError
 from .settings import KNOBS, transformer_steps
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..families.base import Family
+    from ..families.card import ModelCard
     from ..spec.videospec import VideoSpec
 
 logger = logging.getLogger("videogen")

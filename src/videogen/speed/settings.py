@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpecError
 
 if TYPE_CHECKING:
-    from ..cards.card import ModelCard
     from ..families.base import Family
+    from ..families.card import ModelCard
     from ..spec.videospec import VideoSpec
 
 #: the step-cache methods videogen knows (a family takes those in its `cache_methods`)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .build import flow_defaults, flow_shift
 
 if TYPE_CHECKING:
-    from ...cards.card import ModelCard
     from ...families.base import Family
+    from ...families.card import ModelCard
     from ...spec.videospec import VideoSpec
 
 #: how a scheduler's refusal of its arguments (the class raising as it is built) starts

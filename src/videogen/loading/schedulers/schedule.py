@@ -14,8 +14,8 @@ from .build import FLOW_SCHEDULERS, parse_scheduler
 from .dry_run import REFUSES, installed, schedule_problem
 
 if TYPE_CHECKING:
-    from ...cards.card import ModelCard
     from ...families.base import Family
+    from ...families.card import ModelCard
     from ...spec.videospec import VideoSpec
 
 

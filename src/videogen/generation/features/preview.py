@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError
+from ...errors import SpecError
 from .base import Feature
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 logger = logging.getLogger("videogen")
 DISPLAY = "display"
@@ -172,7 +172,7 @@ class Source:
         self.tensors: dict[Any, tuple[Any, Any]] = {}  # the projection as tensors, per device and dtype
         if self.vae is None:
             return
-        from ..loading.latent_rgb import projection_for
+        from ...loading.latent_rgb import projection_for
 
         try:
             self.projection = projection_for(self.vae)
@@ -240,7 +240,7 @@ def _project(frame: Any, projection: Any, made: dict[Any, tuple[Any, Any]] | Non
 
 def _decode(vae: Any, frame: Any) -> Any:
     """One latent frame through the VAE's decoder (the fallback), as colours in 0–1, (3, H, W)."""
-    from ..loading.latent_rgb import normalisation
+    from ...loading.latent_rgb import normalisation
 
     shift, scale = normalisation(vae, frame.shape[0])
     z = frame / scale.view(-1, 1, 1) + shift.view(-1, 1, 1)

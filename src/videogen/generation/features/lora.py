@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 from .base import Feature
 
 if TYPE_CHECKING:
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 
 class LoraFeature(Feature):
     name = "LoRA"
 
     def prepare_pipeline(self, pipe: Any, prepared: Prepared, state: dict[str, Any]) -> None:
-        from ..loading.lora import apply_loras
+        from ...loading.lora import apply_loras
 
         apply_loras(pipe, prepared.spec.loras, state)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .output import aligned, pyplot, write_report
 
 if TYPE_CHECKING:
-    from ..catalog.lookup import ModelCard
-    from ..families.base import Family
+    from ...catalog.lookup import ModelCard
+    from ...families.base import Family
 
 logger = logging.getLogger("videogen")
 GPU_PRESETS = ("none", "fast", "balanced", "low", "low-fp8", "minimal", "int8")
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 def bench_memory(args: argparse.Namespace) -> int:
     import torch
 
-    from ..catalog.lookup import list_models, resolve
-    from ..errors import VideoGenError
-    from ..runtime.devices import free_memory, versions
+    from ...catalog.lookup import list_models, resolve
+    from ...errors import VideoGenError
+    from ...runtime.devices import free_memory, versions
 
     card = resolve(args.model)
     gpu = torch.cuda.is_available() and not args.small
@@ -113,11 +113,11 @@ def bench_memory(args: argparse.Namespace) -> int:
 
 def _measure(preset: str, fields: dict[str, Any], gpu: bool) -> dict[str, Any]:
     """One generation with `preset`; step times from the step callback, decode time after the last step."""
-    from ..errors import VideoGenError
-    from ..generation.flow import prepare, run
-    from ..memory.context import context, shape_of
-    from ..memory.estimate import activation_parts, estimate_plan
-    from ..memory.simulate import simulate_plans, subject_of
+    from ...errors import VideoGenError
+    from ...generation.flow import prepare, run
+    from ...memory.context import context, shape_of
+    from ...memory.estimate import activation_parts, estimate_plan
+    from ...memory.simulate import simulate_plans, subject_of
 
     prepared = prepare(**fields, memory=preset)
     ctx = context(prepared.card, prepared.class_name, "cuda")
@@ -242,7 +242,7 @@ def _random_weights(card: ModelCard, gpu: bool) -> Iterator[None]:
     if not gpu:
         yield
         return
-    from ..loading import pipelines as pipeline
+    from ...loading import pipelines as pipeline
 
     real = pipeline.load_pipeline
     random_name = card.name
@@ -284,11 +284,11 @@ def build_random_pipeline(card: ModelCard, cls: Any, load_kwargs: dict[str, Any]
 
     import torch
 
-    from ..families import get_family
-    from ..loading.pipelines import load_pipeline
-    from ..memory.components import component_class, pipeline_components
-    from ..memory.estimate import buildable_config
-    from ..memory.simulate import fit_image_processors, pipeline_config
+    from ...families import get_family
+    from ...loading.pipelines import load_pipeline
+    from ...memory.components import component_class, pipeline_components
+    from ...memory.estimate import buildable_config
+    from ...memory.simulate import fit_image_processors, pipeline_config
 
     family = get_family(card.family)
     tiny_card = next(

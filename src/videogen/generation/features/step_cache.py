@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 from .base import Feature
 
 if TYPE_CHECKING:
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 
 class StepCacheFeature(Feature):
     name = "step cache"
 
     def check(self, prepared: Prepared) -> Prepared:
-        from ..parallel.checks import CACHE_REFUSALS
-        from ..speed.settings import check_plan, settle_auto
+        from ...parallel.checks import CACHE_REFUSALS
+        from ...speed.settings import check_plan, settle_auto
 
         p = prepared
         refused = CACHE_REFUSALS if p.spec.parallel is not None else {}
@@ -27,7 +27,7 @@ class StepCacheFeature(Feature):
         return dataclasses.replace(p, spec=spec, notes={**p.notes, **({"cache": note} if note else {})})
 
     def around_call(self, pipe: Any, prepared: Prepared) -> AbstractContextManager[Any]:
-        from ..speed.hooks import applied
+        from ...speed.hooks import applied
 
         return applied(pipe, prepared.spec, prepared.card, prepared.family)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from .media.audio import Audio
-    from .spec.videospec import VideoSpec
+    from ..media.audio import Audio
+    from ..spec.videospec import VideoSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +47,7 @@ class VideoResult:
     def frames_sha256(self) -> str:
         """The SHA-256 of the frames' bytes (uint8 T×H×W×3): what `save()` records as `saved.frames_sha256`
         and a replay that makes the same video matches."""
-        from .media.write import frames_sha256
+        from ..media.write import frames_sha256
 
         return frames_sha256(self.frames)
 
@@ -61,15 +61,15 @@ class VideoResult:
         With `audio`, an .mp4 carries the sound as AAC; .gif/.webp/png have none (a `SaveWarning`; `save_audio`).
         Returns the path written.
         """
-        from .media.write import write_frames
+        from ..media.write import write_frames
 
         return write_frames(self.frames, path, self.fps, self.metadata, overwrite, crf=crf, audio=self.audio)
 
     def save_audio(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the sound alone as a 16-bit PCM .wav (atomic; refuses to replace a file unless `overwrite=True`).
         A result without sound raises `SpecError`."""
-        from .errors import SpecError
-        from .media.audio import save_wav
+        from ..errors import SpecError
+        from ..media.audio import save_wav
 
         if self.audio is None:
             raise SpecError(
@@ -143,7 +143,7 @@ def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF, audio: A
     `audio` as AAC (cut to the frames shown)."""
     import numpy as np
 
-    from .media.write import write_mp4
+    from ..media.write import write_mp4
 
     t, h, w = (int(n) for n in frames.shape[:3])
     if w > DISPLAY_MAX_WIDTH:
@@ -156,7 +156,7 @@ def display_mp4(frames: np.ndarray, fps: float, crf: int = DISPLAY_CRF, audio: A
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "display.mp4"
         if audio is not None:
-            from .media.audio import fit_to_video
+            from ..media.audio import fit_to_video
 
             audio, _ = fit_to_video(audio, t, fps)
         write_mp4(frames, path, {"fps": fps, "crf": crf}, "", audio=audio)

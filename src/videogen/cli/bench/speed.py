@@ -121,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
 def bench_speed(args: argparse.Namespace) -> int:
     import torch
 
-    from ..catalog.lookup import resolve
-    from ..errors import VideoGenError
-    from ..runtime.devices import versions
+    from ...catalog.lookup import resolve
+    from ...errors import VideoGenError
+    from ...runtime.devices import versions
 
     fields: dict[str, Any] = {"prompt": PROMPT, "seed": 0, "progress": False}
     if args.model is None and not args.small:
@@ -139,7 +139,7 @@ def bench_speed(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             fields[key] = getattr(args, key)
     card = resolve(fields["model"])
-    from ..families import get_family
+    from ...families import get_family
 
     family = get_family(card.family)
     methods = args.methods.split(",") if args.methods else list(family.cache_methods)
@@ -201,7 +201,7 @@ def _steps(start: float, marks: list[float], end: float) -> dict[str, Any]:
 
 def _variants(methods: list[str], args: argparse.Namespace) -> dict[str, tuple[Any, Any]]:
     """Row label → (cache, memory plan) for each variant, in the order they are reported."""
-    from ..memory import MemoryPlan
+    from ...memory import MemoryPlan
 
     out: dict[str, tuple[Any, Any]] = {"direct": (None, None), "none": (None, None)}
     out.update({m: (m, None) for m in methods})
@@ -236,7 +236,7 @@ def _json_object(flag: str, text: str) -> dict[str, Any]:
 
 def _calibrate(fields: dict[str, Any]) -> str:
     """MagCache ratios for the benchmark's model, scheduler and steps (stored like `videogen calibrate`'s)."""
-    from ..generation.calibrate import calibrate
+    from ...generation.calibrate import calibrate
 
     stored = calibrate(**{k: v for k, v in fields.items() if k != "progress"})
     return f"ratios calibrated in this run ({stored['path']})"
@@ -244,7 +244,7 @@ def _calibrate(fields: dict[str, Any]) -> str:
 
 def _generate(fields: dict[str, Any], cache: Any, memory: Any = None) -> dict[str, Any]:
     """One `videogen.generate` call with `cache=` (and a memory plan): wall time, step times, share skipped."""
-    from ..generation.flow import generate
+    from ...generation.flow import generate
 
     marks: list[float] = []
     start = time.perf_counter()
@@ -265,10 +265,10 @@ def _direct(fields: dict[str, Any]) -> dict[str, Any]:
     `generate` builds), without videogen's step cache, scheduler swap or RNG bookkeeping."""
     import torch
 
-    from ..generation.flow import cache_key, check_before_load, prepare
-    from ..loading.pipelines import CACHE, load_pipeline
-    from ..memory.apply import call_kwargs
-    from ..memory.quantize import load_kwargs
+    from ...generation.flow import cache_key, check_before_load, prepare
+    from ...loading.pipelines import CACHE, load_pipeline
+    from ...memory.apply import call_kwargs
+    from ...memory.quantize import load_kwargs
 
     p = prepare(**{k: v for k, v in fields.items() if k != "progress"})
     cls, params = check_before_load(p)
@@ -323,8 +323,8 @@ def mid_size(family: str) -> Path:
     with the transformer rebuilt at the `MID` size, seeded, saved with `save_pretrained`; the name says the shape."""
     import shutil
 
-    from ..families.tiny import cache_root, tiny_pipeline
-    from ..media.atomic import build_folder_atomically
+    from ...families.tiny import cache_root, tiny_pipeline
+    from ...media.atomic import build_folder_atomically
 
     tiny = tiny_pipeline(family, "t2v")
     shape = "-".join(f"{k}{v}" for k, v in MID[family].items()).replace(" ", "").replace(",", "_")

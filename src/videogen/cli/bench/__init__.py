@@ -8,9 +8,9 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    """The names of the former module `videogen.bench` (now `videogen.bench.memory`), loaded on use."""
+    """The names of the former module `videogen.cli.bench` (now `videogen.cli.bench.memory`), loaded on use."""
     import importlib
 
     if name.startswith("__"):
         raise AttributeError(name)
-    return getattr(importlib.import_module("videogen.bench.memory"), name)
+    return getattr(importlib.import_module("videogen.cli.bench.memory"), name)

@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Any
 from .base import Feature
 
 if TYPE_CHECKING:
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 
 class SchedulerFeature(Feature):
     name = "scheduler"
 
     def check_before_load(self, prepared: Prepared) -> None:
-        from ..loading.schedulers import check_scheduler_build
+        from ...loading.schedulers import check_scheduler_build
 
         check_scheduler_build(prepared.spec.scheduler, prepared.family.flow_matching)
 
     def around_call(self, pipe: Any, prepared: Prepared) -> AbstractContextManager[Any]:
-        from ..loading.schedulers import scheduler_for_call
+        from ...loading.schedulers import scheduler_for_call
 
         card = prepared.card
         return scheduler_for_call(pipe, prepared.spec.scheduler, card.name, prepared.family.flow_matching)

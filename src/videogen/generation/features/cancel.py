@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 from .base import Feature
 
 if TYPE_CHECKING:
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 
 class CancelFeature(Feature):
     name = "cancel"
 
     def around_call(self, pipe: Any, prepared: Prepared) -> AbstractContextManager[Any]:
-        from ..runtime.cancel import current
+        from ...runtime.cancel import current
 
         decoder = getattr(getattr(pipe, "vae", None), "decoder", None)
         if current() is None or not hasattr(decoder, "register_forward_pre_hook"):
@@ -31,7 +31,7 @@ class CancelFeature(Feature):
 
 @contextlib.contextmanager
 def _checked(decoder: Any) -> Iterator[None]:
-    from ..runtime.cancel import checkpoint
+    from ...runtime.cancel import checkpoint
 
     counter = {"chunk": 0}
 

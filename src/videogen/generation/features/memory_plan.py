@@ -11,33 +11,33 @@ from typing import TYPE_CHECKING, Any
 from .base import Feature
 
 if TYPE_CHECKING:
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 
 class MemoryPlanFeature(Feature):
     name = "memory plan"
 
     def prepare_pipeline(self, pipe: Any, prepared: Prepared, state: dict[str, Any]) -> None:
-        from ..memory.apply import apply_plan
+        from ...memory.apply import apply_plan
 
         if state.get("memory_plan") != (prepared.class_name, prepared.plan):  # components are shared by classes
             apply_plan(pipe, prepared.plan, prepared.device, prepared.family, state)
             state["memory_plan"] = (prepared.class_name, prepared.plan)
 
     def call_arguments(self, prepared: Prepared, params: AbstractSet[str]) -> dict[str, Any]:
-        from ..memory.apply import call_kwargs
+        from ...memory.apply import call_kwargs
 
         return dict(call_kwargs(prepared.plan, params))
 
     @contextmanager
     def around_call(self, pipe: Any, prepared: Prepared) -> Iterator[Any]:
-        from ..memory.timing import timed_denoisers
+        from ...memory.timing import timed_denoisers
 
         with timed_denoisers(pipe, prepared.device) as seen:
             yield seen
 
     def record(self, pipe: Any, prepared: Prepared, during: Any) -> dict[str, Any]:
-        from ..memory.timing import speed_record
+        from ...memory.timing import speed_record
 
         speed = speed_record(
             during or {}, prepared.card, prepared.class_name, prepared.spec, prepared.plan, prepared.device

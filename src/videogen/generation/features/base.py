@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..generation.flow import Prepared
+    from ...generation.flow import Prepared
 
 
 class Feature:
