@@ -297,7 +297,7 @@ _UNDO = {
 }
 
 
-def call_kwargs(plan: MemoryPlan, params: AbstractSet[str]) -> dict[str, Any]:
+def plan_call_kwargs(plan: MemoryPlan, params: AbstractSet[str]) -> dict[str, Any]:
     """Call-time arguments of the plan (decode_chunk_size), for pipelines that take them."""
     if plan.decode_chunk_size and "decode_chunk_size" in params:
         return {"decode_chunk_size": int(plan.decode_chunk_size)}

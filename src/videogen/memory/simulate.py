@@ -251,7 +251,7 @@ def _measured_call(
     import torch
 
     from ..loading.pipelines import call_parameters
-    from .apply import call_kwargs as plan_call_kwargs
+    from .apply import plan_call_kwargs
 
     start = time.perf_counter()
     spec = subject.spec

@@ -267,7 +267,7 @@ def _direct(fields: dict[str, Any]) -> dict[str, Any]:
 
     from ...generation.flow import cache_key, check_before_load, prepare
     from ...loading.pipelines import CACHE, load_pipeline
-    from ...memory.apply import call_kwargs
+    from ...memory.apply import plan_call_kwargs
     from ...memory.quantize import load_kwargs
 
     p = prepare(**{k: v for k, v in fields.items() if k != "progress"})
@@ -278,7 +278,7 @@ def _direct(fields: dict[str, Any]) -> dict[str, Any]:
     with entry.lock:
         pipe = entry.pipeline(cls)
         kwargs = p.family.call_kwargs(p.spec, p.card, dict(p.media), params)
-        kwargs.update(call_kwargs(p.plan, params))
+        kwargs.update(plan_call_kwargs(p.plan, params))
         marks: list[float] = []
 
         def on_step_end(_pipe: Any, _i: int, _t: Any, _kw: dict) -> dict:

@@ -25,9 +25,9 @@ class MemoryPlanFeature(Feature):
             state["memory_plan"] = (prepared.class_name, prepared.plan)
 
     def call_arguments(self, prepared: Prepared, params: AbstractSet[str]) -> dict[str, Any]:
-        from ...memory.apply import call_kwargs
+        from ...memory.apply import plan_call_kwargs
 
-        return dict(call_kwargs(prepared.plan, params))
+        return dict(plan_call_kwargs(prepared.plan, params))
 
     @contextmanager
     def around_call(self, pipe: Any, prepared: Prepared) -> Iterator[Any]:
