@@ -107,6 +107,7 @@ VAE_LAYOUT: dict[str, tuple[int, int, int | None]] = {
     "AutoencoderKLLTXVideo": (32, 8, None),
     "AutoencoderKLCogVideoX": (8, 4, 8),
     "AutoencoderKLHunyuanVideo": (8, 4, None),
+    "AutoencoderKLMochi": (8, 6, None),  # its config says it only as temporal_expansions [1, 2, 3]
     "AutoencoderKLTemporalDecoder": (8, 1, None),
     "AutoencoderKL": (8, 1, None),
 }

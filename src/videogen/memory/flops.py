@@ -1,11 +1,12 @@
 """Floating-point operations of one denoiser forward and of the VAE decode, counted from the architecture
 config at the spec's size. Pure Python, no torch.
 
-For the classes in `EXACT` (flops_dit.py: the transformers; flops_unet.py: the UNets) the count follows the
-class's forward layer by layer and equals what torch's `FlopCounterMode` counts (matrix products,
-convolutions and attention; tests/memory/test_flops.py checks it on the tiny model of each). Every other
-class gets a rough count: its Linear weights applied to every video token plus self-attention over them
-(`exact=False`, and the report says so).
+For the classes in `EXACT` (flops_dit.py: the transformers, flops_dit_av.py: LTX-2's audio-video one;
+flops_unet.py: the UNets: every family's denoiser) the count follows the class's forward layer by layer and
+equals what torch's `FlopCounterMode` counts (matrix products, convolutions and attention;
+tests/memory/test_flops.py checks it on the tiny model of each). Every other class (a generic pipeline's
+denoiser) gets a rough count: its Linear weights applied to every video token plus self-attention over them
+(`exact=False`, and the report says so). Kandinsky 5's sparse (nabla) attention is counted dense, and not exact.
 """
 
 from __future__ import annotations
@@ -22,11 +23,17 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     Count,
     attention,
     cogvideox,
+    easyanimate,
     framepack,
     hunyuanvideo,
+    hunyuanvideo15,
+    kandinsky5,
     ltx,
+    mochi,
+    sana_video,
     wan,
 )
+from .flops_dit_av import ltx2
 from .flops_unet import i2vgen_xl, svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
@@ -38,6 +45,12 @@ TEXT_TOKENS: dict[str, int] = {
     "LTXVideoTransformer3DModel": 128,
     "HunyuanVideoTransformer3DModel": 256,
     "HunyuanVideoFramepackTransformer3DModel": 256,
+    "LTX2VideoTransformer3DModel": 1024,
+    "HunyuanVideo15Transformer3DModel": 1000,  # the Qwen prompt (its ByT5 and image tokens: flops_dit.py)
+    "Kandinsky5Transformer3DModel": 512,
+    "MochiTransformer3DModel": 256,
+    "SanaVideoTransformer3DModel": 300,
+    "EasyAnimateTransformer3DModel": 256,
     "UNet3DConditionModel": 77,
     "UNetSpatioTemporalConditionModel": 1,  # the image's CLIP embedding
     "I2VGenXLUNet": 77,
@@ -60,6 +73,12 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "CogVideoXTransformer3DModel": cogvideox,
     "HunyuanVideoTransformer3DModel": hunyuanvideo,
     "HunyuanVideoFramepackTransformer3DModel": framepack,
+    "LTX2VideoTransformer3DModel": ltx2,  # video and audio streams (flops_dit_av.py)
+    "HunyuanVideo15Transformer3DModel": hunyuanvideo15,
+    "Kandinsky5Transformer3DModel": kandinsky5,
+    "MochiTransformer3DModel": mochi,
+    "SanaVideoTransformer3DModel": sana_video,
+    "EasyAnimateTransformer3DModel": easyanimate,
     "UNet3DConditionModel": unet3d,
     "UNetSpatioTemporalConditionModel": svd,
     "I2VGenXLUNet": i2vgen_xl,
