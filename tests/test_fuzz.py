@@ -28,6 +28,7 @@ from videogen.families import get_family
 from videogen.generation.flow import check_before_load, prepare
 from videogen.loading.schedulers import FLOW_SCHEDULERS, usable_schedulers
 from videogen.memory.plans import MemoryPlan
+from videogen.spec.inputs import MEDIA_FIELDS
 from videogen.spec.videospec import SPEC_FIELDS, TASKS
 
 MODELS = (
@@ -43,7 +44,7 @@ MODELS = (
     "tiny-hunyuanvideo",
 )
 IMAGE = image(32, 32)
-MEDIA = ("image", "last_image", "video")
+MEDIA = MEDIA_FIELDS  # every input (spec/inputs.py)
 #: fields a bad value can be named by besides its own (a wrong task asks for the input that task needs)
 ALSO = {
     "task": {"image", "last_image", "video", "prompt"},

@@ -50,6 +50,17 @@ def task_inputs(task: str, card: videogen.ModelCard) -> dict[str, Any]:
         "flf2v": {"image": image(h, w), "last_image": image(h, w, seed=1)},
         "v2v": {"video": video(card.num_frames, h, w)},
         "conditioned": {"image": image(h, w)},
+        # extension continues from the video's last overlap_history frames: the tiny video's, 5 (default 17)
+        "extend": {"video": video(card.num_frames, h, w), "extra": {"overlap_history": 5}},
+        # Wan Animate: the character, driven by pose and face videos; replace: into `video` where `mask` is white
+        "animate": {"image": image(h, w), "pose_video": video(card.num_frames, h, w), "face_video": video(5, 8, 8)},
+        "replace": {
+            "image": image(h, w),
+            "pose_video": video(card.num_frames, h, w),
+            "face_video": video(card.num_frames, 8, 8),
+            "video": video(card.num_frames, h, w)[:, ::-1].copy(),
+            "mask": box_mask(None, h, w),
+        },
     }
     if task not in inputs:
         pytest.fail(f"{card.name}: task {task!r} is new: add the media it takes to task_inputs")
@@ -113,7 +124,13 @@ def _skyreels_v2_call(kw: dict, case: Case, pipe: Any) -> None:
 
 def _wan_vace_call(kw: dict, case: Case, pipe: Any) -> None:
     """VACE takes images as a masked video (diffusers' VACE docs): the image(s) at the first (and last) frame, gray
-    frames between them, a mask black where a frame is kept and white where it is generated."""
+    frames between them, a mask black where a frame is kept and white where it is generated. A user's mask: one
+    image for every frame or a video cut as the video is; reference images as a list of PIL images."""
+    mask, refs = case.fields.get("mask"), case.fields.get("reference_images")
+    if mask is not None:
+        kw["mask"] = frames(mask[: kw["num_frames"]]) if mask.ndim == 4 else [pil(mask)] * kw["num_frames"]
+    if refs is not None:
+        kw["reference_images"] = [pil(r) for r in refs]
     first, last = kw.pop("image", None), kw.pop("last_image", None)
     if first is None:
         return
@@ -123,6 +140,18 @@ def _wan_vace_call(kw: dict, case: Case, pipe: Any) -> None:
     if last is not None:
         video[-1], mask[-1] = last, Image.new("L", size, 0)
     kw.update(video=video, mask=mask)
+
+
+def _wan_animate_call(kw: dict, case: Case, pipe: Any) -> None:
+    """diffusers' Wan Animate docs: the driving videos as lists of PIL frames, `mode` the task; replace: the
+    background video and a mask video (one mask image repeated over the frames)."""
+    n = len(case.fields["pose_video"])
+    kw["pose_video"], kw["face_video"] = frames(case.fields["pose_video"]), frames(case.fields["face_video"][:n])
+    kw["mode"] = case.task
+    if case.task == "replace":
+        kw["background_video"] = kw.pop("video")
+        mask = case.fields["mask"]
+        kw["mask_video"] = frames(mask[:n]) if mask.ndim == 4 else [pil(mask)] * n
 
 
 def _sana_video_call(kw: dict, case: Case, pipe: Any) -> None:
@@ -143,6 +172,22 @@ def _easyanimate_call(kw: dict, case: Case, pipe: Any) -> None:
     if first is not None:
         size = (kw["height"], kw["width"])
         kw["video"], kw["mask_video"] = get_image_to_video_latent([first], last, kw["num_frames"], size)
+
+
+def _allegro_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
+    """diffusers' Allegro docs: the VAE decodes only in tiles (`pipe.vae.enable_tiling()`)."""
+    pipe = direct_pipeline(cls, str(folder))
+    pipe.vae.enable_tiling()
+    return pipe
+
+
+def _animatediff_call(kw: dict, case: Case, pipe: Any) -> None:
+    """FreeNoise is a pipeline state in diffusers (`enable_free_noise`), on for the cases that ask for it."""
+    settings = kw.pop("free_noise", None)
+    if settings:
+        pipe.enable_free_noise(**(settings if isinstance(settings, dict) else {}))
+    elif pipe.free_noise_enabled:
+        pipe.disable_free_noise()
 
 
 def _ltx_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
@@ -237,8 +282,11 @@ FAMILIES: dict[str, Direct] = {
     "hunyuanvideo15": Direct(call=_hunyuanvideo15_call),
     "skyreels_v2": Direct(call=_skyreels_v2_call),
     "wan_vace": Direct(call=_wan_vace_call),
+    "wan_animate": Direct(call=_wan_animate_call),
     "sana_video": Direct(call=_sana_video_call),
     "easyanimate": Direct(call=_easyanimate_call),
+    "animatediff": Direct(call=_animatediff_call),
+    "allegro": Direct(load=_allegro_load),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }
@@ -251,7 +299,33 @@ def _condition_objects() -> dict[str, Any]:
     return {"extra": {"conditions": [LTXVideoCondition(image=pil(image(seed=3)), frame_index=4)]}}
 
 
+def box_mask(t: int | None = None, h: int = 32, w: int = 32) -> Any:
+    """A mask white in a box (generate) and black around it (keep): H×W×3, or T×H×W×3 with the box moving."""
+    import numpy as np
+
+    def one(shift: int) -> Any:
+        m = np.zeros((h, w, 3), np.uint8)
+        m[h // 4 : 3 * h // 4, w // 4 + shift : w // 2 + shift] = 255
+        return m
+
+    return one(0) if t is None else np.stack([one(i % (w // 4)) for i in range(t)])
+
+
 EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]] = [
+    ("tiny-wan_vace", "v2v", {"video": video(9), "mask": box_mask(9)}, "inpaint-mask-video"),
+    (
+        "tiny-wan_vace",
+        "v2v",
+        {"video": video(9), "mask": box_mask(), "reference_images": [image(seed=2)]},
+        "mask-image-and-reference",
+    ),
+    ("tiny-wan_vace", "t2v", {"reference_images": [image(seed=2), image(24, 40, seed=3)]}, "reference-images"),
+    (
+        "tiny-wan_animate",
+        "animate",
+        {"image": image(seed=1), "pose_video": video(9), "face_video": video(11, 8, 8), "num_frames": 9},
+        "two-segments",
+    ),
     ("tiny-wan2.2", "t2v", {"extra": {"guidance_scale_2": 1.5}}, "second-expert-guidance"),
     ("tiny-ltx", "t2v", {"fps": 12}, "fps-is-frame_rate"),
     (
@@ -301,9 +375,21 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
     ("tiny-skyreels_v2-df", "t2v", {"fps": 16, "extra": {"ar_step": 1, "causal_block_size": 1}}, "async-16fps"),
     (
         "tiny-skyreels_v2-df",
+        "extend",
+        {"video": video(7), "num_frames": 17, "extra": {"base_num_frames": 9, "overlap_history": 5}},
+        "extension-in-windows",
+    ),
+    (
+        "tiny-skyreels_v2-df",
         "i2v",
         {"image": image(), "num_frames": 17, "extra": {"base_num_frames": 9, "overlap_history": 5}},
         "image-long-video",
+    ),
+    (
+        "tiny-animatediff",
+        "t2v",
+        {"num_frames": 12, "extra": {"free_noise": {"context_length": 8, "context_stride": 4}}},
+        "free-noise-windows",
     ),
     ("tiny-framepack-f1", "i2v", {"image": image(), "num_frames": 9}, "trimmed-to-num_frames"),
     ("tiny-i2vgen-xl", "i2v", {"image": image(), "fps": 8}, "fps-is-target_fps"),
@@ -387,8 +473,8 @@ def _direct_kwargs(cls: str, case: Case) -> dict[str, Any]:
     for name in ("image", "last_image"):
         if case.fields.get(name) is not None:
             kwargs[name] = pil(case.fields[name])
-    if case.fields.get("video") is not None:
-        kwargs["video"] = frames(case.fields["video"][:n])  # a longer video is cut to num_frames
+    if case.fields.get("video") is not None:  # v2v: a longer video is cut to num_frames; an extension takes it all
+        kwargs["video"] = frames(case.fields["video"][: n if case.task == "v2v" else None])
     return {**kwargs, **case.extra}
 
 
@@ -419,8 +505,10 @@ def test_task_matches_direct_diffusers_call(
     result = videogen.generate(model=model, seed=SEED, progress=False, **task_field, **given)
     spec = result.spec
     asked = case.get("num_frames")  # a v2v video shorter than that sets the count
-    assert spec.task == task and spec.num_frames == min(asked, len(given.get("video", range(asked))))
-    assert result.frames.shape == (spec.num_frames, spec.height, spec.width, 3)
+    shorter = min(asked, len(given.get("video", range(asked)))) if task == "v2v" else asked
+    assert spec.task == task and spec.num_frames == shorter
+    before = len(given["video"]) if task == "extend" else 0  # an extension: the video, then num_frames more
+    assert result.frames.shape == (before + spec.num_frames, spec.height, spec.width, 3)
     assert result.fps == case.get("fps")  # playback: the spec's fps, whatever conditioning extra sets
 
     cls = result.metadata["model"]["pipeline"]

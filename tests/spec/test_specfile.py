@@ -31,7 +31,7 @@ FORMATS = ["json", "jsonl", "yaml", "toml"]
 
 def full_spec(folder: Path) -> VideoSpec:
     """A spec with every field away from its default (a field added to VideoSpec must be set here too)."""
-    for name in ("first.png", "last.png"):
+    for name in ("first.png", "last.png", "mask.png", "ref1.png", "ref2.png", "pose.mp4", "face.mp4"):
         (folder / name).write_bytes(b"png bytes of " + name.encode())
     (folder / "clip.mp4").write_bytes(b"mp4 bytes")
     values = dict(
@@ -41,6 +41,10 @@ def full_spec(folder: Path) -> VideoSpec:
         image=str(folder / "first.png"),
         last_image=str(folder / "last.png"),
         video=str(folder / "clip.mp4"),
+        mask=str(folder / "mask.png"),
+        reference_images=[str(folder / "ref1.png"), "https://example.org/ref2.png"],
+        pose_video=str(folder / "pose.mp4"),
+        face_video=str(folder / "face.mp4"),
         height=48,
         width=64,
         num_frames=13,

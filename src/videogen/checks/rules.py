@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SnapWarning, SpecError, user_stacklevel
 from ..families.card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
+from ..spec.inputs import INPUTS, MEDIA_FIELDS
 from ..spec.numbers import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
 from ..spec.videospec import VideoSpec
 from ..speed import settings as caching
@@ -20,13 +21,27 @@ if TYPE_CHECKING:
     from ..catalog.lookup import ModelCard
     from ..families.base import Family
 
-TASK_INPUTS = {"i2v": ("image",), "flf2v": ("image", "last_image"), "v2v": ("video",)}
+TASK_INPUTS = {
+    "i2v": ("image",),
+    "flf2v": ("image", "last_image"),
+    "v2v": ("video",),
+    "extend": ("video",),
+    "animate": ("image", "pose_video", "face_video"),  # Wan Animate: the character, driven by the videos
+    "replace": ("image", "pose_video", "face_video", "video", "mask"),  # ... put into `video` where `mask` is
+}
+#: task → the input whose frames the video follows (num_frames: its length by default, at most its length)
+TASK_FRAMES = {"v2v": "video", "animate": "pose_video", "replace": "pose_video"}
+#: inputs a task may take besides those it needs (a family may add its own: `Family.inputs`)
+TASK_OPTIONAL = {"conditioned": ("image", "last_image", "video")}
 TASK_WORDS = {
     "t2v": "text-to-video",
     "i2v": "image-to-video",
     "flf2v": "first-last-frame-to-video",
     "v2v": "video-to-video",
     "conditioned": "conditioned generation",
+    "extend": "video extension",
+    "animate": "character animation",
+    "replace": "character replacement",
 }
 MAX_SEED = 2**63 - 1
 #: the schedulers' num_train_timesteps: more inference steps than training timesteps can't be scheduled
@@ -163,7 +178,7 @@ def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -
             if others
             else (f"{card.name} does {', '.join(card.tasks)}")
         )
-        inputs = [k for k in ("image", "last_image", "video") if getattr(spec, k) is not None]
+        inputs = [k for k in MEDIA_FIELDS if getattr(spec, k) is not None]
         shown = ", ".join(inputs) or "no image or video"
         given = f" (inferred from the inputs given: {shown})" if not spec.task else ""
         if card.tasks and all(t in TASK_INPUTS for t in card.tasks) and task == "t2v":
@@ -183,23 +198,30 @@ def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -
         if getattr(spec, name) is None:
             raise SpecError(
                 f"{name} is required for {TASK_WORDS[task]} (task={task!r}); pass {name}=<path, URL, "
-                f"PIL image{' list' if name == 'video' else ''} or array>",
+                f"PIL image{' list' if INPUTS[name].kind == 'video' else ''} or array>",
                 field=name,
             )
-    unused = {
-        "t2v": ("image", "last_image", "video"),
-        "i2v": ("last_image", "video"),
-        "flf2v": ("video",),
-        "v2v": ("image", "last_image"),
-    }.get(task, ())
-    for name in unused:
-        if getattr(spec, name) is not None:
+    for name in MEDIA_FIELDS:  # an input the task doesn't take is refused, never ignored
+        if getattr(spec, name) is not None and name not in task_takes(task, family):
+            doing = [t for t in card.tasks if name in task_takes(t, family)]
+            where = (
+                f"{card.name} takes it for task {' or '.join(repr(t) for t in doing)}"
+                if doing
+                else f"{card.name} takes no {name}"
+            )
             raise SpecError(
-                f"{name} is not used by {TASK_WORDS[task]} (task={task!r}); leave it out or choose the "
-                "task that takes it",
+                f"{name} is not used by {TASK_WORDS.get(task, task)} (task={task!r}); leave it out or choose the "
+                f"task that takes it ({where})",
                 field=name,
             )
     return task
+
+
+def task_takes(task: str, family: Family | None) -> set[str]:
+    """The inputs `task` takes: those it needs (`TASK_INPUTS`), those it may take (`TASK_OPTIONAL`) and those
+    the family reads for it (`Family.inputs`: VACE's mask and reference images)."""
+    own = family.inputs.get(task, ()) if family is not None else ()
+    return {*TASK_INPUTS.get(task, ()), *TASK_OPTIONAL.get(task, ()), *own}
 
 
 def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
@@ -281,13 +303,15 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
             field="extra",
         )
 
-    video = media.get("video")
-    if task == "v2v" and video is not None:
+    source = TASK_FRAMES.get(task)  # the input whose frames the video follows: its length by default, at most
+    video = media.get(source) if source else None
+    if video is not None:
         if num_frames is None:
             num_frames = len(video)
         elif num_frames > len(video):
+            what = "the input video" if source == "video" else source
             raise SpecError(
-                f"num_frames={num_frames} is more than the input video's {len(video)} frames; "
+                f"num_frames={num_frames} is more than {what}'s {len(video)} frames; "
                 f"pass num_frames={len(video)} or fewer (or leave it out)",
                 field="num_frames",
                 valid=len(video),
@@ -315,7 +339,7 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
     if card.frame_rule is not None:
         step, offset = card.frame_rule
         valid = nearest_frame_count(num_frames, step, offset, card.max_frames)
-        if task == "v2v" and video is not None and valid > len(video):
+        if video is not None and valid > len(video):
             valid -= step
         form = f"{step}k+{offset}" if offset else f"a multiple of {step}"
         limit = f", at most {card.max_frames}" if card.max_frames else ""

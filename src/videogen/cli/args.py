@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import VideoGenError
+from ..spec.inputs import INPUTS
 from ..spec.videospec import TASKS, VideoSpec
 
 if TYPE_CHECKING:
@@ -138,9 +139,10 @@ FLAGS: dict[str, Flag] = {
     ),
     "prompt": Flag("what the video shows", short="-p"),
     "negative_prompt": Flag("what it should not show"),
-    "image": Flag("path or URL of the (first) image", metavar="PATH|URL"),
-    "last_image": Flag("path or URL of the last image (first-last-frame models)", metavar="PATH|URL"),
-    "video": Flag("path or URL of the input video, or a folder of frames", metavar="PATH|URL"),
+    # the inputs: one flag each from their table (spec/inputs.py); a list input's flag is repeatable
+    **{
+        name: Flag(i.help, option=i.option, metavar="PATH|URL", repeat=i.kind == "images") for name, i in INPUTS.items()
+    },
     "height": Flag("height in pixels", type=int),
     "width": Flag("width in pixels", type=int),
     "num_frames": Flag("frames to generate (each model has its rule, e.g. 4k+1 for Wan)", type=int),
@@ -256,7 +258,7 @@ def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
             continue
         if f.name == "extra":
             value = dict(value)
-        elif f.name == "loras":
+        elif f.name == "loras" or flag_for(f.name).repeat:
             value = list(value)
         fields[f.name] = value
     scheduler_args = dict(getattr(args, "scheduler_arg", None) or [])

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..spec.inputs import INPUTS
 from .args import UsageError, emit_json, key_value
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     original = Path(args.path)
     changes = dict(args.set or [])
-    media = {name: getattr(args, name) for name in ("image", "last_image", "video") if getattr(args, name)}
+    media = {name: getattr(args, name) for name in INPUTS if getattr(args, name, None)}
     spec = replay_spec(original, **media, **changes)
     output = Path(args.output) if args.output else replay_output(original)
     if output.resolve() == original.resolve():
@@ -200,6 +201,6 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=VALUE",
         help="change a VideoSpec field, e.g. --set steps=50 (value JSON or text; repeatable)",
     )
-    parser.add_argument("--image", metavar="PATH|URL", help="replace the recorded image (missing or changed)")
-    parser.add_argument("--last-image", metavar="PATH|URL", help="replace the recorded last image")
-    parser.add_argument("--video", metavar="PATH|URL", help="replace the recorded input video")
+    for name, i in INPUTS.items():  # each input of spec/inputs.py
+        action = "append" if i.kind == "images" else "store"
+        parser.add_argument(i.flag, dest=name, action=action, metavar="PATH|URL", help=f"replace the recorded {name}")

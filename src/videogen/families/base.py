@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..errors import SpecError
+from ..spec.inputs import MEDIA_FIELDS
 from .archs import arch_config
 from .card import ModelCard
 
@@ -207,6 +208,9 @@ class Family:
     #: The transformer declares a context-parallel plan (`_cp_plan`) in diffusers, so `VideoSpec.parallel` can
     #: split it over GPUs (videogen.parallel.checks; a test keeps this equal to the class attribute)
     context_parallel: bool = False
+    #: task → the spec inputs the family reads for it beyond those the task needs (checks.rules.TASK_INPUTS), e.g.
+    #: VACE's `mask` and `reference_images`; any other input given is refused before load
+    inputs: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     #: `extra` keys the family reads itself (checked by its `check`, never passed to the pipeline), e.g. LTX-2's
     #: "two_stage"; every other `extra` key must be a parameter of the pipeline's `__call__`
     own_extra: frozenset[str] = frozenset()
@@ -337,12 +341,10 @@ class Family:
     def reserved_call_kwargs(self) -> set[str]:
         """Call arguments videogen sets itself (the pipeline's frame-count argument among them); `extra` may not
         override them."""
-        return {self.frames_param or "num_frames"} | {
+        return set(MEDIA_FIELDS) | {
+            self.frames_param or "num_frames",
             "prompt",
             "negative_prompt",
-            "image",
-            "last_image",
-            "video",
             "height",
             "width",
             "num_frames",

@@ -7,12 +7,17 @@ How the spec maps (docs/families.md):
   gray frames (128) between them, and a mask that keeps those frames (black) and generates the rest (white).
 - v2v: `video` is the *control* video (pose, depth, edges, ... already extracted), with no mask: every frame is
   generated following it, for num_frames frames (a longer video is cut, as for any video-to-video).
+- v2v with `mask` (in/outpainting): `video` is the source video and `mask` is white where VACE generates and
+  black where it keeps the source; one mask image applies to every frame, a mask video is cut to num_frames as the
+  video is. The mask is drawn on the video, so its frames must have the video's size.
+- `reference_images` (any task): one image or a list, passed as VACE's reference images (subjects, style); VACE
+  letterboxes each into the output's size and adds a latent frame per image in front of the video.
 - VACE sizes its video from the first frame (scaled into the output's area, rounded down to whole patches), not
-  from height and width: videogen hands it frames of exactly the spec's size (Lanczos), so the video is that size.
+  from height and width: videogen hands it frames (and mask frames) of exactly the spec's size (Lanczos), so the
+  video is that size.
 
-Not yet: VACE's own masks (in/outpainting) and reference images, which need new spec inputs (read, hashed and
-checked like `image` and `video`); in `extra` they are refused. Rules as Wan's: num_frames 4k+1, sides
-multiples of 16, the rotary table.
+Rules as Wan's (num_frames 4k+1, sides multiples of 16), and the rotary table counts the reference images'
+latent frames too.
 """
 
 from __future__ import annotations
@@ -31,8 +36,6 @@ if TYPE_CHECKING:
     from .base import Rules
     from .card import ModelCard
 
-#: VACE inputs videogen doesn't take yet: `extra` key → what they are
-NOT_YET = {"mask": "masks (in/outpainting)", "reference_images": "reference images"}
 #: VACE's masked video: what fills the frames to generate, and the mask values (keep / generate)
 GRAY, KEEP, GENERATE = (128, 128, 128), 0, 255
 
@@ -64,6 +67,13 @@ class WanVACEFamily(Family):
         "use_flow_sigmas": True,
     }
     v2v_strength = 1.0  # a control video, not a restyle: the whole schedule runs
+    # the inputs VACE takes beyond each task's own: reference images always, a mask over a source video
+    inputs = {
+        "t2v": ("reference_images",),
+        "i2v": ("reference_images",),
+        "flf2v": ("reference_images",),
+        "v2v": ("mask", "reference_images"),
+    }
     # step caches (VideoSpec.cache): TaylorSeer (the DiT module pattern), PAB and FasterCache (attention modules),
     # as on Wan; the VACE blocks are not in diffusers' block registry
     cache_methods = {m: DIT_CACHE_METHODS[m] for m in ("taylorseer", "pab", "fastercache")}
@@ -78,21 +88,45 @@ class WanVACEFamily(Family):
     }
 
     def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
-        """VACE's masks and reference images aren't spec inputs yet: refused in `extra` (they would bypass the
-        media readers, their limits and the replay hash)."""
+        """A mask must cover the video: as many frames as num_frames (or one image), the video's size."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
-        for key in NOT_YET:
-            if key in spec.extra:
+        mask, video = media.get("mask"), media.get("video")
+        if isinstance(mask, list) and len(mask) < spec.filled_int("num_frames"):
+            n = spec.filled_int("num_frames")
+            raise SpecError(
+                f"mask: a mask video of {len(mask)} frames is shorter than num_frames={n}: VACE needs a mask for "
+                f"every frame it makes; pass a mask of at least {n} frames (a longer one is cut), one mask image "
+                f"for every frame, or num_frames={_frames_within(len(mask), card)}",
+                field="mask",
+                valid=n,
+            )
+        if mask is not None and video:
+            size = (mask[0] if isinstance(mask, list) else mask).size
+            if size != video[0].size:
+                w, h = video[0].size
                 raise SpecError(
-                    f"extra[{key!r}]: VACE's {NOT_YET[key]} are not videogen inputs yet (they would skip the media "
-                    "readers, their limits and the replay hash); leave it out and use image/last_image (first and "
-                    "last frames) or video (a control video)",
-                    field="extra",
+                    f"mask: its frames are {size[0]}×{size[1]}, the video's are {w}×{h}; a mask marks pixels of the "
+                    f"video, so it must have the video's size: pass a {w}×{h} mask",
+                    field="mask",
+                    valid=(w, h),
                 )
         return checked
 
     def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         check_rope_table(spec, card, configs)
+        refs = spec.reference_images
+        count = 0 if refs is None else len(refs) if isinstance(refs, (list, tuple)) else 1
+        rows = int((configs.get("transformer") or {}).get("rope_max_seq_len") or 1024)
+        temporal = int((configs.get("vae") or {}).get("scale_factor_temporal") or 4)
+        latent = (spec.filled_int("num_frames") - 1) // temporal + 1
+        if count and latent + count > rows:
+            raise SpecError(
+                f"reference_images: {count} images add {count} latent frames to the video's {latent}, more than the "
+                f"{rows} the transformer's rotary table (rope_max_seq_len) covers for {card.name}; pass at most "
+                f"{max(rows - latent, 0)} reference images (or fewer frames)",
+                field="reference_images",
+                valid=max(rows - latent, 0),
+            )
 
     def call_kwargs(
         self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
@@ -105,6 +139,12 @@ class WanVACEFamily(Family):
             )
         elif spec.task == "v2v":
             kwargs["video"] = [_sized(frame, size) for frame in kwargs["video"]]
+            mask = media.get("mask")
+            if mask is not None:
+                frames = mask[: len(kwargs["video"])] if isinstance(mask, list) else [mask] * len(kwargs["video"])
+                kwargs["mask"] = [_sized(frame, size) for frame in frames]
+        if media.get("reference_images") is not None:
+            kwargs["reference_images"] = list(media["reference_images"])
         return kwargs
 
     def build_tiny(self, variant: str, folder: Path) -> None:
@@ -152,6 +192,12 @@ def masked_video(first: Any, last: Any, frames: int, size: tuple[int, int]) -> t
     if last is not None and frames > 1:
         video[-1], mask[-1] = _sized(last, size), Image.new("L", size, KEEP)
     return video, mask
+
+
+def _frames_within(frames: int, card: ModelCard) -> int:
+    """The largest frame count on `card`'s rule (4k+1) that `frames` frames cover."""
+    step, offset = card.frame_rule or (1, 0)
+    return max(offset, (frames - offset) // step * step + offset)
 
 
 def _sized(image: Any, size: tuple[int, int]) -> Any:

@@ -52,16 +52,16 @@ def build_spec(spec: VideoSpec | Mapping[str, Any] | None, fields: Mapping[str, 
 
 
 def load_media(spec: VideoSpec) -> dict[str, Any]:
-    """The spec's images and video as PIL images (errors name the field), before any weight loads."""
-    from ..media.read import to_frames, to_pil
+    """The spec's inputs read by their kind (spec/inputs.py): PIL images, lists of frames (errors name the
+    field), before any weight loads."""
+    from ..media.inputs import read_input
+    from ..spec.inputs import INPUTS
 
-    media: dict[str, Any] = {}
-    for name in ("image", "last_image"):
-        if getattr(spec, name) is not None:
-            media[name] = to_pil(getattr(spec, name), name)
-    if spec.video is not None:
-        media["video"] = to_frames(spec.video, "video")
-    return media
+    return {
+        name: read_input(i.kind, getattr(spec, name), name)
+        for name, i in INPUTS.items()
+        if getattr(spec, name) is not None
+    }
 
 
 @dataclass

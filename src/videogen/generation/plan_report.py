@@ -265,24 +265,26 @@ def prepare_for_plan(spec: Any, fields: dict[str, Any]) -> Prepared:
 
     from ..catalog.lookup import resolve
     from ..errors import SpecError
+    from ..spec.inputs import INPUTS
     from .flow import build_spec, prepare
 
     full = build_spec(spec, fields)
-    if full.task is None and all(getattr(full, k) is None for k in ("image", "last_image", "video")):
+    if full.task is None and all(getattr(full, k) is None for k in INPUTS):
         full = full.replace(task=resolve(full.model).tasks[0])  # the model's first task, inputs made up below
-    for _ in range(4):
+    for _ in range(2 + len(INPUTS)):
         try:
             return prepare(full)
         except SpecError as exc:
             if exc.field == "prompt" and full.prompt is None:
                 full = full.replace(prompt="(memory plan)")
                 continue
-            if exc.field in ("image", "last_image", "video") and getattr(full, exc.field) is None:
+            if exc.field in INPUTS and getattr(full, exc.field) is None:
                 card = resolve(full.model)
                 h, w = full.height or card.height, full.width or card.width
                 blank = np.zeros((h, w, 3), np.uint8)
                 frames = full.num_frames or card.num_frames
-                value = np.zeros((frames, h, w, 3), np.uint8) if exc.field == "video" else blank
+                kind = INPUTS[exc.field].kind
+                value = np.zeros((frames, h, w, 3), np.uint8) if kind in ("video", "image_or_video") else blank
                 full = full.replace(**{exc.field: value})
                 continue
             raise

@@ -19,14 +19,15 @@ from ..errors import SpecError
 from ..media.save import metadata_path, open_regular
 from ..spec.files import input_sha256
 from ..spec.formats import load_json, read_text
-from ..spec.plain import MEDIA_FIELDS, unknown_field
+from ..spec.inputs import INPUTS, MEDIA_FIELDS
+from ..spec.plain import unknown_field
 from ..spec.videospec import SPEC_FIELDS, VideoSpec
 
 if TYPE_CHECKING:
     from .flow import OnStep
     from .result import VideoResult
 
-_FLAGS = {"image": "--image", "last_image": "--last-image", "video": "--video"}
+_FLAGS = {name: i.flag for name, i in INPUTS.items()}
 
 
 def replay(
@@ -40,8 +41,9 @@ def replay(
     **changes: Any,
 ) -> VideoResult:
     """Make the video at `path` again: with no changes, the same frames (same model, spec, seed and inputs).
-    `image`/`last_image`/`video` replace a recorded input (a path, URL, PIL image or array); `changes` are
-    VideoSpec fields to change (`steps=50`). A missing or changed input file is a SpecError."""
+    `image`/`last_image`/`video` (and any other input in `changes`: `mask=...`) replace a recorded input (a path,
+    URL, PIL image or array); `changes` are VideoSpec fields to change (`steps=50`). A missing or changed input
+    file is a SpecError."""
     from .flow import generate
 
     spec = replay_spec(path, image=image, last_image=last_image, video=video, **changes)
@@ -84,8 +86,18 @@ def replay_spec(
             field=name,
         )
     for name in MEDIA_FIELDS:
-        if values.get(name) is not None:
-            values[name] = _checked_input(name, values[name], inputs.get(name))
+        value, info = values.get(name), inputs.get(name)
+        if isinstance(value, list) and INPUTS[name].kind == "images":
+            if info is not None and not (isinstance(info, list) and len(info) == len(value)):
+                raise SpecError(
+                    f"{source}: inputs.{name} records {_short(info)}, not one record per item of {name} "
+                    f"({len(value)}); the metadata was edited or is not videogen's",
+                    field=f"inputs.{name}",
+                )
+            infos = info if info is not None else [None] * len(value)
+            values[name] = [_checked_input(name, v, i, f"{name}[{n}]") for n, (v, i) in enumerate(zip(value, infos))]
+        elif value is not None:
+            values[name] = _checked_input(name, value, info)
     if "fit" not in data and any(values.get(name) is not None for name in ("image", "last_image")):
         values["fit"] = "stretch"  # made before `fit` existed: its images were stretched to the size
     spec = VideoSpec.from_dict(values, source=source)
@@ -212,28 +224,37 @@ def _recorded_inputs(meta: Mapping[str, Any], source: str) -> Mapping[str, Any]:
         )
     for name in MEDIA_FIELDS:
         info = inputs.get(name)
-        if info is None:
-            continue
-        if not isinstance(info, Mapping):
-            raise SpecError(
-                f'{source}: inputs.{name}={_short(info)} must be an object {{"path": ..., "sha256": ...}} or '
-                '{"url": ...}; the metadata was edited or is not videogen\'s',
-                field=f"inputs.{name}",
-            )
-        keys = ("url",) if "url" in info else ("path", "sha256")
-        for key in keys:
-            value = info.get(key)
-            ok = isinstance(value, str) and bool(value)
-            if key == "sha256":
-                ok = isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-            if not ok:
-                want = "64 hex digits" if key == "sha256" else "a non-empty string"
-                raise SpecError(
-                    f"{source}: inputs.{name}.{key}={_short(value)} must be {want}; the metadata was edited or is "
-                    "not videogen's",
-                    field=f"inputs.{name}.{key}",
-                )
+        if isinstance(info, list) and INPUTS[name].kind == "images":
+            for n, entry in enumerate(info):
+                _check_record(f"{name}[{n}]", entry, source)
+        else:
+            _check_record(name, info, source)
     return inputs
+
+
+def _check_record(name: str, info: Any, source: str) -> None:
+    """One input's record: {"url": str} or {"path": str, "sha256": 64 hex digits} (None: not recorded)."""
+    if info is None:
+        return
+    if not isinstance(info, Mapping):
+        raise SpecError(
+            f'{source}: inputs.{name}={_short(info)} must be an object {{"path": ..., "sha256": ...}} or '
+            '{"url": ...}; the metadata was edited or is not videogen\'s',
+            field=f"inputs.{name}",
+        )
+    keys = ("url",) if "url" in info else ("path", "sha256")
+    for key in keys:
+        value = info.get(key)
+        ok = isinstance(value, str) and bool(value)
+        if key == "sha256":
+            ok = isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+        if not ok:
+            want = "64 hex digits" if key == "sha256" else "a non-empty string"
+            raise SpecError(
+                f"{source}: inputs.{name}.{key}={_short(value)} must be {want}; the metadata was edited or is "
+                "not videogen's",
+                field=f"inputs.{name}.{key}",
+            )
 
 
 def _short(value: Any) -> str:
@@ -241,25 +262,33 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:80] + "…"
 
 
-def _checked_input(name: str, recorded: Any, info: Any) -> Any:
+def _checked_input(name: str, recorded: Any, info: Any, label: str | None = None) -> Any:
     """The recorded input to use again: a URL as is; a file at its recorded absolute path, if its content's
-    sha256 is still the recorded one (`info` checked by `_recorded_inputs`)."""
+    sha256 is still the recorded one (`info` checked by `_recorded_inputs`). `label`: the item's name in messages
+    (`reference_images[1]`)."""
     flag = f"{name}=... (CLI: {_FLAGS[name]} PATH)"
     if info is None:
         return recorded  # metadata without input hashes (older videogen): the recorded path, unchecked
+    if not isinstance(info, Mapping):  # a list of records for one input
+        raise SpecError(
+            f"inputs.{name}={_short(info)} is a list, but the spec records one {name}; the metadata was edited or "
+            "is not videogen's",
+            field=f"inputs.{name}",
+        )
     if "url" in info:
         return info["url"]
     path, old = info["path"], info["sha256"]
     if not os.path.exists(path):
         raise SpecError(
-            f"{name}: the input {path!r} is missing (it had sha256 {old}); pass {flag} to replay with another file",
+            f"{label or name}: the input {path!r} is missing (it had sha256 {old}); pass {flag} to replay with "
+            "another file",
             field=name,
         )
     new = input_sha256(path, name)
     if new != old:
         raise SpecError(
-            f"{name}: the input {path!r} changed since the video was made (sha256 was {old}, is now {new}), so "
-            f"replay would not give the same video; pass {flag} to replay with it anyway",
+            f"{label or name}: the input {path!r} changed since the video was made (sha256 was {old}, is now {new}), "
+            f"so replay would not give the same video; pass {flag} to replay with it anyway",
             field=name,
         )
     return path

@@ -14,6 +14,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+from ..spec.inputs import MEDIA_FIELDS
+
 #: the page's files: name → media type
 ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
@@ -62,7 +64,7 @@ def mount_page(app: Any) -> None:
         job = app.state.store.get(video_id)
         if job is None:
             raise ApiError(404, f"no video {video_id!r}", kind="invalid_request_error", param="video_id")
-        spec = {k: _exact(v) for k, v in job.spec.items() if k not in ("image", "last_image", "video")}
+        spec = {k: _exact(v) for k, v in job.spec.items() if k not in MEDIA_FIELDS}
         return {"id": job.id, "spec": spec, "input_reference": bool(job.upload)}
 
 

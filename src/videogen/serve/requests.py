@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
+from ..spec.inputs import MEDIA_FIELDS as INPUT_FIELDS
 from ..spec.videospec import SPEC_FIELDS
 
 #: the OpenAI request's own fields, which are not spec fields under the same name
 API_FIELDS = ("model", "prompt", "size", "seconds", "input_reference")
-#: spec fields a request can't set: media come as uploads (`input_reference`)
-MEDIA_FIELDS = ("image", "last_image", "video")
+#: spec fields a request can't set (every input of spec/inputs.py): media come as uploads (`input_reference`)
+MEDIA_FIELDS = INPUT_FIELDS
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 
 

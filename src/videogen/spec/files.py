@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import SpecError
 from ..media.save import file_sha256
 from .formats import read_entries, write_entries
+from .inputs import INPUTS, items
 from .plain import MAX_DEPTH, MAX_INT_BITS, MEDIA_FIELDS, PlainLimitError, plain_field
 from .videospec import VideoSpec, describe_media
 
@@ -64,20 +65,30 @@ def spec_record(spec: VideoSpec, *, compact: bool = False, strict: bool = False)
     return out, described
 
 
-def input_hashes(spec: VideoSpec) -> dict[str, dict[str, Any]]:
+def input_hashes(spec: VideoSpec) -> dict[str, Any]:
     """For each input given as a local file or folder of frames: {"path": absolute path, "sha256": content
-    hash}; for a URL: {"url": url} (no hash: it is downloaded again). In-memory inputs are left out. A missing
-    file is a SpecError naming the field."""
-    out: dict[str, dict[str, Any]] = {}
+    hash}; for a URL: {"url": url} (no hash: it is downloaded again); for a list of images given as files or
+    URLs, the list of their records. In-memory inputs are left out. A missing file is a SpecError naming the
+    field."""
+    out: dict[str, Any] = {}
     for name in MEDIA_FIELDS:
-        value = getattr(spec, name)
-        if isinstance(value, (str, os.PathLike)):
-            path = _local_path(name, value)
-            if path is None:
-                out[name] = {"url": os.fspath(value)}
-            else:
-                out[name] = {"path": str(path), "sha256": input_sha256(path, name)}
+        records = [_input_record(label, item, name) for label, item in items(name, getattr(spec, name))]
+        if isinstance(getattr(spec, name), (list, tuple)) and INPUTS[name].kind == "images":
+            if all(r is not None for r in records):  # a list of files: a list of records, in order
+                out[name] = records
+        elif records and records[0] is not None:
+            out[name] = records[0]
     return out
+
+
+def _input_record(label: str, value: Any, name: str) -> dict[str, Any] | None:
+    """{"path", "sha256"} of a local input, {"url"} of a URL, None for pixels in memory."""
+    if not isinstance(value, (str, os.PathLike)):
+        return None
+    path = _local_path(label, value, name)
+    if path is None:
+        return {"url": os.fspath(value)}
+    return {"path": str(path), "sha256": input_sha256(path, name)}
 
 
 def input_sha256(path: str | os.PathLike[str], field: str = "image") -> str:
@@ -85,10 +96,10 @@ def input_sha256(path: str | os.PathLike[str], field: str = "image") -> str:
     videogen reads from it (media.FRAME_SUFFIXES), in name order. Only regular files within the input byte limits
     of `field` are read (media.py: a FIFO or device never blocks, a huge file is refused before it is read); any
     other is a SpecError naming `field`."""
-    from ..media.read import FRAME_SUFFIXES, input_error, input_kind, max_bytes
+    from ..media.read import FRAME_SUFFIXES, input_error, max_bytes
 
     path = Path(path)
-    kind, source = input_kind(field), os.fspath(path)
+    kind, source = INPUTS[field].byte_kind if field in INPUTS else "image", os.fspath(path)
     try:
         if not path.is_dir():
             return file_sha256(path, max_bytes(kind, field))
@@ -117,14 +128,20 @@ def spec_hash(spec: VideoSpec) -> str:
     record, _ = spec_record(spec, compact=True, strict=True)
     for name in MEDIA_FIELDS:
         value = getattr(spec, name)
-        if isinstance(value, (str, os.PathLike)):
-            path = _local_path(name, value)
-            if path is not None:
-                record[name] = {"sha256": input_sha256(path, name)}
+        if INPUTS[name].kind == "images" and isinstance(value, (list, tuple)):
+            record[name] = [_content(label, item, name) for label, item in items(name, value)]
         elif value is not None:
-            record[name] = {"pixels_sha256": _pixels_sha256(value)}
+            record[name] = _content(name, value, name)
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _content(label: str, value: Any, name: str) -> Any:
+    """What the hash takes of one input item: a local file's sha256, a URL as is, pixels' sha256."""
+    if isinstance(value, (str, os.PathLike)):
+        path = _local_path(label, value, name)
+        return os.fspath(value) if path is None else {"sha256": input_sha256(path, name)}
+    return {"pixels_sha256": _pixels_sha256(value)}
 
 
 def load_specs(path: str | os.PathLike[str]) -> list[VideoSpec]:
@@ -175,14 +192,14 @@ def spec_metadata(spec: VideoSpec) -> dict[str, Any]:
     return out
 
 
-def _local_path(name: str, value: str | os.PathLike[str]) -> Path | None:
+def _local_path(label: str, value: str | os.PathLike[str], name: str | None = None) -> Path | None:
     """The absolute path of a local input (None for a URL); a SpecError naming the field when it is missing."""
     text = os.fspath(value)
     if "://" in text:
         return None
     path = Path(text).expanduser().absolute()
     if not path.exists():
-        raise SpecError(f"{name}: no file at {text!r}; pass an existing path or a URL", field=name)
+        raise SpecError(f"{label}: no file at {text!r}; pass an existing path or a URL", field=name or label)
     return path
 
 

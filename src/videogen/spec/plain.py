@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SpecError
+from .inputs import INPUTS, MEDIA_FIELDS, items
 
-#: the input fields: a path or URL in a spec file (relative paths resolve against the file's folder)
-MEDIA_FIELDS: tuple[str, ...] = ("image", "last_image", "video")
 #: how deep one field's value may nest (lists and dicts in `extra`, a scheduler's arguments, ...)
 MAX_DEPTH = 64
 #: the most values (each string, number, list and dict) one field may hold; a shared value counts each time
@@ -53,22 +52,29 @@ def to_plain(spec: Any, compact: bool = False) -> dict[str, Any]:
 def plain_field(name: str, value: Any) -> Any:
     """One field's value as plain data (SpecError naming the field where it has none)."""
     if name in MEDIA_FIELDS:
-        if isinstance(value, os.PathLike):
-            value = os.fspath(value)
-        if isinstance(value, str):
-            check_text(value, name, name)
-        if value is None or isinstance(value, str):
-            return value
-        raise SpecError(
-            f"{name}: {describe_media(value, in_words=True)} lives in memory and can't be written to a spec file; "
-            f"save it to a file and pass its path (or a URL), e.g. {name}='input.png'",
-            field=name,
-        )
+        if INPUTS[name].kind == "images" and isinstance(value, (list, tuple)):
+            return [_plain_input(label, item, name) for label, item in items(name, value)]
+        return _plain_input(name, value, name)
     if name == "loras":
         return [
             {k: _plain(v, name, name) for k, v in dataclasses.asdict(lora).items() if v is not None} for lora in value
         ]
     return _plain(value, name, name)
+
+
+def _plain_input(label: str, value: Any, name: str) -> str | None:
+    """One input item as a path or URL string (SpecError for pixels in memory)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        check_text(value, label, name)
+    if value is None or isinstance(value, str):
+        return value
+    raise SpecError(
+        f"{label}: {describe_media(value, in_words=True)} lives in memory and can't be written to a spec file; "
+        f"save it to a file and pass its path (or a URL), e.g. {name}='input.png'",
+        field=name,
+    )
 
 
 def from_plain(
@@ -211,6 +217,8 @@ def describe_media(value: Any, *, in_words: bool = False) -> Any:
         shape = tuple(value.shape)
         return f"a {type(value).__name__} of shape {shape}" if in_words else f"<array {shape}>"
     if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, str) for v in value):  # paths or URLs (reference images)
+            return f"a list of {len(value)} paths" if in_words else list(value)
         return f"a list of {len(value)} frames" if in_words else f"<{len(value)} frames>"
     return f"a {type(value).__name__}" if in_words else f"<{type(value).__name__}>"
 
@@ -232,6 +240,9 @@ def _check_type(name: str, value: Any, annotation: str, where: str) -> None:
         return
     if name in MEDIA_FIELDS:
         ok, want = isinstance(value, (str, os.PathLike)), "a path or URL (a string)"
+        if INPUTS[name].kind == "images":
+            listed = isinstance(value, list) and all(isinstance(v, (str, os.PathLike)) for v in value)
+            ok, want = ok or listed, "a path or URL (a string) or a list of them"
     elif annotation.startswith("int"):
         ok, want = isinstance(value, numbers.Real) and not isinstance(value, bool), "a whole number"
     elif annotation.startswith("float"):
@@ -272,7 +283,9 @@ def _resolved(values: dict[str, Any], base: str) -> dict[str, Any]:
 
     out = dict(values)
     for name in MEDIA_FIELDS:
-        if name in out:
+        if isinstance(out.get(name), list):
+            out[name] = [media(item) for item in out[name]]
+        elif name in out:
             out[name] = media(out[name])
     if "model" in out:
         out["model"] = explicit(out["model"])

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import SpecError
+from .inputs import MEDIA_FIELDS
 from .plain import describe_media  # noqa: F401 - also named here: what metadata and messages call an input
 
-Task = Literal["t2v", "i2v", "flf2v", "v2v", "conditioned"]
-TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "v2v", "conditioned")
+Task = Literal["t2v", "i2v", "flf2v", "v2v", "conditioned", "extend", "animate", "replace"]
+TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "v2v", "conditioned", "extend", "animate", "replace")
 #: how an input image meets the video's size (`VideoSpec.fit`, videogen.checks.fit, docs/inputs.md); first: default
 FITS: tuple[str, ...] = ("follow", "crop", "pad", "stretch")
 #: the whole-number fields of VideoSpec (`VideoSpec.filled_int`)
@@ -80,8 +81,9 @@ class LoRA:
 class VideoSpec:
     """What to generate. `None` means "the model's default"; `generate()` returns the completed spec.
 
-    Media fields (`image`, `last_image`, `video`) take a path, a URL, a PIL image (a list of them for
-    `video`) or a numpy array (H×W×3, or T×H×W×3 for `video`).
+    Media fields (`image`, `last_image`, `video`, `mask`, `reference_images`, `pose_video`, `face_video`: the
+    table `spec.inputs.INPUTS`, docs/inputs.md) take a path, a URL, a PIL image (a list of them for a video) or a
+    numpy array (H×W×3, or T×H×W×3 for a video); `reference_images` one image or a list of them.
     """
 
     model: str | None = None
@@ -90,6 +92,14 @@ class VideoSpec:
     image: Any = None
     last_image: Any = None
     video: Any = None
+    #: white where the video is generated: an image (every frame) or a video (VACE with `video`; Wan Animate's
+    #: replace: where the character is)
+    mask: Any = None
+    #: one image or a list of them (VACE: subjects, style)
+    reference_images: Any = None
+    #: the driving videos of Wan Animate (task "animate"; "replace" with `video` and `mask`)
+    pose_video: Any = None
+    face_video: Any = None
     height: int | None = None
     width: int | None = None
     num_frames: int | None = None
@@ -173,6 +183,8 @@ class VideoSpec:
         """The task the inputs imply when `task` is not given."""
         if self.task:
             return self.task
+        if self.pose_video is not None or self.face_video is not None:  # Wan Animate's driving videos
+            return "replace" if self.video is not None or self.mask is not None else "animate"
         if self.video is not None:
             return "v2v"
         if self.image is not None and self.last_image is not None:
@@ -193,7 +205,7 @@ class VideoSpec:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("image", "last_image", "video"):
+            if f.name in MEDIA_FIELDS:
                 out[f.name] = describe_media(value)
             elif f.name == "loras":
                 out[f.name] = [dataclasses.asdict(lora) for lora in value]
