@@ -47,8 +47,8 @@ TEXT_TOKENS: dict[str, int] = {
     "HunyuanVideoFramepackTransformer3DModel": 256,
     "LTX2VideoTransformer3DModel": 1024,
     "HunyuanVideo15Transformer3DModel": 1000,  # the Qwen prompt (its ByT5 and image tokens: flops_dit.py)
-    "Kandinsky5Transformer3DModel": 512,
-    "MochiTransformer3DModel": 256,
+    "Kandinsky5Transformer3DModel": 512,  # at most: the pipeline pads to the longest prompt only
+    "MochiTransformer3DModel": 256,  # at most: its attention drops the padding
     "SanaVideoTransformer3DModel": 300,
     "EasyAnimateTransformer3DModel": 256,
     "UNet3DConditionModel": 77,
