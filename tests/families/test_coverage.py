@@ -43,7 +43,6 @@ GENERIC = {
     "MotifVideoPipeline": "its sizes and frame rule",
     "MotifVideoImage2VideoPipeline": "its sizes and frame rule",
     "PIAPipeline": "(deprecated in diffusers) the motion adapter's frame window",
-    "SkyReelsV2DiffusionForcingVideoToVideoPipeline": "the skyreels_v2 family's diffusion-forcing rules",
 }
 
 #: not driven yet (the generic family refuses them, saying why): why, and what it would take

@@ -76,8 +76,9 @@ def test_step_caches_per_pipeline() -> None:
 def test_catalog_cards() -> None:
     cards = {c.name: c for c in videogen.list_models("skyreels_v2")}
     df = cards["skyreels-v2-df-14b-540p"]
-    assert df.repo == "Skywork/SkyReels-V2-DF-14B-540P-Diffusers" and df.tasks == ("t2v", "i2v")
+    assert df.repo == "Skywork/SkyReels-V2-DF-14B-540P-Diffusers" and df.tasks == ("t2v", "i2v", "extend")
     assert df.pipeline_class("t2v", FAMILY) == "SkyReelsV2DiffusionForcingPipeline"
+    assert df.pipeline_class("extend", FAMILY) == "SkyReelsV2DiffusionForcingVideoToVideoPipeline"
     assert df.pipeline_class("i2v", FAMILY) == "SkyReelsV2DiffusionForcingImageToVideoPipeline"
     assert (df.height, df.width, df.num_frames, df.fps) == (544, 960, 97, 24)
     assert cards["skyreels-v2-t2v-14b-720p"].pipeline_class("t2v", FAMILY) == "SkyReelsV2Pipeline"
@@ -90,3 +91,28 @@ def test_catalog_cards() -> None:
         "skyreels-v2-df-1.3b",
         "skyreels-v2-df-14b",
     }
+
+
+def test_an_extension_is_the_video_then_the_new_frames_and_counts_its_steps() -> None:
+    """task="extend": the input video comes back first, then num_frames frames made from its last overlap_history
+    frames onwards (in windows past base_num_frames); the step callback's total counts every schedule row."""
+    from helpers import video
+
+    steps: list[tuple[int, int]] = []
+    clip = video(9)
+    extra = {"base_num_frames": 13, "overlap_history": 5, "causal_block_size": 2, "ar_step": 1}
+    result = videogen.generate(
+        model="tiny-skyreels_v2-df",
+        task="extend",
+        prompt=PROMPT,
+        video=clip,
+        num_frames=21,
+        extra=extra,
+        seed=2,
+        progress=False,
+        on_step=lambda i, total: steps.append((i, total)),
+    )
+    assert result.frames.shape[0] == 9 + 21
+    assert (result.frames[:9].astype(int) - clip).__abs__().max() <= 1  # the input video, as it was
+    assert steps and steps[-1][0] == steps[-1][1] == len(steps)
+    assert result.metadata["model"]["pipeline"] == "SkyReelsV2DiffusionForcingVideoToVideoPipeline"

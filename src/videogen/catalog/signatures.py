@@ -255,19 +255,33 @@ def schedule_arguments(function: Any) -> dict[str, str | None]:
     if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return {}
     params = {a.arg for a in definition.args.args + definition.args.kwonlyargs}
-    #: (where the assignment ends, the name it assigns): a parameter assigned before the call is computed
+    #: (where the assignment ends, the name it assigns, the statement): a parameter assigned before the call is
+    #: computed, unless the assignment is in the other branch of an `if` (AnimateDiff video-to-video's two calls)
     assignments = [
-        ((stmt.end_lineno or 0, stmt.end_col_offset or 0), name.id)
+        ((stmt.end_lineno or 0, stmt.end_col_offset or 0), name.id, stmt)
         for stmt in ast.walk(definition)
         if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign))
         for name in ast.walk(stmt)
         if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store)
     ]
+    branches = [
+        ({id(n) for s in branch.body for n in ast.walk(s)}, {id(n) for s in branch.orelse for n in ast.walk(s)})
+        for branch in ast.walk(definition)
+        if isinstance(branch, ast.If)
+    ]
+
+    def exclusive(a: ast.AST, b: ast.AST) -> bool:
+        return any((id(a) in x and id(b) in y) or (id(a) in y and id(b) in x) for x, y in branches)
+
     out: dict[str, str | None] = {}
     for node in ast.walk(definition):
         if not isinstance(node, ast.Call):
             continue
-        assigned = {name for end, name in assignments if end <= (node.lineno, node.col_offset)}
+        assigned = {
+            name
+            for end, name, stmt in assignments
+            if end <= (node.lineno, node.col_offset) and not exclusive(stmt, node)
+        }
         func = node.func
         called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         positional = {"retrieve_timesteps": _RETRIEVE, "set_timesteps": _SET_TIMESTEPS}.get(called)

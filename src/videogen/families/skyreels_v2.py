@@ -16,8 +16,13 @@ Rules and what videogen does about the pipelines' surprises:
 - `causal_block_size` is written into the transformer's config (`_set_ar_attention`), where it would stay for
   the next call on the cached pipeline: videogen puts the config value back after the call.
 - DF pipelines condition on the frame rate (16 fps or not): the spec's `fps` is passed as their `fps`.
-- The video-to-video DF pipeline (extending a video) is not wrapped yet: its output is the input video plus new
-  frames, which videogen's video-to-video (the same length, restyled) doesn't express.
+- Video extension (task="extend", `SkyReelsV2DiffusionForcingVideoToVideoPipeline`): the pipeline encodes the
+  input video's last `overlap_history` frames (default 17, as for long videos; the pipeline has no default and
+  fails without one) and continues from them. num_frames is the pipeline's: the frames it generates, the first
+  `overlap_history` of them made again from the video's end; the result is the input video followed by them
+  (len(video) + num_frames frames, as diffusers returns it). Rules before load: the video has at least
+  overlap_history frames, num_frames more latent frames than overlap_history, and the windows past
+  base_num_frames follow the long-video rules above.
 """
 
 from __future__ import annotations
@@ -46,7 +51,11 @@ DEFAULT_OVERLAP = 17
 #: the pipelines warn above this (the overlap frames drift)
 MAX_ADDNOISE = 60
 #: the diffusion-forcing pipelines' class names (they take the long-video knobs)
-DF_PIPELINES = {"t2v": "SkyReelsV2DiffusionForcingPipeline", "i2v": "SkyReelsV2DiffusionForcingImageToVideoPipeline"}
+DF_PIPELINES = {
+    "t2v": "SkyReelsV2DiffusionForcingPipeline",
+    "i2v": "SkyReelsV2DiffusionForcingImageToVideoPipeline",
+    "extend": "SkyReelsV2DiffusionForcingVideoToVideoPipeline",
+}
 #: the image takes the first latent frame: at least one more to generate
 DF_I2V_MIN_FRAMES = 5
 #: the long-video knobs (`extra` keys of the DF pipelines)
@@ -134,7 +143,10 @@ class SkyReelsV2Family(Family):
             )
             spec = spec.replace(num_frames=rules.fix("num_frames", frames, DF_I2V_MIN_FRAMES, rule))
             checked = Checked(spec, checked.media)
-        check_long_video(spec, {**card.call_defaults, **spec.extra})
+        extra = {**card.call_defaults, **spec.extra}
+        if spec.inferred_task() == "extend":
+            _check_extension(spec, extra, checked.media.get("video"))
+        check_long_video(spec, extra)
         _check_df_scheduler(spec.scheduler, card)
         return checked
 
@@ -150,7 +162,8 @@ class SkyReelsV2Family(Family):
             kwargs["fps"] = spec.fps
         if "overlap_history" in params and kwargs.get("overlap_history") is None:
             base = int(kwargs.get("base_num_frames", BASE_NUM_FRAMES))
-            if spec.filled_int("num_frames") > base:  # a long video: the pipelines raise without an overlap
+            # a long video (the pipelines raise without an overlap) or an extension (it always needs one)
+            if spec.filled_int("num_frames") > base or spec.task == "extend":
                 kwargs["overlap_history"] = default_overlap(base)
         return kwargs
 
@@ -174,9 +187,10 @@ class SkyReelsV2Family(Family):
         ar_step = int(call_kwargs.get("ar_step") or 0)
         long = overlap > 0 and frames > base
         windows = _windows(_latent(frames), _latent(base), _latent(overlap)) if long else [_latent(frames)]
+        extend = spec.task == "extend"  # the first window starts from the input video's overlap too
         total = 0
         for i, latents in enumerate(windows):
-            prefix = 0 if i == 0 else _latent(overlap) // block * block
+            prefix = 0 if i == 0 and not extend else _latent(overlap) // block * block
             pending = latents // block - prefix // block
             total += steps + (max(pending, 1) - 1) * ar_step if ar_step else steps
         return total
@@ -254,12 +268,17 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
         )
     overlap = extra.get("overlap_history")
     long = frames > base
-    if overlap is None and long:
+    if overlap is None and (long or spec.task == "extend"):
         overlap = default_overlap(base)
         if overlap is None:
+            why = (
+                "video extension starts from the video's last overlap_history frames"
+                if spec.task == "extend"
+                else f"num_frames={frames} is more than base_num_frames={base}, so the video is made in overlapping "
+                "windows"
+            )
             raise SpecError(
-                f"extra['overlap_history'] is required: num_frames={frames} is more than base_num_frames={base}, so "
-                f"the video is made in overlapping windows, and the recommended {DEFAULT_OVERLAP} doesn't fit below "
+                f"extra['overlap_history'] is required: {why}, and the recommended {DEFAULT_OVERLAP} doesn't fit below "
                 f"{base}; pass a smaller overlap_history (4k+1), a larger base_num_frames, "
                 f"or num_frames={base} or fewer",
                 field="extra",
@@ -280,7 +299,7 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
         if long and spec.inferred_task() == "i2v" and windows[-1] != windows[0]:
             _refuse_short_last_window(frames, _latent(base), _latent(overlap))
     if block is not None and block > 1:
-        counts = windows + ([_latent(overlap)] if long and overlap is not None else [])
+        counts = windows + ([_latent(overlap)] if (long or spec.task == "extend") and overlap is not None else [])
         bad = [w for w in counts if w % block]
         if bad:
             raise SpecError(
@@ -289,6 +308,34 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
                 "pick a divisor, or num_frames, base_num_frames and overlap_history whose latent frames it divides",
                 field="extra",
             )
+
+
+def _check_extension(spec: VideoSpec, extra: Mapping[str, Any], video: Any) -> None:
+    """Video extension starts from the video's last overlap_history frames and generates num_frames frames from
+    them: the video must have those frames, and num_frames must reach past them (else the pipeline runs no
+    window and fails)."""
+    overlap = extra.get("overlap_history")
+    if overlap is None:
+        overlap = default_overlap(int(extra.get("base_num_frames", BASE_NUM_FRAMES)))
+    if overlap is None or isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 1:
+        return  # check_long_video names the overlap's own problem
+    if video is not None and len(video) < overlap:
+        name = "extra['overlap_history']" if "overlap_history" in extra else "overlap_history (the default)"
+        raise SpecError(
+            f"video has {len(video)} frames, fewer than {name}={overlap}: video extension "
+            "continues from the video's last overlap_history frames; pass a longer video or a smaller "
+            f"overlap_history (4k+1, at most {len(video)})",
+            field="video",
+        )
+    frames = spec.filled_int("num_frames")
+    if _latent(frames) <= _latent(overlap):
+        valid = (_latent(overlap)) * 4 + 1
+        raise SpecError(
+            f"num_frames={frames} adds nothing to the video: video extension generates num_frames frames, of which "
+            f"the first overlap_history={overlap} remake the video's end, so num_frames must be at least {valid}",
+            field="num_frames",
+            valid=valid,
+        )
 
 
 def _check_df_scheduler(value: Any, card: ModelCard) -> None:
@@ -353,6 +400,7 @@ card = SkyReelsV2Family.card
 I2V = {"guidance_scale": 5.0, "traits": {"scheduler": {**SkyReelsV2Family.scheduler, "flow_shift": 5.0}}}
 T2V = {"traits": {"scheduler": {**SkyReelsV2Family.scheduler, "flow_shift": 8.0}}}
 DF = {"pipelines": DF_PIPELINES, "steps": 30, **T2V}
+DF_TASKS = ("t2v", "i2v", "extend")
 P720 = {"height": 720, "width": 1280, "num_frames": 121}
 CARDS = (
     card(
@@ -400,7 +448,7 @@ CARDS = (
     card(
         "skyreels-v2-df-1.3b-540p",
         "Skywork/SkyReels-V2-DF-1.3B-540P-Diffusers",
-        ("t2v", "i2v"),
+        DF_TASKS,
         DF,
         arch="skyreels-v2-df-1.3b",
         description="SkyReels-V2 diffusion forcing, 1.3B: long videos in overlapping windows (extra: base_num_frames, "
@@ -409,7 +457,7 @@ CARDS = (
     card(
         "skyreels-v2-df-14b-540p",
         "Skywork/SkyReels-V2-DF-14B-540P-Diffusers",
-        ("t2v", "i2v"),
+        DF_TASKS,
         DF,
         arch="skyreels-v2-df-14b",
         description="SkyReels-V2 diffusion forcing, 14B: long videos; 544x960",
@@ -417,7 +465,7 @@ CARDS = (
     card(
         "skyreels-v2-df-14b-720p",
         "Skywork/SkyReels-V2-DF-14B-720P-Diffusers",
-        ("t2v", "i2v"),
+        DF_TASKS,
         DF,
         P720,
         # one window by default (the pipelines' base_num_frames, 97): a longer video names its overlap_history
@@ -431,10 +479,10 @@ CARDS = (
     card(
         "tiny-skyreels_v2-df",
         None,
-        ("t2v", "i2v"),
+        DF_TASKS,
         {"pipelines": DF_PIPELINES},
         tiny="df",
-        description="tiny random SkyReels-V2 diffusion forcing (t2v, i2v; long videos in windows)",
+        description="tiny random SkyReels-V2 diffusion forcing (t2v, i2v, extend; long videos in windows)",
     ),
 )
 FAMILY = SkyReelsV2Family(CARDS)
