@@ -21,7 +21,6 @@ from videogen.families.generic import refusal, video_pipelines
 
 #: driven by the generic family (its call maps by name); what a family of its own would add, in a word
 GENERIC = {
-    "AllegroPipeline": "its size rules (the transformer's sample size); its VAE's tiling",
     "AnimateDiffPipeline": "the motion adapter's frame window; FreeInit/FreeNoise",
     "AnimateDiffPAGPipeline": "perturbed-attention guidance's layers",
     "AnimateDiffSDXLPipeline": "SDXL's size rules",

@@ -108,9 +108,14 @@ VAE_LAYOUT: dict[str, tuple[int, int, int | None]] = {
     "AutoencoderKLCogVideoX": (8, 4, 8),
     "AutoencoderKLHunyuanVideo": (8, 4, None),
     "AutoencoderKLMochi": (8, 6, None),  # its config says it only as temporal_expansions [1, 2, 3]
+    "AutoencoderKLAllegro": (8, 4, 24),  # decodes tiles of 24 frames, always (no untiled decode)
     "AutoencoderKLTemporalDecoder": (8, 1, None),
     "AutoencoderKL": (8, 1, None),
 }
+
+
+#: VAEs that decode only in tiles, whatever the plan says (the allegro family turns tiling on for every call)
+ALWAYS_TILED = frozenset({"AutoencoderKLAllegro"})
 
 
 def vae_factors(vae: Component | None) -> tuple[int, int]:
@@ -169,6 +174,7 @@ def vae_activation(
     if decode_chunk:
         chunk = decode_chunk if chunk is None else min(chunk, decode_chunk)
     frames = shape.frames if chunk is None else min(chunk, shape.frames)
+    tiling = tiling or vae.class_name in ALWAYS_TILED
     if tiling and vae.class_name in ("AutoencoderKLHunyuanVideo", "AutoencoderKLLTXVideo"):
         frames = min(frames, 17)  # these tile in time too
     channels = config.get("block_out_channels") or [128]

@@ -138,6 +138,8 @@ def counted_stats(class_name: str, library: str, config_key: str) -> ModuleStats
             in_blocks += sum(sizes)
     leaves = sorted(_own_params(model))[-2:]
     tile = getattr(model, "tile_sample_min_height", None) or getattr(model, "tile_sample_min_size", None)
+    if tile is None and type(model).__name__ == "AutoencoderKLAllegro":
+        tile = model.kernel[1]  # (frames, height, width) of its fixed tiles
     return ModuleStats(
         params=total,
         linear_params=linear,
