@@ -117,9 +117,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import videogen
     from videogen.testing import tiny_folder
 
-    mine = tiny_folder("wan", videogen.resolve("tiny-wan").tiny)  # a local pipeline folder, offered as "mine"
+    mine = tiny_folder("wan", str(videogen.resolve("tiny-wan").tiny))  # a local pipeline folder, offered as "mine"
     srv = Server(
-        tmp_path_factory.mktemp("serve") / "state", "--max-upload-bytes", "100000", "--model", f"mine={mine}"
+        tmp_path_factory.mktemp("serve") / "state",
+        "--max-upload-bytes",
+        "100000",
+        "--model",
+        f"mine={mine}",
+        "--allow-url-host",
+        "localhost",  # allowed, yet it resolves to loopback: URLs on it are still refused
     ).start()
     yield srv
     srv.stop()

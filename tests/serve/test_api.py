@@ -154,6 +154,20 @@ def test_the_server_reads_no_files_or_urls_named_in_a_request(server: Server, fi
     assert "/etc/passwd" not in body["error"]["message"]  # no server path echoed back
 
 
+def test_url_inputs_only_on_allowed_hosts_and_never_into_the_servers_network(server: Server) -> None:
+    """The fixture's server runs with `--allow-url-host localhost`: a URL on another host is refused naming the
+    field and the flag; one on localhost is refused all the same (it resolves to loopback); nothing is queued."""
+    before = len(server.request("GET", "/v1/videos?limit=100")[1]["data"])
+    for value, says in [
+        ("https://elsewhere.example/cat.png", "--allow-url-host"),
+        ("https://localhost/cat.png", "loopback"),
+        ("http://localhost/cat.png", "https"),
+    ]:
+        status, body = server.request("POST", "/v1/videos", {"model": "tiny-wan-i2v", "prompt": "x", "image": value})
+        assert status == 400 and body["error"]["param"] == "image" and says in body["error"]["message"], body
+    assert len(server.request("GET", "/v1/videos?limit=100")[1]["data"]) == before
+
+
 def test_auth_and_caps(server: Server, tmp_path: Path) -> None:
     with pytest.raises(openai.AuthenticationError):
         server.client(api_key="wrong").videos.list()

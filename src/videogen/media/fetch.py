@@ -8,18 +8,21 @@ file is removed when the `with` block ends, whatever happens. Limits (docs/input
 - `VIDEOGEN_FETCH_MAX_IMAGE_BYTES`: the most bytes read for an image, default 50 MiB;
 - `VIDEOGEN_FETCH_MAX_VIDEO_BYTES`: the most bytes read for a video, default 500 MiB.
 
-Every failure is a `SpecError` naming the field.
+Every failure is a `SpecError` naming the field. A server that lets requests name URLs (`videogen serve
+--allow-url-host`) downloads them `guarded`: its guard checks every URL and redirect before the request and
+every address after connecting (no proxy then), so a host name can't lead into the server's own network.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ..errors import SpecError
 
@@ -37,6 +40,29 @@ MAX_BYTES_ENV = {"image": "VIDEOGEN_FETCH_MAX_IMAGE_BYTES", "video": "VIDEOGEN_F
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_BYTES = {"image": 50 * 2**20, "video": 500 * 2**20}
 CHUNK = 64 * 1024
+
+
+class Guard(Protocol):
+    """What a guarded download asks before each request and after each connection; each raises SpecError."""
+
+    def check_url(self, url: str, field: str) -> None: ...
+
+    def check_address(self, address: str, url: str, field: str) -> None: ...
+
+
+_GUARD: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("videogen_fetch_guard", default=None)
+
+
+@contextmanager
+def guarded(guard: Guard) -> Iterator[None]:
+    """Within the block, in this thread, every download is checked by `guard`: its URL and each redirect's
+    (`check_url`) before the request, the connected peer's address (`check_address`) before anything is sent;
+    connections go direct (no proxy from the environment)."""
+    token = _GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
 
 
 def env_limit(name: str, default: float, field: str) -> float:
@@ -86,12 +112,15 @@ def fetch(url: str, field: str, kind: str = "image") -> Iterator[Path]:
         raise SpecError(
             f"{field}: {url!r} is not an http(s) URL; pass an http:// or https:// URL or a local path", field=field
         )
+    guard = _GUARD.get()
+    if guard is not None:
+        guard.check_url(url, field)
     timeout, max_bytes = fetch_limits(field, kind)
     with tempfile.NamedTemporaryFile(prefix="videogen-fetch-", suffix=_suffix(url), delete=False) as out:
         path = Path(out.name)
     try:
         with open(path, "wb") as out:
-            _download(url, out, field, kind, timeout, max_bytes)
+            _download(url, out, field, kind, timeout, max_bytes, guard)
         yield path
     finally:
         path.unlink(missing_ok=True)
@@ -104,7 +133,9 @@ def _suffix(url: str) -> str:
     return suffix if 1 < len(suffix) <= 6 and suffix[1:].isalnum() else ""
 
 
-def _download(url: str, out: BinaryIO, field: str, kind: str, timeout: float, max_bytes: int) -> None:
+def _download(
+    url: str, out: BinaryIO, field: str, kind: str, timeout: float, max_bytes: int, guard: Guard | None = None
+) -> None:
     """Stream `url` into the open binary file `out` within `timeout` seconds in all and `max_bytes`."""
     import socket
     import ssl
@@ -148,7 +179,7 @@ def _download(url: str, out: BinaryIO, field: str, kind: str, timeout: float, ma
     timer.start()
     read = 0
     try:
-        opener = _opener(sockets, lock, expired)
+        opener = _opener(sockets, lock, expired, (guard, url, field) if guard is not None else None)
         request = urllib.request.Request(url, headers={"User-Agent": "videogen", "Accept-Encoding": "identity"})
         with opener.open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
@@ -223,15 +254,40 @@ def _shutdown(sock: socket.socket) -> None:
         pass
 
 
+def _checked_connection(create: Any, guard: Guard, url: str, field: str) -> Any:
+    """`socket.create_connection` whose socket's peer address passes `guard` (else closed, SpecError)."""
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        sock = create(*args, **kwargs)
+        try:
+            guard.check_address(sock.getpeername()[0], url, field)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    return connect
+
+
 def _opener(
-    sockets: list[socket.socket], lock: threading.Lock, expired: threading.Event
+    sockets: list[socket.socket],
+    lock: threading.Lock,
+    expired: threading.Event,
+    guarding: tuple[Guard, str, str] | None = None,
 ) -> urllib.request.OpenerDirector:
-    """A urllib opener for http(s) only whose connections record their sockets in `sockets`."""
+    """A urllib opener for http(s) only whose connections record their sockets in `sockets`; with `guarding`
+    (the guard, the URL, the field), each connection's peer and each redirect pass the guard, and no proxy."""
     import http.client
     import urllib.request
 
     def tracked(base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
         class Tracked(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if guarding is not None:  # the TCP peer checked before TLS or the request: DNS may answer anew
+                    create: Any = self._create_connection  # type: ignore[has-type]
+                    self._create_connection = _checked_connection(create, *guarding)
+
             def connect(self) -> None:
                 super().connect()
                 with lock:
@@ -267,11 +323,13 @@ def _opener(
                 raise urllib.error.HTTPError(
                     newurl, code, f"{msg}, redirected to a non-http(s) URL {newurl!r}", headers, fp
                 )
+            if guarding is not None:
+                guarding[0].check_url(newurl, guarding[2])
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     opener = urllib.request.OpenerDirector()
     for handler in (
-        urllib.request.ProxyHandler(),
+        urllib.request.ProxyHandler({} if guarding is not None else None),
         urllib.request.UnknownHandler(),
         HTTPHandler(),
         HTTPSHandler(),

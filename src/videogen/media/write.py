@@ -316,9 +316,8 @@ def _encode_mp4(frames: np.ndarray, path: Path, saved: Mapping[str, Any], embedd
         stdin = proc.stdin
         try:
             assert stdin is not None  # stdin=PIPE
-            try:
-                for frame in frames:
-                    stdin.write(np.ascontiguousarray(frame).tobytes())
+            try:  # the frames' own buffer, not a bytes copy of each frame (same bytes to ffmpeg)
+                stdin.write(np.ascontiguousarray(frames).data.cast("B"))
             except BrokenPipeError:
                 pass  # ffmpeg stopped early; its exit status and log say why
             finally:

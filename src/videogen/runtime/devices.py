@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,12 +19,34 @@ if TYPE_CHECKING:
 DISTRIBUTION = "videogen-diffusers"
 
 
+#: the device `pin_device` set for the calls of this thread (a server's worker per GPU); None: pick one
+_PINNED: contextvars.ContextVar[str | None] = contextvars.ContextVar("videogen_pinned_device", default=None)
+
+
+@contextlib.contextmanager
+def pin_device(device: str) -> Iterator[None]:
+    """Within the block, in this thread, `pick_device` answers `device` (e.g. "cuda:1"): a worker pinned to its
+    GPU; on CUDA it is also torch's current device there (what the planner's free-memory reading looks at)."""
+    if device.startswith("cuda:"):
+        import torch
+
+        torch.cuda.set_device(int(device.split(":", 1)[1]))
+    token = _PINNED.set(device)
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
 def pick_device() -> str:
-    """`VIDEOGEN_DEVICE` if set, else "cuda" when an NVIDIA (or ROCm) GPU is visible, else "mps" on Apple
-    Silicon, else "cpu".
+    """The device `pin_device` set for this thread, else `VIDEOGEN_DEVICE` if set, else "cuda" when an NVIDIA
+    (or ROCm) GPU is visible, else "mps" on Apple Silicon, else "cpu".
 
     On Linux without a GPU driver's device files (`gpu_evident`) it answers "cpu" without importing torch
     (seconds), unless torch is already imported."""
+    pinned = _PINNED.get()
+    if pinned is not None:
+        return pinned
     forced = os.environ.get("VIDEOGEN_DEVICE")
     if forced:
         return forced

@@ -23,9 +23,10 @@ from .bodies import owner, read_body, read_json
 from .bodies import refusal as refusal_of
 from .errors import ApiError, error_body, from_spec_error, scrub
 from .events import Events
-from .requests import model_source, size_of, spec_from_request
+from .requests import model_source, size_of
 from .retention import Keep
 from .store import Job, QueueFull, Store
+from .urls import HostGuard, spec_with_inputs
 from .worker import Worker
 
 logger = logging.getLogger("videogen")
@@ -46,14 +47,34 @@ class Settings:
     ray: bool | str | None = None
     #: models offered beside the catalog: name → a local pipeline folder or a Hub repo id (`--model NAME=SOURCE`)
     models: dict[str, str] = field(default_factory=dict)
+    #: the in-process workers' devices, one worker each (None: every visible GPU, else the CPU: `visible_devices`)
+    devices: list[str] | None = None
+    #: pipelines each worker may keep loaded: the pipeline cache's count bound (× the workers of this process; on
+    #: each Ray actor); the memory bound (`VIDEOGEN_CACHE_MEMORY`) decides below it. None: left as it is
+    cache_entries: int | None = None
+    #: hosts whose https URLs a request may name for its images and video (`--allow-url-host`; none: no URLs)
+    allow_url_hosts: tuple[str, ...] = ()
 
 
 def create_app(settings: Settings) -> Any:
     """The ASGI app; its workers start and stop with it."""
     store = Store(settings.state)
     events = Events()
-    options = {"preview_every": settings.preview_every}
-    workers: list[Worker] = [] if settings.ray is not None else [Worker(store, events, keep=settings.keep, **options)]
+    options: dict[str, Any] = {"preview_every": settings.preview_every, "allow_url_hosts": settings.allow_url_hosts}
+    workers: list[Worker] = []
+    if settings.ray is None:
+        from .worker import visible_devices
+
+        devices = settings.devices if settings.devices is not None else visible_devices()
+        # the first worker also applies retention; the others share the store
+        workers = [
+            Worker(store, events, device=d, keep=settings.keep if i == 0 else Keep(), **options)
+            for i, d in enumerate(devices)
+        ]
+    if settings.cache_entries is not None:
+        from ..loading.pipelines import CACHE
+
+        CACHE.max_entries = settings.cache_entries * max(1, len(workers))
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
@@ -63,7 +84,14 @@ def create_app(settings: Settings) -> Any:
 
                 workers.extend(
                     await run_in_threadpool(
-                        start_workers, settings.ray, stack, store, events, keep=settings.keep, **options
+                        start_workers,
+                        settings.ray,
+                        stack,
+                        store,
+                        events,
+                        keep=settings.keep,
+                        cache_entries=settings.cache_entries,
+                        **options,
                     )
                 )
             for worker in workers:
@@ -101,7 +129,7 @@ def create_app(settings: Settings) -> Any:
         return response
 
     async def submit(request: Request, body: dict[str, Any], upload: str | None, remixed_from: str | None) -> Any:
-        spec, seconds = await run_in_threadpool(_checked_spec, body, upload, settings.models)
+        spec, seconds = await run_in_threadpool(_checked_spec, body, upload, settings.models, settings.allow_url_hosts)
         key = request.headers.get("idempotency-key")
         try:
             job, _new = store.add(
@@ -221,11 +249,33 @@ def create_app(settings: Settings) -> Any:
         data += [{"id": c.name, "object": "model", "created": 0, "owned_by": c.family} for c in list_models()]
         return {"object": "list", "data": data}
 
+    @app.get("/v1/status")
+    async def status() -> Any:
+        """videogen's addition: the workers (device, running job, pipeline loads per model), the pipeline cache,
+        the queue's counts and the server's resident memory."""
+        from ..loading.pipelines import CACHE
+
+        cache = {
+            "entries": len(CACHE),
+            "max_entries": CACHE.max_entries,
+            "held_bytes": CACHE.held_bytes(),
+            "max_bytes": CACHE.max_bytes,
+            "loads": CACHE.loads,
+            "evictions": CACHE.evictions,
+        }
+        return {
+            "object": "server.status",
+            "workers": [w.status() for w in workers],
+            "cache": cache,
+            "jobs": store.counts(),
+            "rss_bytes": _rss_bytes(),
+        }
+
     @app.post("/v1/plan")
     async def plan(request: Request) -> Any:
         """The memory plan of a request's spec ("does it fit?"), as `videogen plan` reports it."""
         body = await read_json(request)
-        report = await run_in_threadpool(_plan, body, settings.models)
+        report = await run_in_threadpool(_plan, body, settings.models, settings.allow_url_hosts)
         return report
 
     # the studio page at / and its /v1/studio/ routes (serve/page.py)
@@ -263,16 +313,18 @@ def video_object(job: Job, store: Store, keep: Keep | None = None) -> dict[str, 
 
 
 def _checked_spec(
-    body: dict[str, Any], upload: str | None, models: dict[str, str]
+    body: dict[str, Any], upload: str | None, models: dict[str, str], allowed_hosts: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], str | None]:
     """The request's plain spec, checked by the library (`prepare`: no weights load), with the seed, size and
     frames it settled (a re-queued job makes the same video), and the seconds it lasts. Raises ApiError(400)
     naming the field."""
     from ..generation.flow import prepare
+    from ..media.fetch import guarded
 
     try:
-        spec = spec_from_request(body, models)
-        prepared = prepare({**spec, **({"image": upload} if upload else {})})
+        spec = spec_with_inputs(body, models, allowed_hosts)
+        with guarded(HostGuard(allowed_hosts)):  # an allowed URL is downloaded (and checked) here, guarded
+            prepared = prepare({**spec, **({"image": upload} if upload else {})})
     except SpecError as exc:
         raise from_spec_error(exc) from exc
     except VideoGenError as exc:
@@ -285,11 +337,13 @@ def _checked_spec(
     return spec, None if seconds is None else str(seconds)
 
 
-def _plan(body: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
+def _plan(body: dict[str, Any], models: dict[str, str], allowed_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
     from ..generation.plan_report import plan
+    from ..media.fetch import guarded
 
     try:
-        return _scrubbed(plan(spec_from_request(body, models)).to_dict())
+        with guarded(HostGuard(allowed_hosts)):
+            return _scrubbed(plan(spec_with_inputs(body, models, allowed_hosts)).to_dict())
     except SpecError as exc:
         raise from_spec_error(exc) from exc
 
@@ -303,6 +357,17 @@ def _scrubbed(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_scrubbed(v) for v in value]
     return value
+
+
+def _rss_bytes() -> int | None:
+    """This process's resident memory (Linux's /proc; None elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _present_state(job: Job, store: Store) -> list[dict[str, Any]]:

@@ -6,12 +6,16 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
 from pathlib import Path
 
 from ..errors import MissingDependencyError, VideoGenError
 
 logger = logging.getLogger("videogen")
 TOKEN_ENV = "VIDEOGEN_SERVE_TOKEN"
+#: pipelines one worker may keep loaded (the cache's count bound, unless VIDEOGEN_CACHE_SIZE is set): a backstop;
+#: the memory bound (VIDEOGEN_CACHE_MEMORY, the planner's weight figures) decides below it
+CACHE_ENTRIES_PER_WORKER = 8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="run jobs on Ray actors (the [ray] extra): alone, a local Ray instance; with an address ('auto', "
         "'ray://head:10001'), a cluster (--state on a shared filesystem). Write --ray=ADDRESS",
+    )
+    parser.add_argument(
+        "--allow-url-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="let requests name https URLs on HOST for image, last_image and video (repeatable; '.example.com': "
+        "its subdomains); never loopback, private or link-local addresses. Default: no URLs",
     )
     parser.add_argument(
         "--preview-every",
@@ -91,6 +103,26 @@ def configured_models(given: list[str]) -> dict[str, str]:
     return models
 
 
+def allowed_hosts(given: list[str]) -> tuple[str, ...]:
+    """`--allow-url-host` values checked: host names (lower case), exact or '.suffix'; no schemes, ports or IPs."""
+    hosts = []
+    for item in given:
+        host = item.strip().lower()
+        bare = host.lstrip(".")
+        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", bare):
+            raise VideoGenError(
+                f"--allow-url-host {item!r}: give a host name ('media.example.com') or a suffix ('.example.com'), "
+                "without scheme, port or path"
+            )
+        try:
+            ipaddress.ip_address(bare)
+        except ValueError:
+            hosts.append(host)
+            continue
+        raise VideoGenError(f"--allow-url-host {item!r}: give a host name, not an IP address")
+    return tuple(dict.fromkeys(hosts))
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Check the settings, then serve until interrupted."""
     token = args.token or os.environ.get(TOKEN_ENV) or None
@@ -117,6 +149,8 @@ def run_command(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_bytes,
         ray=args.ray,
         models=configured_models(args.model),
+        cache_entries=None if os.environ.get("VIDEOGEN_CACHE_SIZE") else CACHE_ENTRIES_PER_WORKER,
+        allow_url_hosts=allowed_hosts(args.allow_url_host),
     )
     app = create_app(settings)
     auth = "bearer token required" if token else "no token (loopback only)"

@@ -32,14 +32,26 @@ class JobActor:
     """One Ray actor (a plain class here; `start_workers` makes it remote): runs one job at a time and answers
     `events` and `cancel` meanwhile."""
 
-    def __init__(self, threads: int | None) -> None:
+    def __init__(self, threads: int | None, cache_entries: int | None = None) -> None:
         if threads:
             os.environ["OMP_NUM_THREADS"] = str(threads)
+        if cache_entries is not None:  # the server's count bound for this process's pipeline cache
+            from ..loading.pipelines import CACHE
+
+            CACHE.max_entries = cache_entries
         self.threads = threads
         self.pending: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.stopping: set[str] = set()
 
-    def run(self, job_id: str, spec: dict[str, Any], output: str, preview_every: int, preview_side: int) -> dict:
+    def run(
+        self,
+        job_id: str,
+        spec: dict[str, Any],
+        output: str,
+        preview_every: int,
+        preview_side: int,
+        allow_url_hosts: tuple[str, ...] = (),
+    ) -> dict:
         from .worker import execute
 
         if self.threads:
@@ -55,6 +67,7 @@ class JobActor:
                 stop=lambda: job_id in self.stopping,
                 preview_every=preview_every,
                 preview_side=preview_side,
+                allow_url_hosts=allow_url_hosts,
             )
         finally:
             self.stopping.discard(job_id)
@@ -88,7 +101,9 @@ class RayWorker(Worker):
 
         self.begin(job)
         output = str(self.store.outputs / f"{job.id}.mp4")
-        ref = self.actor.run.remote(job.id, spec_of(job), output, self.preview_every, self.preview_side)
+        ref = self.actor.run.remote(
+            job.id, spec_of(job), output, self.preview_every, self.preview_side, self.allow_url_hosts
+        )
         cancelled = False
         while True:
             done, _ = ray.wait([ref], timeout=POLL_S)
@@ -132,7 +147,14 @@ class RayWorker(Worker):
 
 
 def start_workers(
-    address: bool | str, stack: contextlib.ExitStack, store: Store, events: Events, *, keep: Keep, **options: Any
+    address: bool | str,
+    stack: contextlib.ExitStack,
+    store: Store,
+    events: Events,
+    *,
+    keep: Keep,
+    cache_entries: int | None = None,
+    **options: Any,
 ) -> list[RayWorker]:
     """The Ray session (kept open on `stack`), one actor per GPU (or one on CPUs) and a driver thread for each."""
     import ray
@@ -145,7 +167,7 @@ def start_workers(
     remote = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=2, **resources)(JobActor)
     workers = []
     for number in range(count):
-        actor = remote.remote(threads)
+        actor = remote.remote(threads, cache_entries)
         # the first worker also applies retention; the others share the store
         kept = keep if number == 0 else Keep()
         workers.append(RayWorker(actor, store, events, number=number, keep=kept, **options))

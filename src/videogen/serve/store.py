@@ -231,6 +231,14 @@ class Store:
             rows = self._db.execute(f"SELECT * FROM jobs {where} ORDER BY seq {order} LIMIT ?", (limit + 1,)).fetchall()
         return [_job(r) for r in rows[:limit]], len(rows) > limit
 
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each status."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {status: 0 for status in ("queued", "in_progress", "completed", "failed")} | {
+            str(r[0]): int(r[1]) for r in rows
+        }
+
     def position(self, job: Job) -> int:
         """How many queued jobs are ahead of `job`."""
         with self._lock:

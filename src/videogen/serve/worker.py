@@ -1,7 +1,8 @@
-"""The in-process worker: a thread that takes queued jobs (the model it ran last first: one load per model),
-runs each with `generate`, saves the video with its sidecar (atomic, so `videogen replay` works on it) and a
-thumbnail, and logs its events. A job deleted while it runs stops at the library's next cancel checkpoint (during the
-load, after a step, before a VAE decode chunk); its files are removed."""
+"""The in-process workers: one thread per device (each visible CUDA GPU, pinned to it; else the one CPU or Apple
+GPU), each taking queued jobs in model groups (the model it ran last first, then those still loaded: one load per
+model), running them with `generate`, saving the video with its sidecar (atomic, so `videogen replay` works on
+it) and a thumbnail, and logging its events. A job deleted while it runs stops at the library's next cancel
+checkpoint (during the load, after a step, before a VAE decode chunk); its files are removed."""
 
 from __future__ import annotations
 
@@ -26,19 +27,53 @@ logger = logging.getLogger("videogen")
 PROGRESS_EVERY_S = 0.2
 
 
+def worker_devices(picked: str, cuda_count: int) -> list[str]:
+    """The devices the in-process workers run on, one worker each: every visible CUDA GPU (`cuda:0`, `cuda:1`,
+    ...) when `picked` (what `pick_device` answers) is plain "cuda"; else `picked` alone (a CPU, Apple's mps, or
+    a device `VIDEOGEN_DEVICE` names, such as "cuda:1")."""
+    if picked == "cuda" and cuda_count > 0:
+        return [f"cuda:{i}" for i in range(cuda_count)]
+    return [picked]
+
+
+def visible_devices() -> list[str]:
+    """`worker_devices` for this machine."""
+    from ..runtime.devices import pick_device
+
+    picked = pick_device()
+    count = 0
+    if picked == "cuda":
+        import torch
+
+        count = torch.cuda.device_count()
+    return worker_devices(picked, count)
+
+
 class Worker:
-    """One worker thread over the store (one per device; this machine's one device)."""
+    """One worker thread over the store, pinned to its device (None: the one `pick_device` gives)."""
 
     def __init__(
-        self, store: Store, events: Events, *, preview_every: int = 1, preview_side: int = 96, keep: Keep | None = None
+        self,
+        store: Store,
+        events: Events,
+        *,
+        device: str | None = None,
+        preview_every: int = 1,
+        preview_side: int = 96,
+        keep: Keep | None = None,
+        allow_url_hosts: tuple[str, ...] = (),
     ):
-        self.store, self.events, self.keep = store, events, keep or Keep()
+        self.store, self.events, self.keep, self.device = store, events, keep or Keep(), device
         self.preview_every, self.preview_side = preview_every, preview_side
+        self.allow_url_hosts = tuple(allow_url_hosts)
         self.wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="videogen-serve-worker", daemon=True)
+        name = f"videogen-serve-worker-{device}" if device else "videogen-serve-worker"
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.last_model: str | None = None
         self.loads: dict[str, int] = {}  # model → pipeline loads this worker saw (metadata "cached": False)
+        self.running: str | None = None  # the id of the job it runs now
+        self.finished = 0  # jobs it ran to an end (completed, failed or cancelled)
         self._started = 0.0
 
     def start(self) -> None:
@@ -49,7 +84,26 @@ class Worker:
         self.wake.set()
         self._thread.join(timeout)
 
+    def status(self) -> dict[str, Any]:
+        """What `GET /v1/status` shows of this worker."""
+        return {
+            "name": self._thread.name,
+            "device": self.device,
+            "running": self.running,
+            "finished": self.finished,
+            "loads": dict(self.loads),
+        }
+
     def _loop(self) -> None:
+        if self.device is None:
+            self._serve()
+            return
+        from ..runtime.devices import pin_device
+
+        with pin_device(self.device):  # this thread's generate calls run there
+            self._serve()
+
+    def _serve(self) -> None:
         kept_at = -float("inf")
         while not self._stop.is_set():
             if time.monotonic() - kept_at > RETENTION_EVERY_S:
@@ -60,16 +114,21 @@ class Worker:
                 self.wake.wait(0.5)
                 self.wake.clear()
                 continue
+            self.running = job.id
             try:
                 self.run(job)
             except Exception:  # never lose the thread to one job
                 logger.exception("job %s: unexpected error in the worker", job.id)
+            finally:
+                self.running = None
+                self.finished += 1
 
     def preferred(self) -> list[str]:
         """The models to take jobs of first: the one it ran last, then those still loaded (most recent first)."""
         from ..loading.pipelines import CACHE
 
-        loaded = [key[0] for key in reversed(CACHE.keys()) if isinstance(key, tuple) and key]
+        keys = [key for key in reversed(CACHE.keys()) if isinstance(key, tuple) and len(key) > 3]
+        loaded = [key[0] for key in keys if self.device is None or key[3] == self.device]
         names = [self.last_model, *loaded] if self.last_model else loaded
         return list(dict.fromkeys(str(n) for n in names))
 
@@ -92,6 +151,7 @@ class Worker:
             stop=lambda: self.store.stopping(job.id),
             preview_every=self.preview_every,
             preview_side=self.preview_side,
+            allow_url_hosts=self.allow_url_hosts,
         )
         self.settle(job, outcome)
 
@@ -128,11 +188,13 @@ def execute(
     stop: Callable[[], bool],
     preview_every: int,
     preview_side: int,
+    allow_url_hosts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One job's generation, wherever it runs (this process, or a Ray actor): `generate` with step and preview
     events handed to `emit` (the library's previews, `on_preview`, every `preview_every` steps, at
     `preview_side` pixels), stopped at the library's cancel checkpoints (while loading, after each step, before
-    each VAE decode chunk) once `stop()` says so, the video saved to `output` with its sidecar, and a thumbnail
+    each VAE decode chunk) once `stop()` says so, inputs named by URL downloaded through the server's guard
+    (`allow_url_hosts`: serve/urls.py), the video saved to `output` with its sidecar, and a thumbnail
     beside it. Returns the outcome as plain data: status completed (output, frames_sha256, loaded), failed
     (error) or cancelled."""
     from ..generation.flow import generate
@@ -154,15 +216,19 @@ def execute(
     def on_preview(image: Any, step: int, total: int) -> None:  # comes inside the step, before on_step
         pending[:] = [{"step": step, "image": _data_url(_fitted(image, preview_side))}]
 
+    from ..media.fetch import guarded
+    from .urls import HostGuard
+
     try:  # stopped at the library's checkpoints: loading, steps, VAE decode chunks
-        result = generate(
-            spec,
-            on_step=on_step,
-            progress=False,
-            cancel=_Stop(stop),
-            on_preview=on_preview if preview_every else None,
-            preview_every=preview_every or None,
-        )
+        with guarded(HostGuard(allow_url_hosts)):
+            result = generate(
+                spec,
+                on_step=on_step,
+                progress=False,
+                cancel=_Stop(stop),
+                on_preview=on_preview if preview_every else None,
+                preview_every=preview_every or None,
+            )
     except Cancelled:
         return {"status": "cancelled"}
     except Exception as exc:
