@@ -21,10 +21,8 @@ from videogen.families.generic import refusal, video_pipelines
 
 #: driven by the generic family (its call maps by name); what a family of its own would add, in a word
 GENERIC = {
-    "AnimateDiffPipeline": "the motion adapter's frame window; FreeInit/FreeNoise",
     "AnimateDiffPAGPipeline": "perturbed-attention guidance's layers",
     "AnimateDiffSDXLPipeline": "SDXL's size rules",
-    "AnimateDiffVideoToVideoPipeline": "video-to-video strength",
     "AnyFlowPipeline": "its flow schedule",
     "AnyFlowFARPipeline": "its autoregressive windows",
     "ChronoEditPipeline": "temporal reasoning steps",

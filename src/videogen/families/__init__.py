@@ -30,6 +30,7 @@ FAMILY_MODULES: dict[str, str] = {
     "mochi": "videogen.families.mochi",
     "sana_video": "videogen.families.sana_video",
     "easyanimate": "videogen.families.easyanimate",
+    "animatediff": "videogen.families.animatediff",
     "allegro": "videogen.families.allegro",
 }
 #: the fallback for a video pipeline no family above wraps: `catalog.lookup` turns to it only when
