@@ -6,13 +6,19 @@ import contextlib
 import contextvars
 import functools
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
 
-    from ..families.card import ModelCard
+
+class HasDtypes(Protocol):
+    """What the dtype resolver reads of a `ModelCard` (its dtype names by component); the runtime sits below the
+    families that declare the cards."""
+
+    @property
+    def dtypes(self) -> Mapping[str, str]: ...
 
 
 #: the name videogen is installed under (`pip install videogen-diffusers`; the import name is `videogen`)
@@ -85,7 +91,7 @@ def gpu_driver_files() -> bool:
     return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd"))
 
 
-def component_dtypes(card: ModelCard, device: str, plan: Any = None) -> dict[str, str]:
+def component_dtypes(card: HasDtypes, device: str, plan: Any = None) -> dict[str, str]:
     """The one dtype resolver: dtype names by component ("default" for the rest), as `from_pretrained` loads
     them: the card's on a GPU (CUDA or MPS: bfloat16 there needs macOS 14), float32 on a CPU, then the plan's
     `dtypes` (a MemoryPlan) key by key."""
@@ -96,7 +102,7 @@ def component_dtypes(card: ModelCard, device: str, plan: Any = None) -> dict[str
     return names
 
 
-def component_dtype(card: ModelCard, name: str, device: str, plan: Any = None) -> str:
+def component_dtype(card: HasDtypes, name: str, device: str, plan: Any = None) -> str:
     """The dtype name component `name` loads in (see `component_dtypes`)."""
     names = component_dtypes(card, device, plan)
     return names.get(name, names["default"])
