@@ -207,12 +207,27 @@ class _Computed:
         retrieve_timesteps(self.scheduler, steps, "cpu", timesteps)
 
 
+class _Branches:
+    scheduler = _Scheduler()
+
+    def __call__(self, timesteps: Any = None, steps: int = 2, enforce: bool = False) -> None:
+        if not enforce:  # AnimateDiff video-to-video: the other branch's result is not this call's argument
+            timesteps, steps = retrieve_timesteps(self.scheduler, steps, "cpu", timesteps)
+        else:
+            timesteps, steps = retrieve_timesteps(self.scheduler, steps * 2, "cpu", timesteps)
+
+
 def test_the_timestep_arguments_a_call_passes_are_read_from_its_source() -> None:
     """None: always passed (computed in the call); a name: the caller's parameter, passed only when given."""
     from videogen.catalog.signatures import schedule_arguments, sets_begin_index
 
     assert schedule_arguments(_Pipeline.__call__) == {"mu": None, "sigmas": None, "timesteps": "timesteps"}
     assert schedule_arguments(_Computed.__call__) == {"timesteps": None}
+    assert schedule_arguments(_Branches.__call__) == {"timesteps": "timesteps"}
+    assert pipeline_signature("AnimateDiffVideoToVideoPipeline").schedule == {
+        "sigmas": "sigmas",
+        "timesteps": "timesteps",
+    }
     assert sets_begin_index(_Pipeline) and not sets_begin_index(_Computed)
     # what the stored signatures say of the pipelines whose schedulers crashed
     assert pipeline_signature("LTXPipeline").schedule == {"mu": None, "sigmas": None, "timesteps": "timesteps"}
