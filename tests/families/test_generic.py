@@ -158,9 +158,9 @@ def test_a_pipeline_whose_call_cant_be_mapped_is_refused_naming_the_argument(
 
 
 def test_a_size_the_call_leaves_to_the_model_must_be_given(tmp_path: Path) -> None:
-    model = index_only(tmp_path, "AllegroPipeline")  # height, width, num_frames default to None in its call
-    assert resolve(model).required == ("height", "width", "num_frames")
-    with pytest.raises(videogen.SpecError, match="AllegroPipeline driven by the generic family.*no default") as info:
+    model = index_only(tmp_path, "PIAPipeline")  # height and width default to None in its call
+    assert resolve(model).required == ("height", "width")
+    with pytest.raises(videogen.SpecError, match="PIAPipeline driven by the generic family.*no default") as info:
         videogen.prepare(model=model, prompt=PROMPT, steps=2)
     assert info.value.field == "height"
 
