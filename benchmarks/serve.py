@@ -4,10 +4,12 @@ submit-to-first-step latency (warm), the preview's cost per step, and a small lo
     python benchmarks/serve.py [--model tiny-wan] [--repeats 20] [--load-jobs 48]
 
 Starts `videogen serve` in a subprocess (127.0.0.1, a free port, a temporary state folder), warms it with one
-job, then submits jobs one at a time (each waited for: POST → completed, polled every 2 ms) and compares with
-`generate` in this process on its own warm pipeline. The load run: 8 client threads submit `--load-jobs` jobs over
-3 tiny models; every job must end completed (or refused with a reason), and the server's pipeline loads and RSS
-are read from its log and /proc. Prints a table and writes benchmarks/out/serve.json.
+job, then submits jobs one at a time (each waited for: POST → completed, seen on its events stream) and compares, job by
+job, with the like-for-like direct call in this process on its own warm pipeline: `generate` and
+`result.save` to an mp4 with the same writer (the server saves every job so). The load run: 8 client threads
+submit `--load-jobs` jobs over 3 tiny models; every job must end completed (or refused with a reason); the
+server's pipeline loads per model and worker come from its `GET /v1/status`, its RSS from /proc. Prints a table
+and writes benchmarks/out/serve.json.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ def request(base: str, method: str, path: str, body: Any = None) -> tuple[int, A
         return exc.code, json.loads(exc.read())
 
 
-def wait(base: str, video_id: str, poll: float = 0.002, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _, video = request(base, "GET", f"/v1/videos/{video_id}")
-        if video["status"] in ("completed", "failed"):
-            return video
-        time.sleep(poll)
-    raise TimeoutError(video_id)
+def wait(base: str, video_id: str, timeout: float = 300) -> dict:
+    """The job once finished: its events stream followed to its last event (the server wakes it as each event is
+    published: no polling that would load the server or add its interval), then the job."""
+    with urllib.request.urlopen(base + f"/v1/videos/{video_id}/events", timeout=timeout) as stream:
+        for line in stream:
+            if line.startswith(b"event: ") and line[7:].strip() in (b"completed", b"failed", b"cancelled"):
+                break
+    return request(base, "GET", f"/v1/videos/{video_id}")[1]
 
 
 def first_step_time(base: str, video_id: str) -> float:
@@ -120,7 +122,7 @@ def main() -> None:
                 time.sleep(0.1)
         wait(base, request(base, "POST", "/v1/videos", spec)[1]["id"])  # warm: the load
 
-        served, direct, latency, saves = [], [], [], []
+        served, direct, latency, saves, like = [], [], [], [], []
         videogen.generate(**spec, progress=False)  # this process's warm pipeline
         inside: list[float] = []  # the server's own time per job: wall minus its generate (the sidecar's total_s)
         for _ in range(args.repeats):
@@ -136,6 +138,7 @@ def main() -> None:
             t = time.perf_counter()
             result.save(state.parent / "direct.mp4", overwrite=True)
             saves.append(time.perf_counter() - t)
+            like.append(direct[-1] + saves[-1])
         for _ in range(min(args.repeats, 10)):
             submitted = time.time()
             video = request(base, "POST", "/v1/videos", spec)[1]
@@ -163,7 +166,7 @@ def main() -> None:
         load_s = time.perf_counter() - t
         rss_after = rss_mb(server.pid)
         time.sleep(2)
-        loads = [line for line in log.read_text().splitlines() if "loading tiny-" in line]
+        status = request(base, "GET", "/v1/status")[1]
         report = {
             "per job through the server (ms, median)": round(1000 * statistics.median(served), 1),
             "direct generate, warm (ms, median)": round(1000 * statistics.median(direct), 1),
@@ -174,13 +177,21 @@ def main() -> None:
                 1000 * statistics.median(inside), 1
             ),
             "direct result.save to mp4 + sidecar (ms, median)": round(1000 * statistics.median(saves), 1),
+            "direct generate + save, like for like (ms, median)": round(1000 * statistics.median(like), 1),
+            "overhead vs like for like (ms, difference of medians)": round(
+                1000 * (statistics.median(served) - statistics.median(like)), 1
+            ),
+            "overhead per job, paired, less the direct save (ms)": round(
+                1000 * (statistics.median(inside) - statistics.median(saves)), 1
+            ),
             "submit to the end of the first step, warm (ms, median)": round(1000 * statistics.median(latency), 1),
             "preview": preview_costs(args.model),
             "load run": {
                 "jobs": args.load_jobs,
                 "outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))},
                 "seconds": round(load_s, 1),
-                "pipeline loads in the server (all runs)": {m: sum(m + " (" in line for line in loads) for m in models},
+                "pipeline loads per worker (all runs)": {w["name"]: w["loads"] for w in status["workers"]},
+                "pipeline cache": status["cache"],
                 "server RSS before / after / 2 s later (MB)": [
                     round(rss_before),
                     round(rss_after),
