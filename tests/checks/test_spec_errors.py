@@ -395,6 +395,20 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"image": image()}, "task", ["i2v"]),
         ],
     ),
+    "helios": (
+        {"model": "tiny-helios", "prompt": PROMPT},
+        [
+            ({"num_frames": 10}, "num_frames", ["windows of 5 frames", "num_frames=9"]),
+            ({"num_frames": 15, "extra": {"num_latent_frames_per_chunk": 3}}, "num_frames", ["windows of 9", "=17"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"extra": {"num_latent_frames_per_chunk": 0}}, "extra", ["num_latent_frames_per_chunk", "at least 1"]),
+            ({"extra": {"history_sizes": [2, 1]}}, "extra", ["history_sizes", "three whole numbers"]),
+            ({"scheduler": "UniPCMultistepScheduler"}, "scheduler", ["HeliosScheduler"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=5.0"]),
+            ({"cache": "fbc"}, "cache", ["block registry"]),
+            ({"video": video()}, "task", ["v2v"]),
+        ],
+    ),
     "mochi": (
         {"model": "tiny-mochi", "prompt": PROMPT},
         [

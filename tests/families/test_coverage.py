@@ -30,7 +30,6 @@ GENERIC = {
     "Cosmos2_5_PredictBasePipeline": "Cosmos's guardrail, sizes and frame rule",
     "CosmosTextToWorldPipeline": "Cosmos's guardrail, sizes and frame rule",
     "CosmosVideoToWorldPipeline": "Cosmos's guardrail, sizes and frame rule",
-    "HeliosPipeline": "its long-video windows",
     "HeliosPyramidPipeline": "its pyramid stages",
     "HunyuanSkyreelsImageToVideoPipeline": "HunyuanVideo's rules (the hunyuanvideo family's other pipelines)",
     "Kandinsky6TI2VAPipeline": "its sound and sizes",

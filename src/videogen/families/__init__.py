@@ -31,6 +31,7 @@ FAMILY_MODULES: dict[str, str] = {
     "sana_video": "videogen.families.sana_video",
     "easyanimate": "videogen.families.easyanimate",
     "animatediff": "videogen.families.animatediff",
+    "helios": "videogen.families.helios",
     "allegro": "videogen.families.allegro",
 }
 #: the fallback for a video pipeline no family above wraps: `catalog.lookup` turns to it only when

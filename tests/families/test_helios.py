@@ -1,0 +1,33 @@
+"""Helios: the frame counts its windows make, TaylorSeer on its blocks, the catalog card. Every task against the
+direct diffusers call: tests/test_matrix.py; the rules: tests/checks/test_spec_errors.py."""
+
+from __future__ import annotations
+
+import pytest
+
+import videogen
+from videogen.families.helios import FAMILY, frames_made, valid_frames
+
+
+@pytest.mark.parametrize(
+    ("asked", "chunk", "made"), [(132, 9, 129), (129, 9, 129), (33, 9, 33), (9, 9, 33), (10, 2, 9)]
+)
+def test_the_frames_the_windows_make(asked: int, chunk: int, made: int) -> None:
+    """As the pipeline counts them: ceil(asked / window) windows, cut to 4k+1 (its own default 132 makes 129)."""
+    assert frames_made(asked, chunk) == made
+    assert frames_made(valid_frames(asked, chunk), chunk) == valid_frames(asked, chunk)
+
+
+def test_windows_of_another_chunk_size_and_taylorseer_skips() -> None:
+    fields = {"model": "tiny-helios", "prompt": "a cat", "seed": 3, "progress": False}
+    long = videogen.generate(num_frames=17, extra={"num_latent_frames_per_chunk": 3}, **fields)
+    assert long.frames.shape[0] == 17  # two windows of 9 frames, cut to 17
+    cached = videogen.generate(steps=6, cache={"method": "taylorseer", "interval": 2, "warmup": 1}, **fields)
+    assert cached.metadata["cache"]["skipped"] > 0.04
+
+
+def test_catalog_card() -> None:
+    card = FAMILY.card_named("helios-base")
+    assert card.repo == "BestWishYsh/Helios-Base" and card.tasks == ("t2v", "i2v")
+    assert card.pipeline_class("i2v", FAMILY) == "HeliosPipeline"
+    assert (card.height, card.width, card.num_frames, card.fps) == (384, 640, 129, 24)
