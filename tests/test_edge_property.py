@@ -365,6 +365,7 @@ def show(fields: dict[str, Any]) -> str:
     return repr({k: short(v) for k, v in fields.items()})
 
 
+@pytest.mark.slow
 def test_edge_specs_run_or_are_spec_errors_before_any_load(monkeypatch: pytest.MonkeyPatch) -> None:
     from videogen.loading.pipelines import CACHE
 

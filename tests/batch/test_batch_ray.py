@@ -53,6 +53,7 @@ def ray_temps() -> set[str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts Ray's processes in /proc")
+@pytest.mark.exclusive("ray")  # counts every Ray process and temp folder on the machine: no other Ray test at once
 def test_a_worker_killed_mid_batch_loses_no_video_and_ray_leaves_nothing_behind(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason=NO_RAY)
     local = {i.index: i for i in videogen.generate_many(SPECS, tmp_path / "local", fmt="png", progress=False)}
