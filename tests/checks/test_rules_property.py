@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from helpers import image
+from helpers import image, video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +17,7 @@ from videogen.families import get_family
 from videogen.generation.flow import build_spec, load_media
 
 IMAGE = image(64, 64)
+DRIVING = video(200, 16, 16)
 
 
 def inputs_for(card) -> dict:
@@ -26,6 +27,8 @@ def inputs_for(card) -> dict:
         fields["image"] = IMAGE
     if task == "flf2v":
         fields["last_image"] = IMAGE
+    if task == "animate":  # Wan Animate: the character and driving videos as long as the most frames drawn below
+        fields.update(image=IMAGE, pose_video=DRIVING, face_video=DRIVING)
     if get_family(card.family).accepts_prompt:
         fields["prompt"] = "a ferret"
     return fields

@@ -485,6 +485,45 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"pose_video": video(9)}, "task", ["character animation", "tasks are"]),
         ],
     ),
+    "wan_animate": (
+        {
+            "model": "tiny-wan_animate",
+            "prompt": PROMPT,
+            "image": image(),
+            "pose_video": video(5),
+            "face_video": video(5),
+        },
+        [
+            ({"image": None}, "image", ["character animation", "image="]),
+            ({"face_video": None}, "face_video", ["face_video is required", "character animation"]),
+            ({"task": "replace", "mask": image()}, "video", ["video is required", "character replacement"]),
+            ({"video": video(5)}, "mask", ["mask is required", "character replacement"]),
+            ({"reference_images": [image()]}, "reference_images", ["not used by character animation"]),
+            ({"mask": image(), "task": "animate"}, "mask", ["not used by character animation", "'replace'"]),
+            ({"num_frames": 7}, "num_frames", ["pose_video's 5 frames", "num_frames=5"]),
+            ({"face_video": video(3)}, "face_video", ["3 frames", "num_frames=3"]),
+            ({"video": video(4), "mask": image()}, "video", ["4 frames", "num_frames=4"]),
+            (
+                {"pose_video": video(1), "face_video": video(1)},
+                "num_frames",
+                ["more frames than the 1", "num_frames=2"],
+            ),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"negative_prompt": "blurry"}, "negative_prompt", ["guidance_scale=5.0"]),
+            ({"extra": {"prev_segment_conditioning_frames": 3}}, "extra", ["1 or 5"]),
+            ({"extra": {"segment_frame_length": 8}}, "extra", ["4k+1", "segment_frame_length']=9"]),
+            (
+                {"extra": {"segment_frame_length": 9, "prev_segment_conditioning_frames": 5}},
+                "extra",
+                ["more than twice", "segment_frame_length']=13"],
+            ),
+            ({"extra": {"segment_frame_length": 125}}, "extra", ["rotary position table", "length']=121"]),
+            ({"extra": {"mode": "replace"}}, "extra", ["mode", "spec field"]),
+            ({"extra": {"background_video": [image()]}}, "extra", ["background_video", "set by videogen"]),
+            ({"cache": "fbc"}, "cache", ["face adapters"]),
+            ({"parallel": "ulysses=2"}, "parallel", ["context-parallel"]),
+        ],
+    ),
 }
 
 

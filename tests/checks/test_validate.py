@@ -293,7 +293,8 @@ def test_every_catalog_card_passes_its_own_defaults_and_bounds(card) -> None:
     assert card.num_frames <= frames_limit(card)[0]
     assert card.steps <= MAX_STEPS and card.guidance_scale <= MAX_GUIDANCE and 1 <= card.fps <= 240
     family = get_family(card.family)
-    task = next(t for t in ("t2v", "i2v", "flf2v", "conditioned") if t in card.tasks)
+    task = next(t for t in ("t2v", "i2v", "flf2v", "conditioned", "animate") if t in card.tasks)
+    driving = np.zeros((card.num_frames, 16, 16, 3), np.uint8)  # Wan Animate's pose and face videos
     image = np.zeros((card.height, card.width, 3), np.uint8)
     fields = {
         "model": card.name,
@@ -305,7 +306,8 @@ def test_every_catalog_card_passes_its_own_defaults_and_bounds(card) -> None:
         "steps": card.steps,
         "guidance_scale": card.guidance_scale,
         "seed": 2**63 - 1,
-        **({"image": image} if task in ("i2v", "flf2v", "conditioned") else {}),
+        **({"image": image} if task in ("i2v", "flf2v", "conditioned", "animate") else {}),
+        **({"pose_video": driving, "face_video": driving} if task == "animate" else {}),
         **({"last_image": image} if task == "flf2v" else {}),
         **({"prompt": "a ferret"} if family.accepts_prompt else {}),
     }

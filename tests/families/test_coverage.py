@@ -57,7 +57,6 @@ NOT_YET = {
     "LTX2VideoDiffusionDecodePipeline": "a decoder stage over latents (latents required)",
     "LTXLatentUpsamplePipeline": "a stage of LTX's two-stage generation (latents or a video, no prompt)",
     "SanaWMPipeline": "camera poses or actions (a world model): spec inputs to add",
-    "WanAnimatePipeline": "a pose video and a face video: issue 20's Animate family",
 }
 
 

@@ -144,7 +144,7 @@ def index_only(folder: Path, class_name: str) -> str:
 @pytest.mark.parametrize(
     ("class_name", "words"),
     [
-        ("WanAnimatePipeline", "requires face_video, pose_video"),  # required arguments no spec field gives
+        ("Cosmos2_5_TransferPipeline", "requires controls"),  # a required argument no spec field gives
         ("AnimateDiffControlNetPipeline", "needs ControlNet conditioning frames .conditioning_frames."),
         ("LTXLatentUpsamplePipeline", "takes no prompt"),
     ],

@@ -67,14 +67,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..catalog.lookup import resolve
     from ..families import get_family
+    from ..spec.inputs import INPUTS
 
     card = resolve(args.model)
     if args.prompt is None and get_family(card.family).accepts_prompt:
         args.prompt = "a white ferret leaps into a mountain stream"
-    if args.image is None and args.video is None and "t2v" not in card.tasks:
-        args.image = str(_demo_image())  # image models: a generated test picture
-        if "flf2v" in card.tasks and "i2v" not in card.tasks:
-            args.last_image = args.image
+    if "t2v" not in card.tasks and not any(getattr(args, name, None) for name in INPUTS):
+        from ..checks.rules import TASK_INPUTS
+
+        task = "i2v" if "i2v" in card.tasks else card.tasks[0]
+        for name in TASK_INPUTS.get(task, ("image",)):  # what the task needs: a test picture, or it moving
+            setattr(args, name, str(_demo_image() if INPUTS[name].kind == "image" else _demo_video()))
     return cmd_generate(args)
 
 
@@ -85,6 +88,22 @@ def _demo_image() -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         sample_image().save(path)
+    return path
+
+
+def _demo_video() -> Path:
+    """The demo picture sliding sideways, 9 frames (an animated GIF): for models that need a video."""
+    import numpy as np
+    from PIL import Image
+
+    from ..testing import cache_root, sample_image
+
+    path = cache_root() / "demo-video.gif"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        first = np.asarray(sample_image())
+        frames = [Image.fromarray(np.roll(first, 8 * i, axis=1)) for i in range(9)]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=125, loop=0)
     return path
 
 

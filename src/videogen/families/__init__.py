@@ -27,12 +27,13 @@ FAMILY_MODULES: dict[str, str] = {
     "kandinsky5": "videogen.families.kandinsky5",
     "skyreels_v2": "videogen.families.skyreels_v2",
     "wan_vace": "videogen.families.wan_vace",
+    "wan_animate": "videogen.families.wan_animate",
     "mochi": "videogen.families.mochi",
     "sana_video": "videogen.families.sana_video",
     "easyanimate": "videogen.families.easyanimate",
+    "allegro": "videogen.families.allegro",
     "animatediff": "videogen.families.animatediff",
     "helios": "videogen.families.helios",
-    "allegro": "videogen.families.allegro",
 }
 #: the fallback for a video pipeline no family above wraps: `catalog.lookup` turns to it only when
 #: `family_for_class` finds none, so a wrapped class always goes to its family. Not in `all_families()` (no cards).
