@@ -104,6 +104,13 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
         if config.get("guidance_embeds"):
             kw["guidance"] = torch.full((batch,), 6000.0)
         return kw
+    if cls == "AllegroTransformer3DModel":
+        return dict(
+            hidden_states=r(batch, config["in_channels"], frames, height, width),
+            encoder_hidden_states=r(batch, TEXT, config["caption_channels"]),
+            timestep=t,
+            encoder_attention_mask=torch.ones(batch, TEXT),
+        )
     if cls in ("MochiTransformer3DModel", "SanaVideoTransformer3DModel"):
         emb = config["text_embed_dim"] if cls.startswith("Mochi") else config["caption_channels"]
         kw = dict(
@@ -167,6 +174,12 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
             sample=r(batch, config["in_channels"], frames, height, width),
             timestep=t,
             encoder_hidden_states=r(batch, TEXT, config["cross_attention_dim"]),
+        )
+    if cls == "UNetMotionModel":  # the pipeline repeats the prompt for every frame
+        return dict(
+            sample=r(batch, config["in_channels"], frames, height, width),
+            timestep=t,
+            encoder_hidden_states=r(batch * frames, TEXT, config["cross_attention_dim"]),
         )
     if cls == "I2VGenXLUNet":
         return dict(
@@ -336,3 +349,32 @@ def test_the_svd_count_holds_for_deeper_configs_and_odd_sizes() -> None:
             added_time_ids=torch.randn(2, 3),
         )
     assert svd(config, (3, 10, 14), 2, 1).flops == counter.get_total_flops()
+
+
+def test_the_animatediff_count_holds_for_deeper_configs_and_odd_sizes() -> None:
+    """The tiny AnimateDiff UNet has two levels of one layer, one head count and the motion mid block; check three
+    levels of two layers, per-level heads, deeper motion modules and the plain mid block, at odd sizes."""
+    from diffusers import UNetMotionModel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from videogen.memory.flops_unet import animatediff
+
+    config = dict(
+        block_out_channels=[8, 16, 16],
+        layers_per_block=2,
+        down_block_types=["CrossAttnDownBlockMotion", "CrossAttnDownBlockMotion", "DownBlockMotion"],
+        up_block_types=["UpBlockMotion", "CrossAttnUpBlockMotion", "CrossAttnUpBlockMotion"],
+        num_attention_heads=[2, 4, 4],
+        motion_num_attention_heads=2,
+        temporal_transformer_layers_per_block=2,
+        use_motion_mid_block=False,
+        cross_attention_dim=12,
+        in_channels=4,
+        out_channels=4,
+        norm_num_groups=4,
+    )
+    model = UNetMotionModel(**config).eval()
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(2, 4, 3, 10, 14), torch.tensor([500, 500]), encoder_hidden_states=torch.randn(6, 5, 12))
+    assert animatediff(config, (3, 10, 14), 2, 5).flops == counter.get_total_flops()

@@ -1,12 +1,13 @@
 """Floating-point operations of one denoiser forward and of the VAE decode, counted from the architecture
 config at the spec's size. Pure Python, no torch.
 
-For the classes in `EXACT` (flops_dit.py: the transformers, flops_dit_av.py: LTX-2's audio-video one;
-flops_unet.py: the UNets: every family's denoiser) the count follows the class's forward layer by layer and
-equals what torch's `FlopCounterMode` counts (matrix products, convolutions and attention;
-tests/memory/test_flops.py checks it on the tiny model of each). Every other class (a generic pipeline's
-denoiser) gets a rough count: its Linear weights applied to every video token plus self-attention over them
-(`exact=False`, and the report says so). Kandinsky 5's sparse (nabla) attention is counted dense, and not exact.
+For the classes in `EXACT` (flops_dit.py: the transformers, flops_dit_av.py: LTX-2's audio-video one,
+flops_dit_ext.py: the later transformers; flops_unet.py: the UNets: every family's denoiser) the count
+follows the class's forward layer by layer and equals what torch's `FlopCounterMode` counts (matrix
+products, convolutions and attention; tests/memory/test_flops.py checks it on the tiny model of each). Every
+other class (a generic pipeline's denoiser) gets a rough count: its Linear weights applied to every video
+token plus self-attention over them (`exact=False`, and the report says so). Kandinsky 5's sparse (nabla)
+attention is counted dense, and not exact.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     wan,
 )
 from .flops_dit_av import ltx2
-from .flops_unet import i2vgen_xl, svd, unet3d
+from .flops_dit_ext import allegro
+from .flops_unet import animatediff, i2vgen_xl, svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
 TEXT_TOKENS: dict[str, int] = {
@@ -51,9 +53,11 @@ TEXT_TOKENS: dict[str, int] = {
     "MochiTransformer3DModel": 256,  # at most: its attention drops the padding
     "SanaVideoTransformer3DModel": 300,
     "EasyAnimateTransformer3DModel": 256,
+    "AllegroTransformer3DModel": 512,
     "UNet3DConditionModel": 77,
     "UNetSpatioTemporalConditionModel": 1,  # the image's CLIP embedding
     "I2VGenXLUNet": 77,
+    "UNetMotionModel": 77,
 }
 
 
@@ -79,9 +83,11 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "MochiTransformer3DModel": mochi,
     "SanaVideoTransformer3DModel": sana_video,
     "EasyAnimateTransformer3DModel": easyanimate,
+    "AllegroTransformer3DModel": allegro,
     "UNet3DConditionModel": unet3d,
     "UNetSpatioTemporalConditionModel": svd,
     "I2VGenXLUNet": i2vgen_xl,
+    "UNetMotionModel": animatediff,
 }
 
 

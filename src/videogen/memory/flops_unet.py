@@ -194,3 +194,96 @@ def i2vgen_xl(config: Mapping[str, Any], latents: tuple[int, int, int], batch: i
     out += attention(batch * height * width, frames, frames, inner)
     out += linear(rows, channels, 4 * channels) + linear(rows, 4 * channels, channels)
     return Count(out, height * width, True)
+
+
+def animatediff(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """UNetMotionModel (AnimateDiff: Stable Diffusion's UNet with the motion adapter folded in): per frame, 2D
+    ResNets, spatial transformers (self-attention over the pixels, cross-attention to the prompt — repeated per
+    frame —, a GEGLU feed-forward) and 3×3 resampling; after every ResNet (or spatial transformer) a motion module
+    over the frames (proj_in, blocks of two self-attentions and a GEGLU feed-forward, proj_out), in the mid block
+    too when `use_motion_mid_block`; the time MLP, conv_in, conv_out."""
+    frames, height, width = latents
+    channels = [int(c) for c in config["block_out_channels"]]
+    levels = len(channels)
+
+    def per_block(key: str, default: Any, reverse: str | None = None) -> list[int]:
+        value = config.get(key)
+        value = default if value is None else value
+        out = [int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)] * levels
+        given = config.get(reverse) if reverse else None
+        if given is None:
+            return out + out[::-1]
+        return out + ([int(v) for v in given] if isinstance(given, (list, tuple)) else [int(given)] * levels)
+
+    layers = per_block("layers_per_block", 2)
+    heads, cross = per_block("num_attention_heads", 8), per_block("cross_attention_dim", 768)
+    motion_heads = per_block("motion_num_attention_heads", 8, "reverse_motion_num_attention_heads")
+    depth = per_block("transformer_layers_per_block", 1, "reverse_transformer_layers_per_block")
+    motion_depth = per_block(
+        "temporal_transformer_layers_per_block", 1, "reverse_temporal_transformer_layers_per_block"
+    )
+    images = batch * frames
+    temb = 4 * channels[0]
+
+    def pixels(level: int) -> int:
+        h, w = height, width
+        for _ in range(level):
+            h, w = -(-h // 2), -(-w // 2)
+        return h * w
+
+    def conv(level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
+        return linear(images * pixels(level), c_in * kernel, c_out)
+
+    def resnet(level: int, c_in: int, c_out: int) -> int:
+        out = conv(level, c_in, c_out) + linear(images, temb, c_out) + conv(level, c_out, c_out)
+        return out + (conv(level, c_in, c_out, 1) if c_in != c_out else 0)
+
+    def spatial(level: int, c: int, heads: int, layers: int, context: int) -> int:
+        n, inner = pixels(level), heads * (c // heads)
+        rows = images * n
+        block = 4 * linear(rows, inner, inner) + attention(images, n, n, inner) + 2 * linear(rows, inner, inner)
+        block += 2 * linear(images * text, context, inner) + attention(images, n, text, inner)
+        block += linear(rows, inner, 8 * inner) + linear(rows, 4 * inner, inner)
+        return linear(rows, c, inner) + layers * block + linear(rows, inner, c)
+
+    def motion(level: int, c: int, heads: int, layers: int) -> int:
+        n, inner = pixels(level), heads * (c // heads)
+        rows = images * n
+        block = 2 * (4 * linear(rows, inner, inner) + attention(batch * n, frames, frames, inner))
+        block += linear(rows, inner, 8 * inner) + linear(rows, 4 * inner, inner)
+        return linear(rows, c, inner) + layers * block + linear(rows, inner, c)
+
+    out = linear(batch, channels[0], temb) + linear(batch, temb, temb)
+    out += conv(0, int(config["in_channels"]), channels[0])
+    skips = [channels[0]]
+    c_prev = channels[0]
+    for level, (kind, c) in enumerate(zip(config["down_block_types"], channels)):
+        for layer in range(layers[level]):
+            out += resnet(level, c_prev if layer == 0 else c, c)
+            if kind.startswith("CrossAttn"):
+                out += spatial(level, c, heads[level], depth[level], cross[level])
+            out += motion(level, c, motion_heads[level], motion_depth[level])
+            skips.append(c)
+        c_prev = c
+        if level < levels - 1:
+            out += linear(images * pixels(level + 1), c * 9, c)
+            skips.append(c)
+    bottom, c = levels - 1, channels[-1]
+    mid_depth = int(config.get("transformer_layers_per_mid_block") or depth[bottom])
+    mid = spatial(bottom, c, heads[bottom], mid_depth, cross[bottom]) + resnet(bottom, c, c)
+    if config.get("use_motion_mid_block", True):
+        mid_motion = int(config.get("temporal_transformer_layers_per_mid_block") or 1)
+        mid += motion(bottom, c, motion_heads[bottom], mid_motion)
+    out += resnet(bottom, c, c) + int(config.get("mid_block_layers") or 1) * mid
+    for i, kind in enumerate(config["up_block_types"]):
+        level, c = bottom - i, channels[bottom - i]
+        for layer in range(layers[level] + 1):
+            out += resnet(level, (c_prev if layer == 0 else c) + skips.pop(), c)
+            if kind.startswith("CrossAttn"):
+                out += spatial(level, c, heads[levels + i], depth[levels + i], cross[levels + i])
+            out += motion(level, c, motion_heads[levels + i], motion_depth[levels + i])
+        c_prev = c
+        if i < levels - 1:
+            out += conv(level - 1, c, c)
+    out += conv(0, channels[0], int(config.get("out_channels") or 4))
+    return Count(out, height * width, True)
