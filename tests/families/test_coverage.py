@@ -26,10 +26,12 @@ GENERIC = {
     "AnyFlowPipeline": "its flow schedule",
     "AnyFlowFARPipeline": "its autoregressive windows",
     "ChronoEditPipeline": "temporal reasoning steps",
-    "Cosmos2VideoToWorldPipeline": "Cosmos's guardrail, sizes and frame rule",
-    "Cosmos2_5_PredictBasePipeline": "Cosmos's guardrail, sizes and frame rule",
-    "CosmosTextToWorldPipeline": "Cosmos's guardrail, sizes and frame rule",
-    "CosmosVideoToWorldPipeline": "Cosmos's guardrail, sizes and frame rule",
+    "Cosmos2VideoToWorldPipeline": "what CosmosVideoToWorldPipeline needs; frames 4k+1 (Wan's VAE)",
+    "Cosmos2_5_PredictBasePipeline": "what CosmosVideoToWorldPipeline needs; t2v/i2v/v2v in one call, its LoRAs",
+    "CosmosTextToWorldPipeline": "the guardrail (cosmos_guardrail, a separate model the pipeline loads itself), "
+    "torchvision (its transformer's padding mask), frames 8k+1",
+    "CosmosVideoToWorldPipeline": "the guardrail and torchvision; a video it continues past its own length (v2v "
+    "caps num_frames at the video's)",
     "HeliosPyramidPipeline": "its pyramid stages",
     "HunyuanSkyreelsImageToVideoPipeline": "HunyuanVideo's rules (the hunyuanvideo family's other pipelines)",
     "Kandinsky6TI2VAPipeline": "its sound and sizes",
