@@ -11,7 +11,7 @@ import pytest
 from videogen.families import all_families
 from videogen.memory.activations import Shape
 from videogen.memory.components import Component
-from videogen.memory.flops import EXACT, FRAMEPACK_WINDOW, denoiser_flops, latent_size
+from videogen.memory.flops import EXACT, FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS, denoiser_flops, latent_size
 from videogen.memory.flops_dit import HV15_BYT5_TOKENS, HV15_IMAGE_TOKENS
 from videogen.memory.flops_dit_av import LTX2_FPS, ltx2_audio_tokens
 
@@ -104,6 +104,16 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
         if config.get("guidance_embeds"):
             kw["guidance"] = torch.full((batch,), 6000.0)
         return kw
+    if cls == "WanAnimateTransformer3DModel":  # the reference frame first, the pose latents, the face frames
+        faces = (frames - 1) * 4 + 1
+        return dict(
+            hidden_states=r(batch, config["in_channels"], frames + 1, height, width),
+            timestep=t,
+            encoder_hidden_states=r(batch, 512, config["text_dim"]),
+            encoder_hidden_states_image=r(batch, WAN_IMAGE_TOKENS, config["image_dim"]),
+            pose_hidden_states=r(batch, config["latent_channels"], frames, height, width),
+            face_pixel_values=r(batch, 3, faces, config["motion_encoder_size"], config["motion_encoder_size"]),
+        )
     if cls == "AllegroTransformer3DModel":
         return dict(
             hidden_states=r(batch, config["in_channels"], frames, height, width),
@@ -229,6 +239,8 @@ def _counted_and_measured(family: str, variant: str, changes: dict[str, Any] | N
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(**_inputs(den.class_name, dict(model.config), latents, shape.batch_cfg))
     text = config.get("max_text_seq_length") if den.class_name.startswith("CogVideoX") else TEXT
+    if den.class_name == "WanAnimateTransformer3DModel":
+        text = 512  # the prompt's padded length, which its cross-attention splits the image tokens off by
     if den.class_name == "UNetSpatioTemporalConditionModel":
         text = 1  # the image embedding
     return denoiser_flops(den, vae, shape, None, text=text), counter.get_total_flops()

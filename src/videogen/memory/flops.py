@@ -35,7 +35,7 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     wan,
 )
 from .flops_dit_av import ltx2
-from .flops_dit_ext import allegro
+from .flops_dit_ext import allegro, wan_animate
 from .flops_unet import animatediff, i2vgen_xl, svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
@@ -54,6 +54,7 @@ TEXT_TOKENS: dict[str, int] = {
     "SanaVideoTransformer3DModel": 300,
     "EasyAnimateTransformer3DModel": 256,
     "AllegroTransformer3DModel": 512,
+    "WanAnimateTransformer3DModel": 512,  # exactly: its cross-attention takes the image tokens before the last 512
     "UNet3DConditionModel": 77,
     "UNetSpatioTemporalConditionModel": 1,  # the image's CLIP embedding
     "I2VGenXLUNet": 77,
@@ -84,6 +85,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "SanaVideoTransformer3DModel": sana_video,
     "EasyAnimateTransformer3DModel": easyanimate,
     "AllegroTransformer3DModel": allegro,
+    "WanAnimateTransformer3DModel": wan_animate,  # one segment (flops_dit_ext.py)
     "UNet3DConditionModel": unet3d,
     "UNetSpatioTemporalConditionModel": svd,
     "I2VGenXLUNet": i2vgen_xl,

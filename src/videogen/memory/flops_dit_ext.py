@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .flops_dit import Count, attention, linear
+from .flops_dit import Count, attention, linear, wan
 
 
 def allegro(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
@@ -27,3 +27,63 @@ def allegro(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int
     out += int(config["num_layers"]) * block
     out += linear(rows, dim, p * p * int(config.get("out_channels") or config["in_channels"]))
     return Count(out, tokens, True)
+
+
+#: Wan Animate's segments: a step denoises one segment, `segment_frame_length` (77 by default: 20 latent frames)
+#: whatever num_frames is (the last one padded); the motion encoder's channels per resolution (its default table)
+WAN_ANIMATE_SEGMENT_LATENTS = 20
+WAN_ANIMATE_MOTION_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
+
+
+def wan_animate(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """WanAnimateTransformer3DModel, one forward of one segment (`latents` frames, at most the default segment's,
+    plus the character's reference frame): Wan 2.1 I2V's layers (flops_dit.wan) with the pose latents' patch
+    Conv3d; the motion encoder over every face frame (a StyleGAN-like ResNet with blur filters down to 4×4, an MLP,
+    the product with its orthonormal motion basis), the face encoder's causal Conv1ds back to the latent frames,
+    and a face adapter (cross-attention per latent frame to its face tokens) after every
+    `inject_face_latents_blocks`-th block. The image keys need `added_kv_proj_dim` (the real config's)."""
+    if not config.get("added_kv_proj_dim") or not config.get("image_dim"):
+        raise ValueError("Wan Animate without image keys: not counted layer by layer")
+    frames, height, width = latents
+    frames = min(frames, WAN_ANIMATE_SEGMENT_LATENTS)
+    pt, ph, pw = (int(p) for p in config.get("patch_size") or (1, 2, 2))
+    per_frame = (height // ph) * (width // pw)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    out = wan(config, (frames + 1, height, width), batch, text).flops  # the reference frame first
+    latent_channels = int(config.get("latent_channels") or (int(config["in_channels"]) - 4) // 2)
+    out += linear(batch * frames * per_frame, latent_channels * pt * ph * pw, dim)  # the pose latents
+    faces = (frames - 1) * 4 + 1  # the segment's pixel frames
+    out += _motion_encoder(config, batch * faces)
+    motion, hidden = int(config.get("motion_encoder_dim") or 512), int(config.get("face_encoder_hidden_dim") or 1024)
+    heads = int(config.get("face_encoder_num_heads") or 4)
+    halved = (faces - 1) // 2 + 1
+    out += linear(batch * faces, motion * 3, hidden * heads) + linear(batch * heads * halved, hidden * 3, hidden)
+    out += linear(batch * heads * frames, hidden * 3, hidden) + linear(batch * heads * frames, hidden, dim)
+    rows, face_tokens = batch * (frames + 1) * per_frame, batch * (frames + 1) * (heads + 1)  # + a padding token
+    adapter = 2 * linear(rows, dim, dim) + 2 * linear(face_tokens, dim, dim)
+    adapter += attention(batch * (frames + 1), per_frame, heads + 1, dim)
+    layers, every = int(config["num_layers"]), int(config.get("inject_face_latents_blocks") or 5)
+    out += ((layers - 1) // every + 1) * adapter
+    return Count(out, (frames + 1) * per_frame, True)
+
+
+def _motion_encoder(config: Mapping[str, Any], images: int) -> int:
+    """WanAnimateMotionEncoder over `images` face crops: a 1×1 conv_in, ResNet blocks halving the side down to 4
+    (a 3×3 conv; a blurred strided 3×3 conv and a blurred strided 1×1 skip, the blurs 4×4 depthwise), a 4×4
+    conv_out to one style vector, five Linears, the motion basis product."""
+    size = int(config.get("motion_encoder_size") or 512)
+    table = {
+        int(k): int(v) for k, v in (config.get("motion_encoder_channel_sizes") or WAN_ANIMATE_MOTION_CHANNELS).items()
+    }
+    style, motion = int(config.get("motion_style_dim") or 512), int(config.get("motion_dim") or 20)
+    channels = table[size]
+    out = linear(images * size * size, 3, channels)
+    side = size
+    while side > 4:
+        c_out, half = table[side // 2], side // 2
+        out += linear(images * side * side, channels * 9, channels)
+        out += linear(images * (side + 1) ** 2, 16, channels) + linear(images * half * half, channels * 9, c_out)
+        out += linear(images * (side - 1) ** 2, 16, channels) + linear(images * half * half, channels, c_out)
+        channels, side = c_out, half
+    out += linear(images, channels * 16, style) + 4 * linear(images, style, style) + linear(images, style, motion)
+    return out + linear(images * motion, motion, int(config.get("motion_encoder_dim") or 512))
