@@ -407,6 +407,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=5.0"]),
             ({"cache": "fbc"}, "cache", ["block registry"]),
             ({"video": video()}, "task", ["v2v"]),
+            ({"parallel": "ulysses=2"}, "parallel", ["blocks 0 to 39", "has 2"]),
         ],
     ),
     "mochi": (

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 CHUNK = 9
 HISTORY = (16, 2, 1)
 TEMPORAL = 4  # Wan's VAE: 4 frames a latent frame
+#: the transformer blocks diffusers' context-parallel plan for Helios names (blocks.0 to blocks.39)
+PLAN_BLOCKS = 40
 NOT_VERIFIED = "not verified on Helios's history-conditioned attention (refused rather than risk a silent no-op)"
 
 
@@ -113,6 +115,19 @@ class HeliosFamily(Family):
         check_negative_prompt_has_guidance(spec, card, 5.0)
         _check_scheduler(spec.scheduler, card)
         return Checked(spec, media)
+
+    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """Context parallelism: diffusers' plan for the Helios transformer names its blocks 0 to 39, so it runs only on
+        a transformer of 40 blocks (another count fails when the plan is applied: tried on the CPU)."""
+        layers = configs.get("transformer", {}).get("num_layers")
+        if spec.parallel is not None and layers is not None and int(layers) != PLAN_BLOCKS:
+            raise SpecError(
+                f"parallel={spec.parallel!r}: diffusers 0.42.1's context-parallel plan for Helios names blocks 0 "
+                f"to {PLAN_BLOCKS - 1}, and {card.name}'s transformer has {layers}; run it on one GPU (leave parallel "
+                "out)",
+                field="parallel",
+                valid=None,
+            )
 
     def build_tiny(self, variant: str, folder: Path) -> None:
         """The tiny Helios pipeline ("t2v"; it does image-to-video too): two blocks of two 12-wide heads, Wan's tiny
