@@ -132,6 +132,8 @@ class RayWorker(Worker):
     def _lost(self, job: Job, exc: Exception) -> None:
         """The actor's process died with the job: queued again (Ray restarts the actor), failed after 3."""
         self.store.remove_files(job, keep_upload=True)
+        if self.store.stopping(job.id) or job.attempts >= MAX_ATTEMPTS:
+            self.finished += 1  # it ends here (cancelled or failed); a re-queued one runs again
         if self.store.stopping(job.id):
             self.store.drop(job)
             self.events.publish(job.id, "cancelled")

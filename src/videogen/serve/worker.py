@@ -118,10 +118,10 @@ class Worker:
             try:
                 self.run(job)
             except Exception:  # never lose the thread to one job
+                self.finished += 1
                 logger.exception("job %s: unexpected error in the worker", job.id)
             finally:
                 self.running = None
-                self.finished += 1
 
     def preferred(self) -> list[str]:
         """The models to take jobs of first: the one it ran last, then those still loaded (most recent first)."""
@@ -164,6 +164,7 @@ class Worker:
     def settle(self, job: Job, outcome: dict[str, Any]) -> None:
         """The store and the events after a job's `execute`: completed, failed, or removed when it was deleted."""
         status = outcome["status"]
+        self.finished += 1  # before the store says so: whoever sees the job finished sees it counted
         if outcome.get("loaded"):
             self.loads[job.model] = self.loads.get(job.model, 0) + 1
         if status == "completed" and self.store.complete(job.id, outcome["output"], outcome["frames_sha256"]):
