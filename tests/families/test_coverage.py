@@ -9,7 +9,7 @@ not a mixin or a helper dataclass that merely has a `frames` field (LTX-2's cond
 the installed package's source with `ast`, so no pipeline is imported (under a second) and deprecated pipelines
 (`pipelines/deprecated/`, ModelScope's and I2VGen-XL's among them) count too.
 
-The generic family's one tiny run (tests/families/test_generic.py: Latte, against the direct diffusers call)
+The generic family's one tiny run (tests/families/test_generic.py: AnyFlow, against the direct diffusers call)
 stands for the classes in GENERIC: each is checked here to pass the generic family's mapping (`refusal` is None:
 a prompt, no required argument the spec can't fill), from its `__call__`'s signature.
 """

@@ -1,6 +1,6 @@
-"""The generic family on a real diffusers video pipeline no family wraps: Latte, built tiny in code and saved with
-save_pretrained, driven from its folder. It stands for every class tests/families/test_coverage.py counts as
-driven by the generic family."""
+"""The generic family on a real diffusers video pipeline no family wraps: AnyFlow (text-to-video over Wan's layout),
+built tiny in code and saved with save_pretrained, driven from its folder. It stands for every class
+tests/families/test_coverage.py counts as driven by the generic family."""
 
 from __future__ import annotations
 
@@ -19,49 +19,42 @@ from videogen.families.generic import NOTE
 
 PROMPT = "a white ferret leaps into a stream"
 SEED = 7
-#: the spec's size: Latte's call defaults to 512×512, 16 frames, 50 steps
-SIZE = {"height": 32, "width": 32, "num_frames": 4, "steps": 2}
+#: the spec's size: AnyFlow's call defaults to 480×832, 81 frames, 50 steps
+SIZE = {"height": 32, "width": 32, "num_frames": 5, "steps": 2}
 
 
-def build_latte(folder: Path) -> None:
-    """A tiny LattePipeline: one transformer layer over 8×8 latents of 4 frames (its temporal position table
-    is as long as the video), the SD VAE of three 8-channel blocks, a tiny T5."""
+def build_anyflow(folder: Path) -> None:
+    """A tiny AnyFlowPipeline (Wan's layout, distilled to a flow map): one transformer layer of 2 heads × 12, the
+    Wan VAE at 3 base channels, a tiny UMT5."""
     import torch
-    from diffusers import LattePipeline, LatteTransformer3DModel
+    from diffusers import AnyFlowPipeline, AnyFlowTransformer3DModel, AutoencoderKLWan, FlowMapEulerDiscreteScheduler
 
     from videogen.families import tiny_parts
 
     torch.manual_seed(0)
-    LattePipeline(
-        transformer=LatteTransformer3DModel(
-            sample_size=8,
-            num_layers=1,
-            patch_size=2,
-            attention_head_dim=8,
+    AnyFlowPipeline(
+        transformer=AnyFlowTransformer3DModel(
             num_attention_heads=2,
-            caption_channels=32,
-            in_channels=4,
-            cross_attention_dim=16,
-            out_channels=8,
-            attention_bias=True,
-            activation_fn="gelu-approximate",
-            num_embeds_ada_norm=1000,
-            norm_type="ada_norm_single",
-            norm_elementwise_affine=False,
-            norm_eps=1e-6,
-            video_length=4,
+            attention_head_dim=12,
+            in_channels=16,
+            out_channels=16,
+            text_dim=32,
+            ffn_dim=32,
+            num_layers=1,
         ),
-        vae=tiny_parts.sd_vae(),
-        text_encoder=tiny_parts.t5_encoder(32),
+        vae=AutoencoderKLWan(
+            base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+        ),
+        text_encoder=tiny_parts.umt5_encoder(32),
         tokenizer=tiny_parts.t5_tokenizer(),
-        scheduler=tiny_parts.ddim_scheduler(),
+        scheduler=FlowMapEulerDiscreteScheduler(),
     ).save_pretrained(folder)
 
 
 @pytest.fixture(scope="module")
-def latte(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-latte")
-    build_latte(folder)
+def anyflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-anyflow")
+    build_anyflow(folder)
     return folder
 
 
@@ -69,21 +62,21 @@ def spec(folder: Path, **fields: Any) -> dict[str, Any]:
     return {"model": str(folder), "prompt": PROMPT, "seed": SEED, **SIZE, **fields}
 
 
-def test_latte_is_no_family_s_and_resolves_to_the_generic_family(latte: Path) -> None:
-    assert family_for_class("LattePipeline") is None  # else this test stands for nothing
-    card = resolve(str(latte))
+def test_anyflow_is_no_family_s_and_resolves_to_the_generic_family(anyflow: Path) -> None:
+    assert family_for_class("AnyFlowPipeline") is None  # else this test stands for nothing
+    card = resolve(str(anyflow))
     assert card.family == "generic"
-    assert card.pipeline_class("t2v", videogen.families.get_family("generic")) == "LattePipeline"
-    # the call's own defaults: Latte's signature says 512×512, 16 frames (`video_length`), 50 steps, 7.5
-    assert (card.height, card.width, card.num_frames, card.steps, card.guidance_scale) == (512, 512, 16, 50, 7.5)
+    assert card.pipeline_class("t2v", videogen.families.get_family("generic")) == "AnyFlowPipeline"
+    # the call's own defaults: AnyFlow's signature says 480×832, 81 frames, 50 steps, guidance 1.0 (distilled)
+    assert (card.height, card.width, card.num_frames, card.steps, card.guidance_scale) == (480, 832, 81, 50, 1.0)
 
 
-def test_latte_equals_the_direct_diffusers_call(latte: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from diffusers import LattePipeline
+def test_anyflow_equals_the_direct_diffusers_call(anyflow: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from diffusers import AnyFlowPipeline
 
     with caplog.at_level(logging.WARNING, logger="videogen"):
-        result = videogen.generate(**spec(latte, negative_prompt="blurry", guidance_scale=3.0), progress=False)
-    pipe = LattePipeline.from_pretrained(latte)
+        result = videogen.generate(**spec(anyflow, negative_prompt="blurry", guidance_scale=3.0), progress=False)
+    pipe = AnyFlowPipeline.from_pretrained(anyflow)
     pipe.set_progress_bar_config(disable=True)
     expected = run_direct(
         pipe,
@@ -92,15 +85,15 @@ def test_latte_equals_the_direct_diffusers_call(latte: Path, caplog: pytest.LogC
         negative_prompt="blurry",
         height=32,
         width=32,
-        video_length=4,  # Latte's name for the frame count
+        num_frames=5,
         num_inference_steps=2,
         guidance_scale=3.0,
     )
     assert_frames_close(result.frames, expected)
-    assert result.frames.shape == (4, 32, 32, 3)
-    assert result.metadata["model"] == {**result.metadata["model"], "family": "generic", "pipeline": "LattePipeline"}
+    assert result.frames.shape == (5, 32, 32, 3)
+    assert result.metadata["model"] == {**result.metadata["model"], "family": "generic", "pipeline": "AnyFlowPipeline"}
     assert result.metadata["generic"] == NOTE and "no family rules were checked" in NOTE
-    assert result.metadata["call"]["video_length"] == 4
+    assert result.metadata["call"]["num_frames"] == 5 and result.metadata["call"]["guidance_scale"] == 3.0
     assert any("no family rules were checked" in r.getMessage() for r in caplog.records)
 
 
@@ -108,18 +101,17 @@ def test_latte_equals_the_direct_diffusers_call(latte: Path, caplog: pytest.LogC
     ("fields", "field", "words"),
     [
         ({"image": image(32, 32)}, "image", "takes no 'image' argument"),
-        ({"video": [image(32, 32)] * 4}, "video", "takes no 'video' argument"),
         ({"cache": "fbc"}, "cache", "knows nothing of this model"),
         ({"loras": [videogen.LoRA("some/lora")]}, "loras", "knows nothing of this model"),
         ({"scheduler": "UniPCMultistepScheduler"}, "scheduler", "knows nothing of this model"),
         ({"memory": "int8"}, "memory", "needs to know the model"),
         ({"parallel": "ulysses=2"}, "parallel", "knows nothing of this model"),
-        ({"extra": {"video_length": 8}}, "extra", "set by videogen"),
+        ({"extra": {"num_frames": 9}}, "extra", "set by videogen"),
     ],
 )
-def test_what_cant_be_mapped_is_refused_before_load(latte: Path, fields: dict, field: str, words: str) -> None:
+def test_what_cant_be_mapped_is_refused_before_load(anyflow: Path, fields: dict, field: str, words: str) -> None:
     with pytest.raises(videogen.SpecError, match=words) as info:
-        videogen.prepare(**spec(latte, **fields))
+        videogen.prepare(**spec(anyflow, **fields))
     assert info.value.field == field
 
 
@@ -129,8 +121,8 @@ def test_a_pipeline_that_is_no_video_pipeline_is_refused(tmp_path: Path) -> None
         resolve(str(tmp_path))
 
 
-def test_a_class_a_family_wraps_goes_to_that_family(latte: Path, tmp_path: Path) -> None:
-    index = json.loads((latte / "model_index.json").read_text())
+def test_a_class_a_family_wraps_goes_to_that_family(anyflow: Path, tmp_path: Path) -> None:
+    index = json.loads((anyflow / "model_index.json").read_text())
     (tmp_path / "model_index.json").write_text(json.dumps({**index, "_class_name": "MochiPipeline"}))
     assert resolve(str(tmp_path)).family == "mochi"
 
@@ -172,7 +164,7 @@ def test_an_image_the_call_requires_is_asked_for(tmp_path: Path) -> None:
     assert info.value.field == "image"
 
 
-def test_a_plan_that_compiles_is_refused(latte: Path) -> None:
+def test_a_plan_that_compiles_is_refused(anyflow: Path) -> None:
     with pytest.raises(videogen.SpecError, match="compile.*needs family knowledge") as info:
-        videogen.prepare(**spec(latte, memory=videogen.MemoryPlan(compile="regional")))
+        videogen.prepare(**spec(anyflow, memory=videogen.MemoryPlan(compile="regional")))
     assert info.value.field == "memory"
