@@ -14,6 +14,7 @@ from videogen.memory.components import Component
 from videogen.memory.flops import EXACT, FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS, denoiser_flops, latent_size
 from videogen.memory.flops_dit import HV15_BYT5_TOKENS, HV15_IMAGE_TOKENS
 from videogen.memory.flops_dit_av import LTX2_FPS, ltx2_audio_tokens
+from videogen.memory.flops_dit_ext import HELIOS_CHUNK, HELIOS_HISTORY
 
 torch = pytest.importorskip("torch")
 
@@ -207,6 +208,21 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
             encoder_hidden_states=r(batch, 1, config["cross_attention_dim"]),
             added_time_ids=r(batch, 3),
         )
+    if cls == "HeliosTransformer3DModel":  # one chunk and its long, mid and short (with the prefix) history
+        long, mid, short = HELIOS_HISTORY
+        kw = dict(
+            hidden_states=r(batch, config["in_channels"], frames, height, width),
+            timestep=t,
+            encoder_hidden_states=r(batch, TEXT, config["text_dim"]),
+        )
+        start = 0
+        for key, count in (("long", long), ("mid", mid), ("short", short + 1), ("", frames)):
+            name = f"indices_latents_history_{key}" if key else "indices_hidden_states"
+            kw[name] = torch.arange(start, start + count).unsqueeze(0)
+            if key:
+                kw[f"latents_history_{key}"] = r(batch, config["in_channels"], count, height, width)
+            start += count
+        return kw
     if cls == "HunyuanVideoFramepackTransformer3DModel":  # one section: its window and the clean history
         kw = _inputs("HunyuanVideoTransformer3DModel", config, latents, batch)
         kw["image_embeds"] = r(batch, 729, config["image_proj_dim"])
@@ -236,6 +252,8 @@ def _counted_and_measured(family: str, variant: str, changes: dict[str, Any] | N
     latents = latent_size(vae, shape)
     if den.class_name == "HunyuanVideoFramepackTransformer3DModel":  # a step denoises one section's window
         latents = (FRAMEPACK_WINDOW, latents[1], latents[2])
+    if den.class_name == "HeliosTransformer3DModel":  # and Helios's one chunk
+        latents = (HELIOS_CHUNK, latents[1], latents[2])
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(**_inputs(den.class_name, dict(model.config), latents, shape.batch_cfg))
     text = config.get("max_text_seq_length") if den.class_name.startswith("CogVideoX") else TEXT
@@ -262,7 +280,8 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     ("family", "changes"),
     [  # what the tiny configs leave out: LTX-2.3's gates, prompt modulation and connector-width prompts with
         # audio heads of another count; Mochi's prompt stream narrower than the video's; EasyAnimate's blocks
-        # past `mmdit_layers` sharing the video's weights; SANA-Video's guidance embedding and cross heads
+        # past `mmdit_layers` sharing the video's weights; SANA-Video's guidance embedding and cross heads;
+        # Helios's cross-attention from every token and its history at the step's timestep
         (
             "ltx2",
             dict(gated_attn=True, audio_gated_attn=True, cross_attn_mod=True, audio_cross_attn_mod=True)
@@ -272,8 +291,9 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
         ("mochi", dict(pooled_projection_dim=24, num_layers=3, time_embed_dim=12)),
         ("easyanimate", dict(mmdit_layers=1, num_layers=3, time_embed_dim=12)),
         ("sana_video", dict(guidance_embeds=True, num_cross_attention_heads=3, cross_attention_head_dim=8)),
+        ("helios", dict(guidance_cross_attn=False, zero_history_timestep=False)),
     ],
-    ids=["ltx2.3", "mochi", "easyanimate", "sana_video"],
+    ids=["ltx2.3", "mochi", "easyanimate", "sana_video", "helios"],
 )
 def test_the_counts_follow_the_config_switches_the_tiny_models_leave_off(family: str, changes: dict) -> None:
     count, measured = _counted_and_measured(family, "t2v", changes)

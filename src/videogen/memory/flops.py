@@ -35,7 +35,7 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     wan,
 )
 from .flops_dit_av import ltx2
-from .flops_dit_ext import allegro, wan_animate
+from .flops_dit_ext import HELIOS_CHUNK, allegro, helios, wan_animate
 from .flops_unet import animatediff, i2vgen_xl, svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
@@ -54,6 +54,7 @@ TEXT_TOKENS: dict[str, int] = {
     "SanaVideoTransformer3DModel": 300,
     "EasyAnimateTransformer3DModel": 256,
     "AllegroTransformer3DModel": 512,
+    "HeliosTransformer3DModel": 512,
     "WanAnimateTransformer3DModel": 512,  # exactly: its cross-attention takes the image tokens before the last 512
     "UNet3DConditionModel": 77,
     "UNetSpatioTemporalConditionModel": 1,  # the image's CLIP embedding
@@ -85,6 +86,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "SanaVideoTransformer3DModel": sana_video,
     "EasyAnimateTransformer3DModel": easyanimate,
     "AllegroTransformer3DModel": allegro,
+    "HeliosTransformer3DModel": helios,  # one chunk and its history (flops_dit_ext.py)
     "WanAnimateTransformer3DModel": wan_animate,  # one segment (flops_dit_ext.py)
     "UNet3DConditionModel": unet3d,
     "UNetSpatioTemporalConditionModel": svd,
@@ -117,6 +119,8 @@ def denoiser_flops(
     latents = latent_size(vae, shape)
     if den.class_name == "HunyuanVideoFramepackTransformer3DModel":  # a step denoises one section's window
         latents = (FRAMEPACK_WINDOW, latents[1], latents[2])
+    if den.class_name == "HeliosTransformer3DModel":  # and Helios's one chunk
+        latents = (HELIOS_CHUNK, latents[1], latents[2])
     count = EXACT.get(den.class_name)
     if count is not None:
         try:

@@ -87,3 +87,46 @@ def _motion_encoder(config: Mapping[str, Any], images: int) -> int:
         channels, side = c_out, half
     out += linear(images, channels * 16, style) + 4 * linear(images, style, style) + linear(images, style, motion)
     return out + linear(images * motion, motion, int(config.get("motion_encoder_dim") or 512))
+
+
+#: Helios's chunks (the pipeline's defaults): a step denoises one chunk of latent frames, attending to a history
+#: of long, mid and short memory latents (the short one with the first frame's prefix)
+HELIOS_CHUNK, HELIOS_HISTORY = 9, (16, 2, 1)
+
+
+def helios(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """HeliosTransformer3DModel, one forward of one chunk (`latents` frames: the chunk's): the patch Conv3ds of the
+    chunk and of the short history (1×), the mid (2×) and long (4×) history at growing strides, the timestep MLPs
+    (the history's own at t = 0), the prompt projection, Wan-like blocks (self-attention over history + chunk,
+    cross-attention from the chunk's tokens only with `guidance_cross_attn`, else from all, a feed-forward over
+    all), proj_out on the chunk."""
+    frames, height, width = latents
+    pt, ph, pw = (int(p) for p in config.get("patch_size") or (1, 2, 2))
+    per_frame = (height // ph) * (width // pw)
+    window = (frames // pt) * per_frame
+    long, mid, short = HELIOS_HISTORY
+    short += 1  # the prefix: the image's latent, or zeros
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    channels, ffn = int(config["in_channels"]), int(config["ffn_dim"])
+    patch = channels * pt * ph * pw
+    out = linear(batch * window, patch, dim)
+    history = 0
+    if config.get("has_multi_term_memory_patch", True):
+        short_tokens = (short // pt) * per_frame
+        mid_tokens = -(-mid // 2) * -(-height // 4) * -(-width // 4)
+        long_tokens = -(-long // 4) * -(-height // 8) * -(-width // 8)
+        history = short_tokens + mid_tokens + long_tokens
+        out += linear(batch * short_tokens, patch, dim) + linear(batch * mid_tokens, 8 * patch, dim)
+        out += linear(batch * long_tokens, 64 * patch, dim)
+    timestep = linear(1, int(config.get("freq_dim") or 256), dim) + linear(1, dim, dim) + linear(1, dim, 6 * dim)
+    out += (batch + (1 if config.get("zero_history_timestep", True) else 0)) * timestep
+    out += linear(batch * text, int(config["text_dim"]), dim) + linear(batch * text, dim, dim)
+    tokens = window + history
+    rows, prompt = batch * tokens, batch * text
+    crossing = window if config.get("guidance_cross_attn", True) else tokens
+    block = 4 * linear(rows, dim, dim) + attention(batch, tokens, tokens, dim)
+    block += 2 * linear(batch * crossing, dim, dim) + 2 * linear(prompt, dim, dim)
+    block += attention(batch, crossing, text, dim) + linear(rows, dim, ffn) + linear(rows, ffn, dim)
+    out += int(config["num_layers"]) * block
+    out += linear(batch * window, dim, int(config.get("out_channels") or channels) * pt * ph * pw)
+    return Count(out, window, True)
