@@ -81,6 +81,7 @@ def _round(server: Server, first: int, count: int, outcomes: dict[int, Any]) -> 
     assert not any(t.is_alive() for t in threads), "a client thread didn't finish in 120 s"
 
 
+@pytest.mark.slow
 def test_48_jobs_from_8_threads_over_3_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIDEOGEN_CACHE_SIZE", raising=False)  # the server's own bound, not the test's
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

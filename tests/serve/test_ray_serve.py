@@ -17,6 +17,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 START_S = 90  # a local Ray instance and its actor: ~10-20 s on this 2-core machine
 
 
+@pytest.mark.slow
+@pytest.mark.exclusive("ray")  # a Ray instance of its own: never beside another Ray test (they count Ray's processes)
 def test_one_job_through_a_ray_actor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import videogen
     from videogen.media.read import read_video
