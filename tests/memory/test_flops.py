@@ -115,6 +115,12 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
             pose_hidden_states=r(batch, config["latent_channels"], frames, height, width),
             face_pixel_values=r(batch, 3, faces, config["motion_encoder_size"], config["motion_encoder_size"]),
         )
+    if cls == "LatteTransformer3DModel":  # the pipeline passes no prompt mask (it cuts the padding off instead)
+        return dict(
+            hidden_states=r(batch, config["in_channels"], frames, height, width),
+            timestep=t.long(),
+            encoder_hidden_states=r(batch, TEXT, config["caption_channels"]),
+        )
     if cls == "AllegroTransformer3DModel":
         return dict(
             hidden_states=r(batch, config["in_channels"], frames, height, width),
@@ -281,7 +287,7 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
     [  # what the tiny configs leave out: LTX-2.3's gates, prompt modulation and connector-width prompts with
         # audio heads of another count; Mochi's prompt stream narrower than the video's; EasyAnimate's blocks
         # past `mmdit_layers` sharing the video's weights; SANA-Video's guidance embedding and cross heads;
-        # Helios's cross-attention from every token and its history at the step's timestep
+        # Helios's cross-attention from every token and its history at the step's timestep; Latte's GEGLU
         (
             "ltx2",
             dict(gated_attn=True, audio_gated_attn=True, cross_attn_mod=True, audio_cross_attn_mod=True)
@@ -292,8 +298,9 @@ def test_counted_flops_equal_flop_counter_mode(family: str, variant: str) -> Non
         ("easyanimate", dict(mmdit_layers=1, num_layers=3, time_embed_dim=12)),
         ("sana_video", dict(guidance_embeds=True, num_cross_attention_heads=3, cross_attention_head_dim=8)),
         ("helios", dict(guidance_cross_attn=False, zero_history_timestep=False)),
+        ("latte", dict(activation_fn="geglu", norm_type="layer_norm", out_channels=4)),
     ],
-    ids=["ltx2.3", "mochi", "easyanimate", "sana_video", "helios"],
+    ids=["ltx2.3", "mochi", "easyanimate", "sana_video", "helios", "latte"],
 )
 def test_the_counts_follow_the_config_switches_the_tiny_models_leave_off(family: str, changes: dict) -> None:
     count, measured = _counted_and_measured(family, "t2v", changes)

@@ -130,3 +130,30 @@ def helios(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int,
     out += int(config["num_layers"]) * block
     out += linear(batch * window, dim, int(config.get("out_channels") or channels) * pt * ph * pw)
     return Count(out, window, True)
+
+
+def latte(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """LatteTransformer3DModel: the per-frame patch Conv2d, AdaLayerNormSingle's timestep MLP, the caption
+    projection, then per layer a spatial block (self-attention over a frame's patches, cross-attention to the
+    prompt — repeated per frame —, a feed-forward) and a temporal block (self-attention over the frames, a
+    feed-forward), proj_out."""
+    if (config.get("norm_type") or "layer_norm") not in ("ada_norm_single", "layer_norm"):
+        raise ValueError("Latte with class-label norms: not counted layer by layer")
+    frames, height, width = latents
+    p = int(config["patch_size"])
+    patches = (height // p) * (width // p)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    images, rows = batch * frames, batch * frames * patches
+    channels = int(config["in_channels"])
+    out = linear(rows, channels * p * p, dim)
+    out += linear(batch, 256, dim) + linear(batch, dim, dim) + linear(batch, dim, 6 * dim)
+    out += linear(batch * text, int(config["caption_channels"]), dim) + linear(batch * text, dim, dim)
+    gated = 2 if (config.get("activation_fn") or "geglu") in ("geglu", "geglu-approximate", "swiglu") else 1
+    ff = linear(rows, dim, gated * 4 * dim) + linear(rows, 4 * dim, dim)
+    spatial = 4 * linear(rows, dim, dim) + attention(images, patches, patches, dim) + 2 * linear(rows, dim, dim)
+    spatial += 2 * linear(images * text, int(config.get("cross_attention_dim") or dim), dim)
+    spatial += attention(images, patches, text, dim) + ff
+    temporal = 4 * linear(rows, dim, dim) + attention(batch * patches, frames, frames, dim) + ff
+    out += int(config["num_layers"]) * (spatial + temporal)
+    out += linear(rows, dim, p * p * int(config.get("out_channels") or channels))
+    return Count(out, frames * patches, True)
