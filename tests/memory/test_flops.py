@@ -115,6 +115,17 @@ def _inputs(cls: str, config: dict[str, Any], latents: tuple[int, int, int], bat
             pose_hidden_states=r(batch, config["latent_channels"], frames, height, width),
             face_pixel_values=r(batch, 3, faces, config["motion_encoder_size"], config["motion_encoder_size"]),
         )
+    if cls == "CosmosTransformer3DModel":  # in_channels: the latents and any condition mask
+        per_frame = config["extra_pos_embed_type"] is None  # Predict2/2.5's pipelines: a timestep per latent frame
+        kw = dict(
+            hidden_states=r(batch, config["in_channels"], frames, height, width),
+            timestep=torch.full((batch, 1, frames, 1, 1), 0.5) if per_frame else t,
+            encoder_hidden_states=r(batch, TEXT, config["text_embed_dim"]),
+            fps=24,
+        )
+        if config["concat_padding_mask"]:
+            kw["padding_mask"] = torch.zeros(1, 1, height * 8, width * 8)
+        return kw
     if cls == "LatteTransformer3DModel":  # the pipeline passes no prompt mask (it cuts the padding off instead)
         return dict(
             hidden_states=r(batch, config["in_channels"], frames, height, width),
@@ -417,3 +428,34 @@ def test_the_animatediff_count_holds_for_deeper_configs_and_odd_sizes() -> None:
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.randn(2, 4, 3, 10, 14), torch.tensor([500, 500]), encoder_hidden_states=torch.randn(6, 5, 12))
     assert animatediff(config, (3, 10, 14), 2, 5).flops == counter.get_total_flops()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(extra_pos_embed_type="learnable"),
+        dict(extra_pos_embed_type=None, use_crossattn_projection=True, crossattn_proj_in_channels=40)
+        | dict(encoder_hidden_states_channels=16),
+        dict(extra_pos_embed_type=None, img_context_dim_in=20, img_context_num_tokens=5, img_context_dim_out=24),
+    ],
+    ids=["cosmos1", "predict2-projected-prompt", "predict2.5-image-context"],
+)
+def test_the_cosmos_count_holds_for_its_versions(changes: dict) -> None:
+    """Cosmos 1.0 (a timestep per sample), Predict2/2.5 (one per latent frame: modulations per token), the
+    projected prompt and the image context, on a small config (the padding mask's resize needs torchvision)."""
+    from diffusers import CosmosTransformer3DModel
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from videogen.memory.flops_dit_ext import cosmos
+
+    config = dict(in_channels=4, num_attention_heads=2, attention_head_dim=12, num_layers=2, mlp_ratio=2.0)
+    config |= dict(text_embed_dim=16, adaln_lora_dim=4, max_size=(4, 32, 32), concat_padding_mask=False) | changes
+    model = CosmosTransformer3DModel(**config).eval()
+    per_frame = config["extra_pos_embed_type"] is None
+    prompt = torch.randn(2, 7, config.get("crossattn_proj_in_channels", 16))
+    context = (prompt, torch.randn(2, 5, 20)) if config.get("img_context_dim_in") else prompt
+    timestep = torch.full((2, 1, 3, 1, 1), 0.5) if per_frame else torch.tensor([0.5, 0.5])
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(2, 4, 3, 6, 10), timestep, encoder_hidden_states=context, fps=24)
+    assert cosmos(config, (3, 6, 10), 2, 7).flops == counter.get_total_flops()

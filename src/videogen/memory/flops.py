@@ -35,7 +35,7 @@ from .flops_dit import (  # noqa: F401 - FRAMEPACK_WINDOW, WAN_IMAGE_TOKENS: als
     wan,
 )
 from .flops_dit_av import ltx2
-from .flops_dit_ext import HELIOS_CHUNK, allegro, helios, latte, wan_animate
+from .flops_dit_ext import HELIOS_CHUNK, allegro, cosmos, helios, latte, wan_animate
 from .flops_unet import animatediff, i2vgen_xl, svd, unet3d
 
 #: prompt tokens each pipeline passes its denoiser (its `max_sequence_length` default)
@@ -55,6 +55,7 @@ TEXT_TOKENS: dict[str, int] = {
     "EasyAnimateTransformer3DModel": 256,
     "AllegroTransformer3DModel": 512,
     "HeliosTransformer3DModel": 512,
+    "CosmosTransformer3DModel": 512,
     "LatteTransformer3DModel": 120,  # at most: the pipeline cuts the padding off the prompt
     "WanAnimateTransformer3DModel": 512,  # exactly: its cross-attention takes the image tokens before the last 512
     "UNet3DConditionModel": 77,
@@ -88,6 +89,7 @@ EXACT: dict[str, Callable[[Mapping[str, Any], tuple[int, int, int], int, int], C
     "EasyAnimateTransformer3DModel": easyanimate,
     "AllegroTransformer3DModel": allegro,
     "HeliosTransformer3DModel": helios,  # one chunk and its history (flops_dit_ext.py)
+    "CosmosTransformer3DModel": cosmos,
     "LatteTransformer3DModel": latte,
     "WanAnimateTransformer3DModel": wan_animate,  # one segment (flops_dit_ext.py)
     "UNet3DConditionModel": unet3d,

@@ -157,3 +157,42 @@ def latte(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, 
     out += int(config["num_layers"]) * (spatial + temporal)
     out += linear(rows, dim, p * p * int(config.get("out_channels") or channels))
     return Count(out, frames * patches, True)
+
+
+#: Cosmos's image-context tokens (Cosmos-Predict2.5's `img_context_num_tokens` default) when its config has them
+COSMOS_IMAGE_TOKENS = 256
+
+
+def cosmos(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
+    """CosmosTransformer3DModel: the patch Linear (over the latents, the condition and padding masks), the
+    timestep MLP, blocks of self-attention, cross-attention to the prompt (Predict2.5: and to the image context)
+    and a GELU feed-forward, each behind an adaLN-LoRA modulation (two Linears), the output modulation, proj_out.
+    Cosmos 1.0 (a learnable position embedding) gets one timestep per sample; Predict2 and 2.5 (none) get one per
+    latent frame, so the timestep MLP runs per frame and every modulation per token."""
+    frames, height, width = latents
+    pt, ph, pw = (int(p) for p in config.get("patch_size") or (1, 2, 2))
+    tokens = (frames // pt) * (height // ph) * (width // pw)
+    dim = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    lora, hidden = int(config.get("adaln_lora_dim") or 256), int(dim * float(config.get("mlp_ratio") or 4.0))
+    rows, prompt = batch * tokens, batch * text
+    channels = int(config["in_channels"]) + (1 if config.get("concat_padding_mask", True) else 0)
+    out = linear(rows, channels * pt * ph * pw, dim)
+    per_frame = config.get("extra_pos_embed_type", "learnable") is None
+    steps, modulated = (batch * (frames // pt), rows) if per_frame else (batch, batch)
+    out += linear(steps, dim, dim) + linear(steps, dim, 3 * dim)
+    context = int(config.get("text_embed_dim") or 1024)
+    if config.get("use_crossattn_projection"):
+        proj_in = int(config.get("crossattn_proj_in_channels") or 1024)
+        out += linear(prompt, proj_in, int(config.get("encoder_hidden_states_channels") or 1024))
+    block = 3 * (linear(modulated, dim, lora) + linear(modulated, lora, 3 * dim))
+    block += 4 * linear(rows, dim, dim) + attention(batch, tokens, tokens, dim)
+    block += 2 * linear(rows, dim, dim) + 2 * linear(prompt, context, dim) + attention(batch, tokens, text, dim)
+    if config.get("img_context_dim_in"):
+        image = batch * int(config.get("img_context_num_tokens") or COSMOS_IMAGE_TOKENS)
+        out += linear(image, int(config["img_context_dim_in"]), int(config.get("img_context_dim_out") or 2048))
+        block += linear(rows, dim, dim) + 2 * linear(image, dim, dim) + attention(batch, tokens, image // batch, dim)
+    block += linear(rows, dim, hidden) + linear(rows, hidden, dim)
+    out += int(config["num_layers"]) * block
+    out += linear(modulated, dim, lora) + linear(modulated, lora, 2 * dim)
+    out += linear(rows, dim, pt * ph * pw * int(config.get("out_channels") or 16))  # the class's default
+    return Count(out, tokens, True)
