@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "VideoSpec": "videogen.spec.videospec",
+    "CompleteSpec": "videogen.spec.videospec",
     "LoRA": "videogen.spec.videospec",
     "VideoResult": "videogen.generation.result",
     "generate": "videogen.generation.flow",
@@ -77,7 +78,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from .runtime.cancel import CancelToken
     from .spec.files import load_specs
     from .spec.sweep import expand
-    from .spec.videospec import LoRA, VideoSpec
+    from .spec.videospec import CompleteSpec, LoRA, VideoSpec
 
 
 def __getattr__(name: str) -> Any:

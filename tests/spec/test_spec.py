@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen.spec.videospec import LoRA, VideoSpec
+from videogen.spec.videospec import FILLED, CompleteSpec, LoRA, VideoSpec
 
 
 def test_spec_is_frozen_and_replace_makes_a_copy() -> None:
@@ -153,3 +153,18 @@ def test_spec_error_is_a_value_error_and_a_videogen_error() -> None:
     assert issubclass(videogen.SpecError, ValueError)
     assert issubclass(videogen.SpecError, videogen.VideoGenError)
     assert issubclass(videogen.Cancelled, videogen.VideoGenError)
+
+
+def test_a_completed_spec_has_every_filled_field_and_equals_the_plain_spec_with_its_values() -> None:
+    prepared = videogen.prepare(model="tiny-wan", prompt="a ferret", seed=3)
+    done = prepared.spec
+    assert isinstance(done, CompleteSpec)
+    assert all(getattr(done, name) is not None for name in FILLED)
+    assert isinstance(done.height, int) and isinstance(done.num_frames, int) and done.seed == 3
+    assert isinstance(done.replace(steps=2), CompleteSpec) and done.replace(steps=2).steps == 2
+    plain = VideoSpec(**{f.name: getattr(done, f.name) for f in dataclasses.fields(VideoSpec)})
+    assert plain == done and done == plain and plain != done.replace(seed=4)
+    with pytest.raises(TypeError, match="height"):
+        CompleteSpec.of(plain, height=None)
+    with pytest.raises(TypeError, match="num_frames"):
+        done.replace(num_frames=None)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog.signatures import fits as _fits
 from ..errors import SpecError
-from ..spec.videospec import VideoSpec
+from ..spec.videospec import CompleteSpec, VideoSpec
 
 if TYPE_CHECKING:
     from ..catalog.signatures import PipelineSignature
@@ -54,7 +54,7 @@ def check_extra_types(spec: VideoSpec, signature: PipelineSignature) -> None:
                 )
 
 
-def check_call(spec: VideoSpec, card: ModelCard, family: Family, class_name: str) -> None:
+def check_call(spec: CompleteSpec, card: ModelCard, family: Family, class_name: str) -> None:
     """The checks against the pipeline class, from its stored signature (`signatures`), so without importing
     torch or diffusers: `extra` names and types, the scheduler's name and arguments, the LoRAs; then the
     schedule (`schedulers.check_schedule`: the scheduler against the model's and the pipeline's timestep

@@ -13,7 +13,7 @@ from ..errors import SnapWarning, SpecError, user_stacklevel
 from ..families.card import nearest_frame_count, nearest_multiple  # noqa: F401 - also named here
 from ..spec.inputs import INPUTS, MEDIA_FIELDS
 from ..spec.numbers import check_extra_values, check_numbers, whole_int  # noqa: F401 - also named here
-from ..spec.videospec import VideoSpec
+from ..spec.videospec import CompleteSpec, VideoSpec
 from ..speed import settings as caching
 from . import fit as fitting
 
@@ -224,7 +224,7 @@ def task_takes(task: str, family: Family | None) -> set[str]:
     return {*TASK_INPUTS.get(task, ()), *TASK_OPTIONAL.get(task, ()), *own}
 
 
-def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, Any]) -> tuple[VideoSpec, Rules]:
+def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, Any]) -> tuple[CompleteSpec, Rules]:
     """The spec with defaults filled and every rule of the card and the family enforced.
 
     `media` (the loaded inputs) is updated with what the family's check returns: the media the call gets."""
@@ -351,7 +351,8 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
 
     if seed is None:
         seed = secrets.randbits(63)
-    done = spec.replace(
+    done = CompleteSpec.of(
+        spec,
         task=task,
         height=height,
         width=width,
@@ -365,7 +366,7 @@ def complete(spec: VideoSpec, card: ModelCard, family: Family, media: dict[str, 
         done = done.replace(steps=v2v_steps(done, family.v2v_strength, rules))
     done, checked_media = family.check(done, card, rules, media)
     media.update(checked_media)  # what the family's check changed (a video resized by snap, LTX's conditions)
-    h, w = done.filled_int("height"), done.filled_int("width")
+    h, w = done.height, done.width
     fitted = fitting.fit_inputs(media, h, w, done.fit, rules.given, rules.derived)  # the one place images fit
     if fitted is not None:
         rules.notes["fit"] = fitted

@@ -22,7 +22,7 @@ from ..errors import SpecError
 from .base import outside_catalog, size_unknown
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Family
     from .card import ModelCard
 
@@ -124,7 +124,7 @@ def clip_skip_alias(pipe: Any, clip_skip: Any) -> Iterator[None]:
 
 
 # ---- HunyuanVideo's text side and guidance ---------------------------------------------------------
-def check_true_cfg(spec: VideoSpec, card: ModelCard) -> None:
+def check_true_cfg(spec: CompleteSpec, card: ModelCard) -> None:
     """Real CFG needs both `true_cfg_scale` > 1 and a negative prompt; either alone is silently ignored."""
     value = {**card.call_defaults, **spec.extra}.get("true_cfg_scale", 1.0)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
@@ -149,7 +149,7 @@ def check_true_cfg(spec: VideoSpec, card: ModelCard) -> None:
         )
 
 
-def true_cfg_on(spec: VideoSpec, card: ModelCard | None = None) -> bool:
+def true_cfg_on(spec: CompleteSpec, card: ModelCard | None = None) -> bool:
     """Whether the call runs real classifier-free guidance (two transformer passes a step)."""
     defaults = card.call_defaults if card is not None else {}
     value = {**defaults, **spec.extra}.get("true_cfg_scale", 1.0)
@@ -172,7 +172,7 @@ def cache_hooked(module: Any) -> bool:
         return False
 
 
-def cache_context(pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+def cache_context(pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
     """`transformer.cache_context("cond")` for pipelines that set none, when a cache hook needs it."""
     transformer = getattr(pipe, "transformer", None)
     if transformer is None or not cache_hooked(transformer):
@@ -267,7 +267,7 @@ UNET_CACHE_AUTO = ("deepcache",)
 
 
 # ---- Wan's rotary position table (Wan, SkyReels-V2, SANA-Video) ---------------------------------------------
-def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+def check_rope_table(spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
     """The transformer's rotary position table (`rope_max_seq_len` rows per axis) must cover the latent
     frames, height and width in patches: beyond it the transformer fails to reshape (RuntimeError)."""
     vae = configs.get("vae", {})
@@ -279,7 +279,7 @@ def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Map
             continue
         rows = int(config.get("rope_max_seq_len") or 1024)  # WanTransformer3DModel's default
         p_t, p_h, p_w = (int(p) for p in (config.get("patch_size") or (1, 2, 2)))
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         if ((frames - 1) // temporal + 1) // p_t > rows:
             top = temporal * (rows * p_t - 1) + 1
             raise SpecError(
@@ -291,7 +291,7 @@ def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Map
             )
         sides: tuple[tuple[Literal["height", "width"], int], ...] = (("height", p_h), ("width", p_w))
         for field, patch in sides:
-            size = spec.filled_int(field)
+            size = int(getattr(spec, field))
             if size // spatial // patch > rows:
                 top = rows * patch * spatial
                 raise SpecError(
@@ -305,7 +305,7 @@ def check_rope_table(spec: VideoSpec, card: ModelCard, configs: Mapping[str, Map
 
 
 # ---- a negative prompt needs classifier-free guidance (Mochi, SANA-Video, EasyAnimate, Kandinsky 5) -------------
-def check_negative_prompt_has_guidance(spec: VideoSpec, card: ModelCard, suggested: float) -> None:
+def check_negative_prompt_has_guidance(spec: CompleteSpec, card: ModelCard, suggested: float) -> None:
     """A negative prompt is read only under classifier-free guidance (guidance_scale above 1): refuse it at 1 or
     below instead of ignoring it, suggesting `suggested` (the family's usual scale)."""
     scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)

@@ -43,7 +43,7 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -89,11 +89,11 @@ class AllegroFamily(Family):
     )
     cache_auto = ("taylorseer",)
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs guidance; at least one VAE tile of frames."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 7.5)
-        frames = checked.spec.filled_int("num_frames")
+        frames = checked.spec.num_frames
         if frames < TILE_FRAMES:
             raise SpecError(
                 f"num_frames={frames} is too few for {card.name}: its VAE decodes in tiles of {TILE_FRAMES} frames "
@@ -103,14 +103,14 @@ class AllegroFamily(Family):
             )
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Height and width on the VAE's tile grid: tiles of `sample_size` pixels overlapping by 120 rows and 80
         columns cover S + (S − overlap)·k pixels exactly; elsewhere the last rows or columns stay gray."""
         vae = configs.get("vae") or {}
         side = int(vae.get("sample_size") or SAMPLE_SIZE)
         fields: tuple[Literal["height", "width"], ...] = ("height", "width")
         for field in fields:
-            size, stride = spec.filled_int(field), side - TILE_OVERLAP[field]
+            size, stride = int(getattr(spec, field)), side - TILE_OVERLAP[field]
             grid = [side + stride * k for k in range(64)]
             valid = [v for v in grid if v % card.size_multiple == 0]
             if size in grid and size % card.size_multiple == 0:
@@ -126,7 +126,7 @@ class AllegroFamily(Family):
                 valid=nearest,
             )
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         """The VAE's tiling on for the call (it decodes no other way), and the cache context a step cache's hook
         needs (the pipeline sets none; it runs both guidance passes as one batch, one call a step)."""
         return _tiled(pipe, cache_context(pipe, spec))

@@ -38,7 +38,7 @@ from ._common import check_clip_skip, check_clip_skip_depth, check_negative_prom
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -80,20 +80,20 @@ class AnimateDiffFamily(Family):
         "AnimateDiff's UNetMotionModel"
     }
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         check_negative_prompt_has_guidance(spec, card, 7.5)
         free_noise_settings(spec.extra.get("free_noise"))
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """The motion modules' frame window (from the adapter's config) against num_frames, or FreeNoise's
         context_length against it; clip_skip below the text encoder's depth."""
         check_clip_skip_depth(spec.extra.get("clip_skip"), configs.get("text_encoder", {}).get("num_hidden_layers"))
         config = configs.get("motion_adapter") or configs.get("unet") or {}
         window = int(config.get("motion_max_seq_length") or DEFAULT_WINDOW)
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         settings = free_noise_settings(spec.extra.get("free_noise"))
         if settings is None and frames > window:
             raise SpecError(
@@ -111,12 +111,12 @@ class AnimateDiffFamily(Family):
                 valid=window,
             )
 
-    def call_kwargs(self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: Any) -> dict[str, Any]:
+    def call_kwargs(self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: Any) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.setdefault("clip_skip", None)
         return kwargs
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         return _call_state(pipe, spec.extra.get("clip_skip"), free_noise_settings(spec.extra.get("free_noise")))
 
     def load(self, card: ModelCard, pipeline_cls: Any, load_kwargs: dict[str, Any]) -> Any:

@@ -29,7 +29,7 @@ from .card import ModelCard
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
 
 
 #: what a pipeline outside the catalog must be given when its configs don't say the size it was made for
@@ -89,7 +89,7 @@ class Checked(NamedTuple):
     """What a family's `check` returns: the (maybe snapped) spec and the media the call gets (the loaded
     inputs, with what the check changed: a video resized by snap, LTX's loaded conditions)."""
 
-    spec: VideoSpec
+    spec: CompleteSpec
     media: Mapping[str, Any]
 
 
@@ -293,7 +293,7 @@ class Family:
         return None
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """Family-specific rules on a spec whose defaults are filled, with its loaded `media` (PIL images,
         lists of frames). Returns what the check made of them: the (maybe snapped) spec and the media the call
         gets (`Checked`); the arguments are not changed.
@@ -314,7 +314,7 @@ class Family:
         self.check_required(spec, card, rules)
         return Checked(spec, media)
 
-    def check_required(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> None:
+    def check_required(self, spec: CompleteSpec, card: ModelCard, rules: Rules) -> None:
         """A card without a default size (`ModelCard.required`): the spec must give those fields itself."""
         missing = [
             name
@@ -366,7 +366,7 @@ class Family:
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         """Keyword arguments for the pipeline's `__call__` (besides generator, output and callbacks).
 
@@ -393,13 +393,13 @@ class Family:
         kwargs.update({k: v for k, v in spec.extra.items() if k not in self.own_extra})
         return kwargs
 
-    def call(self, pipe: Any, kwargs: dict[str, Any], spec: VideoSpec) -> tuple[Any, dict[str, Any]]:
+    def call(self, pipe: Any, kwargs: dict[str, Any], spec: CompleteSpec) -> tuple[Any, dict[str, Any]]:
         """Run the generation: the pipeline called once with `kwargs` (complete: generator, output_type, callbacks),
         and what the metadata records of it beyond the call's arguments (its keys; none here). Families whose
         generation is more than one call override this (LTX-2's two stages)."""
         return pipe(**kwargs), {}
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         """A context the call runs in (a seam for cache hooks that need a cache context)."""
         return contextlib.nullcontext()
 
@@ -412,16 +412,16 @@ class Family:
         it; the checks before load run it). Families whose calls change it override this."""
         return scheduler
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Checks that need the components' configs (component name → config, read from the stored architecture or
         the model's folder, no weights; only those known), before load: SpecError. Families override."""
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         """Why step-cache `method` (one of `cache_methods`) can't run this spec, or None: families override
         this for what their data can't say (a layout or a call shape the hook gets wrong)."""
         return None
 
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         """How many times the step callback fires for this call.
 
         Video-to-video runs only the last `strength` share of the schedule, as diffusers'
@@ -433,12 +433,12 @@ class Family:
             steps = min(int(steps * strength), steps)
         return steps
 
-    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def schedule_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         """The denoising steps of one schedule (what step caches count in): `total_steps` unless the call
         runs the schedule several times (FramePack's windows)."""
         return self.total_steps(spec, call_kwargs)
 
-    def frames(self, output: Any, spec: VideoSpec, card: ModelCard) -> np.ndarray:
+    def frames(self, output: Any, spec: CompleteSpec, card: ModelCard) -> np.ndarray:
         """The first video of the output as floats in [0, 1], shape T×H×W×3."""
         import numpy as np
 

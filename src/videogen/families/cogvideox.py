@@ -26,7 +26,7 @@ from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 from .card import ModelCard
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 #: the text length of every released CogVideoX checkpoint
@@ -136,11 +136,11 @@ class CogVideoXFamily(Family):
         return card if kw else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         if card.name in SIDE_RULES:
             short, longest = SIDE_RULES[card.name]
-            height, width = spec.filled_int("height"), spec.filled_int("width")
+            height, width = spec.height, spec.width
             longer = min(max(height, width, short), longest)
             valid = (short, longer) if height <= width else (longer, short)
             rule = f"the shorter side must be {short} and the longer side {short} to {longest}"

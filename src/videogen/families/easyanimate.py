@@ -27,7 +27,7 @@ from ._common import DIT_CACHE_METHODS_CACHEDIT, check_negative_prompt_has_guida
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -68,14 +68,14 @@ class EasyAnimateFamily(Family):
     )
     cache_auto = ("dbcache",)
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale above 1)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 6.0)
         return checked
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         """An empty negative prompt under guidance (the pipelines fail without one); the inpaint pipeline's masked
         video from the image (and last image), as diffusers' docs build it."""
@@ -85,7 +85,7 @@ class EasyAnimateFamily(Family):
         if media.get("image") is not None and "mask_video" in params:
             from diffusers.pipelines.easyanimate.pipeline_easyanimate_inpaint import get_image_to_video_latent
 
-            size = (spec.filled_int("height"), spec.filled_int("width"))
+            size = (spec.height, spec.width)
             video, mask = get_image_to_video_latent([media["image"]], media.get("last_image"), spec.num_frames, size)
             kwargs.update(video=video, mask_video=mask)
         return kwargs

@@ -47,7 +47,7 @@ from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 from .card import ModelCard, nearest_frame_count
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 logger = logging.getLogger("videogen")
@@ -92,11 +92,11 @@ def tiny_assembly(card: ModelCard) -> dict[str, tuple[str, str | None]]:
     return assembly(TINY_TRANSFORMERS[sampling], ".", "flux_redux_bfl")
 
 
-def call_setting(spec: VideoSpec, card: ModelCard, key: str, default: Any) -> Any:
+def call_setting(spec: CompleteSpec, card: ModelCard, key: str, default: Any) -> Any:
     return {**card.call_defaults, **spec.extra}.get(key, default)
 
 
-def window_size(spec: VideoSpec, card: ModelCard) -> int:
+def window_size(spec: CompleteSpec, card: ModelCard) -> int:
     return int(call_setting(spec, card, "latent_window_size", DEFAULT_WINDOW))
 
 
@@ -151,7 +151,7 @@ class FramePackFamily(Family):
         return card if known else size_unknown(card)  # the transformer config holds no size
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         sampling = call_setting(spec, card, "sampling_type", "inverted_anti_drifting")
         sampling = getattr(sampling, "value", sampling)  # diffusers' FramepackSamplingType enum
@@ -191,7 +191,7 @@ class FramePackFamily(Family):
             )
         check_true_cfg(spec, card)
 
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         step = VAE_TEMPORAL * lws
         if spec.task == "flf2v":
             frames = rules.fix(
@@ -257,29 +257,29 @@ class FramePackFamily(Family):
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         lws = window_size(spec, card)
-        kwargs["num_frames"] = pipeline_num_frames(windows_for(spec.filled_int("num_frames"), lws), lws)
+        kwargs["num_frames"] = pipeline_num_frames(windows_for(spec.num_frames, lws), lws)
         return kwargs
 
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         lws = int(call_kwargs.get("latent_window_size", DEFAULT_WINDOW))
         window = (lws - 1) * VAE_TEMPORAL + 1
         windows = max(1, math.ceil(int(call_kwargs.get("num_frames", spec.num_frames)) / window))
         return int(spec.steps or 0) * windows
 
-    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def schedule_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         return int(spec.steps or 0)  # each window runs the whole schedule
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> ContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> ContextManager[Any]:
         return cache_context(pipe, spec)
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         """TaylorSeer extrapolates each module's output along the steps and knows nothing of windows: from the
         second window on it would predict from the previous window's trajectory."""
-        windows = windows_for(spec.filled_int("num_frames"), window_size(spec, card))
+        windows = windows_for(spec.num_frames, window_size(spec, card))
         if method == "taylorseer" and windows > 1:
             return (
                 f"num_frames={spec.num_frames} takes {windows} FramePack windows, and TaylorSeer would carry its "

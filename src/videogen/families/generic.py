@@ -37,7 +37,7 @@ from ..errors import ModelNotFoundError, SpecError
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -247,7 +247,7 @@ class GenericFamily(Family):
     def reserved_call_kwargs(self) -> set[str]:
         return super().reserved_call_kwargs() | set(FRAME_PARAMS)
 
-    def check_required(self, spec: VideoSpec, card: ModelCard, rules: Rules) -> None:
+    def check_required(self, spec: CompleteSpec, card: ModelCard, rules: Rules) -> None:
         missing = [name for name in card.required if name not in rules.given]
         if missing:
             class_name = card.pipeline_class(spec.inferred_task(), self)
@@ -258,7 +258,7 @@ class GenericFamily(Family):
                 field=missing[0],
             )
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """What can't be mapped to the call, refused naming the argument; what needs family knowledge refused."""
         checked = super().check(spec, card, rules, media)
         class_name = card.pipeline_class(spec.inferred_task(), self)
@@ -293,7 +293,7 @@ class GenericFamily(Family):
         logger.warning("%s: %s", card.name, NOTE)
         return checked
 
-    def _refuse_unknowable(self, spec: VideoSpec, card: ModelCard) -> None:
+    def _refuse_unknowable(self, spec: CompleteSpec, card: ModelCard) -> None:
         """What needs knowledge of the model, refused with the reason: LoRAs, context parallelism, a scheduler
         swap, the memory plans that quantize, compile or pick an attention backend. (Step caches: `cache_refused`.)"""
         if spec.loras:
@@ -333,7 +333,7 @@ class GenericFamily(Family):
 
     # ---- the call ----------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         """The spec's fields under the call's names, where the call takes them; `extra` as given."""
         frames = card.traits["call"]["frames"]
@@ -355,7 +355,7 @@ class GenericFamily(Family):
         kwargs.update(spec.extra)
         return kwargs
 
-    def call(self, pipe: Any, kwargs: dict[str, Any], spec: VideoSpec) -> tuple[Any, dict[str, Any]]:
+    def call(self, pipe: Any, kwargs: dict[str, Any], spec: CompleteSpec) -> tuple[Any, dict[str, Any]]:
         """One call, and the note that no family rules were checked (`metadata["generic"]`)."""
         return pipe(**kwargs), {"generic": NOTE}
 

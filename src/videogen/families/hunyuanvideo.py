@@ -45,7 +45,7 @@ from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 from .card import ModelCard
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 logger = logging.getLogger("videogen")
@@ -117,7 +117,7 @@ class HunyuanVideoFamily(Family):
         card = outside_catalog(known or card, ref, class_name)
         return card if known else size_unknown(card)
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_true_cfg(spec, card)
         if (
@@ -139,14 +139,14 @@ class HunyuanVideoFamily(Family):
         )
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         if spec.task == "i2v" and image_condition(card) == "latent_concat":
-            kwargs["num_frames"] = spec.filled_int("num_frames") + LATENT_CONCAT_DROPPED_FRAMES
+            kwargs["num_frames"] = spec.num_frames + LATENT_CONCAT_DROPPED_FRAMES
         return kwargs
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> ContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> ContextManager[Any]:
         if spec.task != "i2v":  # HunyuanVideoPipeline sets its own "cond"/"uncond" contexts
             return contextlib.nullcontext()
         return cache_context(pipe, spec)

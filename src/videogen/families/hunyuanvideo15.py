@@ -30,7 +30,7 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -102,7 +102,7 @@ class HunyuanVideo15Family(Family):
     }
     cache_auto = ("taylorseer",)
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale other than 1.0)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         scale = float(spec.guidance_scale if spec.guidance_scale is not None else card.guidance_scale)
@@ -116,7 +116,7 @@ class HunyuanVideo15Family(Family):
             )
         return checked
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         """The call runs with the guider's scale set to the spec's guidance_scale (put back after)."""
         return _guidance(pipe, float(spec.guidance_scale or 1.0))
 

@@ -33,7 +33,7 @@ from .base import NO_MEDIA, Checked, Family
 from .card import ModelCard
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 
@@ -60,11 +60,11 @@ class I2VGenXLFamily(Family):
     scheduler = {"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "clip_sample": False}
     uses_global_rng = True
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """clip_skip below the CLIP text encoder's depth, from its config (before load)."""
         check_clip_skip_depth(spec.extra.get("clip_skip"), configs.get("text_encoder", {}).get("num_hidden_layers"))
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         target = spec.extra.get("target_fps")
@@ -86,14 +86,14 @@ class I2VGenXLFamily(Family):
         return Checked(spec, media)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
-        kwargs.setdefault("target_fps", spec.filled_int("fps"))
+        kwargs.setdefault("target_fps", spec.fps)
         kwargs.setdefault("clip_skip", None)  # the pipeline's default (1) crashes on transformers >= 5.6
         return kwargs
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
 
     def card_for_pipeline(

@@ -32,7 +32,7 @@ from ._common import DIT_CACHE_METHODS, cache_context, check_negative_prompt_has
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -85,7 +85,7 @@ class Kandinsky5Family(Family):
         "dbcache": "cache-dit has no adapter for Kandinsky 5",
     }
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """The negative prompt needs guidance above 1; the text length and the rotary tables' sides."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 5.0)
@@ -99,7 +99,7 @@ class Kandinsky5Family(Family):
                 field="extra",
                 valid=512,
             )
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         if spec.task == "i2v" and frames < I2V_MIN_FRAMES:
             rule = (
                 "image-to-video evens out the first 4 latent frames against the next ones, so it needs at least 5 "
@@ -109,7 +109,7 @@ class Kandinsky5Family(Family):
             checked = Checked(spec, checked.media)
         top = ROPE_ROWS * 2 * 8
         for field in ("height", "width"):
-            size = spec.filled_int(field)
+            size = int(getattr(spec, field))
             if size > top:
                 raise SpecError(
                     f"{field}={size} is too large for {card.name}: the transformer's rotary table covers "
@@ -120,12 +120,12 @@ class Kandinsky5Family(Family):
                 )
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """NABLA sparse attention (`attention_type="nabla"`) needs sides in whole 8×8 blocks of patches."""
         if configs.get("transformer", {}).get("attention_type") != "nabla":
             return
         for field in ("height", "width"):
-            size = spec.filled_int(field)
+            size = int(getattr(spec, field))
             if size % NABLA_MULTIPLE:
                 valid = max(NABLA_MULTIPLE, round(size / NABLA_MULTIPLE) * NABLA_MULTIPLE)
                 raise SpecError(
@@ -136,7 +136,7 @@ class Kandinsky5Family(Family):
                     valid=valid,
                 )
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         """The pipelines run the conditional and unconditional passes of a step with no cache context between
         them, so a cache hook would take one pass's state for the other's."""
         if float(spec.guidance_scale or 1.0) > 1.0:
@@ -147,7 +147,7 @@ class Kandinsky5Family(Family):
             )
         return None
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         if float(spec.guidance_scale or 1.0) <= 1.0:  # one pass a step: the hook's context
             return cache_context(pipe, spec)
         return contextlib.nullcontext()

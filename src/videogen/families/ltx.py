@@ -62,7 +62,7 @@ from .base import NO_MEDIA, Checked, Family, outside_catalog, size_unknown
 from .card import ModelCard
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 logger = logging.getLogger("videogen")
@@ -143,7 +143,7 @@ class LTXFamily(Family):
         return card if known else size_unknown(card)
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         extra = spec.extra
         if "frame_rate" in extra:
@@ -191,7 +191,7 @@ class LTXFamily(Family):
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         if spec.task == "conditioned":
             media = {k: v for k, v in media.items() if k not in ("image", "last_image", "video")}
@@ -213,7 +213,7 @@ class LTXFamily(Family):
             kwargs["conditions"] = [LTXVideoCondition(**c) for c in conditions]
         return kwargs
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> contextlib.AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> contextlib.AbstractContextManager[Any]:
         """LTXConditionPipeline passes its own timesteps and no `mu`: a dynamic-shifting scheduler raises
         ("`mu` must be passed"), so the call gets a copy with `use_dynamic_shifting=False` (`call_scheduler`)."""
         if runs_static(pipe.scheduler, type(pipe).__name__):
@@ -224,7 +224,7 @@ class LTXFamily(Family):
         """LTXConditionPipeline's calls run a dynamic-shifting scheduler as a static copy (`call_context`)."""
         return static_copy(scheduler) if runs_static(scheduler, class_name) else scheduler
 
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         timesteps = call_kwargs.get("timesteps")
         steps = len(timesteps) if timesteps is not None else int(spec.steps or 0)
         strength = call_kwargs.get("denoise_strength")
@@ -367,12 +367,12 @@ def _entry(item: Any, label: str) -> dict[str, Any]:
     )
 
 
-def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
+def conditions_for(spec: CompleteSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
     """The conditions of a task="conditioned" spec, checked and loaded: dicts of LTXVideoCondition fields."""
     from ..media.read import to_frames, to_pil
 
     extra = spec.extra
-    num_frames = spec.filled_int("num_frames")
+    num_frames = spec.num_frames
     out: list[dict[str, Any]] = []
     if "conditions" in extra:
         for name in ("image", "last_image", "video"):

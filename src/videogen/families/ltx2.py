@@ -54,7 +54,7 @@ from ._common import DIT_CACHE_METHODS
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -141,7 +141,7 @@ class LTX2Family(Family):
     }
 
     # ---- validation ----------------------------------------------------------------------------
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)
         extra = spec.extra
         if "frame_rate" in extra:
@@ -198,7 +198,7 @@ class LTX2Family(Family):
                 _check_image_crf(card, label, c.get("crf"), zero)
         return Checked(spec, {**media, MEDIA_KEY: conditions})
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """STG blocks name transformer blocks: each must be below the transformer's `num_layers`."""
         layers = configs.get("transformer", {}).get("num_layers", 48)
         blocks = _call_value(spec, card, "spatio_temporal_guidance_blocks")
@@ -215,12 +215,12 @@ class LTX2Family(Family):
 
     # ---- calling -------------------------------------------------------------------------------
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         if spec.task == "conditioned":
             media = {k: v for k, v in media.items() if k not in ("image", "last_image", "video")}
         kwargs = super().call_kwargs(spec, card, media, params)
-        kwargs["frame_rate"] = float(spec.filled_int("fps"))
+        kwargs["frame_rate"] = float(spec.fps)
         if spec.task == "conditioned":
             from diffusers.pipelines.ltx2 import LTX2VideoCondition
 
@@ -239,16 +239,16 @@ class LTX2Family(Family):
             ]
         return kwargs
 
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         sigmas = call_kwargs.get("sigmas")
         first = len(sigmas) if sigmas is not None else int(spec.steps or 0)
         return first + (len(STAGE_2_SIGMAS) if _two_stage(spec) else 0)
 
-    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def schedule_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         sigmas = call_kwargs.get("sigmas")
         return len(sigmas) if sigmas is not None else int(spec.steps or 0)
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         if _two_stage(spec):
             return (
                 f"extra['{TWO_STAGE}'] runs two schedules, and {method} would carry what it caches from stage 1's "
@@ -256,7 +256,7 @@ class LTX2Family(Family):
             )
         return None
 
-    def call(self, pipe: Any, kwargs: dict[str, Any], spec: VideoSpec) -> tuple[Any, dict[str, Any]]:
+    def call(self, pipe: Any, kwargs: dict[str, Any], spec: CompleteSpec) -> tuple[Any, dict[str, Any]]:
         """One call, or the two stages (`extra["two_stage"]`); records the enhanced prompt when enhancement runs."""
         record: dict[str, Any] = {}
         with _recording_enhancement(pipe, kwargs, record):
@@ -429,10 +429,10 @@ def tiny_gemma3(hidden: int, layers: int) -> Any:
 
 
 # ---- rules ------------------------------------------------------------------------------------------
-def _check_duration(spec: VideoSpec, rules: Rules) -> VideoSpec:
+def _check_duration(spec: CompleteSpec, rules: Rules) -> CompleteSpec:
     """At most `MAX_SECONDS` of video: num_frames / fps, snapped down to the longest 8k+1 count that fits."""
-    fps = spec.filled_int("fps")
-    frames = spec.filled_int("num_frames")
+    fps = spec.fps
+    frames = spec.num_frames
     if frames / fps <= MAX_SECONDS:
         return spec
     longest = 8 * ((int(MAX_SECONDS * fps) - 1) // 8) + 1
@@ -454,19 +454,19 @@ def _sigmas(value: Any) -> list[float]:
     return [float(s) for s in value]
 
 
-def _call_value(spec: VideoSpec, card: ModelCard, key: str) -> Any:
+def _call_value(spec: CompleteSpec, card: ModelCard, key: str) -> Any:
     """What the call passes for `key`: the spec's extra, else the card's call default, else the pipeline's."""
     defaults = {"stg_scale": 1.0, "audio_stg_scale": 1.0, "spatio_temporal_guidance_blocks": [28]}
     return spec.extra.get(key, card.call_defaults.get(key, defaults.get(key)))
 
 
-def _stg_on(spec: VideoSpec, card: ModelCard) -> bool:
+def _stg_on(spec: CompleteSpec, card: ModelCard) -> bool:
     # the pipeline's rule: an audio scale of None or 0 falls back to the video's (`audio_stg_scale or stg_scale`)
     video = _call_value(spec, card, "stg_scale") or 0.0
     return video > 0 or (_call_value(spec, card, "audio_stg_scale") or video) > 0
 
 
-def _check_stg(spec: VideoSpec, card: ModelCard) -> None:
+def _check_stg(spec: CompleteSpec, card: ModelCard) -> None:
     blocks = _call_value(spec, card, "spatio_temporal_guidance_blocks")
     if blocks is not None and (
         not isinstance(blocks, (list, tuple))
@@ -486,7 +486,7 @@ def _check_stg(spec: VideoSpec, card: ModelCard) -> None:
         )
 
 
-def _check_enhancement(spec: VideoSpec, card: ModelCard) -> None:
+def _check_enhancement(spec: CompleteSpec, card: ModelCard) -> None:
     """Prompt enhancement (`extra["enable_prompt_enhancement"]`): LTX-2.0 and 2.3 rewrite the prompt with their own
     Gemma 3 text encoder, through the checkpoint's `processor` and a system prompt the caller gives."""
     if not spec.extra.get("enable_prompt_enhancement"):
@@ -529,11 +529,11 @@ def _check_image_crf(card: ModelCard, label: str, crf: Any, zero: str) -> None:
 
 
 # ---- two stages, prompt enhancement ------------------------------------------------------------------
-def _two_stage(spec: VideoSpec) -> bool:
+def _two_stage(spec: CompleteSpec) -> bool:
     return spec.extra.get(TWO_STAGE) not in (None, False)
 
 
-def _check_two_stage(spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpec:
+def _check_two_stage(spec: CompleteSpec, card: ModelCard, rules: Rules) -> CompleteSpec:
     """`extra["two_stage"]`: True (the card's upsampler) or where an upsampler is; text-to-video on a checkpoint
     whose stage 2 needs no LoRA; the size a multiple of twice the card's (stage 1 runs at half of it)."""
     value = spec.extra.get(TWO_STAGE)
@@ -572,7 +572,7 @@ def _check_two_stage(spec: VideoSpec, card: ModelCard, rules: Rules) -> VideoSpe
         )
     multiple = 2 * card.size_multiple
     for name in ("height", "width"):
-        size = spec.filled_int(name)
+        size = int(getattr(spec, name))
         valid = max(multiple, round(size / multiple) * multiple)
         rule = (
             f"with two_stage a multiple of {multiple} (stage 1 runs at half of it, a multiple of {card.size_multiple})"
@@ -615,7 +615,7 @@ def _latent_upsampler(pipe: Any, value: Any) -> Any:
     return loaded[value].to(pipe._execution_device)
 
 
-def _two_stages(pipe: Any, kwargs: dict[str, Any], spec: VideoSpec, record: dict[str, Any]) -> Any:
+def _two_stages(pipe: Any, kwargs: dict[str, Any], spec: CompleteSpec, record: dict[str, Any]) -> Any:
     """Stage 1 at half the size (latents out), the latents doubled, stage 2 at the spec's size from them and the
     audio latents: diffusers' documented two-stage recipe, on the pipeline already loaded."""
     from diffusers.pipelines.ltx2 import LTX2LatentUpsamplePipeline
@@ -709,12 +709,12 @@ def _strength(rules: Rules | None, label: str, value: Any) -> float:
     return float(_fix(rules, label, float(value), min(max(float(value), 0.0), 1.0), "strength must be in [0, 1]"))
 
 
-def conditions_for(spec: VideoSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
+def conditions_for(spec: CompleteSpec, media: Mapping[str, Any], rules: Rules | None) -> list[dict[str, Any]]:
     """The conditions of a task="conditioned" spec, checked and loaded: dicts of image or video, frame_index
     and strength."""
     from ..media.read import to_frames, to_pil
 
-    num_frames = spec.filled_int("num_frames")
+    num_frames = spec.num_frames
     items = spec.extra.get("conditions")
     if items is None:
         given = [k for k in ("image", "video", "last_image") if media.get(k) is not None]

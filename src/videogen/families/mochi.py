@@ -32,7 +32,7 @@ from ._common import (
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -66,11 +66,11 @@ class MochiFamily(Family):
     }
     cache_auto = DIT_CACHE_AUTO
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale above 1)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 4.5)
-        steps = checked.spec.filled_int("steps")
+        steps = checked.spec.steps
         if steps < 2:  # the pipeline's linear-quadratic schedule splits the steps in two halves: one is empty
             raise SpecError(
                 f"steps={steps} is too few for {card.name}: its sigma schedule takes half the steps linear and half "

@@ -39,7 +39,7 @@ from .base import NO_MEDIA, Checked, Family
 from .card import ModelCard, nearest_multiple
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 FP16 = {"default": "float16"}
@@ -69,11 +69,11 @@ class ModelScopeFamily(Family):
     scheduler = {"_class_name": "DDIMScheduler", "beta_schedule": "scaled_linear", "clip_sample": False}
     v2v_strength = V2V_STRENGTH  # the base total_steps counts int(steps * strength) steps
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """clip_skip below the CLIP text encoder's depth, from its config (before load)."""
         check_clip_skip_depth(spec.extra.get("clip_skip"), configs.get("text_encoder", {}).get("num_hidden_layers"))
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         check_clip_skip(spec.extra.get("clip_skip"))
         if spec.task != "v2v":
@@ -86,7 +86,7 @@ class ModelScopeFamily(Family):
                 field="extra",
                 valid=V2V_STRENGTH,
             )
-        steps = spec.filled_int("steps")
+        steps = spec.steps
         if int(steps * strength) < 1:
             needed = math.ceil(1 / strength)
             while int(needed * strength) < 1:  # float rounding
@@ -102,7 +102,7 @@ class ModelScopeFamily(Family):
             )
         return self._size_from_video(spec, card, rules, media)
 
-    def _size_from_video(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any]) -> Checked:
+    def _size_from_video(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any]) -> Checked:
         """height/width := the video's (which must be multiples of 8; snap resizes the frames)."""
         video = media.get("video")
         if not video:
@@ -136,13 +136,13 @@ class ModelScopeFamily(Family):
         return Checked(spec.replace(height=height, width=width), media)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.setdefault("clip_skip", None)
         return kwargs
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         return clip_skip_alias(pipe, spec.extra.get("clip_skip"))
 
     def card_for_pipeline(

@@ -32,7 +32,7 @@ from ._common import check_negative_prompt_has_guidance, check_rope_table
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -80,13 +80,13 @@ class SanaVideoFamily(Family):
         "dbcache": "cache-dit's Sana adapter takes only the image transformer (SanaTransformer2DModel)",
     }
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs classifier-free guidance on (guidance_scale above 1)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 6.0)
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """The transformer's rotary position table (Wan's, `rope_max_seq_len` rows) must cover the latent frames
         and sides: beyond it the transformer fails to reshape."""
         check_rope_table(spec, card, configs)
@@ -99,7 +99,7 @@ class SanaVideoFamily(Family):
 
         return FlowMatchEulerDiscreteScheduler(shift=float(scheduler.config.get("flow_shift") or FLOW_SHIFT))
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         """The Euler scheduler for image-to-video, unless the spec names a scheduler."""
         if spec.scheduler is not None:
             return contextlib.nullcontext()

@@ -39,7 +39,7 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_rope_tabl
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -110,7 +110,7 @@ class SkyReelsV2Family(Family):
         "dbcache": "cache-dit has no adapter for SkyReels-V2",
     }
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         """PAB and FasterCache compare the pipeline's one current timestep with a range; a diffusion-forcing
         pipeline's is a vector (each frame at its own timestep), so their hooks fail."""
         if method in ("pab", "fastercache") and is_df(card, spec.inferred_task(), self):
@@ -123,7 +123,7 @@ class SkyReelsV2Family(Family):
     def reserved_call_kwargs(self) -> set[str]:
         return super().reserved_call_kwargs() | {"fps"}  # the spec's fps (DF pipelines)
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """The long-video knobs on the diffusion-forcing models (refused on the others: silently ignored there)."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         given = [key for key in DF_KEYS if key in spec.extra]
@@ -135,7 +135,7 @@ class SkyReelsV2Family(Family):
                     field="extra",
                 )
             return checked
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         if spec.inferred_task() == "i2v" and frames < DF_I2V_MIN_FRAMES:
             rule = (
                 "diffusion-forcing image-to-video puts the image on the first latent frame and generates the ones "
@@ -150,12 +150,12 @@ class SkyReelsV2Family(Family):
         _check_df_scheduler(spec.scheduler, card)
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Wan's rotary position table (`rope_max_seq_len` rows) must cover the latent frames and sides."""
         check_rope_table(spec, card, configs)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         if "fps" in params:
@@ -163,14 +163,14 @@ class SkyReelsV2Family(Family):
         if "overlap_history" in params and kwargs.get("overlap_history") is None:
             base = int(kwargs.get("base_num_frames", BASE_NUM_FRAMES))
             # a long video (the pipelines raise without an overlap) or an extension (it always needs one)
-            if spec.filled_int("num_frames") > base or spec.task == "extend":
+            if spec.num_frames > base or spec.task == "extend":
                 kwargs["overlap_history"] = default_overlap(base)
         return kwargs
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         return _keep_block_size(pipe)
 
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         """A diffusion-forcing call's step callback fires once per row of each window's schedule: `steps` in
         synchronous mode, plus `ar_step` for each block after the first that the window denoises."""
         steps = int(spec.steps or 0)
@@ -180,7 +180,7 @@ class SkyReelsV2Family(Family):
             and "overlap_history" not in call_kwargs
         ):
             return steps
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         base = int(call_kwargs.get("base_num_frames", BASE_NUM_FRAMES))
         overlap = int(call_kwargs.get("overlap_history") or 0)
         block = int(call_kwargs.get("causal_block_size") or 1)
@@ -249,9 +249,9 @@ def is_df(card: ModelCard, task: str, family: Family) -> bool:
     return task in card.tasks and card.pipeline_class(task, family) in DF_PIPELINES.values()
 
 
-def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
+def check_long_video(spec: CompleteSpec, extra: Mapping[str, Any]) -> None:
     """The diffusion-forcing knobs: each one's type and range, and how they fit together and with num_frames."""
-    frames = spec.filled_int("num_frames")
+    frames = spec.num_frames
     base = _whole("base_num_frames", extra.get("base_num_frames", BASE_NUM_FRAMES), 5, 97, "of the form 4k+1, ")
     if "ar_step" in extra:
         _whole("ar_step", extra["ar_step"], 0, 5)
@@ -310,7 +310,7 @@ def check_long_video(spec: VideoSpec, extra: Mapping[str, Any]) -> None:
             )
 
 
-def _check_extension(spec: VideoSpec, extra: Mapping[str, Any], video: Any) -> None:
+def _check_extension(spec: CompleteSpec, extra: Mapping[str, Any], video: Any) -> None:
     """Video extension starts from the video's last overlap_history frames and generates num_frames frames from
     them: the video must have those frames, and num_frames must reach past them (else the pipeline runs no
     window and fails)."""
@@ -327,7 +327,7 @@ def _check_extension(spec: VideoSpec, extra: Mapping[str, Any], video: Any) -> N
             f"overlap_history (4k+1, at most {len(video)})",
             field="video",
         )
-    frames = spec.filled_int("num_frames")
+    frames = spec.num_frames
     if _latent(frames) <= _latent(overlap):
         valid = (_latent(overlap)) * 4 + 1
         raise SpecError(

@@ -32,7 +32,7 @@ from .base import NO_MEDIA, Checked, Family
 from .card import ModelCard
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 MIN_GUIDANCE = 1.0  # StableVideoDiffusionPipeline's min_guidance_scale default
@@ -77,7 +77,7 @@ class SVDFamily(Family):
     }
     accepts_prompt = False
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         if "max_guidance_scale" in spec.extra:
             raise SpecError(
@@ -123,7 +123,7 @@ class SVDFamily(Family):
         return Checked(spec, media)
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
         kwargs.pop("guidance_scale", None)  # not a parameter of the pipeline

@@ -23,7 +23,7 @@ from .base import NO_MEDIA, Checked, Family, component_class, outside_catalog, s
 from .card import ModelCard
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
 
 WAN_DTYPES = {"default": "bfloat16", "vae": "float32", "image_encoder": "float32"}
@@ -88,11 +88,11 @@ class WanFamily(Family):
         card = outside_catalog(card, ref, class_name, tasks=tasks, size_multiple=spatial * int(patch[1]))
         return card if known else size_unknown(card)
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """First-last-frame-to-video puts its two images on the first and the last frame, which must differ:
         WanImageToVideoPipeline pads num_frames - 2 frames between them (one frame: a negative size)."""
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         if spec.task == "flf2v" and frames < 2:
             step, offset = card.frame_rule or (1, 0)
             valid = next(offset + step * k for k in range(1, 9) if offset + step * k >= 2)
@@ -103,18 +103,18 @@ class WanFamily(Family):
             spec = spec.replace(num_frames=rules.fix("num_frames", frames, valid, rule))
         return Checked(spec, media)
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """The transformer's rotary position table must cover the latent frames, height and width in patches."""
         check_rope_table(spec, card, configs)
 
-    def call_context(self, pipe: Any, spec: VideoSpec) -> AbstractContextManager[Any]:
+    def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         """WanVideoToVideoPipeline sets no cache context, which First Block Cache and TaylorSeer need: the call
         runs in `transformer.cache_context("cond")` when a cache hook is on (the other Wan pipelines set theirs)."""
         if type(pipe).__name__ == "WanVideoToVideoPipeline":
             return cache_context(pipe, spec)
         return contextlib.nullcontext()
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         """Wan 2.2's two experts (high noise, then low noise) each see part of the schedule, and MagCache
         counts steps per transformer against the whole schedule's calibrated ratios."""
         if method == "magcache" and "guidance_scale_2" in card.call_defaults:  # the two-expert cards

@@ -32,7 +32,7 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_rope_tabl
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -87,12 +87,12 @@ class WanVACEFamily(Family):
         "dbcache": "cache-dit has no adapter for Wan VACE",
     }
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A mask must cover the video: as many frames as num_frames (or one image), the video's size."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         mask, video = media.get("mask"), media.get("video")
-        if isinstance(mask, list) and len(mask) < spec.filled_int("num_frames"):
-            n = spec.filled_int("num_frames")
+        if isinstance(mask, list) and len(mask) < spec.num_frames:
+            n = spec.num_frames
             raise SpecError(
                 f"mask: a mask video of {len(mask)} frames is shorter than num_frames={n}: VACE needs a mask for "
                 f"every frame it makes; pass a mask of at least {n} frames (a longer one is cut), one mask image "
@@ -112,13 +112,13 @@ class WanVACEFamily(Family):
                 )
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         check_rope_table(spec, card, configs)
         refs = spec.reference_images
         count = 0 if refs is None else len(refs) if isinstance(refs, (list, tuple)) else 1
         rows = int((configs.get("transformer") or {}).get("rope_max_seq_len") or 1024)
         temporal = int((configs.get("vae") or {}).get("scale_factor_temporal") or 4)
-        latent = (spec.filled_int("num_frames") - 1) // temporal + 1
+        latent = (spec.num_frames - 1) // temporal + 1
         if count and latent + count > rows:
             raise SpecError(
                 f"reference_images: {count} images add {count} latent frames to the video's {latent}, more than the "
@@ -129,13 +129,13 @@ class WanVACEFamily(Family):
             )
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
-        size = (spec.filled_int("width"), spec.filled_int("height"))
+        size = (spec.width, spec.height)
         if spec.task in ("i2v", "flf2v"):
             kwargs["video"], kwargs["mask"] = masked_video(
-                media["image"], media.get("last_image"), spec.filled_int("num_frames"), size
+                media["image"], media.get("last_image"), spec.num_frames, size
             )
         elif spec.task == "v2v":
             kwargs["video"] = [_sized(frame, size) for frame in kwargs["video"]]

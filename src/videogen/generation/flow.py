@@ -18,7 +18,7 @@ from ..checks.rules import complete
 from ..errors import Cancelled, SpecError
 from ..families import get_family
 from ..families.base import Family
-from ..spec.videospec import SPEC_FIELDS, VideoSpec
+from ..spec.videospec import SPEC_FIELDS, CompleteSpec, VideoSpec
 from .output import make_result
 from .result import VideoResult
 
@@ -68,7 +68,7 @@ def load_media(spec: VideoSpec) -> dict[str, Any]:
 class Prepared:
     """A spec checked against its card, with everything decided that needs no weights."""
 
-    spec: VideoSpec
+    spec: CompleteSpec
     card: ModelCard
     family: Family
     media: dict[str, Any]
@@ -332,7 +332,7 @@ def call_media(p: Prepared) -> dict[str, Any]:
 def _call(
     pipe: Any,
     family: Family,
-    spec: VideoSpec,
+    spec: CompleteSpec,
     kwargs: dict[str, Any],
     params: AbstractSet[str],
     on_step: OnStep | None,
@@ -383,12 +383,12 @@ def _call(
         scheduler_step_counted.step = counted_step
 
     pipe.set_progress_bar_config(disable=not progress)
-    generator = torch.Generator(device="cpu").manual_seed(spec.filled_int("seed"))
+    generator = torch.Generator(device="cpu").manual_seed(spec.seed)
     rng_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
     rng_lock = _GLOBAL_RNG_LOCK if family.uses_global_rng else contextlib.nullcontext()
     try:
         with rng_lock, torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(spec.filled_int("seed"))
+            torch.manual_seed(spec.seed)
             with family.call_context(pipe, spec):
                 call = {**kwargs, "generator": generator, "output_type": "np", "return_dict": True}
                 return family.call(pipe, call, spec)

@@ -14,7 +14,7 @@ from .result import VideoResult
 
 if TYPE_CHECKING:
     from ..families.card import ModelCard
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .flow import Prepared
 
 #: call arguments that are videogen's plumbing (step callbacks), not settings that shape the frames
@@ -23,7 +23,7 @@ CALLBACK_KWARGS = frozenset(
 )
 
 
-def with_card_call_defaults(spec: VideoSpec, card: ModelCard, kwargs: Mapping[str, Any]) -> VideoSpec:
+def with_card_call_defaults(spec: CompleteSpec, card: ModelCard, kwargs: Mapping[str, Any]) -> CompleteSpec:
     """`spec` with the card's call defaults that were passed to the pipeline (e.g. Wan 2.2's
     guidance_scale_2, FramePack's sampling_type) written into `extra`, where the spec doesn't set them.
 
@@ -115,9 +115,9 @@ def make_result(
     metadata = {
         "versions": versions(),
         "model": {**model, "pipeline": p.class_name},
-        "seed": spec.filled_int("seed"),
+        "seed": spec.seed,
         **spec_metadata(spec),  # "spec" (lossless where it can be), "inputs" (their sha256): what replay reads
-        "call": call_record(kwargs, spec.filled_int("seed")),
+        "call": call_record(kwargs, spec.seed),
         "device": p.device,
         **records,  # memory_plan, cache, parallel: what each feature did
         "fit": p.notes.get("fit"),  # how the input images met the video's size (fitting.py)
@@ -132,13 +132,6 @@ def make_result(
     elif sound is not None:
         from ..media.audio import as_audio, fit_to_video
 
-        audio, fitted = fit_to_video(as_audio(*sound), len(frames), spec.filled_int("fps"))
+        audio, fitted = fit_to_video(as_audio(*sound), len(frames), spec.fps)
         metadata["audio"] = {**audio.describe(), **fitted}
-    return VideoResult(
-        frames=frames,
-        fps=spec.filled_int("fps"),
-        seed=spec.filled_int("seed"),
-        spec=spec,
-        metadata=metadata,
-        audio=audio,
-    )
+    return VideoResult(frames=frames, fps=spec.fps, seed=spec.seed, spec=spec, metadata=metadata, audio=audio)

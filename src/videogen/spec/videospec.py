@@ -20,8 +20,6 @@ Task = Literal["t2v", "i2v", "flf2v", "v2v", "conditioned", "extend", "animate",
 TASKS: tuple[str, ...] = ("t2v", "i2v", "flf2v", "v2v", "conditioned", "extend", "animate", "replace")
 #: how an input image meets the video's size (`VideoSpec.fit`, videogen.checks.fit, docs/inputs.md); first: default
 FITS: tuple[str, ...] = ("follow", "crop", "pad", "stretch")
-#: the whole-number fields of VideoSpec (`VideoSpec.filled_int`)
-IntField = Literal["height", "width", "num_frames", "fps", "steps", "seed"]
 
 
 @dataclass(frozen=True)
@@ -176,8 +174,14 @@ class VideoSpec:
             )
 
     def replace(self, **changes: Any) -> VideoSpec:
-        """A copy with some fields changed."""
+        """A copy with some fields changed (a completed spec stays a `CompleteSpec`)."""
         return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is: a completed spec equals the plain spec with the same values."""
+        if not isinstance(other, VideoSpec):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(VideoSpec))
 
     def inferred_task(self) -> str:
         """The task the inputs imply when `task` is not given."""
@@ -192,13 +196,6 @@ class VideoSpec:
         if self.image is not None:
             return "i2v"
         return "t2v"
-
-    def filled_int(self, name: IntField) -> int:
-        """Whole-number field `name` of a completed spec (`validate.complete` fills every default) as an int."""
-        value = getattr(self, name)
-        if value is None:
-            raise TypeError(f"VideoSpec.{name} is None: complete the spec first (validate.complete fills it)")
-        return int(value)
 
     def summary(self) -> dict[str, Any]:
         """The scalar fields, for metadata and display (media fields described, not embedded)."""
@@ -394,3 +391,38 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return repr(value)
+
+
+#: the fields `checks.rules.complete` fills: never None in a `CompleteSpec`
+FILLED = ("task", "height", "width", "num_frames", "fps", "steps", "guidance_scale", "seed")
+
+
+@dataclass(frozen=True, eq=False)
+class CompleteSpec(VideoSpec):
+    """A spec after its card's defaults and rules were applied (what `prepare` and `generate` hand on and
+    `VideoResult.spec` holds): the task, size, frames, fps, steps, guidance and seed are filled."""
+
+    task: Task = None  # type: ignore[assignment]  # filled: checked in __post_init__
+    height: int = None  # type: ignore[assignment]
+    width: int = None  # type: ignore[assignment]
+    num_frames: int = None  # type: ignore[assignment]
+    fps: int = None  # type: ignore[assignment]
+    steps: int = None  # type: ignore[assignment]
+    guidance_scale: float = None  # type: ignore[assignment]
+    seed: int = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        missing = [name for name in FILLED if getattr(self, name) is None]
+        if missing:
+            raise TypeError(f"CompleteSpec needs {', '.join(missing)} filled (checks.rules.complete fills them)")
+
+    def replace(self, **changes: Any) -> CompleteSpec:
+        """A copy with some fields changed, still completed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def of(cls, spec: VideoSpec, **filled: Any) -> CompleteSpec:
+        """`spec` with `filled` set, as a completed spec."""
+        values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(VideoSpec) if f.init}
+        return cls(**(values | filled))

@@ -29,7 +29,7 @@ from .settings import KNOBS, transformer_steps
 if TYPE_CHECKING:
     from ..families.base import Family
     from ..families.card import ModelCard
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
 
 logger = logging.getLogger("videogen")
 #: the pipeline attributes that hold denoisers a step cache goes on
@@ -116,7 +116,7 @@ def hook_fields(setting: Mapping[str, Any], family: Family) -> dict[str, Any]:
     return fields
 
 
-def _config(setting: Mapping[str, Any], pipe: Any, family: Family, spec: VideoSpec, card: ModelCard) -> Any:
+def _config(setting: Mapping[str, Any], pipe: Any, family: Family, spec: CompleteSpec, card: ModelCard) -> Any:
     """The diffusers cache config of a completed setting for this pipeline and call."""
     from diffusers.hooks import (
         FasterCacheConfig,
@@ -156,7 +156,7 @@ def _off(module: Any) -> None:
 
 
 @contextlib.contextmanager
-def applied(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family) -> Iterator[CacheRecord]:
+def applied(pipe: Any, spec: CompleteSpec, card: ModelCard, family: Family) -> Iterator[CacheRecord]:
     """The spec's step cache on `pipe`'s denoisers for the `with` body; yields the call's `CacheRecord`."""
     record = CacheRecord(spec.cache)
     if spec.cache is None:  # hooks someone put on the pipeline by hand stay as they are
@@ -214,7 +214,7 @@ def _deep_cached(pipe: Any, setting: Mapping[str, Any], card: ModelCard, record:
 
 
 @contextlib.contextmanager
-def _db_cached(pipe: Any, spec: VideoSpec, card: ModelCard, family: Family, record: CacheRecord) -> Iterator[None]:
+def _db_cached(pipe: Any, spec: CompleteSpec, card: ModelCard, family: Family, record: CacheRecord) -> Iterator[None]:
     """cache-dit's DBCache on the pipeline's denoisers for the `with` body (`cache_dit.enable_cache` patches the
     transformers' forwards; `disable_cache` restores them), the block calls counted as for diffusers' hooks."""
     import os

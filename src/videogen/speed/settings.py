@@ -27,7 +27,7 @@ from ..errors import SpecError
 if TYPE_CHECKING:
     from ..families.base import Family
     from ..families.card import ModelCard
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
 
 #: the step-cache methods videogen knows (a family takes those in its `cache_methods`)
 METHODS: tuple[str, ...] = ("fbc", "taylorseer", "magcache", "pab", "fastercache", "deepcache", "dbcache")
@@ -231,7 +231,7 @@ def _knob(method: str, key: str, knob: Knob, value: Any) -> Any:
     return number
 
 
-def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dict[str, Any] | None:
+def resolve(value: Any, spec: CompleteSpec, card: ModelCard, family: Family) -> dict[str, Any] | None:
     """The completed setting for a spec whose defaults are filled: `{"method": name, **every knob}` (None: no
     cache). Refused with a SpecError naming a method that works: a method the family doesn't take, one its
     `cache_refusal` rules out for this spec, a setting that would skip nothing, MagCache without ratios.
@@ -268,7 +268,7 @@ def resolve(value: Any, spec: VideoSpec, card: ModelCard, family: Family) -> dic
 
 
 def auto_choice(
-    spec: VideoSpec, card: ModelCard, family: Family, refused: Mapping[str, str] | None = None
+    spec: CompleteSpec, card: ModelCard, family: Family, refused: Mapping[str, str] | None = None
 ) -> tuple[str | None, dict[str, str]]:
     """What `cache="auto"` runs: the family's first `cache_auto` method that can run this spec (None: none can,
     e.g. too few steps), and why each one before it can't; `refused`: reasons decided elsewhere, method → why."""
@@ -282,8 +282,8 @@ def auto_choice(
 
 
 def settle_auto(
-    requested: Any, spec: VideoSpec, card: ModelCard, family: Family, plan: Any, refused: Mapping[str, str]
-) -> tuple[VideoSpec, dict[str, Any] | None]:
+    requested: Any, spec: CompleteSpec, card: ModelCard, family: Family, plan: Any, refused: Mapping[str, str]
+) -> tuple[CompleteSpec, dict[str, Any] | None]:
     """A `cache="auto"` request once the memory plan is known (its refusals and `refused`, parallelism's, rule
     methods out too): the spec with the cache it runs (None when no method can) and what `metadata["cache"]`
     records of the choice (the reason when no cache runs). Any other request: the spec as it is, no record."""
@@ -315,7 +315,7 @@ def _require(method: str) -> None:
 
 
 def _refusal(
-    method: str, spec: VideoSpec, card: ModelCard, family: Family, given: Mapping[str, Any] | None = None
+    method: str, spec: CompleteSpec, card: ModelCard, family: Family, given: Mapping[str, Any] | None = None
 ) -> str | None:
     """Why `method` can't run this spec (None when it can)."""
     if method not in family.cache_methods:
@@ -336,7 +336,7 @@ def _refusal(
     return None
 
 
-def transformer_steps(spec: VideoSpec, card: ModelCard, family: Family) -> int:
+def transformer_steps(spec: CompleteSpec, card: ModelCard, family: Family) -> int:
     """The denoising steps of one schedule (what MagCache's ratios are per)."""
     return family.schedule_steps(spec, {**card.call_defaults, **spec.extra})
 
@@ -375,7 +375,7 @@ def plan_refusal(method: str, plan: Any) -> str | None:
 # ---- MagCache ratios ------------------------------------------------------------------------------
 
 
-def magcache_key(spec: VideoSpec, card: ModelCard, family: Family) -> str:
+def magcache_key(spec: CompleteSpec, card: ModelCard, family: Family) -> str:
     """The name of the stored ratios of a model at a scheduler and step count: readable, then a hash of all
     that shapes them (model, source, revision, scheduler and its arguments, steps)."""
     steps = transformer_steps(spec, card, family)

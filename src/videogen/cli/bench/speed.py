@@ -256,7 +256,7 @@ def _generate(fields: dict[str, Any], cache: Any, memory: Any = None) -> dict[st
         **_steps(start, marks, end),
         "call_s": result.metadata["timings"]["call_s"],
         "skipped": cache.get("skipped", 0.0),
-        "spec": {k: result.spec.filled_int(k) for k in ("width", "height", "num_frames", "steps")},
+        "spec": {k: getattr(result.spec, k) for k in ("width", "height", "num_frames", "steps")},
     }
 
 
@@ -286,7 +286,7 @@ def _direct(fields: dict[str, Any]) -> dict[str, Any]:
             return {}
 
         kwargs["callback_on_step_end"] = on_step_end
-        generator = torch.Generator(device="cpu").manual_seed(p.spec.filled_int("seed"))
+        generator = torch.Generator(device="cpu").manual_seed(p.spec.seed)
         pipe.set_progress_bar_config(disable=True)
         start = time.perf_counter()
         pipe(**kwargs, generator=generator, output_type="np", return_dict=True)

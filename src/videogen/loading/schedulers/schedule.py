@@ -16,7 +16,7 @@ from .dry_run import REFUSES, installed, schedule_problem
 if TYPE_CHECKING:
     from ...families.base import Family
     from ...families.card import ModelCard
-    from ...spec.videospec import VideoSpec
+    from ...spec.videospec import CompleteSpec
 
 
 def pipeline_scheduler(card: ModelCard, family: Family) -> dict[str, Any] | None:
@@ -93,7 +93,7 @@ def _schedule_arguments(class_name: str) -> dict[str, str | None]:
     return pipeline_signature(class_name).schedule
 
 
-def _passed_arguments(spec: VideoSpec, card: ModelCard, class_name: str) -> dict[str, str | None]:
+def _passed_arguments(spec: CompleteSpec, card: ModelCard, class_name: str) -> dict[str, str | None]:
     """The timestep arguments this call hands the scheduler's `set_timesteps` (argument → the `extra` key or
     card default it comes from; None: the pipeline computes it)."""
     out = {}
@@ -103,7 +103,7 @@ def _passed_arguments(spec: VideoSpec, card: ModelCard, class_name: str) -> dict
     return out
 
 
-def check_schedule(spec: VideoSpec, card: ModelCard, family: Family, class_name: str) -> None:
+def check_schedule(spec: CompleteSpec, card: ModelCard, family: Family, class_name: str) -> None:
     """Before load, after `check_scheduler_name`: the scheduler the call runs with (the spec's, else the model's
     own) can drive the model (`compatible_schedulers`), takes the timestep arguments the pipeline passes its
     `set_timesteps` (stored signatures), and makes the schedule: a one-step schedule ending at `shift_terminal`
@@ -111,7 +111,7 @@ def check_schedule(spec: VideoSpec, card: ModelCard, family: Family, class_name:
     which imports its class: torch)."""
     parsed = parse_scheduler(spec.scheduler)
     passed = _passed_arguments(spec, card, class_name)
-    steps = spec.filled_int("steps")
+    steps = spec.steps
     from_spec = any(source is not None and source in spec.extra for source in passed.values())
     if parsed is None and steps > 1 and not from_spec and not (card.tiny or card.path):
         return  # the catalog model's own scheduler at its schedule: nothing to read its config for
@@ -172,13 +172,13 @@ def _missing_arguments(name: str, passed: Mapping[str, Any]) -> list[str]:
 
 
 def _check_one_step(
-    spec: VideoSpec, card: ModelCard, name: str, config: Mapping[str, Any], passed: Mapping[str, Any]
+    spec: CompleteSpec, card: ModelCard, name: str, config: Mapping[str, Any], passed: Mapping[str, Any]
 ) -> None:
     """A schedule stretched to `shift_terminal` divides by 1 minus its last sigma: a one-step schedule that
     starts at sigma 1 (every computed one) gives NaN timesteps (an IndexError in the first step, or a black
     video)."""
     terminal = config.get("shift_terminal")
-    if not terminal or isinstance(terminal, bool) or spec.filled_int("steps") != 1:
+    if not terminal or isinstance(terminal, bool) or spec.steps != 1:
         return
     custom = next((spec.extra[k] for k in ("timesteps", "sigmas") if k in passed and k in spec.extra), None)
     if isinstance(custom, (list, tuple)) and len(custom) == 1:
@@ -195,7 +195,7 @@ def _check_one_step(
 
 
 def _check_dry_run(
-    spec: VideoSpec,
+    spec: CompleteSpec,
     card: ModelCard,
     family: Family,
     class_name: str,
@@ -207,7 +207,7 @@ def _check_dry_run(
 ) -> None:
     """The scheduler (`swapped`: the spec's, built from the model's config with the spec's arguments; else the
     model's own) makes the schedule the call asks for (`schedule_problem`): else a SpecError with what works."""
-    steps = spec.filled_int("steps")
+    steps = spec.steps
 
     def attempt(scheduler_name: str, arguments: Mapping[str, Any], n: int) -> str | None:
         return schedule_problem(spec, card, family, class_name, config, scheduler_name, arguments, passed, n)
