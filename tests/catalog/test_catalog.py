@@ -110,12 +110,7 @@ LAYERS = [
     ("videogen.catalog.lookup", "videogen.catalog.hub"),
     ("videogen.testing",),
     ("videogen.families",),  # the cards (families.card, archs) and the tiny builders (tiny, tiny_parts) included
-    (
-        "videogen.spec.videospec",
-        "videogen.errors",
-        "videogen.runtime.devices",
-        "videogen.runtime.lock",
-    ),
+    ("videogen.spec.videospec", "videogen.errors", "videogen.runtime.devices", "videogen.runtime.lock"),
 ]
 
 

@@ -31,7 +31,7 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_negative_
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -92,7 +92,7 @@ class HeliosFamily(Family):
     }
     context_parallel = True
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """The chunk knobs, the frame count the windows make, guidance for a negative prompt, the scheduler."""
         spec, media = super().check(spec, card, rules, media)  # the rules every family shares
         extra = {**card.call_defaults, **spec.extra}
@@ -105,7 +105,7 @@ class HeliosFamily(Family):
                 field="extra",
                 valid=list(HISTORY),
             )
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         valid = valid_frames(frames, chunk)
         rule = (
             f"the pipeline makes windows of {window(chunk)} frames (num_latent_frames_per_chunk={chunk}) and returns "

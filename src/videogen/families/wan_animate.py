@@ -27,7 +27,7 @@ from ._common import DIT_CACHE_HOOK_SETTINGS, DIT_CACHE_METHODS, check_negative_
 from .base import NO_MEDIA, Checked, Family
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
 
@@ -72,7 +72,7 @@ class WanAnimateFamily(Family):
         "dbcache": "cache-dit has no adapter for Wan Animate",
     }
 
-    def check(self, spec: VideoSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
+    def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """The segments' knobs, the driving videos' lengths, guidance for a negative prompt."""
         checked = super().check(spec, card, rules, media)
         check_negative_prompt_has_guidance(spec, card, 5.0)
@@ -97,7 +97,7 @@ class WanAnimateFamily(Family):
                 field="extra",
                 valid=valid,
             )
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         if frames <= previous:
             rule = f"Wan Animate needs more frames than the {previous} each segment takes from the one before"
             frames = rules.fix("num_frames", frames, previous + 1, rule)
@@ -114,7 +114,7 @@ class WanAnimateFamily(Family):
                 )
         return checked
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """The sides, and one segment's latent frames with the character's (one more), within the rotary table;
         the whole video is never in the transformer at once."""
         check_rope_table(spec.replace(num_frames=1), card, configs)
@@ -135,10 +135,10 @@ class WanAnimateFamily(Family):
         return super().reserved_call_kwargs() | set(DRIVING.values()) | {"mode"}
 
     def call_kwargs(
-        self, spec: VideoSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
+        self, spec: CompleteSpec, card: ModelCard, media: Mapping[str, Any], params: AbstractSet[str]
     ) -> dict[str, Any]:
         kwargs = super().call_kwargs(spec, card, media, params)
-        frames = spec.filled_int("num_frames")
+        frames = spec.num_frames
         for name, argument in DRIVING.items():
             value = media.get(name)
             if value is not None:  # a mask image: the same mask for every frame
@@ -146,13 +146,13 @@ class WanAnimateFamily(Family):
         kwargs["mode"] = spec.task
         return kwargs
 
-    def total_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         return int(spec.steps or 0) * segments(spec, call_kwargs)
 
-    def schedule_steps(self, spec: VideoSpec, call_kwargs: Mapping[str, Any]) -> int:
+    def schedule_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
         return int(spec.steps or 0)  # each segment runs the whole schedule
 
-    def cache_refusal(self, spec: VideoSpec, card: ModelCard, method: str) -> str | None:
+    def cache_refusal(self, spec: CompleteSpec, card: ModelCard, method: str) -> str | None:
         """TaylorSeer extrapolates each module's output along the steps and knows nothing of segments."""
         count = segments(spec, {**card.call_defaults, **spec.extra})
         if method == "taylorseer" and count > 1:
@@ -218,7 +218,7 @@ class WanAnimateFamily(Family):
         ).save_pretrained(folder)
 
 
-def segments(spec: VideoSpec, arguments: Mapping[str, Any]) -> int:
+def segments(spec: CompleteSpec, arguments: Mapping[str, Any]) -> int:
     """How many segments the pipeline makes num_frames in (its own arithmetic: the last one padded)."""
     length = int(arguments.get("segment_frame_length", SEGMENT))
     previous = int(arguments.get("prev_segment_conditioning_frames", PREVIOUS))
