@@ -94,14 +94,14 @@ class AllegroFamily(Family):
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 7.5)
         frames = checked.spec.num_frames
-        if frames < TILE_FRAMES:
-            raise SpecError(
-                f"num_frames={frames} is too few for {card.name}: its VAE decodes in tiles of {TILE_FRAMES} frames "
-                f"and leaves a shorter video undecoded (gray); pass num_frames={TILE_FRAMES} or more (16k+8)",
-                field="num_frames",
-                valid=TILE_FRAMES,
-            )
-        return checked
+        if frames >= TILE_FRAMES:
+            return checked
+        rule = (
+            f"too few for {card.name}: its VAE decodes in tiles of {TILE_FRAMES} frames and leaves a shorter video "
+            f"undecoded (gray); {TILE_FRAMES} or more (16k+8)"
+        )
+        fixed = rules.fix("num_frames", frames, TILE_FRAMES, rule)  # snap=True rounds up to one tile
+        return Checked(checked.spec.replace(num_frames=fixed), checked.media)
 
     def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Height and width on the VAE's tile grid: tiles of `sample_size` pixels overlapping by 120 rows and 80
