@@ -11,11 +11,11 @@ from typing import Any
 from ..errors import SpecError
 from .read import (
     ANIMATED_FORMATS,
-    _check_scheme,
-    _decode,
-    _is_container,
-    _is_url,
-    _open_image,
+    check_scheme,
+    decode_media,
+    is_container,
+    is_url,
+    open_image,
     open_input,
     to_frames,
     to_pil,
@@ -77,17 +77,17 @@ def to_image_or_frames(value: Any, field: str) -> Any:
         return to_pil(value, field)
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if _is_url(text):
+        if is_url(text):
             from .fetch import fetch
 
             with fetch(text, field, "video") as path:
                 if _is_still(path, field, text):
-                    return _open_image(path, field, text)
-                return _decode(path, field, text, as_pil=True)[0]
-        _check_scheme(text, field)
+                    return open_image(path, field, text)
+                return decode_media(path, field, text, as_pil=True)[0]
+        check_scheme(text, field)
         path = Path(text).expanduser()
         if path.exists() and not path.is_dir() and _is_still(path, field, text):
-            return _open_image(path, field, text)
+            return open_image(path, field, text)
     return to_frames(value, field)
 
 
@@ -98,7 +98,7 @@ def _is_still(path: Path, field: str, source: str) -> bool:
 
     with open_input(path, field, source, "video") as f:
         head = f.read(16)
-    if not head or _is_container(head):
+    if not head or is_container(head):
         return False
     try:
         with Image.open(path) as img:

@@ -43,11 +43,11 @@ FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ANIMATED_FORMATS = ("GIF", "WEBP")  # PIL formats read as videos even with one frame (videogen writes them)
 
 
-def _is_url(value: str) -> bool:
+def is_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://"))
 
 
-def _check_scheme(text: str, field: str) -> None:
+def check_scheme(text: str, field: str) -> None:
     scheme, sep, _ = text.partition("://")
     if sep and scheme.isalpha() and len(scheme) > 1:  # "C://x" on Windows is a path, "ftp://x" is not
         raise SpecError(
@@ -70,19 +70,19 @@ def to_pil(value: Any, field: str) -> Image.Image:
         return value.convert("RGB")
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if _is_url(text):
+        if is_url(text):
             from .fetch import fetch
 
             with fetch(text, field, "image") as path:
-                return _open_image(path, field, text)
-        _check_scheme(text, field)
+                return open_image(path, field, text)
+        check_scheme(text, field)
         path = Path(text).expanduser()
         if not (path.exists() or path.is_symlink()):
             raise SpecError(
                 f"{field}: no file at {text!r}; pass an existing image path, a URL, a PIL image or an array",
                 field=field,
             )
-        return _open_image(path, field, text)
+        return open_image(path, field, text)
     if isinstance(value, np.ndarray):
         return Image.fromarray(array_to_uint8(value, field))
     raise SpecError(
@@ -145,7 +145,7 @@ def _check_pixels(size: tuple[int, int], field: str, source: str, budget: int, w
         )
 
 
-def _open_image(path: Path, field: str, source: str, budget: int | None = None) -> Image.Image:
+def open_image(path: Path, field: str, source: str, budget: int | None = None) -> Image.Image:
     """An image file as RGB, upright by its EXIF orientation; its size checked before it is decoded."""
     from PIL import Image, ImageOps
 
@@ -186,13 +186,13 @@ def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
 
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if _is_url(text):
+        if is_url(text):
             from .fetch import fetch
 
             with fetch(text, field, "video") as path:
-                frames, _ = _decode(path, field, text, as_pil=True)
+                frames, _ = decode_media(path, field, text, as_pil=True)
             return frames
-        _check_scheme(text, field)
+        check_scheme(text, field)
         path = Path(text).expanduser()
         if not path.exists():
             raise SpecError(
@@ -200,7 +200,7 @@ def to_frames(value: Any, field: str = "video") -> list[Image.Image]:
                 "a list of PIL images or a T×H×W×3 array",
                 field=field,
             )
-        frames, _ = _decode(path, field, text, as_pil=True)
+        frames, _ = decode_media(path, field, text, as_pil=True)
         return frames
     if isinstance(value, np.ndarray):
         if value.ndim != 4:
@@ -225,7 +225,7 @@ def read_video(path: str | os.PathLike, field: str = "video") -> tuple[np.ndarra
     path = Path(path).expanduser()
     if not path.exists():
         raise SpecError(f"{field}: no file at {source!r}; pass a video file or a folder of frames", field=field)
-    frames, fps = _decode(path, field, source, as_pil=False)
+    frames, fps = decode_media(path, field, source, as_pil=False)
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise SpecError(
@@ -271,7 +271,7 @@ class _Budget:
             )
 
 
-def _decode(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any], float | None]:
+def decode_media(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any], float | None]:
     """The frames (RGB: PIL images, or uint8 arrays) and fps of a video file or folder of frames."""
     budget = _Budget(field, source)
     if path.is_dir():
@@ -285,14 +285,14 @@ def _decode(path: Path, field: str, source: str, as_pil: bool) -> tuple[list[Any
         head = f.read(16)
     if not head:
         raise SpecError(f"{field}: {source!r} is empty (0 bytes); pass a video file", field=field)
-    if not _is_container(head):
+    if not is_container(head):
         pil = _pil_frames(path, field, source, budget, as_pil)
         if pil is not None:
             return pil
     return _ffmpeg_frames(path, field, source, budget, as_pil)
 
 
-def _is_container(head: bytes) -> bool:
+def is_container(head: bytes) -> bool:
     """Whether the first bytes are those of a video container (MP4/MOV, Matroska/WebM, AVI)."""
     return head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
 
@@ -320,7 +320,7 @@ def _folder_frames(path: Path, field: str, source: str, budget: _Budget) -> list
             raise input_error(FileTooLargeError(0, f"over {limit:,} bytes of frames"), field, source, "video")
     frames = []
     for file in files:
-        frame = _open_image(file, field, str(file), budget.image_pixels)
+        frame = open_image(file, field, str(file), budget.image_pixels)
         budget.add(frame.size)
         frames.append(frame)
     return frames
