@@ -174,6 +174,10 @@ def _easyanimate_call(kw: dict, case: Case, pipe: Any) -> None:
         kw["video"], kw["mask_video"] = get_image_to_video_latent([first], last, kw["num_frames"], size)
 
 
+def _latte_call(kw: dict, case: Case, pipe: Any) -> None:
+    kw["video_length"] = case.get("num_frames")  # the pipeline's own name for the frame count
+
+
 def _allegro_load(cls: str, folder: Path, kw: dict, scratch: Path) -> Any:
     """diffusers' Allegro docs: the VAE decodes only in tiles (`pipe.vae.enable_tiling()`)."""
     pipe = direct_pipeline(cls, str(folder))
@@ -287,6 +291,7 @@ FAMILIES: dict[str, Direct] = {
     "easyanimate": Direct(call=_easyanimate_call),
     "animatediff": Direct(call=_animatediff_call),
     "allegro": Direct(load=_allegro_load),
+    "latte": Direct(call=_latte_call),
     # wan, cogvideox, modelscope: the common translation (card call_defaults: guidance_scale_2,
     # max_sequence_length; v2v sizes and frame counts come from the video where the pipeline takes none)
 }

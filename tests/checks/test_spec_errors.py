@@ -464,6 +464,19 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"loras": [("x.safetensors", 1.0)]}, "loras", ["LoRA"]),
         ],
     ),
+    "latte": (
+        {"model": "tiny-latte", "prompt": PROMPT},
+        [
+            ({"num_frames": 5}, "num_frames", ["temporal position table has 4 rows", "num_frames=4"]),
+            ({"model": "latte-1", "num_frames": 24}, "num_frames", ["video_length", "num_frames=16"]),
+            ({"height": 40}, "height", ["multiple of 16", "height=48"]),
+            ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=7.5"]),
+            ({"image": image()}, "task", ["i2v"]),
+            ({"cache": "fbc"}, "cache", ["interleaves spatial and temporal", "'pab'"]),
+            ({"cache": "dbcache"}, "cache", ["no Latte adapter"]),
+            ({"loras": [("x.safetensors", 1.0)]}, "loras", ["LoRA"]),
+        ],
+    ),
     "wan_vace": (
         {"model": "tiny-wan_vace", "prompt": PROMPT},
         [

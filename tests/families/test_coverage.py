@@ -36,7 +36,6 @@ GENERIC = {
     "HunyuanSkyreelsImageToVideoPipeline": "HunyuanVideo's rules (the hunyuanvideo family's other pipelines)",
     "Kandinsky6TI2VAPipeline": "its sound and sizes",
     "LTXI2VLongMultiPromptPipeline": "its prompt segments and temporal tiles",
-    "LattePipeline": "its temporal position table (the frame count the transformer was made for)",
     "LucyEditPipeline": "video editing's sizes",
     "MotifVideoPipeline": "its sizes and frame rule",
     "MotifVideoImage2VideoPipeline": "its sizes and frame rule",

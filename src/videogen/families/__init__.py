@@ -34,6 +34,7 @@ FAMILY_MODULES: dict[str, str] = {
     "allegro": "videogen.families.allegro",
     "animatediff": "videogen.families.animatediff",
     "helios": "videogen.families.helios",
+    "latte": "videogen.families.latte",
 }
 #: the fallback for a video pipeline no family above wraps: `catalog.lookup` turns to it only when
 #: `family_for_class` finds none, so a wrapped class always goes to its family. Not in `all_families()` (no cards).

@@ -1,0 +1,28 @@
+"""Latte: the catalog card, a step cache in the cache context videogen sets, one frame (the temporal table skipped).
+Text-to-video against the direct diffusers call: tests/test_matrix.py; the rules (the frame count the transformer
+was made for, sizes, refused caches): tests/checks/test_spec_errors.py."""
+
+from __future__ import annotations
+
+import videogen
+
+PROMPT = "a white ferret leaps into a stream"
+
+
+def test_catalog_card() -> None:
+    card = videogen.resolve("latte-1")
+    assert card.repo == "maxin-cn/Latte-1" and card.tasks == ("t2v",)
+    assert (card.height, card.width, card.num_frames, card.steps, card.guidance_scale) == (512, 512, 16, 50, 7.5)
+    assert card.call_defaults == {"clean_caption": False}
+
+
+def test_taylorseer_skips_work_in_the_cache_context() -> None:
+    cache = {"method": "taylorseer", "interval": 2, "warmup": 2}
+    result = videogen.generate(model="tiny-latte", prompt=PROMPT, steps=6, cache=cache, seed=3, progress=False)
+    assert result.metadata["cache"]["method"] == "taylorseer" and result.metadata["cache"]["skipped"] > 0.2
+    assert result.frames.shape == (4, 32, 32, 3)
+
+
+def test_one_frame_skips_the_temporal_table() -> None:
+    result = videogen.generate(model="tiny-latte", prompt=PROMPT, num_frames=1, seed=3, progress=False)
+    assert result.frames.shape == (1, 32, 32, 3) and result.metadata["call"]["video_length"] == 1
