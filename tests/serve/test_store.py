@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from videogen.serve.store import QueueFull, Store
+from videogen.serve.store import SCHEMA, QueueFull, Store
 
 
 def _add(store: Store, model: str, **kw: object) -> str:
@@ -88,3 +88,37 @@ def test_keep_by_size_removes_the_oldest_finished_first(tmp_path: Path) -> None:
     assert Keep(bytes=2500).apply(store) == [ids[0]]  # 3000 bytes → 2000
     assert Keep(bytes=0).apply(store) == ids[1:]
     assert store.get(waiting) is not None and not list(store.outputs.iterdir())  # queued jobs stay
+
+
+def test_uploads_stay_with_a_requeued_job_and_go_with_it(tmp_path: Path) -> None:
+    """A job's upload files (a list for reference_images) outlive a restart that re-queues it, go with the job when
+    it is deleted, and a database from before `uploads` reads its one image upload as `image`."""
+    import sqlite3
+
+    store = Store(tmp_path)
+    files = [store.uploads / name for name in ("v.mp4", "r0.png", "r1.png")]
+    for path in files:
+        path.write_bytes(b"x")
+    uploads = {"video": str(files[0]), "reference_images": [str(files[1]), str(files[2])]}
+    job_id = _add(store, "a", uploads=uploads)
+    assert store.claim() is not None
+    store.close()
+    store = Store(tmp_path)  # the process died while it ran
+    assert store.recovered == [job_id]
+    job = store.get(job_id)
+    assert job is not None and job.status == "queued" and job.uploads == uploads and all(p.exists() for p in files)
+    store.delete(job_id)
+    assert not any(p.exists() for p in files)
+
+    old = tmp_path / "old"
+    old.mkdir()
+    with sqlite3.connect(old / "jobs.sqlite3") as db:  # the first schema: no `uploads` column
+        db.executescript(SCHEMA.replace("    uploads TEXT,\n", ""))
+        db.execute(
+            "INSERT INTO jobs (id, status, model, spec, upload, created_at) VALUES ('v1', 'queued', 'a', '{}', ?, 0)",
+            (str(old / "cat.png"),),
+        )
+    again = Store(old)
+    assert again.get("v1").uploads == {"image": str(old / "cat.png")}  # type: ignore[union-attr]
+    added = _add(again, "a", uploads={"image": "x.png"})  # the column was added
+    assert again.get(added).uploads == {"image": "x.png"}  # type: ignore[union-attr]

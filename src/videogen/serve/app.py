@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -25,7 +24,7 @@ from .errors import ApiError, error_body, from_spec_error, scrub
 from .events import Events
 from .requests import model_source, size_of
 from .retention import Keep
-from .store import Job, QueueFull, Store
+from .store import Job, QueueFull, Store, remove_uploads
 from .urls import HostGuard, spec_with_inputs
 from .worker import Worker
 
@@ -128,8 +127,8 @@ def create_app(settings: Settings) -> Any:
         logger.info("request %s %s %s: %d", rid, request.method, request.url.path, response.status_code)
         return response
 
-    async def submit(request: Request, body: dict[str, Any], upload: str | None, remixed_from: str | None) -> Any:
-        spec, seconds = await run_in_threadpool(_checked_spec, body, upload, settings.models, settings.allow_url_hosts)
+    async def submit(request: Request, body: dict[str, Any], uploads: dict[str, Any], remixed_from: str | None) -> Any:
+        spec, seconds = await run_in_threadpool(_checked_spec, body, uploads, settings.models, settings.allow_url_hosts)
         key = request.headers.get("idempotency-key")
         try:
             job, _new = store.add(
@@ -138,7 +137,7 @@ def create_app(settings: Settings) -> Any:
                 prompt=spec.get("prompt"),
                 size=size_of(spec),
                 seconds=seconds,
-                upload=upload,
+                uploads=uploads,
                 remixed_from=remixed_from,
                 idempotency_key=key,
                 owner=owner(request),
@@ -150,19 +149,19 @@ def create_app(settings: Settings) -> Any:
             events.publish(job.id, "queued", position=store.position(job))
             for worker in workers:
                 worker.wake.set()
-        elif upload:
-            Path(upload).unlink(missing_ok=True)  # the retried POST's copy: the first one's job keeps its own
+        else:
+            remove_uploads(uploads)  # the retried POST's copies: the first one's job keeps its own
         return video_object(job, store, settings.keep)
 
     @app.post("/v1/videos")
     async def create_video(request: Request) -> Any:
-        """Queue a video (OpenAI's `videos.create`): JSON, or multipart with an `input_reference` image."""
-        body, upload = await read_body(request, store, settings.max_upload_bytes)
+        """Queue a video (OpenAI's `videos.create`): JSON, or multipart with the inputs as files (`input_reference`:
+        the image; every other input under its own name: serve/uploads.py)."""
+        body, uploads = await read_body(request, store, settings.max_upload_bytes)
         try:
-            return await submit(request, body, upload, None)
+            return await submit(request, body, uploads, None)
         except BaseException:
-            if upload:
-                Path(upload).unlink(missing_ok=True)
+            remove_uploads(uploads)
             raise
 
     @app.get("/v1/videos")
@@ -219,16 +218,12 @@ def create_app(settings: Settings) -> Any:
         body = await read_json(request)
         if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
             raise ApiError(400, "prompt: a remix needs a new prompt", kind="invalid_request_error", param="prompt")
-        upload = None
-        if source.upload and Path(source.upload).exists():
-            upload = str(store.uploads / f"{uuid.uuid4().hex}.png")
-            shutil.copyfile(source.upload, upload)
+        uploads = store.copy_uploads(source.uploads)  # the remix's own copies: each job removes its own
         spec = {**source.spec, "model": source.model, "prompt": body["prompt"]}
         try:
-            return await submit(request, spec, upload, video_id)
+            return await submit(request, spec, uploads, video_id)
         except BaseException:
-            if upload:
-                Path(upload).unlink(missing_ok=True)
+            remove_uploads(uploads)
             raise
 
     @app.get("/v1/videos/{video_id}/events")
@@ -313,18 +308,19 @@ def video_object(job: Job, store: Store, keep: Keep | None = None) -> dict[str, 
 
 
 def _checked_spec(
-    body: dict[str, Any], upload: str | None, models: dict[str, str], allowed_hosts: tuple[str, ...] = ()
+    body: dict[str, Any], uploads: dict[str, Any], models: dict[str, str], allowed_hosts: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], str | None]:
-    """The request's plain spec, checked by the library (`prepare`: no weights load), with the seed, size and
-    frames it settled (a re-queued job makes the same video), and the seconds it lasts. Raises ApiError(400)
-    naming the field."""
+    """The request's plain spec (without its uploads, stored beside it), checked with its uploaded inputs by the
+    library (`prepare`: the inputs read within their budgets, no weights load), with the seed, size and frames it
+    settled (a re-queued job makes the same video), and the seconds it lasts. Raises ApiError(400) naming the
+    field."""
     from ..generation.flow import prepare
     from ..media.fetch import guarded
 
     try:
         spec = spec_with_inputs(body, models, allowed_hosts)
         with guarded(HostGuard(allowed_hosts)):  # an allowed URL is downloaded (and checked) here, guarded
-            prepared = prepare({**spec, **({"image": upload} if upload else {})})
+            prepared = prepare({**spec, **uploads})
     except SpecError as exc:
         raise from_spec_error(exc) from exc
     except VideoGenError as exc:

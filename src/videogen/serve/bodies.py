@@ -1,21 +1,17 @@
 """What a request carries: its bearer token (checked in constant time), its size, its body as JSON or as
-multipart fields, and the uploaded image (capped in bytes, decoded within the pixel budget, stored as PNG)."""
+multipart fields, and its uploaded inputs (serve/uploads.py: capped in bytes, checked, stored with the job)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import uuid
-from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from ..errors import SpecError
-from .errors import ApiError, from_spec_error
+from .errors import ApiError
 from .requests import API_FIELDS
-from .store import Store
+from .store import Store, remove_uploads
+from .uploads import max_files, save_uploads, spec_field
 
 
 def refusal(request: Any, token: str | None, max_body_bytes: int) -> ApiError | None:
@@ -61,21 +57,30 @@ async def read_json(request: Any) -> dict[str, Any]:
     return body
 
 
-async def read_body(request: Any, store: Store, max_upload_bytes: int) -> tuple[dict[str, Any], str | None]:
-    """JSON, or multipart form fields (JSON-decoded where they parse, but API fields stay text) with the upload
-    saved under the state folder, at most `max_upload_bytes` (413) and checked as an image (400)."""
+async def read_body(request: Any, store: Store, max_upload_bytes: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """JSON, or multipart form fields (JSON-decoded where they parse, but API fields stay text) with the uploaded
+    inputs saved under the state folder (`uploads.save_uploads`: spec field → file; 413 over the cap, 400 for a
+    file that isn't what its field takes). An input both uploaded and named in the body is a 400."""
+    from starlette.exceptions import HTTPException
+
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await read_json(request), None
-    form = await request.form(max_files=1, max_fields=200)
+        return await read_json(request), {}
+    try:
+        form = await request.form(max_files=max_files(), max_fields=200)
+    except HTTPException as exc:  # python-multipart's limits: too many files or fields, a malformed body
+        raise ApiError(400, f"the multipart body: {exc.detail}", kind="invalid_request_error") from exc
+    try:
+        return await _fields_and_uploads(form, store, max_upload_bytes)
+    finally:
+        await form.close()
+
+
+async def _fields_and_uploads(form: Any, store: Store, max_upload_bytes: int) -> tuple[dict[str, Any], dict[str, Any]]:
     body: dict[str, Any] = {}
-    upload = None
+    files = []
     for name, value in form.multi_items():
         if hasattr(value, "read"):  # an UploadFile
-            if name != "input_reference":
-                raise ApiError(
-                    400, f"{name}: only input_reference is an upload", kind="invalid_request_error", param=name
-                )
-            upload = await save_upload(value, store, max_upload_bytes)
+            files.append((name, value))
         elif name in API_FIELDS:
             body[name] = value
         else:
@@ -83,39 +88,15 @@ async def read_body(request: Any, store: Store, max_upload_bytes: int) -> tuple[
                 body[name] = json.loads(value)
             except ValueError:
                 body[name] = value
-    return body, upload
-
-
-async def save_upload(file: Any, store: Store, max_upload_bytes: int) -> str:
-    """The uploaded image under the state folder (413 over the cap), decoded and saved as PNG; its path."""
-    from ..media.read import max_bytes
-
-    cap = min(max_upload_bytes, max_bytes("image", "input_reference"))
-    data = await file.read(cap + 1)
-    if len(data) > cap:
-        raise ApiError(
-            413,
-            f"input_reference: the upload is over {cap} bytes",
-            kind="invalid_request_error",
-            param="input_reference",
-            code="too_large",
-        )
-    raw = store.uploads / f".{uuid.uuid4().hex}.upload"
-    raw.write_bytes(data)
-    try:
-        return await run_in_threadpool(normalised, raw, store)
-    finally:
-        raw.unlink(missing_ok=True)
-
-
-def normalised(raw: Path, store: Store) -> str:
-    """The upload decoded within the pixel budget (docs/inputs.md) and saved as PNG: the job's image file."""
-    from ..media.read import to_pil
-
-    try:
-        image = to_pil(str(raw), "input_reference")
-    except SpecError as exc:
-        raise from_spec_error(exc) from exc
-    target = store.uploads / f"{uuid.uuid4().hex}.png"
-    image.convert("RGB").save(target, "PNG")
-    return str(target)
+    uploads = await save_uploads(files, store, max_upload_bytes)
+    for name, _file in files:
+        field = spec_field(name)
+        if field is not None and body.get(field) is not None:
+            remove_uploads(uploads)
+            raise ApiError(
+                400,
+                f"{field}: both uploaded (as {name}) and named in the body; send one",
+                kind="invalid_request_error",
+                param=field,
+            )
+    return body, uploads

@@ -34,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-queued", type=int, default=100, metavar="N", help="jobs waiting per token (default 100)")
     parser.add_argument(
-        "--max-upload-bytes", type=int, default=32 * 2**20, metavar="N", help="largest image upload (default 32 MiB)"
+        "--max-upload-bytes",
+        type=int,
+        default=32 * 2**20,
+        metavar="N",
+        help="largest uploaded file, each input (default 32 MiB)",
     )
     parser.add_argument(
         "--model",

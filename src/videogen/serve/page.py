@@ -65,7 +65,7 @@ def mount_page(app: Any) -> None:
         if job is None:
             raise ApiError(404, f"no video {video_id!r}", kind="invalid_request_error", param="video_id")
         spec = {k: _exact(v) for k, v in job.spec.items() if k not in MEDIA_FIELDS}
-        return {"id": job.id, "spec": spec, "input_reference": bool(job.upload)}
+        return {"id": job.id, "spec": spec, "input_reference": "image" in job.uploads}
 
 
 def _exact(value: Any) -> Any:

@@ -3,10 +3,11 @@
 OpenAI's fields map onto the spec: `model` (a catalog name, or a name the server was started with: `--model
 NAME=SOURCE`), `prompt`, `size` ("WxH" → width, height),
 `seconds` (→ num_frames at the spec's or the model's fps, on the model's frame rule) and `input_reference` (the
-uploaded image → `image`). Every other VideoSpec field may come as an extra body field (steps, seed,
-guidance_scale, negative_prompt, cache, memory, ...). What a server refuses beyond the library's rules: input
-files and URLs named in the body (the server's own files, or its network: images come as uploads), models that
-are not catalog names (a local folder), LoRAs from local paths or URLs.
+uploaded image → `image`; every other input is uploaded under its own name: serve/uploads.py). Every other
+VideoSpec field may come as an extra body field (steps, seed, guidance_scale, negative_prompt, cache, memory, ...).
+What a server refuses beyond the library's rules: input files and URLs named in the body (the server's own files,
+or its network: inputs come as uploads), models that are not catalog names (a local folder), LoRAs from local
+paths or URLs.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ from ..spec.videospec import SPEC_FIELDS
 
 #: the OpenAI request's own fields, which are not spec fields under the same name
 API_FIELDS = ("model", "prompt", "size", "seconds", "input_reference")
-#: spec fields a request can't set (every input of spec/inputs.py): media come as uploads (`input_reference`)
+#: spec fields a request can't set (every input of spec/inputs.py): media come as uploads (serve/uploads.py)
 MEDIA_FIELDS = INPUT_FIELDS
+
+
+def upload_hint(name: str) -> str:
+    """How a request sends input `name` instead: the multipart file field that takes it."""
+    field = "input_reference" if name == "image" else name
+    return f"upload the file as the multipart field {field} (multipart/form-data)"
+
+
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 
 
@@ -33,7 +42,10 @@ def spec_from_request(body: Mapping[str, Any], models: Mapping[str, str] | None 
     `models`: the server's configured names → their source (a folder or a Hub repo id). SpecError names the field
     of a refusal."""
     body = dict(body)
-    body.pop("input_reference", None)
+    if body.pop("input_reference", None) is not None:  # OpenAI's image_url/file_id reference, or text
+        raise SpecError(
+            f"input_reference: this server takes the image as a file; {upload_hint('image')}", field="input_reference"
+        )
     unknown = sorted(k for k in body if k not in SPEC_FIELDS and k not in API_FIELDS)
     if unknown:
         raise SpecError(
@@ -44,9 +56,7 @@ def spec_from_request(body: Mapping[str, Any], models: Mapping[str, str] | None 
     for name in MEDIA_FIELDS:
         if body.get(name) is not None:
             raise SpecError(
-                f"{name}: the server reads no files or URLs named in a request; upload the image as "
-                "input_reference (multipart/form-data)",
-                field=name,
+                f"{name}: the server reads no files or URLs named in a request; {upload_hint(name)}", field=name
             )
     spec = {k: v for k, v in body.items() if k in SPEC_FIELDS}
     spec["model"] = model_source(body.get("model"), models or {})[1]

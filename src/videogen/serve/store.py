@@ -1,9 +1,11 @@
 """The job queue: one SQLite database (stdlib `sqlite3`, WAL) in the state folder, safe across threads.
 
-A job is a row: its id, status (queued → in_progress → completed | failed), the spec as plain data, the uploaded
-image's file, attempts, timestamps, progress, output file, error, idempotency key and owner. Opening the store
+A job is a row: its id, status (queued → in_progress → completed | failed), the spec as plain data, its uploaded
+inputs' files (`uploads`: spec field → file, a list of files for an `images` input), attempts, timestamps,
+progress, output file, error, idempotency key and owner. Opening the store
 recovers from a process that died: a job it finds in progress is queued again (its attempt counted; failed
-after `MAX_ATTEMPTS`), a job deleted while it ran is dropped, and the partial files of both are removed.
+after `MAX_ATTEMPTS`), a job deleted while it ran is dropped, and the partial files of both are removed. A job's
+uploads stay until the job itself is removed (deleted, dropped, expired), so a re-queued job runs on them again.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     seconds TEXT,
     spec TEXT NOT NULL,
     upload TEXT,
+    uploads TEXT,
     remixed_from TEXT,
     progress INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -52,6 +57,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idem ON jobs(owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
 """
+#: columns added since the first schema, added to an older database when it is opened
+ADDED_COLUMNS = {"uploads": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,8 @@ class Job:
     size: str | None
     seconds: str | None
     spec: dict[str, Any]
-    upload: str | None
+    #: the uploaded inputs: spec field → the stored file (a list of them for an `images` input)
+    uploads: dict[str, Any]
     remixed_from: str | None
     progress: int
     attempts: int
@@ -84,6 +92,8 @@ class Job:
 def _job(row: sqlite3.Row) -> Job:
     values = dict(row)
     values["spec"] = json.loads(values["spec"])
+    image = values.pop("upload")  # the one upload, the image, of databases from before `uploads`
+    values["uploads"] = json.loads(values["uploads"]) if values["uploads"] else ({"image": image} if image else {})
     values["error"] = json.loads(values["error"]) if values["error"] else None
     values["cancel"] = bool(values["cancel"])
     return Job(**values)
@@ -106,6 +116,10 @@ class Store:
         # WAL + NORMAL: a commit survives the process being killed (not a power cut); no fsync per step
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
         self.recovered = self._recover()
 
     @contextmanager
@@ -153,7 +167,7 @@ class Store:
         return touched
 
     def remove_files(self, job: Job, *, keep_upload: bool = False) -> None:
-        """The job's output, its sidecar, thumbnail and leftovers of an interrupted save (and its upload)."""
+        """The job's output, its sidecar, thumbnail and leftovers of an interrupted save (and its uploads)."""
         from ..media.save import clean_stale_temps
 
         for path in self.outputs.glob(f"{job.id}.*"):
@@ -161,8 +175,26 @@ class Store:
         for path in self.outputs.glob(f".{job.id}.*"):  # temp names: .<name>.<host>-<pid>-<id>.tmp<suffix>
             path.unlink(missing_ok=True)
         clean_stale_temps(self.outputs)
-        if job.upload and not keep_upload:
-            Path(job.upload).unlink(missing_ok=True)
+        if not keep_upload:
+            remove_uploads(job.uploads)
+
+    def copy_uploads(self, uploads: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of a job's upload files under new names (a remix's own), the mapping's shape kept; files gone
+        already are left out."""
+        copied: dict[str, Any] = {}
+        try:
+            for name, value in uploads.items():
+                paths = [Path(p) for p in (value if isinstance(value, list) else [value])]
+                if not all(p.exists() for p in paths):
+                    continue
+                copies = [self.uploads / f"{uuid.uuid4().hex}{p.suffix}" for p in paths]
+                for source, target in zip(paths, copies, strict=True):
+                    shutil.copyfile(source, target)
+                copied[name] = [str(c) for c in copies] if isinstance(value, list) else str(copies[0])
+        except BaseException:
+            remove_uploads(copied)
+            raise
+        return copied
 
     # -- submit and read ------------------------------------------------------------------------------------
     def add(
@@ -173,7 +205,7 @@ class Store:
         prompt: str | None,
         size: str | None,
         seconds: str | None,
-        upload: str | None = None,
+        uploads: Mapping[str, Any] | None = None,
         remixed_from: str | None = None,
         idempotency_key: str | None = None,
         owner: str = "",
@@ -196,7 +228,7 @@ class Store:
                     raise QueueFull(max_queued)
             job_id = "video_" + secrets.token_hex(12)
             db.execute(
-                "INSERT INTO jobs (id, status, model, prompt, size, seconds, spec, upload, remixed_from, created_at,"
+                "INSERT INTO jobs (id, status, model, prompt, size, seconds, spec, uploads, remixed_from, created_at,"
                 " idempotency_key, owner) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
@@ -205,7 +237,7 @@ class Store:
                     size,
                     seconds,
                     json.dumps(spec),
-                    upload,
+                    json.dumps(dict(uploads)) if uploads else None,
                     remixed_from,
                     time.time(),
                     idempotency_key,
@@ -359,6 +391,13 @@ class Store:
             total -= sizes.get(job.id, 0)
             removed.append(job.id)
         return removed
+
+
+def remove_uploads(uploads: Mapping[str, Any]) -> None:
+    """Removes the files of an `uploads` mapping (field → file, or a list of files)."""
+    for value in uploads.values():
+        for path in value if isinstance(value, list) else [value]:
+            Path(path).unlink(missing_ok=True)
 
 
 class QueueFull(Exception):

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import SpecError
+from .requests import upload_hint
 
 FLAG = "--allow-url-host"
 
@@ -50,8 +51,8 @@ class HostGuard:
         shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else repr(url[:60])
         if not self.allowed:
             raise SpecError(
-                f"{field}: this server fetches no URLs (its operator can allow hosts with {FLAG}); upload the "
-                "image as input_reference (multipart/form-data)",
+                f"{field}: this server fetches no URLs (its operator can allow hosts with {FLAG}); "
+                f"{upload_hint(field)}",
                 field=field,
             )
         if parts.scheme.lower() != "https":
@@ -60,7 +61,7 @@ class HostGuard:
         if not host_allowed(host, self.allowed):
             raise SpecError(
                 f"{field}: {host!r} is not a host this server fetches from ({FLAG} allows "
-                f"{', '.join(self.allowed)}); upload the image as input_reference instead",
+                f"{', '.join(self.allowed)}); or {upload_hint(field)}",
                 field=field,
             )
         try:
@@ -92,9 +93,7 @@ def check_inputs(body: dict[str, Any], fields: Sequence[str], allowed: Sequence[
             if not isinstance(item, str) or "://" not in item:
                 where = f"name https URLs on the hosts {FLAG} allows, or " if allowed else ""
                 raise SpecError(
-                    f"{name}: the server reads no files named in a request; {where}upload the image as "
-                    "input_reference (multipart/form-data)",
-                    field=name,
+                    f"{name}: the server reads no files named in a request; {where}{upload_hint(name)}", field=name
                 )
             guard.check_url(item, name)
 

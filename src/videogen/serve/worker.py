@@ -252,11 +252,9 @@ class _Stop:
 
 
 def spec_of(job: Job) -> dict[str, Any]:
-    """The job's spec as `generate` takes it: the stored fields and the uploaded image's file."""
-    spec = dict(job.spec)
-    if job.upload:
-        spec["image"] = job.upload
-    return spec
+    """The job's spec as `generate` takes it: the stored fields and its uploaded inputs' files (which the result's
+    metadata hashes, as any input file)."""
+    return {**job.spec, **job.uploads}
 
 
 def _fitted(image: Any, side: int) -> Any:

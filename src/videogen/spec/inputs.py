@@ -1,9 +1,9 @@
 """The spec's inputs (its media fields), in one table: what each one is, how it is read and how the command line
 names it. Everything that handles inputs reads this table — the readers (`generation.flow.load_media` through
 `media.inputs.read_input`), spec files and hashes (`spec.plain`, `spec.files`), replay, the command line's flags,
-the server's refusal of named files — so a new input is one row here and one field in `VideoSpec` (a test checks
-the two agree). Which tasks and families take an input is checked before load (`checks.rules.check_task`,
-`Family.inputs`). Pure Python.
+the server's refusal of named files and its upload fields (`serve/uploads.py`) — so a new input is one row here
+and one field in `VideoSpec` (a test checks the two agree). Which tasks and families take an input is checked
+before load (`checks.rules.check_task`, `Family.inputs`). Pure Python.
 """
 
 from __future__ import annotations
