@@ -61,45 +61,49 @@ def _uploads(server: Server) -> set[str]:
     return {p.name for p in (server.state / "uploads").iterdir()}
 
 
-def test_v2v_with_an_uploaded_video(server: Server, inputs: dict[str, Path]) -> None:
+def test_v2v_and_vace_with_uploaded_inputs(server: Server, inputs: dict[str, Path]) -> None:
+    """A v2v job with an uploaded video, and a VACE job with a video, a mask and two reference images: the direct
+    `generate` frames; the files hashed in the metadata, copied for a remix, removed with their job. One test, so
+    one server loads both models."""
     before = _uploads(server)
     with inputs["video"].open("rb") as clip:
-        job = _create(server, [("video", clip)], model="tiny-wan", prompt="it flows", steps=2, seed=5)
-    direct = videogen.generate(  # here while the server runs the job
-        model="tiny-wan", prompt="it flows", video=str(inputs["video"]), steps=2, seed=5, progress=False
-    )
-    assert _completed(server, job.id)["frames_sha256"] == direct.frames_sha256
-    assert _input_hashes(server, job.id) == {"video": hashlib.sha256(inputs["video"].read_bytes()).hexdigest()}
-    assert len(_uploads(server) - before) == 1  # stored as sent, with the job
-    server.client().videos.delete(job.id)
-    assert _uploads(server) == before  # and removed with it
-
-
-def test_vace_with_an_uploaded_mask_and_two_reference_images(server: Server, inputs: dict[str, Path]) -> None:
-    names = ("video", "mask", "ref0", "ref1")
-    files = [(n if not n.startswith("ref") else "reference_images", inputs[n].open("rb")) for n in names]
+        v2v = _create(server, [("video", clip)], model="tiny-wan", prompt="it flows", steps=2, seed=5)
+    names = {"video": "video", "mask": "mask", "ref0": "reference_images", "ref1": "reference_images"}
+    files = [(field, inputs[n].open("rb")) for n, field in names.items()]
     try:
-        job = _create(server, files, model="tiny-wan_vace", prompt="a ferret", steps=2, seed=9)
+        vace = _create(server, files, model="tiny-wan_vace", prompt="a ferret", steps=2, seed=9)
     finally:
         for _, f in files:
             f.close()
-    direct = videogen.generate(
-        model="tiny-wan_vace",
-        prompt="a ferret",
-        video=str(inputs["video"]),
-        mask=str(inputs["mask"]),
-        reference_images=[str(inputs["ref0"]), str(inputs["ref1"])],
-        steps=2,
-        seed=9,
-        progress=False,
-    )
-    done = _completed(server, job.id)
-    assert direct.spec.task == "v2v" and done["frames_sha256"] == direct.frames_sha256
-    remix = server.client().videos.remix(job.id, prompt="a stoat")  # the same uploads, copied for the remix
+    direct = [  # here while the server runs the jobs
+        videogen.generate(
+            model="tiny-wan", prompt="it flows", video=str(inputs["video"]), steps=2, seed=5, progress=False
+        ),
+        videogen.generate(
+            model="tiny-wan_vace",
+            prompt="a ferret",
+            video=str(inputs["video"]),
+            mask=str(inputs["mask"]),
+            reference_images=[str(inputs["ref0"]), str(inputs["ref1"])],
+            steps=2,
+            seed=9,
+            progress=False,
+        ),
+    ]
+    done = [_completed(server, job.id) for job in (v2v, vace)]
+    assert [d["frames_sha256"] for d in done] == [d.frames_sha256 for d in direct]
+    assert direct[1].spec.task == "v2v" and direct[1].metadata["inputs"].keys() == {"video", "mask", "reference_images"}
+    assert _input_hashes(server, v2v.id) == {"video": hashlib.sha256(inputs["video"].read_bytes()).hexdigest()}
+    assert len(_uploads(server) - before) == 5  # stored with the jobs (the video as sent, the images as PNG)
+
+    remix = server.client().videos.remix(vace.id, prompt="a stoat")  # the same uploads, copied for the remix
     remixed = _completed(server, remix.id)
-    assert remixed["frames_sha256"] != done["frames_sha256"]
-    hashed = [_input_hashes(server, v) for v in (job.id, remix.id)]
+    assert remixed["frames_sha256"] != done[1]["frames_sha256"]
+    hashed = [_input_hashes(server, v) for v in (vace.id, remix.id)]
     assert hashed[0] == hashed[1] and len(hashed[0]["reference_images"]) == 2, hashed  # the same inputs
+    for job in (v2v, vace, remix):
+        server.client().videos.delete(job.id)
+    assert _uploads(server) == before  # removed with their jobs
 
 
 def _input_hashes(server: Server, video_id: str) -> dict[str, Any]:
@@ -122,12 +126,16 @@ def test_upload_refusals_name_the_field(server: Server, inputs: dict[str, Path],
         ([("poster", mask)], 400, "poster", "reference_images"),
         ([("video", clip), ("video", clip)], 400, "video", "one file"),
         ([("reference_images", mask)] * 17, 400, "reference_images", "at most 16"),
+        ([("input_reference", mask), ("image", mask)], 400, "image", "as input_reference"),  # one image, two names
     ]:
         with pytest.raises(openai.APIStatusError) as caught:
             _create(server, files, model="tiny-wan", prompt="x", steps=2)
         error = caught.value.body
         assert caught.value.status_code == status and error["param"] == param and says in error["message"], error
         assert "/etc/passwd" not in error["message"]
+    reference = {"model": "tiny-wan-i2v", "prompt": "x", "input_reference": {"image_url": "https://x.example/a.png"}}
+    status, body = server.request("POST", "/v1/videos", reference)  # OpenAI's reference object: never ignored
+    assert status == 400 and body["error"]["param"] == "input_reference", body
     assert _uploads(server) == before  # nothing of a refused request stays
     assert len(server.request("GET", "/v1/videos?limit=100")[1]["data"]) == queued
 
