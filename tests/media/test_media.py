@@ -341,6 +341,20 @@ def test_video_url_failures(server: Server, png: Path, monkeypatch: pytest.Monke
     assert list(small_limits.iterdir()) == []
 
 
+def test_a_downloaded_playlist_cannot_make_ffmpeg_read_local_files(
+    server: Server, mp4: Path, small_limits: Path
+) -> None:
+    """An HLS playlist naming a file on this machine reads that file when it is local (the user's own), never
+    when it was downloaded: only MP4/MOV, Matroska/WebM and AVI (or images) come in from a URL."""
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{mp4}\n#EXT-X-ENDLIST\n"
+    local = mp4.parent / "local.m3u8"
+    local.write_text(playlist)
+    assert len(to_frames(str(local))) == len(to_frames(str(mp4)))  # what a downloaded one would leak
+    url = server.bytes("/clip.m3u8", playlist.encode(), "application/vnd.apple.mpegurl")
+    assert "MP4/MOV, Matroska/WebM or AVI" in str(spec_error("video", lambda: to_frames(url)))
+    assert list(small_limits.iterdir()) == []
+
+
 # ---- pixel and frame limits ----------------------------------------------------------------------
 
 

@@ -289,7 +289,17 @@ def decode_media(path: Path, field: str, source: str, as_pil: bool) -> tuple[lis
         pil = _pil_frames(path, field, source, budget, as_pil)
         if pil is not None:
             return pil
+        if is_url(source):  # a downloaded playlist or concat list could make ffmpeg read this machine's files
+            raise SpecError(
+                f"{field}: {source!r} is neither an image nor an MP4/MOV, Matroska/WebM or AVI video (a downloaded "
+                "video must be one of these); pass an .mp4/.webm/.mov file or an animated .gif/.webp",
+                field=field,
+            )
     return _ffmpeg_frames(path, field, source, budget, as_pil)
+
+
+#: ffmpeg's demuxers for the containers `is_container` recognises: all a downloaded video may be read with
+REMOTE_DEMUXERS = "mov,matroska,avi"
 
 
 def is_container(head: bytes) -> bool:
@@ -383,7 +393,10 @@ def _ffmpeg_frames(
 
     frames: list[Any] = []
     # a generator: the metadata, then raw RGB frames; local files only (a playlist can't make ffmpeg fetch URLs)
-    reader = imageio_ffmpeg.read_frames(str(path), input_params=["-protocol_whitelist", "file"])
+    params = ["-protocol_whitelist", "file"]
+    if is_url(source):  # downloaded: only the containers `is_container` knows (no playlist or concat demuxer)
+        params += ["-format_whitelist", REMOTE_DEMUXERS]
+    reader = imageio_ffmpeg.read_frames(str(path), input_params=params)
     try:
         meta = next(reader)
         width, height = meta["size"]
