@@ -467,7 +467,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
     "latte": (
         {"model": "tiny-latte", "prompt": PROMPT},
         [
-            ({"num_frames": 5}, "num_frames", ["temporal position table has 4 rows", "num_frames=4"]),
+            ({"num_frames": 5}, "num_frames", ["temporal position table of 4 rows", "num_frames=4"]),
             ({"model": "latte-1", "num_frames": 24}, "num_frames", ["video_length", "num_frames=16"]),
             ({"height": 40}, "height", ["multiple of 16", "height=48"]),
             ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=7.5"]),

@@ -6,7 +6,8 @@ Rules and what videogen does about the pipeline's surprises:
 - The frame count is fixed by the transformer: its temporal position table (`temp_pos_embed`, `video_length`
   rows, 16 on Latte-1) is added whole to the latents after the first block, so any other count fails inside
   diffusers after the prompt is encoded. num_frames is that `video_length` (or 1: a single frame skips the table,
-  Latte's text-to-image), checked before load from the transformer's config. The pipeline calls the frame count
+  Latte's text-to-image): the card's frame count (a folder outside the catalog: its transformer's), which
+  `snap=True` rounds to, and checked again from the transformer's config before load. The pipeline calls the frame count
   `video_length`.
 - Height and width are multiples of 16 (the VAE's ×8 and the transformer's 2×2 patches).
 - The prompt is tokenized to 120 T5 tokens (fixed in diffusers 0.42.1; longer prompts are cut with a warning).
@@ -26,8 +27,9 @@ Rules and what videogen does about the pipeline's surprises:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,23 +88,33 @@ class LatteFamily(Family):
     cache_auto = ("taylorseer",)
 
     def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
-        """A negative prompt needs guidance."""
+        """A negative prompt needs guidance; num_frames is the card's (its transformer's `video_length`) or 1."""
         checked = super().check(spec, card, rules, media)  # the rules every family shares
         check_negative_prompt_has_guidance(spec, card, 7.5)
-        return checked
+        frames = checked.spec.num_frames
+        if frames in (card.num_frames, 1):
+            return checked
+        fixed = rules.fix("num_frames", frames, card.num_frames, _frames_rule(card.name, card.num_frames))
+        return Checked(checked.spec.replace(num_frames=fixed), checked.media)
 
     def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
-        """num_frames is the transformer's `video_length` (its temporal position table is added whole), or 1."""
+        """The same rule from the transformer's config, where it is known (stored or the model's folder)."""
         length = int((configs.get("transformer") or {}).get("video_length") or VIDEO_LENGTH)
-        frames = spec.num_frames
-        if frames not in (length, 1):
+        if spec.num_frames not in (length, 1):
             raise SpecError(
-                f"num_frames={frames} doesn't fit {card.name}: its transformer's temporal position table has "
-                f"{length} rows (video_length) and is added to the latents whole, so it makes exactly {length} "
-                f"frames (or 1, an image); pass num_frames={length}",
+                f"num_frames={spec.num_frames} is not valid for {card.name}: {_frames_rule(card.name, length)}; "
+                f"pass num_frames={length}",
                 field="num_frames",
                 valid=length,
             )
+
+    def card_for_pipeline(
+        self, ref: str, class_name: str, index: Mapping[str, Any], read_config: Callable[[str], dict]
+    ) -> ModelCard:
+        """The Latte-1 card renamed, with the frame count the folder's transformer was made for."""
+        card = super().card_for_pipeline(ref, class_name, index, read_config)
+        length = int(read_config("transformer").get("video_length") or VIDEO_LENGTH)
+        return replace(card, num_frames=length)
 
     def call_context(self, pipe: Any, spec: CompleteSpec) -> AbstractContextManager[Any]:
         """The cache context a step cache's hook needs (the pipeline sets none; both guidance passes are one
@@ -144,6 +156,13 @@ class LatteFamily(Family):
             tokenizer=tiny_parts.t5_tokenizer(),
             scheduler=DDIMScheduler(beta_schedule="linear", clip_sample=False),
         ).save_pretrained(folder)
+
+
+def _frames_rule(name: str, length: int) -> str:
+    return (
+        f"{name}'s transformer has a temporal position table of {length} rows (video_length), added to the latents "
+        f"whole, so it makes exactly {length} frames (or 1, an image)"
+    )
 
 
 card = LatteFamily.card
