@@ -116,7 +116,7 @@ class HeliosFamily(Family):
         _check_scheduler(spec.scheduler, card)
         return Checked(spec, media)
 
-    def check_components(self, spec: VideoSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
+    def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Context parallelism: diffusers' plan for the Helios transformer names its blocks 0 to 39, so it runs only on
         a transformer of 40 blocks (another count fails when the plan is applied: tried on the CPU)."""
         layers = configs.get("transformer", {}).get("num_layers")
