@@ -203,6 +203,32 @@ def test_refused_before_loading(model: str, cache, message: str, monkeypatch) ->
     assert err.value.field == "cache"
 
 
+def test_fastercache_without_guidance_is_refused_where_its_first_step_would_reuse_nothing(monkeypatch) -> None:
+    """diffusers' FasterCache with no unconditional batch reuses attention on the first call inside its timestep
+    range, before anything is cached (a TypeError mid-call, found by the edge property test): refused before
+    load where the schedule starts inside the range; text-to-video's schedule starts above it and runs."""
+    import videogen.loading.pipelines
+
+    video = [np.full((32, 32, 3), 20 * i, np.uint8) for i in range(9)]
+    fields = {"model": "tiny-cogvideox", "prompt": "a ferret", "guidance_scale": 1.0}
+    real_load = videogen.loading.pipelines.load_pipeline
+
+    def no_load(*_a, **_k):
+        raise AssertionError("weights loaded")
+
+    monkeypatch.setattr(videogen.loading.pipelines, "load_pipeline", no_load)
+    for more in (
+        {"video": video, "cache": "fastercache"},
+        {"cache": {"method": "fastercache", "timestep_range": [-1, 1000]}},
+    ):
+        with pytest.raises(SpecError, match="before anything is cached") as err:
+            videogen.generate(**fields, **more, progress=False)
+        assert err.value.field == "cache"
+    monkeypatch.setattr(videogen.loading.pipelines, "load_pipeline", real_load)
+    result = videogen.generate(**fields, cache="fastercache", steps=STEPS, progress=False)
+    assert result.metadata["cache"]["method"] == "fastercache" and result.metadata["cache"]["skipped"] > 0
+
+
 def test_compile_and_bad_types_are_refused() -> None:
     with pytest.raises(SpecError, match="compiled") as err:
         videogen.prepare(model="tiny-wan", prompt="x", cache="pab", memory=videogen.MemoryPlan(compile="regional"))

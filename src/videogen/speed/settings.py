@@ -324,6 +324,10 @@ def _refusal(
     if why is not None:
         return why
     knobs = {**family.cache_methods[method], **(given or {})}
+    if method == "fastercache" and float(spec.guidance_scale) <= 1.0:
+        why = _fastercache_first_step(spec, knobs)
+        if why is not None:
+            return why
     steps = transformer_steps(spec, card, family)
     if method in ("taylorseer", "dbcache") and int(knobs["warmup"]) >= steps:
         return f"its warm-up ({knobs['warmup']} full steps) covers all {steps} steps, so it would skip nothing"
@@ -334,6 +338,24 @@ def _refusal(
             "{'method': 'magcache', 'mag_ratios': [...]})"
         )
     return None
+
+
+def _fastercache_first_step(spec: CompleteSpec, knobs: Mapping[str, Any]) -> str | None:
+    """Without guidance there is no unconditional batch, and diffusers' FasterCache (0.42) then reuses attention
+    on the first call inside its timestep range — before anything was cached (a TypeError mid-call). A schedule
+    starts outside the range unless it is video-to-video's (it starts at strength × 1000) or the range reaches 1000."""
+    high = float(knobs["timestep_range"][1])
+    if spec.task == "v2v":
+        start = "video-to-video starts inside it"
+    elif high >= 999:
+        start = "a schedule's first timestep is inside it"
+    else:
+        return None
+    return (
+        f"with guidance_scale={spec.guidance_scale} (no unconditional batch) it reuses attention on the first step "
+        f"inside its timestep_range (up to {high:g}) and {start}, before anything is cached; use guidance_scale "
+        "above 1"
+    )
 
 
 def transformer_steps(spec: CompleteSpec, card: ModelCard, family: Family) -> int:
