@@ -181,7 +181,8 @@ class VideoSpec:
         """Equal when every field is: a completed spec equals the plain spec with the same values."""
         if not isinstance(other, VideoSpec):
             return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(VideoSpec))
+        names = [f.name for f in dataclasses.fields(VideoSpec)]  # as dataclasses compare: tuples (identity first)
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
 
     def inferred_task(self) -> str:
         """The task the inputs imply when `task` is not given."""
