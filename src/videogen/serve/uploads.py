@@ -22,6 +22,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import SpecError
+from ..media.atomic import move_into_place
 from ..spec.inputs import INPUTS, MAX_IMAGES
 from .errors import ApiError
 from .store import Store, remove_uploads
@@ -100,7 +101,7 @@ async def save_upload(file: Any, store: Store, max_upload_bytes: int, name: str,
             return await run_in_threadpool(_as_png, raw, store, name, label)
         await run_in_threadpool(_check_video_file, raw, name, label)
         target = store.uploads / uuid.uuid4().hex
-        raw.rename(target)
+        move_into_place(raw, target)
         return str(target)
     finally:
         raw.unlink(missing_ok=True)
