@@ -42,6 +42,11 @@ def _fields(card: videogen.ModelCard, task: str) -> dict:
         fields["last_image"] = image(seed=1)
     if task == "v2v":
         fields["video"] = video()
+    if task in ("animate", "replace"):  # Wan Animate: the character driven by a pose and a face video
+        n = card.num_frames or 9
+        fields.update(image=image(), pose_video=video(n), face_video=video(n, 8, 8))
+    if task == "replace":  # into `video` where `mask` is white
+        fields.update(video=video(card.num_frames or 9), mask=image(seed=2))
     return fields
 
 
