@@ -48,3 +48,10 @@ def test_context_parallelism_is_refused_before_load(monkeypatch: pytest.MonkeyPa
     with pytest.raises(videogen.SpecError, match="allegro model, whose transformer declares no context-parallel"):
         videogen.prepare(model="tiny-allegro", prompt=PROMPT, parallel="ulysses=2")
     assert CACHE.loads == loads
+
+
+def test_every_plan_records_the_tiling_the_vae_always_runs_with() -> None:
+    """Allegro's VAE decodes only in tiles: a plan that leaves tiling off (int8) says it is on, with a note."""
+    plan = videogen.prepare(model="tiny-allegro", prompt="a ferret", memory="int8").plan
+    assert plan.vae_tiling and any("allegro always runs with it" in note for note in plan.notes)
+    assert not videogen.prepare(model="tiny-wan", prompt="a ferret", memory="int8").plan.vae_tiling

@@ -31,6 +31,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import SpecError
@@ -88,6 +89,7 @@ class AllegroFamily(Family):
         "AllegroTransformerBlock (a ValueError); 'taylorseer', 'pab', 'fastercache' or 'dbcache' run on Allegro",
     )
     cache_auto = ("taylorseer",)
+    plan_always = MappingProxyType({"vae_tiling": True})  # the VAE decodes only in tiles (see the module's notes)
 
     def check(self, spec: CompleteSpec, card: ModelCard, rules: Rules, media: Mapping[str, Any] = NO_MEDIA) -> Checked:
         """A negative prompt needs guidance; at least one VAE tile of frames."""

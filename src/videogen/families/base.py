@@ -214,6 +214,9 @@ class Family:
     #: `extra` keys the family reads itself (checked by its `check`, never passed to the pipeline), e.g. LTX-2's
     #: "two_stage"; every other `extra` key must be a parameter of the pipeline's `__call__`
     own_extra: frozenset[str] = frozenset()
+    #: memory-plan fields the family's pipelines always run with, whatever the plan asks (Allegro's VAE decodes
+    #: only in tiles); the resolved plan records them, with a note
+    plan_always: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, cards: Iterable[ModelCard] = ()) -> None:
         self.cards = tuple(cards)

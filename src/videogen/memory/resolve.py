@@ -9,6 +9,7 @@ read this plan. `memory="auto"` asks auto.py, which decides from weights and for
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,15 @@ def resolve_plan(
         device = "cuda"  # planning for a described GPU (videogen.plan(gpu=...)): its options, not this machine's
     ctx = context(card, card.pipeline_class(spec.inferred_task(), family), device)
     if memory is None or (isinstance(memory, str) and memory == "auto"):
-        return choose(ctx, card, shape_of(spec, ctx)).plan
+        return with_family(choose(ctx, card, shape_of(spec, ctx)).plan, family)
     plan = preset(memory) if isinstance(memory, str) else plan_from(memory)
-    return resolve(plan, ctx, fix=plan.name in PRESETS or point(plan.name) is not None)
+    return with_family(resolve(plan, ctx, fix=plan.name in PRESETS or point(plan.name) is not None), family)
+
+
+def with_family(plan: MemoryPlan, family: Family) -> MemoryPlan:
+    """`plan` with what the family's pipelines always run with (`Family.plan_always`), noted where it differs."""
+    changed = {name: value for name, value in family.plan_always.items() if getattr(plan, name) != value}
+    if not changed:
+        return plan
+    said = ", ".join(f"{name}={value!r}" for name, value in changed.items())
+    return dataclasses.replace(plan, **changed, notes=(*plan.notes, f"{said}: {family.name} always runs with it"))
