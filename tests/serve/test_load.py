@@ -70,8 +70,8 @@ def _round(server: Server, first: int, count: int, outcomes: dict[int, Any]) -> 
                 continue
             _until_finished(server, video.id)  # the events stream, not polling: the clients cost the server little
             video = api.videos.retrieve(video.id)
-            with lock:
-                outcomes[i] = (video.status, model, video.id)
+            with lock:  # a failed job shows its error in the assertion
+                outcomes[i] = (video.status, model, video.id) + ((video.error,) if video.status == "failed" else ())
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
     for thread in threads:
