@@ -31,3 +31,18 @@ def test_catalog_card() -> None:
     assert card.repo == "BestWishYsh/Helios-Base" and card.tasks == ("t2v", "i2v")
     assert card.pipeline_class("i2v", FAMILY) == "HeliosPipeline"
     assert (card.height, card.width, card.num_frames, card.fps) == (384, 640, 129, 24)
+
+
+def test_progress_counts_every_chunks_schedule() -> None:
+    """Each chunk runs the whole schedule: 65 frames in windows of 5 are 13 chunks, so 2 steps are 26 calls, and
+    the step callback's total says so (it said 2 and counted to 26)."""
+    seen: list[tuple[int, int]] = []
+    videogen.generate(
+        model="tiny-helios",
+        prompt="a ferret",
+        steps=2,
+        num_frames=65,
+        progress=False,
+        on_step=lambda i, n: seen.append((i, n)),
+    )
+    assert seen == [(i, 26) for i in range(1, 27)]

@@ -116,6 +116,15 @@ class HeliosFamily(Family):
         _check_scheduler(spec.scheduler, card)
         return Checked(spec, media)
 
+    def total_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
+        """Each chunk runs the whole schedule: steps × chunks (what progress and the step callbacks count)."""
+        chunk = int(call_kwargs.get("num_latent_frames_per_chunk", CHUNK))
+        frames = int(call_kwargs.get("num_frames", spec.num_frames))
+        return spec.steps * max(1, -(-frames // window(chunk)))
+
+    def schedule_steps(self, spec: CompleteSpec, call_kwargs: Mapping[str, Any]) -> int:
+        return spec.steps  # one chunk's schedule (what MagCache's ratios are per)
+
     def check_components(self, spec: CompleteSpec, card: ModelCard, configs: Mapping[str, Mapping[str, Any]]) -> None:
         """Context parallelism: diffusers' plan for the Helios transformer names its blocks 0 to 39, so it runs only on
         a transformer of 40 blocks (another count fails when the plan is applied: tried on the CPU)."""
