@@ -53,4 +53,5 @@ def with_family(plan: MemoryPlan, family: Family) -> MemoryPlan:
     if not changed:
         return plan
     said = ", ".join(f"{name}={value!r}" for name, value in changed.items())
-    return dataclasses.replace(plan, **changed, notes=(*plan.notes, f"{said}: {family.name} always runs with it"))
+    note = f"{said}: {family.name} always runs with it"
+    return dataclasses.replace(plan, **changed, notes=(note, *plan.notes))  # auto's reason stays the last note
