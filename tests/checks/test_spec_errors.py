@@ -239,6 +239,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"negative_prompt": "blurry"}, "negative_prompt", ["no text encoder", "negative_prompt"]),
             ({"image": None}, "image", ["image-to-video", "image="]),
             ({"num_frames": 9}, "num_frames", ["at most 8", "num_frames=8"]),
+            ({"num_frames": 1}, "num_frames", ["one frame gets only min_guidance_scale", "num_frames=2"]),
             ({"height": 36}, "height", ["multiple of 8", "height=40"]),
             ({"width": 20}, "width", ["multiple of 8", "width=24"]),
             ({"guidance_scale": 0.5}, "guidance_scale", ["min_guidance_scale", "guidance_scale=1.0"]),

@@ -109,7 +109,19 @@ class SVDFamily(Family):
             )
         low = float(spec.extra.get("min_guidance_scale", MIN_GUIDANCE))
         guidance = spec.guidance_scale
-        assert guidance is not None  # a completed spec (validate.complete sets every default)
+        if spec.num_frames == 1 and guidance > 1 >= low:
+            # the one frame's guidance is min_guidance_scale (no second branch) while the image was encoded for
+            # guidance_scale's two: diffusers' SVD pipeline then fails mid-call (found by the edge property test)
+            spec = spec.replace(
+                num_frames=rules.fix(
+                    "num_frames",
+                    1,
+                    2,
+                    f"SVD ramps guidance over the frames from min_guidance_scale ({low}) to guidance_scale "
+                    f"({guidance}); one frame gets only min_guidance_scale, which the pipeline can't mix with "
+                    "guidance_scale's two branches (or pass guidance_scale=1.0 for one frame)",
+                )
+            )
         if guidance < low:
             spec = spec.replace(
                 guidance_scale=rules.fix(
