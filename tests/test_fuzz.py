@@ -309,8 +309,8 @@ def valid_values(name: str) -> dict[str, Any]:
         top = min(card.max_frames or 65, 65)
         frames = st.integers(0 if offset else 1, max(0, (top - offset) // step)).map(lambda k: step * k + offset)
         frames = frames.filter(lambda n: n >= 1)
-    else:
-        frames = st.integers(1, min(card.max_frames or 24, 24))
+    else:  # SVD: one frame takes guidance_scale 1 (its guidance ramps over the frames), so from 2
+        frames = st.integers(2 if card.family == "svd" else 1, min(card.max_frames or 24, 24))
     usable = usable_schedulers(card, family, card.pipeline_class(task, family))
     schedulers = st.sampled_from(usable) if family.flow_matching else st.nothing()
     maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
