@@ -10,6 +10,7 @@ already-loaded pipelines don't take it and stay concurrent.
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from typing import Any
 
@@ -24,7 +25,10 @@ def diffusers_attr(name: str, default: Any = ...) -> Any:
 
 def module_attr(module_name: str, name: str, default: Any = ...) -> Any:
     """`getattr(importlib.import_module(module_name), name)` with first imports serialised."""
-    module = importlib.import_module(module_name)
+    module = sys.modules.get(module_name)
+    if module is None:  # a first import of the package itself is serialised too (transformers' lazy module raced)
+        with LOAD_LOCK:
+            module = importlib.import_module(module_name)
     value = module.__dict__.get(name)  # diffusers' lazy module stores a class here once imported
     if value is not None:
         return value

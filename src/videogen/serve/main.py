@@ -156,8 +156,21 @@ def run_command(args: argparse.Namespace) -> int:
         cache_entries=None if os.environ.get("VIDEOGEN_CACHE_SIZE") else CACHE_ENTRIES_PER_WORKER,
         allow_url_hosts=allowed_hosts(args.allow_url_host),
     )
+    import_libraries()
     app = create_app(settings)
     auth = "bearer token required" if token else "no token (loopback only)"
     logger.warning("videogen serve on http://%s:%d (%s); state in %s", args.host, args.port, auth, settings.state)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def import_libraries() -> None:
+    """torch, diffusers and transformers imported here, before any request or worker thread exists: first
+    imports from two threads at once (a request's checks, a worker's load) can meet half-initialised lazy
+    modules ("Could not import module 'T5EncoderModel'", seen once in 48 jobs under the load test)."""
+    from ..runtime.lock import LOAD_LOCK
+
+    with LOAD_LOCK:
+        import diffusers  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
