@@ -307,9 +307,20 @@ def edge_spec(rng: random.Random, card: videogen.ModelCard, task: str, index: in
     fields: dict[str, Any] = {"model": card.name, "task": task, "seed": rng.randrange(2**63)}
     if family.accepts_prompt:
         fields["prompt"] = PROMPT
-    media = {"i2v": ["image"], "flf2v": ["image", "last_image"], "conditioned": ["image"], "v2v": ["video"]}
+    media = {
+        "i2v": ["image"],
+        "flf2v": ["image", "last_image"],
+        "conditioned": ["image"],
+        "v2v": ["video"],
+        "extend": ["video"],
+        "animate": ["image", "pose_video", "face_video"],  # Wan Animate: a character and its driving videos
+        "replace": ["image", "pose_video", "face_video", "video", "mask"],
+    }
+    videos = ("video", "pose_video", "face_video")
     for name in media.get(task, []):
-        fields[name] = odd_video(rng) if name == "video" else image(32, 32, seed=rng.randrange(9))
+        fields[name] = odd_video(rng) if name in videos else image(32, 32, seed=rng.randrange(9))
+    if task == "extend":  # the tiny video is shorter than the default overlap (17): the matrix test's 5
+        fields["extra"] = {"overlap_history": 5}
     edges: dict[str, Any] = {
         "steps": lambda: rng.choice([1, 1, 2, 3]),
         "guidance_scale": lambda: rng.choice([0.0, 1.0, 100.0]),
@@ -333,7 +344,7 @@ def edge_spec(rng: random.Random, card: videogen.ModelCard, task: str, index: in
             fields["height"], fields["width"] = value
         elif edge == "media":
             for name in media.get(task, []):
-                fields[name] = odd_video(rng) if name == "video" else odd_image(rng)
+                fields[name] = odd_video(rng) if name in videos else odd_image(rng)
         else:
             fields[edge] = value
     return {k: v for k, v in fields.items() if v is not None}
