@@ -420,7 +420,8 @@ def test_edge_specs_run_or_are_spec_errors_before_any_load(monkeypatch: pytest.M
                 raise AssertionError(f"{type(exc).__name__}: {exc} for {show(fields)}") from exc
         assert refused is None, f"refused before load ({refused}) but generate ran: {show(fields)}"
         frames, spec = result.frames, result.spec
-        assert frames.dtype == np.uint8 and frames.shape == (spec.num_frames, spec.height, spec.width, 3), (
+        made = spec.num_frames + (len(fields["video"]) if spec.task == "extend" else 0)  # extend: the video, then more
+        assert frames.dtype == np.uint8 and frames.shape == (made, spec.height, spec.width, 3), (
             frames.shape,
             show(fields),
         )
