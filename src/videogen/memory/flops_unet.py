@@ -4,9 +4,34 @@ what torch's FlopCounterMode counts (tests/memory/test_flops.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .flops_dit import Count, attention, linear
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A video UNet's frames run as a batch of `images` through 2D layers, halved in size at each level."""
+
+    images: int
+    height: int
+    width: int
+    temb: int  # the time embedding's width
+
+    def pixels(self, level: int) -> int:
+        h, w = self.height, self.width
+        for _ in range(level):
+            h, w = -(-h // 2), -(-w // 2)
+        return h * w
+
+    def conv(self, level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
+        return linear(self.images * self.pixels(level), c_in * kernel, c_out)
+
+    def resnet(self, level: int, c_in: int, c_out: int) -> int:
+        """A 2D ResNet block: two 3×3 convolutions, the time embedding's projection, a 1×1 shortcut if widths differ."""
+        out = self.conv(level, c_in, c_out) + linear(self.images, self.temb, c_out) + self.conv(level, c_out, c_out)
+        return out + (self.conv(level, c_in, c_out, 1) if c_in != c_out else 0)
 
 
 def unet3d(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, text: int) -> Count:
@@ -21,18 +46,10 @@ def unet3d(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int,
     images = batch * frames
     temb = 4 * channels[0]
 
-    def pixels(level: int) -> int:
-        h, w = height, width
-        for _ in range(level):
-            h, w = -(-h // 2), -(-w // 2)
-        return h * w
+    grid = Grid(images, height, width, temb)
+    pixels, conv = grid.pixels, grid.conv
 
-    def conv(level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
-        return linear(images * pixels(level), c_in * kernel, c_out)
-
-    def resnet(level: int, c_in: int, c_out: int) -> int:
-        out = conv(level, c_in, c_out) + linear(images, temb, c_out) + conv(level, c_out, c_out)
-        return out + (conv(level, c_in, c_out, 1) if c_in != c_out else 0)
+    resnet = grid.resnet
 
     def temporal_conv(level: int, c: int) -> int:
         return 4 * conv(level, c, c, 3)
@@ -107,19 +124,11 @@ def svd(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int, te
     images = batch * frames
     temb = 4 * channels[0]
 
-    def pixels(level: int) -> int:
-        h, w = height, width
-        for _ in range(level):
-            h, w = -(-h // 2), -(-w // 2)
-        return h * w
+    grid = Grid(images, height, width, temb)
+    pixels, conv = grid.pixels, grid.conv
 
-    def conv(level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
-        return linear(images * pixels(level), c_in * kernel, c_out)
-
-    def resnet(level: int, c_in: int, c_out: int) -> int:
-        spatial = conv(level, c_in, c_out) + linear(images, temb, c_out) + conv(level, c_out, c_out)
-        spatial += conv(level, c_in, c_out, 1) if c_in != c_out else 0
-        return spatial + 2 * conv(level, c_out, c_out, 3) + linear(images, temb, c_out)
+    def resnet(level: int, c_in: int, c_out: int) -> int:  # the 2D ResNet, then the temporal one
+        return grid.resnet(level, c_in, c_out) + 2 * conv(level, c_out, c_out, 3) + linear(images, temb, c_out)
 
     def geglu(rows: int, c: int) -> int:
         return linear(rows, c, 8 * c) + linear(rows, 4 * c, c)
@@ -225,18 +234,10 @@ def animatediff(config: Mapping[str, Any], latents: tuple[int, int, int], batch:
     images = batch * frames
     temb = 4 * channels[0]
 
-    def pixels(level: int) -> int:
-        h, w = height, width
-        for _ in range(level):
-            h, w = -(-h // 2), -(-w // 2)
-        return h * w
+    grid = Grid(images, height, width, temb)
+    pixels, conv = grid.pixels, grid.conv
 
-    def conv(level: int, c_in: int, c_out: int, kernel: int = 9) -> int:
-        return linear(images * pixels(level), c_in * kernel, c_out)
-
-    def resnet(level: int, c_in: int, c_out: int) -> int:
-        out = conv(level, c_in, c_out) + linear(images, temb, c_out) + conv(level, c_out, c_out)
-        return out + (conv(level, c_in, c_out, 1) if c_in != c_out else 0)
+    resnet = grid.resnet
 
     def spatial(level: int, c: int, heads: int, layers: int, context: int) -> int:
         n, inner = pixels(level), heads * (c // heads)
