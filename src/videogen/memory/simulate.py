@@ -540,8 +540,10 @@ def _live_bytes_class() -> type:
             self.current = 0
             self.peak = 0
             self.guessed: list[str] = []
+            #: storage key -> [bytes, tensors counted on it]
             self._live: dict[int, list[int]] = {}
-            self._refs: list[Any] = []
+            #: id(tensor) -> [a weak reference to it, the key of the storage it was counted on, that entry]
+            self._held: dict[int, list[Any]] = {}
             self.paused = False
 
         def reset(self) -> None:
@@ -550,32 +552,42 @@ def _live_bytes_class() -> type:
             self.peak = 0
             self.guessed = []
             self._live = {}
-            self._refs = []
+            self._held = {}
 
         def _track(self, tensor: Any) -> None:
+            """Count `tensor`'s storage from now until the last tensor counted on it is gone. A tensor is
+            counted once; one moved to another storage (`set_`, as a tensor's deep copy does) leaves the old
+            one, so a freed storage is never mistaken for a new one that reuses its address."""
             if self.paused:
                 return
-            storage = tensor.untyped_storage()
-            key = storage._cdata
+            key = tensor.untyped_storage()._cdata
+            held = self._held.get(id(tensor))
+            if held is not None and held[0]() is tensor:
+                if held[1] == key and self._live.get(key) is held[2]:
+                    return  # an in-place op's output: counted already
+                self._release(held[1], held[2])
             entry = self._live.get(key)
-            if entry is not None:
-                entry[1] += 1
-            else:
-                nbytes = int(storage.nbytes())
-                self._live[key] = [nbytes, 1]
+            if entry is None:
+                nbytes = int(tensor.untyped_storage().nbytes())
+                entry = self._live[key] = [nbytes, 0]
                 self.current += nbytes
                 self.peak = max(self.peak, self.current)
+            entry[1] += 1
+            tid = id(tensor)
 
-            def release(_ref: Any, key: int = key) -> None:
-                held = self._live.get(key)
-                if held is None:
-                    return
-                held[1] -= 1
-                if held[1] == 0:
-                    del self._live[key]
-                    self.current -= held[0]
+            def gone(ref: Any, tid: int = tid) -> None:
+                mine = self._held.get(tid)
+                if mine is not None and mine[0] is ref:
+                    del self._held[tid]
+                    self._release(mine[1], mine[2])
 
-            self._refs.append(weakref.ref(tensor, release))
+            self._held[tid] = [weakref.ref(tensor, gone), key, entry]
+
+        def _release(self, key: int, entry: list[int]) -> None:
+            entry[1] -= 1
+            if entry[1] == 0 and self._live.get(key) is entry:
+                del self._live[key]
+                self.current -= entry[0]
 
         def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
             import torch
