@@ -26,7 +26,10 @@ def diffusers_attr(name: str, default: Any = ...) -> Any:
 def module_attr(module_name: str, name: str, default: Any = ...) -> Any:
     """`getattr(importlib.import_module(module_name), name)` with first imports serialised."""
     module = sys.modules.get(module_name)
-    if module is None:  # a first import of the package itself is serialised too (transformers' lazy module raced)
+    # a first import of the package itself is serialised too (transformers' lazy module raced); one that another
+    # thread is still running (a plain `import diffusers` elsewhere) is waited for: until its `__init__` ends, the
+    # module in sys.modules is a half-made one without the lazy names (`has no attribute 'WanPipeline'`)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
         with LOAD_LOCK:
             module = importlib.import_module(module_name)
     value = module.__dict__.get(name)  # diffusers' lazy module stores a class here once imported
