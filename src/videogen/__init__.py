@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .runtime.moved import install as _install_moved
+from .runtime.noise import install as _quiet_import_noise
 
 __version__ = "0.1.0"
 
@@ -25,7 +26,7 @@ _EXPORTS = {
     "agenerate": "videogen.generation.awaitable",
     "preload": "videogen.generation.flow",
     "CancelToken": "videogen.runtime.cancel",
-    "generate_many": "videogen.batch.on_ray",  # the in-process runner unless ray= is given
+    "generate_many": "videogen.generation.batch.on_ray",  # the in-process runner unless ray= is given
     "prepare": "videogen.generation.flow",
     "Prepared": "videogen.generation.flow",
     "calibrate": "videogen.generation.calibrate",
@@ -50,11 +51,11 @@ _EXPORTS = {
 }
 
 _install_moved()  # old module paths (videogen.specfile, ...) still import
+_quiet_import_noise()  # optional libraries' notes about themselves while diffusers imports them
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use (PEP 562)
-    from .batch.on_ray import generate_many
     from .catalog.lookup import ModelCard, list_models, resolve
     from .errors import (
         Cancelled,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         VideoGenError,
     )
     from .generation.awaitable import agenerate
+    from .generation.batch.on_ray import generate_many
     from .generation.calibrate import calibrate
     from .generation.flow import Prepared, generate, preload, prepare
     from .generation.plan_report import plan
