@@ -112,7 +112,7 @@ def test_full_size_simulation_follows_the_spec_and_is_cached(monkeypatch: pytest
 
 def test_plan_uses_simulated_activations_when_asked_and_says_so() -> None:
     report = videogen.plan(model="tiny-wan", simulate=True)
-    assert {c.activation_source for c in report.components} == {"simulated"}
+    assert {c.activation_source for c in report.components} == {"simulated"}, str(report)
     assert "(simulated)" in str(report)
     for formula in (videogen.plan(model="tiny-wan", simulate=False), videogen.plan(model="tiny-wan")):
         assert {c.activation_source for c in formula.components} == {"formula"}  # the default
@@ -143,7 +143,7 @@ def test_auto_never_simulates_but_plan_can_choose_with_simulated_figures(monkeyp
 
     monkeypatch.setattr(sim_module, "simulate_plans", refuse)
     plan = videogen.generation.flow.prepare(model="tiny-wan", prompt="x", memory="auto").plan
-    assert plan.name == "none" and plan.oom_retry
+    assert plan.name == "none" and plan.oom_retry, plan.notes  # the notes hold auto's reason
 
     def spy(subject: Any, plans: list[Any]) -> Any:
         seen.append(len(plans))
