@@ -471,7 +471,7 @@ SRC = ROOT / "src" / "videogen"
 #: videogen's module names (what docs/architecture.md is about)
 MODULES = {p.stem for p in SRC.rglob("*.py") if p.stem != "__init__"} | {"memory", "families", "videogen"}
 #: modules whose functions the user docs may name as API, written in full (`videogen.spec.files.dump_specs`)
-PUBLIC_MODULES = {"spec", "memory", "batch", "parallel", "generation", "testing"}
+PUBLIC_MODULES = {"spec", "memory", "generation", "testing"}
 #: the names `import videogen` gives (`videogen.replay` is the function, not a module)
 PUBLIC = set(videogen.__all__)
 FILE_SUFFIXES = {"json", "jsonl", "yaml", "toml", "md", "mp4", "gif", "webp", "png", "txt", "safetensors", "gguf"}
@@ -545,7 +545,7 @@ def test_the_doc_checks_catch_what_they_are_for() -> None:
     assert outside_paths(text) == ["shared/notes/speed-facts.md"]
     fine = (
         "`videogen.spec.files.dump_specs(specs, path)`, `result.save(path)`, `spec.to_dict()`, make_video.py, "
-        "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/parallel/test_parallel.py, docs/cli.md, "
+        "benchmarks/planning.py, `videogen.memory.preset(name)`, tests/speed/parallel/test_parallel.py, docs/cli.md, "
         "benchmarks/out/planning.json, `src/videogen/families/configs/<arch>.json`"
     )
     assert internal_names(fine) == [] and outside_paths(fine) == []

@@ -178,7 +178,7 @@ def test_plan_json(capsys) -> None:
 
 
 def test_batch_ray_flags_reach_the_ray_runner(tmp_path: Path, capsys, monkeypatch) -> None:
-    from videogen.batch import on_ray as batch_ray
+    from videogen.generation.batch import on_ray as batch_ray
 
     seen: dict = {}
 

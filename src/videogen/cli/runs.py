@@ -32,8 +32,8 @@ METADATA_KEYS = ("model", "spec", "device", "memory_plan", "cache", "fit", "snap
 def main_process() -> bool:
     """Whether this process writes and prints: rank 0 under torchrun (or not distributed)."""
     try:
-        from ..parallel.checks import is_main_process
-    except ImportError:  # a build without videogen.parallel.checks: never distributed
+        from ..speed.parallel.checks import is_main_process
+    except ImportError:  # a build without videogen.speed.parallel.checks: never distributed
         return True
     return bool(is_main_process())
 
@@ -86,7 +86,7 @@ def generate_one(spec: VideoSpec, output: Path, args: argparse.Namespace) -> int
 def run_many(specs: Sequence[VideoSpec], out_dir: str | Path, args: argparse.Namespace) -> int:
     """Several specs into the folder `out_dir` through the batch runner: one path per line as each finishes
     (failures on stderr), a summary on stderr or one JSON document; exit status 1 if any spec failed."""
-    from ..batch.on_ray import generate_many  # in process, or on Ray actors with --ray (docs/scale.md)
+    from ..generation.batch.on_ray import generate_many  # in process, or on Ray actors with --ray (docs/scale.md)
 
     if _world_size() > 1:  # every rank would make and write every video
         raise UsageError(

@@ -206,7 +206,7 @@ class Family:
     #: `traits["scheduler"]` replaces it (`scheduler_config`)
     scheduler: Mapping[str, Any] = MappingProxyType({})
     #: The transformer declares a context-parallel plan (`_cp_plan`) in diffusers, so `VideoSpec.parallel` can
-    #: split it over GPUs (videogen.parallel.checks; a test keeps this equal to the class attribute)
+    #: split it over GPUs (videogen.speed.parallel.checks; a test keeps this equal to the class attribute)
     context_parallel: bool = False
     #: task → the spec inputs the family reads for it beyond those the task needs (checks.rules.TASK_INPUTS), e.g.
     #: VACE's `mask` and `reference_images`; any other input given is refused before load

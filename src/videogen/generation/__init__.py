@@ -1,6 +1,6 @@
-"""The verbs: `prepare` → load → call → result (`flow`), what a call did (`output`), `plan`
-(`plan_report`), `replay` and `calibrate`. Imports every package below; only `batch`, `bench`
-and `cli` import it.
+"""The verbs: `prepare` → load → call → result (`flow`) with the features a spec turns on (`features`), what a
+call did (`output`), `plan` (`plan_report`), `replay`, `calibrate`, `agenerate` (`awaitable`), and many videos
+(`batch`: `generate_many` here and on Ray). Imports every package below; only `serve` and `cli` import it.
 """
 
 from __future__ import annotations

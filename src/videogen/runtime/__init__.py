@@ -1,6 +1,6 @@
 """The machine and the installed libraries: the device and dtypes, installed versions read without
 importing, the generated data files stamped with them, and the lock first imports and loads hold.
-Imports nothing of videogen above `spec`.
+Imports only `media` and `errors`.
 """
 
 from __future__ import annotations

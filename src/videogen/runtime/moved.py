@@ -24,8 +24,13 @@ MOVED = {
     "videogen.cards.archs": "videogen.families.archs",
     "videogen.cards.card": "videogen.families.card",
     "videogen.cards.hub": "videogen.catalog.hub",
-    "videogen.batch_files": "videogen.batch.files",
-    "videogen.batch_ray": "videogen.batch.on_ray",
+    "videogen.batch": "videogen.generation.batch",
+    "videogen.batch.files": "videogen.generation.batch.files",
+    "videogen.batch.local": "videogen.generation.batch.local",
+    "videogen.batch.on_ray": "videogen.generation.batch.on_ray",
+    "videogen.batch.ray_session": "videogen.generation.batch.ray_session",
+    "videogen.batch_files": "videogen.generation.batch.files",
+    "videogen.batch_ray": "videogen.generation.batch.on_ray",
     "videogen.bench_output": "videogen.cli.bench.output",
     "videogen.bench_speed": "videogen.cli.bench.speed",
     "videogen.caching": "videogen.speed.settings",
@@ -53,10 +58,13 @@ MOVED = {
     "videogen.hub": "videogen.catalog.hub",
     "videogen.imports": "videogen.runtime.lock",
     "videogen.lora": "videogen.loading.lora",
-    "videogen.parallel_run": "videogen.parallel.run",
+    "videogen.parallel": "videogen.speed.parallel",
+    "videogen.parallel.checks": "videogen.speed.parallel.checks",
+    "videogen.parallel.run": "videogen.speed.parallel.run",
+    "videogen.parallel_run": "videogen.speed.parallel.run",
     "videogen.pipeline": "videogen.loading.pipelines",
     "videogen.planning": "videogen.generation.plan_report",
-    "videogen.ray_session": "videogen.batch.ray_session",
+    "videogen.ray_session": "videogen.generation.batch.ray_session",
     "videogen.replaying": "videogen.generation.replay",
     "videogen.result": "videogen.generation.result",
     "videogen.saving": "videogen.media.save",
@@ -90,4 +98,4 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def install() -> None:
     if not any(isinstance(finder, _Alias) for finder in sys.meta_path):
-        sys.meta_path.append(_Alias())
+        sys.meta_path.insert(0, _Alias())  # before the path finder: a moved submodule is never loaded twice

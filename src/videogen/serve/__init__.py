@@ -11,6 +11,7 @@
   sidecars, and cancels a deleted job at its next step.
 - `app`: the FastAPI application (routes, bearer-token auth, body caps); `main`: `serve()` (uvicorn).
 
-Sits above `generation` and below `cli` (it may import `batch` and everything under it; only `cli` imports it).
+Sits above `generation` and below `cli` (it may import `generation`, its batch runners included, and everything
+under it; only `cli` imports it).
 FastAPI and uvicorn come with the `serve` extra and are imported only here.
 """

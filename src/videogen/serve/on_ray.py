@@ -161,7 +161,7 @@ def start_workers(
     """The Ray session (kept open on `stack`), one actor per GPU (or one on CPUs) and a driver thread for each."""
     import ray
 
-    from ..batch.ray_session import require_ray, session, worker_options
+    from ..generation.batch.ray_session import require_ray, session, worker_options
 
     require_ray(address)
     stack.enter_context(session(address))

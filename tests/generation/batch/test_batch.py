@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen.batch.files import LOCK_NAME, output_name, output_path, slug
-from videogen.batch.local import read_report
+from videogen.generation.batch.files import LOCK_NAME, output_name, output_path, slug
+from videogen.generation.batch.local import read_report
 from videogen.loading.pipelines import CACHE
 from videogen.media.read import read_video
 from videogen.media.save import content_sha256, metadata_path
@@ -137,16 +137,16 @@ def test_a_file_in_the_way_needs_overwrite(tmp_path: Path) -> None:
 
 
 def test_a_spec_failing_while_it_runs_doesnt_stop_the_batch(tmp_path: Path, monkeypatch) -> None:
-    import videogen.batch.local
+    import videogen.generation.batch.local
 
-    real_run = videogen.batch.local.run
+    real_run = videogen.generation.batch.local.run
 
     def run(prepared, **kw):
         if prepared.spec.prompt == "boom":
             raise RuntimeError("the GPU caught fire")
         return real_run(prepared, **kw)
 
-    monkeypatch.setattr(videogen.batch.local, "run", run)
+    monkeypatch.setattr(videogen.generation.batch.local, "run", run)
     specs = [{"model": "tiny-wan", "prompt": p, "seed": 1} for p in ("one", "boom", "three")]
     items = {i.index: i for i in videogen.generate_many(specs, tmp_path, progress=False)}
     assert [items[i].status for i in range(3)] == ["done", "failed", "done"]
@@ -294,7 +294,7 @@ class Killed(BaseException):
 def test_a_kill_between_saving_a_changed_spec_and_removing_the_old_output_resumes_to_one_output(
     tmp_path: Path, monkeypatch, resume_with: str
 ) -> None:
-    import videogen.batch.local
+    import videogen.generation.batch.local
 
     original = {"model": "tiny-wan", "prompt": "a red fox", "seed": 1}
     changed = {**original, "prompt": "a blue fox"}  # another name: the old output is removed once the new is saved
@@ -303,7 +303,7 @@ def test_a_kill_between_saving_a_changed_spec_and_removing_the_old_output_resume
     def killed(paths, index) -> None:
         raise Killed
 
-    monkeypatch.setattr(videogen.batch.local, "remove_replaced", killed)
+    monkeypatch.setattr(videogen.generation.batch.local, "remove_replaced", killed)
     with pytest.raises(Killed):
         list(videogen.generate_many([changed], tmp_path, progress=False))
     monkeypatch.undo()
@@ -348,7 +348,7 @@ def test_a_second_batch_into_the_same_folder_is_refused_while_the_first_runs(tmp
 HOLD_LOCK = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from videogen.batch.files import batch_lock
+    from videogen.generation.batch.files import batch_lock
 
     with batch_lock(Path(sys.argv[1])):
         print("locked", flush=True)
@@ -357,7 +357,7 @@ HOLD_LOCK = textwrap.dedent("""
 
 
 def test_the_lock_of_a_killed_batch_is_free(tmp_path: Path) -> None:
-    from videogen.batch.files import batch_lock
+    from videogen.generation.batch.files import batch_lock
 
     child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
@@ -375,10 +375,10 @@ def test_the_lock_of_a_killed_batch_is_free(tmp_path: Path) -> None:
 
 
 def test_the_renamed_batch_names_still_work() -> None:
-    import videogen.batch
-    from videogen.batch.local import BatchWork, batch_work
+    import videogen.generation.batch
+    from videogen.generation.batch.local import BatchWork, batch_work
 
     with pytest.warns(DeprecationWarning, match="now batch_work"):
-        assert videogen.batch.plan_batch is batch_work
+        assert videogen.generation.batch.plan_batch is batch_work
     with pytest.warns(DeprecationWarning, match="now BatchWork"):
-        assert videogen.batch.BatchPlan is BatchWork
+        assert videogen.generation.batch.BatchPlan is BatchWork

@@ -1,6 +1,6 @@
-"""The batch runner on Ray (`videogen.batch.on_ray`): a local Ray instance with 2 CPU workers survives a worker killed
-mid-batch (every video once, the in-process runner's frames, no partial file, loads per worker) and leaves no
-process or file behind; the choices and the missing extra are refused before anything starts."""
+"""The batch runner on Ray (`videogen.generation.batch.on_ray`): a local Ray instance with 2 CPU workers survives a
+worker killed mid-batch (every video once, the in-process runner's frames, no partial file, loads per worker) and
+leaves no process or file behind; the choices and the missing extra are refused before anything starts."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import videogen
-from videogen.batch import on_ray as batch_ray
-from videogen.batch import ray_session
-from videogen.batch.local import read_report
+from videogen.generation.batch import on_ray as batch_ray
+from videogen.generation.batch import ray_session
+from videogen.generation.batch.local import read_report
 from videogen.media.read import read_video
 from videogen.media.save import clean_stale_temps, content_sha256, host_tag, metadata_path
 from videogen.spec.files import spec_hash
@@ -126,10 +126,12 @@ def test_the_choices_are_checked_before_anything_starts(tmp_path: Path, monkeypa
 
 
 def test_without_ray_it_is_the_in_process_runner(tmp_path: Path, monkeypatch) -> None:
-    import videogen.batch.local
+    import videogen.generation.batch.local
 
     calls = []
-    monkeypatch.setattr(videogen.batch.local, "generate_many", lambda *a, **kw: calls.append((a, kw)) or iter(()))
+    monkeypatch.setattr(
+        videogen.generation.batch.local, "generate_many", lambda *a, **kw: calls.append((a, kw)) or iter(())
+    )
     for choice in (None, False):
         batch_ray.generate_many(["spec"], tmp_path, ray=choice, fmt="gif", crf=None, resume=False)
     expected = {"fmt": "gif", "overwrite": False, "resume": False, "progress": True, "crf": None}

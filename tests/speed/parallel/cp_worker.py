@@ -1,5 +1,5 @@
-"""Tiny generations under `torchrun` for tests/parallel/test_parallel.py: `python -m torch.distributed.run
---nproc-per-node N tests/parallel/cp_worker.py OUT_DIR '{"NAME": {"model": ..., "parallel": ...}, ...}'`.
+"""Tiny generations under `torchrun` for tests/speed/parallel/test_parallel.py: `python -m torch.distributed.run
+--nproc-per-node N tests/speed/parallel/cp_worker.py OUT_DIR '{"NAME": {"model": ..., "parallel": ...}, ...}'`.
 
 Every rank calls `videogen.generate` with each job's fields, in order; rank 0 (`is_main_process`) saves the frames
 as OUT_DIR/NAME.npy and the metadata as NAME.json; every rank writes the SHA-1 of its frames to NAME.rank<R>.sha1

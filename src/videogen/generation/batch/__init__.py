@@ -1,5 +1,6 @@
 """Many videos: `generate_many` in this process (`local`), its files and report (`files`), and on Ray
-(`on_ray`, `ray_session`). Imports `generation` and below.
+(`on_ray`, `ray_session`). Imports the flow and the result of `generation` and the packages below it; nothing
+else in `generation` imports it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ RENAMED = {"plan_batch": "batch_work", "BatchPlan": "BatchWork"}
 
 
 def __getattr__(name: str) -> Any:
-    """The names of the former module `videogen.batch` (now `videogen.batch.local`), loaded on use."""
+    """The names of the former module `videogen.batch` (now `videogen.generation.batch.local`), loaded on use."""
     import importlib
 
     if name.startswith("__"):
@@ -19,6 +20,6 @@ def __getattr__(name: str) -> Any:
     if name in RENAMED:
         import warnings
 
-        warnings.warn(f"videogen.batch.{name} is now {RENAMED[name]}", DeprecationWarning, stacklevel=2)
+        warnings.warn(f"videogen.generation.batch.{name} is now {RENAMED[name]}", DeprecationWarning, stacklevel=2)
         name = RENAMED[name]
-    return getattr(importlib.import_module("videogen.batch.local"), name)
+    return getattr(importlib.import_module("videogen.generation.batch.local"), name)

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SaveError, SpecError
-from ..media.atomic import write_text_atomically
-from ..media.save import content_sha256, metadata_path
-from ..spec.formats import load_json, read_text
+from ...errors import SaveError, SpecError
+from ...media.atomic import write_text_atomically
+from ...media.save import content_sha256, metadata_path
+from ...spec.formats import load_json, read_text
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ...spec.videospec import VideoSpec
 
 logger = logging.getLogger("videogen")
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OutputExistsError, SpecError, VideoGenError
-from ..generation.flow import Prepared, build_spec, cache_key, prepare, run
-from ..media.save import clean_stale_temps, metadata_path
+from ...errors import OutputExistsError, SpecError, VideoGenError
+from ...media.save import clean_stale_temps, metadata_path
+from ..flow import Prepared, build_spec, cache_key, prepare, run
 from .files import (
     BatchReport,
     batch_folder,
@@ -33,8 +33,8 @@ from .files import (
 from .files import read_report as read_report  # the report's reader, named here too
 
 if TYPE_CHECKING:
-    from ..generation.result import VideoResult
-    from ..spec.videospec import VideoSpec
+    from ...spec.videospec import VideoSpec
+    from ..result import VideoResult
 
 logger = logging.getLogger("videogen")
 
@@ -96,7 +96,7 @@ class BatchWork:
 
 def check_options(fmt: str, crf: int | None) -> None:
     """The batch's output options, checked before anything runs."""
-    from ..media.write import check_crf
+    from ...media.write import check_crf
 
     if fmt not in FORMATS:
         raise SpecError(f"fmt={fmt!r}: a batch writes one of {', '.join(FORMATS)}, e.g. fmt='mp4'", field="fmt")
@@ -118,7 +118,7 @@ def batch_work(
     skipped spec beside its current one (a run killed between saving a changed spec's output and removing the
     old one): one output per spec. A spec refused here is a failed item; the others go on. The caller holds the
     folder's `batch_lock`."""
-    from ..spec.files import spec_hash
+    from ...spec.files import spec_hash
 
     check_options(fmt, None)
     folder = batch_folder(out_dir)
@@ -176,7 +176,7 @@ def run_one(
     `metadata["batch"]` = {index, spec_hash, spec}. `replace` lets it replace what is at that name (an earlier
     output of the batch); `prepared` skips preparing again. Never raises for the spec's own failure: the
     returned item is "failed" then."""
-    from ..spec.files import spec_hash, spec_record
+    from ...spec.files import spec_hash, spec_record
 
     start = time.perf_counter()
     digest: str | None = None
@@ -200,7 +200,7 @@ def run_one(
 def remove_replaced(paths: Iterable[Path], index: int) -> None:
     """Remove earlier outputs of spec `index` (another name: its spec changed) and their sidecars, once the new
     output is saved; only those whose sidecar says they are that spec's batch output."""
-    from ..media.atomic import remove
+    from ...media.atomic import remove
 
     for path in paths:
         batch = batch_record(read_sidecar(path))

@@ -28,13 +28,13 @@ from collections.abc import Collection, Generator, Hashable, Iterable, Iterator,
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SaveError, SpecError, VideoGenError
+from ...errors import SaveError, SpecError, VideoGenError
 from .files import batch_folder, batch_lock
 from .local import BatchItem, BatchJob, BatchWork, batch_work, check_options, record, remove_replaced, start_report
 from .ray_session import require_ray, session, worker_options
 
 if TYPE_CHECKING:
-    from ..spec.videospec import VideoSpec
+    from ...spec.videospec import VideoSpec
     from .files import BatchReport
 
 logger = logging.getLogger("videogen")
@@ -113,7 +113,7 @@ class _Worker:
         """Who this process is, and whether it sees the batch folder (the driver's marker file `check`)."""
         import socket
 
-        from ..media.atomic import host_tag
+        from ...media.atomic import host_tag
 
         return {"host": socket.gethostname(), "tag": host_tag(), "pid": os.getpid(), "sees": os.path.exists(check)}
 
@@ -121,7 +121,7 @@ class _Worker:
         """`batch.run_one` here; the item as plain fields, plus this process's pipeline loads so far."""
         import pickle
 
-        from ..loading.pipelines import CACHE
+        from ...loading.pipelines import CACHE
         from .local import run_one
 
         if self.threads:
@@ -200,7 +200,7 @@ def _generate(
         finally:
             bar.close()
             if dead:  # every worker is gone now: what a save cut short by an interruption left goes too
-                from ..media.save import clean_stale_temps
+                from ...media.save import clean_stale_temps
 
                 clean_stale_temps(work.out_dir, dead=dead)
 
@@ -208,7 +208,7 @@ def _generate(
 def group_key(spec: VideoSpec) -> tuple[str, str | None, str]:
     """What the Ray runner groups specs by (its affinity): model, revision and memory plan as given, the spec-level
     part of the pipeline cache key (the driver loads nothing, so it can't ask the card or the device)."""
-    from ..spec.plain import plain_field
+    from ...spec.plain import plain_field
 
     memory = json.dumps(plain_field("memory", spec.memory), sort_keys=True, default=str)
     return (str(spec.model), spec.revision, memory)
@@ -256,7 +256,7 @@ class _Driver:
         report.workers = []
 
     def run(self) -> Generator[BatchItem, None, None]:
-        from ..media.atomic import temp_name
+        from ...media.atomic import temp_name
 
         check = temp_name(self.work.out_dir / "ray-check")  # a temp name: removed by the next run if we die
         check.touch()
@@ -320,7 +320,7 @@ class _Driver:
     def _died(self, slot: _Slot, job: BatchJob | None, exc: Exception) -> Iterator[BatchItem]:
         """A worker process gone: its temps removed, its spec back at the head of its group (or failed, the
         `MAX_ATTEMPTS`th time), the actor (restarted by Ray) asked who it is now."""
-        from ..media.save import clean_stale_temps
+        from ...media.save import clean_stale_temps
 
         what = f"pid {slot.record['pid']}" if slot.record else "starting"
         logger.warning("batch: Ray worker %d (%s) died: %s", slot.number, what, str(exc).split("\n")[0])

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..errors import MissingDependencyError, SpecError
+from ...errors import MissingDependencyError, SpecError
 
 logger = logging.getLogger("videogen")
 

@@ -17,7 +17,7 @@ class StepCacheFeature(Feature):
     name = "step cache"
 
     def check(self, prepared: Prepared) -> Prepared:
-        from ...parallel.checks import CACHE_REFUSALS
+        from ...speed.parallel.checks import CACHE_REFUSALS
         from ...speed.settings import check_plan, settle_auto
 
         p = prepared

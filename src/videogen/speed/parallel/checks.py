@@ -17,19 +17,19 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError
+from ...errors import SpecError
 
 if TYPE_CHECKING:
-    from ..families.base import Family
-    from ..families.card import ModelCard
-    from ..memory import MemoryPlan
-    from ..memory.components import Component
-    from ..spec.videospec import VideoSpec
+    from ...families.base import Family
+    from ...families.card import ModelCard
+    from ...memory import MemoryPlan
+    from ...memory.components import Component
+    from ...spec.videospec import VideoSpec
 
 logger = logging.getLogger("videogen")
 
 #: attention backends diffusers 0.42.1 runs context-parallel (registered `supports_context_parallel=True`;
-#: tests/parallel/test_parallel.py compares this with diffusers' registry)
+#: tests/speed/parallel/test_parallel.py compares this with diffusers' registry)
 CONTEXT_PARALLEL_BACKENDS = (
     "native",
     "_native_cudnn",
@@ -69,7 +69,7 @@ BROKEN_PLANS: dict[str, dict[str, str]] = {
         for kind in ("ulysses", "ring")
     },
 }
-#: pipelines whose call the transformer's `_cp_plan` doesn't cover, and why (tests/parallel/test_parallel.py)
+#: pipelines whose call the transformer's `_cp_plan` doesn't cover, and why (tests/speed/parallel/test_parallel.py)
 BROKEN_PIPELINES = {
     name: "it gives the transformer a timestep per token (the conditioning frames are less noisy), which LTX's "
     "context-parallel plan in diffusers 0.42.1 doesn't split (a RuntimeError, tried on the CPU); text-to-video "
@@ -82,7 +82,7 @@ PLACEMENT_REFUSALS = {
     "sequential": "diffusers' sequential CPU offload puts every rank's components on GPU 0 (its default gpu_id)",
 }
 #: step caches that don't combine, and why: their hooks compare the transformer's whole input with its split
-#: output (a RuntimeError on the tiny models: tests/parallel/test_parallel.py), or are untested with it (dbcache).
+#: output (a RuntimeError on the tiny models: tests/speed/parallel/test_parallel.py), or are untested with it (dbcache).
 #: TaylorSeer, PAB and FasterCache give the single-process frames exactly (CPU, tiny Wan, Ulysses 2).
 CACHE_REFUSALS = {
     "fbc": "First Block Cache compares the first block's whole input with its split output (a RuntimeError)",
@@ -152,7 +152,7 @@ def check(spec: VideoSpec, card: ModelCard, family: Family, class_name: str, pla
 
 def _denoisers(card: ModelCard, class_name: str) -> tuple[list[Component], Component | None, str]:
     """The pipeline's denoiser components, its VAE and where that came from (stored configs or the folder)."""
-    from ..memory.components import pipeline_components
+    from ...memory.components import pipeline_components
 
     components, source = pipeline_components(card, class_name)
     vae = next((c for c in components if c.role == "vae"), None)
@@ -176,7 +176,7 @@ def _check_broken(spec: VideoSpec, card: ModelCard, class_name: str) -> None:
 def _check_shapes(spec: VideoSpec, card: ModelCard, class_name: str) -> None:
     """Ulysses splits the attention heads; both kinds split the sequence (latent tokens, and LTX's text tokens)
     into equal parts (diffusers' `EquipartitionSharder`)."""
-    from ..memory.activations import effective_config
+    from ...memory.activations import effective_config
 
     assert spec.parallel is not None
     ulysses, _ = degrees(spec.parallel)
@@ -248,7 +248,7 @@ def _latent_tokens(spec: VideoSpec, config: Mapping[str, Any], vae: Component | 
 def _vae_factors(vae: Component) -> tuple[int, int]:
     """(spatial, temporal) compression as the pipeline computes it: LTX's VAE from its patch and scaling layers
     (the class's own formula), the others as memory planning reads them."""
-    from ..memory.activations import effective_config, vae_factors
+    from ...memory.activations import effective_config, vae_factors
 
     if vae.class_name == "AutoencoderKLLTXVideo":
         config = effective_config(vae)
@@ -267,7 +267,7 @@ def _text_tokens(spec: VideoSpec, card: ModelCard, class_name: str, arg: str) ->
                 return int(source[arg])
             except (TypeError, ValueError):
                 return None
-    from ..catalog.signatures import pipeline_signature
+    from ...catalog.signatures import pipeline_signature
 
     default = pipeline_signature(class_name).params.get(arg, {}).get("default")
     try:

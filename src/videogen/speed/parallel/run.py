@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError
+from ...errors import SpecError
 from .checks import degrees, describe
 
 if TYPE_CHECKING:
-    from ..memory import MemoryPlan
+    from ...memory import MemoryPlan
 
 logger = logging.getLogger("videogen")
 
@@ -61,8 +61,8 @@ def _destroy() -> None:
 #: heads over the ranks but not that mask's head axis (a RuntimeError: huggingface/diffusers#14316; the open PR
 #: #14317 shards it). Every head's mask is the same there, so the processor's calls get the first head's, which
 #: broadcasts over however many heads a rank holds: the single-process frames exactly
-#: (tests/parallel/test_parallel.py). Only calls with a parallel config are touched; that test also runs LTX without
-#: the workaround and expects diffusers' error, so a diffusers that fixes it says so (then drop this).
+#: (tests/speed/parallel/test_parallel.py). Only calls with a parallel config are touched; that test also runs LTX
+#: without the workaround and expects diffusers' error, so a diffusers that fixes it says so (then drop this).
 ULYSSES_MASK_WORKAROUND = {"LTXVideoTransformer3DModel": "diffusers.models.transformers.transformer_ltx"}
 #: on/off switch for that workaround (the test turns it off to see diffusers' own behaviour)
 ULYSSES_MASK_WORKAROUND_ON = True
@@ -97,7 +97,7 @@ def enable(pipe: Any, setting: Mapping[str, int] | None, device: str) -> None:
         return
     from diffusers import ContextParallelConfig, ParallelConfig
 
-    from ..families.base import DENOISERS
+    from ...families.base import DENOISERS
 
     ulysses, ring = degrees(setting)
     for name in DENOISERS:
@@ -137,7 +137,7 @@ def record(pipe: Any, setting: Mapping[str, int] | None, plan: MemoryPlan) -> di
         return None
     import torch.distributed as dist
 
-    from ..families.base import DENOISERS
+    from ...families.base import DENOISERS
 
     ulysses, ring = degrees(setting)
     split = [n for n in DENOISERS if getattr(getattr(pipe, n, None), "_parallel_config", None) is not None]
