@@ -22,8 +22,8 @@ def main(argv: list[str]) -> int:
     import numpy as np
 
     import videogen
-    from videogen.parallel import checks as parallel
-    from videogen.parallel import run as parallel_run
+    from videogen.speed.parallel import checks as parallel
+    from videogen.speed.parallel import run as parallel_run
 
     out, jobs = Path(argv[0]), json.loads(argv[1])
     rank = int(os.environ.get("RANK", "0"))

@@ -19,8 +19,8 @@ import videogen
 from videogen.errors import SpecError
 from videogen.generation.flow import cache_key, prepare
 from videogen.loading.pipelines import CACHE
-from videogen.parallel import checks as parallel
 from videogen.spec.videospec import VideoSpec
+from videogen.speed.parallel import checks as parallel
 from videogen.testing import sample_image
 
 WORKER = Path(__file__).with_name("cp_worker.py")
@@ -294,7 +294,7 @@ def test_torchrun_on_the_cpu_gives_the_single_process_frames(tmp_path: Path) -> 
     assert meta["spec"]["parallel"] == {"ulysses": 2, "ring": 1}
     errors = [tmp_path / f"ltx-bare.rank{r}.error" for r in (0, 1)]
     assert all(e.is_file() for e in errors), (
-        "diffusers now runs LTX under Ulysses itself: drop videogen.parallel.run.ULYSSES_MASK_WORKAROUND (and check "
-        "ring: parallel.BROKEN_PLANS) and update docs/scale.md"
+        "diffusers now runs LTX under Ulysses itself: drop videogen.speed.parallel.run.ULYSSES_MASK_WORKAROUND (and "
+        "check ring: parallel.BROKEN_PLANS) and update docs/scale.md"
     )
     assert "must match the size of tensor" in errors[0].read_text()
