@@ -91,3 +91,16 @@ def test_torchao_presets_become_quanto_on_mps() -> None:
     fixed = resolve_plan_rules(preset("int8"), ctx, fix=True, refuse=False)
     assert fixed.quantization == "quanto-int8" and any("no MPS kernels" in n for n in fixed.notes)
     assert apple_silicon(preset("int8"), context(resolve("tiny-wan"), "WanPipeline", "cuda")) is None
+
+
+def test_auto_on_mps_runs_everything_on_the_gpu_and_says_why(on_mps: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unified memory and no figure for what MPS lets a process hold: none, retried on an out-of-memory error."""
+    monkeypatch.delenv("VIDEOGEN_ASSUME_GPU_GIB", raising=False)
+    monkeypatch.setenv("VIDEOGEN_ASSUME_RAM_GIB", "64")
+    plan = prepare("auto").plan
+    (reason,) = [n for n in plan.notes if n.startswith("chosen by auto")]
+    assert plan.name == "none" and plan.oom_retry
+    assert "Apple GPU (device 'mps')" in reason and "no GPU" not in reason and "free RAM" not in reason
+    monkeypatch.setenv("VIDEOGEN_ASSUME_RAM_GIB", "0.001")  # 1 MiB free: less than the tiny model's peak
+    (reason,) = [n for n in prepare("auto").plan.notes if n.startswith("chosen by auto")]
+    assert "is more than the 0.0 GiB of free RAM" in reason and "memory='int8'" in reason, reason

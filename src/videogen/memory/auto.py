@@ -126,6 +126,8 @@ def choose(
         )
     free_ram = free_ram_bytes()
     assumed = assumed_gpu_bytes()
+    if ctx.mps and assumed is None:
+        return _on_apple_silicon(ctx, card, shape, free_ram)
     if not ctx.cuda and assumed is None:
         plan = resolve(PRESETS["none"], ctx, fix=True)
         reason = f"no GPU (device {ctx.device!r}): the weights stay in RAM, where offloading saves nothing; none"
@@ -144,6 +146,25 @@ def choose(
     said = " (described)" if target is not None and target.gpu is not None else f" (assumed: {ASSUME_GPU_ENV})"
     found = search(ctx, card, shape, simulated)
     return decide(found, ctx, shape, free, total, free_ram, speed_gpu(total), quality, said if assumed else "")
+
+
+def _on_apple_silicon(ctx: Context, card: ModelCard, shape: Shape, free_ram: int | None) -> Choice:
+    """On MPS: none (everything on the GPU), retried with the next preset on an out-of-memory error. The GPU's
+    memory is the machine's RAM and torch doesn't say how much of it MPS lets a process hold before that error,
+    so there is nothing to fit plans against; the reason says when the estimated peak exceeds the free RAM."""
+    plan = resolve(PRESETS["none"], ctx, fix=True)
+    reason = (
+        f"Apple GPU (device {ctx.device!r}): its memory is this machine's RAM and torch gives no figure for how much "
+        "of it MPS lets a process hold, so none (everything on the GPU), retried with the next preset on an "
+        "out-of-memory error"
+    )
+    peak = estimate_plan(card, ctx.components, plan, shape, "mps").peak_gpu_bytes
+    if peak and free_ram and peak > RAM_FRACTION * free_ram:
+        reason += (
+            f"; its estimated peak of {gib(peak)} is more than the {gib(free_ram)} of free RAM: expect swapping or "
+            "that error (memory='int8', quanto's 8-bit weights on MPS, halves the denoisers' and text encoders')"
+        )
+    return Choice(_auto(plan, reason), reason, free_ram=free_ram)
 
 
 def decide(
