@@ -18,14 +18,14 @@ from videogen.memory import preset
 CARD = resolve("tiny-wan")
 
 
-def flaky_call(monkeypatch: pytest.MonkeyPatch, failures: int = 1) -> list[Any]:
+def flaky_call(monkeypatch: pytest.MonkeyPatch, failures: int = 1, error: Exception | None = None) -> list[Any]:
     calls: list[Any] = []
     real = gen._call
 
     def call(*args: Any, **kwargs: Any) -> Any:
         calls.append(args[0])
         if len(calls) <= failures:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+            raise error or torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(gen, "_call", call)
@@ -55,6 +55,16 @@ def test_a_preset_retries_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(calls) == 1
     calls = flaky_call(monkeypatch)
     result = videogen.generate(**fields_for(CARD, memory=preset("none", oom_retry=True)))
+    assert len(calls) == 2 and result.metadata["memory_plan"]["name"] == "low"
+
+
+def test_the_runtime_error_of_an_mps_out_of_memory_is_retried_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    mps = RuntimeError(
+        "MPS backend out of memory (MPS allocated: 20.48 GiB, other allocations: 1.00 GiB, max allowed: 20.40 GiB). "
+        "Tried to allocate 1.00 GiB on private pool."
+    )
+    calls = flaky_call(monkeypatch, error=mps)
+    result = videogen.generate(**fields_for(CARD))
     assert len(calls) == 2 and result.metadata["memory_plan"]["name"] == "low"
 
 

@@ -18,11 +18,15 @@ logger = logging.getLogger("videogen")
 
 
 def is_oom(exc: BaseException) -> bool:
+    """A GPU out-of-memory error: torch's OutOfMemoryError, or the RuntimeError some torch builds raise on
+    Apple Silicon ("MPS backend out of memory")."""
     try:
         import torch
     except ImportError:  # pragma: no cover
         return False
-    return isinstance(exc, torch.OutOfMemoryError)
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).startswith("MPS backend out of memory")
 
 
 def _rank(plan: MemoryPlan) -> int:
