@@ -72,3 +72,17 @@ def test_catalog_card() -> None:
     assert {card.pipeline_class(t, FAMILY) for t in card.tasks} == {"WanAnimatePipeline"}
     assert (card.height, card.width, card.steps, card.guidance_scale) == (720, 1280, 20, 1.0)
     assert not FAMILY.context_parallel  # WanAnimateTransformer3DModel declares no _cp_plan in diffusers 0.42.1
+
+
+def test_the_planner_counts_one_segment_of_activations_whatever_the_length() -> None:
+    """A forward denoises one segment (77 frames: 20 latent frames, and the reference frame): a longer video adds
+    segments, not activations. Wan 2.1 image-to-video, which denoises every frame at once, grows with the length."""
+
+    def transformer_activation(model: str, frames: int) -> int:
+        report = videogen.plan(model=model, num_frames=frames)
+        return next(c.activation_bytes for c in report.components if c.name == "transformer")
+
+    animate = [transformer_activation("wan2.2-animate-14b", n) for n in (77, 153, 305)]
+    assert animate[0] == animate[1] == animate[2] > 0
+    i2v = [transformer_activation("wan2.1-i2v-14b-480p", n) for n in (77, 153)]
+    assert i2v[1] > 1.8 * i2v[0]

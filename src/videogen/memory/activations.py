@@ -42,6 +42,11 @@ FORMULA_FIT: dict[str, float] = {
 }
 
 
+#: denoisers that run one segment of the video per forward, whatever its length: Wan 2.2 Animate's
+#: `segment_frame_length` (77 frames by default: 20 latent frames), plus the character's reference frame
+SEGMENT_LATENTS: dict[str, int] = {"WanAnimateTransformer3DModel": 20}
+
+
 class Tiled(Protocol):
     """What the VAE formula reads of a component's parameter counts (`estimate.ModuleStats`)."""
 
@@ -161,6 +166,8 @@ def denoiser_activation(
     ffn = int(config.get("ffn_dim") or dim * float(config.get("mlp_ratio") or 4.0))
     pt, ph, pw = patch_size(config)
     frames = (shape.frames - 1) // temporal + 1 if temporal > 1 else shape.frames
+    if den.class_name in SEGMENT_LATENTS:
+        frames = min(frames, SEGMENT_LATENTS[den.class_name]) + 1
     tokens = math.ceil(frames / pt) * math.ceil(h / ph) * math.ceil(w / pw)
     return int(shape.batch_cfg * tokens * (8 * dim + 2 * ffn) * act_bytes)
 

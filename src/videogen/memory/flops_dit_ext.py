@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .activations import SEGMENT_LATENTS
 from .flops_dit import Count, attention, linear, wan
 
 
@@ -30,8 +31,9 @@ def allegro(config: Mapping[str, Any], latents: tuple[int, int, int], batch: int
 
 
 #: Wan Animate's segments: a step denoises one segment, `segment_frame_length` (77 by default: 20 latent frames)
-#: whatever num_frames is (the last one padded); the motion encoder's channels per resolution (its default table)
-WAN_ANIMATE_SEGMENT_LATENTS = 20
+#: whatever num_frames is (the last one padded; activations.SEGMENT_LATENTS); the motion encoder's channels per
+#: resolution (its default table)
+WAN_ANIMATE_SEGMENT_LATENTS = SEGMENT_LATENTS["WanAnimateTransformer3DModel"]
 WAN_ANIMATE_MOTION_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
 
 
