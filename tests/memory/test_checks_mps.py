@@ -104,3 +104,10 @@ def test_auto_on_mps_runs_everything_on_the_gpu_and_says_why(on_mps: None, monke
     monkeypatch.setenv("VIDEOGEN_ASSUME_RAM_GIB", "0.001")  # 1 MiB free: less than the tiny model's peak
     (reason,) = [n for n in prepare("auto").plan.notes if n.startswith("chosen by auto")]
     assert "is more than the 0.0 GiB of free RAM" in reason and "memory='int8'" in reason, reason
+
+
+def test_the_plan_report_on_mps_speaks_of_its_gpu(on_mps: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VIDEOGEN_ASSUME_GPU_GIB", raising=False)
+    text = str(videogen.plan(model="tiny-wan"))
+    assert "device mps" in text and "GPU, resident" in text and "Apple GPU: its memory is the RAM" in text
+    assert "CPU run" not in text and "no GPU here" not in text and "no GPU (device" not in text

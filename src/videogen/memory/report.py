@@ -10,6 +10,9 @@ from typing import Any
 from .estimate import ComponentEstimate, gib
 from .plans import MemoryPlan
 
+#: devices whose runs are a GPU's (Apple Silicon's mps too: the card's dtypes, placements as on CUDA)
+GPU_DEVICES = ("cuda", "mps")
+
 
 @dataclass
 class PresetRow:
@@ -77,7 +80,7 @@ class PlanReport:
             )
         ]
         lines.append(f"components (from {self.source}):")
-        gpu_note = "" if self.device.startswith("cuda") else " on a GPU"
+        gpu_note = "" if self.device.startswith(GPU_DEVICES) else " on a GPU"
         rows = [
             (
                 "component",
@@ -113,11 +116,12 @@ class PlanReport:
                 "  (formula: per-kind formulas fitted to simulations at the catalog's default sizes, rough "
                 "elsewhere; simulate=True / --simulate runs the pipeline's own call on fake weights)"
             )
-        gpu = (
-            f"{gib(self.free_gpu_bytes)} free of {gib(self.total_gpu_bytes)}"
-            if self.free_gpu_bytes is not None
-            else "no GPU here: estimates are for a GPU, in the card's dtypes"
-        )
+        if self.free_gpu_bytes is not None:
+            gpu = f"{gib(self.free_gpu_bytes)} free of {gib(self.total_gpu_bytes)}"
+        elif self.device.startswith("mps"):
+            gpu = "Apple GPU: its memory is the RAM, and torch gives no figure for what MPS lets a process hold"
+        else:
+            gpu = "no GPU here: estimates are for a GPU, in the card's dtypes"
         searched = f"{self.searched} plans searched, {self.fitting} fit; " if self.searched else ""
         lines.append(f"estimated peak GPU memory per plan ({searched}{gpu}; RAM free {gib(self.free_ram_bytes)}):")
         speed = f"s/step on {self.speed_gpu}" if self.speed_gpu else "s/step"
@@ -190,7 +194,7 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 
 def _where(c: ComponentEstimate, plan: MemoryPlan, device: str) -> str:
-    if not device.startswith("cuda"):
+    if not device.startswith(GPU_DEVICES):
         return "RAM (CPU run, float32)" if plan.placement == "none" else "RAM (CPU run, group hooks)"
     if plan.placement == "none":
         return "GPU, resident"
