@@ -1,6 +1,6 @@
 """The studio page (`/` of `videogen serve`) in a real browser: Playwright driving the distribution's headless
-Chromium against a real server (uvicorn in a subprocess, 127.0.0.1, tiny models). The tests run in order on one
-page, as a person would: token, form, a refused field, a job from the form with its progress, previews and a
+Chromium against a real server (uvicorn in a subprocess, 127.0.0.1, tiny models). One test runs the steps in order
+on one page, as a person would: token, form, a refused field, a job from the form with its progress, previews and a
 playing video, a job posted by the API, an image upload, cancel, reload, "use these settings", the unreachable
 banner, a phone-width screen; every request the page made went to the server itself.
 
@@ -107,7 +107,7 @@ def _job_ids(server: Server) -> list[str]:
     return [v["id"] for v in server.request("GET", "/v1/videos?limit=100")[1]["data"]]
 
 
-def test_the_page_asks_for_the_token_then_offers_the_catalog_with_the_planners_verdict(
+def _the_page_asks_for_the_token_then_offers_the_catalog_with_the_planners_verdict(
     server: Server, browser: Browser, shots: Path
 ) -> None:
     page = browser.page
@@ -148,7 +148,7 @@ def test_the_page_asks_for_the_token_then_offers_the_catalog_with_the_planners_v
     page.screenshot(path=shots / "ui-form.png")
 
 
-def test_a_field_the_family_refuses_shows_the_spec_error_beside_it(server: Server, browser: Browser) -> None:
+def _a_field_the_family_refuses_shows_the_spec_error_beside_it(server: Server, browser: Browser) -> None:
     page = browser.page
     before = _job_ids(server)
     page.uncheck("#f-snap")
@@ -164,7 +164,7 @@ def test_a_field_the_family_refuses_shows_the_spec_error_beside_it(server: Serve
     page.fill("#f-frames", "")
 
 
-def test_a_job_from_the_form_shows_progress_a_preview_and_plays(server: Server, browser: Browser, shots: Path) -> None:
+def _a_job_from_the_form_shows_progress_a_preview_and_plays(server: Server, browser: Browser, shots: Path) -> None:
     page = browser.page
     page.fill("#f-steps", "6")
     page.fill("#f-seed", "5")
@@ -201,11 +201,12 @@ def test_a_job_from_the_form_shows_progress_a_preview_and_plays(server: Server, 
     page.screenshot(path=shots / "ui-gallery.png")
 
 
-def test_api_jobs_appear_cancel_stops_a_queued_and_a_running_one_and_an_image_makes_a_video(
+def _api_jobs_appear_cancel_stops_a_queued_and_a_running_one_an_image_makes_a_video(
     server: Server, browser: Browser, shots: Path, tmp_path: Path
 ) -> None:
     page = browser.page
-    long = {"model": "tiny-wan", "prompt": "by the API", "steps": 400}
+    # long enough on any machine to still run when cancelled below (at 32x32, 400 steps took 1.1 s on an idle core)
+    long = {"model": "tiny-wan", "prompt": "by the API", "steps": 1000, "size": "128x128", "num_frames": 33}
     running_id = server.request("POST", "/v1/videos", long)[1]["id"]
     running = page.locator(f"#queue li[data-id='{running_id}']")
     expect(running).to_be_visible()  # without a reload
@@ -249,7 +250,7 @@ def test_api_jobs_appear_cancel_stops_a_queued_and_a_running_one_and_an_image_ma
     page.select_option("#f-model", "tiny-wan")
 
 
-def test_after_a_reload_the_gallery_is_there_and_use_these_settings_fills_the_form(
+def _after_a_reload_the_gallery_is_there_and_use_these_settings_fills_the_form(
     server: Server, browser: Browser
 ) -> None:
     page = browser.page
@@ -275,7 +276,7 @@ def test_after_a_reload_the_gallery_is_there_and_use_these_settings_fills_the_fo
     expect(card.locator("details.spec pre")).to_contain_text(f'"seed": {seed}')
 
 
-def test_an_unreachable_server_shows_a_banner_that_goes_when_it_answers(browser: Browser) -> None:
+def _an_unreachable_server_shows_a_banner_that_goes_when_it_answers(browser: Browser) -> None:
     page = browser.page
     page.route("**/v1/**", lambda route: route.abort())
     expect(page.locator("#offline")).to_be_visible()
@@ -283,7 +284,7 @@ def test_an_unreachable_server_shows_a_banner_that_goes_when_it_answers(browser:
     expect(page.locator("#offline")).to_be_hidden()
 
 
-def test_a_phone_width_screen_has_no_sideways_scroll(browser: Browser, shots: Path) -> None:
+def _a_phone_width_screen_has_no_sideways_scroll(browser: Browser, shots: Path) -> None:
     page = browser.page
     page.set_viewport_size({"width": 390, "height": 844})
     try:
@@ -294,8 +295,21 @@ def test_a_phone_width_screen_has_no_sideways_scroll(browser: Browser, shots: Pa
         page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def test_every_request_the_page_made_went_to_the_server(server: Server, browser: Browser) -> None:
+def _every_request_the_page_made_went_to_the_server(server: Server, browser: Browser) -> None:
     assert browser.requests, "the page made no request?"
     elsewhere = [u for u in browser.requests if not u.startswith((server.base + "/", "data:", "blob:"))]
     assert elsewhere == []
     assert browser.errors == []
+
+
+def test_a_person_uses_the_page_step_by_step(server: Server, browser: Browser, shots: Path, tmp_path: Path) -> None:
+    """The steps share one page and one server, in this order (one test, so no test runner can split or reorder
+    them: under xdist the tests of a module may run on different workers)."""
+    _the_page_asks_for_the_token_then_offers_the_catalog_with_the_planners_verdict(server, browser, shots)
+    _a_field_the_family_refuses_shows_the_spec_error_beside_it(server, browser)
+    _a_job_from_the_form_shows_progress_a_preview_and_plays(server, browser, shots)
+    _api_jobs_appear_cancel_stops_a_queued_and_a_running_one_an_image_makes_a_video(server, browser, shots, tmp_path)
+    _after_a_reload_the_gallery_is_there_and_use_these_settings_fills_the_form(server, browser)
+    _an_unreachable_server_shows_a_banner_that_goes_when_it_answers(browser)
+    _a_phone_width_screen_has_no_sideways_scroll(browser, shots)
+    _every_request_the_page_made_went_to_the_server(server, browser)
