@@ -324,7 +324,9 @@ def valid_values(name: str) -> dict[str, Any]:
         "height": maybe(heights),
         "width": maybe(widths),
         "num_frames": maybe(frames),
-        "fps": maybe(st.integers(1, 240)),
+        # LTX-2: at most 20 s of video and at least one latent frame of audio (40 ms, rounded): with at most 65
+        # frames, every count is valid from 4 to 48 fps
+        "fps": maybe(st.integers(4, 48) if card.family == "ltx2" else st.integers(1, 240)),
         "steps": maybe(st.integers(2 if card.family in ("ltx", "ltx2") else 1, 50)),  # LTX stretches to shift_terminal
         "guidance_scale": maybe(st.floats(1, 20)),  # SVD's: at least its min_guidance_scale, 1
         "seed": maybe(st.integers(0, 2**63 - 1)),

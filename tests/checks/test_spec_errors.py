@@ -266,6 +266,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"num_frames": 10}, "num_frames", ["8k+1", "num_frames=9"]),
             ({"height": 48}, "height", ["multiple of 32", "height=64"]),
             ({"num_frames": 321, "fps": 12}, "num_frames", ["at most 20 s", "233 frames"]),
+            ({"num_frames": 1, "fps": 240}, "num_frames", ["latent frame of audio", "9 frames", "num_frames=9"]),
             ({"extra": {"frame_rate": 30}}, "extra", ["frame_rate", "fps=30"]),
             ({"extra": {"max_seconds": 5.0}}, "extra", ["duration head", "num_frames"]),
             ({"extra": {"timesteps": [1000, 500]}}, "extra", ["timesteps", "extra['sigmas']"]),

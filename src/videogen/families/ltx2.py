@@ -6,7 +6,8 @@ and muxes into a saved .mp4. The text encoder is Gemma 3 (its hidden states of e
 "connectors", condition both modalities).
 
 Rules, checked before any weights load: num_frames 8k+1 (the video VAE compresses time ×8); height and width
-multiples of 32 (the pipelines raise otherwise); at most `MAX_SECONDS` of video (num_frames / fps); the
+multiples of 32 (the pipelines raise otherwise); at most `MAX_SECONDS` of video (num_frames / fps), and long
+enough for one latent frame of audio (20 ms rounds up to it: a frame at 240 fps is too short); the
 video's `fps` is the pipeline's `frame_rate` (it sets the audio's length and the transformer's time
 coordinates), so `extra["frame_rate"]` is refused. `extra["min_seconds"]` / `extra["max_seconds"]` bound the
 duration head's guess, which runs only without num_frames; videogen always passes num_frames, so they are
@@ -64,6 +65,9 @@ MAX_SECONDS = 20.0
 #: the most frames any spec can ask for: 20 s at 60 fps (LTX-2 conditions faster rates at 60), 8k+1; the duration
 #: rule (`_check_duration`) bounds the frames at the spec's own fps
 MAX_FRAMES = 8 * ((int(MAX_SECONDS * 60) - 1) // 8) + 1
+#: the audio's latent frames per second (16 kHz mel, hop 160, the audio VAE ×4 in time): the pipelines make
+#: round(num_frames / fps × this) of them, and none at all is a crash inside the transformer
+AUDIO_LATENTS_PER_SECOND = 16000 / 160 / 4
 #: extra keys of the duration head, which videogen never runs (it always passes num_frames)
 DURATION_KEYS = ("min_seconds", "max_seconds")
 #: TaylorSeer's modules on LTX-2: each stream's attention and feed-forward and the cross-modal attention
@@ -430,9 +434,17 @@ def tiny_gemma3(hidden: int, layers: int) -> Any:
 
 # ---- rules ------------------------------------------------------------------------------------------
 def _check_duration(spec: CompleteSpec, rules: Rules) -> CompleteSpec:
-    """At most `MAX_SECONDS` of video: num_frames / fps, snapped down to the longest 8k+1 count that fits."""
+    """At most `MAX_SECONDS` of video: num_frames / fps, snapped down to the longest 8k+1 count that fits; and at
+    least one latent frame of audio, snapped up to the shortest 8k+1 count that makes one."""
     fps = spec.fps
     frames = spec.num_frames
+    if round(frames / fps * AUDIO_LATENTS_PER_SECOND) < 1:
+        shortest = next(n for n in range(1, 8 * fps + 2, 8) if round(n / fps * AUDIO_LATENTS_PER_SECOND) >= 1)
+        rule = (
+            f"the sound needs at least one latent frame of audio ({1000 / AUDIO_LATENTS_PER_SECOND:g} ms): at {fps} "
+            f"fps that is {shortest} frames (8k+1) or more"
+        )
+        return spec.replace(num_frames=rules.fix("num_frames", frames, shortest, rule))
     if frames / fps <= MAX_SECONDS:
         return spec
     longest = 8 * ((int(MAX_SECONDS * fps) - 1) // 8) + 1
