@@ -41,6 +41,12 @@ def frames(array: Any) -> list[Image.Image]:
     return [Image.fromarray(f) for f in array]
 
 
+#: the extension's own knob, where the family has one
+OVERLAP = {"skyreels_v2": {"extra": {"overlap_history": 5}}}
+#: families whose extension returns the input video before the new frames (as their pipelines return them)
+EXTEND_KEEPS_VIDEO = {"skyreels_v2"}
+
+
 def task_inputs(task: str, card: videogen.ModelCard) -> dict[str, Any]:
     """The media a task needs, at the card's size (a video as long as the card's default)."""
     h, w = card.height, card.width
@@ -50,8 +56,9 @@ def task_inputs(task: str, card: videogen.ModelCard) -> dict[str, Any]:
         "flf2v": {"image": image(h, w), "last_image": image(h, w, seed=1)},
         "v2v": {"video": video(card.num_frames, h, w)},
         "conditioned": {"image": image(h, w)},
-        # extension continues from the video's last overlap_history frames: the tiny video's, 5 (default 17)
-        "extend": {"video": video(card.num_frames, h, w), "extra": {"overlap_history": 5}},
+        # SkyReels-V2 continues from the video's last overlap_history frames: the tiny video's, 5 (default 17);
+        # Helios from its last whole windows (5 frames on the tiny card)
+        "extend": {"video": video(card.num_frames, h, w), **OVERLAP.get(card.family, {})},
         # Wan Animate: the character, driven by pose and face videos; replace: into `video` where `mask` is white
         "animate": {"image": image(h, w), "pose_video": video(card.num_frames, h, w), "face_video": video(5, 8, 8)},
         "replace": {
@@ -390,6 +397,8 @@ EXTRA: list[tuple[str, str, dict[str, Any] | Callable[[], dict[str, Any]], str]]
         {"image": image(), "num_frames": 17, "extra": {"base_num_frames": 9, "overlap_history": 5}},
         "image-long-video",
     ),
+    # two windows' worth of video (the first frame and the last two windows read) and three new windows
+    ("tiny-helios", "extend", {"video": video(11), "num_frames": 13}, "longer-video-more-windows"),
     (
         "tiny-animatediff",
         "t2v",
@@ -512,7 +521,8 @@ def test_task_matches_direct_diffusers_call(
     asked = case.get("num_frames")  # a v2v video shorter than that sets the count
     shorter = min(asked, len(given.get("video", range(asked)))) if task == "v2v" else asked
     assert spec.task == task and spec.num_frames == shorter
-    before = len(given["video"]) if task == "extend" else 0  # an extension: the video, then num_frames more
+    # an extension: the video, then num_frames more (Helios's pipeline returns the new frames alone)
+    before = len(given["video"]) if task == "extend" and card.family in EXTEND_KEEPS_VIDEO else 0
     assert result.frames.shape == (before + spec.num_frames, spec.height, spec.width, 3)
     assert result.fps == case.get("fps")  # playback: the spec's fps, whatever conditioning extra sets
 

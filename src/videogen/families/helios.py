@@ -1,4 +1,5 @@
-"""Helios (BestWishYsh/Helios-*): long videos made chunk by chunk (`HeliosPipeline`: text- and image-to-video).
+"""Helios (BestWishYsh/Helios-*): long videos made chunk by chunk (`HeliosPipeline`: text- and image-to-video, and
+video extension).
 
 Rules and what videogen does about the pipeline's surprises:
 
@@ -15,13 +16,22 @@ Rules and what videogen does about the pipeline's surprises:
   that other schedulers don't take, so `scheduler=` is refused.
 - `guidance_scale` > 1 runs classifier-free guidance; at 1.0 a negative prompt would be ignored: refused.
 - The image of image-to-video takes the first latent frame (and is the first chunk's prefix).
-- Video-to-video (the pipeline's `video`: a video the new chunks continue from, not returned) is not wrapped yet.
+- Video extension (task="extend", the pipeline's `video`): the pipeline resizes the video's frames to height × width
+  (a stretch, as for an image), encodes its first frame (the prefix every chunk sees, as an image-to-video image
+  is) and its last whole windows (the largest multiple of the window's frames; the frames between the first and
+  those are not read) one window at a time, noises them lightly (`add_noise_to_video_latents`, sigma 0.111–0.135)
+  and puts them in the history the first new chunk is conditioned on. num_frames counts the new frames only (the
+  same windows and 4k+1 cut as text-to-video), and the result is the new frames alone: the pipeline returns
+  no frame of the input video (len(result) = num_frames, as diffusers returns it). Rules before load: the video
+  has at least one window of frames (the pipeline raises otherwise); an image with the video is refused (the
+  pipeline raises: "image and video cannot be provided simultaneously").
 - Step caches: TaylorSeer (the DiT module pattern). LoRA: the pipeline loads LoRAs (`HeliosLoraLoaderMixin`).
   The transformer declares a context-parallel plan.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +44,8 @@ if TYPE_CHECKING:
     from ..spec.videospec import CompleteSpec
     from .base import Rules
     from .card import ModelCard
+
+logger = logging.getLogger("videogen")
 
 #: the pipeline's defaults
 CHUNK = 9
@@ -63,7 +75,7 @@ def valid_frames(num_frames: int, chunk: int) -> int:
 
 class HeliosFamily(Family):
     name = "helios"
-    pipelines = {"t2v": "HeliosPipeline", "i2v": "HeliosPipeline"}
+    pipelines = {"t2v": "HeliosPipeline", "i2v": "HeliosPipeline", "extend": "HeliosPipeline"}
     card_defaults = {
         "height": 384,
         "width": 640,
@@ -112,6 +124,8 @@ class HeliosFamily(Family):
             "the largest 4k+1 count within them, so only some counts come back as asked"
         )
         spec = spec.replace(num_frames=rules.fix("num_frames", frames, valid, rule))
+        if spec.inferred_task() == "extend":
+            _check_extension(media.get("video"), chunk)
         check_negative_prompt_has_guidance(spec, card, 5.0)
         _check_scheduler(spec.scheduler, card)
         return Checked(spec, media)
@@ -139,8 +153,8 @@ class HeliosFamily(Family):
             )
 
     def build_tiny(self, variant: str, folder: Path) -> None:
-        """The tiny Helios pipeline ("t2v"; it does image-to-video too): two blocks of two 12-wide heads, Wan's tiny
-        VAE and UMT5; the card's call uses chunks of 2 latent frames and a short history."""
+        """The tiny Helios pipeline ("t2v"; it does image-to-video and extension too): two blocks of two 12-wide
+        heads, Wan's tiny VAE and UMT5; the card's call uses chunks of 2 latent frames and a short history."""
         if variant != "t2v":
             raise ValueError(f"unknown tiny helios variant {variant!r}")
         from diffusers import AutoencoderKLWan, HeliosPipeline, HeliosScheduler, HeliosTransformer3DModel
@@ -176,6 +190,30 @@ def _whole(key: str, value: Any, example: int) -> int:
     return int(value)
 
 
+def _check_extension(video: Any, chunk: int) -> None:
+    """The pipeline encodes the video a window at a time (its last whole windows): at least one window of frames."""
+    if video is None:
+        return
+    need = window(chunk)
+    if len(video) < need:
+        raise SpecError(
+            f"video has {len(video)} frames, fewer than one window of {need} (num_latent_frames_per_chunk={chunk}): "
+            f"video extension encodes the video's last whole windows of {need} frames; pass a video of at least "
+            f"{need} frames (or a smaller extra['num_latent_frames_per_chunk'])",
+            field="video",
+            valid=need,
+        )
+    used = len(video) // need * need
+    if used + 1 < len(video):
+        logger.info(
+            "helios extension: the pipeline reads the video's first frame and its last %d frames (whole windows of "
+            "%d); frames 1 to %d are not used",
+            used,
+            need,
+            len(video) - used - 1,
+        )
+
+
 def _check_scheduler(value: Any, card: ModelCard) -> None:
     name = value if isinstance(value, str) else value.get("name") if isinstance(value, Mapping) else None
     if value is None or name == "HeliosScheduler":
@@ -189,7 +227,7 @@ def _check_scheduler(value: Any, card: ModelCard) -> None:
 
 
 card = HeliosFamily.card
-TASKS = ("t2v", "i2v")
+TASKS = ("t2v", "i2v", "extend")
 #: the tiny model's call: chunks of 2 latent frames (windows of 5 frames), a short history
 TINY_CALL = {"num_latent_frames_per_chunk": 2, "history_sizes": [2, 1, 1]}
 CARDS = (
@@ -207,7 +245,7 @@ CARDS = (
         TASKS,
         tiny="t2v",
         call_defaults=TINY_CALL,
-        description="tiny random Helios (t2v, i2v; windows of 5 frames)",
+        description="tiny random Helios (t2v, i2v, extend; windows of 5 frames)",
     ),
 )
 FAMILY = HeliosFamily(CARDS)
