@@ -317,8 +317,11 @@ def edge_spec(rng: random.Random, card: videogen.ModelCard, task: str, index: in
         "replace": ["image", "pose_video", "face_video", "video", "mask"],
     }
     videos = ("video", "pose_video", "face_video")
-    for name in media.get(task, []):
-        fields[name] = odd_video(rng) if name in videos else image(32, 32, seed=rng.randrange(9))
+    for name in media.get(task, []):  # the first spec of each pair: 9 plain frames, which every video input takes
+        plain = np.stack([image(32, 32, seed=i) for i in range(9)])
+        fields[name] = (
+            (plain if index == 0 else odd_video(rng)) if name in videos else image(32, 32, seed=rng.randrange(9))
+        )
     if task == "extend" and card.family == "skyreels_v2":  # the tiny video is shorter than the default overlap
         fields["extra"] = {"overlap_history": 5}  # (17): the matrix test's 5
     edges: dict[str, Any] = {
@@ -351,14 +354,15 @@ def edge_spec(rng: random.Random, card: videogen.ModelCard, task: str, index: in
 
 
 def all_cases() -> list[tuple[str, dict[str, Any]]]:
-    rng = random.Random(SEED)
+    """PER_TASK specs per tiny model and task, each pair from its own random sequence (seeded by SEED and the
+    pair), so a model or task added to the catalog changes no other pair's specs."""
     cards = [c for c in videogen.list_models(include_tiny=True) if c.name.startswith("tiny-")]
-    return [
-        (f"{card.name}/{task}", edge_spec(rng, card, task, i))
-        for card in cards
-        for task in card.tasks
-        for i in range(PER_TASK)
-    ]
+    cases = []
+    for card in cards:
+        for task in card.tasks:
+            rng = random.Random(f"{SEED}/{card.name}/{task}")
+            cases += [(f"{card.name}/{task}", edge_spec(rng, card, task, i)) for i in range(PER_TASK)]
+    return cases
 
 
 def show(fields: dict[str, Any]) -> str:
