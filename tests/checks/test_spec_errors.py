@@ -408,7 +408,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple]]] = {
             ({"scheduler": "UniPCMultistepScheduler"}, "scheduler", ["HeliosScheduler"]),
             ({"negative_prompt": "blurry", "guidance_scale": 1.0}, "negative_prompt", ["guidance_scale=5.0"]),
             ({"cache": "fbc"}, "cache", ["block registry"]),
-            ({"video": video()}, "task", ["v2v"]),
+            ({"video": video()}, "task", ["v2v", "pass task='extend'"]),
             ({"task": "extend"}, "video", ["video extension", "video="]),
             ({"task": "extend", "video": video(4)}, "video", ["4 frames", "one window of 5", "at least 5"]),
             (

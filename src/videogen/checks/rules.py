@@ -173,11 +173,9 @@ def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -
     task = spec.inferred_task()
     if task not in card.tasks:
         others = family.cards_doing(task, card) if family is not None else []
-        hint = (
-            f"models of this family that do it: {', '.join(others[:4])}"
-            if others
-            else (f"{card.name} does {', '.join(card.tasks)}")
-        )
+        hint = f"; models of this family that do it: {', '.join(others[:4])}" if others else ""
+        if task == "v2v" and not spec.task and "extend" in card.tasks:  # the same input, the task it does
+            hint += "; to continue the video instead, pass task='extend'"
         inputs = [k for k in MEDIA_FIELDS if getattr(spec, k) is not None]
         shown = ", ".join(inputs) or "no image or video"
         given = f" (inferred from the inputs given: {shown})" if not spec.task else ""
@@ -190,7 +188,7 @@ def check_task(spec: VideoSpec, card: ModelCard, family: Family | None = None) -
             )
         raise SpecError(
             f"task={task!r}{given}: {card.name} does not do {TASK_WORDS.get(task, task)}; "
-            f"its tasks are {', '.join(card.tasks)}; {hint}",
+            f"its tasks are {', '.join(card.tasks)}{hint}",
             field="task",
             valid=card.tasks,
         )
