@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime.devices import is_accelerator
 from .estimate import ComponentEstimate, gib
 from .plans import MemoryPlan
-
-#: devices whose runs are a GPU's (Apple Silicon's mps too: the card's dtypes, placements as on CUDA)
-GPU_DEVICES = ("cuda", "mps")
 
 
 @dataclass
@@ -80,7 +78,7 @@ class PlanReport:
             )
         ]
         lines.append(f"components (from {self.source}):")
-        gpu_note = "" if self.device.startswith(GPU_DEVICES) else " on a GPU"
+        gpu_note = "" if is_accelerator(self.device) else " on a GPU"
         rows = [
             (
                 "component",
@@ -194,7 +192,7 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 
 def _where(c: ComponentEstimate, plan: MemoryPlan, device: str) -> str:
-    if not device.startswith(GPU_DEVICES):
+    if not is_accelerator(device):
         return "RAM (CPU run, float32)" if plan.placement == "none" else "RAM (CPU run, group hooks)"
     if plan.placement == "none":
         return "GPU, resident"
